@@ -1,0 +1,1 @@
+"""pwportal: self-service mobile number registration and password reset by SMS code."""

@@ -1,0 +1,78 @@
+"""The audit trail: one DynamoDB item and one JSON log line per security event.
+
+A record holds the UTC time, request id, username, event, outcome, the client IP cut to
+/24 or /48 and, where relevant, a masked number: never a password, code, token or full
+number. Records that belong to a change are written in the change's own transaction
+(`op`), and logged (`emit`) only once that transaction has succeeded.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from datetime import timedelta
+
+from chalicelib.adapters.dynamo import Dynamo, put_op
+from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE, Caller, truncate_ip
+from chalicelib.domain.phone import masked
+
+
+class Audit:
+    def __init__(self, settings, clock, dynamo: Dynamo, stream=None):
+        self._settings = settings
+        self._clock = clock
+        self._dynamo = dynamo
+        self._stream = stream
+
+    def record(self, event: str, username: str | None, outcome: str, caller: Caller,
+               phone: str | None = None, **details) -> dict:
+        if event not in EVENTS:
+            raise ValueError(f"unknown audit event {event!r}")
+        now = self._clock.now()
+        record = {
+            "username": username or "-",
+            "at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "#" + secrets.token_hex(4),
+            "time": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+            "event": event,
+            "outcome": outcome,
+            "request_id": caller.request_id or "-",
+            "ip": truncate_ip(caller.ip) or "-",
+            "ttl": int((now + timedelta(days=self._settings.audit_retention_days)).timestamp()),
+        }
+        if phone:
+            record["phone"] = masked(phone)
+        for key, value in details.items():
+            if value is not None:
+                record[key] = value
+        return record
+
+    def op(self, record: dict) -> dict:
+        return put_op(self._settings.audit_table, record)
+
+    def write(self, record: dict) -> None:
+        self._dynamo.put(self._settings.audit_table, record)
+        self.emit(record)
+
+    def emit(self, record: dict) -> None:
+        """One JSON line on standard output; an EMF metric too where metrics are on."""
+        line = {k: v for k, v in record.items() if k not in ("at", "ttl")}
+        if self._settings.metrics:
+            line["_aws"] = {
+                "Timestamp": int(self._clock.now().timestamp() * 1000),
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["stage"]],
+                    "Metrics": [{"Name": record["event"], "Unit": "Count"}],
+                }],
+            }
+            line["stage"] = self._settings.stage
+            line[record["event"]] = 1
+        stream = self._stream or sys.stdout
+        stream.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+        stream.flush()
+
+    def events(self, username: str, limit: int = 50) -> list[dict]:
+        return self._dynamo.query(TableName=self._settings.audit_table,
+                                  KeyConditionExpression="username = :u",
+                                  ExpressionAttributeValues={":u": {"S": username}},
+                                  ScanIndexForward=False, limit=limit)

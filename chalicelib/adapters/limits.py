@@ -1,0 +1,109 @@
+"""Rate limits in DynamoDB, updated atomically so parallel requests cannot get past them.
+
+Two kinds:
+- fixed-window counters (per client IP, the whole service's SMS): one conditional `ADD`
+  per request, no read, so thousands of parallel requests serialise in DynamoDB itself;
+- sliding logs (per username: code SMS, wrong codes, login failures; per account: new
+  numbers): the recent timestamps of one subject in one item, read, judged by
+  `domain.limits.decide` and written back on the condition that nobody wrote in between.
+  A lost race is retried by the caller with a fresh read.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from chalicelib.adapters.dynamo import ConditionFailed, Dynamo, check_op, delete_op, put_op
+from chalicelib.domain import limits as rules_
+from chalicelib.domain.limits import Decision, Rule
+
+
+@dataclass
+class LimitLog:
+    """A subject's recent events; `until` is the end of a lock or pause, if any."""
+
+    key: str
+    events: list[float] = field(default_factory=list)
+    version: int = 0
+    until: float = 0.0
+
+    def locked(self, now: float) -> bool:
+        return self.until > now
+
+
+def ip_subject(ip: str) -> str:
+    # Limits need to tell addresses apart, not to know them.
+    return hashlib.sha256(ip.encode("utf-8")).hexdigest()[:24]
+
+
+class Limits:
+    def __init__(self, settings, clock, dynamo: Dynamo):
+        self._settings = settings
+        self._clock = clock
+        self._dynamo = dynamo
+
+    @property
+    def table(self) -> str:
+        return self._settings.limits_table
+
+    def now(self) -> float:
+        return self._clock.now().timestamp()
+
+    # -- fixed-window counters -------------------------------------------------------------
+
+    def hit(self, name: str, subject: str, rules: tuple[Rule, ...]) -> Decision:
+        """Count one event against every rule; refuse if any window is full."""
+        now = self.now()
+        for rule in rules:
+            start, remaining = rules_.fixed_window(now, rule.window)
+            try:
+                self._dynamo.update(
+                    self.table, {"key": f"{name}#{subject}#{rule.window}#{start}"},
+                    "ADD n :one SET #ttl = :ttl",
+                    condition="attribute_not_exists(n) OR n < :limit",
+                    names={"#ttl": "ttl"},
+                    values={":one": 1, ":limit": rule.limit, ":ttl": start + rule.window + 60})
+            except ConditionFailed:
+                return Decision(False, remaining)
+        return Decision(True)
+
+    # -- sliding logs ----------------------------------------------------------------------
+
+    @staticmethod
+    def key(name: str, subject: str) -> str:
+        return f"{name}#{subject}"
+
+    def parse(self, key: str, item: dict | None) -> LimitLog:
+        if not item:
+            return LimitLog(key)
+        return LimitLog(key, [float(t) for t in item.get("events", [])],
+                        int(item.get("version", 0)), float(item.get("until", 0)))
+
+    def read(self, key: str) -> LimitLog:
+        return self.parse(key, self._dynamo.get(self.table, {"key": key}))
+
+    def record_op(self, log: LimitLog, rules: tuple[Rule, ...], *, until: float = 0.0,
+                  keep_until: bool = True) -> dict:
+        """The conditional write that adds one event at now to `log`."""
+        now = self.now()
+        events = rules_.recent(log.events, rules, now) + [now]
+        until = max(until, log.until if keep_until else 0.0)
+        expires = max([now + rules_.longest_window(rules), until]) + 60
+        item = {"key": log.key, "events": events, "version": log.version + 1,
+                "until": until, "ttl": int(expires)}
+        return self._versioned_put(log, item)
+
+    def clear_op(self, key: str) -> dict:
+        return delete_op(self.table, {"key": key})
+
+    def _versioned_put(self, log: LimitLog, item: dict) -> dict:
+        if log.version == 0:
+            return put_op(self.table, item, condition="attribute_not_exists(#k)",
+                          names={"#k": "key"})
+        return put_op(self.table, item, condition="version = :v", values={":v": log.version})
+
+    def unlocked_op(self, key: str) -> dict:
+        """A transaction check that `key` is not locked or paused right now."""
+        return check_op(self.table, {"key": key},
+                        "attribute_not_exists(#u) OR #u <= :now",
+                        names={"#u": "until"}, values={":now": self.now()})

@@ -1,0 +1,33 @@
+"""The two secrets: the password pepper and the key that codes are HMAC'd under.
+
+Deployed stages keep them in one SSM SecureString parameter (JSON with `pepper` and
+`code_key`), read on first use and cached for the container's life. The local stage and the
+tests give them in the environment.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from chalicelib.adapters import aws
+
+
+@dataclass(frozen=True)
+class Secrets:
+    pepper: bytes
+    code_key: bytes
+
+
+def load(settings) -> Secrets:
+    if settings.secrets_parameter:
+        raw = aws.client("ssm").get_parameter(Name=settings.secrets_parameter,
+                                              WithDecryption=True)["Parameter"]["Value"]
+        values = json.loads(raw)
+        pepper, code_key = values.get("pepper", ""), values.get("code_key", "")
+    else:
+        pepper, code_key = settings.pepper, settings.code_key
+    if len(pepper) < 16 or len(code_key) < 16:
+        raise RuntimeError("pwportal needs a pepper and a code key of at least 16 characters "
+                           "(PWPORTAL_SECRETS_PARAMETER, or PWPORTAL_PEPPER and "
+                           "PWPORTAL_CODE_KEY on the local stage)")
+    return Secrets(pepper=pepper.encode("utf-8"), code_key=code_key.encode("utf-8"))

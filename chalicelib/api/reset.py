@@ -1,0 +1,33 @@
+"""pwreset's API: /api/reset/start, /resend, /verify, /complete (SPEC 8)."""
+from chalice import Blueprint
+
+from chalicelib.api.http import endpoint, json_body
+from chalicelib.bootstrap import portal
+
+reset = Blueprint(__name__)
+
+
+@reset.route("/start", methods=["POST"])
+@endpoint(reset, status=202)
+def start(request, caller):
+    return portal().reset.start(json_body(request).get("username"), caller)
+
+
+@reset.route("/resend", methods=["POST"])
+@endpoint(reset, status=202)
+def resend(request, caller):
+    return portal().reset.resend(json_body(request).get("challenge"), caller)
+
+
+@reset.route("/verify", methods=["POST"])
+@endpoint(reset)
+def verify(request, caller):
+    body = json_body(request)
+    return portal().reset.verify(body.get("challenge"), body.get("code"), caller)
+
+
+@reset.route("/complete", methods=["POST"])
+@endpoint(reset)
+def complete(request, caller):
+    body = json_body(request)
+    return portal().reset.complete(body.get("reset_token"), body.get("password"), caller)

@@ -1,0 +1,83 @@
+"""A functional account (a Treserva mailbox such as `hemtjanstab`) and its username rules."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from chalicelib.domain.clock import iso, parse_iso
+from chalicelib.domain.errors import InvalidRequest
+
+_USERNAME_ALLOWED = re.compile(r"^[\w.\-]{1,64}$", re.UNICODE)
+
+
+def normalise_username(raw) -> str:
+    """Trimmed and lower-cased; 1–64 letters, digits, `.`, `_`, `-`, or InvalidRequest."""
+    if not isinstance(raw, str):
+        raise InvalidRequest(field="username")
+    username = raw.strip().lower()
+    if not _USERNAME_ALLOWED.match(username):
+        raise InvalidRequest(field="username")
+    return username
+
+
+@dataclass
+class Account:
+    username: str
+    password_hash: str
+    history_salt: str  # hex; the salt all of this account's history fingerprints share
+    history: list[str]  # fingerprints, newest (the current password) first
+    password_changed_at: datetime
+    password_expires_at: datetime
+    created_at: datetime
+    phone: str | None = None
+    disabled: bool = False
+    session_epoch: int = 0
+    version: int = 1
+    reminders_sent: list[int] = field(default_factory=list)
+
+    def expires_within(self, now: datetime, days: int) -> bool:
+        return self.password_expires_at - now <= timedelta(days=days)
+
+    def with_password(self, password_hash: str, fingerprint: str, history_size: int,
+                      now: datetime, max_age_days: int) -> "Account":
+        return replace(self, password_hash=password_hash,
+                       history=([fingerprint] + self.history)[:max(1, history_size)],
+                       password_changed_at=now,
+                       password_expires_at=now + timedelta(days=max_age_days),
+                       session_epoch=self.session_epoch + 1, reminders_sent=[],
+                       version=self.version + 1)
+
+    def to_item(self) -> dict:
+        return {
+            "username": self.username,
+            "password_hash": self.password_hash,
+            "history_salt": self.history_salt,
+            "history": self.history,
+            "password_changed_at": iso(self.password_changed_at),
+            "password_expires_at": iso(self.password_expires_at),
+            "expires_on": self.password_expires_at.strftime("%Y-%m-%d"),
+            "created_at": iso(self.created_at),
+            "phone": self.phone,
+            "disabled": self.disabled,
+            "session_epoch": self.session_epoch,
+            "version": self.version,
+            "reminders_sent": self.reminders_sent,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict) -> "Account":
+        return cls(
+            username=item["username"],
+            password_hash=item["password_hash"],
+            history_salt=item["history_salt"],
+            history=list(item.get("history", [])),
+            password_changed_at=parse_iso(item["password_changed_at"]),
+            password_expires_at=parse_iso(item["password_expires_at"]),
+            created_at=parse_iso(item["created_at"]),
+            phone=item.get("phone"),
+            disabled=bool(item.get("disabled", False)),
+            session_epoch=int(item.get("session_epoch", 0)),
+            version=int(item.get("version", 1)),
+            reminders_sent=[int(d) for d in item.get("reminders_sent", [])],
+        )

@@ -1,0 +1,90 @@
+"""Errors of the domain: what went wrong in the users' terms. The API maps them to HTTP in
+one place (chalicelib/api/http.py); the admin CLI prints them."""
+from __future__ import annotations
+
+
+class PortalError(Exception):
+    """Base: `code` is the API's error code, `status` its HTTP status."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, **fields):
+        super().__init__(self.code)
+        self.fields = fields  # extra fields for the error body, e.g. attempts_left
+
+
+class InvalidRequest(PortalError):
+    code, status = "invalid_request", 400
+
+
+class UnsupportedMediaType(PortalError):
+    code, status = "unsupported_media_type", 415
+
+
+class RequestTooLarge(PortalError):
+    code, status = "request_too_large", 413
+
+
+class InvalidCredentials(PortalError):
+    code, status = "invalid_credentials", 401
+
+
+class TooManyAttempts(PortalError):
+    code, status = "too_many_attempts", 429
+
+
+class TooManyRequests(PortalError):
+    code, status = "too_many_requests", 429
+
+
+class InvalidSession(PortalError):
+    code, status = "invalid_session", 401
+
+
+class InvalidPhone(PortalError):
+    code, status = "invalid_phone", 400
+
+
+class PhoneNotAllowed(PortalError):
+    code, status = "phone_not_allowed", 400
+
+
+class InvalidCode(PortalError):
+    code, status = "invalid_code", 400
+
+
+class CodeExpired(PortalError):
+    code, status = "code_expired", 410
+
+
+class ChallengeExpired(PortalError):
+    code, status = "challenge_expired", 410
+
+
+class ResendTooSoon(PortalError):
+    code, status = "resend_too_soon", 429
+
+
+class TokenExpired(PortalError):
+    code, status = "token_expired", 410
+
+
+class PasswordRejected(PortalError):
+    code, status = "password_rejected", 422
+
+    def __init__(self, rules: list[str]):
+        super().__init__()
+        self.rules = rules
+
+
+class NotFound(PortalError):
+    code, status = "not_found", 404
+
+
+class AccountExists(PortalError):
+    code, status = "account_exists", 409
+
+
+class ServiceUnavailable(PortalError):
+    code, status = "service_unavailable", 503

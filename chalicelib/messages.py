@@ -1,0 +1,156 @@
+"""Every text pwportal says to a person, Swedish and English side by side.
+
+API error messages, password-rule names and SMS texts. Swedish is the default; a request's
+`Accept-Language` picks English. `{support}` is filled in with the configured support line.
+"""
+from __future__ import annotations
+
+LANGUAGES = ("sv", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    # API errors (one per error code)
+    "invalid_request": {
+        "sv": "Förfrågan saknar uppgifter eller har fel format.",
+        "en": "The request is missing information or is malformed.",
+    },
+    "unsupported_media_type": {
+        "sv": "Förfrågan måste skickas som JSON (Content-Type: application/json).",
+        "en": "The request must be sent as JSON (Content-Type: application/json).",
+    },
+    "request_too_large": {
+        "sv": "Förfrågan är för stor.",
+        "en": "The request is too large.",
+    },
+    "not_found": {
+        "sv": "Sidan eller resursen finns inte.",
+        "en": "The page or resource does not exist.",
+    },
+    "method_not_allowed": {
+        "sv": "Metoden är inte tillåten här.",
+        "en": "The method is not allowed here.",
+    },
+    "invalid_credentials": {
+        "sv": "Fel användarnamn eller lösenord.",
+        "en": "Wrong username or password.",
+    },
+    "too_many_attempts": {
+        "sv": "För många misslyckade inloggningar. Försök igen om {minutes} minuter.",
+        "en": "Too many failed logins. Try again in {minutes} minutes.",
+    },
+    "too_many_requests": {
+        "sv": "För många försök. Vänta en stund och försök igen.",
+        "en": "Too many attempts. Wait a while and try again.",
+    },
+    "invalid_session": {
+        "sv": "Din inloggning har gått ut. Logga in igen.",
+        "en": "Your login has expired. Please log in again.",
+    },
+    "invalid_phone": {
+        "sv": "Det där ser inte ut som ett telefonnummer. Skriv till exempel 070-123 45 67.",
+        "en": "That does not look like a phone number. Write for example 070-123 45 67.",
+    },
+    "phone_not_allowed": {
+        "sv": "Numret måste vara ett svenskt mobilnummer.",
+        "en": "The number must be a Swedish mobile number.",
+    },
+    "invalid_code": {
+        "sv": "Fel säkerhetskod. Du har {attempts_left} försök kvar.",
+        "en": "Wrong security code. You have {attempts_left} attempts left.",
+    },
+    "code_expired": {
+        "sv": "Säkerhetskoden gäller inte längre. Begär en ny kod.",
+        "en": "The security code is no longer valid. Ask for a new code.",
+    },
+    "challenge_expired": {
+        "sv": "Säkerhetskoden gäller inte längre. Börja om och begär en ny kod.",
+        "en": "The security code is no longer valid. Start again to get a new code.",
+    },
+    "resend_too_soon": {
+        "sv": "Vänta {retry_after} sekunder innan du begär en ny kod.",
+        "en": "Wait {retry_after} seconds before asking for a new code.",
+    },
+    "token_expired": {
+        "sv": "Tiden för att byta lösenord har gått ut. Börja om från början.",
+        "en": "The time to change the password has run out. Please start again.",
+    },
+    "password_rejected": {
+        "sv": "Lösenordet uppfyller inte kraven.",
+        "en": "The password does not meet the requirements.",
+    },
+    "service_unavailable": {
+        "sv": "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.",
+        "en": "The service is temporarily unavailable. Please try again shortly.",
+    },
+    "internal_error": {
+        "sv": "Något gick fel hos oss. Försök igen om en stund.",
+        "en": "Something went wrong on our side. Please try again shortly.",
+    },
+    "support": {
+        "sv": "Behöver du hjälp? Kontakta support: {support}.",
+        "en": "Need help? Contact support: {support}.",
+    },
+    # Password rules
+    "rule.min_length": {
+        "sv": "Minst {min_length} tecken.",
+        "en": "At least {min_length} characters.",
+    },
+    "rule.max_length": {
+        "sv": "Högst {max_length} tecken.",
+        "en": "At most {max_length} characters.",
+    },
+    "rule.classes": {
+        "sv": "Minst {min_classes} av 4: versaler (A–Z, ej Å, Ä, Ö), gemener (a–z, ej å, ä, ö), "
+              "siffror, specialtecken.",
+        "en": "At least {min_classes} of 4: upper case (A–Z), lower case (a–z), digits, "
+              "special characters.",
+    },
+    "rule.contains_username": {
+        "sv": "Får inte innehålla användarnamnet.",
+        "en": "Must not contain the username.",
+    },
+    "rule.reused": {
+        "sv": "Får inte vara något av de {history} senaste lösenorden.",
+        "en": "Must not be one of the last {history} passwords.",
+    },
+    "rule.common": {
+        "sv": "Får inte vara ett vanligt lösenord.",
+        "en": "Must not be a common password.",
+    },
+    "rule.banned_word": {
+        "sv": "Får inte innehålla förbjudna ord som \"treserva\" eller \"lösenord\".",
+        "en": "Must not contain banned words such as \"treserva\" or \"password\".",
+    },
+    # SMS
+    "sms.code": {
+        "sv": "Din säkerhetskod är {code}. Den gäller i {minutes} minuter. "
+              "Dela aldrig koden med någon.\n\n@{host} #{code}",
+        "en": "Your security code is {code}. It is valid for {minutes} minutes. "
+              "Never share the code with anyone.\n\n@{host} #{code}",
+    },
+}
+
+
+def language(accept_language: str | None) -> str:
+    """The first supported language in an Accept-Language header; Swedish otherwise."""
+    if not accept_language:
+        return "sv"
+    ranked = []
+    for index, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, index, tag.strip().lower().split("-")[0]))
+    for _, _, tag in sorted(ranked):
+        if tag in LANGUAGES:
+            return tag
+    return "sv"
+
+
+def text(key: str, lang: str, **params) -> str:
+    entry = TEXTS[key]
+    template = entry.get(lang) or entry["sv"]
+    return template.format(**params) if params else template

@@ -1,0 +1,1 @@
+"""Resource definitions shared by the local stack, the tests and CloudFormation."""

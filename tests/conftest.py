@@ -1,0 +1,99 @@
+"""Shared fixtures: an in-process moto AWS with pwportal's tables and queues, a fake clock,
+the Chalice test client, and helpers that deliver queued SMS and read what was sent."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import bootstrap
+from chalicelib.domain.clock import FakeClock
+from chalicelib.settings import load_settings
+from infra import resources
+from infra.local_worker import drain_once
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION = "eu-north-1"
+
+
+def stage_environment(stage: str = "local") -> dict:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    return env
+
+
+@pytest.fixture
+def environment(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name, value in stage_environment().items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+class World:
+    """One test's AWS, clock and portal."""
+
+    def __init__(self, clock: FakeClock):
+        self.clock = clock
+        self.settings = load_settings()
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        resources.create_tables(self.dynamodb, self.settings)
+        self.queues = resources.create_queues(self.sqs, self.settings)
+        self.portal = bootstrap.override(clock=clock)
+
+    @property
+    def queue_url(self) -> str:
+        return self.queues["SmsQueue"]
+
+    def deliver(self) -> dict:
+        """Run the SMS worker over everything queued (the real handler, as Lambda would)."""
+        from app import deliver_sms
+        return drain_once(self.sqs, self.queue_url, deliver_sms)
+
+    def sent(self) -> list[tuple[str, str]]:
+        """(number, text) of every SMS published through SNS so far, oldest first."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sns.models import sns_backends
+        return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values())
+
+    def codes_sent_to(self, number: str) -> list[str]:
+        return [re.search(r"\b(\d{6})\b", text).group(1) for to, text in self.sent()
+                if to == number and re.search(r"#\d{6}", text)]
+
+    def last_code(self, number: str) -> str:
+        self.deliver()
+        codes = self.codes_sent_to(number)
+        assert codes, f"no code was sent to {number}"
+        return codes[-1]
+
+    def audit(self, username: str) -> list[dict]:
+        return self.portal.audit.events(username, limit=1000)
+
+    def create_account(self, username="hemtjanstab", password="tuvKAJ58!x",
+                       phone: str | None = "+46701234567"):
+        return self.portal.support.create(username, password, phone)
+
+
+@pytest.fixture
+def world(environment):
+    with mock_aws():
+        bootstrap.reset()
+        yield World(FakeClock())
+        bootstrap.reset()
+
+
+@pytest.fixture
+def client(world):
+    with Client(__import__("app").app, stage_name="local", project_dir=str(ROOT)) as chalice:
+        yield chalice
