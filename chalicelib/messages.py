@@ -25,6 +25,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Sidan eller resursen finns inte.",
         "en": "The page or resource does not exist.",
     },
+    "account_exists": {
+        "sv": "Det finns redan ett konto med det användarnamnet.",
+        "en": "An account with that username already exists.",
+    },
     "method_not_allowed": {
         "sv": "Metoden är inte tillåten här.",
         "en": "The method is not allowed here.",
