@@ -24,7 +24,7 @@ def _int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise RuntimeError(f"setting PWPORTAL_{name} must be a whole number, not {raw!r}")
+        raise RuntimeError(f"setting PWPORTAL_{name} must be a whole number, not {raw!r}") from None
 
 
 def _list(name: str, default: str) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ def create_tables(dynamodb, settings) -> list[str]:
     """Create every table (skipping ones that exist) and switch on TTL where defined."""
     existing = set(dynamodb.list_tables()["TableNames"])
     created = []
-    for logical, spec in definitions()["Tables"].items():
+    for spec in definitions()["Tables"].values():
         name = getattr(settings, spec["setting"])
         if name in existing:
             continue

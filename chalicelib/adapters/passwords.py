@@ -25,7 +25,8 @@ HASH_LEN = 32
 # The hash of 32 random bytes, with the same parameters as every real hash: verifying a
 # login for a username that does not exist costs exactly what a real verification costs,
 # from the first request of a container on.
-DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$oiST+CpBYt5Em4Ez/OmD5w$DujF78azvmLLac1MiMX102lfhQQpub/SNAmJ/6ZXghk"
+DUMMY_HASH = ("$argon2id$v=19$m=19456,t=2,p=1$oiST+CpBYt5Em4Ez/OmD5w$"
+              "DujF78azvmLLac1MiMX102lfhQQpub/SNAmJ/6ZXghk")
 
 
 class PasswordHasher:

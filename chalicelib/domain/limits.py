@@ -28,7 +28,7 @@ def parse_rules(text: str) -> tuple[Rule, ...]:
         try:
             limit, window = (int(x) for x in part.split("/"))
         except ValueError:
-            raise RuntimeError(f"a limit must look like 'COUNT/SECONDS', not {part!r}")
+            raise RuntimeError(f"a limit must look like 'COUNT/SECONDS', not {part!r}") from None
         if limit < 1 or window < 1:
             raise RuntimeError(f"a limit must be positive, not {part!r}")
         rules.append(Rule(limit, window))

@@ -27,7 +27,7 @@ def parse(text: str, allowed_countries: tuple[str, ...]) -> str:
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone()
+        raise InvalidPhone() from None
     if not phonenumbers.is_possible_number(number):
         raise InvalidPhone()
     region = phonenumbers.region_code_for_number(number)

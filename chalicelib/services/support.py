@@ -7,7 +7,7 @@ import string
 from dataclasses import replace
 from datetime import timedelta
 
-from chalicelib.adapters.dynamo import ConditionFailed, TransactionCancelled
+from chalicelib.adapters.dynamo import TransactionCancelled
 from chalicelib.domain import phone as phones, policy
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import AccountExists, NotFound, PasswordRejected, ServiceUnavailable
