@@ -24,13 +24,15 @@ def sqs_event(messages: list[dict], queue_arn: str = "arn:aws:sqs:eu-north-1:123
 
 
 def drain_once(sqs, queue_url: str, handler, wait_seconds: int = 0,
-               visibility_timeout: int | None = None) -> dict:
-    """Deliver what is on the queue now, one message per invocation (batch size 1).
+               visibility_timeout: int | None = None, rounds: int | None = None) -> dict:
+    """Deliver what is on the queue now, one message per invocation (batch size 1), until
+    a receive finds nothing or after `rounds` receives.
 
     Returns counts: {"delivered": n, "failed": m}.
     """
     counts = {"delivered": 0, "failed": 0}
-    while True:
+    while rounds is None or rounds > 0:
+        rounds = None if rounds is None else rounds - 1
         kwargs = {"QueueUrl": queue_url, "MaxNumberOfMessages": 10,
                   "WaitTimeSeconds": wait_seconds, "AttributeNames": ["All"]}
         if visibility_timeout is not None:
@@ -47,3 +49,4 @@ def drain_once(sqs, queue_url: str, handler, wait_seconds: int = 0,
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             counts["delivered"] += 1
         wait_seconds = 0
+    return counts
