@@ -20,10 +20,16 @@ def sent_messages() -> list[dict]:
 
 
 def _sms_from_state(data: dict) -> list[dict]:
+    """`{"id", "to", "text"}` per SMS, oldest first.
+
+    moto's data.json lists every tracked model instance by service and class name; an SNS
+    `publish(PhoneNumber=..., Message=...)` becomes one `SMS` instance with `message_id`,
+    `phone_number` and `message`, in the order they were published (across all accounts
+    and regions). Before the first SMS there is no `sns` or no `SMS` key at all.
+    """
     found = []
-    for backend in (data.get("sns") or {}).values():
-        for message_id, value in (backend.get("sms_messages") or {}).items() \
-                if isinstance(backend, dict) else []:
-            phone, text = value[0], value[1]
-            found.append({"id": message_id, "to": phone, "text": text})
+    for sms in (data.get("sns") or {}).get("SMS") or []:
+        if isinstance(sms, dict) and "phone_number" in sms:
+            found.append({"id": sms.get("message_id", ""), "to": sms["phone_number"],
+                          "text": sms.get("message", "")})
     return found

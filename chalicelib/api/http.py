@@ -91,7 +91,10 @@ def json_body(request) -> dict:
         raise RequestTooLarge()
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, ValueError):
+        # A `\ud800` escape parses to a lone surrogate, which is no text: refuse it here,
+        # before a password or a token meets `.encode("utf-8")`.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError; deep nesting recurses
         raise InvalidRequest() from None
     if not isinstance(body, dict):
         raise InvalidRequest()

@@ -1,0 +1,732 @@
+"""The whole of pwportal on this machine: what `make run` starts (SPEC 10).
+
+This module owns the local stage's process layout and nothing of the product itself:
+
+- an embedded AWS: a moto server on 127.0.0.1:`PWPORTAL_MOTO_PORT` (default 5000), with the
+  tables and queues created by `infra.resources` from the one definition;
+- the API: `chalice local --stage local` as a child process on an internal port;
+- the front server on 127.0.0.1:`PWPORTAL_PORT` (default 8000): `static_site/` with the
+  security headers a CDN would add, and `/api/...` and `/dev/...` proxied to the API, so the
+  pages call the API on their own origin exactly as they do behind CloudFront;
+- the SMS worker: a thread that runs the real Lambda handler (`app.deliver_sms`) over the
+  queue, as the SQS event source mapping would;
+- a demo account, and the printed URLs and credentials.
+
+The parts are plain functions and a `LocalStack` that composes them, so a test can start the
+stack in-process, or run `python -m infra.local_stack` and wait for the `READY` line.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import mimetypes
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC_ROOT = ROOT / "static_site"
+CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
+STAGE = "local"
+REGION = "eu-north-1"
+HOST = "127.0.0.1"
+
+DEMO_USERNAME = "hemtjanstab"
+DEMO_PASSWORD = "Demo-Brevlada-2026"
+DEMO_PHONE = "+46701234567"
+
+READY = "pwportal is running"
+STARTUP_TIMEOUT_SECONDS = 60.0
+# Short, so that an SMS whose delivery failed is retried within seconds on this stage; the
+# deployed queue keeps the 60 s of resources.json.
+WORKER_VISIBILITY_TIMEOUT = 5
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                                "form-action 'self'"),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+PROXIED_PREFIXES = ("/api", "/dev")
+NOT_FOUND_PAGE = (b'<!doctype html><html lang="sv"><meta charset="utf-8"><title>Sidan finns inte'
+                  b'</title><h1>Sidan finns inte</h1><p><a href="/">Till startsidan</a></p>\n')
+MAX_PROXIED_BODY = 1024 * 1024  # the API itself refuses far less; this only bounds memory
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+              "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
+# The front server writes its own; two of each confuse clients.
+REPLACED_UPSTREAM = {"server", "date", "content-length"}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".webmanifest": "application/manifest+json; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".xml": "application/xml; charset=utf-8",
+    ".pdf": "application/pdf",
+}
+
+# Not under "pwportal": Chalice sets the app's logger (named after the app) to ERROR.
+log = logging.getLogger("infra.local_stack")
+
+
+class StartupFailed(RuntimeError):
+    """The stack could not start; the message says what to do about it."""
+
+
+class Stopped(Exception):
+    """A stop was asked for while the stack was still starting."""
+
+
+# -- environment -------------------------------------------------------------------------------
+
+def stage_environment(stage: str = STAGE) -> dict[str, str]:
+    """The stage's variables from .chalice/config.json: the top level, then the stage's."""
+    config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+    values = dict(config.get("environment_variables", {}))
+    values.update(config["stages"][stage].get("environment_variables", {}))
+    return values
+
+
+def local_environment(moto_port: int) -> dict[str, str]:
+    """Everything the API, the worker and boto3 need to find the embedded AWS."""
+    # A developer's HTTP(S)_PROXY must not carry loopback calls (boto3 to moto, the
+    # readiness probes, /dev/sms) off to a corporate proxy that cannot reach them.
+    no_proxy = ",".join(part for part in (os.environ.get("NO_PROXY") or
+                                          os.environ.get("no_proxy") or "",
+                                          HOST, "localhost") if part)
+    return {
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+        "AWS_ENDPOINT_URL": f"http://{HOST}:{moto_port}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # chalice local overrides these from config.json in its own process; doing the same
+        # here keeps the worker (this process) on exactly the API's settings.
+        **stage_environment(),
+    }
+
+
+def apply_environment(values: dict[str, str]) -> None:
+    """Put `values` into this process's environment, which the chalice child inherits."""
+    # Anything that could send boto3 to a real account or another endpoint goes: a profile,
+    # a session token, or a per-service endpoint that would win over AWS_ENDPOINT_URL.
+    for name in list(os.environ):
+        if name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
+                    "AWS_SECURITY_TOKEN") or name.startswith("AWS_ENDPOINT_URL_"):
+            del os.environ[name]
+    os.environ.update(values)
+    from chalicelib import bootstrap
+    # Clients or settings built before the endpoint was set would talk to the wrong place.
+    bootstrap.reset()
+
+
+def port_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        port = int(raw)
+    except ValueError:
+        raise StartupFailed(f"{name} must be a port number, not {raw!r}") from None
+    if not 0 < port < 65536:
+        raise StartupFailed(f"{name} must be a port number between 1 and 65535, not {port}")
+    return port
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def ensure_port_free(port: int, what: str, setting: str) -> None:
+    # moto's server thread would die on a taken port and leave start() waiting forever, so
+    # this is checked first, with a message that says which setting to change.
+    with socket.socket() as sock:
+        # As the servers themselves bind: a port left in TIME_WAIT by the last run is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            raise StartupFailed(f"port {port} on {HOST} ({what}) is in use; stop what uses it "
+                                f"or choose another with {setting}=<port>") from None
+
+
+def wait_until_answers(url: str, timeout: float, stop: threading.Event | None = None,
+                       process: subprocess.Popen | None = None) -> None:
+    """Poll `url` until it answers 200; give up after `timeout`, on a stop, or if `process`
+    (the server behind the url) has exited."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        if stop is not None and stop.is_set():
+            raise Stopped()
+        if process is not None and process.poll() is not None:
+            raise StartupFailed(f"the API process exited with code {process.returncode} "
+                                f"before it answered {url}; its output is above")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as error:
+            last = f"HTTP {error.code}"
+        except (OSError, http.client.HTTPException) as error:
+            last = str(error)
+        if time.monotonic() > deadline:
+            raise StartupFailed(f"{url} did not answer 200 within {timeout:.0f} s ({last})")
+        time.sleep(0.1)
+
+
+# -- embedded AWS ------------------------------------------------------------------------------
+
+def start_moto(port: int):
+    """A moto server on loopback, in this process: the local stage's whole AWS account."""
+    # Every request of the worker's long poll would otherwise be an access-log line.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server.start()
+    return server
+
+
+def create_resources() -> dict[str, str]:
+    """The tables and queues of infra/resources.json on the embedded AWS; queue URLs back."""
+    from chalicelib.adapters import aws
+    from chalicelib.settings import load_settings
+    from infra import resources
+
+    settings = load_settings()
+    resources.create_tables(aws.client("dynamodb"), settings)
+    return resources.create_queues(aws.client("sqs"), settings)
+
+
+def ensure_demo_account() -> bool:
+    """The demo account, with its registered number; False if it was already there."""
+    from chalicelib.bootstrap import portal
+    from chalicelib.domain.errors import AccountExists
+
+    try:
+        portal().support.create(DEMO_USERNAME, DEMO_PASSWORD, DEMO_PHONE)
+    except AccountExists:
+        return False
+    return True
+
+
+# -- the API (chalice local) -------------------------------------------------------------------
+
+def chalice_command() -> list[str]:
+    script = Path(sys.executable).with_name("chalice")
+    if script.exists():
+        return [str(script)]
+    # No console script next to this interpreter (e.g. a system Python): the same CLI.
+    return [sys.executable, "-c", "from chalice.cli import main; main()"]
+
+
+def start_api(port: int) -> subprocess.Popen:
+    """`chalice local --stage local` on `port`; its output is relayed by `relay_output`."""
+    return subprocess.Popen(
+        # No autoreload: the reloader forks a second process that a terminate would orphan,
+        # and the worker in this process would keep the old code anyway. Restart to reload.
+        [*chalice_command(), "local", "--stage", STAGE, "--host", HOST, "--port", str(port),
+         "--no-autoreload"],
+        cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        # Its own session: a Ctrl-C in the terminal reaches only this process, which then
+        # stops the API in order, instead of the API dying mid-request with its own traceback.
+        start_new_session=True,
+    )
+
+
+# chalice local's internal URL, its access log (the front server logs each request once,
+# with the real client), and botocore's INFO chatter, which chalice local turns on.
+_CHALICE_NOISE = re.compile(
+    r'^(Serving on http|\S+ - - \[[^\]]*\] "|Found (credentials|endpoint) )')
+
+
+def relay_output(process: subprocess.Popen, prefix: str = "api | ") -> threading.Thread:
+    """Copy the API's output (its audit lines and errors) to ours, prefixed, minus noise."""
+    def run():
+        for raw in iter(process.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if _CHALICE_NOISE.match(line):
+                continue
+            try:
+                sys.stdout.write(prefix + line + "\n")
+                sys.stdout.flush()
+            except (OSError, ValueError):  # our stdout is gone; keep draining the pipe
+                pass
+
+    thread = threading.Thread(target=run, name="api-output", daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 5.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+
+
+# -- the SMS worker ----------------------------------------------------------------------------
+
+class SmsWorker:
+    """Delivers queued SMS with the real handler until stopped; an error is logged and the
+    loop goes on, because a worker that dies silently looks exactly like SMS that are slow."""
+
+    def __init__(self, sqs, queue_url: str, handler, wait_seconds: int = 1,
+                 visibility_timeout: int = WORKER_VISIBILITY_TIMEOUT):
+        self.sqs, self.queue_url, self.handler = sqs, queue_url, handler
+        self.wait_seconds, self.visibility_timeout = wait_seconds, visibility_timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sms-worker", daemon=True)
+
+    def start(self) -> SmsWorker:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _deliver(self, event, context):
+        # drain_once counts a failure and leaves the message for SQS to retry; only here is
+        # the reason still known, so it is logged here.
+        try:
+            return self.handler(event, context)
+        except Exception:
+            log.error("sms worker: delivery failed, SQS retries it in %s s\n%s",
+                      self.visibility_timeout, traceback.format_exc(limit=8).rstrip())
+            raise
+
+    def _run(self) -> None:
+        from infra.local_worker import drain_once
+
+        while not self._stop.is_set():
+            try:
+                drain_once(self.sqs, self.queue_url, self._deliver,
+                           wait_seconds=self.wait_seconds,
+                           visibility_timeout=self.visibility_timeout)
+            except Exception:  # noqa: BLE001 (see the class docstring)
+                if self._stop.is_set():  # the embedded AWS went first during shutdown
+                    return
+                log.error("sms worker: %s", traceback.format_exc(limit=4).rstrip())
+                self._stop.wait(1.0)
+
+
+# -- the front server --------------------------------------------------------------------------
+
+def is_proxied(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PROXIED_PREFIXES)
+
+
+def content_type(path: Path) -> str:
+    known = CONTENT_TYPES.get(path.suffix.lower())
+    if known:
+        return known
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def static_target(root: Path, url_path: str) -> Path | str | None:
+    """The file a URL path names under `root`; a str is a redirect (a directory without its
+    trailing slash, so the page's relative links resolve); None is not found."""
+    path = urllib.parse.unquote(url_path)
+    if "\x00" in path or "\\" in path:
+        return None
+    parts = [part for part in path.split("/") if part]
+    # Dot-segments and hidden files are never served; that also rules out `..`.
+    if any(part.startswith(".") for part in parts):
+        return None
+    root = root.resolve()
+    candidate = root.joinpath(*parts)
+    try:
+        resolved = candidate.resolve()
+    except OSError:
+        return None
+    if resolved != root and root not in resolved.parents:  # a symlink out of the site
+        return None
+    if resolved.is_dir():
+        if not url_path.endswith("/"):
+            # Rebuilt from the parts, never the raw path: `//host` would redirect off-site.
+            return "/" + "".join(urllib.parse.quote(part) + "/" for part in parts)
+        index = resolved / "index.html"
+        return index if index.is_file() else None  # never a directory listing
+    return resolved if resolved.is_file() else None
+
+
+def error_envelope(code: str, accept_language: str | None, fallback: str) -> dict:
+    """The API's own error envelope (its texts, the caller's language, the support line), so
+    an answer from the front server reads like one from the API."""
+    try:
+        from chalicelib.api.http import error_body
+        from chalicelib.messages import language
+        return error_body(code, language(accept_language))
+    except Exception:  # noqa: BLE001 (an error page must not fail for want of its texts)
+        return {"error": {"code": code, "message": fallback}}
+
+
+class BadBody(Exception):
+    def __init__(self, status: int, code: str):
+        super().__init__(code)
+        self.status, self.code = status, code
+
+
+class FrontHandler(BaseHTTPRequestHandler):
+    """Static files and the same-origin API, as CloudFront and API Gateway serve them."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: the pages load several modules each
+    server_version = "pwportal-local"
+    upstream_timeout = 30
+
+    def do_GET(self):
+        self._route()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def _route(self) -> None:
+        target = urllib.parse.urlsplit(self.path)
+        if is_proxied(target.path):
+            self._proxy(target)
+        elif self.command in ("GET", "HEAD"):
+            self._static(target)
+        else:
+            self._respond(405, b"Method not allowed\n", "text/plain; charset=utf-8",
+                          {"Allow": "GET, HEAD", **SECURITY_HEADERS})
+
+    # -- static
+
+    def _static(self, target) -> None:
+        found = static_target(self.server.static_root, target.path)
+        if isinstance(found, str):
+            location = found + ("?" + target.query if target.query else "")
+            self._respond(301, b"", None, {"Location": location, **SECURITY_HEADERS})
+            return
+        if found is None:
+            page = self.server.static_root / "404.html"
+            body = page.read_bytes() if page.is_file() else NOT_FOUND_PAGE
+            self._respond(404, body, "text/html; charset=utf-8", SECURITY_HEADERS)
+            return
+        # Revalidate every time: on this stage the files change under the developer's hands.
+        self._respond(200, found.read_bytes(), content_type(found),
+                      {"Cache-Control": "no-cache", **SECURITY_HEADERS})
+
+    # -- proxy
+
+    def _proxy(self, target) -> None:
+        try:
+            body = self._request_body()
+        except BadBody as problem:
+            self._json(problem.status, error_envelope(
+                problem.code, self.headers.get("Accept-Language"), "The request body is wrong."))
+            return
+        dropped = HOP_BY_HOP | {"content-length", "x-forwarded-for", "host"} | {
+            token.strip().lower() for token in (self.headers.get("Connection") or "").split(",")}
+        forwarded = [*(self.headers.get_all("X-Forwarded-For") or []), self.client_address[0]]
+        path = target.path + ("?" + target.query if target.query else "")
+        connection = http.client.HTTPConnection(HOST, self.server.api_port,
+                                                timeout=self.upstream_timeout)
+        try:
+            connection.putrequest(self.command, path, skip_host=True, skip_accept_encoding=True)
+            host = self.headers.get("Host") or f"{HOST}:{self.server.server_address[1]}"
+            connection.putheader("Host", host)
+            for name, value in self.headers.items():
+                if name.lower() not in dropped:
+                    connection.putheader(name, value)
+            # Appended, never replaced: the API trusts exactly one hop, this one, and takes
+            # the last address; whatever the client wrote before it is ignored there.
+            connection.putheader("X-Forwarded-For", ", ".join(forwarded))
+            connection.putheader("X-Forwarded-Proto", "http")
+            if body or self.command in ("POST", "PUT", "PATCH"):
+                connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body or None)
+            upstream = connection.getresponse()
+            payload = upstream.read()
+            headers = upstream.getheaders()
+            status, reason = upstream.status, upstream.reason
+        except (OSError, http.client.HTTPException):
+            self._json(503, error_envelope("service_unavailable",
+                                           self.headers.get("Accept-Language"),
+                                           "The service is not answering. Try again soon."))
+            return
+        finally:
+            connection.close()
+        kept = [(name, value) for name, value in headers
+                if name.lower() not in HOP_BY_HOP | REPLACED_UPSTREAM]
+        present = {name.lower() for name, _ in kept}
+        kept += [(name, value) for name, value in SECURITY_HEADERS.items()
+                 if name.lower() not in present]
+        self.send_response(status, reason)
+        for name, value in kept:
+            self.send_header(name, value)
+        length = len(payload)
+        if self.command == "HEAD":  # http.client read no body; keep the GET's length
+            length = int({k.lower(): v for k, v in headers}.get("content-length", 0))
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _request_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._chunked_body()
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return b""
+        if not raw.strip().isdigit():
+            raise BadBody(400, "invalid_request")
+        length = int(raw)
+        if length > MAX_PROXIED_BODY:
+            self.close_connection = True  # the unread body must not become the next request
+            raise BadBody(413, "request_too_large")
+        return self.rfile.read(length)
+
+    def _chunked_body(self) -> bytes:
+        body = bytearray()
+        while True:
+            size_line = self.rfile.readline(1024).split(b";")[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                self.close_connection = True
+                raise BadBody(400, "invalid_request") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return bytes(body)
+            if len(body) + size > MAX_PROXIED_BODY:
+                self.close_connection = True
+                raise BadBody(413, "request_too_large")
+            body += self.rfile.read(size)
+            self.rfile.readline(1024)
+
+    # -- responses
+
+    def _json(self, status: int, body: dict) -> None:
+        self._respond(status, json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                      "application/json; charset=utf-8",
+                      {"Cache-Control": "no-store", **SECURITY_HEADERS})
+
+    def _respond(self, status: int, body: bytes, kind: str | None, headers: dict) -> None:
+        self.send_response(status)
+        if kind:
+            self.send_header("Content-Type", kind)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format, *args):
+        if self.server.quiet:
+            return
+        log.info("web | %s %s", self.client_address[0], format % args)
+
+
+class FrontServer(ThreadingHTTPServer):
+    daemon_threads = True  # an idle keep-alive connection must not hold up a shutdown
+
+    def __init__(self, port: int, api_port: int, static_root: Path = STATIC_ROOT):
+        self.quiet = False  # the stack's own readiness probes are not worth a log line
+        self.api_port = api_port
+        self.static_root = Path(static_root)
+        super().__init__((HOST, port), FrontHandler)
+
+
+def start_front(port: int, api_port: int, static_root: Path = STATIC_ROOT) -> FrontServer:
+    server = FrontServer(port, api_port, static_root)
+    threading.Thread(target=server.serve_forever, name="front", daemon=True).start()
+    return server
+
+
+# -- the whole stack ---------------------------------------------------------------------------
+
+class LocalStack:
+    """Starts the parts in dependency order and stops them in the reverse one.
+
+    `stop_event`, when given, lets a signal cut a start short (raising `Stopped`).
+    """
+
+    def __init__(self, port: int = 8000, moto_port: int = 5000, api_port: int | None = None,
+                 static_root: Path = STATIC_ROOT, stop_event: threading.Event | None = None,
+                 timeout: float = STARTUP_TIMEOUT_SECONDS, demo: bool = True):
+        self.port, self.moto_port = port, moto_port
+        self.api_port = api_port or free_port()
+        self.static_root, self.timeout, self.demo = static_root, timeout, demo
+        self.stop_event = stop_event or threading.Event()
+        self.moto = self.api = self.front = self.worker = None
+        self.queue_urls: dict[str, str] = {}
+        self.demo_created = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{HOST}:{self.moto_port}"
+
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        ensure_port_free(self.port, "the site and API", "PWPORTAL_PORT")
+        ensure_port_free(self.moto_port, "the embedded AWS", "PWPORTAL_MOTO_PORT")
+        apply_environment(local_environment(self.moto_port))
+        self.moto = start_moto(self.moto_port)
+        self.queue_urls = create_resources()
+        if self.demo:
+            self.demo_created = ensure_demo_account()
+
+        self.api = start_api(self.api_port)
+        relay_output(self.api)
+        wait_until_answers(f"http://{HOST}:{self.api_port}/api/config", self.timeout,
+                           self.stop_event, self.api)
+
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        # Only now: the settings and AWS clients that app builds must see the local env.
+        import app
+        from chalicelib.adapters import aws
+        self.worker = SmsWorker(aws.client("sqs"), self.queue_urls["SmsQueue"],
+                                app.deliver_sms).start()
+
+        try:
+            self.front = start_front(self.port, self.api_port, self.static_root)
+        except OSError as error:  # taken since ensure_port_free looked
+            raise StartupFailed(f"the site cannot listen on {self.url}: {error}; choose "
+                                "another port with PWPORTAL_PORT=<port>") from None
+        self.front.quiet = True
+        wait_until_answers(self.url + "/api/config", self.timeout, self.stop_event)
+        self.front.quiet = False
+
+    def stop(self) -> None:
+        """Stop whatever was started; safe to call twice or after a failed start."""
+        if self.front is not None:
+            self.front.shutdown()
+            self.front.server_close()
+            self.front = None
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.api is not None:
+            stop_process(self.api)
+            self.api.stdout.close()
+            self.api = None
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def summary(self) -> str:
+        from chalicelib.domain.phone import national
+        demo_note = "" if self.demo_created else "  (it already existed: its password may differ)"
+        return "\n".join([
+            "",
+            "pwportal, local stage, on an embedded AWS",
+            "",
+            f"  site (landing)   {self.url}/",
+            f"  pwreg            {self.url}/pwreg/",
+            f"  pwreset          {self.url}/pwreset/",
+            f"  API              {self.url}/api/config",
+            f"  sent SMS         {self.url}/dev/sms",
+            f"  embedded AWS     {self.aws_url}  (moto; dashboard at {self.aws_url}/moto-api/)",
+            "",
+            f"  demo account     {DEMO_USERNAME}{demo_note}",
+            f"  demo password    {DEMO_PASSWORD}",
+            f"  demo number      {national(DEMO_PHONE)} ({DEMO_PHONE})",
+            "",
+        ])
+
+
+def main() -> int:
+    # Our own logger only: at INFO on the root, boto3 would chat about every client it builds.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        # Only a flag: the main thread stops the parts in order. Repeats are harmless, and
+        # they are common (`timeout` and make both forward a SIGTERM the group also got);
+        # every step of stop() is bounded, so there is no need for a forced exit.
+        stop.set()
+
+    # Before anything starts: a signal during startup must stop cleanly too, not as a
+    # KeyboardInterrupt from somewhere inside boto3.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack = LocalStack(port=port_setting("PWPORTAL_PORT", 8000),
+                           moto_port=port_setting("PWPORTAL_MOTO_PORT", 5000), stop_event=stop)
+        stack.start()
+    except Stopped:
+        print("pwportal stopped before it was running.", flush=True)
+        return 0
+    except StartupFailed as failure:
+        print(f"pwportal could not start: {failure}", file=sys.stderr, flush=True)
+        return 1
+
+    print(stack.summary(), flush=True)
+    print(f"{READY} on {stack.url}/ (Ctrl-C stops it)", flush=True)
+    code = 0
+    while not stop.wait(0.5):
+        if stack.api.poll() is not None:
+            print(f"pwportal: the API process exited with code {stack.api.returncode}; "
+                  "stopping everything", file=sys.stderr, flush=True)
+            code = 1
+            break
+    print("pwportal is stopping...", flush=True)
+    stack.stop()
+    print("pwportal stopped.", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Small steps of the two portals, as the pages take them, for the API tests."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from tests.api_client import post
+
+USERNAME = "hemtjanstab"
+PASSWORD = "tuvKAJ58!x"
+PHONE = "+46701234567"
+NEW_PHONE = "+46707654321"
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def error(response) -> dict:
+    """The error object of a non-2xx answer, after checking the envelope's shape."""
+    body = response.json_body
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+def login(client, username=USERNAME, password=PASSWORD, **kw):
+    return post(client, "/api/registration/login", {"username": username, "password": password},
+                **kw)
+
+
+def session_of(client, username=USERNAME, password=PASSWORD) -> str:
+    response = login(client, username, password)
+    assert response.status_code == 200, response.body
+    return response.json_body["session"]
+
+
+def start(client, username=USERNAME, **kw):
+    return post(client, "/api/reset/start", {"username": username}, **kw)
+
+
+def resend(client, challenge, **kw):
+    return post(client, "/api/reset/resend", {"challenge": challenge}, **kw)
+
+
+def verify(client, challenge, code, **kw):
+    return post(client, "/api/reset/verify", {"challenge": challenge, "code": code}, **kw)
+
+
+def complete(client, token, password, **kw):
+    return post(client, "/api/reset/complete", {"reset_token": token, "password": password},
+                **kw)
+
+
+def challenge_of(client, username=USERNAME, **kw) -> str:
+    response = start(client, username, **kw)
+    assert response.status_code == 202, response.body
+    return response.json_body["challenge"]
+
+
+def reset_token(world, client, username=USERNAME, phone=PHONE) -> str:
+    """Start a reset and verify the code that reached `phone`: a fresh reset token."""
+    challenge = challenge_of(client, username)
+    verified = verify(client, challenge, world.last_code(phone))
+    assert verified.status_code == 200, verified.body
+    return verified.json_body["reset_token"]
+
+
+def request_phone(client, session, phone, **kw):
+    return post(client, "/api/registration/phone", {"phone": phone}, session=session, **kw)
+
+
+def verify_phone(client, session, code, **kw):
+    return post(client, "/api/registration/phone/verify", {"code": code}, session=session, **kw)
+
+
+def wrong(code: str) -> str:
+    """A six-digit code that is not `code`."""
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def disable(world, username=USERNAME) -> None:
+    """What `accounts disable` does to the stored account."""
+    accounts = world.portal.accounts
+    account = accounts.get(username)
+    world.portal.dynamo.put(accounts.table,
+                            replace(account, disabled=True, version=account.version + 1).to_item())
+
+
+def events(world, username=USERNAME) -> list[str]:
+    """The audit trail's event names for `username`, oldest first."""
+    return [record["event"] for record in reversed(world.audit(username))]
+
+
+def sms_count(world) -> int:
+    """How many SMS SNS has published, after running the worker over the queue."""
+    world.deliver()
+    return len(world.sent())
+
+
+def queued(world) -> int:
+    """How many SMS messages the API queued since the last call (the worker takes them)."""
+    return world.deliver()["delivered"]
+
+
+def scan(world, table: str) -> str:
+    """A whole DynamoDB table as one JSON text, to look for what must not be stored."""
+    items = world.dynamodb.scan(TableName=table)["Items"]
+    return json.dumps(items, ensure_ascii=False)
