@@ -40,6 +40,17 @@ def environment(monkeypatch):
     return monkeypatch
 
 
+class FailingGateway:
+    """An SNS that is down: every publish raises, and the attempts are counted."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def publish(self, phone, text):
+        self.calls += 1
+        raise RuntimeError("SNS is down")
+
+
 class World:
     """One test's AWS, clock and portal."""
 

@@ -1,15 +1,7 @@
 """SNS failing: the SMS stays queued and is retried; after maxReceiveCount receives SQS moves
 it to the dead-letter queue, and the last failed attempt records `sms.failed`."""
 from tests.api_client import post
-
-
-class FailingGateway:
-    def __init__(self):
-        self.calls = 0
-
-    def publish(self, phone, text):
-        self.calls += 1
-        raise RuntimeError("SNS is down")
+from tests.conftest import FailingGateway
 
 
 def test_an_sms_that_keeps_failing_ends_in_the_dead_letter_queue_with_sms_failed(world, client):

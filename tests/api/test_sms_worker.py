@@ -10,15 +10,7 @@ from infra.local_worker import drain_once, sqs_event
 from tests.api.helpers import (NEW_PHONE, PASSWORD, PHONE, USERNAME, complete, disable,
                                events, request_phone, scan, session_of, start, verify,
                                verify_phone)
-
-
-class FailingGateway:
-    def __init__(self):
-        self.calls = 0
-
-    def publish(self, phone, text):
-        self.calls += 1
-        raise RuntimeError("SNS is down")
+from tests.conftest import FailingGateway
 
 
 def test_a_reset_code_is_published_to_the_registered_number_as_transactional_sms(
