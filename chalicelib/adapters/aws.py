@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 
 _clients: dict[str, object] = {}
+_session = None  # one boto3 Session: building one loads botocore's data files again
 _lock = threading.Lock()
 
 
 def client(service: str):
+    global _session
     found = _clients.get(service)
     if found is None:
         with _lock:
@@ -23,12 +25,15 @@ def client(service: str):
 
                 config = Config(retries={"max_attempts": 3, "mode": "standard"},
                                 connect_timeout=3, read_timeout=5)
-                found = boto3.session.Session().client(service, config=config)
+                if _session is None:
+                    _session = boto3.session.Session()
+                found = _session.client(service, config=config)
                 _clients[service] = found
     return found
 
 
 def reset() -> None:
-    """Forget every client (tests, and the local stack after it changes the endpoint)."""
+    """Forget every client (tests, and the local stack after it changes the endpoint). The
+    session stays: a new client reads the endpoint and credentials from the environment."""
     with _lock:
         _clients.clear()

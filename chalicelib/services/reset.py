@@ -125,6 +125,10 @@ class Reset:
                 if not (cancelled.conflict or (send and cancelled.failed(len(ops) - 1))):
                     raise ServiceUnavailable() from cancelled
                 back_off(attempt)
+        else:
+            # Not even the SMS-less write went through: never answer with a challenge that
+            # was not stored.
+            raise ServiceUnavailable()
         for record in records:
             p.audit.emit(record)
         if send:
