@@ -32,6 +32,7 @@ class Audit:
         record = {
             "username": username or "-",
             "at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "#" + secrets.token_hex(4),
+            "day": now.strftime("%Y-%m-%d"),  # the by_day index: what `report` reads
             "time": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
             "event": event,
             "outcome": outcome,
@@ -55,7 +56,7 @@ class Audit:
 
     def emit(self, record: dict) -> None:
         """One JSON line on standard output; an EMF metric too where metrics are on."""
-        line = {k: v for k, v in record.items() if k not in ("at", "ttl")}
+        line = {k: v for k, v in record.items() if k not in ("at", "day", "ttl")}
         if self._settings.metrics:
             line["_aws"] = {
                 "Timestamp": int(self._clock.now().timestamp() * 1000),
@@ -70,6 +71,13 @@ class Audit:
         stream = self._stream or sys.stdout
         stream.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
         stream.flush()
+
+    def on_day(self, day: str) -> list[dict]:
+        """Every record of one UTC day (YYYY-MM-DD), oldest first, through the by_day index."""
+        return self._dynamo.query(TableName=self._settings.audit_table, IndexName="by_day",
+                                  KeyConditionExpression="#d = :d",
+                                  ExpressionAttributeNames={"#d": "day"},
+                                  ExpressionAttributeValues={":d": {"S": day}})
 
     def events(self, username: str, limit: int = 50) -> list[dict]:
         return self._dynamo.query(TableName=self._settings.audit_table,
