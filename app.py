@@ -1,11 +1,12 @@
-"""pwportal's Lambda entry points: the HTTP API, and the worker that delivers queued SMS.
+"""pwportal's Lambda entry points: the HTTP API, the worker that delivers queued SMS, and
+the daily job that sends the expiry reminders.
 
 Routes only parse, call one use case and shape the answer (chalicelib/api); the work is in
 chalicelib/services.
 """
 import json
 
-from chalice import Chalice
+from chalice import Chalice, Cron
 
 from chalicelib.api.http import with_headers
 from chalicelib.api.public import public
@@ -26,3 +27,10 @@ def deliver_sms(event):
     for record in event:
         receives = int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", 1))
         portal().delivery.deliver(json.loads(record.body), receive_count=receives)
+
+
+@app.schedule(Cron(0, 6, "*", "*", "?", "*"), name="send_reminders")
+def send_reminders(event):
+    """Every day at 06:00 UTC (07:00 or 08:00 in Sweden): the 14- and 3-day reminders."""
+    counts = portal().reminders.run()
+    print(json.dumps({"job": "reminders", **counts}, sort_keys=True), flush=True)

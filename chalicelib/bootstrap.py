@@ -57,6 +57,16 @@ class Portal:
         return Delivery(self)
 
     @cached_property
+    def notifications(self):
+        from chalicelib.services.notifications import Notifications
+        return Notifications(self)
+
+    @cached_property
+    def reminders(self):
+        from chalicelib.services.reminders import Reminders
+        return Reminders(self)
+
+    @cached_property
     def support(self):
         from chalicelib.services.support import Support
         return Support(self)

@@ -29,6 +29,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Det finns redan ett konto med det användarnamnet.",
         "en": "An account with that username already exists.",
     },
+    "import_rejected": {
+        "sv": "Filen har rader som inte kan importeras. Inget konto skapades.",
+        "en": "The file has lines that cannot be imported. No account was created.",
+    },
     "method_not_allowed": {
         "sv": "Metoden är inte tillåten här.",
         "en": "The method is not allowed here.",
@@ -130,6 +134,31 @@ TEXTS: dict[str, dict[str, str]] = {
               "Dela aldrig koden med någon.\n\n@{host} #{code}",
         "en": "Your security code is {code}. It is valid for {minutes} minutes. "
               "Never share the code with anyone.\n\n@{host} #{code}",
+    },
+    # SMS notifications (SPEC 7): never a code, a password or someone else's full number
+    "sms.password_changed": {
+        "sv": "Lösenordet för kontot {username} byttes {time}. "
+              "Var det inte du? Kontakta support: {support}.",
+        "en": "The password of the account {username} was changed {time}. "
+              "Wasn't this you? Contact support: {support}.",
+    },
+    "sms.phone_changed": {
+        "sv": "Mobilnumret för kontot {username} ändrades {time} till {phone}. "
+              "Det här numret får inte längre säkerhetskoder för kontot. "
+              "Var det inte du? Kontakta support: {support}.",
+        "en": "The mobile number of the account {username} was changed {time} to {phone}. "
+              "This number no longer gets security codes for the account. "
+              "Wasn't this you? Contact support: {support}.",
+    },
+    "sms.reminder": {
+        "sv": "Lösenordet för kontot {username} går ut om {days} dagar ({date}). "
+              "Byt det i tid via pwreset på {host}. Frågor? Kontakta support: {support}.",
+        "en": "The password of the account {username} expires in {days} days ({date}). "
+              "Change it in time with pwreset at {host}. Questions? Contact support: {support}.",
+    },
+    "sms.time": {
+        "sv": "{day} {month_sv} {year} kl. {clock}",
+        "en": "{day} {month_en} {year} at {clock}",
     },
 }
 

@@ -40,3 +40,24 @@ class Accounts:
         """Write `account` (whose version is already bumped) if nobody changed it since."""
         return put_op(self.table, account.to_item(), condition="version = :v",
                       values={":v": read_version})
+
+    def save(self, account: Account, read_version: int) -> None:
+        """Write `account` alone, or ConditionFailed if somebody changed it since."""
+        self._dynamo.put(self.table, account.to_item(), condition="version = :v",
+                         values={":v": read_version})
+
+    def expiring_on(self, day: str) -> list[str]:
+        """The usernames whose password expires on `day` (YYYY-MM-DD), through the by_expiry
+        index: the cost is that of the accounts due that day, never of the whole table."""
+        found = self._dynamo.query(TableName=self.table, IndexName="by_expiry",
+                                   KeyConditionExpression="expires_on = :d",
+                                   ExpressionAttributeValues={":d": {"S": day}})
+        return [item["username"] for item in found]
+
+    def get_many(self, usernames: list[str]) -> list[Account]:
+        """The accounts of `usernames` that exist, in one batched read per 100."""
+        accounts = []
+        for start in range(0, len(usernames), 100):
+            items = self._dynamo.batch_get([self.key(u) for u in usernames[start:start + 100]])
+            accounts += [Account.from_item(item) for item in items if item]
+        return accounts

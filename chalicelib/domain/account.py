@@ -35,6 +35,7 @@ class Account:
     session_epoch: int = 0
     version: int = 1
     reminders_sent: list[int] = field(default_factory=list)
+    lang: str = "sv"  # the language the account's user last chose: that of its notices
 
     def expires_within(self, now: datetime, days: int) -> bool:
         return self.password_expires_at - now <= timedelta(days=days)
@@ -63,6 +64,7 @@ class Account:
             "session_epoch": self.session_epoch,
             "version": self.version,
             "reminders_sent": self.reminders_sent,
+            "lang": self.lang,
         }
 
     @classmethod
@@ -80,4 +82,5 @@ class Account:
             session_epoch=int(item.get("session_epoch", 0)),
             version=int(item.get("version", 1)),
             reminders_sent=[int(d) for d in item.get("reminders_sent", [])],
+            lang=item.get("lang", "sv"),
         )

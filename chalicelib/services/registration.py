@@ -223,7 +223,8 @@ class Registration:
             now = p.now()
             self._within(numbers.events, settings.limits.numbers_per_account, now, username,
                          "numbers_per_account", caller)
-            changed = replace(account, phone=item["phone"], version=account.version + 1)
+            changed = replace(account, phone=item["phone"], lang=caller.lang,
+                              version=account.version + 1)
             record = p.audit.record("phone.changed", username, "success", caller,
                                     phone=item["phone"],
                                     previous=phones.masked(account.phone) or "-")
@@ -243,4 +244,6 @@ class Registration:
         else:
             raise ServiceUnavailable()
         p.audit.emit(record)
+        p.notifications.phone_changed(username, account.phone, item["phone"], p.clock.now(),
+                                      caller.lang, caller)
         return {"phone": item["phone"]}

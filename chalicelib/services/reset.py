@@ -8,6 +8,7 @@ or its timing, says whether an account exists.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from chalicelib.adapters import sms
 from chalicelib.adapters.challenges import reset_id, token_id
@@ -260,9 +261,10 @@ class Reset:
                 p.audit.write(p.audit.record("password.rejected", username, "rejected", caller,
                                              rules=broken))
                 raise PasswordRejected(broken)
-            changed = account.with_password(p.hasher.hash(password), fingerprint,
-                                            settings.policy.history, p.clock.now(),
-                                            settings.policy.max_age_days)
+            changed = replace(account.with_password(p.hasher.hash(password), fingerprint,
+                                                    settings.policy.history, p.clock.now(),
+                                                    settings.policy.max_age_days),
+                              lang=caller.lang)
             record = p.audit.record("password.changed", username, "success", caller,
                                     via="reset")
             try:
@@ -282,4 +284,6 @@ class Reset:
         else:
             raise ServiceUnavailable()
         p.audit.emit(record)
+        p.notifications.password_changed(username, changed.password_changed_at, caller.lang,
+                                         caller)
         return {"changed": True, "username": username}

@@ -1,0 +1,82 @@
+"""The SMS notices of SPEC 7: password changed, number changed, and the expiry reminders.
+
+They travel the same queue as the codes. A notice never holds a code, a password or a full
+number other than the recipient's own, and it is sent in the language the account last
+used (`Account.lang`). A notice is a courtesy to a change that has already happened: if it
+cannot be queued, the change stands, and `sms.failed` (outcome `not_queued`) tells the
+dashboard instead of the user getting an error for a password that was in fact changed.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.adapters import sms
+from chalicelib.domain.clock import swedish_time
+from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.domain.events import Caller
+from chalicelib.domain.phone import masked
+from chalicelib.messages import text
+
+MONTHS = {
+    "sv": ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+           "september", "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}
+
+
+def spoken_time(moment: datetime, lang: str) -> str:
+    """`25 november 2026 kl. 09:15`, on Swedish clocks: what the recipient's phone shows."""
+    local = swedish_time(moment)
+    return text("sms.time", lang, day=local.day, month_sv=MONTHS["sv"][local.month - 1],
+                month_en=MONTHS["en"][local.month - 1], year=local.year,
+                clock=local.strftime("%H:%M"))
+
+
+def spoken_date(moment: datetime, lang: str) -> str:
+    local = swedish_time(moment)
+    return f"{local.day} {MONTHS.get(lang, MONTHS['sv'])[local.month - 1]}"
+
+
+class Notifications:
+    def __init__(self, portal):
+        self.p = portal
+
+    @property
+    def _support(self) -> str:
+        settings = self.p.settings
+        return ", ".join(part for part in (settings.support_phone, settings.support_email)
+                         if part)
+
+    def password_changed(self, username: str, at: datetime, lang: str, caller: Caller) -> None:
+        """To the account's registered number, looked up when the SMS is delivered."""
+        body = text("sms.password_changed", lang, username=username,
+                    time=spoken_time(at, lang), support=self._support)
+        self._queue(sms.message("notice", body, username=username, lang=lang), username,
+                    caller)
+
+    def phone_changed(self, username: str, old_phone: str | None, new_phone: str,
+                      at: datetime, lang: str, caller: Caller) -> None:
+        """To the number that was replaced, if there was one: it is the owner of that number
+        who needs to hear that codes now go elsewhere. The new number has just proved
+        possession with a code, so it needs no notice."""
+        if not old_phone or old_phone == new_phone:
+            return
+        body = text("sms.phone_changed", lang, username=username, time=spoken_time(at, lang),
+                    phone=masked(new_phone), support=self._support)
+        self._queue(sms.message("notice", body, to=old_phone, lang=lang), username, caller)
+
+    def reminder(self, username: str, expires_at: datetime, days: int, lang: str) -> dict:
+        """The queued message of one expiry reminder (the reminder job sends it)."""
+        body = text("sms.reminder", lang, username=username, days=days,
+                    date=spoken_date(expires_at, lang), host=self.p.settings.portal_host,
+                    support=self._support)
+        return sms.message("notice", body, username=username, event="reminder.sent",
+                           lang=lang)
+
+    def _queue(self, message: dict, username: str, caller: Caller) -> None:
+        try:
+            self.p.queue.send(message)
+        except ServiceUnavailable:
+            self.p.audit.emit(self.p.audit.record("sms.failed", username, "not_queued",
+                                                  caller, kind=message["kind"]))

@@ -1,0 +1,86 @@
+"""The daily expiry reminders of SPEC 3: an SMS 14 and 3 days *(config)* before a password
+expires, exactly once each per password.
+
+The job finds the accounts through the accounts table's `by_expiry` index, one query per
+expiry date it looks at, never a scan: its cost grows with the accounts due, not with all
+accounts. If the job missed a day or two (an outage), it catches up: a reminder that is
+still due (before the next, shorter one) is sent late rather than not at all.
+
+Once per password: the reminder is marked in the account (`reminders_sent`), conditioned
+on the account's version, before the SMS is queued; if queueing fails, the mark is taken
+back so that tomorrow's run tries again. A new password starts with no reminders sent.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.domain.errors import ServiceUnavailable
+
+CATCH_UP_DAYS = 2
+
+
+class Reminders:
+    def __init__(self, portal):
+        self.p = portal
+
+    def due(self) -> list[tuple[int, int, str]]:
+        """(reminder, days left, expiry date) for every date today's run looks at."""
+        today = self.p.clock.now().date()
+        reminders = sorted(set(self.p.settings.policy.reminder_days), reverse=True)
+        looked_at = []
+        for index, reminder in enumerate(reminders):
+            shorter = reminders[index + 1] if index + 1 < len(reminders) else 0
+            for late in range(CATCH_UP_DAYS + 1):
+                left = reminder - late
+                if left <= shorter or left < 1:
+                    break
+                looked_at.append((reminder, left, (today + timedelta(days=left)).isoformat()))
+        return looked_at
+
+    def run(self) -> dict:
+        """Send today's reminders; returns how many were queued and skipped, for the log."""
+        p = self.p
+        counts = {"queued": 0, "already_sent": 0, "no_number": 0, "disabled": 0, "changed": 0}
+        for reminder, left, day in self.due():
+            usernames = p.accounts.expiring_on(day)
+            for account in p.accounts.get_many(usernames) if usernames else []:
+                outcome = self._remind(account, reminder, left, day)
+                counts[outcome] += 1
+        return counts
+
+    def _remind(self, account, reminder: int, left: int, day: str) -> str:
+        p = self.p
+        if account.disabled:
+            return "disabled"
+        if not account.phone:
+            return "no_number"
+        if reminder in account.reminders_sent:
+            return "already_sent"
+        if account.password_expires_at.date().isoformat() != day:
+            return "changed"  # the index lags a password change made a moment ago
+        marked = replace(account, reminders_sent=account.reminders_sent + [reminder],
+                         version=account.version + 1)
+        try:
+            p.accounts.save(marked, account.version)
+        except ConditionFailed:  # a change raced us: tomorrow's run sees the new state
+            return "changed"
+        message = p.notifications.reminder(account.username, account.password_expires_at,
+                                           left, account.lang)
+        try:
+            p.queue.send(message)
+        except ServiceUnavailable:
+            self._unmark(marked, reminder)
+            raise
+        return "queued"
+
+    def _unmark(self, marked, reminder: int) -> None:
+        p = self.p
+        unmarked = replace(marked, reminders_sent=[d for d in marked.reminders_sent
+                                                   if d != reminder],
+                           version=marked.version + 1)
+        try:
+            p.accounts.save(unmarked, marked.version)
+        except ConditionFailed:
+            pass

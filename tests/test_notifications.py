@@ -1,0 +1,107 @@
+"""SPEC 7: the SMS notices that follow a changed password and a changed number."""
+from __future__ import annotations
+
+import json
+
+from chalicelib.domain.errors import ServiceUnavailable
+from tests.api_client import post
+
+PASSWORD = "tuvKAJ58!x"
+NEW_PASSWORD = "Bla-Hus-2026-x"
+
+
+def reset_password(world, client, lang=None, username="hemtjanstab", number="+46701234567"):
+    started = post(client, "/api/reset/start", {"username": username}, lang=lang)
+    code = world.last_code(number)
+    verified = post(client, "/api/reset/verify", {"challenge": started.json_body["challenge"],
+                                                  "code": code}, lang=lang)
+    done = post(client, "/api/reset/complete", {"reset_token": verified.json_body["reset_token"],
+                                                "password": NEW_PASSWORD}, lang=lang)
+    assert done.status_code == 200, done.body
+    return code
+
+
+def change_number(world, client, new="070-765 43 21", new_e164="+46707654321", lang=None):
+    login = post(client, "/api/registration/login", {"username": "hemtjanstab",
+                                                     "password": PASSWORD}, lang=lang)
+    session = login.json_body["session"]
+    asked = post(client, "/api/registration/phone", {"phone": new}, session=session, lang=lang)
+    assert asked.status_code == 202, asked.body
+    code = world.last_code(new_e164)
+    verified = post(client, "/api/registration/phone/verify", {"code": code},
+                    session=session, lang=lang)
+    assert verified.status_code == 200, verified.body
+    return code
+
+
+def notices_to(world, number):
+    world.deliver()
+    return [text for to, text in world.sent() if to == number and "#" not in text]
+
+
+def test_a_changed_password_is_told_to_the_registered_number_with_the_swedish_time(world,
+                                                                                    client):
+    world.create_account()
+    code = reset_password(world, client)
+    notices = notices_to(world, "+46701234567")
+    assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00. "
+                       "Var det inte du? Kontakta support: 2000, knappval 3 och 1, "
+                       "vardochstod@orebro.se."]
+    assert code not in notices[0] and NEW_PASSWORD not in notices[0]
+
+
+def test_the_password_notice_follows_the_language_of_the_reset(world, client):
+    world.create_account()
+    reset_password(world, client, lang="en")
+    notices = notices_to(world, "+46701234567")
+    assert len(notices) == 1
+    assert notices[0].startswith("The password of the account hemtjanstab was changed "
+                                 "25 November 2026 at 09:00. Wasn't this you?")
+
+
+def test_summer_time_is_shown_as_swedish_summer_time(world, client):
+    from datetime import datetime, timezone
+    world.clock.set(datetime(2026, 6, 10, 12, 30, tzinfo=timezone.utc))
+    world.create_account()
+    reset_password(world, client)
+    assert "10 juni 2026 kl. 14:30" in notices_to(world, "+46701234567")[0]
+
+
+def test_a_changed_number_is_told_to_the_old_number_with_the_new_one_masked(world, client):
+    world.create_account()
+    change_number(world, client)
+    old = notices_to(world, "+46701234567")
+    assert len(old) == 1
+    assert "hemtjanstab" in old[0] and "+4670*****21" in old[0]
+    assert "+46707654321" not in old[0] and "0707654321" not in old[0]
+    assert "Kontakta support: 2000, knappval 3 och 1" in old[0]
+    assert notices_to(world, "+46707654321") == []  # the new number only got its code
+
+
+def test_a_first_number_sends_no_notice(world, client):
+    world.create_account(phone=None)
+    change_number(world, client)
+    assert [to for to, _ in world.sent()] == ["+46707654321"]
+
+
+def test_a_password_notice_that_cannot_be_queued_leaves_the_change_done_and_logs_sms_failed(
+        world, client, monkeypatch, capsys):
+    world.create_account()
+    started = post(client, "/api/reset/start", {"username": "hemtjanstab"})
+    code = world.last_code("+46701234567")
+    verified = post(client, "/api/reset/verify", {"challenge": started.json_body["challenge"],
+                                                  "code": code})
+
+    def queue_down(message):
+        raise ServiceUnavailable()
+    monkeypatch.setattr(world.portal.queue, "send", queue_down)
+    capsys.readouterr()
+    done = post(client, "/api/reset/complete", {"reset_token": verified.json_body["reset_token"],
+                                                "password": NEW_PASSWORD})
+    assert done.status_code == 200
+    account = world.portal.accounts.get("hemtjanstab")
+    assert world.portal.hasher.verify(account.password_hash, NEW_PASSWORD)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+             if line.startswith("{")]
+    assert [(line["event"], line["outcome"], line["kind"]) for line in lines
+            if line["event"] == "sms.failed"] == [("sms.failed", "not_queued", "notice")]
