@@ -48,13 +48,14 @@ class Challenges:
     def reserve_attempt(self, id_: str, max_attempts: int, now: float) -> dict:
         """Spend one attempt on a live code before comparing it, so that parallel guesses
         can never try more than `max_attempts` values. Raises ConditionFailed when the code
-        is unknown, used, expired or out of attempts."""
+        is unknown, used, expired or out of attempts; its `item` is the code as it was, so
+        that the refusal can be put in the right account's audit trail."""
         return self._dynamo.update(
             self.table, {"id": id_}, "ADD attempts :one",
             condition="attribute_exists(id) AND used = :false AND attempts < :max "
                       "AND expires_at > :now",
             values={":one": 1, ":false": False, ":max": max_attempts, ":now": now},
-            returns="ALL_NEW")
+            returns="ALL_NEW", old_on_failure=True)
 
     def use_op(self, id_: str, now: float, code_mac: str | None = None) -> dict:
         """Mark a code or token used, if nobody used it first (and, for a code, if it was not
@@ -66,3 +67,14 @@ class Challenges:
             values[":mac"] = code_mac
         return update_op(self.table, {"id": id_}, "SET used = :true", condition=condition,
                          values=values)
+
+
+def why_refused(item: dict | None, max_attempts: int, now: float) -> str:
+    """The audit outcome of a code that could not be tried (see reserve_attempt)."""
+    if not item:
+        return "unknown"
+    if item.get("used"):
+        return "used"
+    if item.get("attempts", 0) >= max_attempts:
+        return "no_attempts_left"
+    return "expired"

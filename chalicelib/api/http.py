@@ -77,7 +77,10 @@ def caller_of(request) -> Caller:
                  if part.strip()]
     if hops and len(forwarded) >= hops:
         ip = forwarded[-hops]
-    return Caller(ip=ip, request_id=context.get("requestId") or "",
+    # API Gateway's request id; under chalice local, the Lambda context's.
+    request_id = context.get("requestId") or getattr(
+        getattr(request, "lambda_context", None), "aws_request_id", "") or ""
+    return Caller(ip=ip, request_id=request_id,
                   lang=language(request.headers.get("accept-language")))
 
 

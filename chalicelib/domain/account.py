@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.errors import InvalidRequest
 
-_USERNAME_ALLOWED = re.compile(r"^[\w.\-]{1,64}$", re.UNICODE)
+_USERNAME_ALLOWED = re.compile(r"[\w.\-]{1,64}", re.UNICODE)
 
 
 def normalise_username(raw) -> str:
@@ -16,7 +16,7 @@ def normalise_username(raw) -> str:
     if not isinstance(raw, str):
         raise InvalidRequest(field="username")
     username = raw.strip().lower()
-    if not _USERNAME_ALLOWED.match(username):
+    if not _USERNAME_ALLOWED.fullmatch(username):
         raise InvalidRequest(field="username")
     return username
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 
 from chalicelib.adapters import sms
-from chalicelib.adapters.challenges import phone_id, session_id
+from chalicelib.adapters.challenges import phone_id, session_id, why_refused
 from chalicelib.adapters.dynamo import ConditionFailed, TransactionCancelled, delete_op
 from chalicelib.adapters.limits import ip_subject
 from chalicelib.domain import codes, phone as phones
@@ -203,8 +203,13 @@ class Registration:
         now = p.now()
         try:
             item = p.challenges.reserve_attempt(pid, settings.code.max_attempts, now)
-        except ConditionFailed:
+        except ConditionFailed as refused:
             self._session(session)  # an ended session says so, rather than "code expired"
+            if refused.item:
+                p.audit.write(p.audit.record(
+                    "phone.changed", refused.item["username"],
+                    why_refused(refused.item, settings.code.max_attempts, now), caller,
+                    phone=refused.item.get("phone")))
             raise CodeExpired() from None
         if item["session_expires_at"] <= now:
             raise InvalidSession()

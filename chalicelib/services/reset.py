@@ -11,7 +11,7 @@ import math
 from dataclasses import replace
 
 from chalicelib.adapters import sms
-from chalicelib.adapters.challenges import reset_id, token_id
+from chalicelib.adapters.challenges import reset_id, token_id, why_refused
 from chalicelib.adapters.dynamo import ConditionFailed, TransactionCancelled, update_op
 from chalicelib.adapters.limits import ip_subject
 from chalicelib.adapters.passwords import in_history
@@ -169,7 +169,11 @@ class Reset:
         now = p.now()
         try:
             item = p.challenges.reserve_attempt(cid, settings.code.max_attempts, now)
-        except ConditionFailed:
+        except ConditionFailed as refused:
+            if refused.item and refused.item.get("kind") == "reset":
+                p.audit.write(p.audit.record(
+                    "reset.code_failed", refused.item["username"],
+                    why_refused(refused.item, settings.code.max_attempts, now), caller))
             raise ChallengeExpired() from None
         username = item["username"]
         if item.get("kind") != "reset":
