@@ -42,8 +42,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Wrong username or password.",
     },
     "too_many_attempts": {
-        "sv": "För många misslyckade inloggningar. Försök igen om {minutes} minuter.",
-        "en": "Too many failed logins. Try again in {minutes} minutes.",
+        "sv": "För många misslyckade inloggningar. Försök igen om {minutes} min.",
+        "en": "Too many failed logins. Try again in {minutes} min.",
     },
     "too_many_requests": {
         "sv": "För många försök. Vänta en stund och försök igen.",

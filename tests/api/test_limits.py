@@ -121,11 +121,12 @@ def test_five_failed_logins_lock_the_username_for_15_minutes_even_with_the_right
     assert error(locked)["code"] == "too_many_attempts"
     assert error(locked)["retry_after"] == 900
     assert locked.headers["Retry-After"] == "900"
-    assert "15 minuter" in error(locked)["message"]
+    assert "Försök igen om 15 min." in error(locked)["message"]
     assert "login.locked" in events(world)
     world.clock.advance(seconds=899)
     still = login(client)
     assert still.status_code == 429 and error(still)["retry_after"] == 1
+    assert "Försök igen om 1 min." in error(still)["message"]
     world.clock.advance(seconds=1)
     assert login(client).status_code == 200
 
