@@ -2,12 +2,24 @@
 
     accounts create USERNAME [--phone NUMBER] [--generate]
     accounts show USERNAME
+    accounts list [--expiring-within DAYS]
+    accounts disable USERNAME
+    accounts enable USERNAME
+    accounts unlock USERNAME
     accounts set-phone USERNAME NUMBER
+    accounts import FILE.csv
+    events USERNAME [--limit N]
+    report [--since 24h]
 
 A password is read from standard input (asked twice on a terminal), never from the command
 line, where it would end up in the shell history and the process list. `--stage local`
 talks to the embedded AWS of a running `make run`; other stages use the operator's own AWS
 credentials and the stage's settings from .chalice/config.json.
+
+This module only lays out what chalicelib/services/support.py answers: aligned tables,
+masked numbers, ISO times in UTC with the relative time next to them. An error is one line
+on standard error (`error: <code>: <message>`) and exit status 1, with nothing changed; a
+command line that does not parse exits with 2. boto3 is imported only once a command runs.
 """
 from __future__ import annotations
 
@@ -15,14 +27,19 @@ import argparse
 import getpass
 import json
 import os
+import re
 import sys
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TextIO
 
 from chalicelib.domain.errors import PortalError
 from chalicelib.messages import text
 
 CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
+MAX_PERIOD_DAYS = 366
+USERNAME_RULE = "1–64 letters, digits, '.', '_' or '-'"
 
 
 def use_stage(stage: str) -> None:
@@ -30,7 +47,7 @@ def use_stage(stage: str) -> None:
     if CONFIG.exists():
         config = json.loads(CONFIG.read_text(encoding="utf-8"))
         if stage not in config.get("stages", {}):
-            raise SystemExit(f"unknown stage {stage!r}: choose one of "
+            raise SystemExit(f"error: unknown stage {stage!r}: choose one of "
                              f"{', '.join(config.get('stages', {}))}")
         values = dict(config.get("environment_variables", {}))
         values.update(config["stages"][stage].get("environment_variables", {}))
@@ -45,7 +62,10 @@ def use_stage(stage: str) -> None:
         os.environ.setdefault("AWS_DEFAULT_REGION", "eu-north-1")
 
 
+# -- how things are shown --------------------------------------------------------------------
+
 def relative(moment: datetime, now: datetime) -> str:
+    """`in 12 days`, `3 h ago`, `in 14 min`, `just now`."""
     seconds = (moment - now).total_seconds()
     days, future = round(abs(seconds) / 86400), seconds >= 0
     if abs(seconds) < 60:
@@ -59,36 +79,366 @@ def relative(moment: datetime, now: datetime) -> str:
     return f"in {amount}" if future else f"{amount} ago"
 
 
-def describe(account, portal) -> list[tuple[str, str]]:
-    from chalicelib.domain.clock import iso
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def when(moment: datetime, now: datetime) -> str:
+    """`2027-02-23T08:00:00Z (in 90 days)`."""
+    return f"{iso(moment)} ({relative(moment, now)})"
+
+
+def number(phone: str | None) -> str:
     from chalicelib.domain.phone import masked
-    now = portal.clock.now()
-    expiry = iso(account.password_expires_at) + " (" + relative(account.password_expires_at, now)
-    expiry += ", expired)" if account.password_expires_at <= now else ")"
+    return masked(phone) or "-"
+
+
+def expiry(account, now: datetime) -> str:
+    shown = when(account.password_expires_at, now)
+    return shown[:-1] + ", expired)" if account.password_expires_at <= now else shown
+
+
+def table(headers: list[str], rows: list[list[str]], out,
+          right: tuple[int, ...] = ()) -> None:
+    """Columns aligned to their widest cell; `right` columns (numbers) aligned right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+
+    def line(cells):
+        parts = [str(cell).rjust(width) if index in right else str(cell).ljust(width)
+                 for index, (cell, width) in enumerate(zip(cells, widths))]
+        return "  ".join(parts).rstrip() + "\n"
+
+    out.write(line(headers))
+    out.write(line(["-" * width for width in widths]))
+    for row in rows:
+        out.write(line(row))
+
+
+def pairs(rows: list[tuple[str, str]], out, indent: str = "") -> None:
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        out.write(f"{indent}{label.ljust(width)}  {value}\n")
+
+
+def locks(state) -> str:
+    parts = []
+    if state.login_locked_until:
+        parts.append(f"login until {when(state.login_locked_until, state.now)}")
+    if state.reset_paused_until:
+        parts.append(f"reset paused until {when(state.reset_paused_until, state.now)}")
+    return "; ".join(parts) or "no"
+
+
+def describe(account, now: datetime) -> list[tuple[str, str]]:
     return [
         ("username", account.username),
         ("status", "disabled" if account.disabled else "enabled"),
-        ("phone", masked(account.phone) or "none registered"),
-        ("password changed", iso(account.password_changed_at) + " ("
-         + relative(account.password_changed_at, now) + ")"),
-        ("password expires", expiry),
+        ("phone", number(account.phone) if account.phone else "none registered"),
+        ("password changed", when(account.password_changed_at, now)),
+        ("password expires", expiry(account, now)),
         ("created", iso(account.created_at)),
     ]
 
 
-def print_table(rows: list[tuple[str, str]], out) -> None:
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        out.write(f"{label.ljust(width)}  {value}\n")
+def rules(rules_) -> str:
+    return ", ".join(f"{rule.limit} per {duration(rule.window)}" for rule in rules_)
 
+
+def duration(seconds: int) -> str:
+    """`15 min`, `24 h`, `7 d`: a limit's window."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0 and (unit != "d" or seconds > 86400):
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def diagnosis(state, settings) -> list[tuple[str, str]]:
+    """An account's state as it bears on "why didn't it get a code?", line by line."""
+    account, now, limits = state.account, state.now, settings.limits
+    if account is None:
+        return [("account", (f"no account named {state.username}: a reset for this name "
+                             "never sends a code (check the spelling; see `accounts list`)"))]
+    rows = [("account", "exists, " + ("DISABLED: no codes are sent, logins fail — "
+                                      f"`accounts enable {account.username}` undoes it"
+                                      if account.disabled else "enabled")),
+            ("number", number(account.phone) if account.phone else
+             "no number registered — codes cannot be sent (register one on pwreg, or "
+             "`accounts set-phone` after checking identity by phone)"),
+            ("password expires", expiry(account, now))]
+    if state.login_locked_until:
+        login = (f"LOCKED until {when(state.login_locked_until, now)} — "
+                 f"`accounts unlock {account.username}` lifts it")
+    else:
+        login = (f"not locked ({state.login_failures} recent failures; locks at "
+                 f"{rules(limits.login_failures_per_username)})")
+    if state.reset_paused_until:
+        reset = (f"PAUSED until {when(state.reset_paused_until, now)} after "
+                 f"{state.wrong_codes} wrong codes: no codes are sent — "
+                 f"`accounts unlock {account.username}` lifts it")
+    else:
+        reset = (f"not paused ({state.wrong_codes} wrong codes; pauses at "
+                 f"{rules(limits.wrong_codes_per_username)})")
+    window = duration(max(rule.window for rule in limits.sms_per_username))
+    sms = f"{state.codes_sent_recently} in the last {window}; "
+    if state.sms_allowed_at:
+        sms += (f"LIMIT REACHED ({rules(limits.sms_per_username)}): next code "
+                f"{when(state.sms_allowed_at, now)}")
+    else:
+        sms += f"within the limit ({rules(limits.sms_per_username)})"
+    rows += [("pwreg login", login), ("reset", reset), ("code SMS", sms)]
+    if state.service_sms_allowed_at:
+        rows.append(("service SMS", "LIMIT REACHED for the whole service: SMS resume "
+                     + when(state.service_sms_allowed_at, now)))
+    if state.numbers_allowed_at:
+        rows.append(("new numbers",
+                     f"limit reached: next one {when(state.numbers_allowed_at, now)}"))
+    reasons = state.why_no_code()
+    rows.append(("verdict", "a reset now would send a code to " + number(account.phone)
+                 if not reasons else "a reset now would NOT send a code: "
+                 + "; ".join(REASONS[reason] for reason in reasons)))
+    return rows
+
+
+REASONS = {
+    "no_account": "no such account",
+    "disabled": "the account is disabled",
+    "no_number": "no number registered",
+    "reset_paused": "reset paused after too many wrong codes",
+    "sms_limit": "the per-username SMS limit is reached",
+    "service_sms_limit": "the service-wide SMS limit is reached",
+}
+
+_TRAIL_FIELDS = {"username", "at", "day", "time", "event", "outcome", "request_id", "ip", "ttl"}
+
+
+def recorded_at(record: dict) -> datetime:
+    return datetime.strptime(record["at"].split("#")[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=timezone.utc)
+
+
+def details(record: dict) -> str:
+    def shown(value):
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, (list, tuple, set)):
+            return "+".join(str(v) for v in value) or "-"
+        return str(value)
+    parts = [f"{key}={shown(record[key])}" for key in sorted(record) if key not in _TRAIL_FIELDS]
+    if record.get("request_id") == "admin-cli":
+        parts.append("by=support")
+    return " ".join(parts)
+
+
+CLEARED = {"login_lock": "the pwreg login lock", "login_failures": "recent pwreg login failures",
+           "reset_pause": "the reset pause", "wrong_codes": "recent wrong codes"}
+
+IMPORT_REASONS = {
+    "bad_header": "the first line must be the header `username,phone` (phone optional), "
+                  "not {detail!r}",
+    "no_rows": "no accounts in the file",
+    "malformed_row": "{detail}",
+    "invalid_username": "username {username!r} is not valid (" + USERNAME_RULE + ")",
+    "duplicate": "{username} is already on line {detail}",
+    "account_exists": "an account named {username} already exists",
+    "invalid_phone": "the number of {username} is not a phone number",
+    "phone_not_allowed": "the number of {username} is not a Swedish mobile number",
+    "service_unavailable": "{username} not created: AWS failed",
+}
+
+
+def problem(entry) -> str:
+    template = IMPORT_REASONS.get(entry.reason, entry.reason + " ({username})")
+    return f"line {entry.line}: " + template.format(username=entry.username, detail=entry.detail)
+
+
+# -- reading input ---------------------------------------------------------------------------
 
 def read_password(stdin) -> str:
     if stdin.isatty():
         first = getpass.getpass("New password: ")
         if getpass.getpass("Again: ") != first:
-            raise SystemExit("The two passwords differ; nothing was changed.")
+            raise SystemExit("error: the two passwords differ; nothing was changed.")
         return first
     return stdin.readline().rstrip("\r\n")
+
+
+def read_csv(name: str, stdin) -> str:
+    if name == "-":
+        return stdin.read()
+    try:
+        return Path(name).read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise SystemExit(f"error: cannot read {name}: {error.strerror}; nothing was changed.")
+    except UnicodeDecodeError:
+        raise SystemExit(f"error: {name} is not UTF-8 text: save it as \"CSV UTF-8\"; "
+                         "nothing was changed.") from None
+
+
+def period(value: str) -> timedelta:
+    """`24h`, `7d`, `2w`: how far back `report` looks."""
+    match = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", value.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a period such as 24h, 7d or 30d")
+    amount, unit = int(match.group(1)), match.group(2)
+    delta = {"h": timedelta(hours=amount), "d": timedelta(days=amount),
+             "w": timedelta(weeks=amount)}[unit]
+    if not timedelta(hours=1) <= delta <= timedelta(days=MAX_PERIOD_DAYS):
+        raise argparse.ArgumentTypeError(f"a period from 1h to {MAX_PERIOD_DAYS}d, not {value!r}")
+    return delta
+
+
+def bounded(low: int, high: int):
+    def parse(value: str) -> int:
+        try:
+            number_ = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if not low <= number_ <= high:
+            raise argparse.ArgumentTypeError(f"a number from {low} to {high}, not {number_}")
+        return number_
+    return parse
+
+
+# -- the commands ----------------------------------------------------------------------------
+
+def create(args, portal, io) -> int:
+    support = portal.support
+    password = (support.generate_password(args.username.strip().lower())
+                if args.generate else read_password(io.stdin))
+    account = support.create(args.username, password, args.phone)
+    io.out.write(f"Created {account.username}.\n")
+    if args.generate:
+        io.out.write(f"Password (shown once): {password}\n")
+    pairs(describe(account, portal.clock.now()), io.out)
+    return 0
+
+
+def show(args, portal, io) -> int:
+    state = portal.support.state(args.username)
+    if state.account is None:
+        from chalicelib.domain.errors import NotFound
+        raise NotFound()
+    pairs(describe(state.account, state.now) + [("locked", locks(state))], io.out)
+    return 0
+
+
+def list_accounts(args, portal, io) -> int:
+    support, now = portal.support, portal.clock.now()
+    if args.expiring_within is None:
+        states = support.list_accounts()
+        summary = f"{len(states)} account{'s' if len(states) != 1 else ''}."
+    else:
+        states = support.expiring(args.expiring_within)
+        last = (now + timedelta(days=args.expiring_within)).date()
+        summary = (f"{len(states)} password{'s' if len(states) != 1 else ''} expiring from "
+                   f"{now.date()} to {last} (UTC days). Passwords that expired before today "
+                   "are not included: `accounts list` shows every account.")
+    if states:
+        table(["username", "status", "number", "password expires", "locked"],
+              [[s.username, "disabled" if s.account.disabled else "enabled",
+                number(s.account.phone), expiry(s.account, now), locks(s)] for s in states], io.out)
+    io.out.write(summary + "\n")
+    return 0
+
+
+def disable(args, portal, io) -> int:
+    account, changed = portal.support.disable(args.username)
+    if not changed:
+        io.out.write(f"{account.username} was already disabled; nothing changed.\n")
+    else:
+        io.out.write(f"Disabled {account.username}: its pwreg sessions are ended; logins and "
+                  f"resets fail until `accounts enable {account.username}`.\n")
+    return 0
+
+
+def enable(args, portal, io) -> int:
+    account, changed = portal.support.enable(args.username)
+    if not changed:
+        io.out.write(f"{account.username} was not disabled; nothing changed.\n")
+    else:
+        io.out.write(f"Enabled {account.username}.\n")
+    return 0
+
+
+def unlock(args, portal, io) -> int:
+    done = portal.support.unlock(args.username)
+    if not done.cleared:
+        io.out.write(f"{done.account.username} had no login lock, reset pause or recent "
+                  "failures; nothing changed.\n")
+    else:
+        io.out.write(f"Unlocked {done.account.username}: cleared "
+                  + ", ".join(CLEARED[name] for name in done.cleared) + ".\n")
+    return 0
+
+
+def set_phone(args, portal, io) -> int:
+    account = portal.support.set_phone(args.username, args.number)
+    io.out.write(f"Number set for {account.username}.\n")
+    pairs(describe(account, portal.clock.now()), io.out)
+    return 0
+
+
+def import_accounts(args, portal, io) -> int:
+    result = portal.support.import_accounts(read_csv(args.file, io.stdin))
+    if result.created:
+        io.out.write(f"Created {len(result.created)} account"
+                  f"{'s' if len(result.created) != 1 else ''} from {args.file}:\n")
+        table(["username", "number", "password"],
+              [[entry.username, number(entry.phone),
+                entry.password or "(none shown: the holder sets it on pwreset)"]
+               for entry in result.created], io.out)
+        if any(entry.password for entry in result.created):
+            io.out.write("The passwords above are shown this once and are stored nowhere else: "
+                      "hand each to its account holder, who then registers a number on "
+                      "pwreg.\n")
+        if any(not entry.password for entry in result.created):
+            io.out.write("An account with a number has a password nobody knows: its holder "
+                      "sets one on pwreset with a code sent to that number.\n")
+    if result.not_created:
+        err = io.err
+        err.write(f"error: {result.error.code if result.error else 'account_exists'}: "
+                  f"{len(result.not_created)} line(s) were not imported:\n")
+        for entry in result.not_created:
+            err.write(f"  {problem(entry)}\n")
+        return 1
+    return 0
+
+
+def events(args, portal, io) -> int:
+    state, trail = portal.support.events(args.username, limit=args.limit)
+    io.out.write(f"{state.username}\n")
+    pairs(diagnosis(state, portal.settings), io.out, indent="  ")
+    io.out.write(f"\nAudit trail, newest first ({len(trail)} shown, --limit {args.limit}):\n")
+    if not trail:
+        io.out.write("  nothing recorded for this username.\n")
+        return 0
+    table(["time", "relative", "event", "outcome", "ip", "details"],
+          [[iso(recorded_at(r)), relative(recorded_at(r), state.now), r["event"],
+            r.get("outcome", "-"), r.get("ip", "-"), details(r)] for r in trail], io.out)
+    return 0
+
+
+def report(args, portal, io) -> int:
+    result = portal.support.report(args.since)
+    now = result.end
+    io.out.write(f"Report from {when(result.start, now)} to {iso(result.end)} (UTC)\n\n")
+    table(["event", "count"], [[label, str(count)] for label, count in result.counts.items()],
+          io.out, right=(1,))
+    if result.rate_limits:
+        io.out.write("\nRate-limit hits by limit:\n")
+        table(["limit", "hits"], [[name, str(n)] for name, n in result.rate_limits.items()],
+              io.out, right=(1,))
+    io.out.write(f"\nPasswords expiring in the next 14 days: {len(result.expiring)}\n")
+    if result.expiring:
+        table(["username", "number", "password expires"],
+              [[s.username, number(s.account.phone), expiry(s.account, now)]
+               for s in result.expiring], io.out)
+    io.out.write(f"\nEnabled accounts without a number (cannot get codes): "
+              f"{len(result.without_number)}\n")
+    if result.without_number:
+        io.out.write("  " + ", ".join(result.without_number) + "\n")
+    io.out.write(f"\nAccounts: {result.accounts} ({result.disabled} disabled)\n")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -98,49 +448,87 @@ def parser() -> argparse.ArgumentParser:
     groups = main.add_subparsers(dest="group", required=True)
     accounts = groups.add_parser("accounts", help="functional accounts")
     commands = accounts.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create", help="create an account (password from stdin)")
-    create.add_argument("username")
-    create.add_argument("--phone", help="the account's mobile number, e.g. 070-123 45 67")
-    create.add_argument("--generate", action="store_true",
-                        help="generate a password that meets the policy and print it once")
-    show = commands.add_parser("show", help="an account's state")
-    show.add_argument("username")
-    set_phone = commands.add_parser("set-phone",
-                                    help="set the number after checking identity by phone")
-    set_phone.add_argument("username")
-    set_phone.add_argument("number")
+
+    def command(name, handler, help_, *arguments):
+        sub = commands.add_parser(name, help=help_)
+        sub.set_defaults(handler=handler)
+        for argument in arguments:
+            sub.add_argument(argument)
+        return sub
+
+    create_ = command("create", create, "create an account (password from stdin)", "username")
+    create_.add_argument("--phone", help="the account's mobile number, e.g. 070-123 45 67")
+    create_.add_argument("--generate", action="store_true",
+                         help="generate a password that meets the policy and print it once")
+    command("show", show, "an account's state", "username")
+    listing = command("list", list_accounts, "every account, or those expiring soon")
+    listing.add_argument("--expiring-within", metavar="DAYS", type=bounded(0, MAX_PERIOD_DAYS),
+                         help="only passwords expiring from today to today + DAYS (no scan)")
+    command("disable", disable, "disable an account and end its pwreg sessions", "username")
+    command("enable", enable, "enable a disabled account", "username")
+    command("unlock", unlock, "clear the pwreg login lock and the reset pause", "username")
+    command("set-phone", set_phone, "set the number after checking identity by phone",
+            "username", "number")
+    command("import", import_accounts, "create the accounts of a CSV file (username,phone); "
+            "all or nothing", "file")
+
+    trail = groups.add_parser("events", help="why an account does (not) get codes, and its "
+                                             "audit trail")
+    trail.set_defaults(handler=events)
+    trail.add_argument("username")
+    trail.add_argument("--limit", metavar="N", type=bounded(1, 1000), default=50,
+                       help="how many audit records to show (default 50)")
+    summary = groups.add_parser("report", help="what happened in a period, and what needs "
+                                               "attention")
+    summary.set_defaults(handler=report)
+    summary.add_argument("--since", type=period, default=period("24h"), metavar="PERIOD",
+                         help="how far back: 24h (default), 7d, 30d, …")
     return main
 
 
+class _Discard:
+    def write(self, _text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def error_line(error: PortalError, args) -> str:
+    if error.code == "invalid_request" and error.fields.get("field") == "username":
+        return f"error: invalid_request: not a valid username ({USERNAME_RULE})"
+    if error.code == "not_found" and getattr(args, "username", None):
+        return f"error: not_found: no account named {args.username.strip().lower()}"
+    message = text(error.code, "en", **error.fields)
+    if getattr(error, "rules", None):
+        message += " Broken rules: " + ", ".join(error.rules)
+    return f"error: {error.code}: {message}"
+
+
+@dataclass(frozen=True)
+class Streams:
+    stdin: TextIO
+    out: TextIO
+    err: TextIO
+
+
 def run(argv: list[str], stdin=None, out=None, err=None) -> int:
-    stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
+    io = Streams(stdin or sys.stdin, out or sys.stdout, err or sys.stderr)
     args = parser().parse_args(argv)
     use_stage(args.stage)
     from chalicelib import bootstrap
+    from chalicelib.adapters.audit import Audit
     portal = bootstrap.portal()
-    support = portal.support
+    # Audit records go to the audit table as always; their JSON log lines are meant for
+    # CloudWatch (Lambda's standard output) and would only clutter a terminal.
+    portal.audit = Audit(portal.settings, portal.clock, portal.dynamo, stream=_Discard())
     try:
-        if args.command == "create":
-            password = (support.generate_password(args.username.strip().lower())
-                        if args.generate else read_password(stdin))
-            account = support.create(args.username, password, args.phone)
-            out.write(f"Created {account.username}.\n")
-            if args.generate:
-                out.write(f"Password (shown once): {password}\n")
-            print_table(describe(account, portal), out)
-        elif args.command == "show":
-            print_table(describe(support.show(args.username), portal), out)
-        elif args.command == "set-phone":
-            account = support.set_phone(args.username, args.number)
-            out.write(f"Number set for {account.username}.\n")
-            print_table(describe(account, portal), out)
+        return args.handler(args, portal, io)
     except PortalError as error:
-        message = text(error.code, "en", **{k: v for k, v in error.fields.items()})
-        if hasattr(error, "rules"):
-            message += " " + ", ".join(error.rules)
-        err.write(f"error: {error.code}: {message}\n")
+        io.err.write(error_line(error, args) + "\n")
+        for entry in getattr(error, "problems", []):
+            io.err.write(f"  {problem(entry)}\n")
         return 1
-    return 0
 
 
 if __name__ == "__main__":

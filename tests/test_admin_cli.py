@@ -119,3 +119,143 @@ def test_show_of_an_unknown_account_says_so(local_aws):
     env, _ = local_aws
     missing = admin(env, "accounts", "show", "finnsinte")
     assert missing.returncode == 1 and "not_found" in missing.stderr
+
+
+# -- the rest of SPEC 9's commands -------------------------------------------------------------
+
+def lines_of(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.strip()]
+
+
+def test_the_cli_module_imports_without_boto3():
+    probe = subprocess.run(
+        [sys.executable, "-c", ("import sys, chalicelib.admin; "
+                                "print(sorted(m for m in sys.modules if m.startswith('boto')))")],
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "[]"
+
+
+def test_no_command_takes_a_password_as_an_argument(local_aws):
+    env, _ = local_aws
+    refused = admin(env, "accounts", "create", "argument", "--password", "tuvKAJ58!x")
+    assert refused.returncode == 2 and "unrecognized arguments" in refused.stderr
+
+
+def test_events_answers_why_an_account_gets_no_code_in_one_command(local_aws):
+    env, _ = local_aws
+    assert admin(env, "accounts", "create", "utannummer", stdin="tuvKAJ58!x\n").returncode == 0
+    shown = admin(env, "events", "UtanNummer")
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert "no number registered — codes cannot be sent" in out
+    assert "a reset now would NOT send a code: no number registered" in out
+    diagnosis, trail = out.split("Audit trail", 1)
+    assert diagnosis.index("number") < diagnosis.index("verdict")  # the state comes first
+    header = next(line for line in lines_of(trail) if line.startswith("time"))
+    assert header.split() == ["time", "relative", "event", "outcome", "ip", "details"]
+    row = next(line for line in lines_of(trail) if "account.created" in line)
+    assert row.index("account.created") == header.index("event")  # aligned
+    assert "just now" in row and "by=support" in row
+
+
+def test_events_of_a_name_that_is_no_account_says_so(local_aws):
+    env, _ = local_aws
+    shown = admin(env, "events", "finns-inte-heller")
+    assert shown.returncode == 0
+    assert "no account named finns-inte-heller" in shown.stdout
+
+
+def test_disable_enable_and_unlock_say_what_they_did(local_aws):
+    env, dynamodb = local_aws
+    assert admin(env, "accounts", "create", "spärras", stdin="tuvKAJ58!x\n").returncode == 0
+    disabled = admin(env, "accounts", "disable", "SPÄRRAS")
+    assert disabled.returncode == 0 and "Disabled spärras" in disabled.stdout
+    again = admin(env, "accounts", "disable", "spärras")
+    assert again.returncode == 0 and "already disabled; nothing changed" in again.stdout
+    assert "DISABLED" in admin(env, "events", "spärras").stdout
+    enabled = admin(env, "accounts", "enable", "spärras")
+    assert enabled.returncode == 0 and "Enabled spärras." in enabled.stdout
+
+    until = int(__import__("time").time()) + 900
+    dynamodb.put_item(TableName="pwportal-local-limits", Item={
+        "key": {"S": "loginfail#spärras"}, "events": {"L": [{"N": str(until - 900)}] * 5},
+        "version": {"N": "5"}, "until": {"N": str(until)}, "ttl": {"N": str(until + 60)}})
+    locked = admin(env, "accounts", "show", "spärras")
+    assert "login until" in locked.stdout and "(in 14 min)" in locked.stdout
+    unlocked = admin(env, "accounts", "unlock", "spärras")
+    assert unlocked.returncode == 0
+    assert unlocked.stdout.strip() == "Unlocked spärras: cleared the pwreg login lock."
+    assert "Item" not in dynamodb.get_item(TableName="pwportal-local-limits",
+                                           Key={"key": {"S": "loginfail#spärras"}})
+
+
+@pytest.mark.parametrize("command", ["disable", "enable", "unlock", "show"])
+def test_a_command_on_an_unknown_account_is_one_line_on_stderr_and_exit_1(local_aws, command):
+    env, _ = local_aws
+    refused = admin(env, "accounts", command, "saknas")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert lines_of(refused.stderr) == ["error: not_found: no account named saknas"]
+
+
+def test_whose_passwords_expire_this_month_is_one_command(local_aws):
+    env, _ = local_aws
+    assert admin(env, "accounts", "create", "snartute", "--phone", "0701234567",
+                 stdin="tuvKAJ58!x\n").returncode == 0
+    month = admin(env, "accounts", "list", "--expiring-within", "30")
+    assert month.returncode == 0, month.stderr
+    assert "snartute" not in month.stdout  # a new password lasts 90 days
+    quarter = admin(env, "accounts", "list", "--expiring-within", "91")
+    row = next(line for line in quarter.stdout.splitlines() if line.startswith("snartute "))
+    assert "+4670*****67" in row and "(in 90 days)" in row and row.split()[1] == "enabled"
+    assert "0701234567" not in quarter.stdout
+    everyone = admin(env, "accounts", "list")
+    assert everyone.returncode == 0 and "snartute " in everyone.stdout
+    assert admin(env, "accounts", "list", "--expiring-within", "lots").returncode == 2
+
+
+def test_import_lists_every_bad_line_and_creates_nothing(local_aws, tmp_path):
+    env, dynamodb = local_aws
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("username,phone\nimport-ok,0701234567\nfel namn,\n"
+                        "import-fast,08-123 456 78\n", encoding="utf-8")
+    refused = admin(env, "accounts", "import", str(accounts))
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert lines_of(refused.stderr)[1:] == [
+        "  line 3: username 'fel namn' is not valid (1–64 letters, digits, '.', '_' or '-')",
+        "  line 4: the number of import-fast is not a Swedish mobile number"]
+    assert "Item" not in dynamodb.get_item(TableName="pwportal-local-accounts",
+                                           Key={"username": {"S": "import-ok"}})
+
+
+def test_import_creates_the_accounts_and_shows_a_password_only_where_one_is_handed_out(
+        local_aws, tmp_path):
+    env, _ = local_aws
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("username,phone\nimport-med,0701234567\nimport-utan,\n",
+                        encoding="utf-8")
+    done = admin(env, "accounts", "import", str(accounts))
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()
+            if line.startswith("import-")}
+    assert "+4670*****67" in rows["import-med"] and "pwreset" in rows["import-med"]
+    password = rows["import-utan"].split()[-1]
+    from chalicelib.domain.policy import violations
+    assert violations(password, "import-utan", load_settings().policy) == []
+    assert done.stdout.count(password) == 1
+    again = admin(env, "accounts", "import", str(accounts))
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_report_summarises_a_period_and_refuses_a_period_it_cannot_read(local_aws):
+    env, _ = local_aws
+    assert admin(env, "accounts", "create", "rapport", stdin="tuvKAJ58!x\n").returncode == 0
+    week = admin(env, "report", "--since", "7d")
+    assert week.returncode == 0, week.stderr
+    counts = dict(line.rsplit(None, 1) for line in week.stdout.splitlines()
+                  if line.rstrip()[-1:].isdigit() and "  " in line)
+    assert int(counts["accounts created"]) >= 1
+    assert "resets started" in counts and "SMS failures" in counts
+    assert "Enabled accounts without a number" in week.stdout and "rapport" in week.stdout
+    nonsense = admin(env, "report", "--since", "yesterday")
+    assert nonsense.returncode == 2 and "24h, 7d or 30d" in nonsense.stderr

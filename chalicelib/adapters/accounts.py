@@ -56,8 +56,9 @@ class Accounts:
 
     def get_many(self, usernames: list[str]) -> list[Account]:
         """The accounts of `usernames` that exist, in one batched read per 100."""
-        accounts = []
-        for start in range(0, len(usernames), 100):
-            items = self._dynamo.batch_get([self.key(u) for u in usernames[start:start + 100]])
-            accounts += [Account.from_item(item) for item in items if item]
-        return accounts
+        items = self._dynamo.batch_get([self.key(username) for username in usernames])
+        return [Account.from_item(item) for item in items if item]
+
+    def all(self, attributes: list[str] | None = None) -> list[dict]:
+        """Every account item (or only `attributes` of each): a scan, for the support CLI."""
+        return self._dynamo.scan(self.table, attributes)

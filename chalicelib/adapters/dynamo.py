@@ -14,6 +14,9 @@ from chalicelib.adapters import aws
 from chalicelib.domain.errors import ServiceUnavailable
 
 
+BATCH_GET_KEYS = 100
+
+
 class ConditionFailed(Exception):
     """A conditional write was refused; `item` is the item as it was, when asked for."""
 
@@ -134,6 +137,9 @@ class Dynamo:
             if code == "TransactionCanceledException":
                 reasons = [r.get("Code") if r.get("Code") not in (None, "None") else None
                            for r in error.response.get("CancellationReasons", [])]
+                if not {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons):
+                    # Throttled or failed inside DynamoDB: nothing for a use case to judge.
+                    raise ServiceUnavailable() from error
                 raise TransactionCancelled(reasons) from None
             raise ServiceUnavailable() from error
         except BotoCoreError as error:
@@ -145,7 +151,11 @@ class Dynamo:
         return from_dynamo(response.get("Item"))
 
     def batch_get(self, wanted: list[tuple[str, dict]]) -> list[dict | None]:
-        """Read several items of one or more tables in one call, strongly consistent."""
+        """Read several items of one or more tables, strongly consistent: one call for up
+        to 100 keys (DynamoDB's limit), in order; None where an item does not exist."""
+        if len(wanted) > BATCH_GET_KEYS:
+            return [item for start in range(0, len(wanted), BATCH_GET_KEYS)
+                    for item in self.batch_get(wanted[start:start + BATCH_GET_KEYS])]
         request: dict[str, dict] = {}
         for table, key in wanted:
             request.setdefault(table, {"Keys": [], "ConsistentRead": True})
@@ -178,6 +188,22 @@ class Dynamo:
 
     def transact(self, operations: list[dict]) -> None:
         self._call("transact_write_items", TransactItems=operations)
+
+    def scan(self, table: str, attributes: list[str] | None = None) -> list[dict]:
+        """Every item of a table, page by page: for the support CLI only. Nothing on a
+        request path or in a scheduled job may scan; they use keys and indexes."""
+        kwargs: dict = {"TableName": table, "ConsistentRead": True}
+        if attributes:
+            names = {f"#a{i}": name for i, name in enumerate(attributes)}
+            kwargs["ProjectionExpression"] = ", ".join(names)
+            kwargs["ExpressionAttributeNames"] = names
+        items: list[dict] = []
+        while True:
+            response = self._call("scan", **kwargs)
+            items += [from_dynamo(raw) for raw in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def query(self, limit: int | None = None, **kwargs) -> list[dict]:
         items: list[dict] = []

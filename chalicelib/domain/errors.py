@@ -86,5 +86,15 @@ class AccountExists(PortalError):
     code, status = "account_exists", 409
 
 
+class ImportRejected(PortalError):
+    """An import file with lines that cannot be imported; `problems` names every one."""
+
+    code, status = "import_rejected", 400
+
+    def __init__(self, problems: list):
+        super().__init__()
+        self.problems = problems
+
+
 class ServiceUnavailable(PortalError):
     code, status = "service_unavailable", 503
