@@ -105,3 +105,18 @@ def test_a_password_notice_that_cannot_be_queued_leaves_the_change_done_and_logs
              if line.startswith("{")]
     assert [(line["event"], line["outcome"], line["kind"]) for line in lines
             if line["event"] == "sms.failed"] == [("sms.failed", "not_queued", "notice")]
+
+
+def test_a_number_set_by_support_is_told_to_the_old_number(world):
+    world.create_account()
+    world.portal.support.set_phone("hemtjanstab", "0707654321")
+    old = notices_to(world, "+46701234567")
+    assert len(old) == 1 and "+4670*****21" in old[0]
+    assert notices_to(world, "+46707654321") == []
+
+
+def test_support_setting_the_same_number_again_sends_nothing(world):
+    world.create_account()
+    world.portal.support.set_phone("hemtjanstab", "0701234567")
+    world.deliver()
+    assert world.sent() == []

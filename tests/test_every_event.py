@@ -1,0 +1,93 @@
+"""SPEC 9: every event of the list is caused by some path and lands in all three places:
+the audit table, the JSON log and the CloudWatch metrics (embedded metric format)."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from chalicelib import bootstrap
+from chalicelib.domain.events import EVENTS
+from tests.api_client import post
+from tests.conftest import REGION, FailingGateway
+
+PASSWORD = "tuvKAJ58!x"
+
+
+@pytest.fixture
+def metered(world, environment):
+    """The world with metrics on, as on a deployed stage, and small limits to reach."""
+    environment.setenv("PWPORTAL_METRICS", "true")
+    environment.setenv("PWPORTAL_STAGE", "local")
+    environment.setenv("PWPORTAL_LIMIT_WRONG_CODES_PER_USERNAME", "2/86400")
+    environment.setenv("PWPORTAL_LIMIT_LOGIN_FAILURES_PER_USERNAME", "2/900")
+    world.portal = bootstrap.override(clock=world.clock)
+    return world
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 500001) % 1000000:06d}"
+
+
+def cause_every_event(world, client):
+    support = world.portal.support
+    world.create_account()                                             # account.created
+    started = post(client, "/api/reset/start", {"username": "hemtjanstab"})  # reset.requested
+    post(client, "/api/reset/start", {"username": "hemtjanstab"})      # ratelimit.exceeded
+    code = world.last_code("+46701234567")                             # reset.code_sent
+    challenge = started.json_body["challenge"]
+    post(client, "/api/reset/verify", {"challenge": challenge, "code": wrong(code)})
+    verified = post(client, "/api/reset/verify", {"challenge": challenge, "code": code})
+    token = verified.json_body["reset_token"]                          # reset.code_verified
+    post(client, "/api/reset/complete", {"reset_token": token, "password": "password1"})
+    post(client, "/api/reset/complete", {"reset_token": token,        # password.changed
+                                         "password": "Bla-Hus-2026-x"})
+    world.clock.advance(seconds=61)
+    login = post(client, "/api/registration/login", {"username": "hemtjanstab",
+                                                     "password": "Bla-Hus-2026-x"})
+    session = login.json_body["session"]                               # login.succeeded
+    post(client, "/api/registration/phone", {"phone": "0707654321"}, session=session)
+    phone_code = world.last_code("+46707654321")                       # phone.change_requested
+    post(client, "/api/registration/phone/verify", {"code": phone_code},
+         session=session)                                              # phone.changed
+    for _ in range(2):                                                 # login.failed, .locked
+        post(client, "/api/registration/login", {"username": "hemtjanstab",
+                                                 "password": "Fel-Losen-1"})
+    support.unlock("hemtjanstab")                                      # account.unlocked
+    support.disable("hemtjanstab")                                     # account.disabled
+    support.enable("hemtjanstab")                                      # account.enabled
+    support.set_phone("hemtjanstab", "0701234567")                     # phone.set_by_support
+
+    world.create_account("nattpatrullen", phone="+46701112233")
+    again = post(client, "/api/reset/start", {"username": "nattpatrullen"})
+    other = world.last_code("+46701112233")
+    for _ in range(2):                                                 # reset.paused
+        post(client, "/api/reset/verify", {"challenge": again.json_body["challenge"],
+                                           "code": wrong(other)})
+
+    world.clock.advance(days=76)                                       # reminder.sent
+    world.portal.reminders.run()
+    world.deliver()
+
+    world.portal.gateway = FailingGateway()                            # sms.failed
+    from chalicelib.adapters import sms
+    with pytest.raises(RuntimeError):
+        world.portal.delivery.deliver(sms.message("notice", "Hej", to="+46701234567"),
+                                      receive_count=world.settings.sms_max_receives)
+
+
+def test_every_event_is_in_the_audit_table_the_log_and_the_metrics(metered, client, capsys):
+    cause_every_event(metered, client)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+             if line.startswith('{"')]
+    logged = {line["event"] for line in lines if "event" in line}
+    metrics = {metric["Name"] for line in lines if "_aws" in line
+               for directive in line["_aws"]["CloudWatchMetrics"]
+               for metric in directive["Metrics"]}
+    items = boto3.client("dynamodb", region_name=REGION).scan(
+        TableName=metered.settings.audit_table)["Items"]
+    stored = {item["event"]["S"] for item in items}
+    assert stored == set(EVENTS), sorted(set(EVENTS) - stored)
+    assert logged == set(EVENTS), sorted(set(EVENTS) - logged)
+    assert metrics == set(EVENTS), sorted(set(EVENTS) - metrics)
