@@ -3,12 +3,9 @@ use it. Both flows run through the front server, the real chalice local, the rea
 and the embedded AWS; the codes are read from /dev/sms as a developer would read them."""
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -19,23 +16,16 @@ from infra.local_stack import (
     DEMO_PASSWORD,
     DEMO_PHONE,
     DEMO_USERNAME,
-    READY,
+    SECURITY_HEADERS,
     FrontServer,
     SmsWorker,
 )
-from tests.conftest import ROOT
+from tests.local_stack_process import RunningStack, free_port
 
-STARTUP_TIMEOUT = 45
 SMS_TIMEOUT = 20
 NEW_PASSWORD = "Nytt-Hus-2026!x"
 NEW_PHONE = "+46707654321"
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(port: int) -> bool:
@@ -44,64 +34,12 @@ def answers(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-class RunningStack:
-    """`python -m infra.local_stack` on free ports, with its output collected as it comes
-    (read continuously, so a full pipe can never stall it)."""
-
-    def __init__(self):
-        self.port, self.moto_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PWPORTAL_PORT": str(self.port),
-               "PWPORTAL_MOTO_PORT": str(self.moto_port), "PYTHONUNBUFFERED": "1",
-               # The walk sends a reset code and then, seconds later, a pwreg code for the
-               # same username; the default 1 SMS per 60 s per username would (rightly) stop
-               # the second one. Only the first rule changes; the others stay as shipped.
-               "PWPORTAL_LIMIT_SMS_PER_USERNAME": "5/60,5/900,5/86400"}
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT,
-                                        env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if line.startswith(READY):
-                self.ready.set()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_until_ready(self):
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self.ready.wait(0.2):
-            if self.process.poll() is not None:
-                pytest.fail(f"the stack exited with {self.process.returncode}:\n{self.output}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the stack was not ready in {STARTUP_TIMEOUT} s:\n{self.output}")
-
-    def interrupt(self, signum=signal.SIGINT, timeout: float = 10) -> tuple[int, float]:
-        """Ctrl-C (or a service manager's SIGTERM); returns the exit code and the time taken."""
-        started = time.monotonic()
-        self.process.send_signal(signum)
-        code = self.process.wait(timeout)
-        return code, time.monotonic() - started
-
-    def kill(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-
 @pytest.fixture(scope="module")
 def stack():
-    running = RunningStack()
+    # The walk sends a reset code and then, seconds later, a pwreg code for the same username;
+    # the default 1 SMS per 60 s per username would (rightly) stop the second one. Only the
+    # first rule changes; the others stay as shipped.
+    running = RunningStack({"PWPORTAL_LIMIT_SMS_PER_USERNAME": "5/60,5/900,5/86400"})
     try:
         running.wait_until_ready()
         yield running
@@ -149,6 +87,8 @@ def test_the_landing_page_is_served_with_the_security_headers(stack, http):
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["X-Frame-Options"] == "DENY"
+    # and every other header of the one list that a deployment's CDN is to send as well
+    assert {name: page.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
 
 
 def test_the_api_answers_on_the_same_origin_and_is_never_cached(stack, http):

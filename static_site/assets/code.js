@@ -1,0 +1,73 @@
+// The security-code step both portals share: the code field, the resend button with its
+// visible countdown, and the phone's own code autofill where the browser has one.
+
+import { announce } from "./form.js";
+import { render, t } from "./i18n.js";
+
+/** The code typed or pasted: spaces and dashes dropped, or the first run of `length` digits
+ *  in a pasted text such as the whole SMS. */
+export function typedCode(raw, length) {
+  const compact = raw.replace(/[\s\u00a0-]/g, "");
+  if (new RegExp(`^\\d{${length}}$`).test(compact)) return compact;
+  return raw.match(new RegExp(`(?<!\\d)\\d{${length}}(?!\\d)`))?.[0] ?? compact;
+}
+
+export class CodeField {
+  constructor(section, codeLength) {
+    this.input = section.querySelector("input.code");
+    this.resendButton = section.querySelector("[data-resend]");
+    this.wait = section.querySelector("[data-resend-wait]");
+    this.codeLength = codeLength;
+  }
+
+  /** The step is shown: count down to `resendAt` (ms since the epoch), listen for the SMS. */
+  enter(resendAt) {
+    this.countDownTo(resendAt);
+    this.listenForSms();
+  }
+
+  leave() {
+    clearInterval(this.timer);
+    this.autofill?.abort();
+  }
+
+  countDownTo(resendAt) {
+    clearInterval(this.timer);
+    let waited = false;
+    const tick = () => {
+      const seconds = Math.ceil((resendAt - Date.now()) / 1000);
+      this.resendButton.disabled = seconds > 0;
+      if (seconds > 0) {
+        waited = true;
+        return render(this.wait, "code.resendIn", { seconds });
+      }
+      clearInterval(this.timer);
+      render(this.wait, "code.resendReady");
+      if (waited) announce(t("code.resendNowPossible"));
+    };
+    tick();
+    if (this.resendButton.disabled) this.timer = setInterval(tick, 1000);
+  }
+
+  /** {code}, or {problem}: the text key of what is wrong before anything is sent. */
+  read() {
+    const code = typedCode(this.input.value, this.codeLength);
+    if (!code) return { problem: "error.codeMissing" };
+    return /^\d+$/.test(code) && code.length === this.codeLength ? { code } : { problem: "error.codeFormat" };
+  }
+
+  clear() {
+    this.input.value = "";
+  }
+
+  // Android fills the code in through WebOTP (the SMS ends "@host #code"), iPhone through
+  // autocomplete="one-time-code". Where neither is there, nothing happens.
+  listenForSms() {
+    if (!("OTPCredential" in window)) return;
+    this.autofill?.abort();
+    this.autofill = new AbortController();
+    navigator.credentials.get({ otp: { transport: ["sms"] }, signal: this.autofill.signal })
+      .then((otp) => { if (otp?.code && !this.input.value) this.input.value = otp.code; })
+      .catch(() => {});
+  }
+}

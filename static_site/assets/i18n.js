@@ -1,0 +1,91 @@
+// The pages' language, and how a text becomes DOM. Swedish by default; a choice of English is
+// remembered. Texts are in texts/<lang>.js (only the chosen one is loaded); {name} is filled
+// in as text, never markup, and [label](/path) becomes a link. An element drawn by render()
+// keeps its key and params, so a change of language redraws every text on the page.
+
+const STORAGE_KEY = "pwportal.lang";
+const LOCALES = { sv: "sv-SE", en: "en-GB" };
+const LINK = /\[([^\]]+)\]\(([^)\s]+)\)/g;
+const SAFE_HREF = /^(\/(?!\/)|https:\/\/|mailto:)/;
+
+let current = "sv";
+let texts = {};
+let shared = {};
+
+export const locale = () => LOCALES[current];
+export const otherLanguage = () => (current === "sv" ? "en" : "sv");
+
+export function rememberedLanguage() {
+  try {
+    return localStorage.getItem(STORAGE_KEY) === "en" ? "en" : "sv";
+  } catch {
+    return "sv"; // storage switched off: as on a first visit
+  }
+}
+
+export async function useLanguage(lang, { remember = false } = {}) {
+  texts = (await import(`./texts/${lang}.js`)).default;
+  current = lang;
+  document.documentElement.lang = lang;
+  if (remember) {
+    try {
+      localStorage.setItem(STORAGE_KEY, lang);
+    } catch {
+      // then the choice lasts for this page only
+    }
+  }
+}
+
+export const language = () => current;
+
+/** Values every text may use, e.g. {support} and {codeLength} from /api/config. */
+export function setSharedParams(params) {
+  shared = { ...shared, ...params };
+}
+
+const fill = (template, values) =>
+  template.replace(/\{(\w+)\}/g, (whole, name) => (values[name] ?? whole).toString());
+
+/** A text as a plain string (document.title, announcements). */
+export const t = (key, params = {}) => fill((texts[key] ?? key).replace(LINK, "$1"), { ...shared, ...params });
+
+/** A text as DOM nodes. */
+export function nodes(key, params = {}) {
+  const template = texts[key] ?? key;
+  const values = { ...shared, ...params };
+  const out = [];
+  let last = 0;
+  const text = (end) => out.push(document.createTextNode(fill(template.slice(last, end), values)));
+  for (const match of template.matchAll(LINK)) {
+    text(match.index);
+    const link = document.createElement("a");
+    const href = fill(match[2], values);
+    link.href = SAFE_HREF.test(href) ? href : "#";
+    link.textContent = fill(match[1], values);
+    out.push(link);
+    last = match.index + match[0].length;
+  }
+  text(template.length);
+  return out;
+}
+
+export function render(element, key, params = {}) {
+  element.dataset.t = key;
+  if (Object.keys(params).length) element.dataset.tParams = JSON.stringify(params);
+  else delete element.dataset.tParams;
+  element.replaceChildren(...nodes(key, params));
+}
+
+/** Draw every `data-t` element in the current language. */
+export function applyTexts() {
+  for (const element of document.querySelectorAll("[data-t]")) {
+    const params = JSON.parse(element.dataset.tParams || "{}");
+    if (element.tagName === "TITLE") element.textContent = t(element.dataset.t, params);
+    else element.replaceChildren(...nodes(element.dataset.t, params));
+  }
+}
+
+export const formatDate = (date) =>
+  new Intl.DateTimeFormat(locale(), { day: "numeric", month: "long", year: "numeric" }).format(date);
+export const formatTime = (date) =>
+  new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit" }).format(date);

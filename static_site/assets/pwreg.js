@@ -1,0 +1,203 @@
+// pwreg (SPEC 2): log in → the number (a new one typed) → the code sent to it → done.
+
+import { post } from "./api.js";
+import { CodeField } from "./code.js";
+import { Flow } from "./flow.js";
+import {
+  clearMessages, once, readUsername, setFieldError, showAlert, showError, showNotice, showPasswords,
+} from "./form.js";
+import { formatDate, render } from "./i18n.js";
+import { markReady, showUnavailable, startPage } from "./page.js";
+import { nationalNumber, sameNumber } from "./phone.js";
+
+const $ = (selector) => document.querySelector(selector);
+const DAY = 24 * 60 * 60 * 1000;
+const EXPIRY_WARNING_DAYS = 14; // SPEC 2, pwreg step 4
+const midnight = (date) => new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
+const daysUntil = (date) => Math.round((midnight(date) - midnight(new Date())) / DAY);
+let redraw = () => {};
+const config = await startPage({ onLanguageChange: () => redraw() });
+if (config) run(config);
+else showUnavailable();
+markReady();
+
+function run(config) {
+  const flow = new Flow({
+    name: "pwreg",
+    portalKey: "pwreg.portal",
+    steps: ["login", "phone", "code", "done"],
+    canShow: (step, data) => ({
+      phone: Boolean(data.session), code: Boolean(data.session && data.newPhone), done: Boolean(data.done),
+    })[step],
+    enter,
+  });
+  const usernameInput = $("#reg-username");
+  const passwordInput = $("#reg-password");
+  const phoneInput = $("#reg-phone");
+  const codeInput = $("#reg-code");
+  const code = new CodeField(flow.section("code"), config.code.length);
+  showPasswords($("#reg-show"), [passwordInput]);
+
+  function enter(step, { from }) {
+    if (step !== "code") code.leave();
+    if (from !== step) clearMessages(flow.section(step));
+    const data = flow.data;
+    if (step === "login" && !usernameInput.value) usernameInput.value = data.username ?? "";
+    if (step === "phone") {
+      $("#reg-account").textContent = data.username;
+      const current = $("#reg-current");
+      if (data.phone) {
+        delete current.dataset.t; // a number, not a text: no change of language redraws it
+        current.textContent = nationalNumber(data.phone);
+      } else {
+        render(current, "pwreg.phone.none");
+      }
+      $("#reg-keep").hidden = !data.phone;
+      if (data.newPhone && !phoneInput.value) phoneInput.value = nationalNumber(data.newPhone);
+    }
+    if (step === "code") {
+      render($("#reg-code-sent"), "pwreg.code.sent", { phone: nationalNumber(data.newPhone) });
+      code.enter(data.resendAt);
+    }
+    if (step === "done") drawDone(data.done);
+  }
+
+  function drawDone({ username, phone, passwordExpiresAt }) {
+    render($("#reg-done-text"), "pwreg.done.text", { phone: nationalNumber(phone), username });
+    const note = $("#reg-expiry");
+    const expires = new Date(passwordExpiresAt);
+    if (Number.isNaN(expires.getTime())) return render(note, "pwreg.done.next");
+    const days = daysUntil(expires);
+    const params = { username, date: formatDate(expires), days };
+    const soon = expires <= Date.now() ? "pwreg.done.expired" : days > EXPIRY_WARNING_DAYS ? null
+      : days <= 0 ? "pwreg.done.expiresToday" : days === 1 ? "pwreg.done.expiresTomorrow" : "pwreg.done.expiresSoon";
+    note.classList.toggle("is-warning", Boolean(soon));
+    render(note, soon ?? "pwreg.done.next", params);
+  }
+
+  redraw = () => {
+    if (flow.current === "done") drawDone(flow.data.done); // the date in the new language
+    flow.drawTitle();
+  };
+
+  // The session is gone (15 minutes passed, or it was ended): log in again, with the username
+  // and the number typed kept.
+  function sessionEnded(error) {
+    flow.update({ session: null });
+    flow.show("login", { history: "replace" });
+    showError(flow.alert("login"), error);
+  }
+
+  const codeSent = (answer) => {
+    const now = Date.now();
+    return { newPhone: answer.phone, codeExpiresAt: now + answer.expires_in * 1000,
+             resendAt: now + answer.resend_after * 1000 };
+  };
+
+  flow.onSubmit($("#reg-login-form"), async () => {
+    clearMessages(flow.section("login"));
+    const { username, problem } = readUsername(usernameInput);
+    const [input, key] = problem ? [usernameInput, problem]
+      : passwordInput.value ? [] : [passwordInput, "error.passwordMissing"];
+    if (input) {
+      setFieldError(input, key);
+      input.focus();
+      return;
+    }
+    try {
+      const answer = await post("/registration/login", { username, password: passwordInput.value });
+      passwordInput.value = phoneInput.value = "";
+      flow.replaceData({ username: answer.username, session: answer.session, phone: answer.phone,
+                         passwordExpiresAt: answer.password_expires_at });
+      flow.show("phone");
+    } catch (error) {
+      const field = { invalid_credentials: passwordInput, invalid_request: usernameInput }[error.code];
+      if (!field) return showError(flow.alert("login"), error);
+      setFieldError(field, error);
+      field.focus();
+      field.select();
+    }
+  });
+
+  flow.onSubmit($("#reg-phone-form"), async () => {
+    clearMessages(flow.section("phone"));
+    const typed = phoneInput.value.trim();
+    if (!typed) {
+      setFieldError(phoneInput, "error.phoneMissing");
+      phoneInput.focus();
+      return;
+    }
+    const data = flow.data;
+    // Back here and Next with the same number: the code already sent still works.
+    if (data.newPhone && sameNumber(typed, data.newPhone) && Date.now() < data.codeExpiresAt) {
+      flow.show("code");
+      return;
+    }
+    try {
+      flow.update(codeSent(await post("/registration/phone", { phone: typed }, data.session)));
+      code.clear();
+      flow.show("code");
+    } catch (error) {
+      if (error.code === "invalid_session") return sessionEnded(error);
+      if (!["invalid_phone", "phone_not_allowed", "invalid_request"].includes(error.code)) {
+        return showError(flow.alert("phone"), error);
+      }
+      setFieldError(phoneInput, error);
+      phoneInput.focus();
+    }
+  });
+
+  flow.onSubmit($("#reg-code-form"), async () => {
+    clearMessages(flow.section("code"));
+    const { code: typed, problem } = code.read();
+    if (problem) {
+      setFieldError(codeInput, problem);
+      codeInput.focus();
+      return;
+    }
+    const data = flow.data;
+    try {
+      const answer = await post("/registration/phone/verify", { code: typed }, data.session);
+      code.clear();
+      phoneInput.value = "";
+      post("/registration/logout", {}, data.session).catch(() => {}); // nothing more to do here
+      flow.replaceData({ done: { username: data.username, phone: answer.phone,
+                                 passwordExpiresAt: data.passwordExpiresAt } });
+      flow.show("done", { history: "replace" });
+    } catch (error) {
+      if (error.code === "invalid_session") return sessionEnded(error);
+      if (error.code !== "invalid_code") return showError(flow.alert("code"), error);
+      setFieldError(codeInput, error);
+      codeInput.focus();
+      codeInput.select();
+      if (error.fields.attempts_left === 0) {
+        const hint = document.createElement("p");
+        render(hint, "code.needNew");
+        showAlert(flow.alert("code"), [hint]);
+      }
+    }
+  });
+
+  code.resendButton.addEventListener("click", () => once("resend", async () => {
+    clearMessages(flow.section("code"));
+    const data = flow.data;
+    try {
+      const answer = await post("/registration/phone", { phone: data.newPhone }, data.session);
+      flow.update(codeSent(answer));
+      code.clear();
+      code.countDownTo(flow.data.resendAt);
+      showNotice(flow.notice("code"), "pwreg.code.resent", { phone: nationalNumber(answer.phone) });
+      codeInput.focus();
+    } catch (error) {
+      if (error.code === "invalid_session") return sessionEnded(error);
+      if (error.fields.retry_after) {
+        flow.update({ resendAt: Date.now() + error.fields.retry_after * 1000 });
+        code.countDownTo(flow.data.resendAt);
+      }
+      showError(flow.alert("code"), error);
+    }
+  }));
+  $("#reg-change-number").addEventListener("click", () => flow.back("phone"));
+
+  flow.start();
+}

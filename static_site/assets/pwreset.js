@@ -1,0 +1,186 @@
+// pwreset (SPEC 2): username → security code → new password → done.
+
+import { post } from "./api.js";
+import { CodeField } from "./code.js";
+import { Flow } from "./flow.js";
+import {
+  actionButton, clearMessages, errorParagraphs, once, readUsername, setFieldError, showAlert, showError,
+  showNotice, showPasswords,
+} from "./form.js";
+import { render } from "./i18n.js";
+import { markReady, showUnavailable, startPage } from "./page.js";
+import { PasswordRules } from "./password.js";
+
+const $ = (selector) => document.querySelector(selector);
+let redraw = () => {};
+const config = await startPage({ onLanguageChange: () => redraw() });
+if (config) run(config);
+else showUnavailable();
+markReady();
+
+function run(config) {
+  const flow = new Flow({
+    name: "pwreset",
+    portalKey: "pwreset.portal",
+    steps: ["username", "code", "password", "done"],
+    canShow: (step, data) => ({
+      code: Boolean(data.challenge) && !data.token, password: Boolean(data.token), done: Boolean(data.done),
+    })[step],
+    enter,
+  });
+  const usernameInput = $("#reset-username");
+  const codeInput = $("#reset-code");
+  const passwordInput = $("#reset-password");
+  const againInput = $("#reset-again");
+  const code = new CodeField(flow.section("code"), config.code.length);
+  const rules = new PasswordRules({ list: $("#reset-rules"), password: passwordInput, again: againInput,
+                                    policy: config.policy });
+  showPasswords($("#reset-show"), [passwordInput, againInput]);
+
+  function enter(step, { from }) {
+    if (step !== "code") code.leave();
+    if (from !== step) clearMessages(flow.section(step));
+    const data = flow.data;
+    if (step === "username" && !usernameInput.value) usernameInput.value = data.username ?? "";
+    if (step === "code") {
+      render($("#reset-code-account"), "pwreset.code.account", { username: data.username });
+      code.enter(data.resendAt);
+    }
+    if (step === "password") {
+      render($("#reset-password-account"), "pwreset.password.account", { username: data.tokenUsername });
+      $("#reset-account-name").value = data.tokenUsername; // for a password manager to file it under
+      if (rules.username !== data.tokenUsername) rules.draw(data.tokenUsername);
+      else rules.update();
+    }
+    if (step === "done") render($("#reset-done-text"), "pwreset.done.text", { username: data.done.username });
+  }
+
+  redraw = () => {
+    if (flow.current === "password") rules.update();
+    flow.drawTitle();
+  };
+
+  // A dead challenge or token: back to step 1, the username kept, for a new code.
+  const startOverButton = () => actionButton("action.startOver", () => {
+    flow.update({ challenge: null, token: null });
+    flow.back("username");
+  });
+  const startOver = (error) => showError(flow.alert(flow.current), error, { actions: [startOverButton()] });
+
+  const codeSent = (answer) => {
+    const now = Date.now();
+    return { challenge: answer.challenge, codeExpiresAt: now + answer.expires_in * 1000,
+             resendAt: now + answer.resend_after * 1000 };
+  };
+
+  flow.onSubmit($("#reset-username-form"), async () => {
+    clearMessages(flow.section("username"));
+    const { username, problem } = readUsername(usernameInput);
+    if (problem) {
+      setFieldError(usernameInput, problem);
+      usernameInput.focus();
+      return;
+    }
+    const data = flow.data;
+    // Back here and Next again for the same account: the code already sent still works, and a
+    // new start would send nothing (the SMS limit) for a code nobody was told.
+    if (data.challenge && !data.token && data.username === username && Date.now() < data.codeExpiresAt) {
+      flow.show("code");
+      return;
+    }
+    try {
+      flow.replaceData({ username, ...codeSent(await post("/reset/start", { username })) });
+      code.clear();
+      flow.show("code");
+    } catch (error) {
+      if (error.code !== "invalid_request") return showError(flow.alert("username"), error);
+      setFieldError(usernameInput, error);
+      usernameInput.focus();
+    }
+  });
+
+  flow.onSubmit($("#reset-code-form"), async () => {
+    clearMessages(flow.section("code"));
+    const { code: typed, problem } = code.read();
+    if (problem) {
+      setFieldError(codeInput, problem);
+      codeInput.focus();
+      return;
+    }
+    try {
+      const answer = await post("/reset/verify", { challenge: flow.data.challenge, code: typed });
+      flow.update({ challenge: null, token: answer.reset_token, tokenUsername: answer.username });
+      code.clear();
+      flow.show("password", { history: "replace" }); // Back from there skips the used code
+    } catch (error) {
+      if (error.code === "invalid_code") {
+        setFieldError(codeInput, error);
+        codeInput.focus();
+        codeInput.select();
+        if (error.fields.attempts_left === 0) {
+          const hint = document.createElement("p");
+          render(hint, "pwreset.code.startOverHint");
+          showAlert(flow.alert("code"), [hint], { actions: [startOverButton()] });
+        }
+      } else if (["challenge_expired", "invalid_request"].includes(error.code)) {
+        startOver(error);
+      } else {
+        showError(flow.alert("code"), error);
+      }
+    }
+  });
+
+  code.resendButton.addEventListener("click", () => once("resend", async () => {
+    clearMessages(flow.section("code"));
+    try {
+      flow.update(codeSent(await post("/reset/resend", { challenge: flow.data.challenge })));
+      code.clear();
+      code.countDownTo(flow.data.resendAt);
+      showNotice(flow.notice("code"), "pwreset.code.resent");
+      codeInput.focus();
+    } catch (error) {
+      if (["challenge_expired", "invalid_request"].includes(error.code)) return startOver(error);
+      if (error.fields.retry_after) {
+        flow.update({ resendAt: Date.now() + error.fields.retry_after * 1000 });
+        code.countDownTo(flow.data.resendAt);
+      }
+      showError(flow.alert("code"), error);
+    }
+  }));
+  $("#reset-change-username").addEventListener("click", () => flow.back("username"));
+
+  flow.onSubmit($("#reset-password-form"), async () => {
+    clearMessages(flow.section("password"));
+    const problems = rules.problems();
+    if (problems.includes("rules")) {
+      rules.markUnmet();
+      setFieldError(passwordInput, "password.notYet");
+      passwordInput.focus();
+      return;
+    }
+    if (problems.length) {
+      setFieldError(againInput, problems[0] === "again" ? "password.againMissing" : "password.mismatch");
+      againInput.focus();
+      return;
+    }
+    try {
+      const answer = await post("/reset/complete", { reset_token: flow.data.token, password: passwordInput.value });
+      passwordInput.value = againInput.value = "";
+      flow.replaceData({ done: { username: answer.username } });
+      flow.show("done", { history: "replace" });
+    } catch (error) {
+      if (error.code === "password_rejected") {
+        rules.reject(error.fields.violations ?? [], error.lang);
+        showAlert(flow.alert("password"), errorParagraphs(error));
+        setFieldError(passwordInput, "password.rejected");
+        passwordInput.focus();
+      } else if (["token_expired", "invalid_request"].includes(error.code)) {
+        startOver(error);
+      } else {
+        showError(flow.alert("password"), error);
+      }
+    }
+  });
+
+  flow.start();
+}

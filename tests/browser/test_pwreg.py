@@ -1,0 +1,227 @@
+"""pwreg in the browser (SPEC 2): log in → the number → the code sent to the new number →
+done, as a person does it on a phone or a computer, in Swedish or English."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import expect
+
+from tests.browser.harness import (
+    ACCOUNTS,
+    DESKTOP,
+    PHONE,
+    check_view,
+    open_site,
+    ready,
+    shown_step,
+)
+
+
+def other_than(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+def test_a_new_number_is_registered_on_a_phone_in_english_after_a_typo_is_corrected(site, browsers, messages):
+    account = ACCOUNTS["reg_phone_en"]
+    typo, meant = "+46709990050", "+46709990005"
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/")
+    page.get_by_role("button", name="In English").click()
+    page.get_by_role("link", name="Register a mobile number").click()
+    ready(page)
+
+    # 1. log in, first with a wrong password
+    login = page.locator('[data-step="login"]')
+    expect(login.locator("h1")).to_have_text("Step 1 of 4 Log in with the account's password")
+    check_view(page, "pwreg-1-login-en-phone")
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Current password").fill("not-the-password")
+    page.get_by_role("button", name="Next").click()
+    error = page.locator("#reg-password-error")
+    expect(error).to_contain_text(messages("invalid_credentials", "en"))
+    expect(error).to_contain_text("2000, knappval 3 och 1")
+    expect(page.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Current password")).to_be_focused()
+    check_view(page, "pwreg-1-login-wrong-en-phone")
+    page.get_by_label("Current password").fill(account.password)
+    page.get_by_role("button", name="Next").click()
+
+    # 2. the registered number in national format, and the new one
+    phone_step = shown_step(page, "phone")
+    expect(phone_step.locator("#reg-account")).to_have_text(account.username)
+    expect(phone_step.locator("#reg-current")).to_have_text("070-111 00 05")
+    expect(phone_step).to_contain_text("Use a work mobile if you have one. If you do not, your private number is fine.")
+    check_view(page, "pwreg-2-phone-en-phone")
+    number = page.get_by_label("New mobile number")
+    expect(number).to_have_attribute("type", "tel")
+    number.fill("12345")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#reg-phone-error")).to_contain_text(messages("invalid_phone", "en"))
+    expect(number).to_have_attribute("aria-invalid", "true")
+    check_view(page, "pwreg-2-phone-invalid-en-phone")
+    seen_typo = site.sms_count(typo)
+    number.fill("070-999 00 50")
+    page.get_by_role("button", name="Next").click()
+
+    # 3. the code goes to the number typed; a typo is caught here, before anything is saved
+    code_step = shown_step(page, "code")
+    expect(code_step).to_contain_text("We have sent a security code to 070-999 00 50.")
+    site.next_code(typo, seen_typo)
+    page.get_by_role("button", name="Change the number").click()
+    shown_step(page, "phone")
+    expect(number).to_have_value("070-999 00 50")
+    seen = site.sms_count(meant)
+    number.fill("0709990005")
+    page.get_by_role("button", name="Next").click()
+    code_step = shown_step(page, "code")
+    expect(code_step).to_contain_text("We have sent a security code to 070-999 00 05.")
+    expect(page.get_by_role("button", name="Send a new code")).to_be_disabled()
+    check_view(page, "pwreg-3-code-en-phone")
+    first_code = site.next_code(meant, seen)
+
+    field = page.get_by_label("Security code")
+    field.fill(other_than(first_code))
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#reg-code-error")).to_contain_text(messages("invalid_code", "en", attempts_left=4))
+    check_view(page, "pwreg-3-code-wrong-en-phone")
+    resend = page.get_by_role("button", name="Send a new code")
+    expect(resend).to_be_enabled()
+    resend.click()
+    expect(code_step.locator("[data-notice]")).to_contain_text("We have sent a new security code to 070-999 00 05.")
+    field.fill(site.next_code(meant, seen + 1))
+    page.get_by_role("button", name="Next").click()
+
+    # 4. done, with the way on to pwreset
+    done = shown_step(page, "done")
+    expect(done.locator("h1")).to_have_text("Step 4 of 4 The registration is complete")
+    expect(done).to_contain_text(f"The mobile number 070-999 00 05 is now registered for the account {account.username}.")
+    expect(done.get_by_role("link", name="Change the password")).to_have_attribute("href", "/pwreset/")
+    check_view(page, "pwreg-4-done-en-phone")
+
+    again = site.api("/registration/login", {"username": account.username, "password": account.password})
+    assert again.status_code == 200, again.text
+    assert again.json()["phone"] == meant  # never the typo
+
+
+def test_a_first_number_is_registered_on_a_desktop_in_swedish_and_an_expiring_password_is_pointed_out(
+        site, browsers):
+    account = ACCOUNTS["reg_desktop_sv"]
+    expires = (datetime.now(UTC) + timedelta(days=5)).replace(hour=12, minute=0, second=0)
+    site.set_password_expiry(account.username, expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/")
+    page.get_by_role("link", name="Registrera mobilnummer").click()
+    ready(page)
+    check_view(page, "pwreg-1-login-sv-desktop")
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Nuvarande lösenord").fill(account.password)
+    page.get_by_role("button", name="Nästa").click()
+
+    phone_step = shown_step(page, "phone")
+    expect(phone_step.locator("#reg-current")).to_have_text("Inget mobilnummer är registrerat för kontot än.")
+    expect(phone_step).to_contain_text("Använd i första hand en arbetsmobil. Har du ingen arbetsmobil "
+                                       "går det bra med ditt privata nummer.")
+    check_view(page, "pwreg-2-phone-sv-desktop")
+    seen = site.sms_count("+46709990006")
+    page.get_by_label("Nytt mobilnummer").fill("070-999 00 06")
+    page.get_by_role("button", name="Nästa").click()
+
+    code_step = shown_step(page, "code")
+    expect(code_step).to_contain_text("Vi har skickat en säkerhetskod till 070-999 00 06. Det kan ta upp till 3 minuter.")
+    check_view(page, "pwreg-3-code-sv-desktop")
+    page.get_by_label("Säkerhetskod").fill(site.next_code("+46709990006", seen))
+    page.get_by_role("button", name="Nästa").click()
+
+    done = shown_step(page, "done")
+    expect(done.locator("h1")).to_have_text("Steg 4 av 4 Registreringen är klar")
+    expiry = done.locator("#reg-expiry")
+    expect(expiry).to_contain_text(f"Lösenordet för {account.username} går ut")
+    expect(expiry).to_contain_text("om 5 dagar")
+    expect(expiry.get_by_role("link", name="Byt lösenord nu")).to_have_attribute("href", "/pwreset/")
+    check_view(page, "pwreg-4-done-expiring-sv-desktop")
+
+
+def test_five_wrong_passwords_lock_the_login_and_the_page_says_when_to_try_again(site, browsers, messages):
+    account = ACCOUNTS["reg_locked"]
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_label("Användarnamn").fill(account.username)
+    for attempt in range(5):
+        page.get_by_label("Nuvarande lösenord").fill(f"fel-{attempt}")
+        with page.expect_response("**/api/registration/login") as answer:
+            page.get_by_role("button", name="Nästa").click()
+        assert answer.value.status == 401
+        expect(page.locator("#reg-password-error")).to_contain_text(messages("invalid_credentials", "sv"))
+
+    page.get_by_label("Nuvarande lösenord").fill(account.password)  # right, but too late
+    page.get_by_role("button", name="Nästa").click()
+    alert = page.locator('[data-step="login"] [data-alert]')
+    expect(alert).to_contain_text(messages("too_many_attempts", "sv", minutes=15))
+    expect(alert).to_contain_text(re.compile(r"Du kan försöka igen klockan \d\d[:.]\d\d\."))
+    expect(alert).to_contain_text("2000, knappval 3 och 1")
+    expect(alert.get_by_role("link", name="vardochstod@orebro.se")).to_be_visible()
+    expect(page.locator('[data-step="login"]')).to_be_visible()
+    check_view(page, "pwreg-1-login-locked-sv-phone")
+
+
+def test_an_ended_session_brings_the_user_back_to_log_in_with_the_username_kept(site, browsers, messages):
+    account = ACCOUNTS["reg_session"]
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Nuvarande lösenord").fill(account.password)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "phone")
+    session = page.evaluate("JSON.parse(sessionStorage.getItem('pwportal.pwreg')).session")
+    assert session and session not in page.url
+    assert site.api("/registration/logout", {}, session).status_code == 204  # as after 15 minutes
+
+    page.get_by_label("Nytt mobilnummer").fill("070-999 00 08")
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "login")
+    expect(page.locator('[data-step="login"] [data-alert]')).to_contain_text(messages("invalid_session", "sv"))
+    expect(page.get_by_label("Användarnamn")).to_have_value(account.username)
+    check_view(page, "pwreg-1-login-session-ended-sv-desktop")
+    page.get_by_label("Nuvarande lösenord").fill(account.password)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "phone")
+
+
+def test_an_expired_code_and_a_refused_resend_are_explained_and_the_wait_is_counted_down(
+        site, browsers, messages):
+    account = ACCOUNTS["reg_late"]
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Nuvarande lösenord").fill(account.password)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "phone")
+    seen = site.sms_count("+46709990011")
+    page.get_by_label("Nytt mobilnummer").fill("070-999 00 11")
+    page.get_by_role("button", name="Nästa").click()
+    code_step = shown_step(page, "code")
+    code = site.next_code("+46709990011", seen)
+
+    expired = site.error(messages, "code_expired", "sv")
+    page.route("**/api/registration/phone/verify", lambda route: route.fulfill(status=410, json=expired))
+    page.get_by_label("Säkerhetskod").fill(code)
+    page.get_by_role("button", name="Nästa").click()
+    alert = code_step.locator("[data-alert]")
+    expect(alert).to_contain_text(messages("code_expired", "sv"))
+    expect(alert).to_contain_text("2000, knappval 3 och 1")
+    check_view(page, "pwreg-3-code-expired-sv-desktop")
+
+    refused = site.error(messages, "too_many_requests", "sv", retry_after=40)
+    page.route("**/api/registration/phone", lambda route: route.fulfill(
+        status=429, json=refused, headers={"Retry-After": "40"}))
+    resend = page.get_by_role("button", name="Skicka ny kod")
+    expect(resend).to_be_enabled()
+    resend.click()
+    expect(alert).to_contain_text(messages("too_many_requests", "sv"))
+    expect(alert).to_contain_text("Du kan försöka igen om 40 sekunder.")
+    expect(resend).to_be_disabled()
+    wait = code_step.locator("[data-resend-wait]")
+    expect(wait).to_contain_text(re.compile(r"om \d+ sekunder"))
+    assert 3 < int(re.search(r"om (\d+) sekunder", wait.inner_text()).group(1)) <= 40  # the API's wait
+    expect(code_step).to_be_visible()

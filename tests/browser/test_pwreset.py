@@ -1,0 +1,371 @@
+"""pwreset in the browser (SPEC 2): username → code → new password → done, as a person does
+it on a phone or a computer, in Swedish or English, wrong turns included."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.harness import (
+    ACCOUNTS,
+    DESKTOP,
+    PHONE,
+    check_view,
+    open_site,
+    ready,
+    shown_step,
+)
+
+SPEC_CODE_HINT_SV = ("Om kontot har ett registrerat mobilnummer har vi skickat en säkerhetskod. "
+                     "Det kan ta upp till 3 minuter.")
+
+
+def other_than(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+def rule(page, name: str):
+    return page.locator(f'#reset-rules [data-rule="{name}"]')
+
+
+def test_a_forgotten_password_is_reset_on_a_phone_in_swedish_through_a_wrong_code_a_resend_and_a_rejected_password(
+        site, browsers, messages):
+    account = ACCOUNTS["reset_phone_sv"]
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/")
+    check_view(page, "landing-sv-phone")
+    page.get_by_role("link", name="Byt lösenord").click()
+    ready(page)
+
+    # 1. the username
+    first = page.locator('[data-step="username"]')
+    expect(first.locator("h1")).to_have_text("Steg 1 av 4 Vilket konto gäller det?")
+    check_view(page, "pwreset-1-username-sv-phone")
+    seen = site.sms_count(account.phone)
+    page.get_by_label("Användarnamn").fill(f"  {account.username.upper()} ")  # as typed on a phone
+    page.get_by_role("button", name="Nästa").click()
+
+    # 2. the code: the hint, the field made for codes, the resend button counting down
+    code_step = shown_step(page, "code")
+    expect(page).to_have_title(re.compile(r"^Skriv in säkerhetskoden \(steg 2 av 4\)"))
+    expect(code_step).to_contain_text(SPEC_CODE_HINT_SV)
+    code_field = page.get_by_label("Säkerhetskod")
+    expect(code_field).to_have_attribute("autocomplete", "one-time-code")
+    expect(code_field).to_have_attribute("inputmode", "numeric")
+    resend = page.get_by_role("button", name="Skicka ny kod")
+    expect(resend).to_be_disabled()
+    expect(code_step).to_contain_text("Du kan be om en ny kod om")
+    check_view(page, "pwreset-2-code-sv-phone")
+    first_code = site.next_code(account.phone, seen)
+
+    code_field.fill(other_than(first_code))
+    page.get_by_role("button", name="Nästa").click()
+    error = page.locator("#reset-code-error")
+    expect(error).to_contain_text(messages("invalid_code", "sv", attempts_left=4))
+    expect(error).to_contain_text("2000, knappval 3 och 1")
+    expect(code_field).to_have_attribute("aria-invalid", "true")
+    expect(code_field).to_have_attribute("aria-describedby", re.compile(r"\breset-code-error\b"))
+    expect(code_field).to_be_focused()
+    expect(code_step).to_be_visible()
+    check_view(page, "pwreset-2-code-wrong-sv-phone")
+
+    expect(resend).to_be_enabled()  # after the resend delay (3 s on this stack)
+    expect(code_step).to_contain_text("Då kan du be om en ny")
+    resend.click()
+    expect(code_step.locator("[data-notice]")).to_contain_text("har vi skickat en ny säkerhetskod")
+    expect(code_field).to_be_focused()
+    expect(code_field).not_to_have_attribute("aria-invalid", "true")
+    new_code = site.next_code(account.phone, seen + 1)
+    check_view(page, "pwreset-2-code-resent-sv-phone")
+
+    code_field.fill(first_code)  # the resend made the first code worthless
+    page.get_by_role("button", name="Nästa").click()
+    expect(error).to_contain_text(messages("invalid_code", "sv", attempts_left=3))
+    code_field.fill(f"{new_code[:3]} {new_code[3:]}")  # as copied from the SMS, with a space
+    page.get_by_role("button", name="Nästa").click()
+
+    # 3. the password: the rules are there before typing and follow the typing
+    password_step = shown_step(page, "password")
+    expect(password_step).to_contain_text(f"Nytt lösenord för kontot {account.username}.")
+    expect(page.locator("#reset-rules > li")).to_have_count(7)
+    expect(rule(page, "length")).to_contain_text("ha 8 till 128 tecken")
+    expect(rule(page, "length")).to_have_attribute("data-state", "pending")
+    expect(rule(page, "reused")).to_contain_text("kontrolleras när du trycker på Nästa")
+    check_view(page, "pwreset-3-password-sv-phone")
+
+    new_password = page.get_by_label("Nytt lösenord")
+    again = page.get_by_label("Skriv lösenordet igen")
+    new_password.fill("Åsa12345")  # SPEC 3: Å counts toward no class, so only two classes
+    expect(rule(page, "length")).to_have_attribute("data-state", "met")
+    expect(rule(page, "classes")).to_have_attribute("data-state", "unmet")
+    expect(rule(page, "classes")).to_contain_text("(2 av 4 hittills)")
+    expect(rule(page, "class-upper")).to_have_attribute("data-state", "pending")
+    expect(rule(page, "classes").locator(".rule-state").first).to_have_text(": inte uppfyllt än")
+
+    new_password.fill(account.password)  # meets every rule the page can check, but is in use
+    again.fill(account.password)
+    for name in ("length", "classes", "username", "match"):
+        expect(rule(page, name)).to_have_attribute("data-state", "met")
+    expect(page.locator("#announcer")).to_contain_text("Uppfyllt:")
+    page.get_by_role("button", name="Nästa").click()
+    expect(rule(page, "reused")).to_have_attribute("data-state", "broken")
+    expect(rule(page, "reused").locator(".rule-error")).to_have_text(messages("rule.reused", "sv", history=24))
+    expect(password_step.locator("[data-alert]")).to_contain_text(messages("password_rejected", "sv"))
+    expect(password_step.locator("[data-alert]")).to_contain_text("vardochstod@orebro.se")
+    expect(new_password).to_have_attribute("aria-invalid", "true")
+    expect(new_password).to_be_focused()
+    check_view(page, "pwreset-3-password-rejected-sv-phone")
+
+    chosen = "Ny-Hund-2026"
+    new_password.fill(chosen)
+    expect(rule(page, "reused")).to_have_attribute("data-state", "server")  # a new try
+    again.fill(chosen + "x")
+    page.get_by_role("button", name="Nästa").click()
+    expect(page.locator("#reset-again-error")).to_have_text(
+        "Lösenorden är inte likadana. Skriv samma lösenord i båda fälten.")
+    expect(again).to_have_attribute("aria-invalid", "true")
+    expect(again).to_be_focused()
+    page.get_by_label("Visa lösenordet").check()
+    expect(new_password).to_have_attribute("type", "text")
+    again.fill(chosen)
+    page.get_by_role("button", name="Nästa").click()
+
+    # 4. done
+    done = shown_step(page, "done")
+    expect(done.locator("h1")).to_have_text("Steg 4 av 4 Lösenordet är bytt")
+    expect(done).to_contain_text("Testa nu att logga in i Treserva med det nya lösenordet.")
+    check_view(page, "pwreset-4-done-sv-phone")
+    login = site.api("/registration/login", {"username": account.username, "password": chosen})
+    assert login.status_code == 200, login.text
+
+
+def test_a_password_is_changed_on_a_desktop_in_english_with_the_apis_messages_in_english(site, browsers, messages):
+    account = ACCOUNTS["reset_desktop_en"]
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/")
+    page.get_by_role("button", name="In English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    check_view(page, "landing-en-desktop")
+    page.get_by_role("link", name="Change the password").click()
+    ready(page)
+
+    first = page.locator('[data-step="username"]')
+    expect(first.locator("h1")).to_have_text("Step 1 of 4 Which account is it?")
+    check_view(page, "pwreset-1-username-en-desktop")
+    seen = site.sms_count(account.phone)
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_role("button", name="Next").click()
+
+    code_step = shown_step(page, "code")
+    expect(code_step).to_contain_text("If the account has a registered mobile number, we have sent a "
+                                      "security code. It can take up to 3 minutes.")
+    check_view(page, "pwreset-2-code-en-desktop")
+    code = site.next_code(account.phone, seen)
+    page.get_by_label("Security code").fill(other_than(code))
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#reset-code-error")).to_contain_text(messages("invalid_code", "en", attempts_left=4))
+    expect(page.locator("#reset-code-error")).to_have_attribute("lang", "en")
+    check_view(page, "pwreset-2-code-wrong-en-desktop")
+    page.get_by_label("Security code").fill(code)
+    page.get_by_role("button", name="Next").click()
+
+    password_step = shown_step(page, "password")
+    check_view(page, "pwreset-3-password-en-desktop")
+    page.get_by_label("New password").fill("Treserva-2026x")  # fine here, a banned word there
+    page.get_by_label("Type the password again").fill("Treserva-2026x")
+    page.get_by_role("button", name="Next").click()
+    banned = rule(page, "banned_word")
+    expect(banned).to_have_attribute("data-state", "broken")
+    expect(banned.locator(".rule-error")).to_have_text(messages("rule.banned_word", "en"))
+    expect(password_step.locator("[data-alert]")).to_contain_text(messages("password_rejected", "en"))
+    check_view(page, "pwreset-3-password-rejected-en-desktop")
+    page.get_by_label("New password").fill("Blue-Harbour-77")
+    page.get_by_label("Type the password again").fill("Blue-Harbour-77")
+    page.get_by_role("button", name="Next").click()
+
+    done = shown_step(page, "done")
+    expect(done.locator("h1")).to_have_text("Step 4 of 4 The password has been changed")
+    expect(done).to_contain_text("Now test logging in to Treserva with the new password.")
+    check_view(page, "pwreset-4-done-en-desktop")
+    page.reload()  # the finished flow stays finished, and English stays chosen
+    ready(page)
+    expect(page.locator('[data-step="done"] h1')).to_have_text("Step 4 of 4 The password has been changed")
+
+
+def test_reload_and_back_keep_the_user_on_a_sensible_step_and_never_send_another_code(site, browsers):
+    account = ACCOUNTS["reset_reload"]
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreset/")
+    seen = site.sms_count(account.phone)
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "code")
+    code = site.next_code(account.phone, seen)
+
+    page.reload()
+    ready(page)
+    expect(page.locator('[data-step="code"]')).to_be_visible()
+    expect(page.get_by_role("button", name="Skicka ny kod")).to_be_attached()
+
+    page.go_back()
+    shown_step(page, "username")
+    expect(page.get_by_label("Användarnamn")).to_have_value(account.username)
+    page.get_by_role("button", name="Nästa").click()  # same account: the code already sent works
+    shown_step(page, "code")
+    page.go_back()
+    shown_step(page, "username")
+    page.go_forward()
+    shown_step(page, "code")
+
+    page.get_by_label("Säkerhetskod").fill(code)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    assert site.sms_count(account.phone) == seen + 1  # one SMS for all of the above
+
+    page.reload()
+    ready(page)
+    expect(page.locator('[data-step="password"]')).to_be_visible()
+    page.go_back()  # the used code is not offered again: back leads to the first step
+    shown_step(page, "username")
+    page.go_forward()
+    password_step = shown_step(page, "password")
+    assert "challenge" not in page.url and "token" not in page.url
+
+    # Another language in the middle of a step: everything is redrawn, nothing is lost.
+    page.get_by_label("Nytt lösenord").fill("abc")
+    page.get_by_role("button", name="In English").click()
+    expect(password_step.locator("h1")).to_have_text("Step 3 of 4 Choose a new password")
+    expect(page).to_have_title(re.compile(r"^Choose a new password \(step 3 of 4\)"))
+    expect(rule(page, "length").locator(".rule-text")).to_have_text("have 8 to 128 characters")
+    expect(rule(page, "length").locator(".rule-state")).to_have_text(": not met yet")
+    expect(page.get_by_label("New password")).to_have_value("abc")
+    page.get_by_role("button", name="På svenska").click()
+    expect(password_step.locator("h1")).to_have_text("Steg 3 av 4 Välj ett nytt lösenord")
+    assert site.sms_count(account.phone) == seen + 1
+
+
+def test_five_wrong_codes_end_the_code_and_the_user_is_helped_to_start_again(site, browsers, messages):
+    account = ACCOUNTS["reset_attempts"]
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/pwreset/")
+    seen = site.sms_count(account.phone)
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_role("button", name="Nästa").click()
+    code_step = shown_step(page, "code")
+    code = site.next_code(account.phone, seen)
+    field = page.get_by_label("Säkerhetskod")
+    for left in (4, 3, 2, 1, 0):
+        field.fill(other_than(code))
+        page.get_by_role("button", name="Nästa").click()
+        expect(page.locator("#reset-code-error")).to_contain_text(messages("invalid_code", "sv", attempts_left=left))
+    alert = code_step.locator("[data-alert]")
+    expect(alert).to_contain_text("Börja om för att få en ny kod.")
+    check_view(page, "pwreset-2-code-no-attempts-left-sv-desktop")
+
+    field.fill(code)  # even the right code: this one is dead
+    page.get_by_role("button", name="Nästa").click()
+    expect(alert).to_contain_text(messages("challenge_expired", "sv"))
+    expect(alert).to_contain_text("2000, knappval 3 och 1")
+    check_view(page, "pwreset-2-code-expired-sv-desktop")
+    alert.get_by_role("button", name="Börja om").click()
+
+    shown_step(page, "username")
+    expect(page.get_by_label("Användarnamn")).to_have_value(account.username)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "code")
+    page.get_by_label("Säkerhetskod").fill(site.next_code(account.phone, seen + 1))
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+
+
+def test_the_whole_reset_can_be_done_with_the_keyboard_with_the_focus_always_visible(site, browsers):
+    account = ACCOUNTS["reset_keyboard"]
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/pwreset/")
+
+    def focused() -> dict:
+        return page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
+            return {id: e.id, text: e.textContent.trim(), tag: e.tagName, outline: s.outlineStyle,
+                    width: parseFloat(s.outlineWidth)}; }""")
+
+    order = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        now = focused()
+        assert now["outline"] != "none" and now["width"] >= 2, now
+        order.append(now["id"] or now["text"])
+    assert order == ["Hoppa till innehållet", "Lösenordsportalen", "language", "reset-username"]
+
+    seen = site.sms_count(account.phone)
+    page.keyboard.type(account.username)
+    page.keyboard.press("Enter")
+    shown_step(page, "code")
+    page.keyboard.press("Tab")
+    assert focused()["id"] == "reset-code"
+    page.keyboard.type(site.next_code(account.phone, seen))
+    page.keyboard.press("Enter")
+    shown_step(page, "password")
+    page.keyboard.press("Tab")  # past the rules, and the username kept for password managers
+    assert focused()["id"] == "reset-password"
+    page.keyboard.type("Hav-och-Sol-42")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Hav-och-Sol-42")
+    page.keyboard.press("Enter")
+    shown_step(page, "done")
+
+
+def test_an_unreachable_or_failing_service_is_explained_with_the_support_contact(site, browsers, messages):
+    browser = browsers(PHONE)
+    page = browser.page()
+    open_site(page, site.url + "/pwreset/")
+    unavailable = site.error(messages, "service_unavailable", "sv")
+    page.route("**/api/reset/start", lambda route: route.fulfill(status=503, json=unavailable))
+    page.get_by_label("Användarnamn").fill("hemtjanstab")
+    page.get_by_role("button", name="Nästa").click()
+    alert = page.locator('[data-step="username"] [data-alert]')
+    expect(alert).to_contain_text(messages("service_unavailable", "sv"))
+    expect(alert.get_by_role("link", name="vardochstod@orebro.se")).to_have_attribute(
+        "href", "mailto:vardochstod@orebro.se")
+    expect(page.locator('[data-step="username"]')).to_be_visible()
+    check_view(page, "pwreset-1-username-unavailable-sv-phone")
+
+    page.unroute("**/api/reset/start")
+    page.route("**/api/reset/start", lambda route: route.abort())
+    page.get_by_role("button", name="Nästa").click()
+    expect(alert).to_contain_text("Vi får ingen kontakt med tjänsten just nu.")
+    expect(alert).to_contain_text("Ring support på 2000, knappval 3 och 1")
+
+    # A first visit while the API cannot be reached at all: nothing to fill in, and why.
+    cold = browsers(PHONE).page()
+    cold.route("**/api/config", lambda route: route.abort())
+    open_site(cold, site.url + "/pwreset/")
+    expect(cold.locator("#page-alert")).to_contain_text("Vi får ingen kontakt med tjänsten just nu.")
+    expect(cold.locator('[data-step="username"]')).to_be_hidden()
+    check_view(cold, "pwreset-unavailable-sv-phone")
+
+
+def test_a_reset_that_took_too_long_says_so_and_starts_again_with_the_username_kept(site, browsers, messages):
+    account = ACCOUNTS["reset_late"]
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreset/")
+    seen = site.sms_count(account.phone)
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "code")
+    page.get_by_label("Säkerhetskod").fill(site.next_code(account.phone, seen))
+    page.get_by_role("button", name="Nästa").click()
+    password_step = shown_step(page, "password")
+
+    # The 10 minutes of the reset token run out while the user thinks of a password.
+    expired = site.error(messages, "token_expired", "sv")
+    page.route("**/api/reset/complete", lambda route: route.fulfill(status=410, json=expired))
+    page.get_by_label("Nytt lösenord").fill("Lugn-Kvall-31")
+    page.get_by_label("Skriv lösenordet igen").fill("Lugn-Kvall-31")
+    page.get_by_role("button", name="Nästa").click()
+    alert = password_step.locator("[data-alert]")
+    expect(alert).to_contain_text(messages("token_expired", "sv"))
+    expect(alert).to_contain_text("2000, knappval 3 och 1")
+    check_view(page, "pwreset-3-password-token-expired-sv-phone")
+    alert.get_by_role("button", name="Börja om").click()
+    shown_step(page, "username")
+    expect(page.get_by_label("Användarnamn")).to_have_value(account.username)
