@@ -93,4 +93,5 @@ def describe(policy: PolicySettings) -> dict:
         "forbid_username": policy.forbid_username,
         "history": policy.history,
         "max_age_days": policy.max_age_days,
+        "reminder_days": list(policy.reminder_days),  # pwreg warns within the first of them
     }

@@ -12,7 +12,6 @@ import { nationalNumber, sameNumber } from "./phone.js";
 
 const $ = (selector) => document.querySelector(selector);
 const DAY = 24 * 60 * 60 * 1000;
-const EXPIRY_WARNING_DAYS = 14; // SPEC 2, pwreg step 4
 const midnight = (date) => new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
 const daysUntil = (date) => Math.round((midnight(date) - midnight(new Date())) / DAY);
 let redraw = () => {};
@@ -22,6 +21,7 @@ else showUnavailable();
 markReady();
 
 function run(config) {
+  const warningDays = Math.max(...(config.policy.reminder_days ?? [14])); // SPEC 2, pwreg step 4
   const flow = new Flow({
     name: "pwreg",
     portalKey: "pwreg.portal",
@@ -69,7 +69,7 @@ function run(config) {
     if (Number.isNaN(expires.getTime())) return render(note, "pwreg.done.next");
     const days = daysUntil(expires);
     const params = { username, date: formatDate(expires), days };
-    const soon = expires <= Date.now() ? "pwreg.done.expired" : days > EXPIRY_WARNING_DAYS ? null
+    const soon = expires <= Date.now() ? "pwreg.done.expired" : days > warningDays ? null
       : days <= 0 ? "pwreg.done.expiresToday" : days === 1 ? "pwreg.done.expiresTomorrow" : "pwreg.done.expiresSoon";
     note.classList.toggle("is-warning", Boolean(soon));
     render(note, soon ?? "pwreg.done.next", params);
