@@ -78,7 +78,10 @@ class Registration:
                p.audit.op(record)]
         if failures.version:
             ops.append(p.limits.clear_op(failures.key))
-        p.dynamo.transact(ops)
+        try:
+            p.dynamo.transact(ops)
+        except TransactionCancelled as cancelled:  # a conflict: no condition to fail here
+            raise ServiceUnavailable() from cancelled
         p.audit.emit(record)
         return {"session": session, "username": account.username, "phone": account.phone,
                 "password_changed_at": iso(account.password_changed_at),
@@ -130,8 +133,11 @@ class Registration:
         if not isinstance(session, str) or not session:
             return
         p = self.p
-        p.dynamo.transact([delete_op(p.challenges.table, {"id": session_id(session)}),
-                           delete_op(p.challenges.table, {"id": phone_id(session)})])
+        try:
+            p.dynamo.transact([delete_op(p.challenges.table, {"id": session_id(session)}),
+                               delete_op(p.challenges.table, {"id": phone_id(session)})])
+        except TransactionCancelled as cancelled:  # a conflict: no condition to fail here
+            raise ServiceUnavailable() from cancelled
 
     # -- a new number ----------------------------------------------------------------------
 

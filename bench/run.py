@@ -1,0 +1,453 @@
+"""`make bench`: what each API step costs, measured, next to its target.
+
+- AWS calls per step (login, phone, phone verify, reset start, resend, verify, complete),
+  counted with a botocore `before-call` hook on the very clients the app uses (the audit
+  writes and the SQS send included), and each step's median and p95 time, in-process
+  through chalice.test.Client against an in-process moto;
+- `reset/complete` with a password history of 1 and of 24;
+- the time difference between usernames that exist and do not (reset start and login);
+- `python -c "import app"` against importing only chalice and boto3, in fresh processes;
+- the size of the Lambda package that `chalice package` builds.
+
+Prints a table, writes bench/results.json, and exits 1 if a figure misses its target. The
+times are this machine's (2 cores, shared); the counts and the ratios are what to compare.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+REGION = "eu-north-1"
+PASSWORD = "tuvKAJ58!x"
+IP = "198.51.100.7"
+
+MAX_AWS_CALLS = 4
+MAX_HISTORY_RATIO = 1.3
+MAX_IMPORT_RATIO = 1.3
+MAX_PACKAGE_BYTES = 5 * 1024 * 1024
+MAX_ENUMERATION_MS = 20.0
+STEPS = ("login", "phone", "phone verify", "reset start", "resend", "verify", "complete")
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+class Figures:
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.details: dict = {}
+
+    def add(self, name: str, value, shown: str, target: str, passed: bool | None):
+        self.rows.append({"figure": name, "value": value, "shown": shown, "target": target,
+                          "result": "-" if passed is None else ("PASS" if passed else "FAIL")})
+
+    @property
+    def failed(self) -> list[dict]:
+        return [row for row in self.rows if row["result"] == "FAIL"]
+
+    def table(self) -> str:
+        heads = ("figure", "value", "target", "result")
+        lines = [(row["figure"], row["shown"], row["target"], row["result"])
+                 for row in self.rows]
+        widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(heads)]
+
+        def fmt(cells):
+            return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+        rule = "  ".join("-" * width for width in widths)
+        return "\n".join([fmt(heads), rule, *(fmt(line) for line in lines)])
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+# -- the app in-process, on moto -------------------------------------------------------------
+
+def stage_environment() -> dict[str, str]:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    values = dict(config.get("environment_variables", {}))
+    values.update(config["stages"]["local"].get("environment_variables", {}))
+    return values
+
+
+@contextmanager
+def app_on_moto():
+    """The environment of the API tests: moto in-process, the local stage's settings."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            del os.environ[name]
+    os.environ.update({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "bench",
+                       "AWS_SECRET_ACCESS_KEY": "bench", **stage_environment()})
+    from moto import mock_aws
+
+    from chalicelib import bootstrap
+    try:
+        with mock_aws():
+            bootstrap.reset()
+            yield Bench()
+    finally:
+        bootstrap.reset()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class Bench:
+    def __init__(self):
+        import boto3
+        from chalice.test import Client
+
+        from chalicelib import bootstrap
+        from chalicelib.adapters import aws
+        from chalicelib.domain.clock import FakeClock
+        from chalicelib.settings import load_settings
+        from infra import resources
+
+        settings = load_settings()
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        resources.create_tables(boto3.client("dynamodb", region_name=REGION), settings)
+        self.queues = resources.create_queues(self.sqs, settings)
+        self.clock = FakeClock()
+        self.portal = bootstrap.override(clock=self.clock)
+        import app
+        self.client = Client(app.app, stage_name="local", project_dir=str(ROOT)).__enter__()
+        self.calls: list[str] | None = None
+        for service in ("dynamodb", "sqs", "sns", "ssm"):
+            aws.client(service).meta.events.register("before-call", self._count,
+                                                     unique_id="bench-count")
+
+    def _count(self, model, **kwargs):
+        if self.calls is not None:
+            self.calls.append(f"{model.service_model.service_name}.{model.name}")
+
+    def post(self, path: str, body: dict, session: str | None = None, ip: str = IP):
+        """One request: (response, seconds, the AWS calls it made)."""
+        headers = {"Content-Type": "application/json", "X-Forwarded-For": ip}
+        if session:
+            headers["Authorization"] = f"Bearer {session}"
+        payload = json.dumps(body).encode()
+        self.calls = []
+        started = time.perf_counter()
+        response = self.client.http.post(path, headers=headers, body=payload)
+        elapsed = time.perf_counter() - started
+        calls, self.calls = self.calls, None
+        return response, elapsed, calls
+
+    def next_day(self):
+        """A day later: every limit window, lock, code and session of the last round is
+        over. What the audit, challenges and limits tables held is emptied from the fake
+        too, since moto copies every table that a transaction touches (to roll it back):
+        left to grow, the fake's own cost would creep into every later figure."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+        self.clock.advance(days=1)
+        self.deliver()
+        tables = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables
+        settings = self.portal.settings
+        for name in (settings.audit_table, settings.challenges_table, settings.limits_table):
+            tables[name].items.clear()
+
+    def deliver(self):
+        from app import deliver_sms
+        from infra.local_worker import drain_once
+        drain_once(self.sqs, self.queues["SmsQueue"], deliver_sms)
+
+    def last_code(self, phone: str) -> str:
+        import re
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sns.models import sns_backends
+        self.deliver()
+        sent = sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values()
+        codes = [re.search(r"#(\d{6})", text).group(1) for to, text in sent
+                 if to == phone and re.search(r"#(\d{6})", text)]
+        assert codes, f"no code reached {phone}"
+        return codes[-1]
+
+    def create(self, username: str, phone: str | None):
+        return self.portal.support.create(username, PASSWORD, phone)
+
+
+def expect(response, status: int, step: str):
+    if response.status_code != status:
+        raise SystemExit(f"bench: {step} answered {response.status_code}, not {status}: "
+                         f"{response.body[:300]!r}")
+    return response.json_body
+
+
+# -- the API steps ---------------------------------------------------------------------------
+
+def measure_steps(bench: Bench, runs: int, warmup: int = 2) -> dict:
+    times = {step: [] for step in STEPS}
+    calls = {step: [] for step in STEPS}
+    for i in range(warmup + runs):
+        username, phone, new_phone = f"bench{i:03d}", f"+4670{1000000 + i}", f"+4673{1000000 + i}"
+        bench.next_day()
+        bench.create(username, phone)
+        seen = {}
+
+        def step(name, path, body, status, session=None, seen=seen):
+            response, elapsed, made = bench.post(path, body, session)
+            seen[name] = (elapsed, made)
+            return expect(response, status, name)
+
+        session = step("login", "/api/registration/login",
+                       {"username": username, "password": PASSWORD}, 200)["session"]
+        step("phone", "/api/registration/phone", {"phone": new_phone}, 202, session)
+        step("phone verify", "/api/registration/phone/verify",
+             {"code": bench.last_code(new_phone)}, 200, session)
+        bench.clock.advance(seconds=61)  # 1 code SMS per 60 s per username
+        challenge = step("reset start", "/api/reset/start", {"username": username},
+                         202)["challenge"]
+        bench.deliver()
+        bench.clock.advance(seconds=61)  # the resend delay
+        step("resend", "/api/reset/resend", {"challenge": challenge}, 202)
+        token = step("verify", "/api/reset/verify",
+                     {"challenge": challenge, "code": bench.last_code(new_phone)},
+                     200)["reset_token"]
+        step("complete", "/api/reset/complete",
+             {"reset_token": token, "password": f"Bench-{i:03d}-Hus!"}, 200)
+        bench.deliver()
+        if i >= warmup:
+            for name, (elapsed, made) in seen.items():
+                times[name].append(elapsed)
+                calls[name].append(made)
+    return {step: {"calls": max(len(made) for made in calls[step]),
+                   "calls_made": calls[step][-1],
+                   "median_ms": ms(statistics.median(times[step])),
+                   "p95_ms": ms(p95(times[step])), "runs": len(times[step])}
+            for step in STEPS}
+
+
+# -- reset/complete against a history of 1 and of 24 ------------------------------------------
+
+def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
+    from chalicelib.domain.account import Account
+    size = bench.portal.settings.policy.history
+    accounts = {}
+    for depth, username, phone in ((1, "history.one", "+46701230001"),
+                                   (size, "history.full", "+46701230024")):
+        account = bench.create(username, phone)
+        salt = bytes.fromhex(account.history_salt)
+        history = account.history + [bench.portal.hasher.fingerprint(f"Gammalt-{n:02d}-Lösen!",
+                                                                     salt)
+                                     for n in range(depth - 1)]
+        item = replace(account, history=history, version=account.version + 1).to_item()
+        bench.portal.dynamo.put(bench.portal.accounts.table, item)
+        assert len(Account.from_item(item).history) == depth
+        accounts[depth] = (username, phone, item)
+    times = {depth: [] for depth in accounts}
+    for i in range(warmup + runs):
+        bench.next_day()
+        order = sorted(accounts) if i % 2 else sorted(accounts, reverse=True)
+        for depth in order:
+            username, phone, item = accounts[depth]
+            # The same account each time: as it was, history and all.
+            current = bench.portal.accounts.get(username)
+            bench.portal.dynamo.put(bench.portal.accounts.table,
+                                    {**item, "version": current.version + 1})
+            challenge = expect(bench.post("/api/reset/start", {"username": username})[0], 202,
+                               "reset start")["challenge"]
+            token = expect(bench.post("/api/reset/verify", {
+                "challenge": challenge, "code": bench.last_code(phone)})[0], 200,
+                "verify")["reset_token"]
+            response, elapsed, _ = bench.post("/api/reset/complete", {
+                "reset_token": token, "password": f"Nytt-{i:03d}-Hus!x"})
+            expect(response, 200, "complete")
+            if i >= warmup:
+                times[depth].append(elapsed)
+    one, full = (statistics.median(times[depth]) for depth in sorted(accounts))
+    return {"history": size, "median_ms_1": ms(one), f"median_ms_{size}": ms(full),
+            "ratio": round(full / one, 3), "runs": runs}
+
+
+# -- enumeration ----------------------------------------------------------------------------
+
+def measure_enumeration(bench: Bench, runs: int, warmup: int = 2) -> dict:
+    import random
+    kinds = {"with number": "enum.med", "without number": "enum.utan",
+             "disabled": "enum.avstangd", "no such user": "enum.finns.inte"}
+    bench.create(kinds["with number"], "+46701239001")
+    bench.create(kinds["without number"], None)
+    disabled = bench.create(kinds["disabled"], "+46701239002")
+    bench.portal.dynamo.put(bench.portal.accounts.table,
+                            replace(disabled, disabled=True,
+                                    version=disabled.version + 1).to_item())
+    paths = {"reset start": ("/api/reset/start", lambda u: {"username": u}, 202),
+             "login": ("/api/registration/login",
+                       lambda u: {"username": u, "password": "Fel-Losen-2026!"}, 401)}
+    times = {(path, kind): [] for path in paths for kind in kinds}
+    shuffle = random.Random(6)
+    for i in range(warmup + runs):
+        bench.next_day()
+        order = [(path, kind) for path in paths for kind in kinds]
+        shuffle.shuffle(order)
+        for path, kind in order:
+            url, body, status = paths[path]
+            response, elapsed, _ = bench.post(url, body(kinds[kind]), ip=f"203.0.113.{i % 200}")
+            expect(response, status, path)
+            if i >= warmup:
+                times[(path, kind)].append(elapsed)
+    found = {}
+    for path in paths:
+        medians = {kind: statistics.median(times[(path, kind)]) for kind in kinds}
+        found[path] = {"median_ms": {kind: ms(value) for kind, value in medians.items()},
+                       "difference_ms": ms(max(medians.values()) - min(medians.values())),
+                       "runs": runs}
+    return found
+
+
+# -- cold start: importing the app ----------------------------------------------------------
+
+def measure_imports(runs: int) -> dict:
+    python = sys.executable
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    snippets = {"app": "import app", "bare": "import chalice, boto3"}
+    times = {name: [] for name in snippets}
+    for i in range(runs + 1):  # the first round only warms the file cache
+        for name, code in snippets.items():
+            started = time.perf_counter()
+            subprocess.run([python, "-c", code], cwd=ROOT, env=env, check=True)
+            if i:
+                times[name].append(time.perf_counter() - started)
+    app, bare = (statistics.median(times[name]) for name in ("app", "bare"))
+    return {"app_ms": ms(app), "bare_ms": ms(bare), "ratio": round(app / bare, 3),
+            "runs": runs}
+
+
+# -- the Lambda package ---------------------------------------------------------------------
+
+def measure_package(stage: str = "dev") -> dict:
+    """`chalice package` of a copy of the project (so nothing is written into the work
+    tree); it downloads the Lambda wheels of requirements.txt from PyPI."""
+    chalice = Path(sys.executable).with_name("chalice")
+    with tempfile.TemporaryDirectory(prefix="pwportal-package-") as tmp:
+        project = Path(tmp) / "project"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        project.mkdir()
+        shutil.copy2(ROOT / "app.py", project / "app.py")
+        shutil.copy2(ROOT / "requirements.txt", project / "requirements.txt")
+        shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=ignore)
+        if (ROOT / "vendor").is_dir():
+            shutil.copytree(ROOT / "vendor", project / "vendor", ignore=ignore)
+        shutil.copytree(ROOT / ".chalice", project / ".chalice",
+                        ignore=shutil.ignore_patterns("deployments", "deployed"))
+        policy = project / ".chalice" / f"policy-{stage}.json"
+        if not policy.exists():
+            # The policy is not in the package; chalice only insists on reading one.
+            policy.write_text('{"Version": "2012-10-17", "Statement": []}')
+        out = Path(tmp) / "out"
+        env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", REGION)}
+        started = time.perf_counter()
+        done = subprocess.run([str(chalice), "package", "--stage", stage, str(out)],
+                              cwd=project, env=env, capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0:
+            return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
+        zipped = out / "deployment.zip"
+        import zipfile
+        with zipfile.ZipFile(zipped) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            top = {}
+            for info in archive.infolist():
+                name = info.filename.split("/")[0]
+                top[name] = top.get(name, 0) + info.compress_size
+        return {"bytes": zipped.stat().st_size, "unzipped_bytes": unpacked,
+                "largest": dict(sorted(top.items(), key=lambda kv: -kv[1])[:6]),
+                "seconds": round(time.perf_counter() - started, 1)}
+
+
+# -- main -----------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="measured runs per step")
+    parser.add_argument("--import-runs", type=int, default=7)
+    parser.add_argument("--no-package", action="store_true", help="skip chalice package")
+    args = parser.parse_args(argv)
+    figures = Figures()
+
+    print("bench: API steps, history and enumeration in-process on moto...", flush=True)
+    # Without the audit log lines of a few hundred requests.
+    with open(os.devnull, "w") as quiet, redirect_stdout(quiet), app_on_moto() as bench:
+        steps = measure_steps(bench, args.runs)
+        history = measure_history(bench, args.runs)
+        enumeration = measure_enumeration(bench, args.runs)
+    for step in STEPS:
+        found = steps[step]
+        figures.add(f"{step}: AWS calls", found["calls"], str(found["calls"]),
+                    f"<= {MAX_AWS_CALLS}", found["calls"] <= MAX_AWS_CALLS)
+        figures.add(f"{step}: median / p95", found["median_ms"],
+                    f"{found['median_ms']:.1f} / {found['p95_ms']:.1f} ms", "-", None)
+    size = history["history"]
+    figures.add(f"complete, history 1 / {size}",
+                history["ratio"], f"{history['median_ms_1']:.1f} / "
+                f"{history[f'median_ms_{size}']:.1f} ms (x{history['ratio']:.2f})",
+                f"x <= {MAX_HISTORY_RATIO}", history["ratio"] <= MAX_HISTORY_RATIO)
+    for path, found in enumeration.items():
+        figures.add(f"{path}: time, exists or not", found["difference_ms"],
+                    f"{found['difference_ms']:.1f} ms between medians",
+                    f"< {MAX_ENUMERATION_MS:.0f} ms", found["difference_ms"] < MAX_ENUMERATION_MS)
+    figures.details.update(steps=steps, history=history, enumeration=enumeration)
+
+    print("bench: imports in fresh processes...", flush=True)
+    imports = measure_imports(args.import_runs)
+    figures.add("import app / chalice+boto3", imports["ratio"],
+                f"{imports['app_ms']:.0f} / {imports['bare_ms']:.0f} ms "
+                f"(x{imports['ratio']:.2f})", f"x <= {MAX_IMPORT_RATIO}",
+                imports["ratio"] <= MAX_IMPORT_RATIO)
+    figures.details["imports"] = imports
+
+    if not args.no_package:
+        print("bench: chalice package (downloads the Lambda wheels)...", flush=True)
+        package = measure_package()
+        if "bytes" in package:
+            figures.add("Lambda package (zip)", package["bytes"],
+                        f"{package['bytes'] / 1024 / 1024:.2f} MB",
+                        f"< {MAX_PACKAGE_BYTES / 1024 / 1024:.0f} MB",
+                        package["bytes"] < MAX_PACKAGE_BYTES)
+        else:
+            figures.add("Lambda package (zip)", None, "chalice package failed: "
+                        + " ".join(package["error"]), "< 5 MB", False)
+        figures.details["package"] = package
+
+    print()
+    print(figures.table())
+    RESULTS.write_text(json.dumps({
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "platform": platform.platform()},
+        "figures": figures.rows,
+        "details": figures.details,
+    }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    if figures.failed:
+        print("missed: " + ", ".join(row["figure"] for row in figures.failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
