@@ -13,6 +13,7 @@ import sys
 from datetime import timedelta
 
 from chalicelib.adapters.dynamo import Dynamo, put_op
+from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE, Caller, truncate_ip
 from chalicelib.domain.phone import masked
 
@@ -52,6 +53,15 @@ class Audit:
 
     def write(self, record: dict) -> None:
         self._dynamo.put(self._settings.audit_table, record)
+        self.emit(record)
+
+    def write_if_possible(self, record: dict) -> None:
+        """For a record about a failure already under way: into the table if DynamoDB
+        answers, into the log in any case."""
+        try:
+            self._dynamo.put(self._settings.audit_table, record)
+        except ServiceUnavailable:
+            pass
         self.emit(record)
 
     def emit(self, record: dict) -> None:

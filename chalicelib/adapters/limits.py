@@ -93,6 +93,29 @@ class Limits:
                 "until": until, "ttl": int(expires)}
         return self._versioned_put(log, item)
 
+    def forget(self, key: str, at: float, tries: int = 3) -> bool:
+        """Take back the event recorded at about `at` (an SMS that was counted but could
+        not be queued: the newest event from `at` to a few seconds on, the record's own
+        clock reading being a moment later), so the limit does not hold back the user's
+        retry. False if it could not."""
+        for _ in range(tries):
+            log = self.read(key)
+            near = [e for e in log.events if at - 1 <= e <= at + 5]
+            if not near:
+                return True
+            events = list(log.events)
+            events.remove(max(near))
+            item = {"key": key, "events": events,
+                    "version": log.version + 1, "until": log.until,
+                    "ttl": int(max(log.events) + 86400 + 60)}
+            try:
+                self._dynamo.put(self.table, item, condition="version = :v",
+                                 values={":v": log.version})
+                return True
+            except ConditionFailed:
+                continue
+        return False
+
     def clear_op(self, key: str) -> dict:
         return delete_op(self.table, {"key": key})
 

@@ -78,5 +78,5 @@ class Notifications:
         try:
             self.p.queue.send(message)
         except ServiceUnavailable:
-            self.p.audit.emit(self.p.audit.record("sms.failed", username, "not_queued",
-                                                  caller, kind=message["kind"]))
+            self.p.audit.write_if_possible(self.p.audit.record(
+                "sms.failed", username, "not_queued", caller, kind=message["kind"]))

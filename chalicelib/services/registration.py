@@ -187,7 +187,14 @@ class Registration:
         p.audit.emit(record)
         body = text("sms.code", caller.lang, code=code, host=settings.portal_host,
                     minutes=settings.code.lifetime_seconds // 60)
-        p.queue.send(sms.message("code", body, to=number, lang=caller.lang))
+        try:
+            p.queue.send(sms.message("code", body, to=number, lang=caller.lang))
+        except ServiceUnavailable:
+            # saved but not on its way: it must not count against the user's retry
+            p.limits.forget(sms_log_key(username), now)
+            p.audit.write_if_possible(p.audit.record("sms.failed", username, "not_queued",
+                                                     caller, kind="code", phone=number))
+            raise
         return {"phone": number, "expires_in": settings.code.lifetime_seconds,
                 "resend_after": settings.code.resend_after_seconds}
 

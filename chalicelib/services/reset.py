@@ -135,8 +135,28 @@ class Reset:
         if send:
             body = text("sms.code", caller.lang, code=code, host=settings.portal_host,
                         minutes=settings.code.lifetime_seconds // 60)
-            p.queue.send(sms.message("code", body, username=username, event="reset.code_sent",
-                                     lang=caller.lang))
+            try:
+                p.queue.send(sms.message("code", body, username=username,
+                                         event="reset.code_sent", lang=caller.lang))
+            except ServiceUnavailable:
+                self._not_queued(item, now, first, caller)
+                raise
+
+    def _not_queued(self, item: dict, now: float, first: bool, caller: Caller) -> None:
+        """The challenge was saved but its SMS could not be queued: the SMS must not count
+        against the limits, and a resend must be allowed again at once, so that the user's
+        retry gets a code. (A first challenge is simply never answered with.)"""
+        p = self.p
+        p.limits.forget(sms_log_key(item["username"]), now)
+        if not first:
+            try:
+                p.dynamo.update(p.challenges.table, {"id": item["id"]}, "SET sent_at = :old",
+                                condition="sent_at = :now",
+                                values={":old": item["sent_at"], ":now": now})
+            except (ConditionFailed, ServiceUnavailable):
+                pass
+        p.audit.write_if_possible(p.audit.record("sms.failed", item["username"], "not_queued",
+                                                 caller, kind="code"))
 
     def _challenge_op(self, item: dict, code: str, now: float, send: bool, first: bool) -> dict:
         p = self.p
