@@ -1,7 +1,7 @@
 // The security-code step both portals share: the code field, the resend button with its
 // visible countdown, and the phone's own code autofill where the browser has one.
 
-import { announce } from "./form.js";
+import { announce, setFieldError } from "./form.js";
 import { render, t } from "./i18n.js";
 
 /** The code typed or pasted: spaces and dashes dropped, or the first run of `length` digits
@@ -47,6 +47,15 @@ export class CodeField {
     };
     tick();
     if (this.resendButton.disabled) this.timer = setInterval(tick, 1000);
+  }
+
+  // The typed code, or null after the field has said what is wrong with it.
+  take() {
+    const { code, problem } = this.read();
+    if (!problem) return code;
+    setFieldError(this.input, problem);
+    this.input.focus();
+    return null;
   }
 
   /** {code}, or {problem}: the text key of what is wrong before anything is sent. */

@@ -149,12 +149,8 @@ function run(config) {
 
   flow.onSubmit($("#reg-code-form"), async () => {
     clearMessages(flow.section("code"));
-    const { code: typed, problem } = code.read();
-    if (problem) {
-      setFieldError(codeInput, problem);
-      codeInput.focus();
-      return;
-    }
+    const typed = code.take();
+    if (typed === null) return;
     const data = flow.data;
     try {
       const answer = await post("/registration/phone/verify", { code: typed }, data.session);

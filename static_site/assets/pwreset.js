@@ -101,12 +101,8 @@ function run(config) {
 
   flow.onSubmit($("#reset-code-form"), async () => {
     clearMessages(flow.section("code"));
-    const { code: typed, problem } = code.read();
-    if (problem) {
-      setFieldError(codeInput, problem);
-      codeInput.focus();
-      return;
-    }
+    const typed = code.take();
+    if (typed === null) return;
     try {
       const answer = await post("/reset/verify", { challenge: flow.data.challenge, code: typed });
       flow.update({ challenge: null, token: answer.reset_token, tokenUsername: answer.username });
