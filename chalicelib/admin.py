@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TextIO
 
+from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import PortalError
 from chalicelib.messages import text
 
@@ -77,10 +78,6 @@ def relative(moment: datetime, now: datetime) -> str:
     else:
         amount = f"{int(abs(seconds) // 60)} min"
     return f"in {amount}" if future else f"{amount} ago"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def when(moment: datetime, now: datetime) -> str:

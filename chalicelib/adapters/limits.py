@@ -11,6 +11,7 @@ Two kinds:
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 from chalicelib.adapters.dynamo import ConditionFailed, Dynamo, check_op, delete_op, put_op
@@ -51,20 +52,28 @@ class Limits:
 
     # -- fixed-window counters -------------------------------------------------------------
 
+    def windows(self, name: str, subject: str, rules: tuple[Rule, ...],
+                now: float | None = None) -> list[tuple[str, Rule, int]]:
+        """(counter key, rule, end of window) of each rule's fixed window at `now`."""
+        now = self.now() if now is None else now
+        found = []
+        for rule in rules:
+            start, _ = rules_.fixed_window(now, rule.window)
+            found.append((f"{name}#{subject}#{rule.window}#{start}", rule, start + rule.window))
+        return found
+
     def hit(self, name: str, subject: str, rules: tuple[Rule, ...]) -> Decision:
         """Count one event against every rule; refuse if any window is full."""
         now = self.now()
-        for rule in rules:
-            start, remaining = rules_.fixed_window(now, rule.window)
+        for key, rule, ends in self.windows(name, subject, rules, now):
             try:
                 self._dynamo.update(
-                    self.table, {"key": f"{name}#{subject}#{rule.window}#{start}"},
-                    "ADD n :one SET #ttl = :ttl",
+                    self.table, {"key": key}, "ADD n :one SET #ttl = :ttl",
                     condition="attribute_not_exists(n) OR n < :limit",
                     names={"#ttl": "ttl"},
-                    values={":one": 1, ":limit": rule.limit, ":ttl": start + rule.window + 60})
+                    values={":one": 1, ":limit": rule.limit, ":ttl": ends + 60})
             except ConditionFailed:
-                return Decision(False, remaining)
+                return Decision(False, max(1, math.ceil(ends - now)))
         return Decision(True)
 
     # -- sliding logs ----------------------------------------------------------------------

@@ -48,6 +48,7 @@ CLAIM_LEASE_SECONDS = 30
 MARKER_SECONDS = 2 * 86400  # far longer than a message can stay on the queue (1 day)
 
 SENDING, SENT, DROPPED = "sending", "sent", "dropped"
+SERVICE_SMS = ("sms-service", "all")  # the fixed-window counters of every SMS sent
 
 
 class DeliveryInProgress(Exception):
@@ -80,7 +81,7 @@ class Delivery:
         if claim is None:
             return "duplicate"
         try:
-            decision = p.limits.hit("sms-service", "all", p.settings.limits.sms_per_service)
+            decision = p.limits.hit(*SERVICE_SMS, p.settings.limits.sms_per_service)
             if decision.allowed:
                 p.gateway.publish(phone, sms["text"])
         except Exception:

@@ -27,6 +27,7 @@ from chalicelib.domain.errors import (AccountExists, ImportRejected, InvalidRequ
                                       PasswordRejected, PortalError, ServiceUnavailable)
 from chalicelib.domain.events import SUPPORT
 from chalicelib.services.contention import RETRIES, back_off
+from chalicelib.services.delivery import SERVICE_SMS
 from chalicelib.services.registration import numbers_key
 from chalicelib.services.reset import login_failures_key, sms_log_key, wrong_codes_key
 
@@ -395,8 +396,8 @@ class Support:
         for attempt in range(RETRIES):
             account = self.show(username)
             now = p.now()
-            found = self.p.dynamo.batch_get([(p.limits.table, {"key": login_failures_key(username)}),
-                                     (p.limits.table, {"key": wrong_codes_key(username)})])
+            found = p.dynamo.batch_get([(p.limits.table, {"key": login_failures_key(username)}),
+                                        (p.limits.table, {"key": wrong_codes_key(username)})])
             logins, codes = (p.limits.parse(key, item) for key, item in zip(
                 (login_failures_key(username), wrong_codes_key(username)), found))
             cleared, ops = [], []
@@ -485,15 +486,10 @@ class Support:
             numbers_key(username))]
 
     def _service_sms_counters(self) -> list[tuple[str, tuple[int, int]]]:
-        """(key, (limit, end of window)) of the fixed-window counters that
-        chalicelib/services/delivery.py counts every SMS of the service in, right now."""
-        now = self.p.now()
-        counters = []
-        for rule in self.p.settings.limits.sms_per_service:
-            start, _ = rules_.fixed_window(now, rule.window)
-            counters.append((f"sms-service#all#{rule.window}#{start}",
-                             (rule.limit, start + rule.window)))
-        return counters
+        """(key, (limit, end of window)) of the fixed-window counters that the SMS worker
+        (chalicelib/services/delivery.py) counts every SMS of the service in, right now."""
+        return [(key, (rule.limit, ends)) for key, rule, ends in self.p.limits.windows(
+            *SERVICE_SMS, self.p.settings.limits.sms_per_service)]
 
     def _state(self, username: str, account: Account | None,
                limit_items: list[dict | None]) -> AccountState:
