@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,16 +15,10 @@ import time
 
 import pytest
 
-from infra.local_stack import READY
+from infra.local_stack import READY, free_port
 from tests.conftest import ROOT
 
 STARTUP_TIMEOUT = 45
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RunningStack:

@@ -3,7 +3,6 @@ against an embedded AWS (a moto server on loopback) like the one `make run` star
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -13,13 +12,8 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib.settings import load_settings
 from infra import resources
+from infra.local_stack import free_port
 from tests.conftest import ROOT, stage_environment
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
