@@ -21,6 +21,8 @@ app.register_blueprint(registration, url_prefix="/api/registration")
 app.register_blueprint(reset, url_prefix="/api/reset")
 
 
+# The queue named here is a placeholder: infra/template.py points the worker at the stage's
+# own queue (pwportal-<stage>-sms, the `sms_queue` setting), and the local stack polls that.
 @app.on_sqs_message(queue="pwportal-sms", batch_size=1)
 def deliver_sms(event):
     """One SMS per invocation: a failure raises, and SQS retries that message alone."""

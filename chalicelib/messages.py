@@ -33,6 +33,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Filen har rader som inte kan importeras. Inget konto skapades.",
         "en": "The file has lines that cannot be imported. No account was created.",
     },
+    "forbidden": {
+        "sv": "Förfrågan måste gå via portalens egen adress.",
+        "en": "The request must go through the portal's own address.",
+    },
     "method_not_allowed": {
         "sv": "Metoden är inte tillåten här.",
         "en": "The method is not allowed here.",

@@ -89,6 +89,7 @@ class Settings:
     max_body_bytes: int = 16384
     sms_max_receives: int = 5
     trusted_proxy_hops: int = 0
+    client_address_header: str = ""
     policy: PolicySettings = field(default_factory=PolicySettings)
     code: CodeSettings = field(default_factory=CodeSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
@@ -151,6 +152,7 @@ def load_settings() -> Settings:
         max_body_bytes=_int("MAX_BODY_BYTES", 16384),
         sms_max_receives=_int("SMS_MAX_RECEIVES", 5),
         trusted_proxy_hops=_int("TRUSTED_PROXY_HOPS", 0),
+        client_address_header=_env("CLIENT_ADDRESS_HEADER", "").lower(),
         policy=policy,
         code=code,
         limits=limits,

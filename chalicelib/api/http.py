@@ -4,10 +4,15 @@ Every route is wrapped by `endpoint`, the one place where domain errors become s
 `{"error": {"code", "message", "support", ...extra fields}}`. The `headers` middleware gives
 every response, errors from Chalice itself included, `Cache-Control: no-store` and
 `X-Content-Type-Options: nosniff`, and puts Chalice's own errors into the same envelope.
+
+On a deployed stage the API sits behind CloudFront, which adds two headers: the origin key
+(so a request that went around CloudFront, and around its client address and rate rule, is
+refused) and `CloudFront-Viewer-Address`, the client's own address.
 """
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import math
 import sys
@@ -22,6 +27,7 @@ from chalicelib.domain.events import Caller
 from chalicelib.messages import language, text
 
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+ORIGIN_HEADER = "x-pwportal-origin"  # infra/template.py has CloudFront send it
 _CHALICE_ERRORS = {400: "invalid_request", 403: "not_found", 404: "not_found",
                    405: "method_not_allowed", 415: "unsupported_media_type",
                    500: "internal_error"}
@@ -72,16 +78,42 @@ def error_response(error: PortalError, lang: str) -> Response:
 def caller_of(request) -> Caller:
     context = request.context or {}
     ip = (context.get("identity") or {}).get("sourceIp") or ""
-    hops = portal().settings.trusted_proxy_hops
+    settings = portal().settings
+    hops = settings.trusted_proxy_hops
     forwarded = [part.strip() for part in (request.headers.get("x-forwarded-for") or "").split(",")
                  if part.strip()]
-    if hops and len(forwarded) >= hops:
+    address = request.headers.get(settings.client_address_header) \
+        if settings.client_address_header else None
+    if address:
+        ip = address_without_port(address)
+    elif hops and len(forwarded) >= hops:
         ip = forwarded[-hops]
     # API Gateway's request id; under chalice local, the Lambda context's.
     request_id = context.get("requestId") or getattr(
         getattr(request, "lambda_context", None), "aws_request_id", "") or ""
     return Caller(ip=ip, request_id=request_id,
                   lang=language(request.headers.get("accept-language")))
+
+
+def address_without_port(value: str) -> str:
+    """`203.0.113.9:46532` → `203.0.113.9`; `2001:db8::7:46532` → `2001:db8::7` (CloudFront
+    writes IPv6 without brackets, the port after the last colon)."""
+    host, colon, port = value.strip().rpartition(":")
+    if colon and port.isdigit() and host:
+        return host.strip("[]")
+    return value.strip()
+
+
+def from_cloudfront(event) -> bool:
+    """True unless this stage has an origin key and the request does not carry it. A
+    deployed stage's secrets always have one (`make deploy` makes it); a stage reading its
+    secrets from SSM without one refuses every request rather than run unguarded."""
+    settings = portal().settings
+    if not settings.secrets_parameter:
+        return True  # the local stage and the tests: no CloudFront in front
+    key = portal().secrets.origin_key
+    given = event.headers.get(ORIGIN_HEADER) or ""
+    return bool(key) and hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
 
 
 def json_body(request) -> dict:
@@ -131,7 +163,18 @@ def endpoint(blueprint, status: int = 200):
 
 
 def with_headers(event, get_response):
-    """HTTP middleware: security headers everywhere, Chalice's own errors in our envelope."""
+    """HTTP middleware: requests that went around CloudFront refused, security headers
+    everywhere, Chalice's own errors in our envelope."""
+    try:
+        allowed = from_cloudfront(event)
+    except Exception:  # the secrets cannot be read: say so, and keep the trace in the log
+        sys.stderr.write(json.dumps({"level": "error", "event": "secrets_unavailable",
+                                     "trace": traceback.format_exc(limit=5)}) + "\n")
+        lang = language(event.headers.get("accept-language"))
+        return json_response(503, error_body("service_unavailable", lang))
+    if not allowed:
+        lang = language(event.headers.get("accept-language"))
+        return json_response(403, error_body("forbidden", lang))
     response = get_response(event)
     if response.status_code >= 400 and isinstance(response.body, dict) \
             and "Code" in response.body:

@@ -1,0 +1,609 @@
+"""The AWS deployment of pwportal: what `chalice package --merge-template` merges into the
+template that chalice generates for the functions and the API.
+
+One CloudFormation (SAM) template per stage holds everything a municipality runs:
+
+- the DynamoDB tables and SQS queues of infra/resources.json (named as the settings name
+  them, on demand, TTL, point-in-time recovery, retained when the stack goes);
+- chalice's three functions (API, SMS worker, daily reminders) on a supported runtime, each
+  with its own role whose policy is `.chalice/policy-<stage>-<function>.json` (generated
+  here, see `policies`), log groups with retention (chalice's `log_retention_in_days`);
+- the REST API, regional, with stage throttling and gateway answers in the API's envelope;
+- a private S3 bucket for static_site/ behind CloudFront (origin access control, TLS 1.2 on
+  the portal's own host name, `/api/*` to API Gateway, the security headers of the local
+  stack as a response-headers policy), the request that reaches the API carrying a secret
+  origin header, so that nobody can go around CloudFront and its client address;
+- the dashboard and alarms of infra/monitoring.py, an optional e-mail for the alarms and an
+  optional WAF web ACL (the rate rule is `waf_template`, deployed in us-east-1 because
+  CloudFront's web ACLs live there).
+
+The secrets (pepper, code key, origin key) are one SSM SecureString that `make deploy`
+creates once; the functions read it at run time, CloudFormation never sees the pepper.
+
+    python -m infra.template policies            # write .chalice/policy-*.json
+    python -m infra.template package --stage prod --out build/prod
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from chalice.utils import to_cfn_resource_name
+
+from chalicelib.messages import text
+from infra import monitoring
+from infra.local_stack import SECURITY_HEADERS
+from infra.resources import definitions
+
+ROOT = Path(__file__).resolve().parents[1]
+CHALICE_DIR = ROOT / ".chalice"
+STAGES = ("dev", "prod")
+APP = "pwportal"
+API_STAGE = "api"
+# The Lambda runtime; `package` makes chalice build for it (infra/chalice_runtime.py),
+# whatever Python runs chalice.
+RUNTIME = "python3.13"
+DEFAULT_REGION = "eu-north-1"
+ORIGIN_HEADER = "X-Pwportal-Origin"
+CLIENT_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+
+# chalice's function names → their logical ids in the template
+FUNCTIONS = {"api_handler": "APIHandler", "deliver_sms": "DeliverSms",
+             "send_reminders": "SendReminders"}
+
+# CloudFront's managed cache policies (the ids are the same in every account)
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+
+# What each function may do, and to what: nothing else. No action has a `*`, every
+# resource is named. Only the API reads the secrets; only the worker publishes SMS and takes
+# messages off the queue (the three actions Lambda's SQS trigger needs); the reminder job
+# reads the expiry index and marks accounts; scans and account deletes are the CLI's, with
+# an operator's own credentials. tests/infra/test_least_privilege.py runs the flows and
+# checks that every call each function makes is allowed here.
+ACCESS = {
+    "api_handler": {
+        "tables": {"AccountsTable": ["dynamodb:GetItem", "dynamodb:BatchGetItem",
+                                     "dynamodb:PutItem"],
+                   "ChallengesTable": ["dynamodb:GetItem", "dynamodb:PutItem",
+                                       "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                   "LimitsTable": ["dynamodb:GetItem", "dynamodb:BatchGetItem",
+                                   "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                   "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+                   "AuditTable": ["dynamodb:PutItem"]},
+        "indexes": {},
+        "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": True,
+    },
+    "deliver_sms": {
+        "tables": {"AccountsTable": ["dynamodb:GetItem"],
+                   "ChallengesTable": ["dynamodb:UpdateItem"],
+                   "LimitsTable": ["dynamodb:UpdateItem"],
+                   "AuditTable": ["dynamodb:PutItem"]},
+        "indexes": {},
+        "send": [], "receive": ["SmsQueue"], "sms": True, "secrets": False,
+    },
+    "send_reminders": {
+        "tables": {"AccountsTable": ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
+                   "AuditTable": ["dynamodb:PutItem"]},
+        "indexes": {"AccountsTable/by_expiry": ["dynamodb:Query"]},
+        "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": False,
+    },
+}
+_RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+
+
+def table_name(stage: str, logical: str) -> str:
+    """The name the settings give a table on this stage (`pwportal-<stage>-<kind>`)."""
+    setting = definitions()["Tables"][logical]["setting"]
+    return f"{APP}-{stage}-{setting.removesuffix('_table')}"
+
+
+def function_name(stage: str, function: str) -> str:
+    """Named, so that a role's policy can name its log group without naming the function
+    (which names the role: a cycle)."""
+    return f"{APP}-{stage}-{function}"
+
+
+def queue_name(stage: str, logical: str) -> str:
+    spec = definitions()["Queues"][logical]
+    return f"{APP}-{stage}-sms" + spec.get("suffix", "")
+
+
+def secrets_parameter(stage: str) -> str:
+    return stage_environment(stage)["PWPORTAL_SECRETS_PARAMETER"]
+
+
+def chalice_config() -> dict:
+    return json.loads((CHALICE_DIR / "config.json").read_text(encoding="utf-8"))
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    config = chalice_config()
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    return env
+
+
+def _arn(service: str, resource: str) -> dict:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:"
+                       f"${{AWS::AccountId}}:{resource}"}
+
+
+# -- least privilege ---------------------------------------------------------------------------
+
+def policy(stage: str, function: str) -> dict:
+    """The IAM policy of one function on one stage."""
+    access = ACCESS[function]
+    statements = [{
+        "Sid": "OwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": _arn("logs", f"log-group:/aws/lambda/{function_name(stage, function)}:*"),
+    }]
+    for table, actions in access["tables"].items():
+        statements.append({"Sid": table, "Effect": "Allow", "Action": sorted(actions),
+                           "Resource": _arn("dynamodb", "table/" + table_name(stage, table))})
+    for index, actions in access["indexes"].items():
+        table, _, name = index.partition("/")
+        statements.append({"Sid": table + "".join(p.title() for p in name.split("_")),
+                           "Effect": "Allow", "Action": sorted(actions),
+                           "Resource": _arn("dynamodb",
+                                            f"table/{table_name(stage, table)}/index/{name}")})
+    for queue in access["send"]:
+        statements.append({"Sid": "Send" + queue, "Effect": "Allow",
+                           "Action": ["sqs:SendMessage"],
+                           "Resource": _arn("sqs", queue_name(stage, queue))})
+    for queue in access["receive"]:
+        statements.append({"Sid": "Receive" + queue, "Effect": "Allow", "Action": _RECEIVE,
+                           "Resource": _arn("sqs", queue_name(stage, queue))})
+    if access["sms"]:
+        # A text to a phone number has no resource to name. Publishing to any topic is
+        # denied, so this role can send SMS and nothing else through SNS.
+        statements.append({"Sid": "SmsOnly", "Effect": "Allow", "Action": ["sns:Publish"],
+                           "Resource": "*"})
+        statements.append({"Sid": "NoTopics", "Effect": "Deny", "Action": ["sns:Publish"],
+                           "Resource": {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}})
+    if access["secrets"]:
+        statements.append({"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+                           "Resource": _arn("ssm", "parameter" + secrets_parameter(stage))})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_file(stage: str, function: str) -> str:
+    return f"policy-{stage}-{function}.json"
+
+
+def policies() -> dict[str, dict]:
+    """file name under .chalice/ → policy, for every stage and function."""
+    return {policy_file(stage, function): policy(stage, function)
+            for stage in STAGES for function in FUNCTIONS}
+
+
+def write_policies() -> list[Path]:
+    written = []
+    for name, document in policies().items():
+        path = CHALICE_DIR / name
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# -- the site's answers --------------------------------------------------------------------------
+
+def response_headers(headers: dict[str, str] = SECURITY_HEADERS) -> dict:
+    """CloudFront's ResponseHeadersPolicyConfig for exactly these headers (the local stack's
+    list), every one overriding whatever the origin sent."""
+    security: dict = {}
+    custom = []
+    for name, value in headers.items():
+        key = name.lower()
+        if key == "content-security-policy":
+            security["ContentSecurityPolicy"] = {"ContentSecurityPolicy": value,
+                                                 "Override": True}
+        elif key == "referrer-policy":
+            security["ReferrerPolicy"] = {"ReferrerPolicy": value, "Override": True}
+        elif key == "x-content-type-options":
+            if value != "nosniff":
+                raise ValueError(f"CloudFront can only send {name}: nosniff")
+            security["ContentTypeOptions"] = {"Override": True}
+        elif key == "x-frame-options":
+            security["FrameOptions"] = {"FrameOption": value.upper(), "Override": True}
+        elif key == "strict-transport-security":
+            security["StrictTransportSecurity"] = _hsts(value)
+        elif key in ("x-xss-protection",):
+            raise ValueError(f"{name} is not supported here")
+        else:
+            custom.append({"Header": name, "Value": value, "Override": True})
+    config = {"Name": None, "SecurityHeadersConfig": security}
+    if custom:
+        config["CustomHeadersConfig"] = {"Items": custom}
+    return config
+
+
+def _hsts(value: str) -> dict:
+    parts = [part.strip() for part in value.split(";") if part.strip()]
+    found = re.fullmatch(r"max-age=(\d+)", parts[0]) if parts else None
+    if not found or any(p.lower() not in ("includesubdomains", "preload") for p in parts[1:]):
+        raise ValueError(f"cannot express Strict-Transport-Security {value!r} in CloudFront")
+    lowered = [p.lower() for p in parts[1:]]
+    return {"AccessControlMaxAgeSec": int(found.group(1)),
+            "IncludeSubdomains": "includesubdomains" in lowered,
+            "Preload": "preload" in lowered, "Override": True}
+
+
+def headers_sent(config: dict) -> dict[str, str]:
+    """The headers a ResponseHeadersPolicyConfig makes CloudFront send (the reverse of
+    `response_headers`), to check the two lists are one."""
+    security = config.get("SecurityHeadersConfig", {})
+    sent = {}
+    if "ContentSecurityPolicy" in security:
+        sent["Content-Security-Policy"] = security["ContentSecurityPolicy"][
+            "ContentSecurityPolicy"]
+    if "ReferrerPolicy" in security:
+        sent["Referrer-Policy"] = security["ReferrerPolicy"]["ReferrerPolicy"]
+    if "ContentTypeOptions" in security:
+        sent["X-Content-Type-Options"] = "nosniff"
+    if "FrameOptions" in security:
+        sent["X-Frame-Options"] = security["FrameOptions"]["FrameOption"]
+    if "StrictTransportSecurity" in security:
+        hsts = security["StrictTransportSecurity"]
+        value = f"max-age={hsts['AccessControlMaxAgeSec']}"
+        if hsts.get("IncludeSubdomains"):
+            value += "; includeSubDomains"
+        if hsts.get("Preload"):
+            value += "; preload"
+        sent["Strict-Transport-Security"] = value
+    for item in config.get("CustomHeadersConfig", {}).get("Items", []):
+        sent[item["Header"]] = item["Value"]
+    return sent
+
+
+# A viewer-request function on the site: `/pwreg/` is `/pwreg/index.html` in the bucket, and
+# `/pwreg` (a folder without its slash) is sent to `/pwreg/` so the page's links resolve, as
+# the local stack's front server does.
+SITE_FUNCTION = """\
+function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri.endsWith('/')) {
+    request.uri = uri + 'index.html';
+    return request;
+  }
+  var last = uri.substring(uri.lastIndexOf('/') + 1);
+  if (last.indexOf('.') === -1) {
+    return {statusCode: 301, statusDescription: 'Moved Permanently',
+            headers: {location: {value: uri + '/'}, 'cache-control': {value: 'max-age=3600'}}};
+  }
+  return request;
+}
+"""
+
+
+def gateway_responses(stage: str) -> dict:
+    """API Gateway's own answers (unknown path, throttled, too large, its errors) in the
+    API's error envelope, in Swedish (the gateway cannot read Accept-Language)."""
+    env = stage_environment(stage)
+    support = ", ".join(part for part in (env.get("PWPORTAL_SUPPORT_PHONE", ""),
+                                          env.get("PWPORTAL_SUPPORT_EMAIL", "")) if part)
+
+    def answer(status: int, code: str) -> dict:
+        message = text(code, "sv") + " " + text("support", "sv", support=support)
+        body = {"error": {"code": code, "message": message, "support": support}}
+        return {"StatusCode": str(status),
+                "ResponseParameters": {"Headers": {
+                    "Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"}},
+                "ResponseTemplates": {"application/json": json.dumps(body,
+                                                                     ensure_ascii=False)}}
+    return {
+        "MISSING_AUTHENTICATION_TOKEN": answer(404, "not_found"),
+        "RESOURCE_NOT_FOUND": answer(404, "not_found"),
+        "THROTTLED": answer(429, "too_many_requests"),
+        "QUOTA_EXCEEDED": answer(429, "too_many_requests"),
+        "REQUEST_TOO_LARGE": answer(413, "request_too_large"),
+        "UNSUPPORTED_MEDIA_TYPE": answer(415, "unsupported_media_type"),
+        "DEFAULT_4XX": answer(400, "invalid_request"),
+        "DEFAULT_5XX": answer(503, "service_unavailable"),
+    }
+
+
+# -- the template ------------------------------------------------------------------------------
+
+PARAMETERS = {
+    "PortalHost": {"Type": "String", "AllowedPattern": r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$",
+                   "Description": "The portal's host name, e.g. losenord.kommun.se (pwreg and "
+                                  "pwreset are /pwreg/ and /pwreset/ on it)."},
+    "CertificateArn": {"Type": "String",
+                       "AllowedPattern": r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/.+$",
+                       "Description": "ACM certificate for PortalHost, in us-east-1 "
+                                      "(CloudFront's region)."},
+    "OriginKey": {"Type": "String", "NoEcho": True, "MinLength": 32,
+                  "Description": "The origin key of the stage's secrets parameter: CloudFront "
+                                 "sends it to the API, which refuses requests without it."},
+    "ApiRateLimit": {"Type": "Number", "Default": 50, "MinValue": 1,
+                     "Description": "API Gateway stage throttling: steady requests per second."},
+    "ApiBurstLimit": {"Type": "Number", "Default": 100, "MinValue": 1,
+                      "Description": "API Gateway stage throttling: burst."},
+    "AlarmEmail": {"Type": "String", "Default": "",
+                   "Description": "Optional e-mail address that gets the alarms."},
+    "SmsSpendAlarmUsd": {"Type": "Number", "Default": 40, "MinValue": 1,
+                         "Description": "Alarm when this month's SMS spend reaches this (USD)."},
+    "WebAclArn": {"Type": "String", "Default": "",
+                  "Description": "Optional: a CloudFront web ACL (from waf_template, in "
+                                 "us-east-1) with the rate rule."},
+}
+
+
+def _tables(stage: str) -> dict:
+    found = {}
+    for logical, spec in definitions()["Tables"].items():
+        properties = {"TableName": table_name(stage, logical), **copy.deepcopy(
+            spec["Properties"]), "SSESpecification": {"SSEEnabled": True}}
+        found[logical] = {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
+                          "UpdateReplacePolicy": "Retain", "Properties": properties}
+    return found
+
+
+def _queues(stage: str) -> dict:
+    found = {}
+    for logical, spec in definitions()["Queues"].items():
+        properties = {"QueueName": queue_name(stage, logical),
+                      **copy.deepcopy(spec["Properties"])}
+        if "RedrivePolicy" in properties:
+            properties["RedrivePolicy"]["deadLetterTargetArn"] = {
+                "Fn::GetAtt": [spec["dead_letter"], "Arn"]}
+        found[logical] = {"Type": "AWS::SQS::Queue", "Properties": properties}
+    return found
+
+
+def _functions(stage: str) -> dict:
+    """What the template changes in chalice's functions: the runtime, the settings that
+    only CloudFormation knows, and the queue the worker reads."""
+    variables = {"PWPORTAL_SMS_QUEUE_URL": {"Ref": "SmsQueue"},
+                 "PWPORTAL_PORTAL_HOST": {"Ref": "PortalHost"}}
+    found = {logical: {"Properties": {"FunctionName": function_name(stage, function),
+                                      "Environment": {"Variables": dict(variables)}}}
+             for function, logical in FUNCTIONS.items()}
+    # app.py's decorator names a queue without the stage; the worker reads this stage's.
+    # (A dict here is merged into chalice's Fn::Sub, so it is a Fn::Sub too. The function
+    # refers to SmsQueue, so the queue exists before the event source mapping.)
+    found["DeliverSms"]["Properties"]["Events"] = {"DeliverSmsSqsEventSource": {
+        "Properties": {"Queue": {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:"
+                                            "${AWS::AccountId}:" + queue_name(stage, "SmsQueue")},
+                       "ScalingConfig": {"MaximumConcurrency": 5}}}}
+    # chalice names the API's log group after `ApiHandler`, which its template calls
+    # `APIHandler`; the functions have fixed names, so every log group is named outright.
+    for function, logical in FUNCTIONS.items():
+        group = to_cfn_resource_name(function) + "LogGroup"
+        found[group] = {"Properties": {"LogGroupName": "/aws/lambda/" + function_name(stage,
+                                                                                    function)}}
+    return found
+
+
+def _api(stage: str) -> dict:
+    return {"RestAPI": {"Properties": {
+        "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*",
+                            "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+                            "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"},
+                            "MetricsEnabled": True, "DataTraceEnabled": False}],
+        "GatewayResponses": gateway_responses(stage),
+    }}}
+
+
+def _site(stage: str) -> dict:
+    policy_config = response_headers()
+    policy_config["Name"] = f"{APP}-{stage}-headers"
+    api_domain = {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    return {
+        "SiteBucket": {"Type": "AWS::S3::Bucket", "Properties": {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True, "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LifecycleConfiguration": {"Rules": [{
+                "Id": "OldVersions", "Status": "Enabled",
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}]},
+        }},
+        "SiteBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "SiteBucket"},
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "CloudFrontReads", "Effect": "Allow",
+                 "Principal": {"Service": "cloudfront.amazonaws.com"},
+                 "Action": "s3:GetObject",
+                 "Resource": {"Fn::Sub": "${SiteBucket.Arn}/*"},
+                 "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": (
+                     "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
+                     "distribution/${Distribution}")}}}},
+                # Listing lets S3 answer 404 (not 403) for a page that does not exist,
+                # which CloudFront turns into the site's own 404 page.
+                {"Sid": "CloudFrontLists", "Effect": "Allow",
+                 "Principal": {"Service": "cloudfront.amazonaws.com"},
+                 "Action": "s3:ListBucket",
+                 "Resource": {"Fn::GetAtt": ["SiteBucket", "Arn"]},
+                 "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": (
+                     "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
+                     "distribution/${Distribution}")}}}},
+            ]},
+        }},
+        "SiteOriginAccess": {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
+            "OriginAccessControlConfig": {
+                "Name": {"Fn::Sub": f"{APP}-{stage}-site-${{AWS::Region}}"},
+                "OriginAccessControlOriginType": "s3",
+                "SigningBehavior": "always", "SigningProtocol": "sigv4"}}},
+        "SiteHeaders": {"Type": "AWS::CloudFront::ResponseHeadersPolicy", "Properties": {
+            "ResponseHeadersPolicyConfig": policy_config}},
+        "ApiRequests": {"Type": "AWS::CloudFront::OriginRequestPolicy", "Properties": {
+            "OriginRequestPolicyConfig": {
+                "Name": f"{APP}-{stage}-api",
+                "Comment": "What the API reads: language, body type and the client address. "
+                           "Authorization goes with every POST.",
+                "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": [
+                    "Accept-Language", "Content-Type", CLIENT_ADDRESS_HEADER]},
+                "CookiesConfig": {"CookieBehavior": "none"},
+                "QueryStringsConfig": {"QueryStringBehavior": "none"}}}},
+        "SiteIndex": {"Type": "AWS::CloudFront::Function", "Properties": {
+            "Name": f"{APP}-{stage}-site-index", "AutoPublish": True,
+            "FunctionConfig": {"Comment": "folder URLs to their index.html",
+                               "Runtime": "cloudfront-js-2.0"},
+            "FunctionCode": SITE_FUNCTION}},
+        "Distribution": {"Type": "AWS::CloudFront::Distribution", "Properties": {
+            "DistributionConfig": {
+                "Comment": f"{APP} {stage}",
+                "Enabled": True,
+                "Aliases": [{"Ref": "PortalHost"}],
+                "ViewerCertificate": {"AcmCertificateArn": {"Ref": "CertificateArn"},
+                                      "SslSupportMethod": "sni-only",
+                                      "MinimumProtocolVersion": "TLSv1.2_2021"},
+                "HttpVersion": "http2and3",
+                "IPV6Enabled": True,
+                "PriceClass": "PriceClass_100",
+                "DefaultRootObject": "index.html",
+                "WebACLId": {"Fn::If": ["HasWebAcl", {"Ref": "WebAclArn"},
+                                        {"Ref": "AWS::NoValue"}]},
+                "Origins": [
+                    {"Id": "site", "DomainName": {"Fn::GetAtt": ["SiteBucket",
+                                                                  "RegionalDomainName"]},
+                     "S3OriginConfig": {"OriginAccessIdentity": ""},
+                     "OriginAccessControlId": {"Fn::GetAtt": ["SiteOriginAccess", "Id"]}},
+                    {"Id": "api", "DomainName": api_domain, "OriginPath": "/" + API_STAGE,
+                     "CustomOriginConfig": {"OriginProtocolPolicy": "https-only",
+                                            "OriginSSLProtocols": ["TLSv1.2"]},
+                     "OriginCustomHeaders": [{"HeaderName": ORIGIN_HEADER,
+                                              "HeaderValue": {"Ref": "OriginKey"}}]},
+                ],
+                "DefaultCacheBehavior": {
+                    "TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https",
+                    "AllowedMethods": ["GET", "HEAD"], "CachedMethods": ["GET", "HEAD"],
+                    "Compress": True, "CachePolicyId": CACHING_OPTIMIZED,
+                    "ResponseHeadersPolicyId": {"Ref": "SiteHeaders"},
+                    "FunctionAssociations": [{
+                        "EventType": "viewer-request",
+                        "FunctionARN": {"Fn::GetAtt": ["SiteIndex", "FunctionARN"]}}]},
+                "CacheBehaviors": [{
+                    "PathPattern": "/api/*", "TargetOriginId": "api",
+                    "ViewerProtocolPolicy": "https-only",
+                    "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST",
+                                       "DELETE"],
+                    "CachedMethods": ["GET", "HEAD"], "Compress": True,
+                    "CachePolicyId": CACHING_DISABLED,
+                    "OriginRequestPolicyId": {"Ref": "ApiRequests"},
+                    "ResponseHeadersPolicyId": {"Ref": "SiteHeaders"}}],
+                "CustomErrorResponses": [{"ErrorCode": 404, "ResponseCode": 404,
+                                          "ResponsePagePath": "/404.html",
+                                          "ErrorCachingMinTTL": 60}],
+            }}},
+    }
+
+
+def merge_template(stage: str) -> dict:
+    """The template that `chalice package --merge-template` merges into its own."""
+    if stage not in STAGES:
+        raise ValueError(f"no deployed stage {stage!r}; the stages are {', '.join(STAGES)}")
+    resources = {**_tables(stage), **_queues(stage), **_functions(stage), **_api(stage),
+                 **_site(stage), **monitoring.resources(stage, {"Ref": "SmsSpendAlarmUsd"})}
+    resources["AlarmEmailSubscription"] = {
+        "Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
+        "Properties": {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email",
+                       "Endpoint": {"Ref": "AlarmEmail"}}}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"pwportal ({stage}): self-service passwords for shared accounts",
+        "Parameters": copy.deepcopy(PARAMETERS),
+        "Conditions": {
+            "HasWebAcl": {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebAclArn"}, ""]}]},
+            "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+        },
+        "Resources": resources,
+        "Outputs": {
+            "PortalUrl": {"Value": {"Fn::Sub": "https://${PortalHost}/"}},
+            "DistributionDomainName": {"Value": {"Fn::GetAtt": ["Distribution",
+                                                                "DomainName"]},
+                                       "Description": "Point PortalHost here (CNAME/alias)."},
+            "DistributionId": {"Value": {"Ref": "Distribution"}},
+            "SiteBucketName": {"Value": {"Ref": "SiteBucket"}},
+            "SmsQueueUrl": {"Value": {"Ref": "SmsQueue"}},
+            "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+            "DashboardName": {"Value": {"Ref": "OperationsDashboard"}},
+        },
+    }
+
+
+def waf_template(stage: str, requests_per_5_minutes: int = 300) -> dict:
+    """The optional rate rule: a CloudFront web ACL, deployed in us-east-1, that blocks an
+    address sending more than this many requests to /api/ in five minutes."""
+    name = f"{APP}-{stage}"
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"pwportal ({stage}): rate rule for the portal's CloudFront (us-east-1)",
+        "Parameters": {"RequestsPerFiveMinutes": {
+            "Type": "Number", "Default": requests_per_5_minutes, "MinValue": 10,
+            "Description": "Requests to /api/ one address may make in 5 minutes."}},
+        "Resources": {"WebAcl": {"Type": "AWS::WAFv2::WebACL", "Properties": {
+            "Name": name, "Scope": "CLOUDFRONT", "DefaultAction": {"Allow": {}},
+            "VisibilityConfig": {"SampledRequestsEnabled": True,
+                                 "CloudWatchMetricsEnabled": True, "MetricName": name},
+            "Rules": [{
+                "Name": "api-rate", "Priority": 0, "Action": {"Block": {}},
+                "VisibilityConfig": {"SampledRequestsEnabled": True,
+                                     "CloudWatchMetricsEnabled": True,
+                                     "MetricName": f"{name}-api-rate"},
+                "Statement": {"RateBasedStatement": {
+                    "Limit": {"Ref": "RequestsPerFiveMinutes"}, "AggregateKeyType": "IP",
+                    "EvaluationWindowSec": 300,
+                    "ScopeDownStatement": {"ByteMatchStatement": {
+                        "FieldToMatch": {"UriPath": {}}, "PositionalConstraint": "STARTS_WITH",
+                        "SearchString": "/api/",
+                        "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}}},
+            }],
+        }}},
+        "Outputs": {"WebAclArn": {"Value": {"Fn::GetAtt": ["WebAcl", "Arn"]}}},
+    }
+
+
+# -- packaging ---------------------------------------------------------------------------------
+
+def package(stage: str, out: Path, region: str | None = None) -> Path:
+    """`chalice package --merge-template` for a stage: writes `out/sam.json` (the one
+    template), `out/deployment.zip` and `out/waf.json`. Needs no AWS account; pip fetches
+    the Lambda wheels from PyPI (cached after the first time)."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    merge = out / "merge.json"
+    merge.write_text(json.dumps(merge_template(stage), indent=1), encoding="utf-8")
+    (out / "waf.json").write_text(json.dumps(waf_template(stage), indent=1), encoding="utf-8")
+    env = {**os.environ, "AWS_DEFAULT_REGION": region or os.environ.get(
+        "AWS_DEFAULT_REGION", DEFAULT_REGION)}
+    command = [sys.executable, "-m", "infra.chalice_runtime", RUNTIME, "package", "--stage", stage,
+               "--merge-template", str(merge), str(out / "package")]
+    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    built = out / "package" / "sam.json"
+    (out / "sam.json").write_text(built.read_text(encoding="utf-8"), encoding="utf-8")
+    return out / "sam.json"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("policies", help="write .chalice/policy-<stage>-<function>.json")
+    pack = commands.add_parser("package", help="chalice package with the merge template")
+    pack.add_argument("--stage", choices=STAGES, default="prod")
+    pack.add_argument("--out", type=Path, required=True)
+    pack.add_argument("--region")
+    args = parser.parse_args(argv)
+    if args.command == "policies":
+        for path in write_policies():
+            print(path.relative_to(ROOT))
+    else:
+        print(package(args.stage, args.out, args.region))
+
+
+if __name__ == "__main__":
+    main()
