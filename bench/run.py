@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -339,33 +338,18 @@ def measure_imports(runs: int) -> dict:
 
 # -- the Lambda package ---------------------------------------------------------------------
 
-def measure_package(stage: str = "dev") -> dict:
-    """`chalice package` of a copy of the project (so nothing is written into the work
-    tree); it downloads the Lambda wheels of requirements.txt from PyPI."""
-    chalice = Path(sys.executable).with_name("chalice")
+def measure_package(stage: str = "prod") -> dict:
+    """The Lambda package of a deployment (infra.template.package: `chalice package` for the
+    pinned runtime, into a temporary folder); it downloads the Lambda wheels of
+    requirements.txt from PyPI the first time (chalice caches them in .chalice/deployments)."""
+    from infra import template
     with tempfile.TemporaryDirectory(prefix="pwportal-package-") as tmp:
-        project = Path(tmp) / "project"
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-        project.mkdir()
-        shutil.copy2(ROOT / "app.py", project / "app.py")
-        shutil.copy2(ROOT / "requirements.txt", project / "requirements.txt")
-        shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=ignore)
-        if (ROOT / "vendor").is_dir():
-            shutil.copytree(ROOT / "vendor", project / "vendor", ignore=ignore)
-        shutil.copytree(ROOT / ".chalice", project / ".chalice",
-                        ignore=shutil.ignore_patterns("deployments", "deployed"))
-        policy = project / ".chalice" / f"policy-{stage}.json"
-        if not policy.exists():
-            # The policy is not in the package; chalice only insists on reading one.
-            policy.write_text('{"Version": "2012-10-17", "Statement": []}')
-        out = Path(tmp) / "out"
-        env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", REGION)}
         started = time.perf_counter()
-        done = subprocess.run([str(chalice), "package", "--stage", stage, str(out)],
-                              cwd=project, env=env, capture_output=True, text=True,
-                              check=False)
-        if done.returncode != 0:
-            return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
+        try:
+            template.package(stage, Path(tmp))
+        except subprocess.CalledProcessError as error:
+            return {"error": [f"chalice package failed ({error.returncode})"]}
+        out = Path(tmp) / "package"
         zipped = out / "deployment.zip"
         import zipfile
         with zipfile.ZipFile(zipped) as archive:
