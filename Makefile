@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench clean browser-tools
+.PHONY: setup run test infra-check package deploy teardown bench clean browser-tools
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,35 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 
 browser-tools: $(CHROMIUM) $(AXE)
 
-test: $(STAMP) browser-tools
-	$(PY) -m pytest
+# The deploy template of every stage, built offline (`chalice package --merge-template`), run
+# through cfn-lint and checked: tables, queues, least privilege, CloudFront, alarms, hygiene.
+infra-check: $(STAMP)
+	$(PY) -m pytest tests/infra
+
+test: $(STAMP) infra-check browser-tools
+	$(PY) -m pytest --ignore=tests/infra
+
+# Deploying to AWS (README, "Deploying"): your AWS credentials, a stage, the portal's host
+# name and its ACM certificate in us-east-1.
+STAGE  ?= prod
+REGION ?= eu-north-1
+DEPLOY_OPTIONS = $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
+	$(if $(SMS_MONTHLY_LIMIT_USD),--sms-monthly-limit-usd $(SMS_MONTHLY_LIMIT_USD)) \
+	$(if $(WAF_REQUESTS_PER_5_MINUTES),--waf-requests-per-5-minutes $(WAF_REQUESTS_PER_5_MINUTES)) \
+	$(if $(API_RATE_LIMIT),--api-rate-limit $(API_RATE_LIMIT)) \
+	$(if $(API_BURST_LIMIT),--api-burst-limit $(API_BURST_LIMIT))
+
+package: $(STAMP)
+	$(PY) -m infra.template package --stage $(STAGE) --region $(REGION) --out build/$(STAGE)
+
+deploy: $(STAMP)
+	@test -n "$(HOST)" || { echo "make deploy needs HOST=portal.host.name"; exit 2; }
+	@test -n "$(CERTIFICATE_ARN)" || { echo "make deploy needs CERTIFICATE_ARN=arn:aws:acm:us-east-1:..."; exit 2; }
+	$(PY) -m infra.deploy deploy --stage $(STAGE) --region $(REGION) --host $(HOST) \
+		--certificate-arn $(CERTIFICATE_ARN) $(DEPLOY_OPTIONS)
+
+teardown: $(STAMP)
+	$(PY) -m infra.deploy teardown --stage $(STAGE) --region $(REGION)
 
 # Figures and their targets (AWS calls per step, times, cold start, package size); writes
 # bench/results.json. `chalice package` in it downloads the Lambda wheels from PyPI.
@@ -43,4 +70,4 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts build

@@ -1,0 +1,693 @@
+"""Deploys a stage of pwportal to an AWS account, and takes it down again.
+
+    make deploy STAGE=prod HOST=losenord.kommun.se CERTIFICATE_ARN=arn:aws:acm:us-east-1:...
+    python -m infra.deploy deploy --stage prod --host H --certificate-arn A \\
+        [--region eu-north-1] [--alarm-email E] [--sms-monthly-limit-usd 50] \\
+        [--waf-requests-per-5-minutes N] [--api-rate-limit 50 --api-burst-limit 100]
+    python -m infra.deploy teardown --stage prod [--region eu-north-1] [--yes]
+
+`deploy`, in order (running it again is safe: every step creates or updates):
+
+1. the stage's secrets (pepper, code key, origin key): one SSM SecureString, created once;
+   a value that exists is never changed (a new pepper would break every password history);
+2. `infra.template.package`: the SAM template and the Lambda package, in build/<stage>/;
+3. a private artifacts bucket with the package and the template (CloudFormation takes a
+   template this size only from S3), the functions' CodeUri pointing at the package there;
+4. optionally the WAF rate rule, its own stack in us-east-1 (where CloudFront's web ACLs are);
+5. the stack `pwportal-<stage>`, through a change set;
+6. static_site/ into the stack's site bucket, and a CloudFront invalidation;
+7. SNS's SMS settings (Transactional, the sender ID, the monthly spend limit) and an AWS End
+   User Messaging SMS protect configuration, the account default, that lets SMS go only to
+   the allowed countries;
+8. what to do next: the DNS record, the dashboard, the SMS spend limit and sandbox.
+
+`teardown` empties the site bucket, deletes the stack (and the WAF stack) and says what it
+kept on purpose: the tables (they hold the accounts and the audit trail), the secrets and
+the artifacts bucket.
+
+Every step is a function that takes the boto3 clients it uses; `main` makes them.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import secrets as secrets_module
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+from infra import template
+from infra.local_stack import content_type
+from infra.resources import definitions
+
+ROOT = template.ROOT
+SITE_ROOT = ROOT / "static_site"
+WAF_REGION = "us-east-1"  # CloudFront's web ACLs live there
+SECRET_KEYS = ("pepper", "code_key", "origin_key")
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+NO_CHANGES = ("The submitted information didn't contain changes",
+              "No updates are to be performed")
+# A site built to call an API somewhere else must not be uploaded: the pages call /api on
+# their own origin.
+FOREIGN_API_MARKERS = ("execute-api", "http://localhost")
+# botocore's model: CountryRuleSetUpdates holds at most 300 countries per call.
+COUNTRY_RULES_PER_CALL = 300
+S3_DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+CHANGE_SET_WAIT = {"Delay": 5, "MaxAttempts": 120}      # up to 10 minutes
+STACK_WAIT = {"Delay": 15, "MaxAttempts": 240}          # up to an hour (CloudFront is slow)
+BUSY = ("_IN_PROGRESS",)  # but REVIEW_IN_PROGRESS: a first change set never executed
+DEAD = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED")
+
+
+class DeployError(RuntimeError):
+    """A step failed; the message says which, and why."""
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# -- names -------------------------------------------------------------------------------------
+
+def stack_name(stage: str) -> str:
+    return f"{template.APP}-{stage}"
+
+
+def waf_stack_name(stage: str) -> str:
+    return f"{template.APP}-{stage}-waf"
+
+
+def artifacts_bucket_name(stage: str, account_id: str, region: str) -> str:
+    return f"{template.APP}-{stage}-artifacts-{account_id}-{region}"
+
+
+def build_dir(stage: str) -> Path:
+    return ROOT / "build" / stage
+
+
+def sms_spend_alarm_usd(monthly_limit_usd: float) -> int:
+    """The alarm goes at 80 % of the month's SMS limit, and at least at 1 USD."""
+    return max(1, int(monthly_limit_usd * 0.8))
+
+
+def allowed_countries(stage: str) -> set[str]:
+    raw = template.stage_environment(stage).get("PWPORTAL_PHONE_ALLOWED_COUNTRIES", "SE")
+    return {part.strip().upper() for part in raw.split(",") if part.strip()}
+
+
+# -- 1. secrets --------------------------------------------------------------------------------
+
+def _new_secret() -> str:
+    return secrets_module.token_urlsafe(32)
+
+
+def ensure_secrets(ssm, name: str) -> str:
+    """The SecureString `name` holds JSON with a pepper, a code key and an origin key. Creates
+    it if it is missing, adds only the keys that are missing, never changes a value that is
+    there. Returns the origin key (for the template's OriginKey parameter)."""
+    try:
+        raw = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ParameterNotFound":
+            raise
+        values = {key: _new_secret() for key in SECRET_KEYS}
+        try:
+            ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(values),
+                              Overwrite=False,
+                              Description="pwportal secrets: pepper, code_key, origin_key. "
+                                          "Never change an existing value.")
+        except ClientError as race:
+            if race.response["Error"]["Code"] != "ParameterAlreadyExists":
+                raise
+            return ensure_secrets(ssm, name)  # someone else made it meanwhile: keep theirs
+        say(f"secrets: created {name}")
+        return values["origin_key"]
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        raise DeployError(f"the parameter {name} is not a JSON object; fix it by hand (it "
+                          "must keep the pepper it has), then deploy again")
+    missing = [key for key in SECRET_KEYS if not values.get(key)]
+    if missing:
+        merged = {**values, **{key: _new_secret() for key in missing}}
+        ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(merged),
+                          Overwrite=True)
+        say(f"secrets: added {', '.join(missing)} to {name}")
+        values = merged
+    else:
+        say(f"secrets: {name} is complete, unchanged")
+    return values["origin_key"]
+
+
+# -- 3. artifacts ------------------------------------------------------------------------------
+
+def ensure_artifacts_bucket(s3, name: str, region: str) -> str:
+    """A private, encrypted bucket for the Lambda package and the template."""
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        arguments = {"Bucket": name}
+        if region != "us-east-1":
+            arguments["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**arguments)
+        say(f"artifacts: created bucket {name}")
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    return name
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _exists(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def _bucket_region(s3) -> str:
+    return s3.meta.region_name
+
+
+def upload_artifacts(s3, bucket: str, build: Path, stage: str | None = None) -> str:
+    """Uploads build/package/deployment.zip (its key is its SHA-256, so a package that did
+    not change is not uploaded again and an old stack's code stays where it was), points
+    every AWS::Serverless::Function's CodeUri at it, uploads that template and returns its
+    URL (CloudFormation takes a template over 51,200 bytes only from S3). The keys are under
+    `<stage>/`; the stage is the build folder's name (build/<stage>) unless given."""
+    build = Path(build)
+    stage = stage or _stage_of(build)
+    package = build / "package" / "deployment.zip"
+    if not package.is_file():
+        raise DeployError(f"no Lambda package at {package}; run the packaging step first")
+    code_key = f"{stage}/{_file_sha256(package)}.zip"
+    if _exists(s3, bucket, code_key):
+        say(f"artifacts: s3://{bucket}/{code_key} is there already")
+    else:
+        with package.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=code_key, Body=body,
+                          ContentType="application/zip")
+        say(f"artifacts: uploaded s3://{bucket}/{code_key}")
+    document = json.loads((build / "sam.json").read_text(encoding="utf-8"))
+    functions = [resource for resource in document.get("Resources", {}).values()
+                 if resource.get("Type") == "AWS::Serverless::Function"]
+    if not functions:
+        raise DeployError(f"{build / 'sam.json'} has no AWS::Serverless::Function")
+    for function in functions:
+        function.setdefault("Properties", {})["CodeUri"] = f"s3://{bucket}/{code_key}"
+    body = json.dumps(document, indent=1).encode("utf-8")
+    template_key = f"{stage}/template-{_sha256(body)}.json"
+    s3.put_object(Bucket=bucket, Key=template_key, Body=body,
+                  ContentType="application/json")
+    region = _bucket_region(s3)
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}"
+
+
+def _stage_of(build: Path) -> str:
+    """build/<stage>: the folder's name is the stage."""
+    return build.resolve().name
+
+
+# -- 5. stacks ---------------------------------------------------------------------------------
+
+def _describe(cfn, name: str) -> dict | None:
+    try:
+        return cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as error:
+        if "does not exist" in error.response["Error"].get("Message", ""):
+            return None
+        raise
+
+
+def _outputs(stack: dict | None) -> dict[str, str]:
+    return {output["OutputKey"]: output["OutputValue"]
+            for output in (stack or {}).get("Outputs", []) or []}
+
+
+def stack_outputs(cfn, name: str) -> dict[str, str] | None:
+    """The stack's outputs, or None if there is no such stack."""
+    stack = _describe(cfn, name)
+    return None if stack is None else _outputs(stack)
+
+
+def _failure_reasons(cfn, name: str, since: datetime) -> str:
+    """The stack's status and reason, and the first resources that failed since `since`."""
+    stack = _describe(cfn, name) or {}
+    parts = [stack.get("StackStatus", "GONE")]
+    if stack.get("StackStatusReason"):
+        parts.append(stack["StackStatusReason"])
+    try:
+        events = cfn.describe_stack_events(StackName=name).get("StackEvents", [])
+    except ClientError:
+        events = []
+    failed = [event for event in reversed(events)  # oldest first: the cause comes first
+              if event.get("ResourceStatus", "").endswith("_FAILED")
+              and event.get("ResourceStatusReason")
+              and event.get("Timestamp", since) >= since]
+    for event in failed[:3]:
+        parts.append(f"{event.get('LogicalResourceId')} ({event.get('ResourceType')}): "
+                     f"{event['ResourceStatusReason']}")
+    return "; ".join(parts)
+
+
+def deploy_stack(cfn, name: str, template_url_or_body: str,
+                 parameters: dict[str, object]) -> dict[str, str]:
+    """Creates or updates the stack `name` through a change set and returns its outputs.
+    `template_url_or_body` is an https:// URL of a template in S3, or the template itself.
+    A deploy that changes nothing returns the current outputs."""
+    stack = _describe(cfn, name)
+    status = (stack or {}).get("StackStatus", "")
+    if status.endswith(BUSY) and status != "REVIEW_IN_PROGRESS":
+        raise DeployError(f"stack {name} is busy ({status}); wait until it is done, then "
+                          "deploy again")
+    if status in DEAD:
+        raise DeployError(f"stack {name} is {status} and cannot be updated "
+                          f"({stack.get('StackStatusReason', 'see its events')}); delete it "
+                          f"(python -m infra.deploy teardown, or aws cloudformation "
+                          f"delete-stack --stack-name {name}), then deploy again")
+    creating = stack is None or status == "REVIEW_IN_PROGRESS"
+    change_set = "pwportal-" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + \
+        "-" + uuid.uuid4().hex[:8]
+    source = ({"TemplateURL": template_url_or_body}
+              if template_url_or_body.startswith("https://")
+              else {"TemplateBody": template_url_or_body})
+    say(f"stack {name}: {'creating' if creating else 'updating'} (change set {change_set})")
+    try:
+        cfn.create_change_set(
+            StackName=name, ChangeSetName=change_set,
+            ChangeSetType="CREATE" if creating else "UPDATE",
+            Parameters=[{"ParameterKey": key, "ParameterValue": str(value)}
+                        for key, value in parameters.items()],
+            Capabilities=CAPABILITIES, **source)
+    except ClientError as error:
+        if any(marker in error.response["Error"].get("Message", "") for marker in NO_CHANGES):
+            say(f"stack {name}: no changes")
+            return stack_outputs(cfn, name) or {}
+        raise DeployError(f"stack {name}: the change set was refused: "
+                          f"{error.response['Error'].get('Message', error)}") from error
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(
+            StackName=name, ChangeSetName=change_set, WaiterConfig=CHANGE_SET_WAIT)
+    except WaiterError as error:
+        described = error.last_response or {}
+        reason = described.get("StatusReason", "") or str(error)
+        if any(marker in reason for marker in NO_CHANGES):
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+            say(f"stack {name}: no changes")
+            return stack_outputs(cfn, name) or {}
+        raise DeployError(f"stack {name}: the change set {change_set} failed: "
+                          f"{reason}") from error
+    started = datetime.now(UTC) - timedelta(seconds=60)  # clock skew
+    cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
+    say(f"stack {name}: waiting (a new CloudFront distribution takes 5 to 15 minutes)")
+    waiter = "stack_create_complete" if creating else "stack_update_complete"
+    try:
+        cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig=STACK_WAIT)
+    except WaiterError as error:
+        raise DeployError(f"stack {name} failed: "
+                          f"{_failure_reasons(cfn, name, started)}") from error
+    say(f"stack {name}: {'created' if creating else 'updated'}")
+    return stack_outputs(cfn, name) or {}
+
+
+def delete_stack(cfn, name: str) -> bool:
+    """Deletes the stack and waits; False if there was none."""
+    if _describe(cfn, name) is None:
+        return False
+    started = datetime.now(UTC) - timedelta(seconds=60)
+    cfn.delete_stack(StackName=name)
+    say(f"stack {name}: deleting")
+    try:
+        cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=STACK_WAIT)
+    except WaiterError as error:
+        raise DeployError(f"stack {name} could not be deleted: "
+                          f"{_failure_reasons(cfn, name, started)}") from error
+    say(f"stack {name}: deleted")
+    return True
+
+
+# -- 6. the site -------------------------------------------------------------------------------
+
+def _site_files(site_root: Path) -> dict[str, Path]:
+    """key → file, for every file under site_root that is not hidden (nor in a hidden
+    folder)."""
+    found = {}
+    for path in sorted(site_root.rglob("*")):
+        relative = path.relative_to(site_root)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        found[relative.as_posix()] = path
+    return found
+
+
+def check_site(site_root: Path) -> None:
+    """Refuses a site whose scripts name an API somewhere else (an execute-api address or
+    localhost): the pages call /api on their own origin."""
+    for key, path in _site_files(Path(site_root)).items():
+        if path.suffix.lower() not in (".js", ".mjs"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for marker in FOREIGN_API_MARKERS:
+            if marker in text:
+                raise DeployError(f"static_site/{key} contains {marker!r}: the site must call "
+                                  "/api on its own origin (CloudFront sends /api/* to the "
+                                  "API); not uploading it")
+
+
+def _cache_control(path: Path) -> str:
+    return "no-cache" if path.suffix.lower() == ".html" else "max-age=300"
+
+
+def upload_site(s3, bucket: str, site_root: Path = SITE_ROOT) -> dict:
+    """Uploads every file of static_site/ (hidden ones skipped) with its content type and
+    cache header (`no-cache` for pages, five minutes for the rest) and deletes what the
+    bucket holds that the site no longer has.
+
+    The pages call `/api/...` on their own origin, and CloudFront sends `/api/*` to API
+    Gateway, so no API address is written into the site; `check_site` makes sure none is
+    there (a site built for another API is refused before anything is uploaded)."""
+    site_root = Path(site_root)
+    check_site(site_root)
+    files = _site_files(site_root)
+    if "index.html" not in files:
+        raise DeployError(f"{site_root} has no index.html; is it the site?")
+    for key, path in files.items():
+        with path.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type(path),
+                          CacheControl=_cache_control(path))
+    stale = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        stale.extend(item["Key"] for item in page.get("Contents", [])
+                     if item["Key"] not in files)
+    for start in range(0, len(stale), S3_DELETE_BATCH):
+        batch = stale[start:start + S3_DELETE_BATCH]
+        answer = s3.delete_objects(Bucket=bucket, Delete={
+            "Objects": [{"Key": key} for key in batch], "Quiet": True})
+        if answer.get("Errors"):
+            raise DeployError(f"could not delete {answer['Errors'][0].get('Key')} from "
+                              f"{bucket}: {answer['Errors'][0].get('Message')}")
+    say(f"site: uploaded {len(files)} files to {bucket}, deleted {len(stale)} stale")
+    return {"uploaded": sorted(files), "deleted": sorted(stale)}
+
+
+# -- 7. CloudFront -----------------------------------------------------------------------------
+
+def invalidate(cloudfront, distribution_id: str) -> str:
+    """Asks CloudFront to drop everything it cached; returns the invalidation's id."""
+    answer = cloudfront.create_invalidation(DistributionId=distribution_id,
+                                            InvalidationBatch={
+                                                "Paths": {"Quantity": 1, "Items": ["/*"]},
+                                                "CallerReference": f"pwportal-{uuid.uuid4()}"})
+    identifier = answer["Invalidation"]["Id"]
+    say(f"cloudfront: invalidation {identifier} of {distribution_id}")
+    return identifier
+
+
+# -- 8. SMS ------------------------------------------------------------------------------------
+
+def configure_sms(sns, sender_id: str, monthly_limit_usd: float) -> dict[str, str]:
+    """SNS's account SMS settings: Transactional (delivery before price), the sender ID, and
+    the monthly spend limit. An account whose own limit is lower (new accounts: 1 USD)
+    refuses the spend limit; then the rest is set, the account's limit stays, and a warning
+    says what to ask AWS for. Returns what was set."""
+    attributes = {"DefaultSMSType": "Transactional", "DefaultSenderID": sender_id,
+                  "MonthlySpendLimit": str(int(monthly_limit_usd))}
+    try:
+        sns.set_sms_attributes(attributes=attributes)
+    except ClientError as error:
+        message = error.response["Error"].get("Message", "")
+        if "MonthlySpendLimit" not in message and "spend" not in message.lower():
+            raise
+        attributes.pop("MonthlySpendLimit")
+        sns.set_sms_attributes(attributes=attributes)
+        say(f"WARNING: SNS refused a monthly SMS spend limit of {int(monthly_limit_usd)} USD "
+            f"({message}); the account's current limit stays. Ask AWS Support for an SMS "
+            "spend limit increase, then deploy again.")
+    say("sms: " + ", ".join(f"{key}={value}" for key, value in attributes.items()))
+    return attributes
+
+
+def _find_protect_configuration(sms_voice, stage: str) -> str | None:
+    paginator = sms_voice.get_paginator("describe_protect_configurations")
+    for page in paginator.paginate():
+        for configuration in page.get("ProtectConfigurations", []):
+            tags = sms_voice.list_tags_for_resource(
+                ResourceArn=configuration["ProtectConfigurationArn"]).get("Tags", [])
+            if {"Key": template.APP, "Value": stage} in [
+                    {"Key": tag.get("Key"), "Value": tag.get("Value")} for tag in tags]:
+                return configuration["ProtectConfigurationId"]
+    return None
+
+
+def protect_countries(sms_voice, allowed: set[str], stage: str) -> str:
+    """Lets the account's SMS go only to the allowed countries: a protect configuration of
+    AWS End User Messaging SMS (found by its tag pwportal=<stage>, or created), every country
+    AWS knows blocked but the allowed ones, made the account's default so that SNS's SMS go
+    through it. Returns the configuration's id."""
+    allowed = {country.strip().upper() for country in allowed if country.strip()}
+    if not allowed:
+        raise DeployError("no country is allowed to get SMS")
+    identifier = _find_protect_configuration(sms_voice, stage)
+    if identifier is None:
+        identifier = sms_voice.create_protect_configuration(Tags=[
+            {"Key": "Name", "Value": f"{template.APP}-{stage}"},
+            {"Key": template.APP, "Value": stage}])["ProtectConfigurationId"]
+        say(f"sms: created protect configuration {identifier}")
+    known = set(sms_voice.get_protect_configuration_country_rule_set(
+        ProtectConfigurationId=identifier, NumberCapability="SMS")["CountryRuleSet"])
+    unknown = allowed - known
+    if unknown:
+        raise DeployError(f"AWS End User Messaging SMS does not know the country "
+                          f"{', '.join(sorted(unknown))} (PWPORTAL_PHONE_ALLOWED_COUNTRIES)")
+    rules = {country: {"ProtectStatus": "ALLOW" if country in allowed else "BLOCK"}
+             for country in sorted(known)}
+    countries = list(rules)
+    for start in range(0, len(countries), COUNTRY_RULES_PER_CALL):
+        chunk = countries[start:start + COUNTRY_RULES_PER_CALL]
+        sms_voice.update_protect_configuration_country_rule_set(
+            ProtectConfigurationId=identifier, NumberCapability="SMS",
+            CountryRuleSetUpdates={country: rules[country] for country in chunk})
+    sms_voice.set_account_default_protect_configuration(ProtectConfigurationId=identifier)
+    say(f"sms: only {', '.join(sorted(allowed))} allowed, {len(known) - len(allowed)} "
+        f"countries blocked ({identifier}, the account default)")
+    return identifier
+
+
+# -- teardown ----------------------------------------------------------------------------------
+
+def empty_bucket(s3, bucket: str) -> int:
+    """Deletes every version and delete marker of every object (the site bucket is
+    versioned, and CloudFormation deletes only an empty bucket). Returns how many."""
+    deleted = 0
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket):
+        entries = [{"Key": item["Key"], "VersionId": item["VersionId"]}
+                   for item in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        for start in range(0, len(entries), S3_DELETE_BATCH):
+            batch = entries[start:start + S3_DELETE_BATCH]
+            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch,
+                                                              "Quiet": True})
+            if answer.get("Errors"):
+                raise DeployError(f"could not empty {bucket}: "
+                                  f"{answer['Errors'][0].get('Message')}")
+            deleted += len(batch)
+    return deleted
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+def _check_arguments(args) -> None:
+    for key, value in (("PortalHost", args.host), ("CertificateArn", args.certificate_arn)):
+        pattern = template.PARAMETERS[key]["AllowedPattern"]
+        if not re.fullmatch(pattern, value):
+            raise DeployError(f"{value!r} is not a valid {key}: "
+                              f"{template.PARAMETERS[key]['Description']}")
+
+
+def deploy(args) -> dict[str, str]:
+    import boto3
+
+    _check_arguments(args)
+    stage, region = args.stage, args.region
+    check_site(SITE_ROOT)  # before anything is made
+    session = boto3.session.Session(region_name=region)
+    account = session.client("sts").get_caller_identity()["Account"]
+    say(f"deploying pwportal {stage} to account {account} in {region}")
+
+    origin_key = ensure_secrets(session.client("ssm"), template.secrets_parameter(stage))
+
+    build = build_dir(stage)
+    say(f"package: chalice package into {build}")
+    template.package(stage, build, region)
+
+    s3 = session.client("s3")
+    bucket = ensure_artifacts_bucket(s3, artifacts_bucket_name(stage, account, region), region)
+    template_url = upload_artifacts(s3, bucket, build)
+
+    web_acl = ""
+    waf_cfn = session.client("cloudformation", region_name=WAF_REGION)
+    if args.waf_requests_per_5_minutes is not None:
+        waf = deploy_stack(waf_cfn, waf_stack_name(stage),
+                           (build / "waf.json").read_text(encoding="utf-8"),
+                           {"RequestsPerFiveMinutes": args.waf_requests_per_5_minutes})
+        web_acl = waf["WebAclArn"]
+    else:
+        existing = stack_outputs(waf_cfn, waf_stack_name(stage))
+        if existing and existing.get("WebAclArn"):
+            web_acl = existing["WebAclArn"]
+            say(f"waf: keeping the web ACL of {waf_stack_name(stage)} ({WAF_REGION}); "
+                "delete that stack to go without it")
+
+    outputs = deploy_stack(session.client("cloudformation"), stack_name(stage), template_url, {
+        "PortalHost": args.host,
+        "CertificateArn": args.certificate_arn,
+        "OriginKey": origin_key,
+        "AlarmEmail": args.alarm_email or "",
+        "SmsSpendAlarmUsd": sms_spend_alarm_usd(args.sms_monthly_limit_usd),
+        "ApiRateLimit": args.api_rate_limit,
+        "ApiBurstLimit": args.api_burst_limit,
+        "WebAclArn": web_acl,
+    })
+
+    upload_site(s3, outputs["SiteBucketName"], SITE_ROOT)
+    invalidate(session.client("cloudfront"), outputs["DistributionId"])
+    configure_sms(session.client("sns"),
+                  template.stage_environment(stage)["PWPORTAL_SMS_SENDER_ID"],
+                  args.sms_monthly_limit_usd)
+    protect_countries(session.client("pinpoint-sms-voice-v2"), allowed_countries(stage), stage)
+
+    say("")
+    say(f"pwportal {stage} is deployed: https://{args.host}/")
+    say(f"  point {args.host} at {outputs.get('DistributionDomainName')} (CNAME/alias)")
+    say(f"  dashboard: {outputs.get('DashboardName')} (CloudWatch, {region})")
+    if args.alarm_email:
+        say(f"  confirm the subscription e-mail sent to {args.alarm_email} to get the alarms")
+    say(f"  SMS: a MonthlySpendLimit over 1 USD (asked for: {int(args.sms_monthly_limit_usd)}) "
+        "needs an AWS support request, and a new account starts in the SMS sandbox (only "
+        "verified numbers get SMS) until AWS moves it to production: ask for both in the "
+        "AWS console (End User Messaging SMS)")
+    return outputs
+
+
+def _confirm(stage: str) -> bool:
+    try:
+        answer = input(f"This deletes the stack {stack_name(stage)} (the site, the API, the "
+                       f"functions). Type the stage name ({stage}) to go on: ")
+    except EOFError:
+        return False
+    return answer.strip() == stage
+
+
+def teardown(args) -> None:
+    import boto3
+
+    stage, region = args.stage, args.region
+    if not args.yes and not _confirm(stage):
+        raise DeployError("teardown not confirmed; nothing was changed")
+    session = boto3.session.Session(region_name=region)
+    account = session.client("sts").get_caller_identity()["Account"]
+    cfn = session.client("cloudformation")
+    outputs = stack_outputs(cfn, stack_name(stage))
+    if outputs is None:
+        say(f"stack {stack_name(stage)}: there is none")
+    else:
+        site_bucket = outputs.get("SiteBucketName")
+        if site_bucket:
+            count = empty_bucket(session.client("s3"), site_bucket)
+            say(f"site: deleted {count} object versions from {site_bucket}")
+        delete_stack(cfn, stack_name(stage))
+    if not delete_stack(session.client("cloudformation", region_name=WAF_REGION),
+                        waf_stack_name(stage)):
+        say(f"stack {waf_stack_name(stage)} ({WAF_REGION}): there is none")
+
+    tables = [template.table_name(stage, logical) for logical in definitions()["Tables"]]
+    parameter = template.secrets_parameter(stage)
+    artifacts = artifacts_bucket_name(stage, account, region)
+    say("")
+    say("Kept on purpose (delete them yourself only when the data may go):")
+    say("  the tables (accounts, audit trail; DeletionPolicy Retain):")
+    for table in tables:
+        say(f"    aws dynamodb delete-table --region {region} --table-name {table}")
+    say("  the secrets (a new pepper would make every stored password history useless):")
+    say(f"    aws ssm delete-parameter --region {region} --name {parameter}")
+    say("  the artifacts bucket (the Lambda packages and templates):")
+    say(f"    aws s3 rb --region {region} s3://{artifacts} --force")
+    say("  the account's SMS settings and the protect configuration tagged "
+        f"pwportal={stage} (the account default in {region})")
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy",
+                                     description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("deploy", help="deploy (or update) a stage")
+    up.add_argument("--stage", choices=template.STAGES, required=True)
+    up.add_argument("--host", required=True, help="the portal's host name")
+    up.add_argument("--certificate-arn", required=True,
+                    help="ACM certificate for the host, in us-east-1")
+    up.add_argument("--region", default=template.DEFAULT_REGION)
+    up.add_argument("--alarm-email", default="")
+    up.add_argument("--sms-monthly-limit-usd", type=_at_least(1), default=50)
+    up.add_argument("--waf-requests-per-5-minutes", type=_at_least(10), default=None,
+                    help="deploy the WAF rate rule (us-east-1) with this limit per address")
+    up.add_argument("--api-rate-limit", type=_at_least(1), default=50)
+    up.add_argument("--api-burst-limit", type=_at_least(1), default=100)
+    down = commands.add_parser("teardown", help="delete a stage's stacks (not its data)")
+    down.add_argument("--stage", choices=template.STAGES, required=True)
+    down.add_argument("--region", default=template.DEFAULT_REGION)
+    down.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "deploy":
+            deploy(args)
+        else:
+            teardown(args)
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as error:
+        print(f"error: AWS refused or could not be reached: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
