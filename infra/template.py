@@ -292,10 +292,11 @@ def gateway_responses(stage: str) -> dict:
     support = ", ".join(part for part in (env.get("PWPORTAL_SUPPORT_PHONE", ""),
                                           env.get("PWPORTAL_SUPPORT_EMAIL", "")) if part)
 
-    def answer(status: int, code: str) -> dict:
+    def answer(status: int | None, code: str) -> dict:
         message = text(code, "sv") + " " + text("support", "sv", support=support)
         body = {"error": {"code": code, "message": message, "support": support}}
-        return {"StatusCode": str(status),
+        # no status: the gateway's own (DEFAULT_4XX covers 400, 403 and more)
+        return {**({"StatusCode": str(status)} if status else {}),
                 "ResponseParameters": {"Headers": {
                     "Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"}},
                 "ResponseTemplates": {"application/json": json.dumps(body,
@@ -307,7 +308,7 @@ def gateway_responses(stage: str) -> dict:
         "QUOTA_EXCEEDED": answer(429, "too_many_requests"),
         "REQUEST_TOO_LARGE": answer(413, "request_too_large"),
         "UNSUPPORTED_MEDIA_TYPE": answer(415, "unsupported_media_type"),
-        "DEFAULT_4XX": answer(400, "invalid_request"),
+        "DEFAULT_4XX": answer(None, "invalid_request"),
         "DEFAULT_5XX": answer(503, "service_unavailable"),
     }
 

@@ -264,6 +264,7 @@ def test_the_api_is_regional_throttled_and_answers_its_own_errors_in_the_envelop
         assert body["error"]["code"] and body["error"]["message"] and body["error"]["support"]
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
     assert responses["THROTTLED"]["StatusCode"] == "429"
+    assert "StatusCode" not in responses["DEFAULT_4XX"]  # keeps the gateway's own status
 
 
 def test_no_cors_is_opened_and_no_deployed_function_has_dev_settings(built):
