@@ -38,7 +38,7 @@ from chalice.utils import to_cfn_resource_name
 
 from chalicelib.messages import text
 from infra import monitoring
-from infra.local_stack import SECURITY_HEADERS
+from infra.local_stack import SECURITY_HEADERS, stage_environment
 from infra.resources import definitions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,13 +121,6 @@ def secrets_parameter(stage: str) -> str:
 
 def chalice_config() -> dict:
     return json.loads((CHALICE_DIR / "config.json").read_text(encoding="utf-8"))
-
-
-def stage_environment(stage: str) -> dict[str, str]:
-    config = chalice_config()
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
 
 
 def _arn(service: str, resource: str) -> dict:

@@ -2,7 +2,6 @@
 the Chalice test client, and helpers that deliver queued SMS and read what was sent."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -15,17 +14,11 @@ from chalicelib import bootstrap
 from chalicelib.domain.clock import FakeClock
 from chalicelib.settings import load_settings
 from infra import resources
+from infra.local_stack import stage_environment
 from infra.local_worker import drain_once
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-north-1"
-
-
-def stage_environment(stage: str = "local") -> dict:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
 
 
 @pytest.fixture
