@@ -18,7 +18,8 @@ One CloudFormation (SAM) template per stage holds everything a municipality runs
   CloudFront's web ACLs live there).
 
 The secrets (pepper, code key, origin key) are one SSM SecureString that `make deploy`
-creates once; the functions read it at run time, CloudFormation never sees the pepper.
+creates once; the API reads it at run time. The pepper and the code key never pass through
+CloudFormation; the origin key does, as a NoEcho parameter, because CloudFront sends it.
 
     python -m infra.template policies            # write .chalice/policy-*.json
     python -m infra.template package --stage prod --out build/prod
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from chalice.utils import to_cfn_resource_name
 
+from chalicelib.api.http import ORIGIN_HEADER
 from chalicelib.messages import text
 from infra import monitoring
 from infra.local_stack import SECURITY_HEADERS, stage_environment
@@ -50,7 +52,6 @@ API_STAGE = "api"
 # whatever Python runs chalice.
 RUNTIME = "python3.13"
 DEFAULT_REGION = "eu-north-1"
-ORIGIN_HEADER = "X-Pwportal-Origin"
 CLIENT_ADDRESS_HEADER = "CloudFront-Viewer-Address"
 
 # chalice's function names → their logical ids in the template
