@@ -542,17 +542,22 @@ def test_a_change_set_without_changes_is_deleted_and_the_current_outputs_returne
     assert found == outputs
 
 
+def expect_change_set_run(stub, kind: str) -> None:
+    """A change set made, ready and executed."""
+    stub.add_response("create_change_set", CHANGE_SET, expected_change_set(kind))
+    stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE",
+                                              "ExecutionStatus": "AVAILABLE"},
+                      {"StackName": "pwportal-prod", "ChangeSetName": ANY})
+    stub.add_response("execute_change_set", {},
+                      {"StackName": "pwportal-prod", "ChangeSetName": ANY})
+
+
 def test_a_failed_update_raises_an_error_naming_the_stack_and_the_reason(credentials):
     cfn = client("cloudformation")
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"),
                           {"StackName": "pwportal-prod"})
-        stub.add_response("create_change_set", CHANGE_SET, expected_change_set("UPDATE"))
-        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE",
-                                                  "ExecutionStatus": "AVAILABLE"},
-                          {"StackName": "pwportal-prod", "ChangeSetName": ANY})
-        stub.add_response("execute_change_set", {},
-                          {"StackName": "pwportal-prod", "ChangeSetName": ANY})
+        expect_change_set_run(stub, "UPDATE")
         rolled_back = stack("UPDATE_ROLLBACK_COMPLETE")
         stub.add_response("describe_stacks", rolled_back, {"StackName": "pwportal-prod"})
         stub.add_response("describe_stacks", rolled_back, {"StackName": "pwportal-prod"})
@@ -582,12 +587,7 @@ def test_a_stack_whose_first_change_set_was_never_executed_is_created_again(cred
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", stack("REVIEW_IN_PROGRESS"),
                           {"StackName": "pwportal-prod"})
-        stub.add_response("create_change_set", CHANGE_SET, expected_change_set("CREATE"))
-        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE",
-                                                  "ExecutionStatus": "AVAILABLE"},
-                          {"StackName": "pwportal-prod", "ChangeSetName": ANY})
-        stub.add_response("execute_change_set", {},
-                          {"StackName": "pwportal-prod", "ChangeSetName": ANY})
+        expect_change_set_run(stub, "CREATE")
         done = stack("CREATE_COMPLETE", {"DistributionId": "E1"})
         stub.add_response("describe_stacks", done, {"StackName": "pwportal-prod"})
         stub.add_response("describe_stacks", done, {"StackName": "pwportal-prod"})
