@@ -279,16 +279,21 @@ function handler(event) {
 """
 
 
-def gateway_responses(stage: str) -> dict:
-    """API Gateway's own answers (unknown path, throttled, too large, its errors) in the
-    API's error envelope, in Swedish (the gateway cannot read Accept-Language)."""
+def envelope(stage: str, code: str) -> dict:
+    """The API's error envelope in Swedish, for answers that AWS gives without the API
+    (API Gateway's own, the WAF's), which cannot read Accept-Language."""
     env = stage_environment(stage)
     support = ", ".join(part for part in (env.get("PWPORTAL_SUPPORT_PHONE", ""),
                                           env.get("PWPORTAL_SUPPORT_EMAIL", "")) if part)
+    message = text(code, "sv") + " " + text("support", "sv", support=support)
+    return {"error": {"code": code, "message": message, "support": support}}
 
+
+def gateway_responses(stage: str) -> dict:
+    """API Gateway's own answers (unknown path, throttled, too large, its errors) in the
+    API's error envelope."""
     def answer(status: int | None, code: str) -> dict:
-        message = text(code, "sv") + " " + text("support", "sv", support=support)
-        body = {"error": {"code": code, "message": message, "support": support}}
+        body = envelope(stage, code)
         # no status: the gateway's own (DEFAULT_4XX covers 400, 403 and more)
         return {**({"StatusCode": str(status)} if status else {}),
                 "ResponseParameters": {"Headers": {
@@ -417,15 +422,6 @@ def _site(stage: str) -> dict:
                  "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": (
                      "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
                      "distribution/${Distribution}")}}}},
-                # Listing lets S3 answer 404 (not 403) for a page that does not exist,
-                # which CloudFront turns into the site's own 404 page.
-                {"Sid": "CloudFrontLists", "Effect": "Allow",
-                 "Principal": {"Service": "cloudfront.amazonaws.com"},
-                 "Action": "s3:ListBucket",
-                 "Resource": {"Fn::GetAtt": ["SiteBucket", "Arn"]},
-                 "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": (
-                     "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
-                     "distribution/${Distribution}")}}}},
             ]},
         }},
         "SiteOriginAccess": {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
@@ -491,7 +487,10 @@ def _site(stage: str) -> dict:
                     "CachePolicyId": CACHING_DISABLED,
                     "OriginRequestPolicyId": {"Ref": "ApiRequests"},
                     "ResponseHeadersPolicyId": {"Ref": "SiteHeaders"}}],
-                "CustomErrorResponses": [{"ErrorCode": 404, "ResponseCode": 404,
+                # S3 answers 403 for a file that is not there (CloudFront may not list
+                # the bucket). Nothing else here answers 403 through CloudFront: the API
+                # gives 404 for an unknown path, in its envelope, and the WAF 429.
+                "CustomErrorResponses": [{"ErrorCode": 403, "ResponseCode": 404,
                                           "ResponsePagePath": "/404.html",
                                           "ErrorCachingMinTTL": 60}],
             }}},
@@ -543,10 +542,17 @@ def waf_template(stage: str, requests_per_5_minutes: int = 300) -> dict:
             "Description": "Requests to /api/ one address may make in 5 minutes."}},
         "Resources": {"WebAcl": {"Type": "AWS::WAFv2::WebACL", "Properties": {
             "Name": name, "Scope": "CLOUDFRONT", "DefaultAction": {"Allow": {}},
+            "CustomResponseBodies": {"too_many_requests": {
+                "ContentType": "APPLICATION_JSON",
+                "Content": json.dumps(envelope(stage, "too_many_requests"),
+                                      ensure_ascii=False)}},
             "VisibilityConfig": {"SampledRequestsEnabled": True,
                                  "CloudWatchMetricsEnabled": True, "MetricName": name},
             "Rules": [{
-                "Name": "api-rate", "Priority": 0, "Action": {"Block": {}},
+                "Name": "api-rate", "Priority": 0,
+                "Action": {"Block": {"CustomResponse": {
+                    "ResponseCode": 429, "CustomResponseBodyKey": "too_many_requests",
+                    "ResponseHeaders": [{"Name": "Cache-Control", "Value": "no-store"}]}}},
                 "VisibilityConfig": {"SampledRequestsEnabled": True,
                                      "CloudWatchMetricsEnabled": True,
                                      "MetricName": f"{name}-api-rate"},

@@ -202,7 +202,7 @@ def test_the_site_bucket_is_private_and_only_cloudfront_reads_it(built):
         assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
         source = statement["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
         assert source.endswith(":distribution/${Distribution}")
-        assert as_list(statement["Action"]) in (["s3:GetObject"], ["s3:ListBucket"])
+        assert as_list(statement["Action"]) == ["s3:GetObject"]
     site = next(o for o in distribution(found)["Origins"] if o["Id"] == "site")
     assert site["OriginAccessControlId"] == {"Fn::GetAtt": ["SiteOriginAccess", "Id"]}
     assert found["Resources"]["SiteOriginAccess"]["Properties"][
@@ -244,10 +244,15 @@ def test_cloudfront_serves_tls_1_2_at_least_and_routes_api_to_the_gateway_with_i
     assert behaviour["CachePolicyId"] == template.CACHING_DISABLED
     forwarded = found["Resources"]["ApiRequests"]["Properties"]["OriginRequestPolicyConfig"]
     assert template.CLIENT_ADDRESS_HEADER in forwarded["HeadersConfig"]["Headers"]
-    assert config["CustomErrorResponses"] == [{"ErrorCode": 404, "ResponseCode": 404,
+    # a missing file is S3's 403 (it may not list the bucket), shown as the site's 404
+    # page; the API's and the WAF's answers never are 403, so they keep their own bodies
+    assert config["CustomErrorResponses"] == [{"ErrorCode": 403, "ResponseCode": 404,
                                                "ResponsePagePath": "/404.html",
                                                "ErrorCachingMinTTL": 60}]
     assert (Path(template.ROOT) / "static_site" / "404.html").is_file()
+    statuses = {r.get("StatusCode") for r in found["Resources"]["RestAPI"]["Properties"][
+        "GatewayResponses"].values()}
+    assert "403" not in statuses
 
 
 def test_the_api_is_regional_throttled_and_answers_its_own_errors_in_the_envelope(built):
@@ -300,7 +305,10 @@ def test_the_waf_template_is_a_cloudfront_rate_rule_and_the_distribution_can_use
     acl = waf["Resources"]["WebAcl"]["Properties"]
     assert acl["Scope"] == "CLOUDFRONT"
     [rule] = acl["Rules"]
-    assert rule["Action"] == {"Block": {}}
+    answer = rule["Action"]["Block"]["CustomResponse"]
+    assert answer["ResponseCode"] == 429
+    body = json.loads(acl["CustomResponseBodies"][answer["CustomResponseBodyKey"]]["Content"])
+    assert body["error"]["code"] == "too_many_requests" and body["error"]["support"]
     assert rule["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
     assert distribution(found)["WebACLId"]["Fn::If"][0] == "HasWebAcl"
 
