@@ -60,6 +60,11 @@ def test_a_new_number_is_registered_on_a_phone_in_english_after_a_typo_is_correc
     expect(page.locator("#reg-phone-error")).to_contain_text(messages("invalid_phone", "en"))
     expect(number).to_have_attribute("aria-invalid", "true")
     check_view(page, "pwreg-2-phone-invalid-en-phone")
+    # a real mobile number, but in a country the portal does not send to
+    number.fill("+47 412 34 567")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#reg-phone-error")).to_contain_text(messages("phone_not_allowed", "en"))
+    expect(number).to_be_focused()
     seen_typo = site.sms_count(typo)
     number.fill("070-999 00 50")
     page.get_by_role("button", name="Next").click()
