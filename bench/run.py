@@ -349,7 +349,7 @@ def measure_package(stage: str = "prod") -> dict:
             template.package(stage, Path(tmp))
         except subprocess.CalledProcessError as error:
             return {"error": [f"chalice package failed ({error.returncode})"]}
-        out = Path(tmp) / "package"
+        out = Path(tmp)
         zipped = out / "deployment.zip"
         import zipfile
         with zipfile.ZipFile(zipped) as archive:

@@ -96,8 +96,7 @@ def sms_spend_alarm_usd(monthly_limit_usd: float) -> int:
 
 
 def allowed_countries(stage: str) -> set[str]:
-    raw = template.stage_environment(stage).get("PWPORTAL_PHONE_ALLOWED_COUNTRIES", "SE")
-    return {part.strip().upper() for part in raw.split(",") if part.strip()}
+    return set(template.stage_settings(stage).allowed_countries)
 
 
 # -- 1. secrets --------------------------------------------------------------------------------
@@ -195,14 +194,14 @@ def _bucket_region(s3) -> str:
 
 
 def upload_artifacts(s3, bucket: str, build: Path, stage: str | None = None) -> str:
-    """Uploads build/package/deployment.zip (its key is its SHA-256, so a package that did
+    """Uploads build/<stage>/deployment.zip (its key is its SHA-256, so a package that did
     not change is not uploaded again and an old stack's code stays where it was), points
     every AWS::Serverless::Function's CodeUri at it, uploads that template and returns its
     URL (CloudFormation takes a template over 51,200 bytes only from S3). The keys are under
     `<stage>/`; the stage is the build folder's name (build/<stage>) unless given."""
     build = Path(build)
     stage = stage or _stage_of(build)
-    package = build / "package" / "deployment.zip"
+    package = build / "deployment.zip"
     if not package.is_file():
         raise DeployError(f"no Lambda package at {package}; run the packaging step first")
     code_key = f"{stage}/{_file_sha256(package)}.zip"
@@ -577,7 +576,7 @@ def deploy(args) -> dict[str, str]:
     upload_site(s3, outputs["SiteBucketName"], SITE_ROOT)
     invalidate(session.client("cloudfront"), outputs["DistributionId"])
     configure_sms(session.client("sns"),
-                  template.stage_environment(stage)["PWPORTAL_SMS_SENDER_ID"],
+                  template.stage_settings(stage).sms_sender_id,
                   args.sms_monthly_limit_usd)
     protect_countries(session.client("pinpoint-sms-voice-v2"), allowed_countries(stage), stage)
 

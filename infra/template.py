@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import os
 import re
@@ -37,9 +38,10 @@ from pathlib import Path
 
 from chalice.utils import to_cfn_resource_name
 
+from chalicelib.api import http
 from chalicelib.api.http import ORIGIN_HEADER
-from chalicelib.messages import text
-from infra import monitoring
+from chalicelib.settings import Settings, load_settings
+from infra import monitoring, resources
 from infra.local_stack import SECURITY_HEADERS, stage_environment
 from infra.resources import definitions
 
@@ -99,25 +101,29 @@ ACCESS = {
 _RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 
 
+@functools.cache
+def stage_settings(stage: str) -> Settings:
+    """The settings a deployed stage runs with (its variables in .chalice/config.json), so
+    that the template names what the code will look for."""
+    return load_settings(stage_environment(stage))
+
+
 def table_name(stage: str, logical: str) -> str:
-    """The name the settings give a table on this stage (`pwportal-<stage>-<kind>`)."""
-    setting = definitions()["Tables"][logical]["setting"]
-    return f"{APP}-{stage}-{setting.removesuffix('_table')}"
+    return resources.table_names(stage_settings(stage))[logical]
+
+
+def queue_name(stage: str, logical: str) -> str:
+    return resources.queue_name(stage_settings(stage), logical)
+
+
+def secrets_parameter(stage: str) -> str:
+    return stage_settings(stage).secrets_parameter
 
 
 def function_name(stage: str, function: str) -> str:
     """Named, so that a role's policy can name its log group without naming the function
     (which names the role: a cycle)."""
     return f"{APP}-{stage}-{function}"
-
-
-def queue_name(stage: str, logical: str) -> str:
-    spec = definitions()["Queues"][logical]
-    return f"{APP}-{stage}-sms" + spec.get("suffix", "")
-
-
-def secrets_parameter(stage: str) -> str:
-    return stage_environment(stage)["PWPORTAL_SECRETS_PARAMETER"]
 
 
 def chalice_config() -> dict:
@@ -210,8 +216,6 @@ def response_headers(headers: dict[str, str] = SECURITY_HEADERS) -> dict:
             security["FrameOptions"] = {"FrameOption": value.upper(), "Override": True}
         elif key == "strict-transport-security":
             security["StrictTransportSecurity"] = _hsts(value)
-        elif key in ("x-xss-protection",):
-            raise ValueError(f"{name} is not supported here")
         else:
             custom.append({"Header": name, "Value": value, "Override": True})
     config = {"Name": None, "SecurityHeadersConfig": security}
@@ -229,33 +233,6 @@ def _hsts(value: str) -> dict:
     return {"AccessControlMaxAgeSec": int(found.group(1)),
             "IncludeSubdomains": "includesubdomains" in lowered,
             "Preload": "preload" in lowered, "Override": True}
-
-
-def headers_sent(config: dict) -> dict[str, str]:
-    """The headers a ResponseHeadersPolicyConfig makes CloudFront send (the reverse of
-    `response_headers`), to check the two lists are one."""
-    security = config.get("SecurityHeadersConfig", {})
-    sent = {}
-    if "ContentSecurityPolicy" in security:
-        sent["Content-Security-Policy"] = security["ContentSecurityPolicy"][
-            "ContentSecurityPolicy"]
-    if "ReferrerPolicy" in security:
-        sent["Referrer-Policy"] = security["ReferrerPolicy"]["ReferrerPolicy"]
-    if "ContentTypeOptions" in security:
-        sent["X-Content-Type-Options"] = "nosniff"
-    if "FrameOptions" in security:
-        sent["X-Frame-Options"] = security["FrameOptions"]["FrameOption"]
-    if "StrictTransportSecurity" in security:
-        hsts = security["StrictTransportSecurity"]
-        value = f"max-age={hsts['AccessControlMaxAgeSec']}"
-        if hsts.get("IncludeSubdomains"):
-            value += "; includeSubDomains"
-        if hsts.get("Preload"):
-            value += "; preload"
-        sent["Strict-Transport-Security"] = value
-    for item in config.get("CustomHeadersConfig", {}).get("Items", []):
-        sent[item["Header"]] = item["Value"]
-    return sent
 
 
 # A viewer-request function on the site: `/pwreg/` is `/pwreg/index.html` in the bucket, and
@@ -282,11 +259,7 @@ function handler(event) {
 def envelope(stage: str, code: str) -> dict:
     """The API's error envelope in Swedish, for answers that AWS gives without the API
     (API Gateway's own, the WAF's), which cannot read Accept-Language."""
-    env = stage_environment(stage)
-    support = ", ".join(part for part in (env.get("PWPORTAL_SUPPORT_PHONE", ""),
-                                          env.get("PWPORTAL_SUPPORT_EMAIL", "")) if part)
-    message = text(code, "sv") + " " + text("support", "sv", support=support)
-    return {"error": {"code": code, "message": message, "support": support}}
+    return http.envelope(code, "sv", http.support_line(stage_settings(stage)))
 
 
 def gateway_responses(stage: str) -> dict:
@@ -582,11 +555,9 @@ def package(stage: str, out: Path, region: str | None = None) -> Path:
     (out / "waf.json").write_text(json.dumps(waf_template(stage), indent=1), encoding="utf-8")
     env = {**os.environ, "AWS_DEFAULT_REGION": region or os.environ.get(
         "AWS_DEFAULT_REGION", DEFAULT_REGION)}
-    command = [sys.executable, "-m", "infra.chalice_runtime", RUNTIME, "package", "--stage", stage,
-               "--merge-template", str(merge), str(out / "package")]
+    command = [sys.executable, "-m", "infra.chalice_runtime", RUNTIME, "package", "--stage",
+               stage, "--merge-template", str(merge), str(out)]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
-    built = out / "package" / "sam.json"
-    (out / "sam.json").write_text(built.read_text(encoding="utf-8"), encoding="utf-8")
     return out / "sam.json"
 
 

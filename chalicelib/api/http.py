@@ -33,8 +33,9 @@ _CHALICE_ERRORS = {400: "invalid_request", 403: "not_found", 404: "not_found",
                    500: "internal_error"}
 
 
-def support_line() -> str:
-    settings = portal().settings
+def support_line(settings=None) -> str:
+    """The support contact of every error: the phone and the e-mail of the settings."""
+    settings = settings or portal().settings
     return ", ".join(part for part in (settings.support_phone, settings.support_email) if part)
 
 
@@ -48,6 +49,12 @@ def json_response(status: int, body: dict | None, headers: dict | None = None) -
 
 
 def error_body(code: str, lang: str, **fields) -> dict:
+    return envelope(code, lang, support_line(), **fields)
+
+
+def envelope(code: str, lang: str, support: str, **fields) -> dict:
+    """The error envelope: the code, its text in `lang` with the support contact, and any
+    fields of the error."""
     params = dict(fields)
     if "retry_after" in params:
         params["minutes"] = max(1, math.ceil(params["retry_after"] / 60))
@@ -55,7 +62,6 @@ def error_body(code: str, lang: str, **fields) -> dict:
         message = text(code, lang, **params)
     except KeyError:
         message = text(code, lang)
-    support = support_line()
     message += " " + text("support", lang, support=support)
     return {"error": {"code": code, "message": message, "support": support, **fields}}
 
@@ -165,20 +171,18 @@ def endpoint(blueprint, status: int = 200):
 def with_headers(event, get_response):
     """HTTP middleware: requests that went around CloudFront refused, security headers
     everywhere, Chalice's own errors in our envelope."""
+    lang = language(event.headers.get("accept-language"))
     try:
         allowed = from_cloudfront(event)
     except Exception:  # the secrets cannot be read: say so, and keep the trace in the log
         sys.stderr.write(json.dumps({"level": "error", "event": "secrets_unavailable",
                                      "trace": traceback.format_exc(limit=5)}) + "\n")
-        lang = language(event.headers.get("accept-language"))
         return json_response(503, error_body("service_unavailable", lang))
     if not allowed:
-        lang = language(event.headers.get("accept-language"))
         return json_response(403, error_body("forbidden", lang))
     response = get_response(event)
     if response.status_code >= 400 and isinstance(response.body, dict) \
             and "Code" in response.body:
-        lang = language(event.headers.get("accept-language"))
         code = _CHALICE_ERRORS.get(response.status_code, "invalid_request")
         status = response.status_code if response.status_code != 403 else 404
         headers = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
