@@ -193,8 +193,8 @@ def test_the_real_site_names_no_other_api():
 def fake_build(tmp_path: Path) -> Path:
     """What `template.package` leaves in build/<stage>/, in small."""
     build = tmp_path / "build" / STAGE
-    (build / "package").mkdir(parents=True)
-    with zipfile.ZipFile(build / "package" / "deployment.zip", "w") as archive:
+    build.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(build / "deployment.zip", "w") as archive:
         archive.writestr("app.py", "print('pwportal')\n")
     sam = {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -236,7 +236,7 @@ def test_artifacts_upload_points_every_function_at_the_uploaded_package_and_uplo
     bucket = deploy.ensure_artifacts_bucket(s3, "pwportal-prod-artifacts-123456789012-"
                                                 f"{REGION}", REGION)
     build = fake_build(tmp_path)
-    package = (build / "package" / "deployment.zip").read_bytes()
+    package = (build / "deployment.zip").read_bytes()
     code_key = f"prod/{hashlib.sha256(package).hexdigest()}.zip"
 
     url = deploy.upload_artifacts(s3, bucket, build)
@@ -268,7 +268,7 @@ def test_artifacts_upload_points_every_function_at_the_uploaded_package_and_uplo
 
 def test_configure_sms_sets_transactional_the_sender_id_and_the_limit(aws):
     sns = client("sns")
-    sender = template.stage_environment(STAGE)["PWPORTAL_SMS_SENDER_ID"]
+    sender = template.stage_settings(STAGE).sms_sender_id
 
     deploy.configure_sms(sns, sender, 50)
 

@@ -37,8 +37,8 @@ from chalicelib.adapters import aws
 from infra import template
 from infra.resources import definitions
 from infra.resources import queue_name as local_queue_name
+from tests.conftest import REGION
 
-REGION = "eu-north-1"
 ACCOUNT = "123456789012"  # moto's default account, and the one the policies are read for
 PARTITION = "aws"
 STAGE = "prod"

@@ -17,14 +17,7 @@ from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE
 from infra import monitoring, template
 from infra.local_stack import SECURITY_HEADERS
 from infra.resources import definitions
-
-AWS_METRICS = {
-    ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/ApiGateway", "5XXError"),
-    ("AWS/ApiGateway", "Latency"), ("AWS/DynamoDB", "ReadThrottleEvents"),
-    ("AWS/DynamoDB", "WriteThrottleEvents"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-    ("AWS/SNS", "SMSMonthToDateSpentUSD"),
-}
-
+from tests.infra.test_monitoring import AWS_METRICS
 
 @pytest.fixture(scope="module", params=template.STAGES)
 def built(request, tmp_path_factory):
@@ -111,7 +104,7 @@ def test_the_reminders_run_daily_and_every_function_on_the_pinned_runtime(built)
 def test_the_package_holds_only_wheels_the_lambda_runtime_can_load(built):
     _, out, _ = built
     abi = "cpython-" + template.RUNTIME.removeprefix("python").replace(".", "")
-    with zipfile.ZipFile(out / "package" / "deployment.zip") as package:
+    with zipfile.ZipFile(out / "deployment.zip") as package:
         compiled = [n for n in package.namelist() if n.endswith(".so")]
     assert compiled, "argon2 and cffi are compiled: the package has no .so at all?"
     for name in compiled:
@@ -209,6 +202,33 @@ def test_the_site_bucket_is_private_and_only_cloudfront_reads_it(built):
         "OriginAccessControlConfig"]["SigningBehavior"] == "always"
 
 
+def headers_sent(config: dict) -> dict[str, str]:
+    """The headers a ResponseHeadersPolicyConfig makes CloudFront send (the reverse of
+    template.response_headers), to check that CloudFront's list is the local stack's."""
+    security = config.get("SecurityHeadersConfig", {})
+    sent = {}
+    if "ContentSecurityPolicy" in security:
+        sent["Content-Security-Policy"] = security["ContentSecurityPolicy"][
+            "ContentSecurityPolicy"]
+    if "ReferrerPolicy" in security:
+        sent["Referrer-Policy"] = security["ReferrerPolicy"]["ReferrerPolicy"]
+    if "ContentTypeOptions" in security:
+        sent["X-Content-Type-Options"] = "nosniff"
+    if "FrameOptions" in security:
+        sent["X-Frame-Options"] = security["FrameOptions"]["FrameOption"]
+    if "StrictTransportSecurity" in security:
+        hsts = security["StrictTransportSecurity"]
+        value = f"max-age={hsts['AccessControlMaxAgeSec']}"
+        if hsts.get("IncludeSubdomains"):
+            value += "; includeSubDomains"
+        if hsts.get("Preload"):
+            value += "; preload"
+        sent["Strict-Transport-Security"] = value
+    for item in config.get("CustomHeadersConfig", {}).get("Items", []):
+        sent[item["Header"]] = item["Value"]
+    return sent
+
+
 def distribution(found: dict) -> dict:
     return found["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
 
@@ -216,7 +236,7 @@ def distribution(found: dict) -> dict:
 def test_cloudfront_sends_the_local_stacks_security_headers_on_pages_and_api(built):
     _, _, found = built
     config = found["Resources"]["SiteHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
-    assert template.headers_sent(config) == SECURITY_HEADERS
+    assert headers_sent(config) == SECURITY_HEADERS
     hsts = config["SecurityHeadersConfig"]["StrictTransportSecurity"]
     assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["IncludeSubdomains"] is True
     assert all(h.get("Override", True) for h in config["SecurityHeadersConfig"].values())
