@@ -71,7 +71,7 @@ def cause_every_event(world, client):
     world.deliver()
 
     world.portal.gateway = FailingGateway()                            # sms.failed
-    from chalicelib.adapters import sms
+    from chalicelib.domain import sms
     with pytest.raises(RuntimeError):
         world.portal.delivery.deliver(sms.message("notice", "Hej", to="+46701234567"),
                                       receive_count=world.settings.sms_max_receives)

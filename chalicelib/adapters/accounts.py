@@ -5,60 +5,44 @@ made at once cannot silently overwrite each other.
 """
 from __future__ import annotations
 
-from chalicelib.adapters.dynamo import ConditionFailed, Dynamo, put_op
+from chalicelib.domain import conditions as c
 from chalicelib.domain.account import Account
-from chalicelib.domain.errors import AccountExists
+from chalicelib.ports import Put, Read, Store
+
+
+def _account(item: dict | None) -> Account | None:
+    return Account.from_item(item) if item else None
 
 
 class Accounts:
-    def __init__(self, settings, dynamo: Dynamo):
-        self._settings = settings
-        self._dynamo = dynamo
-
-    @property
-    def table(self) -> str:
-        return self._settings.accounts_table
-
-    def key(self, username: str) -> tuple[str, dict]:
-        return self.table, {"username": username}
+    def __init__(self, store: Store, table: str):
+        self._store = store
+        self.table = table
 
     def get(self, username: str) -> Account | None:
-        item = self._dynamo.get(self.table, {"username": username})
-        return Account.from_item(item) if item else None
+        return _account(self._store.get(self.table, {"username": username}))
 
-    def create_op(self, account: Account) -> dict:
-        return put_op(self.table, account.to_item(), condition="attribute_not_exists(username)")
+    def read(self, username: str) -> Read:
+        return Read(self.table, {"username": username}, _account)
 
-    def create(self, account: Account) -> None:
-        try:
-            self._dynamo.put(self.table, account.to_item(),
-                             condition="attribute_not_exists(username)")
-        except ConditionFailed:
-            raise AccountExists() from None
+    def get_many(self, usernames: list[str]) -> list[Account]:
+        """The accounts of `usernames` that exist, in one batched read per 100."""
+        items = self._store.get_many([(self.table, {"username": u}) for u in usernames])
+        return [Account.from_item(item) for item in items if item]
 
-    def save_op(self, account: Account, read_version: int) -> dict:
+    def create(self, account: Account) -> Put:
+        return Put(self.table, account.to_item(), expect=c.Missing("username"))
+
+    def save(self, account: Account, read_version: int) -> Put:
         """Write `account` (whose version is already bumped) if nobody changed it since."""
-        return put_op(self.table, account.to_item(), condition="version = :v",
-                      values={":v": read_version})
-
-    def save(self, account: Account, read_version: int) -> None:
-        """Write `account` alone, or ConditionFailed if somebody changed it since."""
-        self._dynamo.put(self.table, account.to_item(), condition="version = :v",
-                         values={":v": read_version})
+        return Put(self.table, account.to_item(), expect=c.eq("version", read_version))
 
     def expiring_on(self, day: str) -> list[str]:
         """The usernames whose password expires on `day` (YYYY-MM-DD), through the by_expiry
         index: the cost is that of the accounts due that day, never of the whole table."""
-        found = self._dynamo.query(TableName=self.table, IndexName="by_expiry",
-                                   KeyConditionExpression="expires_on = :d",
-                                   ExpressionAttributeValues={":d": {"S": day}})
-        return [item["username"] for item in found]
-
-    def get_many(self, usernames: list[str]) -> list[Account]:
-        """The accounts of `usernames` that exist, in one batched read per 100."""
-        items = self._dynamo.batch_get([self.key(username) for username in usernames])
-        return [Account.from_item(item) for item in items if item]
+        return [item["username"] for item in self._store.query(
+            self.table, "expires_on", day, index="by_expiry", order="username")]
 
     def all(self, attributes: list[str] | None = None) -> list[dict]:
         """Every account item (or only `attributes` of each): a scan, for the support CLI."""
-        return self._dynamo.scan(self.table, attributes)
+        return self._store.scan(self.table, attributes)

@@ -12,17 +12,17 @@ import secrets
 import sys
 from datetime import timedelta
 
-from chalicelib.adapters.dynamo import Dynamo, put_op
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE, Caller, truncate_ip
 from chalicelib.domain.phone import masked
+from chalicelib.ports import Put, Store
 
 
 class Audit:
-    def __init__(self, settings, clock, dynamo: Dynamo, stream=None):
+    def __init__(self, settings, clock, store: Store, stream=None):
         self._settings = settings
         self._clock = clock
-        self._dynamo = dynamo
+        self._store = store
         self._stream = stream
 
     def record(self, event: str, username: str | None, outcome: str, caller: Caller,
@@ -48,18 +48,18 @@ class Audit:
                 record[key] = value
         return record
 
-    def op(self, record: dict) -> dict:
-        return put_op(self._settings.audit_table, record)
+    def put(self, record: dict) -> Put:
+        return Put(self._settings.audit_table, record)
 
     def write(self, record: dict) -> None:
-        self._dynamo.put(self._settings.audit_table, record)
+        self._store.write(self.put(record))
         self.emit(record)
 
     def write_if_possible(self, record: dict) -> None:
         """For a record about a failure already under way: into the table if DynamoDB
         answers, into the log in any case."""
         try:
-            self._dynamo.put(self._settings.audit_table, record)
+            self._store.write(self.put(record))
         except ServiceUnavailable:
             pass
         self.emit(record)
@@ -84,13 +84,9 @@ class Audit:
 
     def on_day(self, day: str) -> list[dict]:
         """Every record of one UTC day (YYYY-MM-DD), oldest first, through the by_day index."""
-        return self._dynamo.query(TableName=self._settings.audit_table, IndexName="by_day",
-                                  KeyConditionExpression="#d = :d",
-                                  ExpressionAttributeNames={"#d": "day"},
-                                  ExpressionAttributeValues={":d": {"S": day}})
+        return self._store.query(self._settings.audit_table, "day", day, index="by_day",
+                                 order="at")
 
     def events(self, username: str, limit: int = 50) -> list[dict]:
-        return self._dynamo.query(TableName=self._settings.audit_table,
-                                  KeyConditionExpression="username = :u",
-                                  ExpressionAttributeValues={":u": {"S": username}},
-                                  ScanIndexForward=False, limit=limit)
+        return self._store.query(self._settings.audit_table, "username", username,
+                                 order="at", newest_first=True, limit=limit)

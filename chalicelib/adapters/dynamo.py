@@ -1,8 +1,10 @@
-"""A thin layer over the DynamoDB client: Python values in and out, one error vocabulary.
+"""The store on DynamoDB: the Store port of chalicelib/ports.py over the DynamoDB client.
 
-Every write that must not get past a limit or overwrite a concurrent change carries a
-condition; several writes that belong together go in one transaction. AWS failures other
-than a failed condition become ServiceUnavailable, which the API answers with 503.
+Writes arrive as data (Put, Update, Delete, Check) with a condition from
+domain/conditions.py; this module alone turns them into expressions. A failed condition
+becomes Refused, naming the operation of a transaction that failed; a transaction that lost
+to a parallel one becomes Conflict; every other AWS failure ServiceUnavailable, which the
+API answers with 503.
 """
 from __future__ import annotations
 
@@ -11,33 +13,11 @@ from decimal import Decimal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import aws
+from chalicelib.domain import conditions as c
 from chalicelib.domain.errors import ServiceUnavailable
-
+from chalicelib.ports import Check, Conflict, Delete, Put, Refused, Update, Write
 
 BATCH_GET_KEYS = 100
-
-
-class ConditionFailed(Exception):
-    """A conditional write was refused; `item` is the item as it was, when asked for."""
-
-    def __init__(self, item: dict | None = None):
-        super().__init__("condition failed")
-        self.item = item
-
-
-class TransactionCancelled(Exception):
-    """`reasons[i]` is the failure code of the i-th operation, or None where it was fine."""
-
-    def __init__(self, reasons: list[str | None]):
-        super().__init__(f"transaction cancelled: {reasons}")
-        self.reasons = reasons
-
-    def failed(self, index: int) -> bool:
-        return self.reasons[index] == "ConditionalCheckFailed"
-
-    @property
-    def conflict(self) -> bool:
-        return any(reason == "TransactionConflict" for reason in self.reasons)
 
 
 def _serializer():
@@ -79,68 +59,89 @@ def from_dynamo(item: dict | None) -> dict | None:
     return {k: _restore(deserializer.deserialize(v)) for k, v in item.items()}
 
 
-def _values(values: dict | None) -> dict | None:
-    if not values:
-        return None
-    serializer, _ = _serializer()
-    return {k: serializer.serialize(_prepare(v)) for k, v in values.items()}
+class _Expression:
+    """Builds one request's expressions, with a placeholder for every name and value."""
+
+    def __init__(self):
+        self.names: dict[str, str] = {}
+        self.values: dict[str, object] = {}
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = value
+        return placeholder
+
+    def condition(self, condition: c.Condition) -> str:
+        if isinstance(condition, c.Present):
+            return f"attribute_exists({self.name(condition.attribute)})"
+        if isinstance(condition, c.Missing):
+            return f"attribute_not_exists({self.name(condition.attribute)})"
+        if isinstance(condition, c.Compare):
+            return (f"{self.name(condition.attribute)} {condition.op} "
+                    f"{self.value(condition.value)}")
+        joiner = " AND " if isinstance(condition, c.All) else " OR "
+        return "(" + joiner.join(self.condition(part) for part in condition.parts) + ")"
+
+    def update(self, write: Update) -> str:
+        clauses = []
+        if write.set:
+            clauses.append("SET " + ", ".join(f"{self.name(k)} = {self.value(v)}"
+                                               for k, v in write.set.items()))
+        if write.add:
+            clauses.append("ADD " + ", ".join(f"{self.name(k)} {self.value(v)}"
+                                               for k, v in write.add.items()))
+        if write.remove:
+            clauses.append("REMOVE " + ", ".join(self.name(k) for k in write.remove))
+        return " ".join(clauses)
+
+    def request(self, write: Write) -> tuple[str, dict]:
+        """(the client's operation, its arguments) for one write."""
+        if isinstance(write, Put):
+            kind, kwargs = "Put", {"TableName": write.table, "Item": to_dynamo(write.item)}
+        else:
+            kind = {Update: "Update", Delete: "Delete", Check: "ConditionCheck"}[type(write)]
+            kwargs = {"TableName": write.table, "Key": to_dynamo(write.key)}
+        if isinstance(write, Update):
+            kwargs["UpdateExpression"] = self.update(write)
+        if write.expect is not None:
+            kwargs["ConditionExpression"] = self.condition(write.expect)
+        if self.names:
+            kwargs["ExpressionAttributeNames"] = self.names
+        if self.values:
+            kwargs["ExpressionAttributeValues"] = to_dynamo(self.values)
+        return kind, kwargs
 
 
-def _expression(kwargs: dict, condition=None, names=None, values=None, update=None) -> dict:
-    if update:
-        kwargs["UpdateExpression"] = update
-    if condition:
-        kwargs["ConditionExpression"] = condition
-    if names:
-        kwargs["ExpressionAttributeNames"] = names
-    serialized = _values(values)
-    if serialized:
-        kwargs["ExpressionAttributeValues"] = serialized
-    return kwargs
+SINGLE = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
 
-# Operations for transact(): plain dicts in the client's own format.
-
-def put_op(table: str, item: dict, condition=None, names=None, values=None) -> dict:
-    return {"Put": _expression({"TableName": table, "Item": to_dynamo(item)},
-                               condition, names, values)}
-
-
-def update_op(table: str, key: dict, update: str, condition=None, names=None,
-              values=None) -> dict:
-    return {"Update": _expression({"TableName": table, "Key": to_dynamo(key)},
-                                  condition, names, values, update)}
-
-
-def delete_op(table: str, key: dict, condition=None, names=None, values=None) -> dict:
-    return {"Delete": _expression({"TableName": table, "Key": to_dynamo(key)},
-                                  condition, names, values)}
-
-
-def check_op(table: str, key: dict, condition: str, names=None, values=None) -> dict:
-    return {"ConditionCheck": _expression({"TableName": table, "Key": to_dynamo(key)},
-                                          condition, names, values)}
-
-
-class Dynamo:
+class DynamoStore:
     @property
     def _client(self):
         return aws.client("dynamodb")
 
-    def _call(self, operation: str, **kwargs):
+    def _call(self, operation: str, names: list[str] | None = None, **kwargs):
         try:
             return getattr(self._client, operation)(**kwargs)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code == "ConditionalCheckFailedException":
-                raise ConditionFailed(from_dynamo(error.response.get("Item"))) from None
+                raise Refused(item=from_dynamo(error.response.get("Item"))) from None
             if code == "TransactionCanceledException":
-                reasons = [r.get("Code") if r.get("Code") not in (None, "None") else None
-                           for r in error.response.get("CancellationReasons", [])]
-                if not {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons):
-                    # Throttled or failed inside DynamoDB: nothing for a use case to judge.
-                    raise ServiceUnavailable() from error
-                raise TransactionCancelled(reasons) from None
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                failed = [name for name, reason in zip(names or [], reasons)
+                          if reason == "ConditionalCheckFailed"]
+                if failed:
+                    raise Refused(by=failed[0]) from None
+                if "TransactionConflict" in reasons:
+                    raise Conflict() from None
+                # Throttled or failed inside DynamoDB: nothing for a use case to judge.
+                raise ServiceUnavailable() from error
             raise ServiceUnavailable() from error
         except BotoCoreError as error:
             raise ServiceUnavailable() from error
@@ -150,44 +151,67 @@ class Dynamo:
                               ConsistentRead=True)
         return from_dynamo(response.get("Item"))
 
-    def batch_get(self, wanted: list[tuple[str, dict]]) -> list[dict | None]:
-        """Read several items of one or more tables, strongly consistent: one call for up
-        to 100 keys (DynamoDB's limit), in order; None where an item does not exist."""
+    def get_many(self, wanted: list[tuple[str, dict]]) -> list[dict | None]:
+        """Several items of one or more tables, strongly consistent: one call for up to 100
+        keys (DynamoDB's limit), in order; None where an item does not exist."""
         if len(wanted) > BATCH_GET_KEYS:
             return [item for start in range(0, len(wanted), BATCH_GET_KEYS)
-                    for item in self.batch_get(wanted[start:start + BATCH_GET_KEYS])]
+                    for item in self.get_many(wanted[start:start + BATCH_GET_KEYS])]
         request: dict[str, dict] = {}
         for table, key in wanted:
-            request.setdefault(table, {"Keys": [], "ConsistentRead": True})
-            request[table]["Keys"].append(to_dynamo(key))
-        found: dict[tuple[str, tuple], dict] = {}
+            keys = request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"]
+            if to_dynamo(key) not in keys:
+                keys.append(to_dynamo(key))
+        found: dict[tuple, dict] = {}
         while request:
             response = self._call("batch_get_item", RequestItems=request)
             for table, items in response.get("Responses", {}).items():
                 for raw in items:
                     item = from_dynamo(raw)
-                    found[(table, _key_of(item, wanted, table))] = item
+                    for wanted_table, key in wanted:
+                        if wanted_table == table and all(item.get(k) == v
+                                                         for k, v in key.items()):
+                            found[(table, tuple(sorted(key.items())))] = item
             request = response.get("UnprocessedKeys") or {}
         return [found.get((table, tuple(sorted(key.items())))) for table, key in wanted]
 
-    def put(self, table: str, item: dict, condition=None, names=None, values=None) -> None:
-        self._call("put_item", **_expression({"TableName": table, "Item": to_dynamo(item)},
-                                             condition, names, values))
-
-    def update(self, table: str, key: dict, update: str, condition=None, names=None,
-               values=None, returns: str = "NONE", old_on_failure: bool = False) -> dict | None:
-        kwargs = _expression({"TableName": table, "Key": to_dynamo(key),
-                              "ReturnValues": returns}, condition, names, values, update)
-        if old_on_failure:
-            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        response = self._call("update_item", **kwargs)
+    def write(self, write: Write, returns_new: bool = False) -> dict | None:
+        kind, kwargs = _Expression().request(write)
+        if kind == "Update":
+            kwargs["ReturnValues"] = "ALL_NEW" if returns_new else "NONE"
+            if write.expect is not None:
+                kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        response = self._call(SINGLE[kind], **kwargs)
         return from_dynamo(response.get("Attributes"))
 
-    def delete(self, table: str, key: dict) -> None:
-        self._call("delete_item", TableName=table, Key=to_dynamo(key))
+    def commit(self, writes: list[tuple[str, Write]]) -> None:
+        items = []
+        for _, write in writes:
+            kind, kwargs = _Expression().request(write)
+            items.append({kind: kwargs})
+        self._call("transact_write_items", names=[name for name, _ in writes],
+                   TransactItems=items)
 
-    def transact(self, operations: list[dict]) -> None:
-        self._call("transact_write_items", TransactItems=operations)
+    def query(self, table: str, attribute: str, value, index: str | None = None,
+              order: str | None = None, newest_first: bool = False,
+              limit: int | None = None) -> list[dict]:
+        """The items whose `attribute` (the table's or `index`'s partition key) is `value`,
+        in the order of the sort key (`order` is what it is; DynamoDB knows)."""
+        kwargs = {"TableName": table, "KeyConditionExpression": "#k = :k",
+                  "ExpressionAttributeNames": {"#k": attribute},
+                  "ExpressionAttributeValues": to_dynamo({":k": value}),
+                  "ScanIndexForward": not newest_first}
+        if index:
+            kwargs["IndexName"] = index
+        items: list[dict] = []
+        while True:
+            if limit:
+                kwargs["Limit"] = limit - len(items)
+            response = self._call("query", **kwargs)
+            items.extend(from_dynamo(raw) for raw in response.get("Items", []))
+            if "LastEvaluatedKey" not in response or (limit and len(items) >= limit):
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def scan(self, table: str, attributes: list[str] | None = None) -> list[dict]:
         """Every item of a table, page by page: for the support CLI only. Nothing on a
@@ -204,21 +228,3 @@ class Dynamo:
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def query(self, limit: int | None = None, **kwargs) -> list[dict]:
-        items: list[dict] = []
-        while True:
-            if limit:
-                kwargs["Limit"] = limit - len(items)
-            response = self._call("query", **kwargs)
-            items.extend(from_dynamo(raw) for raw in response.get("Items", []))
-            if "LastEvaluatedKey" not in response or (limit and len(items) >= limit):
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def _key_of(item: dict, wanted: list[tuple[str, dict]], table: str) -> tuple:
-    for wanted_table, key in wanted:
-        if wanted_table == table and all(item.get(k) == v for k, v in key.items()):
-            return tuple(sorted(key.items()))
-    return ()

@@ -1,141 +1,130 @@
 """Rate limits in DynamoDB, updated atomically so parallel requests cannot get past them.
 
-Two kinds:
-- fixed-window counters (per client IP, the whole service's SMS): one conditional `ADD`
-  per request, no read, so thousands of parallel requests serialise in DynamoDB itself;
-- sliding logs (per username: code SMS, wrong codes, login failures; per account: new
-  numbers): the recent timestamps of one subject in one item, read, judged by
-  `domain.limits.decide` and written back on the condition that nobody wrote in between.
-  A lost race is retried by the caller with a fresh read.
+The adapter owns its subjects: each is named here with the setting that holds its rules.
+
+- Counters (fixed windows: per client IP, the whole service's SMS): one conditional `ADD`
+  per request, no read, so thousands of parallel requests serialise in DynamoDB itself.
+- Logs (sliding windows, per username or account): the recent timestamps of one subject in
+  one item, read, judged by `domain.limits` and written back on the condition that nobody
+  wrote in between; a lost race is read and built again (services/unit_of_work.retrying).
 """
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from chalicelib.adapters.dynamo import ConditionFailed, Dynamo, check_op, delete_op, put_op
+from chalicelib.domain import conditions as c
 from chalicelib.domain import limits as rules_
-from chalicelib.domain.limits import Decision, Rule
+from chalicelib.domain.limits import Decision, LimitLog, Rule
+from chalicelib.ports import Check, Delete, Put, Read, Refused, Store, Update
+
+HOUSEKEEPING_SECONDS = 60
 
 
-@dataclass
-class LimitLog:
-    """A subject's recent events; `until` is the end of a lock or pause, if any."""
+@dataclass(frozen=True)
+class Log:
+    """A sliding-window subject: `<name>#<who>`, its rules in LimitSettings.`setting`."""
 
-    key: str
-    events: list[float] = field(default_factory=list)
-    version: int = 0
-    until: float = 0.0
-
-    def locked(self, now: float) -> bool:
-        return self.until > now
+    name: str
+    setting: str
 
 
-def ip_subject(ip: str) -> str:
+@dataclass(frozen=True)
+class Counter:
+    """A fixed-window subject: `<name>#<who>#<window>#<start>` per rule."""
+
+    name: str
+    setting: str
+    by_address: bool = False  # `who` is a client address: counted, never stored
+
+
+CODE_SMS = Log("codesms", "sms_per_username")  # code SMS per username, both portals
+WRONG_CODES = Log("wrongcode", "wrong_codes_per_username")  # and the reset pause
+LOGIN_FAILURES = Log("loginfail", "login_failures_per_username")  # and the login lock
+NUMBERS = Log("numbers", "numbers_per_account")  # new numbers verified per account
+
+RESET_STARTS = Counter("ip-reset", "reset_starts_per_ip", by_address=True)
+LOGINS = Counter("ip-login", "logins_per_ip", by_address=True)
+SERVICE_SMS = Counter("sms-service", "sms_per_service")
+
+
+def address_subject(ip: str) -> str:
     # Limits need to tell addresses apart, not to know them.
     return hashlib.sha256(ip.encode("utf-8")).hexdigest()[:24]
 
 
 class Limits:
-    def __init__(self, settings, clock, dynamo: Dynamo):
-        self._settings = settings
-        self._clock = clock
-        self._dynamo = dynamo
+    def __init__(self, store: Store, table: str, settings):
+        self._store = store
+        self.table = table
+        self._settings = settings  # LimitSettings
 
-    @property
-    def table(self) -> str:
-        return self._settings.limits_table
+    def rules(self, subject: Log | Counter) -> tuple[Rule, ...]:
+        return getattr(self._settings, subject.setting)
 
-    def now(self) -> float:
-        return self._clock.now().timestamp()
+    # -- counters --------------------------------------------------------------------------
 
-    # -- fixed-window counters -------------------------------------------------------------
-
-    def windows(self, name: str, subject: str, rules: tuple[Rule, ...],
-                now: float | None = None) -> list[tuple[str, Rule, int]]:
-        """(counter key, rule, end of window) of each rule's fixed window at `now`."""
-        now = self.now() if now is None else now
+    def windows(self, counter: Counter, who: str, now: float) -> list[tuple[Read, Rule, int]]:
+        """(read of its count, rule, end of window) of each rule's fixed window at `now`."""
+        subject = address_subject(who) if counter.by_address else who
         found = []
-        for rule in rules:
+        for rule in self.rules(counter):
             start, _ = rules_.fixed_window(now, rule.window)
-            found.append((f"{name}#{subject}#{rule.window}#{start}", rule, start + rule.window))
+            key = {"key": f"{counter.name}#{subject}#{rule.window}#{start}"}
+            found.append((Read(self.table, key, lambda item: int((item or {}).get("n", 0))),
+                          rule, start + rule.window))
         return found
 
-    def hit(self, name: str, subject: str, rules: tuple[Rule, ...]) -> Decision:
+    def hit(self, counter: Counter, who: str, now: float) -> Decision:
         """Count one event against every rule; refuse if any window is full."""
-        now = self.now()
-        for key, rule, ends in self.windows(name, subject, rules, now):
+        for read, rule, ends in self.windows(counter, who, now):
             try:
-                self._dynamo.update(
-                    self.table, {"key": key}, "ADD n :one SET #ttl = :ttl",
-                    condition="attribute_not_exists(n) OR n < :limit",
-                    names={"#ttl": "ttl"},
-                    values={":one": 1, ":limit": rule.limit, ":ttl": ends + 60})
-            except ConditionFailed:
+                self._store.write(Update(
+                    self.table, read.key, add={"n": 1}, set={"ttl": ends + HOUSEKEEPING_SECONDS},
+                    expect=c.any_of(c.Missing("n"), c.lt("n", rule.limit))))
+            except Refused:
                 return Decision(False, max(1, math.ceil(ends - now)))
         return Decision(True)
 
-    # -- sliding logs ----------------------------------------------------------------------
+    # -- logs ------------------------------------------------------------------------------
 
-    @staticmethod
-    def key(name: str, subject: str) -> str:
-        return f"{name}#{subject}"
+    def read(self, log: Log, who: str) -> Read:
+        key, rules = f"{log.name}#{who}", self.rules(log)
 
-    def parse(self, key: str, item: dict | None) -> LimitLog:
-        if not item:
-            return LimitLog(key)
-        return LimitLog(key, [float(t) for t in item.get("events", [])],
-                        int(item.get("version", 0)), float(item.get("until", 0)))
+        def parse(item: dict | None) -> LimitLog:
+            if not item:
+                return LimitLog(key, rules)
+            return LimitLog(key, rules, tuple(float(t) for t in item.get("events", [])),
+                            int(item.get("version", 0)), float(item.get("until", 0)))
+        return Read(self.table, {"key": key}, parse)
 
-    def read(self, key: str) -> LimitLog:
-        return self.parse(key, self._dynamo.get(self.table, {"key": key}))
+    def record(self, log: LimitLog, now: float, until: float = 0.0) -> Put:
+        """The conditional write that adds the event at `now` to `log` (and a lock or pause
+        to `until`, if later than the one it has)."""
+        return self._written(log, log.recent(now) + [now], max(until, log.until))
 
-    def record_op(self, log: LimitLog, rules: tuple[Rule, ...], *, until: float = 0.0,
-                  keep_until: bool = True) -> dict:
-        """The conditional write that adds one event at now to `log`."""
-        now = self.now()
-        events = rules_.recent(log.events, rules, now) + [now]
-        until = max(until, log.until if keep_until else 0.0)
-        expires = max([now + rules_.longest_window(rules), until]) + 60
+    def forget(self, log: LimitLog, at: float) -> Put:
+        """Take back the event recorded at `at` (an SMS counted that could not be queued),
+        so that the limit does not hold back the user's retry."""
+        return self._written(log, [e for e in log.events if e != at], log.until)
+
+    def _written(self, log: LimitLog, events: list[float], until: float) -> Put:
+        newest = max(events, default=0.0)
+        expires = max(newest + rules_.longest_window(log.rules), until) + HOUSEKEEPING_SECONDS
         item = {"key": log.key, "events": events, "version": log.version + 1,
                 "until": until, "ttl": int(expires)}
-        return self._versioned_put(log, item)
+        expect = c.eq("version", log.version) if log.version else c.Missing("key")
+        return Put(self.table, item, expect=expect)
 
-    def forget(self, key: str, at: float, tries: int = 3) -> bool:
-        """Take back the event recorded at about `at` (an SMS that was counted but could
-        not be queued: the newest event from `at` to a few seconds on, the record's own
-        clock reading being a moment later), so the limit does not hold back the user's
-        retry. False if it could not."""
-        for _ in range(tries):
-            log = self.read(key)
-            near = [e for e in log.events if at - 1 <= e <= at + 5]
-            if not near:
-                return True
-            events = list(log.events)
-            events.remove(max(near))
-            item = {"key": key, "events": events,
-                    "version": log.version + 1, "until": log.until,
-                    "ttl": int(max(log.events) + 86400 + 60)}
-            try:
-                self._dynamo.put(self.table, item, condition="version = :v",
-                                 values={":v": log.version})
-                return True
-            except ConditionFailed:
-                continue
-        return False
+    def clear(self, log: Log, who: str) -> Delete:
+        return Delete(self.table, {"key": f"{log.name}#{who}"})
 
-    def clear_op(self, key: str) -> dict:
-        return delete_op(self.table, {"key": key})
+    def clear_as_read(self, log: LimitLog) -> Delete:
+        """Delete `log`, if nobody wrote to it since it was read."""
+        return Delete(self.table, {"key": log.key}, expect=c.eq("version", log.version))
 
-    def _versioned_put(self, log: LimitLog, item: dict) -> dict:
-        if log.version == 0:
-            return put_op(self.table, item, condition="attribute_not_exists(#k)",
-                          names={"#k": "key"})
-        return put_op(self.table, item, condition="version = :v", values={":v": log.version})
-
-    def unlocked_op(self, key: str) -> dict:
-        """A transaction check that `key` is not locked or paused right now."""
-        return check_op(self.table, {"key": key},
-                        "attribute_not_exists(#u) OR #u <= :now",
-                        names={"#u": "until"}, values={":now": self.now()})
+    def unlocked(self, log: Log, who: str, now: float) -> Check:
+        """A transaction's check that the subject is not locked or paused at `now`."""
+        return Check(self.table, {"key": f"{log.name}#{who}"},
+                     expect=c.any_of(c.Missing("until"), c.le("until", now)))

@@ -62,9 +62,3 @@ class PasswordHasher:
                               hash_len=HASH_LEN, type=Type.ID)
         return hmac.new(self._pepper, raw, hashlib.sha256).hexdigest()
 
-
-def in_history(fingerprint: str, history: list[str]) -> bool:
-    found = False
-    for previous in history:  # no early exit: the time does not tell which entry matched
-        found |= hmac.compare_digest(fingerprint, previous)
-    return found

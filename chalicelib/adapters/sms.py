@@ -1,26 +1,14 @@
-"""SMS out: the API puts messages on an SQS queue; the worker publishes them with SNS.
-
-A queued message is JSON: `id`, `kind` (`code` or `notice`), either `to` (an E.164 number)
-or `username` (the worker looks the account's number up), `text` (the SMS body) and the
-audit `event` to record once it is sent. The body of a code SMS holds the code: that is the
-one place it exists in clear, and no log line ever shows a message.
-"""
+"""SMS out: the API puts messages (domain/sms.py) on an SQS queue; the worker publishes
+them with SNS. No log line ever shows a message: a code SMS holds the code."""
 from __future__ import annotations
 
 import json
-import uuid
 from functools import cached_property
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import aws
 from chalicelib.domain.errors import ServiceUnavailable
-
-
-def message(kind: str, text: str, *, to: str | None = None, username: str | None = None,
-            event: str | None = None, lang: str = "sv") -> dict:
-    return {"id": uuid.uuid4().hex, "kind": kind, "to": to, "username": username,
-            "text": text, "event": event, "lang": lang}
 
 
 class SmsQueue:

@@ -1,6 +1,7 @@
 """A functional account (a Treserva mailbox such as `hemtjanstab`) and its username rules."""
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -84,3 +85,10 @@ class Account:
             reminders_sent=[int(d) for d in item.get("reminders_sent", [])],
             lang=item.get("lang", "sv"),
         )
+
+
+def in_history(fingerprint: str, history: list[str]) -> bool:
+    found = False
+    for previous in history:  # no early exit: the time does not tell which entry matched
+        found |= hmac.compare_digest(fingerprint, previous)
+    return found

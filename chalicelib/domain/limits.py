@@ -69,3 +69,29 @@ def fixed_window(now: float, window: int) -> tuple[int, int]:
     """(start of the fixed window holding `now`, seconds until it ends)."""
     start = int(now // window) * window
     return start, max(1, math.ceil(start + window - now))
+
+
+@dataclass(frozen=True)
+class LimitLog:
+    """One subject's recent events under its rules, as read; `until` ends a lock or pause,
+    `version` is what a write back is conditioned on (0: nothing stored yet)."""
+
+    key: str
+    rules: tuple[Rule, ...]
+    events: tuple[float, ...] = ()
+    version: int = 0
+    until: float = 0.0
+
+    def locked(self, now: float) -> bool:
+        return self.until > now
+
+    def recent(self, now: float) -> list[float]:
+        return recent(list(self.events), self.rules, now)
+
+    def decide(self, now: float) -> Decision:
+        """May one more event happen at `now`?"""
+        return decide(list(self.events), self.rules, now)
+
+    def full_after(self, now: float) -> bool:
+        """Would one more event at `now` fill a rule (the event that locks)?"""
+        return not decide(self.recent(now) + [now], self.rules, now).allowed

@@ -2,7 +2,8 @@
 from argon2 import extract_parameters
 
 from chalicelib.adapters import passwords
-from chalicelib.adapters.passwords import DUMMY_HASH, PasswordHasher, in_history
+from chalicelib.adapters.passwords import DUMMY_HASH, PasswordHasher
+from chalicelib.domain.account import in_history
 
 PEPPER = b"p" * 32
 

@@ -1,0 +1,81 @@
+"""The challenges table: the flows' short-lived records (domain/records.py), by their id.
+
+Every write here carries the record's own condition, so a code is tried, a token used or an
+SMS claimed at most as often as the rule says, whatever runs in parallel.
+"""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from chalicelib.domain import conditions as c
+from chalicelib.domain.records import ResetChallenge, SmsDelivery, triable
+from chalicelib.ports import Delete, Put, Read, Store, Update
+
+R = TypeVar("R")
+
+
+class Records:
+    def __init__(self, store: Store, table: str):
+        self._store = store
+        self.table = table
+
+    def get(self, kind: type[R], record_id: str) -> R | None:
+        return kind.from_item(self._store.get(self.table, {"id": record_id}))
+
+    def read(self, kind: type[R], record_id: str) -> Read:
+        return Read(self.table, {"id": record_id}, kind.from_item)
+
+    def add(self, record) -> Put:
+        return Put(self.table, record.to_item())
+
+    def delete(self, record_id: str) -> Delete:
+        return Delete(self.table, {"id": record_id})
+
+    def use(self, record, now: float) -> Update:
+        """Mark a code or token used, if it still is usable (nobody used it first)."""
+        return Update(self.table, {"id": record.id}, set={"used": True},
+                      expect=record.usable(now))
+
+    def spend_attempt(self, kind: type[R], record_id: str, now: float,
+                      max_attempts: int) -> R | None:
+        """Spend one attempt on a live code before comparing it, so that parallel guesses can
+        never try more than `max_attempts` values. Refused (with the item as it was, so the
+        refusal can go into the right account's trail) when the code cannot be tried."""
+        return kind.from_item(self._store.write(
+            Update(self.table, {"id": record_id}, add={"attempts": 1},
+                   expect=triable(now, max_attempts)), returns_new=True))
+
+    # -- a reset challenge's code ----------------------------------------------------------
+
+    def resent(self, challenge: ResetChallenge, now: float, code_mac: str | None = None,
+               expires_at: float | None = None) -> Update:
+        """A resend at `now`: with a new code, or (a resend without SMS) keeping the old one."""
+        changes = {"sent_at": now}
+        if code_mac is not None:
+            changes.update(code_mac=code_mac, expires_at=expires_at)
+        return Update(self.table, {"id": challenge.id}, set=changes,
+                      expect=challenge.unchanged())
+
+    def unsend(self, challenge: ResetChallenge, sent_at: float) -> None:
+        """Give a resend whose SMS could not be queued its old time back, if nothing newer
+        happened since."""
+        self._store.write(Update(self.table, {"id": challenge.id},
+                                 set={"sent_at": challenge.sent_at},
+                                 expect=c.eq("sent_at", sent_at)))
+
+    # -- an SMS delivery's claim -----------------------------------------------------------
+
+    def claim(self, delivery: SmsDelivery, now: float) -> None:
+        """Take the message for this worker; Refused(item=the claim as it was) if taken."""
+        self._store.write(Update(self.table, {"id": delivery.id}, set={
+            k: v for k, v in delivery.to_item().items() if k != "id"},
+            expect=SmsDelivery.claimable(now)))
+
+    def release(self, delivery: SmsDelivery) -> None:
+        self._store.write(Update(self.table, {"id": delivery.id}, set={"lease_until": 0},
+                                 expect=delivery.held()))
+
+    def finish(self, delivery: SmsDelivery, state: str, now: float) -> Update:
+        return Update(self.table, {"id": delivery.id},
+                      set={"state": state, "finished_at": now}, remove=("lease_until",))
+

@@ -1,0 +1,191 @@
+"""The short-lived records of the flows (SPEC 4, 6), each with what "alive" means for it.
+
+Each is kept in the challenges table under `<prefix><SHA-256 of its secret>` (the secret
+itself is never stored) with a DynamoDB TTL for housekeeping; expiry is always judged here:
+
+- ResetChallenge (`reset#`): a pwreset username's challenge and its current code;
+- ResetToken (`token#`): what a verified code gives, to set the password once;
+- Session (`session#`): a pwreg login;
+- PhoneChange (`phone#`, keyed by the session): a new number waiting for its code;
+- SmsDelivery (`sms#`, keyed by the queued message's id): who is sending that SMS.
+
+A record's condition methods (`triable`, `usable`, …) state a rule as data: the store makes
+DynamoDB enforce it atomically, and `is_live` asks the same condition in Python.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
+
+from chalicelib.domain import conditions as c
+from chalicelib.domain.codes import digest
+
+CHALLENGE_SECONDS = 3600  # how long "Skicka ny kod" keeps working on one challenge
+HOUSEKEEPING_SECONDS = 60  # TTL after a record's end: DynamoDB deletes it some time later
+
+
+class Record:
+    PREFIX: ClassVar[str]
+    KIND: ClassVar[str]
+    id: str
+
+    @classmethod
+    def id_of(cls, secret: str) -> str:
+        return cls.PREFIX + digest(secret)
+
+    @property
+    def ttl(self) -> int:
+        return int(self.expires_at + HOUSEKEEPING_SECONDS)
+
+    def to_item(self) -> dict:
+        return {**asdict(self), "kind": self.KIND, "ttl": self.ttl}
+
+    @classmethod
+    def from_item(cls, item: dict | None):
+        """The record, or None if there is none (or it is of another kind)."""
+        if not item or item.get("kind") != cls.KIND:
+            return None
+        return cls(**{f.name: item[f.name] for f in fields(cls) if f.name in item})
+
+
+def _unused_before(now: float) -> c.Condition:
+    return c.all_of(c.eq("used", False), c.gt("expires_at", now))
+
+
+@dataclass(frozen=True)
+class ResetChallenge(Record):
+    PREFIX: ClassVar[str] = "reset#"
+    KIND: ClassVar[str] = "reset"
+
+    id: str
+    username: str
+    lang: str
+    created_at: float
+    sent_at: float
+    expires_at: float  # of the current code
+    code_mac: str
+    attempts: int = 0
+    used: bool = False
+
+    @property
+    def ttl(self) -> int:
+        return int(self.created_at + CHALLENGE_SECONDS + HOUSEKEEPING_SECONDS)
+
+    def open_for_resend(self, now: float, max_attempts: int) -> bool:
+        return (not self.used and now <= self.created_at + CHALLENGE_SECONDS
+                and self.attempts < max_attempts)
+
+    def unchanged(self) -> c.Condition:
+        """Nobody resent or used it since this was read."""
+        return c.all_of(c.eq("sent_at", self.sent_at), c.eq("used", False))
+
+    def usable(self, now: float) -> c.Condition:
+        """Its code, as tried, is still the live one: not used, not expired, not replaced."""
+        return c.all_of(_unused_before(now), c.eq("code_mac", self.code_mac))
+
+
+def triable(now: float, max_attempts: int) -> c.Condition:
+    """A code (of a challenge or a phone change) may be tried: it exists, is unused and
+    unexpired, and has attempts left."""
+    return c.all_of(c.Present("id"), _unused_before(now), c.lt("attempts", max_attempts))
+
+
+def why_not_triable(item: dict | None, now: float, max_attempts: int) -> str:
+    """The audit outcome of a code that could not be tried (see `triable`)."""
+    if not item:
+        return "unknown"
+    if item.get("used"):
+        return "used"
+    if item.get("attempts", 0) >= max_attempts:
+        return "no_attempts_left"
+    return "expired"
+
+
+@dataclass(frozen=True)
+class ResetToken(Record):
+    PREFIX: ClassVar[str] = "token#"
+    KIND: ClassVar[str] = "token"
+
+    id: str
+    username: str
+    expires_at: float
+    used: bool = False
+
+    def is_live(self, now: float) -> bool:
+        return c.holds(self.usable(now), self.to_item())
+
+    @staticmethod
+    def usable(now: float) -> c.Condition:
+        return _unused_before(now)
+
+
+@dataclass(frozen=True)
+class Session(Record):
+    PREFIX: ClassVar[str] = "session#"
+    KIND: ClassVar[str] = "session"
+
+    id: str
+    username: str
+    epoch: int  # the account's session epoch at login: a password change ends the session
+    expires_at: float
+
+    def is_live(self, now: float) -> bool:
+        return c.holds(c.gt("expires_at", now), self.to_item())
+
+
+@dataclass(frozen=True)
+class PhoneChange(Record):
+    PREFIX: ClassVar[str] = "phone#"
+    KIND: ClassVar[str] = "phone"
+
+    id: str  # the session's: one number change at a time per session
+    username: str
+    phone: str
+    epoch: int
+    session_expires_at: float
+    code_mac: str
+    sent_at: float
+    expires_at: float
+    attempts: int = 0
+    used: bool = False
+
+    def session_live(self, now: float) -> bool:
+        return self.session_expires_at > now
+
+    def usable(self, now: float) -> c.Condition:
+        return c.all_of(_unused_before(now), c.eq("code_mac", self.code_mac))
+
+
+SENDING, SENT, DROPPED = "sending", "sent", "dropped"
+
+
+@dataclass(frozen=True)
+class SmsDelivery(Record):
+    """The claim on one queued SMS: only the holder of a live claim publishes it."""
+
+    PREFIX: ClassVar[str] = "sms#"
+    KIND: ClassVar[str] = "sms"
+    KEEP_SECONDS: ClassVar[int] = 2 * 86400  # far longer than a message stays queued
+
+    id: str
+    state: str
+    claim: str = ""
+    lease_until: float = 0.0
+    claimed_at: float = 0.0
+
+    @classmethod
+    def id_of(cls, message_id: str) -> str:
+        return cls.PREFIX + message_id
+
+    @property
+    def ttl(self) -> int:
+        return int(self.claimed_at + self.KEEP_SECONDS)
+
+    @staticmethod
+    def claimable(now: float) -> c.Condition:
+        """Never claimed, or claimed by a worker whose lease has run out."""
+        return c.any_of(c.Missing("id"), c.all_of(c.eq("state", SENDING),
+                                                  c.lt("lease_until", now)))
+
+    def held(self) -> c.Condition:
+        return c.all_of(c.eq("claim", self.claim), c.eq("state", SENDING))

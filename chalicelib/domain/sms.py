@@ -1,0 +1,14 @@
+"""A queued SMS: JSON with `id`, `kind` (`code` or `notice`), either `to` (an E.164 number)
+or `username` (the worker looks the account's number up), `text` (the SMS body) and the
+audit `event` to record once it is sent. The body of a code SMS holds the code: that is the
+one place it exists in clear, and no log line ever shows a message.
+"""
+from __future__ import annotations
+
+import uuid
+
+
+def message(kind: str, text: str, *, to: str | None = None, username: str | None = None,
+            event: str | None = None, lang: str = "sv") -> dict:
+    return {"id": uuid.uuid4().hex, "kind": kind, "to": to, "username": username,
+            "text": text, "event": event, "lang": lang}

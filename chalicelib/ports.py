@@ -1,0 +1,118 @@
+"""The ports: what the use cases need of the outside world, as small typed interfaces.
+
+The store's writes are plain data (`Put`, `Update`, `Delete`, `Check`), each with the
+condition it must meet, built by the repositories (chalicelib/adapters). The DynamoDB store
+(adapters/dynamo.py) turns them into DynamoDB calls; the tests' in-memory store
+(tests/unit/fakes.py) applies them to dicts. A use case names every operation it puts in a
+unit of work (services/unit_of_work.py) and is told, by name, which one was refused.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.conditions import Condition
+
+Key = dict  # the item's key attributes, e.g. {"username": "hemtjanstab"}
+
+
+@dataclass(frozen=True)
+class Put:
+    table: str
+    item: dict
+    expect: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Update:
+    """SET `set`, ADD `add` (numbers), REMOVE `remove`, if `expect` holds."""
+
+    table: str
+    key: Key
+    set: dict = field(default_factory=dict)
+    add: dict = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+    expect: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: str
+    key: Key
+    expect: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    table: str
+    key: Key
+    expect: Condition
+
+
+Write = Put | Update | Delete | Check
+
+
+@dataclass(frozen=True)
+class Read:
+    """One item to read, and how its repository makes a value of it (None: no item)."""
+
+    table: str
+    key: Key
+    parse: Callable[[dict | None], Any]
+
+
+class Refused(Exception):
+    """A write's condition did not hold. `by` names the operation (in a unit of work) and
+    `item` is the item as it was, where the store could tell."""
+
+    def __init__(self, by: str = "", item: dict | None = None):
+        super().__init__(f"refused: {by}")
+        self.by = by
+        self.item = item
+
+
+class Conflict(Exception):
+    """A parallel transaction touched the same items: nothing was written; read again."""
+
+
+class Store(Protocol):
+    def get(self, table: str, key: Key) -> dict | None: ...
+
+    def get_many(self, wanted: list[tuple[str, Key]]) -> list[dict | None]: ...
+
+    def write(self, write: Write, returns_new: bool = False) -> dict | None:
+        """One conditional write; Refused(item=the old item) if its condition fails."""
+
+    def commit(self, writes: list[tuple[str, Write]]) -> None:
+        """All of `writes` or none: Refused(by=name) or Conflict."""
+
+    def query(self, table: str, attribute: str, value, index: str | None = None,
+              order: str | None = None, newest_first: bool = False,
+              limit: int | None = None) -> list[dict]: ...
+
+    def scan(self, table: str, attributes: list[str] | None = None) -> list[dict]: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Queue(Protocol):
+    def send(self, message: dict) -> None:
+        """Put one SMS on the queue, or ServiceUnavailable."""
+
+
+class Gateway(Protocol):
+    def publish(self, phone: str, text: str) -> str: ...
+
+
+class Hasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, stored: str, password: str) -> bool: ...
+
+    def verify_nothing(self, password: str) -> bool: ...
+
+    def fingerprint(self, password: str, salt: bytes) -> str: ...
