@@ -244,6 +244,7 @@ def measure_steps(bench: Bench, runs: int, warmup: int = 2) -> dict:
 
 def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
     from chalicelib.domain.account import Account
+    from chalicelib.ports import Put
     size = bench.portal.settings.policy.history
     accounts = {}
     for depth, username, phone in ((1, "history.one", "+46701230001"),
@@ -254,7 +255,7 @@ def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
                                                                      salt)
                                      for n in range(depth - 1)]
         item = replace(account, history=history, version=account.version + 1).to_item()
-        bench.portal.dynamo.put(bench.portal.accounts.table, item)
+        bench.portal.store.write(Put(bench.portal.accounts.table, item))
         assert len(Account.from_item(item).history) == depth
         accounts[depth] = (username, phone, item)
     times = {depth: [] for depth in accounts}
@@ -265,8 +266,8 @@ def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
             username, phone, item = accounts[depth]
             # The same account each time: as it was, history and all.
             current = bench.portal.accounts.get(username)
-            bench.portal.dynamo.put(bench.portal.accounts.table,
-                                    {**item, "version": current.version + 1})
+            bench.portal.store.write(Put(bench.portal.accounts.table,
+                                         {**item, "version": current.version + 1}))
             challenge = expect(bench.post("/api/reset/start", {"username": username})[0], 202,
                                "reset start")["challenge"]
             token = expect(bench.post("/api/reset/verify", {
@@ -291,9 +292,8 @@ def measure_enumeration(bench: Bench, runs: int, warmup: int = 2) -> dict:
     bench.create(kinds["with number"], "+46701239001")
     bench.create(kinds["without number"], None)
     disabled = bench.create(kinds["disabled"], "+46701239002")
-    bench.portal.dynamo.put(bench.portal.accounts.table,
-                            replace(disabled, disabled=True,
-                                    version=disabled.version + 1).to_item())
+    bench.portal.uow.write(bench.portal.accounts.save(
+        replace(disabled, disabled=True, version=disabled.version + 1), disabled.version))
     paths = {"reset start": ("/api/reset/start", lambda u: {"username": u}, 202),
              "login": ("/api/registration/login",
                        lambda u: {"username": u, "password": "Fel-Losen-2026!"}, 401)}

@@ -514,11 +514,9 @@ def run(argv: list[str], stdin=None, out=None, err=None) -> int:
     args = parser().parse_args(argv)
     use_stage(args.stage)
     from chalicelib import bootstrap
-    from chalicelib.adapters.audit import Audit
-    portal = bootstrap.portal()
     # Audit records go to the audit table as always; their JSON log lines are meant for
     # CloudWatch (Lambda's standard output) and would only clutter a terminal.
-    portal.audit = Audit(portal.settings, portal.clock, portal.dynamo, stream=_Discard())
+    portal = bootstrap.portal().but(audit_stream=_Discard())
     try:
         return args.handler(args, portal, io)
     except PortalError as error:

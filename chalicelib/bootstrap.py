@@ -1,8 +1,13 @@
-"""The composition root: builds pwportal's adapters and services once per Lambda container.
+"""The composition root: builds pwportal's adapters and use cases once per Lambda container.
 
-Routes, the worker, the admin CLI and the tests all get their services from `portal()`.
-Tests swap the clock (or anything else) with `override(...)`; `reset()` forgets everything,
-so that the next call reads the settings and builds the AWS clients again.
+Routes, the worker, the admin CLI and the tests get their use cases from `portal()`. Each
+use case is given what it uses, by name, in its constructor; nothing reaches into the
+whole. A part is replaced by constructing the portal with it (`override(clock=…,
+gateway=…)`), never by assigning to it afterwards. `reset()` forgets everything, so that
+the next call reads the settings and builds the AWS clients again.
+
+Built lazily: the secrets (an SSM read on a deployed stage) and the password hasher only
+when a use case first needs them, the use cases only when a route first asks.
 """
 from __future__ import annotations
 
@@ -11,25 +16,45 @@ from functools import cached_property
 from chalicelib.adapters import aws
 from chalicelib.adapters.accounts import Accounts
 from chalicelib.adapters.audit import Audit
-from chalicelib.adapters.challenges import Challenges
-from chalicelib.adapters.dynamo import Dynamo
 from chalicelib.adapters.limits import Limits
-from chalicelib.adapters.sms import SmsGateway, SmsQueue
+from chalicelib.adapters.records import Records
 from chalicelib.domain.clock import SystemClock
+from chalicelib.services.unit_of_work import UnitOfWork
 from chalicelib.settings import load_settings
 
 
 class Portal:
-    def __init__(self, settings=None, clock=None):
+    def __init__(self, settings=None, clock=None, store=None, queue=None, gateway=None,
+                 hasher=None, secrets=None, audit_stream=None):
+        self._parts = {name: value for name, value in locals().items()
+                       if name not in ("self", "__class__") and value is not None}
         self.settings = settings or load_settings()
         self.clock = clock or SystemClock()
-        self.dynamo = Dynamo()
-        self.accounts = Accounts(self.settings, self.dynamo)
-        self.challenges = Challenges(self.settings, self.dynamo)
-        self.limits = Limits(self.settings, self.clock, self.dynamo)
-        self.audit = Audit(self.settings, self.clock, self.dynamo)
-        self.queue = SmsQueue(self.settings)
-        self.gateway = SmsGateway(self.settings)
+        if store is None:
+            from chalicelib.adapters.dynamo import DynamoStore
+            store = DynamoStore()
+        self.store = store
+        if queue is None or gateway is None:
+            from chalicelib.adapters.sms import SmsGateway, SmsQueue
+            queue = queue or SmsQueue(self.settings)
+            gateway = gateway or SmsGateway(self.settings)
+        self.queue, self.gateway = queue, gateway
+        if hasher is not None:
+            self.hasher = hasher
+        if secrets is not None:
+            self.secrets = secrets
+        settings = self.settings
+        self.accounts = Accounts(store, settings.accounts_table)
+        self.records = Records(store, settings.challenges_table)
+        self.limits = Limits(store, settings.limits_table, settings.limits)
+        self.audit = Audit(settings, self.clock, store, stream=audit_stream)
+        self.uow = UnitOfWork(store, self.audit)
+
+    def but(self, **parts) -> "Portal":
+        """A portal built from the same parts as this one, with `parts` replaced."""
+        return Portal(**{**self._parts, "settings": self.settings, "clock": self.clock,
+                         "store": self.store, "queue": self.queue, "gateway": self.gateway,
+                         **parts})
 
     @cached_property
     def secrets(self):
@@ -41,38 +66,60 @@ class Portal:
         from chalicelib.adapters.passwords import PasswordHasher
         return PasswordHasher(self.secrets.pepper)
 
-    @cached_property
-    def registration(self):
-        from chalicelib.services.registration import Registration
-        return Registration(self)
+    def _hasher(self):
+        return self.hasher
 
-    @cached_property
-    def reset(self):
-        from chalicelib.services.reset import Reset
-        return Reset(self)
-
-    @cached_property
-    def delivery(self):
-        from chalicelib.services.delivery import Delivery
-        return Delivery(self)
+    def _code_key(self) -> bytes:
+        return self.secrets.code_key
 
     @cached_property
     def notifications(self):
         from chalicelib.services.notifications import Notifications
-        return Notifications(self)
+        return Notifications(settings=self.settings, queue=self.queue, audit=self.audit)
+
+    @cached_property
+    def code_sms(self):
+        from chalicelib.services.code_sms import CodeSms
+        return CodeSms(settings=self.settings, queue=self.queue, uow=self.uow,
+                       limits=self.limits, audit=self.audit)
+
+    def _flow_parts(self) -> dict:
+        return dict(settings=self.settings, clock=self.clock, uow=self.uow,
+                    accounts=self.accounts, records=self.records, limits=self.limits,
+                    audit=self.audit, code_sms=self.code_sms,
+                    notifications=self.notifications, hasher=self._hasher,
+                    code_key=self._code_key)
+
+    @cached_property
+    def registration(self):
+        from chalicelib.services.registration import Registration
+        return Registration(**self._flow_parts())
+
+    @cached_property
+    def reset(self):
+        from chalicelib.services.reset import Reset
+        return Reset(**self._flow_parts())
+
+    @cached_property
+    def delivery(self):
+        from chalicelib.services.delivery import Delivery
+        return Delivery(settings=self.settings, clock=self.clock, uow=self.uow,
+                        accounts=self.accounts, records=self.records, limits=self.limits,
+                        audit=self.audit, gateway=self.gateway)
 
     @cached_property
     def reminders(self):
         from chalicelib.services.reminders import Reminders
-        return Reminders(self)
+        return Reminders(settings=self.settings, clock=self.clock, uow=self.uow,
+                         accounts=self.accounts, queue=self.queue,
+                         notifications=self.notifications)
 
     @cached_property
     def support(self):
         from chalicelib.services.support import Support
-        return Support(self)
-
-    def now(self) -> float:
-        return self.clock.now().timestamp()
+        return Support(settings=self.settings, clock=self.clock, uow=self.uow,
+                       accounts=self.accounts, limits=self.limits, audit=self.audit,
+                       notifications=self.notifications, hasher=self._hasher)
 
 
 _portal: Portal | None = None

@@ -56,6 +56,12 @@ class World:
         self.queues = resources.create_queues(self.sqs, self.settings)
         self.portal = bootstrap.override(clock=clock)
 
+    def use(self, **parts):
+        """Rebuild the portal with `parts` in place of the real ones (a gateway, a queue…),
+        as a new Lambda container with them would be."""
+        self.portal = bootstrap.override(clock=self.clock, **parts)
+        return self.portal
+
     @property
     def queue_url(self) -> str:
         return self.queues["SmsQueue"]

@@ -70,7 +70,7 @@ def cause_every_event(world, client):
     world.portal.reminders.run()
     world.deliver()
 
-    world.portal.gateway = FailingGateway()                            # sms.failed
+    world.use(gateway=FailingGateway())                            # sms.failed
     from chalicelib.domain import sms
     with pytest.raises(RuntimeError):
         world.portal.delivery.deliver(sms.message("notice", "Hej", to="+46701234567"),

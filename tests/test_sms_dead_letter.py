@@ -7,7 +7,7 @@ from tests.conftest import FailingGateway
 def test_an_sms_that_keeps_failing_ends_in_the_dead_letter_queue_with_sms_failed(world, client):
     world.create_account()
     failing = FailingGateway()
-    world.portal.gateway = failing
+    world.use(gateway=failing)
     assert post(client, "/api/reset/start", {"username": "hemtjanstab"}).status_code == 202
     from app import deliver_sms
     from infra.local_worker import drain_once
@@ -26,13 +26,13 @@ def test_an_sms_that_fails_once_is_delivered_on_the_retry(world, client):
     world.create_account()
     real = world.portal.gateway
     failing = FailingGateway()
-    world.portal.gateway = failing
+    world.use(gateway=failing)
     assert post(client, "/api/reset/start", {"username": "hemtjanstab"}).status_code == 202
     from app import deliver_sms
     from infra.local_worker import drain_once
     assert drain_once(world.sqs, world.queue_url, deliver_sms, visibility_timeout=0,
                       rounds=1) == {"delivered": 0, "failed": 1}
-    world.portal.gateway = real
+    world.use(gateway=real)
     assert drain_once(world.sqs, world.queue_url, deliver_sms)["delivered"] == 1
     assert len(world.codes_sent_to("+46701234567")) == 1
     assert "sms.failed" not in [e["event"] for e in world.audit("hemtjanstab")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.adapters import sms
+from chalicelib.domain import sms
 from chalicelib.domain.clock import swedish_time
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
@@ -39,12 +39,14 @@ def spoken_date(moment: datetime, lang: str) -> str:
 
 
 class Notifications:
-    def __init__(self, portal):
-        self.p = portal
+    def __init__(self, *, settings, queue, audit):
+        self._settings = settings
+        self._queue = queue
+        self._audit = audit
 
     @property
     def _support(self) -> str:
-        settings = self.p.settings
+        settings = self._settings
         return ", ".join(part for part in (settings.support_phone, settings.support_email)
                          if part)
 
@@ -52,7 +54,7 @@ class Notifications:
         """To the account's registered number, looked up when the SMS is delivered."""
         body = text("sms.password_changed", lang, username=username,
                     time=spoken_time(at, lang), support=self._support)
-        self._queue(sms.message("notice", body, username=username, lang=lang), username,
+        self._send(sms.message("notice", body, username=username, lang=lang), username,
                     caller)
 
     def phone_changed(self, username: str, old_phone: str | None, new_phone: str,
@@ -64,19 +66,19 @@ class Notifications:
             return
         body = text("sms.phone_changed", lang, username=username, time=spoken_time(at, lang),
                     phone=masked(new_phone), support=self._support)
-        self._queue(sms.message("notice", body, to=old_phone, lang=lang), username, caller)
+        self._send(sms.message("notice", body, to=old_phone, lang=lang), username, caller)
 
     def reminder(self, username: str, expires_at: datetime, days: int, lang: str) -> dict:
         """The queued message of one expiry reminder (the reminder job sends it)."""
         body = text("sms.reminder", lang, username=username, days=days,
-                    date=spoken_date(expires_at, lang), host=self.p.settings.portal_host,
+                    date=spoken_date(expires_at, lang), host=self._settings.portal_host,
                     support=self._support)
         return sms.message("notice", body, username=username, event="reminder.sent",
                            lang=lang)
 
-    def _queue(self, message: dict, username: str, caller: Caller) -> None:
+    def _send(self, message: dict, username: str, caller: Caller) -> None:
         try:
-            self.p.queue.send(message)
+            self._queue.send(message)
         except ServiceUnavailable:
-            self.p.audit.write_if_possible(self.p.audit.record(
+            self._audit.write_if_possible(self._audit.record(
                 "sms.failed", username, "not_queued", caller, kind=message["kind"]))

@@ -15,20 +15,25 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.ports import Conflict, Refused
 
 CATCH_UP_DAYS = 2
 
 
 class Reminders:
-    def __init__(self, portal):
-        self.p = portal
+    def __init__(self, *, settings, clock, uow, accounts, queue, notifications):
+        self._settings = settings
+        self._clock = clock
+        self._uow = uow
+        self._accounts = accounts
+        self._queue = queue
+        self._notifications = notifications
 
     def due(self) -> list[tuple[int, int, str]]:
         """(reminder, days left, expiry date) for every date today's run looks at."""
-        today = self.p.clock.now().date()
-        reminders = sorted(set(self.p.settings.policy.reminder_days), reverse=True)
+        today = self._clock.now().date()
+        reminders = sorted(set(self._settings.policy.reminder_days), reverse=True)
         looked_at = []
         for index, reminder in enumerate(reminders):
             shorter = reminders[index + 1] if index + 1 < len(reminders) else 0
@@ -41,17 +46,15 @@ class Reminders:
 
     def run(self) -> dict:
         """Send today's reminders; returns how many were queued and skipped, for the log."""
-        p = self.p
         counts = {"queued": 0, "already_sent": 0, "no_number": 0, "disabled": 0, "changed": 0}
         for reminder, left, day in self.due():
-            usernames = p.accounts.expiring_on(day)
-            for account in p.accounts.get_many(usernames) if usernames else []:
+            usernames = self._accounts.expiring_on(day)
+            for account in self._accounts.get_many(usernames) if usernames else []:
                 outcome = self._remind(account, reminder, left, day)
                 counts[outcome] += 1
         return counts
 
     def _remind(self, account, reminder: int, left: int, day: str) -> str:
-        p = self.p
         if account.disabled:
             return "disabled"
         if not account.phone:
@@ -63,24 +66,23 @@ class Reminders:
         marked = replace(account, reminders_sent=account.reminders_sent + [reminder],
                          version=account.version + 1)
         try:
-            p.accounts.save(marked, account.version)
-        except ConditionFailed:  # a change raced us: tomorrow's run sees the new state
+            self._uow.write(self._accounts.save(marked, account.version))
+        except (Refused, Conflict):  # a change raced us: tomorrow's run sees the new state
             return "changed"
-        message = p.notifications.reminder(account.username, account.password_expires_at,
-                                           left, account.lang)
+        message = self._notifications.reminder(account.username, account.password_expires_at,
+                                               left, account.lang)
         try:
-            p.queue.send(message)
+            self._queue.send(message)
         except ServiceUnavailable:
             self._unmark(marked, reminder)
             raise
         return "queued"
 
     def _unmark(self, marked, reminder: int) -> None:
-        p = self.p
         unmarked = replace(marked, reminders_sent=[d for d in marked.reminders_sent
                                                    if d != reminder],
                            version=marked.version + 1)
         try:
-            p.accounts.save(unmarked, marked.version)
-        except ConditionFailed:
+            self._uow.write(self._accounts.save(unmarked, marked.version))
+        except Refused:
             pass

@@ -81,8 +81,8 @@ def disable(world, username=USERNAME) -> None:
     """What `accounts disable` does to the stored account."""
     accounts = world.portal.accounts
     account = accounts.get(username)
-    world.portal.dynamo.put(accounts.table,
-                            replace(account, disabled=True, version=account.version + 1).to_item())
+    world.portal.uow.write(accounts.save(replace(account, disabled=True,
+                                                 version=account.version + 1), account.version))
 
 
 def events(world, username=USERNAME) -> list[str]:

@@ -83,7 +83,7 @@ def test_the_queued_message_names_the_username_not_the_number(world, client):
 
 def test_the_api_answers_the_same_while_sns_is_down(world, client):
     world.create_account()
-    world.portal.gateway = FailingGateway()
+    world.use(gateway=FailingGateway())
     response = start(client)
     assert response.status_code == 202
     assert set(response.json_body) == {"challenge", "expires_in", "resend_after"}
@@ -93,7 +93,7 @@ def test_an_sns_failure_leaves_the_message_for_retry_and_the_last_receive_record
         world, client):
     world.create_account()
     failing = FailingGateway()
-    world.portal.gateway = failing
+    world.use(gateway=failing)
     start(client)
     last = world.settings.sms_max_receives
     for receive in range(1, last):

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from chalicelib.adapters.challenges import reset_id
+from chalicelib.domain.records import ResetChallenge
 from chalicelib.adapters.dynamo import from_dynamo
 from tests.api.helpers import (
     NEW_PHONE,
@@ -187,7 +187,7 @@ def test_after_a_failed_verify_the_same_code_still_gives_a_token(
     with dynamodb_faults.failing(throttled, operation="TransactWriteItems"):
         assert_service_unavailable(verify(client, challenge, code))
     assert dynamodb_faults.failed == ["TransactWriteItems"]
-    assert world.portal.challenges.get(reset_id(challenge))["used"] is False
+    assert world.portal.records.get(ResetChallenge, ResetChallenge.id_of(challenge)).used is False
     assert scan_tokens(world) == []
     verified = verify(client, challenge, code)
     assert verified.status_code == 200 and verified.json_body["reset_token"]

@@ -265,11 +265,13 @@ def test_list_shows_every_account_with_its_locks(world):
 
 
 def test_list_reads_past_one_batch_of_a_hundred(world, dynamodb_calls):
-    from chalicelib.adapters.dynamo import put_op
+    from dataclasses import replace
     account = world.create_account()
-    ops = [put_op(world.settings.accounts_table,
-                  {**account.to_item(), "username": f"enhet-{i:03}"}) for i in range(30)]
-    world.portal.dynamo.transact(ops)
+    tx = world.portal.uow.begin()
+    for i in range(30):
+        tx.add(f"enhet-{i:03}", world.portal.accounts.create(
+            replace(account, username=f"enhet-{i:03}")))
+    tx.commit()
     assert len(world.portal.support.list_accounts()) == 31
     assert sum(1 for op, _ in dynamodb_calls if op == "BatchGetItem") == 2  # 124 keys
 
