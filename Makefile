@@ -42,7 +42,7 @@ infra-check: $(STAMP)
 test: $(STAMP) infra-check browser-tools
 	$(PY) -m pytest --ignore=tests/infra
 
-# Deploying to AWS (README, "Deploying"): your AWS credentials, a stage, the portal's host
+# Deploying to AWS (docs/deploying.md): your AWS credentials, a stage, the portal's host
 # name and its ACM certificate in us-east-1.
 STAGE  ?= prod
 REGION ?= eu-north-1

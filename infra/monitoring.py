@@ -25,7 +25,7 @@ TABLES = ("AccountsTable", "ChallengesTable", "LimitsTable", "AuditTable")
 DEAD_LETTERS = "SmsDeadLetterQueue"
 PERIOD = 300
 
-# What each alarm is for, in the words the README's operations section uses.
+# What each alarm is for, in the words of docs/operations.md ("Dashboard and alarms").
 ALARMS = {
     "Api5xx": "The API answered 5xx: users see 'service unavailable'.",
     "LambdaErrors": "A Lambda function failed (API, SMS worker or reminder job).",
