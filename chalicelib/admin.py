@@ -16,7 +16,7 @@ line, where it would end up in the shell history and the process list. `--stage 
 talks to the embedded AWS of a running `make run`; other stages use the operator's own AWS
 credentials and the stage's settings from .chalice/config.json.
 
-This module only lays out what chalicelib/services/support.py answers: aligned tables,
+This module only lays out what chalicelib/services/support/ answers: aligned tables,
 masked numbers, ISO times in UTC with the relative time next to them. An error is one line
 on standard error (`error: <code>: <message>`) and exit status 1, with nothing changed; a
 command line that does not parse exits with 2. boto3 is imported only once a command runs.
@@ -425,7 +425,8 @@ def report(args, portal, io) -> int:
         io.out.write("\nRate-limit hits by limit:\n")
         table(["limit", "hits"], [[name, str(n)] for name, n in result.rate_limits.items()],
               io.out, right=(1,))
-    io.out.write(f"\nPasswords expiring in the next 14 days: {len(result.expiring)}\n")
+    io.out.write(f"\nPasswords expiring in the next {result.expiring_within_days} days: "
+              f"{len(result.expiring)}\n")
     if result.expiring:
         table(["username", "number", "password expires"],
               [[s.username, number(s.account.phone), expiry(s.account, now)]

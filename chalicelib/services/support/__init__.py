@@ -1,0 +1,95 @@
+"""What the support desk and the operator do to accounts through the admin CLI (SPEC 9).
+
+Create and import accounts, list them (all, or those whose password expires soon), look at
+one account's state and audit trail, disable, enable and unlock an account, set a number
+after checking identity by phone, and summarise the audit trail of a period.
+
+`Support` is the one face the CLI (chalicelib/admin.py) sees; the use cases live beside it:
+
+- changes.py: create, disable, enable, set_phone, unlock, generate_password;
+- imports.py: an account list in CSV, checked whole, then imported;
+- report.py: what the report counts (REPORT_COUNTS) and the report;
+- state.py: AccountState, and show/state/events/list_accounts/expiring.
+
+Every change is one transaction that holds its own audit record and is conditioned on what
+was read; a concurrent change makes it read again and retry. Answers are plain values
+(AccountState, Report, ImportResult) that the CLI lays out; nothing here prints.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib.domain.account import Account
+from chalicelib.services.support.changes import AccountChanges, Unlocked
+from chalicelib.services.support.imports import (ImportProblem, ImportResult, Imported,
+                                                 Imports)
+from chalicelib.services.support.report import (REPORT_COUNTS, Report, Reports,
+                                                expiring_window)
+from chalicelib.services.support.state import AccountState, AccountStates
+
+__all__ = ["AccountState", "ImportProblem", "ImportResult", "Imported", "REPORT_COUNTS",
+           "Report", "Support", "Unlocked", "expiring_window"]
+
+
+class Support:
+    def __init__(self, *, settings, clock, uow, accounts, limits, audit, notifications,
+                 hasher):
+        """`hasher` is a zero-argument callable returning the Hasher, built on first use."""
+        self.states = AccountStates(clock=clock, uow=uow, accounts=accounts, limits=limits,
+                                    audit=audit)
+        self.changes = AccountChanges(settings=settings, clock=clock, uow=uow,
+                                      accounts=accounts, limits=limits, audit=audit,
+                                      notifications=notifications, hasher=hasher)
+        self.imports = Imports(settings=settings, accounts=accounts, changes=self.changes)
+        self.reports = Reports(settings=settings, clock=clock, accounts=accounts, audit=audit,
+                               states=self.states)
+
+    # -- creating and importing ------------------------------------------------------------
+
+    def generate_password(self, username: str) -> str:
+        return self.changes.generate_password(username)
+
+    def create(self, raw_username, password: str, raw_phone: str | None = None) -> Account:
+        return self.changes.create(raw_username, password, raw_phone)
+
+    def check_import(self, csv_text: str) -> list[tuple[int, str, str | None]]:
+        return self.imports.check_import(csv_text)
+
+    def import_accounts(self, csv_text: str) -> ImportResult:
+        return self.imports.import_accounts(csv_text)
+
+    # -- looking at accounts ---------------------------------------------------------------
+
+    def show(self, raw_username) -> Account:
+        return self.states.show(raw_username)
+
+    def state(self, raw_username) -> AccountState:
+        return self.states.state(raw_username)
+
+    def events(self, raw_username, limit: int = 50) -> tuple[AccountState, list[dict]]:
+        return self.states.events(raw_username, limit=limit)
+
+    def list_accounts(self) -> list[AccountState]:
+        return self.states.list_accounts()
+
+    def expiring(self, days: int) -> list[AccountState]:
+        return self.states.expiring(days)
+
+    # -- changing accounts -----------------------------------------------------------------
+
+    def disable(self, raw_username) -> tuple[Account, bool]:
+        return self.changes.disable(raw_username)
+
+    def enable(self, raw_username) -> tuple[Account, bool]:
+        return self.changes.enable(raw_username)
+
+    def set_phone(self, raw_username, raw_phone: str) -> Account:
+        return self.changes.set_phone(raw_username, raw_phone)
+
+    def unlock(self, raw_username) -> Unlocked:
+        return self.changes.unlock(raw_username)
+
+    # -- the report ------------------------------------------------------------------------
+
+    def report(self, period: timedelta) -> Report:
+        return self.reports.report(period)

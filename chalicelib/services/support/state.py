@@ -1,0 +1,182 @@
+"""What login and reset see of a username right now (SPEC 9: `accounts show|list`, `events`).
+
+The account and its per-username limit logs are read together, each through its own named
+Read in one batched `uow.read`, and matched back by name (the username and the limit's
+subject), never by position in the batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from chalicelib.adapters.limits import (CODE_SMS, LOGIN_FAILURES, NUMBERS, SERVICE_SMS,
+                                        WRONG_CODES)
+from chalicelib.domain.account import Account, normalise_username
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.limits import LimitLog
+from chalicelib.ports import Read
+
+# The subject the SMS worker (services/delivery.py) counts every SMS of the service under.
+EVERY_SMS = "all"
+ACCOUNT = "account"  # the name of an account's own read, next to its limit subjects
+LOGS = (LOGIN_FAILURES, WRONG_CODES, CODE_SMS, NUMBERS)
+
+
+def _moment(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, timezone.utc)
+
+
+def existing(accounts, raw_username) -> Account:
+    """The account of `raw_username`, or NotFound."""
+    account = accounts.get(normalise_username(raw_username))
+    if not account:
+        raise NotFound()
+    return account
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """One username as login and reset see it at `now`: the account (None if there is none)
+    and the per-username limits that stand in its way."""
+
+    username: str
+    account: Account | None
+    now: datetime
+    login_failures: int = 0  # failures that still count toward the login lock
+    login_locked_until: datetime | None = None
+    wrong_codes: int = 0  # wrong codes that still count toward the reset pause
+    reset_paused_until: datetime | None = None
+    codes_sent_recently: int = 0  # code SMS within the longest per-username SMS window
+    sms_allowed_at: datetime | None = None  # None: the per-username limit allows an SMS now
+    numbers_allowed_at: datetime | None = None  # None: a new number may be verified now
+    service_sms_allowed_at: datetime | None = None  # None: the service-wide limit has room
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.login_locked_until or self.reset_paused_until)
+
+    def why_no_code(self) -> list[str]:
+        """Why a reset started now would get no SMS, most basic reason first; [] if it would.
+
+        `no_account`, `disabled`, `no_number`, `reset_paused`, `sms_limit`,
+        `service_sms_limit`.
+        """
+        if self.account is None:
+            return ["no_account"]
+        reasons = []
+        if self.account.disabled:
+            reasons.append("disabled")
+        if not self.account.phone:
+            reasons.append("no_number")
+        if self.reset_paused_until:
+            reasons.append("reset_paused")
+        if self.sms_allowed_at:
+            reasons.append("sms_limit")
+        if self.service_sms_allowed_at:
+            reasons.append("service_sms_limit")
+        return reasons
+
+
+def state_of(username: str, account: Account | None, logs: dict, now: datetime,
+             service_sms_allowed_at: datetime | None = None) -> AccountState:
+    """The state of `username` from its account and its limit logs (by subject) at `now`."""
+    at = now.timestamp()
+    login, codes = logs[LOGIN_FAILURES], logs[WRONG_CODES]
+    sms, numbers = logs[CODE_SMS], logs[NUMBERS]
+
+    def allowed_at(log: LimitLog) -> datetime | None:
+        decision = log.decide(at)
+        return None if decision.allowed else _moment(at + decision.retry_after)
+
+    return AccountState(
+        username=username, account=account, now=now,
+        login_failures=len(login.recent(at)),
+        login_locked_until=_moment(login.until) if login.locked(at) else None,
+        wrong_codes=len(codes.recent(at)),
+        reset_paused_until=_moment(codes.until) if codes.locked(at) else None,
+        codes_sent_recently=len(sms.recent(at)),
+        sms_allowed_at=allowed_at(sms),
+        numbers_allowed_at=allowed_at(numbers),
+        service_sms_allowed_at=service_sms_allowed_at)
+
+
+class AccountStates:
+    def __init__(self, *, clock, uow, accounts, limits, audit):
+        self._clock = clock
+        self._uow = uow
+        self._accounts = accounts
+        self._limits = limits
+        self._audit = audit
+
+    def show(self, raw_username) -> Account:
+        return existing(self._accounts, raw_username)
+
+    def state(self, raw_username) -> AccountState:
+        """The account (or its absence), every per-username limit and the service-wide SMS
+        limit, from one batched read."""
+        username = normalise_username(raw_username)
+        now = self._clock.now()
+        counters = {(SERVICE_SMS, rule): (read, ends) for read, rule, ends
+                    in self._limits.windows(SERVICE_SMS, EVERY_SMS, now.timestamp())}
+        found = self._read({**self._reads(username, with_account=True),
+                            **{name: read for name, (read, _) in counters.items()}})
+        full = [ends for (subject, rule), (_, ends) in counters.items()
+                if found[subject, rule] >= rule.limit]
+        return state_of(username, found[username, ACCOUNT], self._logs(found, username), now,
+                        service_sms_allowed_at=_moment(max(full)) if full else None)
+
+    def events(self, raw_username, limit: int = 50) -> tuple[AccountState, list[dict]]:
+        """Why a username does or does not get codes, and its audit trail, newest first."""
+        state = self.state(raw_username)
+        return state, self._audit.events(state.username, limit=limit)
+
+    def list_accounts(self) -> list[AccountState]:
+        """Every account, by username. A paginated Scan of the accounts table: fine for the
+        CLI (hundreds of accounts, run by a person), never used on a request path."""
+        now = self._clock.now()
+        accounts = [Account.from_item(item) for item in self._accounts.all()]
+        found = self._read({name: read for account in accounts
+                            for name, read in self._reads(account.username).items()})
+        states = [state_of(account.username, account, self._logs(found, account.username), now)
+                  for account in accounts]
+        return sorted(states, key=lambda state: state.username)
+
+    def expiring(self, days: int, now: datetime | None = None) -> list[AccountState]:
+        """Accounts whose password expires from today (UTC) to today + `days`, soonest first.
+        Earlier today's expiries are included; accounts that expired before today are not
+        (`list_accounts` shows those). Never scans: one `by_expiry` query per day, then one
+        BatchGetItem per 100 items (the accounts with their limit logs)."""
+        now = now or self._clock.now()
+        first, last = now.date(), now.date() + timedelta(days=days)
+        usernames: list[str] = []
+        day = first
+        while day <= last:
+            usernames += self._accounts.expiring_on(day.isoformat())
+            day += timedelta(days=1)
+        found = self._read({name: read for username in usernames
+                            for name, read in self._reads(username, with_account=True).items()})
+        states = [state_of(username, found[username, ACCOUNT], self._logs(found, username), now)
+                  for username in usernames]
+        # The index is eventually consistent: keep only what the accounts themselves say.
+        return sorted((state for state in states if state.account and first
+                       <= state.account.password_expires_at.date() <= last),
+                      key=lambda state: (state.account.password_expires_at, state.username))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _reads(self, username: str, with_account: bool = False) -> dict[Hashable, Read]:
+        """The reads of one username's limit logs (and account), each named by
+        (username, subject)."""
+        reads = {(username, log): self._limits.read(log, username) for log in LOGS}
+        if with_account:
+            reads[username, ACCOUNT] = self._accounts.read(username)
+        return reads
+
+    def _read(self, wanted: dict[Hashable, Read]) -> dict:
+        """Every read of `wanted` in one batch, each value under its read's name."""
+        return dict(zip(wanted, self._uow.read(*wanted.values())))
+
+    @staticmethod
+    def _logs(found: dict, username: str) -> dict:
+        return {log: found[username, log] for log in LOGS}
