@@ -1,4 +1,4 @@
-"""The support desk's use cases (chalicelib/services/support.py) against an in-process moto,
+"""The support desk's use cases (chalicelib/services/support/) against an in-process moto,
 with the fake clock: what `python -m chalicelib.admin` does to accounts and tells about them."""
 from __future__ import annotations
 
@@ -364,14 +364,14 @@ def test_import_rejects_a_file_that_is_not_an_account_list(world, csv_text, reas
 def test_an_import_stopped_by_aws_still_returns_what_it_created(world, monkeypatch):
     from chalicelib.domain.errors import ServiceUnavailable
     support = world.portal.support
-    real = support._insert
+    real = support.changes.insert
 
     def fail_on_second(username, *args, **kwargs):
         if username == "andra":
             raise ServiceUnavailable()
         return real(username, *args, **kwargs)
 
-    monkeypatch.setattr(support, "_insert", fail_on_second)
+    monkeypatch.setattr(support.changes, "insert", fail_on_second)
     result = support.import_accounts("username\nforsta\nandra\ntredje\n")
     assert [e.username for e in result.created] == ["forsta"] and result.created[0].password
     assert [(p.line, p.username) for p in result.not_created] == [(3, "andra"), (4, "tredje")]
