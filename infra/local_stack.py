@@ -36,10 +36,11 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from infra.stages import LOCAL, stage_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_ROOT = ROOT / "static_site"
-CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
-STAGE = "local"
+STAGE = LOCAL
 REGION = "eu-north-1"
 HOST = "127.0.0.1"
 
@@ -110,14 +111,6 @@ class Stopped(Exception):
 
 
 # -- environment -------------------------------------------------------------------------------
-
-def stage_environment(stage: str = STAGE) -> dict[str, str]:
-    """The stage's variables from .chalice/config.json: the top level, then the stage's."""
-    config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
-    values = dict(config.get("environment_variables", {}))
-    values.update(config["stages"][stage].get("environment_variables", {}))
-    return values
-
 
 def local_environment(moto_port: int) -> dict[str, str]:
     """Everything the API, the worker and boto3 need to find the embedded AWS."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import functools
 import json
 import os
 import re
@@ -40,9 +39,9 @@ from chalice.utils import to_cfn_resource_name
 
 from chalicelib.api import http
 from chalicelib.api.http import ORIGIN_HEADER
-from chalicelib.settings import Settings, load_settings
 from infra import monitoring, resources
-from infra.local_stack import SECURITY_HEADERS, stage_environment
+from infra.local_stack import SECURITY_HEADERS
+from infra.stages import stage_settings
 from infra.resources import definitions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,13 +100,6 @@ ACCESS = {
 _RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 
 
-@functools.cache
-def stage_settings(stage: str) -> Settings:
-    """The settings a deployed stage runs with (its variables in .chalice/config.json), so
-    that the template names what the code will look for."""
-    return load_settings(stage_environment(stage))
-
-
 def table_name(stage: str, logical: str) -> str:
     return resources.table_names(stage_settings(stage))[logical]
 
@@ -124,10 +116,6 @@ def function_name(stage: str, function: str) -> str:
     """Named, so that a role's policy can name its log group without naming the function
     (which names the role: a cycle)."""
     return f"{APP}-{stage}-{function}"
-
-
-def chalice_config() -> dict:
-    return json.loads((CHALICE_DIR / "config.json").read_text(encoding="utf-8"))
 
 
 def _arn(service: str, resource: str) -> dict:

@@ -17,6 +17,7 @@ from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE
 from infra import monitoring, template
 from infra.local_stack import SECURITY_HEADERS
 from infra.resources import definitions
+from infra.stages import chalice_config
 from tests.infra.test_monitoring import AWS_METRICS
 
 @pytest.fixture(scope="module", params=template.STAGES)
@@ -147,7 +148,7 @@ def test_the_committed_policy_files_are_the_generated_ones():
     for name, document in template.policies().items():
         committed = json.loads((template.CHALICE_DIR / name).read_text(encoding="utf-8"))
         assert committed == document, f"run `python -m infra.template policies` ({name})"
-    config = template.chalice_config()
+    config = chalice_config()
     for stage in template.STAGES:
         functions = config["stages"][stage]["lambda_functions"]
         assert {f: c["iam_policy_file"] for f, c in functions.items()} == {
@@ -334,7 +335,7 @@ def test_the_waf_template_is_a_cloudfront_rate_rule_and_the_distribution_can_use
 
 
 def test_deployed_stages_run_without_debug():
-    config = template.chalice_config()
+    config = chalice_config()
     for stage in template.STAGES:
         assert config["stages"][stage].get("debug") is False
         assert config.get("debug", False) is False
