@@ -36,6 +36,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from chalicelib.api.contract import SITE_HEADERS
 from infra.stages import LOCAL, stage_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,21 +55,6 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 # deployed queue keeps the 60 s of resources.json.
 WORKER_VISIBILITY_TIMEOUT = 5
 
-# The headers of every answer of the site, the one list: the local front server sends them,
-# and the CloudFront response-headers policy of a deployment is to be built from this same
-# dict. The pages load nothing but their own files (no inline script or style, no third
-# party), so 'self' is all the CSP allows; Strict-Transport-Security is ignored by browsers
-# over the local stage's plain HTTP and takes effect behind CloudFront's HTTPS.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                                "form-action 'self'"),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-}
 PROXIED_PREFIXES = ("/api", "/dev")
 NOT_FOUND_PAGE = (b'<!doctype html><html lang="sv"><meta charset="utf-8"><title>Sidan finns inte'
                   b'</title><h1>Sidan finns inte</h1><p><a href="/">Till startsidan</a></p>\n')
@@ -423,7 +409,7 @@ class FrontHandler(BaseHTTPRequestHandler):
             self._static(target)
         else:
             self._respond(405, b"Method not allowed\n", "text/plain; charset=utf-8",
-                          {"Allow": "GET, HEAD", **SECURITY_HEADERS})
+                          {"Allow": "GET, HEAD", **SITE_HEADERS})
 
     # -- static
 
@@ -431,16 +417,16 @@ class FrontHandler(BaseHTTPRequestHandler):
         found = static_target(self.server.static_root, target.path)
         if isinstance(found, str):
             location = found + ("?" + target.query if target.query else "")
-            self._respond(301, b"", None, {"Location": location, **SECURITY_HEADERS})
+            self._respond(301, b"", None, {"Location": location, **SITE_HEADERS})
             return
         if found is None:
             page = self.server.static_root / "404.html"
             body = page.read_bytes() if page.is_file() else NOT_FOUND_PAGE
-            self._respond(404, body, "text/html; charset=utf-8", SECURITY_HEADERS)
+            self._respond(404, body, "text/html; charset=utf-8", SITE_HEADERS)
             return
         # Revalidate every time: on this stage the files change under the developer's hands.
         self._respond(200, found.read_bytes(), content_type(found),
-                      {"Cache-Control": "no-cache", **SECURITY_HEADERS})
+                      {"Cache-Control": "no-cache", **SITE_HEADERS})
 
     # -- proxy
 
@@ -485,7 +471,7 @@ class FrontHandler(BaseHTTPRequestHandler):
         kept = [(name, value) for name, value in headers
                 if name.lower() not in HOP_BY_HOP | REPLACED_UPSTREAM]
         present = {name.lower() for name, _ in kept}
-        kept += [(name, value) for name, value in SECURITY_HEADERS.items()
+        kept += [(name, value) for name, value in SITE_HEADERS.items()
                  if name.lower() not in present]
         self.send_response(status, reason)
         for name, value in kept:
@@ -536,7 +522,7 @@ class FrontHandler(BaseHTTPRequestHandler):
     def _json(self, status: int, body: dict) -> None:
         self._respond(status, json.dumps(body, ensure_ascii=False).encode("utf-8"),
                       "application/json; charset=utf-8",
-                      {"Cache-Control": "no-store", **SECURITY_HEADERS})
+                      {"Cache-Control": "no-store", **SITE_HEADERS})
 
     def _respond(self, status: int, body: bytes, kind: str | None, headers: dict) -> None:
         self.send_response(status)

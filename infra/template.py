@@ -10,9 +10,10 @@ One CloudFormation (SAM) template per stage holds everything a municipality runs
   here, see `policies`), log groups with retention (chalice's `log_retention_in_days`);
 - the REST API, regional, with stage throttling and gateway answers in the API's envelope;
 - a private S3 bucket for static_site/ behind CloudFront (origin access control, TLS 1.2 on
-  the portal's own host name, `/api/*` to API Gateway, the security headers of the local
-  stack as a response-headers policy), the request that reaches the API carrying a secret
-  origin header, so that nobody can go around CloudFront and its client address;
+  the portal's own host name, `/api/*` to API Gateway, the site's security headers of
+  chalicelib/api/contract.py, which the local stack sends too, as a response-headers policy),
+  the request that reaches the API carrying a secret origin header, so that nobody can go
+  around CloudFront and its client address;
 - the dashboard and alarms of infra/monitoring.py, an optional e-mail for the alarms and an
   optional WAF web ACL (the rate rule is `waf_template`, deployed in us-east-1 because
   CloudFront's web ACLs live there).
@@ -37,10 +38,9 @@ from pathlib import Path
 
 from chalice.utils import to_cfn_resource_name
 
-from chalicelib.api import http
-from chalicelib.api.http import ORIGIN_HEADER
+from chalicelib.api import contract
+from chalicelib.api.contract import API_HEADERS, ORIGIN_HEADER, SITE_HEADERS
 from infra import monitoring, resources
-from infra.local_stack import SECURITY_HEADERS
 from infra.stages import stage_settings
 from infra.resources import definitions
 
@@ -184,9 +184,10 @@ def write_policies() -> list[Path]:
 
 # -- the site's answers --------------------------------------------------------------------------
 
-def response_headers(headers: dict[str, str] = SECURITY_HEADERS) -> dict:
-    """CloudFront's ResponseHeadersPolicyConfig for exactly these headers (the local stack's
-    list), every one overriding whatever the origin sent."""
+def response_headers(headers: dict[str, str] = SITE_HEADERS) -> dict:
+    """CloudFront's ResponseHeadersPolicyConfig for exactly these headers (the site's, which
+    the local stack's front server sends too), every one overriding whatever the origin
+    sent."""
     security: dict = {}
     custom = []
     for name, value in headers.items():
@@ -247,7 +248,7 @@ function handler(event) {
 def envelope(stage: str, code: str) -> dict:
     """The API's error envelope in Swedish, for answers that AWS gives without the API
     (API Gateway's own, the WAF's), which cannot read Accept-Language."""
-    return http.envelope(code, "sv", http.support_line(stage_settings(stage)))
+    return contract.envelope(code, "sv", contract.support_line(stage_settings(stage)))
 
 
 def gateway_responses(stage: str) -> dict:
@@ -258,7 +259,7 @@ def gateway_responses(stage: str) -> dict:
         # no status: the gateway's own (DEFAULT_4XX covers 400, 403 and more)
         return {**({"StatusCode": str(status)} if status else {}),
                 "ResponseParameters": {"Headers": {
-                    "Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"}},
+                    name: f"'{value}'" for name, value in API_HEADERS.items()}},
                 "ResponseTemplates": {"application/json": json.dumps(body,
                                                                      ensure_ascii=False)}}
     return {

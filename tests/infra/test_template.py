@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.api.contract import SITE_HEADERS
 from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE
 from infra import monitoring, template
-from infra.local_stack import SECURITY_HEADERS
 from infra.resources import definitions
 from infra.stages import chalice_config
 from tests.infra.test_monitoring import AWS_METRICS
@@ -237,7 +237,7 @@ def distribution(found: dict) -> dict:
 def test_cloudfront_sends_the_local_stacks_security_headers_on_pages_and_api(built):
     _, _, found = built
     config = found["Resources"]["SiteHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
-    assert headers_sent(config) == SECURITY_HEADERS
+    assert headers_sent(config) == SITE_HEADERS
     hsts = config["SecurityHeadersConfig"]["StrictTransportSecurity"]
     assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["IncludeSubdomains"] is True
     assert all(h.get("Override", True) for h in config["SecurityHeadersConfig"].values())
