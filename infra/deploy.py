@@ -42,8 +42,8 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from infra import template
-from infra.local_stack import content_type
 from infra.resources import definitions
+from infra.site import content_type
 from infra.stages import stage_settings
 
 ROOT = template.ROOT

@@ -20,7 +20,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import mimetypes
 import os
 import re
 import signal
@@ -37,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from chalicelib.api.contract import SITE_HEADERS
+from infra.site import content_type
 from infra.stages import LOCAL, stage_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,26 +63,6 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
 # The front server writes its own; two of each confuse clients.
 REPLACED_UPSTREAM = {"server", "date", "content-length"}
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".json": "application/json; charset=utf-8",
-    ".webmanifest": "application/manifest+json; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".ico": "image/x-icon",
-    ".woff2": "font/woff2",
-    ".woff": "font/woff",
-    ".xml": "application/xml; charset=utf-8",
-    ".pdf": "application/pdf",
-}
 
 # Not under "pwportal": Chalice sets the app's logger (named after the app) to ERROR.
 log = logging.getLogger("infra.local_stack")
@@ -335,14 +315,6 @@ class SmsWorker:
 
 def is_proxied(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in PROXIED_PREFIXES)
-
-
-def content_type(path: Path) -> str:
-    known = CONTENT_TYPES.get(path.suffix.lower())
-    if known:
-        return known
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"
 
 
 def static_target(root: Path, url_path: str) -> Path | str | None:
