@@ -84,16 +84,10 @@ def p95(values: list[float]) -> float:
 
 # -- the app in-process, on moto -------------------------------------------------------------
 
-def stage_environment() -> dict[str, str]:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    values = dict(config.get("environment_variables", {}))
-    values.update(config["stages"]["local"].get("environment_variables", {}))
-    return values
-
-
 @contextmanager
 def app_on_moto():
     """The environment of the API tests: moto in-process, the local stage's settings."""
+    from infra.stages import stage_environment
     saved = dict(os.environ)
     for name in list(os.environ):
         if name.startswith("AWS_"):

@@ -42,8 +42,9 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from infra import template
-from infra.local_stack import content_type
 from infra.resources import definitions
+from infra.site import content_type
+from infra.stages import stage_settings
 
 ROOT = template.ROOT
 SITE_ROOT = ROOT / "static_site"
@@ -96,7 +97,7 @@ def sms_spend_alarm_usd(monthly_limit_usd: float) -> int:
 
 
 def allowed_countries(stage: str) -> set[str]:
-    return set(template.stage_settings(stage).allowed_countries)
+    return set(stage_settings(stage).allowed_countries)
 
 
 # -- 1. secrets --------------------------------------------------------------------------------
@@ -576,7 +577,7 @@ def deploy(args) -> dict[str, str]:
     upload_site(s3, outputs["SiteBucketName"], SITE_ROOT)
     invalidate(session.client("cloudfront"), outputs["DistributionId"])
     configure_sms(session.client("sns"),
-                  template.stage_settings(stage).sms_sender_id,
+                  stage_settings(stage).sms_sender_id,
                   args.sms_monthly_limit_usd)
     protect_countries(session.client("pinpoint-sms-voice-v2"), allowed_countries(stage), stage)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import mimetypes
 import os
 import re
 import signal
@@ -36,10 +35,13 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from chalicelib.api.contract import SITE_HEADERS
+from infra.site import content_type
+from infra.stages import LOCAL, stage_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_ROOT = ROOT / "static_site"
-CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
-STAGE = "local"
+STAGE = LOCAL
 REGION = "eu-north-1"
 HOST = "127.0.0.1"
 
@@ -53,21 +55,6 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 # deployed queue keeps the 60 s of resources.json.
 WORKER_VISIBILITY_TIMEOUT = 5
 
-# The headers of every answer of the site, the one list: the local front server sends them,
-# and the CloudFront response-headers policy of a deployment is to be built from this same
-# dict. The pages load nothing but their own files (no inline script or style, no third
-# party), so 'self' is all the CSP allows; Strict-Transport-Security is ignored by browsers
-# over the local stage's plain HTTP and takes effect behind CloudFront's HTTPS.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                                "form-action 'self'"),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-}
 PROXIED_PREFIXES = ("/api", "/dev")
 NOT_FOUND_PAGE = (b'<!doctype html><html lang="sv"><meta charset="utf-8"><title>Sidan finns inte'
                   b'</title><h1>Sidan finns inte</h1><p><a href="/">Till startsidan</a></p>\n')
@@ -76,26 +63,6 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
 # The front server writes its own; two of each confuse clients.
 REPLACED_UPSTREAM = {"server", "date", "content-length"}
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".json": "application/json; charset=utf-8",
-    ".webmanifest": "application/manifest+json; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".ico": "image/x-icon",
-    ".woff2": "font/woff2",
-    ".woff": "font/woff",
-    ".xml": "application/xml; charset=utf-8",
-    ".pdf": "application/pdf",
-}
 
 # Not under "pwportal": Chalice sets the app's logger (named after the app) to ERROR.
 log = logging.getLogger("infra.local_stack")
@@ -110,14 +77,6 @@ class Stopped(Exception):
 
 
 # -- environment -------------------------------------------------------------------------------
-
-def stage_environment(stage: str = STAGE) -> dict[str, str]:
-    """The stage's variables from .chalice/config.json: the top level, then the stage's."""
-    config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
-    values = dict(config.get("environment_variables", {}))
-    values.update(config["stages"][stage].get("environment_variables", {}))
-    return values
-
 
 def local_environment(moto_port: int) -> dict[str, str]:
     """Everything the API, the worker and boto3 need to find the embedded AWS."""
@@ -358,14 +317,6 @@ def is_proxied(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in PROXIED_PREFIXES)
 
 
-def content_type(path: Path) -> str:
-    known = CONTENT_TYPES.get(path.suffix.lower())
-    if known:
-        return known
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"
-
-
 def static_target(root: Path, url_path: str) -> Path | str | None:
     """The file a URL path names under `root`; a str is a redirect (a directory without its
     trailing slash, so the page's relative links resolve); None is not found."""
@@ -430,7 +381,7 @@ class FrontHandler(BaseHTTPRequestHandler):
             self._static(target)
         else:
             self._respond(405, b"Method not allowed\n", "text/plain; charset=utf-8",
-                          {"Allow": "GET, HEAD", **SECURITY_HEADERS})
+                          {"Allow": "GET, HEAD", **SITE_HEADERS})
 
     # -- static
 
@@ -438,16 +389,16 @@ class FrontHandler(BaseHTTPRequestHandler):
         found = static_target(self.server.static_root, target.path)
         if isinstance(found, str):
             location = found + ("?" + target.query if target.query else "")
-            self._respond(301, b"", None, {"Location": location, **SECURITY_HEADERS})
+            self._respond(301, b"", None, {"Location": location, **SITE_HEADERS})
             return
         if found is None:
             page = self.server.static_root / "404.html"
             body = page.read_bytes() if page.is_file() else NOT_FOUND_PAGE
-            self._respond(404, body, "text/html; charset=utf-8", SECURITY_HEADERS)
+            self._respond(404, body, "text/html; charset=utf-8", SITE_HEADERS)
             return
         # Revalidate every time: on this stage the files change under the developer's hands.
         self._respond(200, found.read_bytes(), content_type(found),
-                      {"Cache-Control": "no-cache", **SECURITY_HEADERS})
+                      {"Cache-Control": "no-cache", **SITE_HEADERS})
 
     # -- proxy
 
@@ -492,7 +443,7 @@ class FrontHandler(BaseHTTPRequestHandler):
         kept = [(name, value) for name, value in headers
                 if name.lower() not in HOP_BY_HOP | REPLACED_UPSTREAM]
         present = {name.lower() for name, _ in kept}
-        kept += [(name, value) for name, value in SECURITY_HEADERS.items()
+        kept += [(name, value) for name, value in SITE_HEADERS.items()
                  if name.lower() not in present]
         self.send_response(status, reason)
         for name, value in kept:
@@ -543,7 +494,7 @@ class FrontHandler(BaseHTTPRequestHandler):
     def _json(self, status: int, body: dict) -> None:
         self._respond(status, json.dumps(body, ensure_ascii=False).encode("utf-8"),
                       "application/json; charset=utf-8",
-                      {"Cache-Control": "no-store", **SECURITY_HEADERS})
+                      {"Cache-Control": "no-store", **SITE_HEADERS})
 
     def _respond(self, status: int, body: bytes, kind: str | None, headers: dict) -> None:
         self.send_response(status)

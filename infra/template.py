@@ -10,9 +10,10 @@ One CloudFormation (SAM) template per stage holds everything a municipality runs
   here, see `policies`), log groups with retention (chalice's `log_retention_in_days`);
 - the REST API, regional, with stage throttling and gateway answers in the API's envelope;
 - a private S3 bucket for static_site/ behind CloudFront (origin access control, TLS 1.2 on
-  the portal's own host name, `/api/*` to API Gateway, the security headers of the local
-  stack as a response-headers policy), the request that reaches the API carrying a secret
-  origin header, so that nobody can go around CloudFront and its client address;
+  the portal's own host name, `/api/*` to API Gateway, the site's security headers of
+  chalicelib/api/contract.py, which the local stack sends too, as a response-headers policy),
+  the request that reaches the API carrying a secret origin header, so that nobody can go
+  around CloudFront and its client address;
 - the dashboard and alarms of infra/monitoring.py, an optional e-mail for the alarms and an
   optional WAF web ACL (the rate rule is `waf_template`, deployed in us-east-1 because
   CloudFront's web ACLs live there).
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import functools
 import json
 import os
 import re
@@ -38,11 +38,10 @@ from pathlib import Path
 
 from chalice.utils import to_cfn_resource_name
 
-from chalicelib.api import http
-from chalicelib.api.http import ORIGIN_HEADER
-from chalicelib.settings import Settings, load_settings
+from chalicelib.api import contract
+from chalicelib.api.contract import API_HEADERS, ORIGIN_HEADER, SITE_HEADERS
 from infra import monitoring, resources
-from infra.local_stack import SECURITY_HEADERS, stage_environment
+from infra.stages import stage_settings
 from infra.resources import definitions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,13 +100,6 @@ ACCESS = {
 _RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 
 
-@functools.cache
-def stage_settings(stage: str) -> Settings:
-    """The settings a deployed stage runs with (its variables in .chalice/config.json), so
-    that the template names what the code will look for."""
-    return load_settings(stage_environment(stage))
-
-
 def table_name(stage: str, logical: str) -> str:
     return resources.table_names(stage_settings(stage))[logical]
 
@@ -124,10 +116,6 @@ def function_name(stage: str, function: str) -> str:
     """Named, so that a role's policy can name its log group without naming the function
     (which names the role: a cycle)."""
     return f"{APP}-{stage}-{function}"
-
-
-def chalice_config() -> dict:
-    return json.loads((CHALICE_DIR / "config.json").read_text(encoding="utf-8"))
 
 
 def _arn(service: str, resource: str) -> dict:
@@ -196,9 +184,10 @@ def write_policies() -> list[Path]:
 
 # -- the site's answers --------------------------------------------------------------------------
 
-def response_headers(headers: dict[str, str] = SECURITY_HEADERS) -> dict:
-    """CloudFront's ResponseHeadersPolicyConfig for exactly these headers (the local stack's
-    list), every one overriding whatever the origin sent."""
+def response_headers(headers: dict[str, str] = SITE_HEADERS) -> dict:
+    """CloudFront's ResponseHeadersPolicyConfig for exactly these headers (the site's, which
+    the local stack's front server sends too), every one overriding whatever the origin
+    sent."""
     security: dict = {}
     custom = []
     for name, value in headers.items():
@@ -259,7 +248,7 @@ function handler(event) {
 def envelope(stage: str, code: str) -> dict:
     """The API's error envelope in Swedish, for answers that AWS gives without the API
     (API Gateway's own, the WAF's), which cannot read Accept-Language."""
-    return http.envelope(code, "sv", http.support_line(stage_settings(stage)))
+    return contract.envelope(code, "sv", contract.support_line(stage_settings(stage)))
 
 
 def gateway_responses(stage: str) -> dict:
@@ -270,7 +259,7 @@ def gateway_responses(stage: str) -> dict:
         # no status: the gateway's own (DEFAULT_4XX covers 400, 403 and more)
         return {**({"StatusCode": str(status)} if status else {}),
                 "ResponseParameters": {"Headers": {
-                    "Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"}},
+                    name: f"'{value}'" for name, value in API_HEADERS.items()}},
                 "ResponseTemplates": {"application/json": json.dumps(body,
                                                                      ensure_ascii=False)}}
     return {

@@ -13,7 +13,7 @@ from moto import mock_aws
 from chalicelib.domain.clock import FakeClock
 from chalicelib.settings import load_settings
 from infra import resources
-from infra.local_stack import stage_environment
+from infra.stages import stage_environment
 from infra.local_worker import drain_once
 
 ROOT = Path(__file__).resolve().parents[1]

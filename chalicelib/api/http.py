@@ -2,8 +2,10 @@
 
 Every route is wrapped by `endpoint`, the one place where domain errors become status codes:
 `{"error": {"code", "message", "support", ...extra fields}}`. The `headers` middleware gives
-every response, errors from Chalice itself included, `Cache-Control: no-store` and
-`X-Content-Type-Options: nosniff`, and puts Chalice's own errors into the same envelope.
+every response, errors from Chalice itself included, the API's headers (`Cache-Control:
+no-store` and `X-Content-Type-Options: nosniff`), and puts Chalice's own errors into the same
+envelope. The headers, the origin header and the envelope are the contract (contract.py)
+that the site in front of the API honours too.
 
 On a deployed stage the API sits behind CloudFront, which adds two headers: the origin key
 (so a request that went around CloudFront, and around its client address and rate rule, is
@@ -14,33 +16,32 @@ from __future__ import annotations
 import functools
 import hmac
 import json
-import math
 import sys
 import traceback
 
 from chalice import Response
 
+from chalicelib.api import contract
+from chalicelib.api.contract import API_HEADERS, ORIGIN_HEADER, envelope
 from chalicelib.bootstrap import portal
 from chalicelib.domain.errors import (InvalidRequest, PasswordRejected, PortalError,
                                       RequestTooLarge, UnsupportedMediaType)
 from chalicelib.domain.events import Caller
 from chalicelib.messages import language, text
 
-SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-ORIGIN_HEADER = "x-pwportal-origin"  # infra/template.py has CloudFront send it
 _CHALICE_ERRORS = {400: "invalid_request", 403: "not_found", 404: "not_found",
                    405: "method_not_allowed", 415: "unsupported_media_type",
                    500: "internal_error"}
 
 
 def support_line(settings=None) -> str:
-    """The support contact of every error: the phone and the e-mail of the settings."""
-    settings = settings or portal().settings
-    return ", ".join(part for part in (settings.support_phone, settings.support_email) if part)
+    """The support contact of every error: the phone and the e-mail of the settings (this
+    stage's unless given)."""
+    return contract.support_line(settings or portal().settings)
 
 
 def json_response(status: int, body: dict | None, headers: dict | None = None) -> Response:
-    all_headers = {**SECURITY_HEADERS, **(headers or {})}
+    all_headers = {**API_HEADERS, **(headers or {})}
     if body is None:
         return Response(body="", status_code=status, headers=all_headers)
     all_headers["Content-Type"] = "application/json; charset=utf-8"
@@ -50,20 +51,6 @@ def json_response(status: int, body: dict | None, headers: dict | None = None) -
 
 def error_body(code: str, lang: str, **fields) -> dict:
     return envelope(code, lang, support_line(), **fields)
-
-
-def envelope(code: str, lang: str, support: str, **fields) -> dict:
-    """The error envelope: the code, its text in `lang` with the support contact, and any
-    fields of the error."""
-    params = dict(fields)
-    if "retry_after" in params:
-        params["minutes"] = max(1, math.ceil(params["retry_after"] / 60))
-    try:
-        message = text(code, lang, **params)
-    except KeyError:
-        message = text(code, lang)
-    message += " " + text("support", lang, support=support)
-    return {"error": {"code": code, "message": message, "support": support, **fields}}
 
 
 def error_response(error: PortalError, lang: str) -> Response:
@@ -187,6 +174,6 @@ def with_headers(event, get_response):
         status = response.status_code if response.status_code != 403 else 404
         headers = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
         response = json_response(status, error_body(code, lang), headers)
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in API_HEADERS.items():
         response.headers[name] = value
     return response

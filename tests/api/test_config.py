@@ -1,5 +1,5 @@
 """GET /api/config: what the pages read before the user types (SPEC 8, policy of SPEC 3)."""
-from tests.api.helpers import SECURITY_HEADERS
+from tests.api.helpers import API_HEADERS
 from tests.api_client import get
 
 
@@ -39,4 +39,4 @@ def test_config_follows_the_operators_settings(world, client, configure):
 
 def test_config_answer_is_never_cached_or_sniffed(world, client):
     headers = get(client, "/api/config", lang="en").headers
-    assert {k: headers[k] for k in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert {k: headers[k] for k in API_HEADERS} == API_HEADERS

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from chalicelib.messages import text
-from tests.api.helpers import (NEW_PHONE, PASSWORD, PHONE, SECURITY_HEADERS, USERNAME,
+from tests.api.helpers import (API_HEADERS, NEW_PHONE, PASSWORD, PHONE, USERNAME,
                                challenge_of, disable, error, events, login, queued,
                                session_of, start, verify, wrong)
 from tests.api_client import get, post
@@ -23,7 +23,7 @@ ANONYMOUS_POSTS = {
 
 
 def assert_security_headers(response):
-    assert {name: response.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert {name: response.headers.get(name) for name in API_HEADERS} == API_HEADERS
 
 
 # -- headers and the envelope, on every kind of answer ----------------------------------------

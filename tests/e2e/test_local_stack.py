@@ -12,11 +12,11 @@ import time
 import pytest
 import requests
 
+from chalicelib.api.contract import SITE_HEADERS
 from infra.local_stack import (
     DEMO_PASSWORD,
     DEMO_PHONE,
     DEMO_USERNAME,
-    SECURITY_HEADERS,
     FrontServer,
     SmsWorker,
 )
@@ -88,7 +88,7 @@ def test_the_landing_page_is_served_with_the_security_headers(stack, http):
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["X-Frame-Options"] == "DENY"
     # and every other header of the one list that a deployment's CDN is to send as well
-    assert {name: page.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert {name: page.headers.get(name) for name in SITE_HEADERS} == SITE_HEADERS
 
 
 def test_the_api_answers_on_the_same_origin_and_is_never_cached(stack, http):

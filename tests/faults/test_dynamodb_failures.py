@@ -17,10 +17,10 @@ import pytest
 from chalicelib.domain.records import ResetChallenge
 from chalicelib.adapters.dynamo import from_dynamo
 from tests.api.helpers import (
+    API_HEADERS,
     NEW_PHONE,
     PASSWORD,
     PHONE,
-    SECURITY_HEADERS,
     USERNAME,
     challenge_of,
     complete,
@@ -124,7 +124,7 @@ def assert_service_unavailable(response):
     assert body["error"]["message"] and body["error"]["support"]
     assert set(body["error"]) == {"code", "message", "support"}
     assert response.headers["Content-Type"].startswith("application/json")
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in API_HEADERS.items():
         assert response.headers[name] == value
 
 

@@ -17,6 +17,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from infra import deploy, template
+from infra.stages import stage_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-north-1"
@@ -268,7 +269,7 @@ def test_artifacts_upload_points_every_function_at_the_uploaded_package_and_uplo
 
 def test_configure_sms_sets_transactional_the_sender_id_and_the_limit(aws):
     sns = client("sns")
-    sender = template.stage_settings(STAGE).sms_sender_id
+    sender = stage_settings(STAGE).sms_sender_id
 
     deploy.configure_sms(sns, sender, 50)
 

@@ -14,6 +14,7 @@ from moto import mock_aws
 from chalicelib import bootstrap
 from chalicelib.settings import load_settings
 from infra import resources, template
+from infra.stages import stage_environment
 from tests.conftest import REGION, ROOT
 
 ORIGIN_KEY = "k" * 40
@@ -30,7 +31,7 @@ def deployed(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        for name, value in template.stage_environment("prod").items():
+        for name, value in stage_environment("prod").items():
             monkeypatch.setenv(name, value)
         settings = load_settings()
         assert settings.stage == "prod" and settings.secrets_parameter

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.api.contract import SITE_HEADERS
 from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE
 from infra import monitoring, template
-from infra.local_stack import SECURITY_HEADERS
 from infra.resources import definitions
+from infra.stages import chalice_config
 from tests.infra.test_monitoring import AWS_METRICS
 
 @pytest.fixture(scope="module", params=template.STAGES)
@@ -147,7 +148,7 @@ def test_the_committed_policy_files_are_the_generated_ones():
     for name, document in template.policies().items():
         committed = json.loads((template.CHALICE_DIR / name).read_text(encoding="utf-8"))
         assert committed == document, f"run `python -m infra.template policies` ({name})"
-    config = template.chalice_config()
+    config = chalice_config()
     for stage in template.STAGES:
         functions = config["stages"][stage]["lambda_functions"]
         assert {f: c["iam_policy_file"] for f, c in functions.items()} == {
@@ -236,7 +237,7 @@ def distribution(found: dict) -> dict:
 def test_cloudfront_sends_the_local_stacks_security_headers_on_pages_and_api(built):
     _, _, found = built
     config = found["Resources"]["SiteHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
-    assert headers_sent(config) == SECURITY_HEADERS
+    assert headers_sent(config) == SITE_HEADERS
     hsts = config["SecurityHeadersConfig"]["StrictTransportSecurity"]
     assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["IncludeSubdomains"] is True
     assert all(h.get("Override", True) for h in config["SecurityHeadersConfig"].values())
@@ -334,7 +335,7 @@ def test_the_waf_template_is_a_cloudfront_rate_rule_and_the_distribution_can_use
 
 
 def test_deployed_stages_run_without_debug():
-    config = template.chalice_config()
+    config = chalice_config()
     for stage in template.STAGES:
         assert config["stages"][stage].get("debug") is False
         assert config.get("debug", False) is False
