@@ -10,6 +10,8 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib import bootstrap
+
 from chalicelib.domain.clock import FakeClock
 from chalicelib.settings import load_settings
 from infra import resources
@@ -53,7 +55,6 @@ class World:
         self.sqs = boto3.client("sqs", region_name=REGION)
         resources.create_tables(self.dynamodb, self.settings)
         self.queues = resources.create_queues(self.sqs, self.settings)
-        from chalicelib import bootstrap
         self.portal = bootstrap.override(clock=clock)
 
     def use(self, **parts):
@@ -97,7 +98,6 @@ class World:
 
 @pytest.fixture
 def world(environment):
-    from chalicelib import bootstrap  # at use: suites that need no portal load without it
     with mock_aws():
         bootstrap.reset()
         yield World(FakeClock())
