@@ -8,17 +8,30 @@ import json
 
 from chalice import Chalice, Cron
 
+from chalicelib.adapters import telemetry
 from chalicelib.api.http import with_headers
 from chalicelib.api.public import public
 from chalicelib.api.registration import registration
 from chalicelib.api.reset import reset
 from chalicelib.bootstrap import portal
 
-app = Chalice(app_name="pwportal")
+# chalice's own log (a view that raised) is the Python logger `pwportal` too: Powertools'
+# Logger (chalicelib/adapters/telemetry.py) writes its lines as JSON, so chalice adds no
+# text handler of its own.
+app = Chalice(app_name="pwportal", configure_logs=False)
 app.register_middleware(with_headers, "http")
 app.register_blueprint(public)
 app.register_blueprint(registration, url_prefix="/api/registration")
 app.register_blueprint(reset, url_prefix="/api/reset")
+
+
+@app.middleware("http")
+def correlate(event, get_response):
+    """Every log line of a request carries API Gateway's request id as `correlation_id`
+    (under chalice local, the Lambda context's), as its audit records do (`request_id`)."""
+    telemetry.correlate((event.context or {}).get("requestId") or getattr(
+        getattr(event, "lambda_context", None), "aws_request_id", None))
+    return get_response(event)
 
 
 # The queue named here is a placeholder: infra/template.py points the worker at the stage's
@@ -27,12 +40,15 @@ app.register_blueprint(reset, url_prefix="/api/reset")
 def deliver_sms(event):
     """One SMS per invocation: a failure raises, and SQS retries that message alone."""
     for record in event:
-        receives = int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", 1))
+        message = record.to_dict()
+        telemetry.correlate(message.get("messageId"))
+        receives = int(message.get("attributes", {}).get("ApproximateReceiveCount", 1))
         portal().delivery.deliver(json.loads(record.body), receive_count=receives)
 
 
 @app.schedule(Cron(0, 6, "*", "*", "?", "*"), name="send_reminders")
 def send_reminders(event):
     """Every day at 06:00 UTC (07:00 or 08:00 in Sweden): the 14- and 3-day reminders."""
+    telemetry.correlate(event.to_dict().get("id") or "send_reminders")
     counts = portal().reminders.run()
-    print(json.dumps({"job": "reminders", **counts}, sort_keys=True), flush=True)
+    telemetry.info("reminders", job="reminders", **counts)

@@ -52,6 +52,16 @@ API_STAGE = "api"
 # The Lambda runtime; `package` makes chalice build for it (infra/chalice_runtime.py),
 # whatever Python runs chalice.
 RUNTIME = "python3.13"
+# Powertools for AWS Lambda (Python) (chalicelib/adapters/telemetry.py: the log and the
+# metrics) comes from AWS's published layer, in every function, not from the package; the
+# same release is pinned in requirements-dev.txt for the tests and the local stack.
+# `aws lambda get-layer-version-by-arn --arn <the ARN>` names the release in Description.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_VERSION = 40
+POWERTOOLS_LAYER = {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:layer:"
+                               "AWSLambdaPowertoolsPythonV3-"
+                               + RUNTIME.replace(".", "") + "-x86_64:"
+                               + str(POWERTOOLS_LAYER_VERSION)}
 DEFAULT_REGION = "eu-north-1"
 CLIENT_ADDRESS_HEADER = "CloudFront-Viewer-Address"
 
@@ -324,12 +334,13 @@ def _queues(stage: str) -> dict:
 
 
 def _functions(stage: str) -> dict:
-    """What the template changes in chalice's functions: the runtime, the settings that
-    only CloudFormation knows, and the queue the worker reads."""
+    """What the template changes in chalice's functions: the settings that only
+    CloudFormation knows, the Powertools layer, and the queue the worker reads."""
     variables = {"PWPORTAL_SMS_QUEUE_URL": {"Ref": "SmsQueue"},
                  "PWPORTAL_PORTAL_HOST": {"Ref": "PortalHost"}}
     found = {logical: {"Properties": {"FunctionName": function_name(stage, function),
-                                      "Environment": {"Variables": dict(variables)}}}
+                                      "Environment": {"Variables": dict(variables)},
+                                      "Layers": [copy.deepcopy(POWERTOOLS_LAYER)]}}
              for function, logical in FUNCTIONS.items()}
     # app.py's decorator names a queue without the stage; the worker reads this stage's.
     # (A dict here is merged into chalice's Fn::Sub, so it is a Fn::Sub too. The function

@@ -96,6 +96,8 @@ def test_every_log_line_is_one_json_record_with_the_fields_of_spec_9(world, clie
         assert line["ip"] in ("198.51.100.0/24", "-")
     api_lines = [line for line in lines if line["event"] == "reset.code_verified"]
     assert api_lines and api_lines[0]["request_id"] not in ("", "-")
+    # Powertools Logger's correlation id: the request's, on every line that request wrote
+    assert api_lines[0]["correlation_id"] == api_lines[0]["request_id"]
     changed = [line for line in lines if line["event"] == "phone.changed"
                and line["outcome"] == "success"]
     assert changed[0]["phone"] == "+4670*****21" and changed[0]["previous"] == "+4670*****67"

@@ -2,6 +2,7 @@
 password, and finds the accounts through the expiry index, never a scan."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -146,5 +147,9 @@ def test_the_daily_schedule_runs_the_job(world, account, client, capsys):
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
                                             detail={}, resources=[])
     client.lambda_.invoke("send_reminders", event)
-    assert '"queued": 1' in capsys.readouterr().out
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    job = [line for line in lines if line.get("job") == "reminders"]
+    assert len(job) == 1 and job[0]["queued"] == 1
+    # the job's lines carry the scheduled event's id (Powertools Logger's correlation id)
+    assert {line["correlation_id"] for line in lines} == {event["id"]}
     assert len(reminders_to(world, "+46701234567")) == 1

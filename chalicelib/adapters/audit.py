@@ -1,4 +1,5 @@
-"""The audit trail: one DynamoDB item and one JSON log line per security event.
+"""The audit trail: one DynamoDB item and one JSON log line (and, where metrics are on, one
+CloudWatch metric) per security event.
 
 A record holds the UTC time, request id, username, event, outcome, the client IP cut to
 /24 or /48 and, where relevant, a masked number: never a password, code, token or full
@@ -7,13 +8,12 @@ number. Records that belong to a change are written in the change's own transact
 """
 from __future__ import annotations
 
-import json
 import secrets
-import sys
 from datetime import timedelta
 
+from chalicelib.adapters import telemetry
 from chalicelib.domain.errors import ServiceUnavailable
-from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE, Caller, truncate_ip
+from chalicelib.domain.events import EVENTS, Caller, truncate_ip
 from chalicelib.domain.phone import masked
 from chalicelib.ports import Put, Store
 
@@ -65,22 +65,13 @@ class Audit:
         self.emit(record)
 
     def emit(self, record: dict) -> None:
-        """One JSON line on standard output; an EMF metric too where metrics are on."""
+        """One JSON line through the Powertools Logger; where metrics are on, one embedded
+        metric format line through Powertools Metrics too (chalicelib/adapters/telemetry)."""
         line = {k: v for k, v in record.items() if k not in ("at", "day", "ttl")}
-        if self._settings.metrics:
-            line["_aws"] = {
-                "Timestamp": int(self._clock.now().timestamp() * 1000),
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [["stage"]],
-                    "Metrics": [{"Name": record["event"], "Unit": "Count"}],
-                }],
-            }
-            line["stage"] = self._settings.stage
-            line[record["event"]] = 1
-        stream = self._stream or sys.stdout
-        stream.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
-        stream.flush()
+        with telemetry.writing_to(self._stream):
+            telemetry.info(record["event"], **line)
+            if self._settings.metrics:
+                telemetry.count(record["event"], self._settings.stage, **line)
 
     def on_day(self, day: str) -> list[dict]:
         """Every record of one UTC day (YYYY-MM-DD), oldest first, through the by_day index."""

@@ -127,3 +127,15 @@ def test_no_audit_record_holds_a_full_number_a_code_or_a_password(world, client)
         assert secret not in audit
     for secret_code in (code, phone_code):
         assert not re.search(rf"(?<!\d){secret_code}(?!\d)", audit)
+
+
+def test_the_workers_log_lines_carry_the_sqs_message_id_as_correlation_id(world, client, capsys):
+    world.create_account()
+    start(client)
+    [message] = world.sqs.receive_message(QueueUrl=world.queue_url, AttributeNames=["All"],
+                                          MaxNumberOfMessages=10)["Messages"]
+    capsys.readouterr()
+    deliver_sms(sqs_event([message]), None)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    sent = [line for line in lines if line["event"] == "reset.code_sent"]
+    assert sent and {line["correlation_id"] for line in lines} == {message["MessageId"]}

@@ -320,6 +320,23 @@ def test_every_function_logs_to_a_group_with_retention(built):
             template.function_name(stage, function)
 
 
+def test_every_function_has_aws_powertools_layer_and_the_package_has_no_powertools(built):
+    stage, out, found = built
+    root = Path(template.__file__).resolve().parents[1]
+    arn = ("arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:layer:"
+           "AWSLambdaPowertoolsPythonV3-python313-x86_64:")
+    for logical in template.FUNCTIONS.values():
+        [layer] = found["Resources"][logical]["Properties"]["Layers"]
+        assert layer["Fn::Sub"] == arn + str(template.POWERTOOLS_LAYER_VERSION)
+    with zipfile.ZipFile(out / "deployment.zip") as package:
+        assert not [n for n in package.namelist() if n.startswith("aws_lambda_powertools")]
+    # the tests and the local stack run the release the layer brings, and Lambda gets it
+    # from the layer alone
+    pins = (root / "requirements-dev.txt").read_text(encoding="utf-8")
+    assert f"aws-lambda-powertools=={template.POWERTOOLS_VERSION}\n" in pins
+    assert "powertools" not in (root / "requirements.txt").read_text(encoding="utf-8")
+
+
 def test_the_waf_template_is_a_cloudfront_rate_rule_and_the_distribution_can_use_it(built):
     _, out, found = built
     waf = json.loads((out / "waf.json").read_text(encoding="utf-8"))

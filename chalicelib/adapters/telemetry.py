@@ -1,0 +1,127 @@
+"""The log and the metrics, through Powertools for AWS Lambda (Python).
+
+Powertools is not in the Lambda package: AWS's published layer brings it to every function
+(infra/template.py, POWERTOOLS_LAYER), requirements-dev.txt to the tests and the local
+stack. It is imported and set up on the first line written, not when the app is imported,
+so a cold start that logs nothing does not pay for it.
+
+- `info(message, **fields)`: one JSON object on one line, through the Powertools `Logger`
+  (service `pwportal`, UTC times), with the request's correlation id;
+- `count(name, stage, **fields)`: one CloudWatch embedded-metric-format line, through the
+  Powertools `Metrics` (namespace `pwportal`, the one dimension `stage`, unit Count), the
+  fields as metadata;
+- `correlate(request_id)`: the id that every line carries as `correlation_id` until the
+  next call (app.py: the API Gateway request id, the SQS message id, the scheduled event's
+  id).
+
+Both write to standard output as it is at the time of writing (what Lambda sends to
+CloudWatch Logs, what pytest's capsys and the bench's redirect_stdout replace), or to the
+stream given to `writing_to`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import partial
+
+from chalicelib.domain.events import METRIC_NAMESPACE
+
+SERVICE = "pwportal"
+
+_target: ContextVar = ContextVar("pwportal_telemetry_stream", default=None)
+_lock = threading.Lock()
+_logger = None
+_metrics = None
+_correlation_id: str | None = None
+# A field may not take the name of what logging or Powertools put on every line.
+_TAKEN = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "level", "location", "timestamp", "service", "correlation_id",
+    "sampling_rate", "xray_trace_id"}
+
+
+class _Out:
+    """The stream a line goes to: `writing_to`'s, else sys.stdout as it is now."""
+
+    @staticmethod
+    def _stream():
+        return _target.get() or sys.stdout
+
+    def write(self, text: str) -> None:
+        self._stream().write(text)
+
+    def flush(self) -> None:
+        self._stream().flush()
+
+
+@contextmanager
+def writing_to(stream):
+    """Lines written inside go to `stream` (None: standard output)."""
+    token = _target.set(stream)
+    try:
+        yield
+    finally:
+        _target.reset(token)
+
+
+def logger():
+    global _logger
+    if _logger is None:
+        from aws_lambda_powertools import Logger
+        built = Logger(service=SERVICE, level="INFO", utc=True,
+                       logger_handler=logging.StreamHandler(_Out()),
+                       # one line per record whatever POWERTOOLS_DEV says; a newline in a
+                       # value is escaped, so no value can start a line of its own
+                       json_serializer=partial(json.dumps, default=str, ensure_ascii=False,
+                                               separators=(",", ":")))
+        built.set_correlation_id(_correlation_id)
+        # Our handler writes the line; a root handler (Lambda's, pytest's, a basicConfig
+        # somewhere) would write a second one, and not as JSON.
+        logging.getLogger(SERVICE).propagate = False  # the logger Powertools configured
+        _logger = built
+    return _logger
+
+
+def metrics():
+    global _metrics
+    if _metrics is None:
+        from aws_lambda_powertools import Metrics
+        # service="": no `service` dimension even if POWERTOOLS_SERVICE_NAME is set; the
+        # dashboard and the alarms ask for the dimension `stage` alone.
+        _metrics = Metrics(namespace=METRIC_NAMESPACE, service="")
+    return _metrics
+
+
+def correlate(request_id: str | None) -> None:
+    global _correlation_id
+    _correlation_id = request_id or None
+    if _logger is not None:
+        _logger.set_correlation_id(_correlation_id)
+
+
+def info(message: str, **fields) -> None:
+    fields = {(f"field_{key}" if key in _TAKEN else key): value
+              for key, value in fields.items()}
+    logger().info(message, extra=fields, stacklevel=3)  # `location`: who called info
+
+
+def count(name: str, stage: str, **fields) -> None:
+    """One EMF line: `name` counted once in namespace pwportal, dimension stage; `fields`
+    ride along as metadata (in the line, not dimensions), so the line says what it counts."""
+    from aws_lambda_powertools.metrics import MetricUnit
+    found = metrics()
+    with _lock:  # Powertools keeps the metric set per process, not per call
+        found.add_dimension(name="stage", value=stage)
+        found.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        for key, value in fields.items():
+            if key not in (name, "stage", "_aws"):
+                found.add_metadata(key=key, value=value)
+        blob = found.serialize_metric_set()
+        found.clear_metrics()
+    # Powertools' flush_metrics prints to sys.stdout; the same line, to our stream.
+    out = _Out()
+    out.write(json.dumps(blob, default=str, ensure_ascii=False, separators=(",", ":")) + "\n")
+    out.flush()
