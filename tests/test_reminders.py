@@ -64,7 +64,7 @@ def test_a_new_password_starts_a_new_cycle_of_reminders(world, account):
     world.clock.set(START + timedelta(days=80))
     current = world.portal.accounts.get("hemtjanstab")
     changed = current.with_password(current.password_hash, "x", 24, world.clock.now(), 90)
-    world.portal.accounts.save(changed, current.version)
+    world.portal.uow.write(world.portal.accounts.save(changed, current.version))
     got = run_days(world, 81, 175)
     assert sorted(got) == [156, 167]
 
@@ -79,8 +79,8 @@ def test_no_reminder_for_an_account_without_a_number_or_a_disabled_one(world):
     world.clock.set(START)
     world.create_account("utannummer", phone=None)
     disabled = world.create_account("avstangd", phone="+46707654321")
-    world.portal.accounts.save(replace(disabled, disabled=True, version=disabled.version + 1),
-                               disabled.version)
+    world.portal.uow.write(world.portal.accounts.save(
+        replace(disabled, disabled=True, version=disabled.version + 1), disabled.version))
     world.clock.set(START.replace(hour=6) + timedelta(days=76))
     counts = world.portal.reminders.run()
     assert counts["queued"] == 0 and counts["no_number"] == 1 and counts["disabled"] == 1
@@ -90,8 +90,8 @@ def test_no_reminder_for_an_account_without_a_number_or_a_disabled_one(world):
 
 def test_the_reminder_is_in_the_language_the_account_last_used(world, account):
     current = world.portal.accounts.get("hemtjanstab")
-    world.portal.accounts.save(replace(current, lang="en", version=current.version + 1),
-                               current.version)
+    world.portal.uow.write(world.portal.accounts.save(
+        replace(current, lang="en", version=current.version + 1), current.version))
     got = run_days(world, 76, 76)
     assert got[76][0].startswith("The password of the account hemtjanstab expires in 14 days "
                                  "(5 April).")
