@@ -1,5 +1,6 @@
 """The use-case tests' portal: every use case of chalicelib/bootstrap.py built on the fakes of
-tests/unit/fakes.py (no moto, no network, no HTTP), and small steps the SPEC tests share.
+tests/unit/fakes.py (no AWS, emulated or real; no network; no HTTP), and small steps the SPEC
+tests share.
 
 `rig` is the one fixture a test needs: `rig.portal` has the use cases, `rig.clock` moves
 time, `rig.deliver()` runs the SMS worker's use case over what was queued, `rig.last_code`
