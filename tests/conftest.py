@@ -8,7 +8,6 @@ from pathlib import Path
 import boto3
 import pytest
 from chalice.test import Client
-from moto import mock_aws
 
 from chalicelib import bootstrap
 
@@ -98,6 +97,7 @@ class World:
 
 @pytest.fixture
 def world(environment):
+    from moto import mock_aws  # at use: tests/unit runs on fakes and never loads moto
     with mock_aws():
         bootstrap.reset()
         yield World(FakeClock())
