@@ -355,6 +355,18 @@ def error_envelope(code: str, accept_language: str | None, fallback: str) -> dic
         return {"error": {"code": code, "message": fallback}}
 
 
+def relayed_headers(upstream: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The API's response headers the client gets: hop-by-hop ones and those this server
+    sets itself (Server, Date, Content-Length) dropped, then the site's headers the API did
+    not set."""
+    kept = [(name, value) for name, value in upstream
+            if name.lower() not in HOP_BY_HOP | REPLACED_UPSTREAM]
+    present = {name.lower() for name, _ in kept}
+    kept += [(name, value) for name, value in SITE_HEADERS.items()
+             if name.lower() not in present]
+    return kept
+
+
 class BadBody(Exception):
     def __init__(self, status: int, code: str):
         super().__init__(code)
@@ -409,30 +421,11 @@ class FrontHandler(BaseHTTPRequestHandler):
             self._json(problem.status, error_envelope(
                 problem.code, self.headers.get("Accept-Language"), "The request body is wrong."))
             return
-        dropped = HOP_BY_HOP | {"content-length", "x-forwarded-for", "host"} | {
-            token.strip().lower() for token in (self.headers.get("Connection") or "").split(",")}
-        forwarded = [*(self.headers.get_all("X-Forwarded-For") or []), self.client_address[0]]
         path = target.path + ("?" + target.query if target.query else "")
         connection = http.client.HTTPConnection(HOST, self.server.api_port,
                                                 timeout=self.upstream_timeout)
         try:
-            connection.putrequest(self.command, path, skip_host=True, skip_accept_encoding=True)
-            host = self.headers.get("Host") or f"{HOST}:{self.server.server_address[1]}"
-            connection.putheader("Host", host)
-            for name, value in self.headers.items():
-                if name.lower() not in dropped:
-                    connection.putheader(name, value)
-            # Appended, never replaced: the API trusts exactly one hop, this one, and takes
-            # the last address; whatever the client wrote before it is ignored there.
-            connection.putheader("X-Forwarded-For", ", ".join(forwarded))
-            connection.putheader("X-Forwarded-Proto", "http")
-            if body or self.command in ("POST", "PUT", "PATCH"):
-                connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body or None)
-            upstream = connection.getresponse()
-            payload = upstream.read()
-            headers = upstream.getheaders()
-            status, reason = upstream.status, upstream.reason
+            status, reason, headers, payload = self._exchange(connection, path, body)
         except (OSError, http.client.HTTPException):
             self._json(503, error_envelope("service_unavailable",
                                            self.headers.get("Accept-Language"),
@@ -440,13 +433,41 @@ class FrontHandler(BaseHTTPRequestHandler):
             return
         finally:
             connection.close()
-        kept = [(name, value) for name, value in headers
-                if name.lower() not in HOP_BY_HOP | REPLACED_UPSTREAM]
-        present = {name.lower() for name, _ in kept}
-        kept += [(name, value) for name, value in SITE_HEADERS.items()
-                 if name.lower() not in present]
+        self._relay(status, reason, headers, payload)
+
+    def _exchange(self, connection, path: str, body: bytes) -> tuple[int, str, list, bytes]:
+        """Sends the request to the API and reads its whole answer: (status, reason, headers,
+        payload)."""
+        connection.putrequest(self.command, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in self._upstream_headers():
+            connection.putheader(name, value)
+        if body or self.command in ("POST", "PUT", "PATCH"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
+        upstream = connection.getresponse()
+        payload = upstream.read()
+        return upstream.status, upstream.reason, upstream.getheaders(), payload
+
+    def _upstream_headers(self) -> list[tuple[str, str]]:
+        """The client's headers as the API gets them: its Host kept, hop-by-hop headers (and
+        those Connection names) dropped, the forwarding chain extended."""
+        dropped = HOP_BY_HOP | {"content-length", "x-forwarded-for", "host"} | {
+            token.strip().lower() for token in (self.headers.get("Connection") or "").split(",")}
+        forwarded = [*(self.headers.get_all("X-Forwarded-For") or []), self.client_address[0]]
+        host = self.headers.get("Host") or f"{HOST}:{self.server.server_address[1]}"
+        headers = [("Host", host)]
+        headers += [(name, value) for name, value in self.headers.items()
+                    if name.lower() not in dropped]
+        # Appended, never replaced: the API trusts exactly one hop, this one, and takes
+        # the last address; whatever the client wrote before it is ignored there.
+        headers += [("X-Forwarded-For", ", ".join(forwarded)), ("X-Forwarded-Proto", "http")]
+        return headers
+
+    def _relay(self, status: int, reason: str, headers: list, payload: bytes) -> None:
+        """Sends the API's answer on to the client, with the site's headers where the API
+        set none of its own."""
         self.send_response(status, reason)
-        for name, value in kept:
+        for name, value in relayed_headers(headers):
             self.send_header(name, value)
         length = len(payload)
         if self.command == "HEAD":  # http.client read no body; keep the GET's length
