@@ -317,15 +317,31 @@ def is_proxied(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in PROXIED_PREFIXES)
 
 
-def static_target(root: Path, url_path: str) -> Path | str | None:
-    """The file a URL path names under `root`; a str is a redirect (a directory without its
-    trailing slash, so the page's relative links resolve); None is not found."""
+def _servable_parts(url_path: str) -> list[str] | None:
+    """The URL path's segments, or None if it may name nothing under the site."""
     path = urllib.parse.unquote(url_path)
     if "\x00" in path or "\\" in path:
         return None
     parts = [part for part in path.split("/") if part]
     # Dot-segments and hidden files are never served; that also rules out `..`.
     if any(part.startswith(".") for part in parts):
+        return None
+    return parts
+
+
+def _directory_target(directory: Path, url_path: str, parts: list[str]) -> Path | str | None:
+    if not url_path.endswith("/"):
+        # Rebuilt from the parts, never the raw path: `//host` would redirect off-site.
+        return "/" + "".join(urllib.parse.quote(part) + "/" for part in parts)
+    index = directory / "index.html"
+    return index if index.is_file() else None  # never a directory listing
+
+
+def static_target(root: Path, url_path: str) -> Path | str | None:
+    """The file a URL path names under `root`; a str is a redirect (a directory without its
+    trailing slash, so the page's relative links resolve); None is not found."""
+    parts = _servable_parts(url_path)
+    if parts is None:
         return None
     root = root.resolve()
     candidate = root.joinpath(*parts)
@@ -336,11 +352,7 @@ def static_target(root: Path, url_path: str) -> Path | str | None:
     if resolved != root and root not in resolved.parents:  # a symlink out of the site
         return None
     if resolved.is_dir():
-        if not url_path.endswith("/"):
-            # Rebuilt from the parts, never the raw path: `//host` would redirect off-site.
-            return "/" + "".join(urllib.parse.quote(part) + "/" for part in parts)
-        index = resolved / "index.html"
-        return index if index.is_file() else None  # never a directory listing
+        return _directory_target(resolved, url_path, parts)
     return resolved if resolved.is_file() else None
 
 
