@@ -115,18 +115,28 @@ def ensure_secrets(ssm, name: str) -> str:
     except ClientError as error:
         if error.response["Error"]["Code"] != "ParameterNotFound":
             raise
-        values = {key: _new_secret() for key in SECRET_KEYS}
-        try:
-            ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(values),
-                              Overwrite=False,
-                              Description="pwportal secrets: pepper, code_key, origin_key. "
-                                          "Never change an existing value.")
-        except ClientError as race:
-            if race.response["Error"]["Code"] != "ParameterAlreadyExists":
-                raise
-            return ensure_secrets(ssm, name)  # someone else made it meanwhile: keep theirs
-        say(f"secrets: created {name}")
-        return values["origin_key"]
+        return _create_secrets(ssm, name)
+    values = _complete_secrets(ssm, name, _stored_secrets(name, raw))
+    return values["origin_key"]
+
+
+def _create_secrets(ssm, name: str) -> str:
+    """Creates the parameter with every key; returns its origin key."""
+    values = {key: _new_secret() for key in SECRET_KEYS}
+    try:
+        ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(values),
+                          Overwrite=False,
+                          Description="pwportal secrets: pepper, code_key, origin_key. "
+                                      "Never change an existing value.")
+    except ClientError as race:
+        if race.response["Error"]["Code"] != "ParameterAlreadyExists":
+            raise
+        return ensure_secrets(ssm, name)  # someone else made it meanwhile: keep theirs
+    say(f"secrets: created {name}")
+    return values["origin_key"]
+
+
+def _stored_secrets(name: str, raw: str) -> dict:
     try:
         values = json.loads(raw)
     except ValueError:
@@ -134,16 +144,20 @@ def ensure_secrets(ssm, name: str) -> str:
     if not isinstance(values, dict):
         raise DeployError(f"the parameter {name} is not a JSON object; fix it by hand (it "
                           "must keep the pepper it has), then deploy again")
+    return values
+
+
+def _complete_secrets(ssm, name: str, values: dict) -> dict:
+    """Adds the keys `values` lacks (and only those) to the parameter; the values after."""
     missing = [key for key in SECRET_KEYS if not values.get(key)]
-    if missing:
-        merged = {**values, **{key: _new_secret() for key in missing}}
-        ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(merged),
-                          Overwrite=True)
-        say(f"secrets: added {', '.join(missing)} to {name}")
-        values = merged
-    else:
+    if not missing:
         say(f"secrets: {name} is complete, unchanged")
-    return values["origin_key"]
+        return values
+    merged = {**values, **{key: _new_secret() for key in missing}}
+    ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(merged),
+                      Overwrite=True)
+    say(f"secrets: added {', '.join(missing)} to {name}")
+    return merged
 
 
 # -- 3. artifacts ------------------------------------------------------------------------------
