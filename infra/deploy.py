@@ -115,18 +115,28 @@ def ensure_secrets(ssm, name: str) -> str:
     except ClientError as error:
         if error.response["Error"]["Code"] != "ParameterNotFound":
             raise
-        values = {key: _new_secret() for key in SECRET_KEYS}
-        try:
-            ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(values),
-                              Overwrite=False,
-                              Description="pwportal secrets: pepper, code_key, origin_key. "
-                                          "Never change an existing value.")
-        except ClientError as race:
-            if race.response["Error"]["Code"] != "ParameterAlreadyExists":
-                raise
-            return ensure_secrets(ssm, name)  # someone else made it meanwhile: keep theirs
-        say(f"secrets: created {name}")
-        return values["origin_key"]
+        return _create_secrets(ssm, name)
+    values = _complete_secrets(ssm, name, _stored_secrets(name, raw))
+    return values["origin_key"]
+
+
+def _create_secrets(ssm, name: str) -> str:
+    """Creates the parameter with every key; returns its origin key."""
+    values = {key: _new_secret() for key in SECRET_KEYS}
+    try:
+        ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(values),
+                          Overwrite=False,
+                          Description="pwportal secrets: pepper, code_key, origin_key. "
+                                      "Never change an existing value.")
+    except ClientError as race:
+        if race.response["Error"]["Code"] != "ParameterAlreadyExists":
+            raise
+        return ensure_secrets(ssm, name)  # someone else made it meanwhile: keep theirs
+    say(f"secrets: created {name}")
+    return values["origin_key"]
+
+
+def _stored_secrets(name: str, raw: str) -> dict:
     try:
         values = json.loads(raw)
     except ValueError:
@@ -134,16 +144,20 @@ def ensure_secrets(ssm, name: str) -> str:
     if not isinstance(values, dict):
         raise DeployError(f"the parameter {name} is not a JSON object; fix it by hand (it "
                           "must keep the pepper it has), then deploy again")
+    return values
+
+
+def _complete_secrets(ssm, name: str, values: dict) -> dict:
+    """Adds the keys `values` lacks (and only those) to the parameter; the values after."""
     missing = [key for key in SECRET_KEYS if not values.get(key)]
-    if missing:
-        merged = {**values, **{key: _new_secret() for key in missing}}
-        ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(merged),
-                          Overwrite=True)
-        say(f"secrets: added {', '.join(missing)} to {name}")
-        values = merged
-    else:
+    if not missing:
         say(f"secrets: {name} is complete, unchanged")
-    return values["origin_key"]
+        return values
+    merged = {**values, **{key: _new_secret() for key in missing}}
+    ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(merged),
+                      Overwrite=True)
+    say(f"secrets: added {', '.join(missing)} to {name}")
+    return merged
 
 
 # -- 3. artifacts ------------------------------------------------------------------------------
@@ -275,12 +289,10 @@ def _failure_reasons(cfn, name: str, since: datetime) -> str:
     return "; ".join(parts)
 
 
-def deploy_stack(cfn, name: str, template_url_or_body: str,
-                 parameters: dict[str, object]) -> dict[str, str]:
-    """Creates or updates the stack `name` through a change set and returns its outputs.
-    `template_url_or_body` is an https:// URL of a template in S3, or the template itself.
-    A deploy that changes nothing returns the current outputs."""
-    stack = _describe(cfn, name)
+def _refuse_unfit(name: str, stack: dict | None) -> None:
+    """Raises DeployError if the stack cannot take a change set now: it is busy (but a
+    REVIEW_IN_PROGRESS stack, whose first change set was never executed, can), or it is in a
+    state CloudFormation cannot update."""
     status = (stack or {}).get("StackStatus", "")
     if status.endswith(BUSY) and status != "REVIEW_IN_PROGRESS":
         raise DeployError(f"stack {name} is busy ({status}); wait until it is done, then "
@@ -290,38 +302,64 @@ def deploy_stack(cfn, name: str, template_url_or_body: str,
                           f"({stack.get('StackStatusReason', 'see its events')}); delete it "
                           f"(python -m infra.deploy teardown, or aws cloudformation "
                           f"delete-stack --stack-name {name}), then deploy again")
-    creating = stack is None or status == "REVIEW_IN_PROGRESS"
-    change_set = "pwportal-" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + \
+
+
+def _change_set_name() -> str:
+    return "pwportal-" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + \
         "-" + uuid.uuid4().hex[:8]
-    source = ({"TemplateURL": template_url_or_body}
-              if template_url_or_body.startswith("https://")
-              else {"TemplateBody": template_url_or_body})
-    say(f"stack {name}: {'creating' if creating else 'updating'} (change set {change_set})")
+
+
+def _template_source(template_url_or_body: str) -> dict[str, str]:
+    """create_change_set's argument for the template: an https:// URL of a template in S3,
+    or the template itself."""
+    if template_url_or_body.startswith("https://"):
+        return {"TemplateURL": template_url_or_body}
+    return {"TemplateBody": template_url_or_body}
+
+
+def _says_no_changes(message: str) -> bool:
+    return any(marker in message for marker in NO_CHANGES)
+
+
+def _create_change_set(cfn, name: str, change_set: str, creating: bool,
+                       template_url_or_body: str, parameters: dict[str, object]) -> bool:
+    """Asks for the change set; False if CloudFormation refuses it at once because it would
+    change nothing (moto does; AWS accepts it and fails it later, see _change_set_ready)."""
     try:
         cfn.create_change_set(
             StackName=name, ChangeSetName=change_set,
             ChangeSetType="CREATE" if creating else "UPDATE",
             Parameters=[{"ParameterKey": key, "ParameterValue": str(value)}
                         for key, value in parameters.items()],
-            Capabilities=CAPABILITIES, **source)
+            Capabilities=CAPABILITIES, **_template_source(template_url_or_body))
     except ClientError as error:
-        if any(marker in error.response["Error"].get("Message", "") for marker in NO_CHANGES):
-            say(f"stack {name}: no changes")
-            return stack_outputs(cfn, name) or {}
+        if _says_no_changes(error.response["Error"].get("Message", "")):
+            return False
         raise DeployError(f"stack {name}: the change set was refused: "
                           f"{error.response['Error'].get('Message', error)}") from error
+    return True
+
+
+def _change_set_ready(cfn, name: str, change_set: str) -> bool:
+    """Waits until the change set can be executed; False if it failed because it would
+    change nothing (it is deleted then, so no change set is left pending)."""
     try:
         cfn.get_waiter("change_set_create_complete").wait(
             StackName=name, ChangeSetName=change_set, WaiterConfig=CHANGE_SET_WAIT)
     except WaiterError as error:
         described = error.last_response or {}
         reason = described.get("StatusReason", "") or str(error)
-        if any(marker in reason for marker in NO_CHANGES):
+        if _says_no_changes(reason):
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
-            say(f"stack {name}: no changes")
-            return stack_outputs(cfn, name) or {}
+            return False
         raise DeployError(f"stack {name}: the change set {change_set} failed: "
                           f"{reason}") from error
+    return True
+
+
+def _execute_change_set(cfn, name: str, change_set: str, creating: bool) -> None:
+    """Executes the change set and waits for the stack; a failure names the resources that
+    failed."""
     started = datetime.now(UTC) - timedelta(seconds=60)  # clock skew
     cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
     say(f"stack {name}: waiting (a new CloudFront distribution takes 5 to 15 minutes)")
@@ -331,6 +369,25 @@ def deploy_stack(cfn, name: str, template_url_or_body: str,
     except WaiterError as error:
         raise DeployError(f"stack {name} failed: "
                           f"{_failure_reasons(cfn, name, started)}") from error
+
+
+def deploy_stack(cfn, name: str, template_url_or_body: str,
+                 parameters: dict[str, object]) -> dict[str, str]:
+    """Creates or updates the stack `name` through a change set and returns its outputs.
+    `template_url_or_body` is an https:// URL of a template in S3, or the template itself.
+    A deploy that changes nothing returns the current outputs."""
+    stack = _describe(cfn, name)
+    _refuse_unfit(name, stack)
+    creating = stack is None or stack.get("StackStatus", "") == "REVIEW_IN_PROGRESS"
+    change_set = _change_set_name()
+    say(f"stack {name}: {'creating' if creating else 'updating'} (change set {change_set})")
+    changes = (_create_change_set(cfn, name, change_set, creating, template_url_or_body,
+                                  parameters)
+               and _change_set_ready(cfn, name, change_set))
+    if not changes:
+        say(f"stack {name}: no changes")
+        return stack_outputs(cfn, name) or {}
+    _execute_change_set(cfn, name, change_set, creating)
     say(f"stack {name}: {'created' if creating else 'updated'}")
     return stack_outputs(cfn, name) or {}
 

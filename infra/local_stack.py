@@ -317,15 +317,31 @@ def is_proxied(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in PROXIED_PREFIXES)
 
 
-def static_target(root: Path, url_path: str) -> Path | str | None:
-    """The file a URL path names under `root`; a str is a redirect (a directory without its
-    trailing slash, so the page's relative links resolve); None is not found."""
+def _servable_parts(url_path: str) -> list[str] | None:
+    """The URL path's segments, or None if it may name nothing under the site."""
     path = urllib.parse.unquote(url_path)
     if "\x00" in path or "\\" in path:
         return None
     parts = [part for part in path.split("/") if part]
     # Dot-segments and hidden files are never served; that also rules out `..`.
     if any(part.startswith(".") for part in parts):
+        return None
+    return parts
+
+
+def _directory_target(directory: Path, url_path: str, parts: list[str]) -> Path | str | None:
+    if not url_path.endswith("/"):
+        # Rebuilt from the parts, never the raw path: `//host` would redirect off-site.
+        return "/" + "".join(urllib.parse.quote(part) + "/" for part in parts)
+    index = directory / "index.html"
+    return index if index.is_file() else None  # never a directory listing
+
+
+def static_target(root: Path, url_path: str) -> Path | str | None:
+    """The file a URL path names under `root`; a str is a redirect (a directory without its
+    trailing slash, so the page's relative links resolve); None is not found."""
+    parts = _servable_parts(url_path)
+    if parts is None:
         return None
     root = root.resolve()
     candidate = root.joinpath(*parts)
@@ -336,11 +352,7 @@ def static_target(root: Path, url_path: str) -> Path | str | None:
     if resolved != root and root not in resolved.parents:  # a symlink out of the site
         return None
     if resolved.is_dir():
-        if not url_path.endswith("/"):
-            # Rebuilt from the parts, never the raw path: `//host` would redirect off-site.
-            return "/" + "".join(urllib.parse.quote(part) + "/" for part in parts)
-        index = resolved / "index.html"
-        return index if index.is_file() else None  # never a directory listing
+        return _directory_target(resolved, url_path, parts)
     return resolved if resolved.is_file() else None
 
 
@@ -353,6 +365,18 @@ def error_envelope(code: str, accept_language: str | None, fallback: str) -> dic
         return error_body(code, language(accept_language))
     except Exception:  # noqa: BLE001 (an error page must not fail for want of its texts)
         return {"error": {"code": code, "message": fallback}}
+
+
+def relayed_headers(upstream: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The API's response headers the client gets: hop-by-hop ones and those this server
+    sets itself (Server, Date, Content-Length) dropped, then the site's headers the API did
+    not set."""
+    kept = [(name, value) for name, value in upstream
+            if name.lower() not in HOP_BY_HOP | REPLACED_UPSTREAM]
+    present = {name.lower() for name, _ in kept}
+    kept += [(name, value) for name, value in SITE_HEADERS.items()
+             if name.lower() not in present]
+    return kept
 
 
 class BadBody(Exception):
@@ -409,30 +433,11 @@ class FrontHandler(BaseHTTPRequestHandler):
             self._json(problem.status, error_envelope(
                 problem.code, self.headers.get("Accept-Language"), "The request body is wrong."))
             return
-        dropped = HOP_BY_HOP | {"content-length", "x-forwarded-for", "host"} | {
-            token.strip().lower() for token in (self.headers.get("Connection") or "").split(",")}
-        forwarded = [*(self.headers.get_all("X-Forwarded-For") or []), self.client_address[0]]
         path = target.path + ("?" + target.query if target.query else "")
         connection = http.client.HTTPConnection(HOST, self.server.api_port,
                                                 timeout=self.upstream_timeout)
         try:
-            connection.putrequest(self.command, path, skip_host=True, skip_accept_encoding=True)
-            host = self.headers.get("Host") or f"{HOST}:{self.server.server_address[1]}"
-            connection.putheader("Host", host)
-            for name, value in self.headers.items():
-                if name.lower() not in dropped:
-                    connection.putheader(name, value)
-            # Appended, never replaced: the API trusts exactly one hop, this one, and takes
-            # the last address; whatever the client wrote before it is ignored there.
-            connection.putheader("X-Forwarded-For", ", ".join(forwarded))
-            connection.putheader("X-Forwarded-Proto", "http")
-            if body or self.command in ("POST", "PUT", "PATCH"):
-                connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body or None)
-            upstream = connection.getresponse()
-            payload = upstream.read()
-            headers = upstream.getheaders()
-            status, reason = upstream.status, upstream.reason
+            status, reason, headers, payload = self._exchange(connection, path, body)
         except (OSError, http.client.HTTPException):
             self._json(503, error_envelope("service_unavailable",
                                            self.headers.get("Accept-Language"),
@@ -440,13 +445,41 @@ class FrontHandler(BaseHTTPRequestHandler):
             return
         finally:
             connection.close()
-        kept = [(name, value) for name, value in headers
-                if name.lower() not in HOP_BY_HOP | REPLACED_UPSTREAM]
-        present = {name.lower() for name, _ in kept}
-        kept += [(name, value) for name, value in SITE_HEADERS.items()
-                 if name.lower() not in present]
+        self._relay(status, reason, headers, payload)
+
+    def _exchange(self, connection, path: str, body: bytes) -> tuple[int, str, list, bytes]:
+        """Sends the request to the API and reads its whole answer: (status, reason, headers,
+        payload)."""
+        connection.putrequest(self.command, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in self._upstream_headers():
+            connection.putheader(name, value)
+        if body or self.command in ("POST", "PUT", "PATCH"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
+        upstream = connection.getresponse()
+        payload = upstream.read()
+        return upstream.status, upstream.reason, upstream.getheaders(), payload
+
+    def _upstream_headers(self) -> list[tuple[str, str]]:
+        """The client's headers as the API gets them: its Host kept, hop-by-hop headers (and
+        those Connection names) dropped, the forwarding chain extended."""
+        dropped = HOP_BY_HOP | {"content-length", "x-forwarded-for", "host"} | {
+            token.strip().lower() for token in (self.headers.get("Connection") or "").split(",")}
+        forwarded = [*(self.headers.get_all("X-Forwarded-For") or []), self.client_address[0]]
+        host = self.headers.get("Host") or f"{HOST}:{self.server.server_address[1]}"
+        headers = [("Host", host)]
+        headers += [(name, value) for name, value in self.headers.items()
+                    if name.lower() not in dropped]
+        # Appended, never replaced: the API trusts exactly one hop, this one, and takes
+        # the last address; whatever the client wrote before it is ignored there.
+        headers += [("X-Forwarded-For", ", ".join(forwarded)), ("X-Forwarded-Proto", "http")]
+        return headers
+
+    def _relay(self, status: int, reason: str, headers: list, payload: bytes) -> None:
+        """Sends the API's answer on to the client, with the site's headers where the API
+        set none of its own."""
         self.send_response(status, reason)
-        for name, value in kept:
+        for name, value in relayed_headers(headers):
             self.send_header(name, value)
         length = len(payload)
         if self.command == "HEAD":  # http.client read no body; keep the GET's length
