@@ -25,7 +25,7 @@ AWS_METRICS = {
 def emitted(event: str, settings: Settings) -> list[dict]:
     """What the audit writes for one event: each line one JSON object."""
     stream = io.StringIO()
-    audit = Audit(settings, FakeClock(), dynamo=None, stream=stream)
+    audit = Audit(settings, FakeClock(), store=None, stream=stream)
     audit.emit(audit.record(event, "hemtjanstab", "success", Caller(ip="192.0.2.9")))
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
