@@ -11,11 +11,11 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import bootstrap
-from chalicelib.domain.clock import FakeClock
 from chalicelib.settings import load_settings
 from infra import resources
 from infra.local_stack import stage_environment
 from infra.local_worker import drain_once
+from tests.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-north-1"
