@@ -29,10 +29,6 @@ def normalise(password: str) -> str:
     return unicodedata.normalize("NFC", password)
 
 
-def length(password: str) -> int:
-    return len(normalise(password))
-
-
 def classes(password: str) -> set[str]:
     """The character classes present; Å, é, space and emoji belong to none."""
     chars = set(password)
