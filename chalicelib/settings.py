@@ -52,7 +52,6 @@ class PolicySettings:
 
 @dataclass(frozen=True)
 class CodeSettings:
-    length: int = 6
     lifetime_seconds: int = 600
     resend_after_seconds: int = 60
     max_attempts: int = 5
