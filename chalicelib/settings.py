@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chalicelib.domain.limits import Rule, parse_rules
-
-DEFAULT_BANNED_WORDS = "treserva,orebro,losenord,lösenord,password"
+from chalicelib.domain.policy import DEFAULT_BANNED_WORDS, PolicySettings
 
 
 class _Reader:
@@ -36,18 +35,6 @@ class _Reader:
     def items(self, name: str, default: str) -> tuple[str, ...]:
         return tuple(part.strip() for part in self.text(name, default).split(",")
                      if part.strip())
-
-
-@dataclass(frozen=True)
-class PolicySettings:
-    min_length: int = 8
-    max_length: int = 128
-    min_classes: int = 3
-    forbid_username: bool = True
-    history: int = 24
-    max_age_days: int = 90
-    reminder_days: tuple[int, ...] = (14, 3)
-    banned_words: tuple[str, ...] = tuple(DEFAULT_BANNED_WORDS.split(","))
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,24 @@ from __future__ import annotations
 
 import string
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.settings import PolicySettings
+DEFAULT_BANNED_WORDS = "treserva,orebro,losenord,lösenord,password"
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The operator's choices within SPEC 3 (read by chalicelib.settings)."""
+    min_length: int = 8
+    max_length: int = 128
+    min_classes: int = 3
+    forbid_username: bool = True
+    history: int = 24
+    max_age_days: int = 90
+    reminder_days: tuple[int, ...] = (14, 3)
+    banned_words: tuple[str, ...] = tuple(DEFAULT_BANNED_WORDS.split(","))
+
 
 # The order in which broken rules are reported.
 RULES = ("min_length", "max_length", "classes", "contains_username", "reused", "common",

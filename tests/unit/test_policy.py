@@ -2,7 +2,7 @@
 import pytest
 
 from chalicelib.domain import policy
-from chalicelib.settings import PolicySettings
+from chalicelib.domain.policy import PolicySettings
 
 DEFAULT = PolicySettings()
 
