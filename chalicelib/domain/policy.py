@@ -10,20 +10,19 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-DEFAULT_BANNED_WORDS = "treserva,orebro,losenord,lösenord,password"
-
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """The operator's choices within SPEC 3 (read by chalicelib.settings)."""
-    min_length: int = 8
-    max_length: int = 128
-    min_classes: int = 3
-    forbid_username: bool = True
-    history: int = 24
-    max_age_days: int = 90
-    reminder_days: tuple[int, ...] = (14, 3)
-    banned_words: tuple[str, ...] = tuple(DEFAULT_BANNED_WORDS.split(","))
+    """The operator's choices within SPEC 3; chalicelib.settings reads them, with SPEC's
+    defaults, from the environment."""
+    min_length: int
+    max_length: int
+    min_classes: int
+    forbid_username: bool
+    history: int
+    max_age_days: int
+    reminder_days: tuple[int, ...]
+    banned_words: tuple[str, ...]
 
 
 # The order in which broken rules are reported.
