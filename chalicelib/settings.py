@@ -6,7 +6,8 @@ operator changes only what differs. Settings are read lazily (never at import) s
 
 SETTINGS below is the one place where a setting is stated: the attribute it fills, the
 PWPORTAL_* variable it is read from, its default and how its text is read. The dataclasses
-are only the typed result (the policy's in the domain, `chalicelib.domain.policy`).
+are the typed result (the policy's is the domain's, `chalicelib.domain.policy`); theirs take
+the table's defaults, so that `Settings()` is what an empty environment gives.
 """
 from __future__ import annotations
 
@@ -132,7 +133,46 @@ SETTINGS: tuple[Setting, ...] = (
 del S
 
 
+def _read(environ: Mapping[str, str], setting: Setting, stage: str) -> Any:
+    raw = (environ.get("PWPORTAL_" + setting.env) or "").strip() \
+        or setting.default.format(stage=stage)
+    try:
+        return setting.parse(raw)
+    except _NotAWholeNumber:
+        raise RuntimeError(f"setting PWPORTAL_{setting.env} must be a whole number, not "
+                           f"{raw!r}") from None
+
+
+def _group(environ: Mapping[str, str], group: str, stage: str) -> dict[str, Any]:
+    """The settings of one group ("" for Settings' own, or "policy", "code", "limits")."""
+    found = {}
+    for setting in SETTINGS:
+        owner, _, name = setting.attribute.rpartition(".")
+        if owner == group:
+            found[name] = _read(environ, setting, stage)
+    return found
+
+
+def _stage(environ: Mapping[str, str]) -> str:
+    """Read first: the other defaults name the stage."""
+    return _read(environ, next(s for s in SETTINGS if s.attribute == "stage"), stage="")
+
+
+def _defaults(group: str, nested: Mapping[str, type] | None = None):
+    """Gives a dataclass's fields the table's defaults (the local stage's), so that
+    `Settings()` is what an empty environment gives and no default is written twice."""
+    def apply(cls):
+        stage = _stage({})
+        for name, value in _group({}, group, stage).items():
+            setattr(cls, name, value)
+        for name, kind in (nested or {}).items():
+            setattr(cls, name, kind(**_group({}, name, stage)))
+        return cls
+    return apply
+
+
 @dataclass(frozen=True)
+@_defaults("code")
 class CodeSettings:
     lifetime_seconds: int
     resend_after_seconds: int
@@ -140,6 +180,7 @@ class CodeSettings:
 
 
 @dataclass(frozen=True)
+@_defaults("limits")
 class LimitSettings:
     sms_per_username: tuple[Rule, ...]
     wrong_codes_per_username: tuple[Rule, ...]
@@ -152,7 +193,11 @@ class LimitSettings:
     sms_per_service: tuple[Rule, ...]
 
 
+_GROUPS = {"policy": PolicySettings, "code": CodeSettings, "limits": LimitSettings}
+
+
 @dataclass(frozen=True)
+@_defaults("", nested=_GROUPS)
 class Settings:
     stage: str
     accounts_table: str
@@ -183,28 +228,11 @@ class Settings:
     limits: LimitSettings
 
 
-_GROUPS = {"policy": PolicySettings, "code": CodeSettings, "limits": LimitSettings}
-
-
-def _read(environ: Mapping[str, str], setting: Setting, stage: str) -> Any:
-    raw = (environ.get("PWPORTAL_" + setting.env) or "").strip() \
-        or setting.default.format(stage=stage)
-    try:
-        return setting.parse(raw)
-    except _NotAWholeNumber:
-        raise RuntimeError(f"setting PWPORTAL_{setting.env} must be a whole number, not "
-                           f"{raw!r}") from None
-
-
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the current environment, or from `environ` (a deployed
     stage's variables, for the deploy tools)."""
     environ = os.environ if environ is None else environ
-    stage_setting = next(setting for setting in SETTINGS if setting.attribute == "stage")
-    stage = _read(environ, stage_setting, stage="")  # first: other defaults name the stage
-    found: dict[str, dict[str, Any]] = {"": {}} | {group: {} for group in _GROUPS}
-    for setting in SETTINGS:
-        group, _, name = setting.attribute.rpartition(".")
-        found[group][name] = _read(environ, setting, stage)
-    return Settings(**found.pop(""),
-                    **{group: _GROUPS[group](**values) for group, values in found.items()})
+    stage = _stage(environ)
+    return Settings(**_group(environ, "", stage),
+                    **{group: kind(**_group(environ, group, stage))
+                       for group, kind in _GROUPS.items()})

@@ -10,7 +10,7 @@ from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters.audit import Audit
 from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE, Caller
-from chalicelib.settings import load_settings
+from chalicelib.settings import Settings
 from infra import monitoring, resources
 from tests.clock import FakeClock
 
@@ -24,8 +24,7 @@ AWS_METRICS = {
 
 def emf_line(event: str, stage: str = "prod") -> dict:
     stream = io.StringIO()
-    settings = load_settings({"PWPORTAL_STAGE": stage, "PWPORTAL_METRICS": "true"})
-    audit = Audit(settings, FakeClock(), dynamo=None, stream=stream)
+    audit = Audit(Settings(stage=stage, metrics=True), FakeClock(), dynamo=None, stream=stream)
     audit.emit(audit.record(event, "hemtjanstab", "success", Caller(ip="192.0.2.9")))
     return json.loads(stream.getvalue())
 
@@ -68,8 +67,7 @@ def test_each_event_is_written_as_an_emf_metric_the_dashboard_can_find():
 
 def test_metrics_are_off_in_the_local_stage_and_in_tests():
     stream = io.StringIO()
-    settings = load_settings({"PWPORTAL_STAGE": "local"})
-    audit = Audit(settings, FakeClock(), dynamo=None, stream=stream)
+    audit = Audit(Settings(stage="local"), FakeClock(), dynamo=None, stream=stream)
     audit.emit(audit.record("login.failed", "hemtjanstab", "wrong_password", Caller()))
     assert "_aws" not in json.loads(stream.getvalue())
 

@@ -35,6 +35,13 @@ def test_an_empty_environment_gives_specs_defaults():
     )
 
 
+def test_settings_built_without_arguments_are_those_of_an_empty_environment():
+    assert Settings() == load_settings({})
+    empty = load_settings({})
+    assert (CodeSettings(), LimitSettings()) == (empty.code, empty.limits)
+    assert Settings(stage="prod", metrics=True).metrics is True
+
+
 def test_table_and_queue_names_follow_the_stage_unless_named():
     read = load_settings({"PWPORTAL_STAGE": " prod ", "PWPORTAL_AUDIT_TABLE": " kept-audit "})
     assert read.stage == "prod"
