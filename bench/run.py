@@ -116,7 +116,7 @@ class Bench:
 
         from chalicelib import bootstrap
         from chalicelib.adapters import aws
-        from chalicelib.domain.clock import FakeClock
+        from tests.clock import FakeClock
         from chalicelib.settings import load_settings
         from infra import resources
 

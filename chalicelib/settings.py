@@ -3,166 +3,236 @@
 `.chalice/config.json` sets these per stage; each has the default that SPEC.md names, so an
 operator changes only what differs. Settings are read lazily (never at import) so that
 `chalice.test.Client` and the local stack can apply a stage's environment first.
+
+SETTINGS below is the one place where a setting is stated: the attribute it fills, the
+PWPORTAL_* variable it is read from, its default and how its text is read. The dataclasses
+are the typed result (the policy's is the domain's, `chalicelib.domain.policy`); theirs take
+the table's defaults, so that `Settings()` is what an empty environment gives.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.domain.limits import Rule, parse_rules
+from chalicelib.domain.policy import PolicySettings
 
-DEFAULT_BANNED_WORDS = "treserva,orebro,losenord,lösenord,password"
+
+# -- how a setting's text is read (stripped, never blank: a blank one takes the default) ---
+
+class _NotAWholeNumber(ValueError):
+    pass
 
 
-class _Reader:
-    """Reads PWPORTAL_* settings from an environment (the process's, or a stage's)."""
+def text(raw: str) -> str:
+    return raw
 
-    def __init__(self, environ: Mapping[str, str]):
-        self._environ = environ
 
-    def text(self, name: str, default: str) -> str:
-        value = self._environ.get("PWPORTAL_" + name)
-        return default if value is None or value.strip() == "" else value.strip()
+def lower(raw: str) -> str:
+    return raw.lower()
 
-    def number(self, name: str, default: int) -> int:
-        raw = self.text(name, str(default))
-        try:
-            return int(raw)
-        except ValueError:
-            raise RuntimeError(f"setting PWPORTAL_{name} must be a whole number, not "
-                               f"{raw!r}") from None
 
-    def items(self, name: str, default: str) -> tuple[str, ...]:
-        return tuple(part.strip() for part in self.text(name, default).split(",")
-                     if part.strip())
+def number(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise _NotAWholeNumber() from None
+
+
+def only_true(raw: str) -> bool:
+    """Off unless it says "true"."""
+    return raw.lower() == "true"
+
+
+def unless_false(raw: str) -> bool:
+    """On unless it says "false"."""
+    return raw.lower() != "false"
+
+
+def items(raw: str) -> tuple[str, ...]:
+    """Comma-separated, each part stripped, empty parts dropped."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def numbers(raw: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in items(raw))
+
+
+def countries(raw: str) -> tuple[str, ...]:
+    return tuple(part.upper() for part in items(raw))
+
+
+def rules(raw: str) -> tuple[Rule, ...]:
+    """'1/60,3/900': at most COUNT events per SECONDS, comma-separated."""
+    return parse_rules(raw)
 
 
 @dataclass(frozen=True)
-class PolicySettings:
-    min_length: int = 8
-    max_length: int = 128
-    min_classes: int = 3
-    forbid_username: bool = True
-    history: int = 24
-    max_age_days: int = 90
-    reminder_days: tuple[int, ...] = (14, 3)
-    banned_words: tuple[str, ...] = tuple(DEFAULT_BANNED_WORDS.split(","))
+class Setting:
+    attribute: str  # on Settings; "policy.history" is the `history` of Settings.policy
+    env: str  # read from PWPORTAL_<env>
+    default: str  # as the environment would say it; "{stage}" stands for the stage's name
+    parse: Callable[[str], Any]
+
+
+S = Setting
+SETTINGS: tuple[Setting, ...] = (
+    # attribute                    PWPORTAL_…                 default, parser
+    S("stage",                     "STAGE",                   "local", text),
+    S("accounts_table", "ACCOUNTS_TABLE", "pwportal-{stage}-accounts", text),
+    S("challenges_table", "CHALLENGES_TABLE", "pwportal-{stage}-challenges", text),
+    S("limits_table",              "LIMITS_TABLE",            "pwportal-{stage}-limits", text),
+    S("audit_table",               "AUDIT_TABLE",             "pwportal-{stage}-audit", text),
+    S("sms_queue",                 "SMS_QUEUE",               "pwportal-{stage}-sms", text),
+    S("sms_queue_url",             "SMS_QUEUE_URL",           "", text),
+    S("sms_sender_id",             "SMS_SENDER_ID",           "pwportal", text),
+    S("portal_host",               "PORTAL_HOST",             "localhost", text),
+    S("support_phone",             "SUPPORT_PHONE",           "2000, knappval 3 och 1", text),
+    S("support_email",             "SUPPORT_EMAIL",           "vardochstod@orebro.se", text),
+    S("secrets_parameter",         "SECRETS_PARAMETER",       "", text),
+    S("pepper",                    "PEPPER",                  "", text),
+    S("code_key",                  "CODE_KEY",                "", text),
+    S("dev_sms",                   "DEV_SMS",                 "false", only_true),
+    S("metrics",                   "METRICS",                 "false", only_true),
+    S("allowed_countries",         "PHONE_ALLOWED_COUNTRIES", "SE", countries),
+    S("session_seconds",           "SESSION_SECONDS",         "900", number),
+    S("reset_token_seconds",       "RESET_TOKEN_SECONDS",     "600", number),
+    S("audit_retention_days",      "AUDIT_RETENTION_DAYS",    "365", number),
+    S("max_body_bytes",            "MAX_BODY_BYTES",          "16384", number),
+    S("sms_max_receives",          "SMS_MAX_RECEIVES",        "5", number),
+    S("trusted_proxy_hops",        "TRUSTED_PROXY_HOPS",      "0", number),
+    S("client_address_header",     "CLIENT_ADDRESS_HEADER",   "", lower),
+    # the password policy of SPEC 3
+    S("policy.min_length",         "PASSWORD_MIN_LENGTH",     "8", number),
+    S("policy.max_length",         "PASSWORD_MAX_LENGTH",     "128", number),
+    S("policy.min_classes",        "PASSWORD_MIN_CLASSES",    "3", number),
+    S("policy.forbid_username",    "PASSWORD_FORBID_USERNAME", "true", unless_false),
+    S("policy.history",            "PASSWORD_HISTORY",        "24", number),
+    S("policy.max_age_days",       "PASSWORD_MAX_AGE_DAYS",   "90", number),
+    S("policy.reminder_days",      "PASSWORD_REMINDER_DAYS",  "14,3", numbers),
+    S("policy.banned_words", "PASSWORD_BANNED_WORDS",
+      "treserva,orebro,losenord,lösenord,password", items),
+    # security codes (SPEC 4); their length is fixed: domain.codes.CODE_LENGTH
+    S("code.lifetime_seconds",     "CODE_LIFETIME_SECONDS",   "600", number),
+    S("code.resend_after_seconds", "CODE_RESEND_AFTER_SECONDS", "60", number),
+    S("code.max_attempts",         "CODE_MAX_ATTEMPTS",       "5", number),
+    # rate limits (SPEC 6)
+    S("limits.sms_per_username",   "LIMIT_SMS_PER_USERNAME",  "1/60,3/900,5/86400", rules),
+    S("limits.wrong_codes_per_username", "LIMIT_WRONG_CODES_PER_USERNAME", "10/86400", rules),
+    S("limits.reset_pause_seconds", "LIMIT_RESET_PAUSE_SECONDS", "86400", number),
+    S("limits.login_failures_per_username", "LIMIT_LOGIN_FAILURES_PER_USERNAME",
+      "5/900", rules),
+    S("limits.login_lock_seconds", "LIMIT_LOGIN_LOCK_SECONDS", "900", number),
+    S("limits.reset_starts_per_ip", "LIMIT_RESET_STARTS_PER_IP", "30/3600", rules),
+    S("limits.logins_per_ip",      "LIMIT_LOGINS_PER_IP",     "30/3600", rules),
+    S("limits.numbers_per_account", "LIMIT_NUMBERS_PER_ACCOUNT", "3/86400", rules),
+    S("limits.sms_per_service",    "LIMIT_SMS_PER_SERVICE",   "1000/3600", rules),
+)
+del S
+
+
+def _read(environ: Mapping[str, str], setting: Setting, stage: str) -> Any:
+    raw = (environ.get("PWPORTAL_" + setting.env) or "").strip() \
+        or setting.default.format(stage=stage)
+    try:
+        return setting.parse(raw)
+    except _NotAWholeNumber:
+        raise RuntimeError(f"setting PWPORTAL_{setting.env} must be a whole number, not "
+                           f"{raw!r}") from None
+
+
+def _group(environ: Mapping[str, str], group: str, stage: str) -> dict[str, Any]:
+    """The settings of one group ("" for Settings' own, or "policy", "code", "limits")."""
+    found = {}
+    for setting in SETTINGS:
+        owner, _, name = setting.attribute.rpartition(".")
+        if owner == group:
+            found[name] = _read(environ, setting, stage)
+    return found
+
+
+def _stage(environ: Mapping[str, str]) -> str:
+    """Read first: the other defaults name the stage."""
+    return _read(environ, next(s for s in SETTINGS if s.attribute == "stage"), stage="")
+
+
+def _defaults(group: str, nested: Mapping[str, type] | None = None):
+    """Gives a dataclass's fields the table's defaults (the local stage's), so that
+    `Settings()` is what an empty environment gives and no default is written twice."""
+    def apply(cls):
+        stage = _stage({})
+        for name, value in _group({}, group, stage).items():
+            setattr(cls, name, value)
+        for name, kind in (nested or {}).items():
+            setattr(cls, name, kind(**_group({}, name, stage)))
+        return cls
+    return apply
 
 
 @dataclass(frozen=True)
+@_defaults("code")
 class CodeSettings:
-    length: int = 6
-    lifetime_seconds: int = 600
-    resend_after_seconds: int = 60
-    max_attempts: int = 5
+    lifetime_seconds: int
+    resend_after_seconds: int
+    max_attempts: int
 
 
 @dataclass(frozen=True)
+@_defaults("limits")
 class LimitSettings:
-    sms_per_username: tuple[Rule, ...] = parse_rules("1/60,3/900,5/86400")
-    wrong_codes_per_username: tuple[Rule, ...] = parse_rules("10/86400")
-    reset_pause_seconds: int = 86400
-    login_failures_per_username: tuple[Rule, ...] = parse_rules("5/900")
-    login_lock_seconds: int = 900
-    reset_starts_per_ip: tuple[Rule, ...] = parse_rules("30/3600")
-    logins_per_ip: tuple[Rule, ...] = parse_rules("30/3600")
-    numbers_per_account: tuple[Rule, ...] = parse_rules("3/86400")
-    sms_per_service: tuple[Rule, ...] = parse_rules("1000/3600")
+    sms_per_username: tuple[Rule, ...]
+    wrong_codes_per_username: tuple[Rule, ...]
+    reset_pause_seconds: int
+    login_failures_per_username: tuple[Rule, ...]
+    login_lock_seconds: int
+    reset_starts_per_ip: tuple[Rule, ...]
+    logins_per_ip: tuple[Rule, ...]
+    numbers_per_account: tuple[Rule, ...]
+    sms_per_service: tuple[Rule, ...]
+
+
+_GROUPS = {"policy": PolicySettings, "code": CodeSettings, "limits": LimitSettings}
 
 
 @dataclass(frozen=True)
+@_defaults("", nested=_GROUPS)
 class Settings:
-    stage: str = "local"
-    accounts_table: str = "pwportal-local-accounts"
-    challenges_table: str = "pwportal-local-challenges"
-    limits_table: str = "pwportal-local-limits"
-    audit_table: str = "pwportal-local-audit"
-    sms_queue: str = "pwportal-local-sms"
-    sms_queue_url: str = ""
-    sms_sender_id: str = "pwportal"
-    portal_host: str = "localhost"
-    support_phone: str = "2000, knappval 3 och 1"
-    support_email: str = "vardochstod@orebro.se"
-    secrets_parameter: str = ""
-    pepper: str = ""
-    code_key: str = ""
-    dev_sms: bool = False
-    metrics: bool = False
-    allowed_countries: tuple[str, ...] = ("SE",)
-    session_seconds: int = 900
-    reset_token_seconds: int = 600
-    audit_retention_days: int = 365
-    max_body_bytes: int = 16384
-    sms_max_receives: int = 5
-    trusted_proxy_hops: int = 0
-    client_address_header: str = ""
-    policy: PolicySettings = field(default_factory=PolicySettings)
-    code: CodeSettings = field(default_factory=CodeSettings)
-    limits: LimitSettings = field(default_factory=LimitSettings)
+    stage: str
+    accounts_table: str
+    challenges_table: str
+    limits_table: str
+    audit_table: str
+    sms_queue: str
+    sms_queue_url: str
+    sms_sender_id: str
+    portal_host: str
+    support_phone: str
+    support_email: str
+    secrets_parameter: str
+    pepper: str
+    code_key: str
+    dev_sms: bool
+    metrics: bool
+    allowed_countries: tuple[str, ...]
+    session_seconds: int
+    reset_token_seconds: int
+    audit_retention_days: int
+    max_body_bytes: int
+    sms_max_receives: int
+    trusted_proxy_hops: int
+    client_address_header: str
+    policy: PolicySettings
+    code: CodeSettings
+    limits: LimitSettings
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the current environment, or from `environ` (a deployed
     stage's variables, for the deploy tools)."""
-    read = _Reader(os.environ if environ is None else environ)
-    stage = read.text("STAGE", "local")
-
-    def table(kind: str) -> str:
-        return read.text(kind.upper() + "_TABLE", f"pwportal-{stage}-{kind}")
-
-    policy = PolicySettings(
-        min_length=read.number("PASSWORD_MIN_LENGTH", 8),
-        max_length=read.number("PASSWORD_MAX_LENGTH", 128),
-        min_classes=read.number("PASSWORD_MIN_CLASSES", 3),
-        forbid_username=read.text("PASSWORD_FORBID_USERNAME", "true").lower() != "false",
-        history=read.number("PASSWORD_HISTORY", 24),
-        max_age_days=read.number("PASSWORD_MAX_AGE_DAYS", 90),
-        reminder_days=tuple(int(d) for d in read.items("PASSWORD_REMINDER_DAYS", "14,3")),
-        banned_words=read.items("PASSWORD_BANNED_WORDS", DEFAULT_BANNED_WORDS),
-    )
-    code = CodeSettings(
-        lifetime_seconds=read.number("CODE_LIFETIME_SECONDS", 600),
-        resend_after_seconds=read.number("CODE_RESEND_AFTER_SECONDS", 60),
-        max_attempts=read.number("CODE_MAX_ATTEMPTS", 5),
-    )
-    limits = LimitSettings(
-        sms_per_username=parse_rules(read.text("LIMIT_SMS_PER_USERNAME", "1/60,3/900,5/86400")),
-        wrong_codes_per_username=parse_rules(read.text("LIMIT_WRONG_CODES_PER_USERNAME", "10/86400")),
-        reset_pause_seconds=read.number("LIMIT_RESET_PAUSE_SECONDS", 86400),
-        login_failures_per_username=parse_rules(read.text("LIMIT_LOGIN_FAILURES_PER_USERNAME", "5/900")),
-        login_lock_seconds=read.number("LIMIT_LOGIN_LOCK_SECONDS", 900),
-        reset_starts_per_ip=parse_rules(read.text("LIMIT_RESET_STARTS_PER_IP", "30/3600")),
-        logins_per_ip=parse_rules(read.text("LIMIT_LOGINS_PER_IP", "30/3600")),
-        numbers_per_account=parse_rules(read.text("LIMIT_NUMBERS_PER_ACCOUNT", "3/86400")),
-        sms_per_service=parse_rules(read.text("LIMIT_SMS_PER_SERVICE", "1000/3600")),
-    )
-    return Settings(
-        stage=stage,
-        accounts_table=table("accounts"),
-        challenges_table=table("challenges"),
-        limits_table=table("limits"),
-        audit_table=table("audit"),
-        sms_queue=read.text("SMS_QUEUE", f"pwportal-{stage}-sms"),
-        sms_queue_url=read.text("SMS_QUEUE_URL", ""),
-        sms_sender_id=read.text("SMS_SENDER_ID", "pwportal"),
-        portal_host=read.text("PORTAL_HOST", "localhost"),
-        support_phone=read.text("SUPPORT_PHONE", "2000, knappval 3 och 1"),
-        support_email=read.text("SUPPORT_EMAIL", "vardochstod@orebro.se"),
-        secrets_parameter=read.text("SECRETS_PARAMETER", ""),
-        pepper=read.text("PEPPER", ""),
-        code_key=read.text("CODE_KEY", ""),
-        dev_sms=read.text("DEV_SMS", "false").lower() == "true",
-        metrics=read.text("METRICS", "false").lower() == "true",
-        allowed_countries=tuple(c.upper() for c in read.items("PHONE_ALLOWED_COUNTRIES", "SE")),
-        session_seconds=read.number("SESSION_SECONDS", 900),
-        reset_token_seconds=read.number("RESET_TOKEN_SECONDS", 600),
-        audit_retention_days=read.number("AUDIT_RETENTION_DAYS", 365),
-        max_body_bytes=read.number("MAX_BODY_BYTES", 16384),
-        sms_max_receives=read.number("SMS_MAX_RECEIVES", 5),
-        trusted_proxy_hops=read.number("TRUSTED_PROXY_HOPS", 0),
-        client_address_header=read.text("CLIENT_ADDRESS_HEADER", "").lower(),
-        policy=policy,
-        code=code,
-        limits=limits,
-    )
+    environ = os.environ if environ is None else environ
+    stage = _stage(environ)
+    return Settings(**_group(environ, "", stage),
+                    **{group: kind(**_group(environ, group, stage))
+                       for group, kind in _GROUPS.items()})

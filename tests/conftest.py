@@ -10,12 +10,11 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
-
-from chalicelib.domain.clock import FakeClock
 from chalicelib.settings import load_settings
 from infra import resources
 from infra.stages import stage_environment
 from infra.local_worker import drain_once
+from tests.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-north-1"

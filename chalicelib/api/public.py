@@ -4,7 +4,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import endpoint, support_line
 from chalicelib.bootstrap import portal
-from chalicelib.domain import policy
+from chalicelib.domain import codes, policy
 from chalicelib.domain.errors import NotFound
 from chalicelib.messages import LANGUAGES
 
@@ -18,7 +18,7 @@ def config(request, caller):
     code = settings.code
     return {
         "policy": policy.describe(settings.policy),
-        "code": {"length": code.length, "lifetime_seconds": code.lifetime_seconds,
+        "code": {"length": codes.CODE_LENGTH, "lifetime_seconds": code.lifetime_seconds,
                  "resend_after_seconds": code.resend_after_seconds,
                  "max_attempts": code.max_attempts},
         "phone": {"allowed_countries": list(settings.allowed_countries)},

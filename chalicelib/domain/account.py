@@ -38,9 +38,6 @@ class Account:
     reminders_sent: list[int] = field(default_factory=list)
     lang: str = "sv"  # the language the account's user last chose: that of its notices
 
-    def expires_within(self, now: datetime, days: int) -> bool:
-        return self.password_expires_at - now <= timedelta(days=days)
-
     def with_password(self, password_hash: str, fingerprint: str, history_size: int,
                       now: datetime, max_age_days: int) -> "Account":
         return replace(self, password_hash=password_hash,

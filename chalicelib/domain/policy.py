@@ -7,9 +7,23 @@ from __future__ import annotations
 
 import string
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.settings import PolicySettings
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The operator's choices within SPEC 3; chalicelib.settings reads them, with SPEC's
+    defaults, from the environment."""
+    min_length: int
+    max_length: int
+    min_classes: int
+    forbid_username: bool
+    history: int
+    max_age_days: int
+    reminder_days: tuple[int, ...]
+    banned_words: tuple[str, ...]
+
 
 # The order in which broken rules are reported.
 RULES = ("min_length", "max_length", "classes", "contains_username", "reused", "common",
@@ -27,10 +41,6 @@ _LOOK_ALIKES = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", 
 def normalise(password: str) -> str:
     """NFC, so that the same password typed on two keyboards is the same password."""
     return unicodedata.normalize("NFC", password)
-
-
-def length(password: str) -> int:
-    return len(normalise(password))
 
 
 def classes(password: str) -> set[str]:

@@ -9,10 +9,10 @@ import re
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters.audit import Audit
-from chalicelib.domain.clock import FakeClock
 from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE, Caller
 from chalicelib.settings import Settings
 from infra import monitoring, resources
+from tests.clock import FakeClock
 
 AWS_METRICS = {
     ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/ApiGateway", "5XXError"),

@@ -34,6 +34,7 @@ from chalicelib.domain.conditions import holds
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.ports import Check, Conflict, Delete, Put, Refused, Update, Write
 from chalicelib.settings import Settings
+from tests.clock import FakeClock  # noqa: F401  (one fake clock for every suite)
 from infra import resources
 
 TRANSACTION_LIMIT = 100  # DynamoDB's most operations in one TransactWriteItems
@@ -297,23 +298,6 @@ class MemoryStore:
 
 
 # --- time, the queue, the gateway --------------------------------------------------------
-
-class FakeClock:
-    """A clock that only moves when told to (as chalicelib/domain/clock.py's did)."""
-
-    def __init__(self, start: datetime | None = None):
-        self._now = start or datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, **delta: float) -> datetime:
-        self._now += timedelta(**delta)
-        return self._now
-
-    def set(self, moment: datetime) -> None:
-        self._now = moment
-
 
 class FakeQueue:
     """The SMS queue: `sent` holds every message as the worker would read it back (through

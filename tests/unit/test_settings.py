@@ -1,0 +1,111 @@
+"""Operator settings: SPEC's defaults, read from PWPORTAL_* variables when asked for."""
+from dataclasses import fields
+
+import pytest
+
+from chalicelib import settings as settings_module
+from chalicelib.domain.limits import Rule
+from chalicelib.settings import (SETTINGS, CodeSettings, LimitSettings, PolicySettings,
+                                 Settings, load_settings)
+
+
+def test_an_empty_environment_gives_specs_defaults():
+    assert load_settings({}) == Settings(
+        stage="local", accounts_table="pwportal-local-accounts",
+        challenges_table="pwportal-local-challenges", limits_table="pwportal-local-limits",
+        audit_table="pwportal-local-audit", sms_queue="pwportal-local-sms", sms_queue_url="",
+        sms_sender_id="pwportal", portal_host="localhost",
+        support_phone="2000, knappval 3 och 1", support_email="vardochstod@orebro.se",
+        secrets_parameter="", pepper="", code_key="", dev_sms=False, metrics=False,
+        allowed_countries=("SE",), session_seconds=900, reset_token_seconds=600,
+        audit_retention_days=365, max_body_bytes=16384, sms_max_receives=5,
+        trusted_proxy_hops=0, client_address_header="",
+        policy=PolicySettings(min_length=8, max_length=128, min_classes=3,
+                              forbid_username=True, history=24, max_age_days=90,
+                              reminder_days=(14, 3),
+                              banned_words=("treserva", "orebro", "losenord", "lösenord",
+                                            "password")),
+        code=CodeSettings(lifetime_seconds=600, resend_after_seconds=60, max_attempts=5),
+        limits=LimitSettings(
+            sms_per_username=(Rule(1, 60), Rule(3, 900), Rule(5, 86400)),
+            wrong_codes_per_username=(Rule(10, 86400),), reset_pause_seconds=86400,
+            login_failures_per_username=(Rule(5, 900),), login_lock_seconds=900,
+            reset_starts_per_ip=(Rule(30, 3600),), logins_per_ip=(Rule(30, 3600),),
+            numbers_per_account=(Rule(3, 86400),), sms_per_service=(Rule(1000, 3600),)),
+    )
+
+
+def test_settings_built_without_arguments_are_those_of_an_empty_environment():
+    assert Settings() == load_settings({})
+    empty = load_settings({})
+    assert (CodeSettings(), LimitSettings()) == (empty.code, empty.limits)
+    assert Settings(stage="prod", metrics=True).metrics is True
+
+
+def test_table_and_queue_names_follow_the_stage_unless_named():
+    read = load_settings({"PWPORTAL_STAGE": " prod ", "PWPORTAL_AUDIT_TABLE": " kept-audit "})
+    assert read.stage == "prod"
+    assert (read.accounts_table, read.challenges_table, read.limits_table, read.sms_queue) == (
+        "pwportal-prod-accounts", "pwportal-prod-challenges", "pwportal-prod-limits",
+        "pwportal-prod-sms")
+    assert read.audit_table == "kept-audit"
+
+
+def test_values_are_stripped_and_a_blank_one_takes_the_default():
+    read = load_settings({"PWPORTAL_PASSWORD_MIN_LENGTH": " 12 ",
+                          "PWPORTAL_SESSION_SECONDS": "  ", "PWPORTAL_SUPPORT_EMAIL": "",
+                          "PWPORTAL_PEPPER": " p "})
+    assert (read.policy.min_length, read.session_seconds, read.support_email, read.pepper) == (
+        12, 900, "vardochstod@orebro.se", "p")
+
+
+def test_lists_switches_and_case():
+    read = load_settings({
+        "PWPORTAL_PASSWORD_REMINDER_DAYS": "21, 7,",
+        "PWPORTAL_PASSWORD_BANNED_WORDS": " a , b ,,",
+        "PWPORTAL_PHONE_ALLOWED_COUNTRIES": "se, no",
+        "PWPORTAL_CLIENT_ADDRESS_HEADER": "X-Client-IP",
+        "PWPORTAL_DEV_SMS": "True", "PWPORTAL_METRICS": "yes",
+        "PWPORTAL_PASSWORD_FORBID_USERNAME": "no",
+        "PWPORTAL_LIMIT_LOGINS_PER_IP": "2/60, 9/3600"})
+    assert read.policy.reminder_days == (21, 7)
+    assert read.policy.banned_words == ("a", "b")
+    assert read.allowed_countries == ("SE", "NO")
+    assert read.client_address_header == "x-client-ip"
+    assert (read.dev_sms, read.metrics) == (True, False)  # on only when "true"
+    assert read.policy.forbid_username is True  # off only when "false"
+    switched_off = load_settings({"PWPORTAL_PASSWORD_FORBID_USERNAME": "False"})
+    assert switched_off.policy.forbid_username is False
+    assert read.limits.logins_per_ip == (Rule(2, 60), Rule(9, 3600))
+
+
+@pytest.mark.parametrize("variable", ["SESSION_SECONDS", "PASSWORD_HISTORY",
+                                      "LIMIT_RESET_PAUSE_SECONDS", "CODE_MAX_ATTEMPTS"])
+def test_a_number_that_does_not_parse_stops_the_service_naming_its_variable(variable):
+    with pytest.raises(RuntimeError, match=f"setting PWPORTAL_{variable} must be a whole "
+                                           f"number, not '1.5'"):
+        load_settings({f"PWPORTAL_{variable}": "1.5"})
+
+
+def test_a_limit_that_does_not_parse_stops_the_service():
+    with pytest.raises(RuntimeError, match="COUNT/SECONDS"):
+        load_settings({"PWPORTAL_LIMIT_SMS_PER_SERVICE": "many"})
+
+
+def test_the_code_length_is_not_a_setting():
+    assert load_settings({"PWPORTAL_CODE_LENGTH": "8"}) == load_settings({})
+
+
+def test_settings_are_read_when_asked_for_not_at_import(monkeypatch):
+    assert not any(isinstance(value, Settings) for value in vars(settings_module).values())
+    monkeypatch.setenv("PWPORTAL_STAGE", "later")
+    assert load_settings().stage == "later"
+
+
+def test_the_table_states_every_field_once_and_each_variable_once():
+    nested = {"policy": PolicySettings, "code": CodeSettings, "limits": LimitSettings}
+    expected = [f.name for f in fields(Settings) if f.name not in nested] + [
+        f"{group}.{f.name}" for group, kind in nested.items() for f in fields(kind)]
+    assert sorted(s.attribute for s in SETTINGS) == sorted(expected)
+    variables = [s.env for s in SETTINGS]
+    assert len(set(variables)) == len(variables)
