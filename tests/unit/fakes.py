@@ -20,7 +20,6 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property
 
@@ -34,7 +33,7 @@ from chalicelib.domain.conditions import holds
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.ports import Check, Conflict, Delete, Put, Refused, Update, Write
 from chalicelib.settings import Settings
-from tests.clock import FakeClock  # noqa: F401  (one fake clock for every suite)
+from tests.clock import FakeClock
 from infra import resources
 
 TRANSACTION_LIMIT = 100  # DynamoDB's most operations in one TransactWriteItems
@@ -363,3 +362,6 @@ class FastHasher(PasswordHasher):
                               memory_cost=FAST_MEMORY_COST_KIB, parallelism=PARALLELISM,
                               hash_len=HASH_LEN, type=Type.ID)
         return hmac.new(self._pepper, raw, hashlib.sha256).hexdigest()
+
+
+__all__ = ["FakeClock", "FakeGateway", "FakeQueue", "FastHasher", "MemoryStore", "StoreMisuse"]
