@@ -15,50 +15,34 @@ from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidCredentia
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import PhoneChange, Session, why_not_triable
 from chalicelib.ports import Conflict, Refused
+from chalicelib.services.code_flow import CodeFlow
 from chalicelib.services.unit_of_work import retrying
 
 
-class Registration:
-    def __init__(self, *, settings, clock, uow, accounts, records, limits, audit, code_sms,
-                 notifications, hasher, code_key):
-        self._settings = settings
-        self._clock = clock
-        self._uow = uow
-        self._accounts = accounts
-        self._records = records
-        self._limits = limits
-        self._audit = audit
-        self._code_sms = code_sms
-        self._notifications = notifications
-        self._hasher = hasher  # () -> Hasher: built on first use
-        self._code_key = code_key  # () -> bytes
-
-    def _now(self) -> float:
-        return self._clock.now().timestamp()
-
+class Registration(CodeFlow):
     # -- login -----------------------------------------------------------------------------
 
     def login(self, raw_username, password, caller: Caller) -> dict:
         username = normalise_username(raw_username)
         if not isinstance(password, str) or not password:
             raise InvalidRequest(field="password")
-        decision = self._limits.hit(LOGINS, caller.ip, self._now())
+        decision = self.limits.hit(LOGINS, caller.ip, self.now())
         if not decision.allowed:
-            self._audit.write(self._audit.record("ratelimit.exceeded", username, "refused",
+            self.audit.write(self.audit.record("ratelimit.exceeded", username, "refused",
                                                  caller, limit="logins_per_ip"))
             raise TooManyAttempts(retry_after=decision.retry_after)
-        account, failures = self._uow.read(self._accounts.read(username),
-                                           self._limits.read(LOGIN_FAILURES, username))
-        now = self._now()
+        account, failures = self.uow.read(self.accounts.read(username),
+                                           self.limits.read(LOGIN_FAILURES, username))
+        now = self.now()
         if failures.locked(now):
-            self._audit.write(self._audit.record("login.failed", username, "locked", caller))
+            self.audit.write(self.audit.record("login.failed", username, "locked", caller))
             raise TooManyAttempts(retry_after=math.ceil(failures.until - now))
-        if len(password) > self._settings.policy.max_length * 4:
+        if len(password) > self.settings.policy.max_length * 4:
             reason, ok = "oversized", False  # no account's password is this long: skip argon2
         elif account is None:
-            reason, ok = "unknown_user", self._hasher().verify_nothing(password)
+            reason, ok = "unknown_user", self.hasher().verify_nothing(password)
         else:
-            ok = self._hasher().verify(account.password_hash, password)
+            ok = self.hasher().verify(account.password_hash, password)
             reason = "wrong_password" if not ok else None
             if ok and account.disabled:
                 reason, ok = "disabled", False
@@ -69,14 +53,14 @@ class Registration:
 
     def _open_session(self, account: Account, failures, caller: Caller) -> dict:
         secret = codes.new_secret()
-        now = self._now()
-        tx = self._uow.begin()
-        tx.add("session", self._records.add(Session(
+        now = self.now()
+        tx = self.uow.begin()
+        tx.add("session", self.records.add(Session(
             Session.id_of(secret), account.username, account.session_epoch,
-            expires_at=now + self._settings.session_seconds)))
+            expires_at=now + self.settings.session_seconds)))
         if failures.version:
-            tx.add("failures", self._limits.clear(LOGIN_FAILURES, account.username))
-        tx.record(self._audit.record("login.succeeded", account.username, "success", caller))
+            tx.add("failures", self.limits.clear(LOGIN_FAILURES, account.username))
+        tx.record(self.audit.record("login.succeeded", account.username, "success", caller))
         try:
             tx.commit()
         except (Conflict, Refused):  # no condition to fail here: a conflict
@@ -86,25 +70,25 @@ class Registration:
                 "password_expires_at": iso(account.password_expires_at)}
 
     def _count_failure(self, username: str, failures, reason: str, caller: Caller) -> None:
-        limits = self._settings.limits
+        limits = self.settings.limits
 
         def attempt(try_):
             log = failures
             if try_.number:
-                [log] = self._uow.read(self._limits.read(LOGIN_FAILURES, username))
-            now = self._now()
+                [log] = self.uow.read(self.limits.read(LOGIN_FAILURES, username))
+            now = self.now()
             lock = log.full_after(now)
-            tx = self._uow.begin()
-            tx.add("failures", self._limits.record(
+            tx = self.uow.begin()
+            tx.add("failures", self.limits.record(
                 log, now, until=now + limits.login_lock_seconds if lock else 0.0))
-            tx.record(self._audit.record("login.failed", username, reason, caller))
+            tx.record(self.audit.record("login.failed", username, reason, caller))
             if lock:
-                tx.record(self._audit.record("login.locked", username, "locked", caller,
+                tx.record(self.audit.record("login.locked", username, "locked", caller,
                                              minutes=limits.login_lock_seconds // 60))
             tx.commit()
 
         def not_counted():
-            self._audit.emit(self._audit.record("login.failed", username, "not_counted",
+            self.audit.emit(self.audit.record("login.failed", username, "not_counted",
                                                 caller))
         retrying(attempt, retryable=lambda refused: refused.by == "failures",
                  otherwise=not_counted)
@@ -114,8 +98,8 @@ class Registration:
     def _session(self, secret) -> Session:
         if not isinstance(secret, str) or not secret:
             raise InvalidSession()
-        session = self._records.get(Session, Session.id_of(secret))
-        if not session or not session.is_live(self._now()):
+        session = self.records.get(Session, Session.id_of(secret))
+        if not session or not session.is_live(self.now()):
             raise InvalidSession()
         return session
 
@@ -128,9 +112,9 @@ class Registration:
     def logout(self, secret) -> None:
         if not isinstance(secret, str) or not secret:
             return
-        tx = self._uow.begin()
-        tx.add("session", self._records.delete(Session.id_of(secret)))
-        tx.add("phone change", self._records.delete(PhoneChange.id_of(secret)))
+        tx = self.uow.begin()
+        tx.add("session", self.records.delete(Session.id_of(secret)))
+        tx.add("phone change", self.records.delete(PhoneChange.id_of(secret)))
         try:
             tx.commit()
         except (Conflict, Refused):  # no condition to fail here: a conflict
@@ -141,7 +125,7 @@ class Registration:
     def _within(self, log, now: float, username: str, limit: str, caller: Caller) -> None:
         decision = log.decide(now)
         if not decision.allowed:
-            self._audit.write(self._audit.record("ratelimit.exceeded", username, "refused",
+            self.audit.write(self.audit.record("ratelimit.exceeded", username, "refused",
                                                  caller, limit=limit))
             raise TooManyRequests(retry_after=decision.retry_after)
 
@@ -149,27 +133,27 @@ class Registration:
         session = self._session(secret)
         if not isinstance(raw_phone, str):
             raise InvalidRequest(field="phone")
-        settings = self._settings
+        settings = self.settings
         number = phones.parse(raw_phone, settings.allowed_countries)
         username = session.username
         change_id = PhoneChange.id_of(secret)
 
         def attempt(_):
-            account, sms_log, numbers = self._uow.read(
-                self._accounts.read(username), self._limits.read(CODE_SMS, username),
-                self._limits.read(NUMBERS, username))
+            account, sms_log, numbers = self.uow.read(
+                self.accounts.read(username), self.limits.read(CODE_SMS, username),
+                self.limits.read(NUMBERS, username))
             account = self._account_of(session.epoch, account)
-            now = self._now()
+            now = self.now()
             self._within(numbers, now, username, "numbers_per_account", caller)
             self._within(sms_log, now, username, "sms_per_username", caller)
             code = codes.new_code()
-            tx = self._uow.begin()
-            tx.add("phone change", self._records.add(PhoneChange(
+            tx = self.uow.begin()
+            tx.add("phone change", self.records.add(PhoneChange(
                 change_id, username, number, account.session_epoch, session.expires_at,
-                code_mac=codes.code_mac(self._code_key(), change_id, code), sent_at=now,
+                code_mac=codes.code_mac(self.code_key(), change_id, code), sent_at=now,
                 expires_at=min(now + settings.code.lifetime_seconds, session.expires_at))))
-            tx.add("sms limit", self._limits.record(sms_log, now))
-            tx.record(self._audit.record("phone.change_requested", username, "code_queued",
+            tx.add("sms limit", self.limits.record(sms_log, now))
+            tx.record(self.audit.record("phone.change_requested", username, "code_queued",
                                          caller, phone=number))
             tx.commit()
             return code, now
@@ -177,15 +161,15 @@ class Registration:
         code, now = retrying(attempt, retryable=lambda refused: refused.by == "sms limit",
                              otherwise=self._too_soon)
         try:
-            self._code_sms.send(code, caller, to=number)
+            self.code_sms.send(code, caller, to=number)
         except ServiceUnavailable:
-            self._code_sms.take_back(username, now, caller, phone=number)
+            self.code_sms.take_back(username, now, caller, phone=number)
             raise
         return {"phone": number, "expires_in": settings.code.lifetime_seconds,
                 "resend_after": settings.code.resend_after_seconds}
 
     def _too_soon(self):
-        raise TooManyRequests(retry_after=self._settings.code.resend_after_seconds)
+        raise TooManyRequests(retry_after=self.settings.code.resend_after_seconds)
 
     def verify_phone(self, secret, raw_code, caller: Caller) -> dict:
         if not isinstance(secret, str) or not secret:
@@ -193,15 +177,15 @@ class Registration:
         if not isinstance(raw_code, str):
             raise InvalidRequest(field="code")
         code = raw_code.strip()
-        max_attempts = self._settings.code.max_attempts
+        max_attempts = self.settings.code.max_attempts
         change_id = PhoneChange.id_of(secret)
-        now = self._now()
+        now = self.now()
         try:
-            change = self._records.spend_attempt(PhoneChange, change_id, now, max_attempts)
+            change = self.records.spend_attempt(PhoneChange, change_id, now, max_attempts)
         except Refused as refused:
             self._session(secret)  # an ended session says so, rather than "code expired"
             if refused.item:
-                self._audit.write(self._audit.record(
+                self.audit.write(self.audit.record(
                     "phone.changed", refused.item["username"],
                     why_not_triable(refused.item, now, max_attempts), caller,
                     phone=refused.item.get("phone")))
@@ -211,15 +195,15 @@ class Registration:
         if not change.session_live(now):
             raise InvalidSession()
         if not (codes.looks_like_code(code)
-                and codes.code_matches(self._code_key(), change_id, code, change.code_mac)):
+                and codes.code_matches(self.code_key(), change_id, code, change.code_mac)):
             attempts_left = max(0, max_attempts - change.attempts)
-            self._audit.write(self._audit.record("phone.changed", change.username,
+            self.audit.write(self.audit.record("phone.changed", change.username,
                                                  "wrong_code", caller, phone=change.phone,
                                                  attempts_left=attempts_left))
             raise InvalidCode(attempts_left=attempts_left)
         before = self._save_number(change, caller)
-        self._notifications.phone_changed(change.username, before.phone, change.phone,
-                                          self._clock.now(), caller.lang, caller)
+        self.notifications.phone_changed(change.username, before.phone, change.phone,
+                                          self.clock.now(), caller.lang, caller)
         return {"phone": change.phone}
 
     def _save_number(self, change: PhoneChange, caller: Caller) -> Account:
@@ -228,18 +212,18 @@ class Registration:
         username = change.username
 
         def attempt(_):
-            account, numbers = self._uow.read(self._accounts.read(username),
-                                              self._limits.read(NUMBERS, username))
+            account, numbers = self.uow.read(self.accounts.read(username),
+                                              self.limits.read(NUMBERS, username))
             account = self._account_of(change.epoch, account)
-            now = self._now()
+            now = self.now()
             self._within(numbers, now, username, "numbers_per_account", caller)
-            tx = self._uow.begin()
-            tx.add("account", self._accounts.save(
+            tx = self.uow.begin()
+            tx.add("account", self.accounts.save(
                 replace(account, phone=change.phone, lang=caller.lang,
                         version=account.version + 1), account.version))
-            tx.add("code", self._records.use(change, now))
-            tx.add("numbers", self._limits.record(numbers, now))
-            tx.record(self._audit.record("phone.changed", username, "success", caller,
+            tx.add("code", self.records.use(change, now))
+            tx.add("numbers", self.limits.record(numbers, now))
+            tx.record(self.audit.record("phone.changed", username, "success", caller,
                                          phone=change.phone,
                                          previous=phones.masked(account.phone) or "-"))
             try:

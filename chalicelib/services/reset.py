@@ -19,6 +19,7 @@ from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidRequ
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import ResetChallenge, ResetToken, why_not_triable
 from chalicelib.ports import Conflict, Refused
+from chalicelib.services.code_flow import CodeFlow
 from chalicelib.services.unit_of_work import TRIES, retrying
 
 
@@ -28,32 +29,15 @@ def required_text(value, name: str) -> str:
     return value
 
 
-class Reset:
-    def __init__(self, *, settings, clock, uow, accounts, records, limits, audit, code_sms,
-                 notifications, hasher, code_key):
-        self._settings = settings
-        self._clock = clock
-        self._uow = uow
-        self._accounts = accounts
-        self._records = records
-        self._limits = limits
-        self._audit = audit
-        self._code_sms = code_sms
-        self._notifications = notifications
-        self._hasher = hasher  # () -> Hasher: built on first use
-        self._code_key = code_key  # () -> bytes: read from the secrets on first use
-
-    def _now(self) -> float:
-        return self._clock.now().timestamp()
-
+class Reset(CodeFlow):
     # -- start and resend ------------------------------------------------------------------
 
     def start(self, raw_username, caller: Caller) -> dict:
         username = normalise_username(raw_username)
-        now = self._now()
-        decision = self._limits.hit(RESET_STARTS, caller.ip, now)
+        now = self.now()
+        decision = self.limits.hit(RESET_STARTS, caller.ip, now)
         if not decision.allowed:
-            self._audit.write(self._audit.record("ratelimit.exceeded", username, "refused",
+            self.audit.write(self.audit.record("ratelimit.exceeded", username, "refused",
                                                  caller, limit="reset_starts_per_ip"))
             raise TooManyRequests(retry_after=decision.retry_after)
         secret = codes.new_secret()
@@ -65,9 +49,9 @@ class Reset:
 
     def resend(self, raw_secret, caller: Caller) -> dict:
         secret = required_text(raw_secret, "challenge")
-        code = self._settings.code
-        challenge = self._records.get(ResetChallenge, ResetChallenge.id_of(secret))
-        now = self._now()
+        code = self.settings.code
+        challenge = self.records.get(ResetChallenge, ResetChallenge.id_of(secret))
+        now = self.now()
         if not challenge or not challenge.open_for_resend(now, code.max_attempts):
             raise ChallengeExpired()
         wait = challenge.sent_at + code.resend_after_seconds - now
@@ -77,7 +61,7 @@ class Reset:
         return self._answer(secret)
 
     def _answer(self, secret: str) -> dict:
-        code = self._settings.code
+        code = self.settings.code
         return {"challenge": secret, "expires_in": code.lifetime_seconds,
                 "resend_after": code.resend_after_seconds}
 
@@ -89,31 +73,31 @@ class Reset:
         username = challenge.username
 
         def attempt(try_):
-            sms_log, pause = self._uow.read(self._limits.read(CODE_SMS, username),
-                                            self._limits.read(WRONG_CODES, username))
-            now = self._now()
+            sms_log, pause = self.uow.read(self.limits.read(CODE_SMS, username),
+                                            self.limits.read(WRONG_CODES, username))
+            now = self.now()
             paused = pause.locked(now)
             allowed = sms_log.decide(now).allowed
             send = allowed and not paused and not try_.last
             code = codes.new_code()
-            tx = self._uow.begin()
+            tx = self.uow.begin()
             tx.add("challenge", self._challenge_write(challenge, code, now, send, first))
             if send:
-                tx.add("sms limit", self._limits.record(sms_log, now))
-            tx.record(self._audit.record("reset.requested", username,
+                tx.add("sms limit", self.limits.record(sms_log, now))
+            tx.record(self.audit.record("reset.requested", username,
                                          "code_queued" if send else "no_sms", caller,
                                          resend=not first))
             if paused:
-                tx.record(self._audit.record("reset.paused", username, "no_sms", caller))
+                tx.record(self.audit.record("reset.paused", username, "no_sms", caller))
             elif not allowed:
-                tx.record(self._audit.record("ratelimit.exceeded", username, "no_sms", caller,
+                tx.record(self.audit.record("ratelimit.exceeded", username, "no_sms", caller,
                                              limit="sms_per_username"))
             try:
                 tx.commit()
             except Refused as refused:
                 if refused.by == "challenge":  # resent or used since it was read
                     raise ResendTooSoon(
-                        retry_after=self._settings.code.resend_after_seconds) from None
+                        retry_after=self.settings.code.resend_after_seconds) from None
                 raise
             return (code if send else None), now
 
@@ -122,29 +106,29 @@ class Reset:
         if code is None:
             return
         try:
-            self._code_sms.send(code, caller, username=username, event="reset.code_sent")
+            self.code_sms.send(code, caller, username=username, event="reset.code_sent")
         except ServiceUnavailable:
             # Saved but not on its way: a resend must be allowed again at once, and the SMS
             # must not count, so that the user's retry gets a code.
             if not first:
                 try:
-                    self._records.unsend(challenge, now)
+                    self.records.unsend(challenge, now)
                 except (Refused, ServiceUnavailable):
                     pass
-            self._code_sms.take_back(username, now, caller)
+            self.code_sms.take_back(username, now, caller)
             raise
 
     def _challenge_write(self, challenge: ResetChallenge, code: str, now: float, send: bool,
                          first: bool):
-        mac = codes.code_mac(self._code_key(), challenge.id, code)
-        expires = now + self._settings.code.lifetime_seconds
+        mac = codes.code_mac(self.code_key(), challenge.id, code)
+        expires = now + self.settings.code.lifetime_seconds
         if first:
             # With no SMS, the stored code is one nobody was ever told.
-            return self._records.add(replace(challenge, code_mac=mac, sent_at=now,
+            return self.records.add(replace(challenge, code_mac=mac, sent_at=now,
                                              expires_at=expires))
         if send:
-            return self._records.resent(challenge, now, code_mac=mac, expires_at=expires)
-        return self._records.resent(challenge, now)  # the code sent before stays valid
+            return self.records.resent(challenge, now, code_mac=mac, expires_at=expires)
+        return self.records.resent(challenge, now)  # the code sent before stays valid
 
     # -- verify ----------------------------------------------------------------------------
 
@@ -153,21 +137,21 @@ class Reset:
         if not isinstance(raw_code, str):
             raise InvalidRequest(field="code")
         code = raw_code.strip()
-        max_attempts = self._settings.code.max_attempts
+        max_attempts = self.settings.code.max_attempts
         cid = ResetChallenge.id_of(secret)
-        now = self._now()
+        now = self.now()
         try:
-            challenge = self._records.spend_attempt(ResetChallenge, cid, now, max_attempts)
+            challenge = self.records.spend_attempt(ResetChallenge, cid, now, max_attempts)
         except Refused as refused:
             if refused.item and refused.item.get("kind") == ResetChallenge.KIND:
-                self._audit.write(self._audit.record(
+                self.audit.write(self.audit.record(
                     "reset.code_failed", refused.item["username"],
                     why_not_triable(refused.item, now, max_attempts), caller))
             raise ChallengeExpired() from None
         if challenge is None:
             raise ChallengeExpired()
         attempts_left = max(0, max_attempts - challenge.attempts)
-        if codes.looks_like_code(code) and codes.code_matches(self._code_key(), cid, code,
+        if codes.looks_like_code(code) and codes.code_matches(self.code_key(), cid, code,
                                                               challenge.code_mac):
             return self._issue_token(challenge, caller)
         self._count_wrong_code(challenge.username, attempts_left, caller)
@@ -176,14 +160,14 @@ class Reset:
     def _issue_token(self, challenge: ResetChallenge, caller: Caller) -> dict:
         username = challenge.username
         secret = codes.new_secret()
-        now = self._now()
-        lifetime = self._settings.reset_token_seconds
-        tx = self._uow.begin()
-        tx.add("challenge", self._records.use(challenge, now))
-        tx.add("token", self._records.add(ResetToken(ResetToken.id_of(secret), username,
+        now = self.now()
+        lifetime = self.settings.reset_token_seconds
+        tx = self.uow.begin()
+        tx.add("challenge", self.records.use(challenge, now))
+        tx.add("token", self.records.add(ResetToken(ResetToken.id_of(secret), username,
                                                      expires_at=now + lifetime)))
-        tx.add("pause", self._limits.unlocked(WRONG_CODES, username, now))
-        tx.record(self._audit.record("reset.code_verified", username, "success", caller))
+        tx.add("pause", self.limits.unlocked(WRONG_CODES, username, now))
+        tx.record(self.audit.record("reset.code_verified", username, "success", caller))
         try:
             tx.commit()
         except Refused:  # used in parallel, or the username is paused
@@ -193,24 +177,24 @@ class Reset:
         return {"reset_token": secret, "username": username, "expires_in": lifetime}
 
     def _count_wrong_code(self, username: str, attempts_left: int, caller: Caller) -> None:
-        limits = self._settings.limits
+        limits = self.settings.limits
 
         def attempt(_):
-            [log] = self._uow.read(self._limits.read(WRONG_CODES, username))
-            now = self._now()
+            [log] = self.uow.read(self.limits.read(WRONG_CODES, username))
+            now = self.now()
             pause = log.full_after(now) and not log.locked(now)
-            tx = self._uow.begin()
-            tx.add("wrong codes", self._limits.record(
+            tx = self.uow.begin()
+            tx.add("wrong codes", self.limits.record(
                 log, now, until=now + limits.reset_pause_seconds if pause else 0.0))
-            tx.record(self._audit.record("reset.code_failed", username, "wrong_code", caller,
+            tx.record(self.audit.record("reset.code_failed", username, "wrong_code", caller,
                                          attempts_left=attempts_left))
             if pause:
-                tx.record(self._audit.record("reset.paused", username, "paused", caller))
+                tx.record(self.audit.record("reset.paused", username, "paused", caller))
             tx.commit()
 
         def not_counted():
             # Under heavy contention the attempt is still spent on the code itself.
-            self._audit.emit(self._audit.record("reset.code_failed", username, "not_counted",
+            self.audit.emit(self.audit.record("reset.code_failed", username, "not_counted",
                                                 caller))
         retrying(attempt, retryable=lambda refused: refused.by == "wrong codes",
                  otherwise=not_counted)
@@ -221,38 +205,38 @@ class Reset:
         secret = required_text(raw_token, "reset_token")
         if not isinstance(password, str):
             raise InvalidRequest(field="password")
-        rules = self._settings.policy
+        rules = self.settings.policy
         token_id = ResetToken.id_of(secret)
 
         def attempt(_):
-            moment = self._clock.now()
+            moment = self.clock.now()
             now = moment.timestamp()
-            token = self._records.get(ResetToken, token_id)
+            token = self.records.get(ResetToken, token_id)
             if not token or not token.is_live(now):
                 raise TokenExpired()
-            account = self._accounts.get(token.username)
+            account = self.accounts.get(token.username)
             if not account or account.disabled:
                 raise TokenExpired()
             username = account.username
             broken = policy.violations(password, username, rules)
             fingerprint = None
             if "max_length" not in broken:  # never spend argon2 on an oversized password
-                fingerprint = self._hasher().fingerprint(password,
+                fingerprint = self.hasher().fingerprint(password,
                                                          bytes.fromhex(account.history_salt))
                 if in_history(fingerprint, account.history[:rules.history]):
                     broken = policy.violations(password, username, rules, reused=True)
             if broken:
-                self._audit.write(self._audit.record("password.rejected", username,
+                self.audit.write(self.audit.record("password.rejected", username,
                                                      "rejected", caller, rules=broken))
                 raise PasswordRejected(broken)
-            changed = replace(account.with_password(self._hasher().hash(password), fingerprint,
+            changed = replace(account.with_password(self.hasher().hash(password), fingerprint,
                                                     rules.history, moment, rules.max_age_days),
                               lang=caller.lang)
-            tx = self._uow.begin()
-            tx.add("account", self._accounts.save(changed, account.version))
-            tx.add("token", self._records.use(token, now))
-            tx.add("login lock", self._limits.clear(LOGIN_FAILURES, username))
-            tx.record(self._audit.record("password.changed", username, "success", caller,
+            tx = self.uow.begin()
+            tx.add("account", self.accounts.save(changed, account.version))
+            tx.add("token", self.records.use(token, now))
+            tx.add("login lock", self.limits.clear(LOGIN_FAILURES, username))
+            tx.record(self.audit.record("password.changed", username, "success", caller,
                                          via="reset"))
             try:
                 tx.commit()
@@ -263,6 +247,6 @@ class Reset:
             return changed
 
         changed = retrying(attempt, retryable=lambda refused: refused.by == "account")
-        self._notifications.password_changed(changed.username, changed.password_changed_at,
+        self.notifications.password_changed(changed.username, changed.password_changed_at,
                                              caller.lang, caller)
         return {"changed": True, "username": changed.username}
