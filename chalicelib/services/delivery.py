@@ -36,12 +36,22 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.limits import SERVICE_SMS
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import DROPPED, SENDING, SENT, SmsDelivery
-from chalicelib.ports import Conflict, Refused
+from chalicelib.ports import Clock, Conflict, Gateway, Refused
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.accounts import Accounts
+    from chalicelib.adapters.audit import Audit
+    from chalicelib.adapters.limits import Limits
+    from chalicelib.adapters.records import Records
+    from chalicelib.services.unit_of_work import UnitOfWork
+    from chalicelib.settings import Settings
 
 # Longer than one publish with its retries (3 attempts of at most 3 s to connect and 5 s to
 # read), shorter than the queue's visibility timeout (60 s, infra/resources.json), so that
@@ -53,19 +63,19 @@ class DeliveryInProgress(Exception):
     """Another worker holds a live claim on this message: leave it to SQS to retry."""
 
 
+@dataclass(frozen=True, kw_only=True)
 class Delivery:
-    def __init__(self, *, settings, clock, uow, accounts, records, limits, audit, gateway):
-        self._settings = settings
-        self._clock = clock
-        self._uow = uow
-        self._accounts = accounts
-        self._records = records
-        self._limits = limits
-        self._audit = audit
-        self._gateway = gateway
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWork
+    accounts: Accounts
+    records: Records
+    limits: Limits
+    audit: Audit
+    gateway: Gateway
 
     def _now(self) -> float:
-        return self._clock.now().timestamp()
+        return self.clock.now().timestamp()
 
     def deliver(self, sms: dict, receive_count: int = 1) -> str:
         """Returns what happened: `sent`, `duplicate`, `no_recipient` or `service_limit`;
@@ -74,7 +84,7 @@ class Delivery:
         username = sms.get("username")
         phone = sms.get("to")
         if username:
-            account = self._accounts.get(username)
+            account = self.accounts.get(username)
             if not account or account.disabled or not account.phone:
                 return "no_recipient"
             phone = account.phone
@@ -84,23 +94,23 @@ class Delivery:
         if claim is None:
             return "duplicate"
         try:
-            decision = self._limits.hit(SERVICE_SMS, "all", self._now())
+            decision = self.limits.hit(SERVICE_SMS, "all", self._now())
             if decision.allowed:
-                self._gateway.publish(phone, sms["text"])
+                self.gateway.publish(phone, sms["text"])
         except Exception:
             self._release(claim)
-            if receive_count >= self._settings.sms_max_receives:
-                self._audit.write(self._audit.record("sms.failed", username, "dead_letter",
+            if receive_count >= self.settings.sms_max_receives:
+                self.audit.write(self.audit.record("sms.failed", username, "dead_letter",
                                                      caller, phone=phone, kind=sms.get("kind")))
             raise
         if not decision.allowed:
-            self._finish(claim, DROPPED, [self._audit.record(
+            self._finish(claim, DROPPED, [self.audit.record(
                 "ratelimit.exceeded", username, "dropped", caller, phone=phone,
                 limit="sms_per_service")])
             return "service_limit"
         records = []
         if sms.get("event"):
-            records.append(self._audit.record(sms["event"], username, "sent", caller,
+            records.append(self.audit.record(sms["event"], username, "sent", caller,
                                               phone=phone))
         self._finish(claim, SENT, records)
         return "sent"
@@ -113,7 +123,7 @@ class Delivery:
         claim = SmsDelivery(SmsDelivery.id_of(sms["id"]), SENDING, secrets.token_hex(8),
                             lease_until=now + CLAIM_LEASE_SECONDS, claimed_at=now)
         try:
-            self._records.claim(claim, now)
+            self.records.claim(claim, now)
         except Refused as taken:
             if (taken.item or {}).get("state") == SENDING:
                 raise DeliveryInProgress(sms.get("id", "")) from None
@@ -124,15 +134,15 @@ class Delivery:
         """Give the claim back after a failed publish, so that the retry need not wait for
         the lease; if even this fails, the lease runs out by itself."""
         try:
-            self._records.release(claim)
+            self.records.release(claim)
         except (Refused, ServiceUnavailable):
             pass
 
     def _finish(self, claim: SmsDelivery, state: str, records: list[dict]) -> None:
         """Record the final state with the audit records, in one transaction. A failure
         here is logged, never raised: raising would have SQS send the SMS again."""
-        tx = self._uow.begin()
-        tx.add("delivery", self._records.finish(claim, state, self._now()))
+        tx = self.uow.begin()
+        tx.add("delivery", self.records.finish(claim, state, self._now()))
         tx.record(*records)
         try:
             tx.commit()
@@ -142,4 +152,4 @@ class Delivery:
                                          "state": state,
                                          "error": type(error).__name__}) + "\n")
             for record in records:
-                self._audit.emit(record)
+                self.audit.emit(record)

@@ -8,7 +8,9 @@ dashboard instead of the user getting an error for a password that was in fact c
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from chalicelib.domain import sms
 from chalicelib.domain.clock import swedish_time
@@ -16,6 +18,11 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.phone import masked
 from chalicelib.messages import text
+from chalicelib.ports import Queue
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.audit import Audit
+    from chalicelib.settings import Settings
 
 MONTHS = {
     "sv": ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
@@ -38,15 +45,15 @@ def spoken_date(moment: datetime, lang: str) -> str:
     return f"{local.day} {MONTHS.get(lang, MONTHS['sv'])[local.month - 1]}"
 
 
+@dataclass(frozen=True, kw_only=True)
 class Notifications:
-    def __init__(self, *, settings, queue, audit):
-        self._settings = settings
-        self._queue = queue
-        self._audit = audit
+    settings: Settings
+    queue: Queue
+    audit: Audit
 
     @property
     def _support(self) -> str:
-        settings = self._settings
+        settings = self.settings
         return ", ".join(part for part in (settings.support_phone, settings.support_email)
                          if part)
 
@@ -71,14 +78,14 @@ class Notifications:
     def reminder(self, username: str, expires_at: datetime, days: int, lang: str) -> dict:
         """The queued message of one expiry reminder (the reminder job sends it)."""
         body = text("sms.reminder", lang, username=username, days=days,
-                    date=spoken_date(expires_at, lang), host=self._settings.portal_host,
+                    date=spoken_date(expires_at, lang), host=self.settings.portal_host,
                     support=self._support)
         return sms.message("notice", body, username=username, event="reminder.sent",
                            lang=lang)
 
     def _send(self, message: dict, username: str, caller: Caller) -> None:
         try:
-            self._queue.send(message)
+            self.queue.send(message)
         except ServiceUnavailable:
-            self._audit.write_if_possible(self._audit.record(
+            self.audit.write_if_possible(self.audit.record(
                 "sms.failed", username, "not_queued", caller, kind=message["kind"]))

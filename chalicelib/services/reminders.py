@@ -12,28 +12,35 @@ back so that tomorrow's run tries again. A new password starts with no reminders
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import ServiceUnavailable
-from chalicelib.ports import Conflict, Refused
+from chalicelib.ports import Clock, Conflict, Queue, Refused
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.accounts import Accounts
+    from chalicelib.services.notifications import Notifications
+    from chalicelib.services.unit_of_work import UnitOfWork
+    from chalicelib.settings import Settings
 
 CATCH_UP_DAYS = 2
 
 
+@dataclass(frozen=True, kw_only=True)
 class Reminders:
-    def __init__(self, *, settings, clock, uow, accounts, queue, notifications):
-        self._settings = settings
-        self._clock = clock
-        self._uow = uow
-        self._accounts = accounts
-        self._queue = queue
-        self._notifications = notifications
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWork
+    accounts: Accounts
+    queue: Queue
+    notifications: Notifications
 
     def due(self) -> list[tuple[int, int, str]]:
         """(reminder, days left, expiry date) for every date today's run looks at."""
-        today = self._clock.now().date()
-        reminders = sorted(set(self._settings.policy.reminder_days), reverse=True)
+        today = self.clock.now().date()
+        reminders = sorted(set(self.settings.policy.reminder_days), reverse=True)
         looked_at = []
         for index, reminder in enumerate(reminders):
             shorter = reminders[index + 1] if index + 1 < len(reminders) else 0
@@ -48,8 +55,8 @@ class Reminders:
         """Send today's reminders; returns how many were queued and skipped, for the log."""
         counts = {"queued": 0, "already_sent": 0, "no_number": 0, "disabled": 0, "changed": 0}
         for reminder, left, day in self.due():
-            usernames = self._accounts.expiring_on(day)
-            for account in self._accounts.get_many(usernames) if usernames else []:
+            usernames = self.accounts.expiring_on(day)
+            for account in self.accounts.get_many(usernames) if usernames else []:
                 outcome = self._remind(account, reminder, left, day)
                 counts[outcome] += 1
         return counts
@@ -66,13 +73,13 @@ class Reminders:
         marked = replace(account, reminders_sent=account.reminders_sent + [reminder],
                          version=account.version + 1)
         try:
-            self._uow.write(self._accounts.save(marked, account.version))
+            self.uow.write(self.accounts.save(marked, account.version))
         except (Refused, Conflict):  # a change raced us: tomorrow's run sees the new state
             return "changed"
-        message = self._notifications.reminder(account.username, account.password_expires_at,
+        message = self.notifications.reminder(account.username, account.password_expires_at,
                                                left, account.lang)
         try:
-            self._queue.send(message)
+            self.queue.send(message)
         except ServiceUnavailable:
             self._unmark(marked, reminder)
             raise
@@ -83,6 +90,6 @@ class Reminders:
                                                    if d != reminder],
                            version=marked.version + 1)
         try:
-            self._uow.write(self._accounts.save(unmarked, marked.version))
+            self.uow.write(self.accounts.save(unmarked, marked.version))
         except Refused:
             pass

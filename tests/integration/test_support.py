@@ -364,14 +364,15 @@ def test_import_rejects_a_file_that_is_not_an_account_list(world, csv_text, reas
 def test_an_import_stopped_by_aws_still_returns_what_it_created(world, monkeypatch):
     from chalicelib.domain.errors import ServiceUnavailable
     support = world.portal.support
-    real = support.changes.insert
+    changes = type(support.changes)
+    real = changes.insert
 
-    def fail_on_second(username, *args, **kwargs):
+    def fail_on_second(self, username, *args, **kwargs):
         if username == "andra":
             raise ServiceUnavailable()
-        return real(username, *args, **kwargs)
+        return real(self, username, *args, **kwargs)
 
-    monkeypatch.setattr(support.changes, "insert", fail_on_second)
+    monkeypatch.setattr(changes, "insert", fail_on_second)
     result = support.import_accounts("username\nforsta\nandra\ntredje\n")
     assert [e.username for e in result.created] == ["forsta"] and result.created[0].password
     assert [(p.line, p.username) for p in result.not_created] == [(3, "andra"), (4, "tredje")]

@@ -11,15 +11,24 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.limits import LOGIN_FAILURES, WRONG_CODES
 from chalicelib.domain import phone as phones, policy
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import AccountExists, PasswordRejected, ServiceUnavailable
 from chalicelib.domain.events import SUPPORT
-from chalicelib.ports import Conflict, Refused
+from chalicelib.ports import Clock, Conflict, Hasher, Refused
 from chalicelib.services.support.state import existing
 from chalicelib.services.unit_of_work import retrying
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.accounts import Accounts
+    from chalicelib.adapters.audit import Audit
+    from chalicelib.adapters.limits import Limits
+    from chalicelib.services.notifications import Notifications
+    from chalicelib.services.unit_of_work import UnitOfWork
+    from chalicelib.settings import Settings
 
 GENERATED_ALPHABET = string.ascii_letters + string.digits + "!#%+-.:=?_"
 
@@ -39,22 +48,21 @@ class Unlocked:
 Change = Callable[[Account], "tuple[Account, dict] | None"]
 
 
+@dataclass(frozen=True, kw_only=True)
 class AccountChanges:
-    def __init__(self, *, settings, clock, uow, accounts, limits, audit, notifications,
-                 hasher):
-        self._settings = settings
-        self._clock = clock
-        self._uow = uow
-        self._accounts = accounts
-        self._limits = limits
-        self._audit = audit
-        self._notifications = notifications
-        self._hasher = hasher  # () -> Hasher: built on first use
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWork
+    accounts: Accounts
+    limits: Limits
+    audit: Audit
+    notifications: Notifications
+    hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
 
     # -- creating --------------------------------------------------------------------------
 
     def generate_password(self, username: str) -> str:
-        rules = self._settings.policy
+        rules = self.settings.policy
         length = max(16, rules.min_length)
         while True:
             candidate = "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(length))
@@ -63,9 +71,9 @@ class AccountChanges:
 
     def create(self, raw_username, password: str, raw_phone: str | None = None) -> Account:
         username = normalise_username(raw_username)
-        number = (phones.parse(raw_phone, self._settings.allowed_countries)
+        number = (phones.parse(raw_phone, self.settings.allowed_countries)
                   if raw_phone else None)
-        broken = policy.violations(password, username, self._settings.policy)
+        broken = policy.violations(password, username, self.settings.policy)
         if broken:
             raise PasswordRejected(broken)
         return self.insert(username, password, number)
@@ -73,17 +81,17 @@ class AccountChanges:
     def insert(self, username: str, password: str, number: str | None, **details) -> Account:
         """Store a new account (`username` already normalised, `password` already judged),
         with its `account.created` record; AccountExists if the username is taken."""
-        hasher = self._hasher()
+        hasher = self.hasher()
         salt = secrets.token_bytes(16)
-        now = self._clock.now()
+        now = self.clock.now()
         account = Account(
             username=username, password_hash=hasher.hash(password), history_salt=salt.hex(),
             history=[hasher.fingerprint(password, salt)], password_changed_at=now,
-            password_expires_at=now + timedelta(days=self._settings.policy.max_age_days),
+            password_expires_at=now + timedelta(days=self.settings.policy.max_age_days),
             created_at=now, phone=number)
-        tx = self._uow.begin()
-        tx.add("account", self._accounts.create(account))
-        tx.record(self._audit.record("account.created", username, "success", SUPPORT,
+        tx = self.uow.begin()
+        tx.add("account", self.accounts.create(account))
+        tx.record(self.audit.record("account.created", username, "success", SUPPORT,
                                      phone=number, **details))
         try:
             tx.commit()
@@ -117,13 +125,13 @@ class AccountChanges:
         return after or before, after is not None
 
     def set_phone(self, raw_username, raw_phone: str) -> Account:
-        number = phones.parse(raw_phone, self._settings.allowed_countries)
-        now = self._clock.now()
+        number = phones.parse(raw_phone, self.settings.allowed_countries)
+        now = self.clock.now()
         before, after = self._change(raw_username, "phone.set_by_support", lambda account: (
             replace(account, phone=number),
             {"phone": number, "previous": phones.masked(account.phone) or "-"}))
         if after is not None:  # SPEC 7: the number that was replaced hears of it
-            self._notifications.phone_changed(after.username, before.phone, number, now,
+            self.notifications.phone_changed(after.username, before.phone, number, now,
                                               after.lang, SUPPORT)
         return after
 
@@ -135,15 +143,15 @@ class AccountChanges:
         username = normalise_username(raw_username)
 
         def attempt(_):
-            account = existing(self._accounts, username)
+            account = existing(self.accounts, username)
             changed = change(account)
             if changed is None:
                 return account, None
             updated, details = changed
             updated = replace(updated, version=account.version + 1)
-            tx = self._uow.begin()
-            tx.add("account", self._accounts.save(updated, account.version))
-            tx.record(self._audit.record(event, username, "success", SUPPORT, **details))
+            tx = self.uow.begin()
+            tx.add("account", self.accounts.save(updated, account.version))
+            tx.record(self.audit.record(event, username, "success", SUPPORT, **details))
             tx.commit()
             return account, updated
 
@@ -160,19 +168,19 @@ class AccountChanges:
         names = {name for name, *_ in UNLOCKED}
 
         def attempt(_):
-            account = existing(self._accounts, username)
-            now = self._clock.now().timestamp()
-            logs = self._uow.read(*(self._limits.read(subject, username)
+            account = existing(self.accounts, username)
+            now = self.clock.now().timestamp()
+            logs = self.uow.read(*(self.limits.read(subject, username)
                                     for _, subject, _, _ in UNLOCKED))
-            tx = self._uow.begin()
+            tx = self.uow.begin()
             cleared = []
             for (name, _, locked, counted), log in zip(UNLOCKED, logs):
                 if log.version:
                     cleared.append(locked if log.locked(now) else counted)
-                    tx.add(name, self._limits.clear_as_read(log))
+                    tx.add(name, self.limits.clear_as_read(log))
             if not cleared:
                 return Unlocked(account, [])
-            tx.record(self._audit.record("account.unlocked", username, "success", SUPPORT,
+            tx.record(self.audit.record("account.unlocked", username, "success", SUPPORT,
                                          cleared=cleared))
             tx.commit()
             return Unlocked(account, cleared)

@@ -9,10 +9,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chalicelib.domain import phone as phones
 from chalicelib.domain.account import normalise_username
 from chalicelib.domain.errors import AccountExists, ImportRejected, InvalidRequest, PortalError
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.accounts import Accounts
+    from chalicelib.services.support.changes import AccountChanges
+    from chalicelib.settings import Settings
 
 COLUMNS = ("username", "phone")
 
@@ -111,16 +117,16 @@ class _Bad(Exception):
         self.problem = problem
 
 
+@dataclass(frozen=True, kw_only=True)
 class Imports:
-    def __init__(self, *, settings, accounts, changes):
-        self._settings = settings
-        self._accounts = accounts
-        self._changes = changes  # AccountChanges: generate_password and insert
+    settings: Settings
+    accounts: Accounts
+    changes: AccountChanges
 
     def check_import(self, csv_text: str) -> list[Row]:
         """The (line, username, number) of every account in an import file, or ImportRejected
         listing every line that cannot be imported. Reads, never writes."""
-        check = _Check(self._settings.allowed_countries)
+        check = _Check(self.settings.allowed_countries)
         reader = _reader(csv_text)
         for cells in reader:
             cells = [cell.strip() for cell in cells]
@@ -129,7 +135,7 @@ class Imports:
         if check.header is None or (not check.rows and not check.problems):
             raise ImportRejected([ImportProblem(max(check.header_at, 1), "no_rows")])
         taken = {account.username for account in
-                 self._accounts.get_many([username for _, username, _ in check.rows])}
+                 self.accounts.get_many([username for _, username, _ in check.rows])}
         problems = check.problems + [ImportProblem(line, "account_exists", username)
                                      for line, username, _ in check.rows if username in taken]
         if problems:
@@ -152,9 +158,9 @@ class Imports:
         rows = self.check_import(csv_text)
         result = ImportResult()
         for index, (line, username, number) in enumerate(rows):
-            password = self._changes.generate_password(username)
+            password = self.changes.generate_password(username)
             try:
-                self._changes.insert(username, password, number, source="import",
+                self.changes.insert(username, password, number, source="import",
                                      handover="pwreset" if number else "printed_once")
             except AccountExists:  # created by someone else since the check
                 result.not_created.append(ImportProblem(line, "account_exists", username))

@@ -7,8 +7,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from chalicelib.ports import Clock
 from chalicelib.services.support.state import AccountState
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.accounts import Accounts
+    from chalicelib.adapters.audit import Audit
+    from chalicelib.services.support.state import AccountStates
+    from chalicelib.settings import Settings
 
 FIRST_REMINDER_DAYS = 14  # SPEC 3's default first reminder, if none is configured
 
@@ -71,30 +79,30 @@ REPORT_COUNTS: tuple[tuple[str, Callable[[dict], bool]], ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
 class Reports:
-    def __init__(self, *, settings, clock, accounts, audit, states):
-        self._settings = settings
-        self._clock = clock
-        self._accounts = accounts
-        self._audit = audit
-        self._states = states  # AccountStates: the expiring passwords
+    settings: Settings
+    clock: Clock
+    accounts: Accounts
+    audit: Audit
+    states: AccountStates
 
     def report(self, period: timedelta) -> Report:
         """The audit trail of the last `period`, read one UTC day at a time through the
         `by_day` index, counted; and the accounts that need attention: passwords expiring
         before the first reminder (the `by_expiry` index) and accounts without a number (a
         Scan: there is no index for a missing number; see `list_accounts`)."""
-        end = self._clock.now()
+        end = self.clock.now()
         start = end - period
         records = self._records(start, end)
         counts = {label: sum(1 for r in records if matches(r)) for label, matches in REPORT_COUNTS}
         rate_limits = Counter(r.get("limit", "-") for r in records
                               if r["event"] == "ratelimit.exceeded")
-        everyone = self._accounts.all(["username", "phone", "disabled"])
-        days = expiring_window(self._settings.policy)
+        everyone = self.accounts.all(["username", "phone", "disabled"])
+        days = expiring_window(self.settings.policy)
         return Report(
             start=start, end=end, counts=counts, rate_limits=dict(rate_limits.most_common()),
-            expiring=self._states.expiring(days, now=end),
+            expiring=self.states.expiring(days, now=end),
             without_number=sorted(item["username"] for item in everyone
                                   if not item.get("phone") and not item.get("disabled")),
             accounts=len(everyone), disabled=sum(1 for item in everyone if item.get("disabled")),
@@ -105,6 +113,6 @@ class Reports:
         records: list[dict] = []
         day = start.date()
         while day <= end.date():
-            records += [r for r in self._audit.on_day(day.isoformat()) if r["at"] >= since]
+            records += [r for r in self.audit.on_day(day.isoformat()) if r["at"] >= since]
             day += timedelta(days=1)
         return records

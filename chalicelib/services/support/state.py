@@ -9,13 +9,20 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.limits import (CODE_SMS, LOGIN_FAILURES, NUMBERS, SERVICE_SMS,
                                         WRONG_CODES)
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.limits import LimitLog
-from chalicelib.ports import Read
+from chalicelib.ports import Clock, Read
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.accounts import Accounts
+    from chalicelib.adapters.audit import Audit
+    from chalicelib.adapters.limits import Limits
+    from chalicelib.services.unit_of_work import UnitOfWork
 
 # The subject the SMS worker (services/delivery.py) counts every SMS of the service under.
 EVERY_SMS = "all"
@@ -101,24 +108,24 @@ def state_of(username: str, account: Account | None, logs: dict, now: datetime,
         service_sms_allowed_at=service_sms_allowed_at)
 
 
+@dataclass(frozen=True, kw_only=True)
 class AccountStates:
-    def __init__(self, *, clock, uow, accounts, limits, audit):
-        self._clock = clock
-        self._uow = uow
-        self._accounts = accounts
-        self._limits = limits
-        self._audit = audit
+    clock: Clock
+    uow: UnitOfWork
+    accounts: Accounts
+    limits: Limits
+    audit: Audit
 
     def show(self, raw_username) -> Account:
-        return existing(self._accounts, raw_username)
+        return existing(self.accounts, raw_username)
 
     def state(self, raw_username) -> AccountState:
         """The account (or its absence), every per-username limit and the service-wide SMS
         limit, from one batched read."""
         username = normalise_username(raw_username)
-        now = self._clock.now()
+        now = self.clock.now()
         counters = {(SERVICE_SMS, rule): (read, ends) for read, rule, ends
-                    in self._limits.windows(SERVICE_SMS, EVERY_SMS, now.timestamp())}
+                    in self.limits.windows(SERVICE_SMS, EVERY_SMS, now.timestamp())}
         found = self._read({**self._reads(username, with_account=True),
                             **{name: read for name, (read, _) in counters.items()}})
         full = [ends for (subject, rule), (_, ends) in counters.items()
@@ -129,13 +136,13 @@ class AccountStates:
     def events(self, raw_username, limit: int = 50) -> tuple[AccountState, list[dict]]:
         """Why a username does or does not get codes, and its audit trail, newest first."""
         state = self.state(raw_username)
-        return state, self._audit.events(state.username, limit=limit)
+        return state, self.audit.events(state.username, limit=limit)
 
     def list_accounts(self) -> list[AccountState]:
         """Every account, by username. A paginated Scan of the accounts table: fine for the
         CLI (hundreds of accounts, run by a person), never used on a request path."""
-        now = self._clock.now()
-        accounts = [Account.from_item(item) for item in self._accounts.all()]
+        now = self.clock.now()
+        accounts = [Account.from_item(item) for item in self.accounts.all()]
         found = self._read({name: read for account in accounts
                             for name, read in self._reads(account.username).items()})
         states = [state_of(account.username, account, self._logs(found, account.username), now)
@@ -147,12 +154,12 @@ class AccountStates:
         Earlier today's expiries are included; accounts that expired before today are not
         (`list_accounts` shows those). Never scans: one `by_expiry` query per day, then one
         BatchGetItem per 100 items (the accounts with their limit logs)."""
-        now = now or self._clock.now()
+        now = now or self.clock.now()
         first, last = now.date(), now.date() + timedelta(days=days)
         usernames: list[str] = []
         day = first
         while day <= last:
-            usernames += self._accounts.expiring_on(day.isoformat())
+            usernames += self.accounts.expiring_on(day.isoformat())
             day += timedelta(days=1)
         found = self._read({name: read for username in usernames
                             for name, read in self._reads(username, with_account=True).items()})
@@ -168,14 +175,14 @@ class AccountStates:
     def _reads(self, username: str, with_account: bool = False) -> dict[Hashable, Read]:
         """The reads of one username's limit logs (and account), each named by
         (username, subject)."""
-        reads = {(username, log): self._limits.read(log, username) for log in LOGS}
+        reads = {(username, log): self.limits.read(log, username) for log in LOGS}
         if with_account:
-            reads[username, ACCOUNT] = self._accounts.read(username)
+            reads[username, ACCOUNT] = self.accounts.read(username)
         return reads
 
     def _read(self, wanted: dict[Hashable, Read]) -> dict:
         """Every read of `wanted` in one batch, each value under its read's name."""
-        return dict(zip(wanted, self._uow.read(*wanted.values())))
+        return dict(zip(wanted, self.uow.read(*wanted.values())))
 
     @staticmethod
     def _logs(found: dict, username: str) -> dict:
