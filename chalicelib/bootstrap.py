@@ -26,8 +26,7 @@ from chalicelib.settings import load_settings
 class Portal:
     def __init__(self, settings=None, clock=None, store=None, queue=None, gateway=None,
                  hasher=None, secrets=None, audit_stream=None):
-        self._parts = {name: value for name, value in locals().items()
-                       if name not in ("self", "__class__") and value is not None}
+        self._given = {"hasher": hasher, "secrets": secrets, "audit_stream": audit_stream}
         self.settings = settings or load_settings()
         self.clock = clock or SystemClock()
         if store is None:
@@ -52,8 +51,8 @@ class Portal:
 
     def but(self, **parts) -> "Portal":
         """A portal built from the same parts as this one, with `parts` replaced."""
-        return Portal(**{**self._parts, "settings": self.settings, "clock": self.clock,
-                         "store": self.store, "queue": self.queue, "gateway": self.gateway,
+        return Portal(**{"settings": self.settings, "clock": self.clock, "store": self.store,
+                         "queue": self.queue, "gateway": self.gateway, **self._given,
                          **parts})
 
     @cached_property

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from chalicelib.domain import conditions as c
 from chalicelib.domain.records import ResetChallenge, SmsDelivery, triable
-from chalicelib.ports import Delete, Put, Read, Store, Update
+from chalicelib.ports import Delete, Put, Store, Update
 
 R = TypeVar("R")
 
@@ -21,9 +21,6 @@ class Records:
 
     def get(self, kind: type[R], record_id: str) -> R | None:
         return kind.from_item(self._store.get(self.table, {"id": record_id}))
-
-    def read(self, kind: type[R], record_id: str) -> Read:
-        return Read(self.table, {"id": record_id}, kind.from_item)
 
     def add(self, record) -> Put:
         return Put(self.table, record.to_item())

@@ -33,7 +33,7 @@ class Tx:
         self._store = store
         self._audit = audit
         self._writes: dict[str, Write] = {}
-        self.records: list[dict] = []
+        self._records: list[dict] = []
 
     def add(self, name: str, write: Write) -> "Tx":
         if name in self._writes:
@@ -43,13 +43,13 @@ class Tx:
 
     def record(self, *records: dict) -> "Tx":
         for record in records:
-            self.records.append(record)
-            self.add(f"audit{len(self.records)}", self._audit.put(record))
+            self._records.append(record)
+            self.add(f"audit{len(self._records)}", self._audit.put(record))
         return self
 
     def commit(self) -> None:
         self._store.commit(list(self._writes.items()))
-        for record in self.records:
+        for record in self._records:
             self._audit.emit(record)
 
 

@@ -28,29 +28,6 @@ def store():
 
 # --- the store: writes -------------------------------------------------------------------
 
-def test_a_refused_transaction_changes_nothing_and_names_the_first_failing_write(store):
-    store.write(Put(LIMITS, {"key": "sms#anna", "count": 1}))
-    with pytest.raises(Refused) as refused:
-        store.commit([
-            ("token", Put(CHALLENGES, {"id": "token#1"})),
-            ("limit", Update(LIMITS, {"key": "sms#anna"}, add={"count": 1},
-                             expect=c.lt("count", 1))),
-            ("account", Update(ACCOUNTS, {"username": "anna"}, set={"x": 1},
-                               expect=c.Present("username"))),
-        ])
-    assert refused.value.by == "limit"
-    assert store.items(CHALLENGES) == [] and store.items(ACCOUNTS) == []
-    assert store.items(LIMITS) == [{"key": "sms#anna", "count": 1}]
-
-
-def test_a_check_refuses_without_writing_and_passes_without_writing(store):
-    with pytest.raises(Refused) as refused:
-        store.commit([("session", Check(CHALLENGES, {"id": "s"}, c.Present("id")))])
-    assert refused.value.by == "session"
-    store.commit([("absent", Check(CHALLENGES, {"id": "s"}, c.Missing("id"))),
-                  ("put", Put(CHALLENGES, {"id": "t"}))])
-    assert store.items(CHALLENGES) == [{"id": "t"}]
-
 
 def test_a_transaction_applies_every_write(store):
     store.write(Put(CHALLENGES, {"id": "old"}))
@@ -59,12 +36,6 @@ def test_a_transaction_applies_every_write(store):
                   ("count", Update(LIMITS, {"key": "k"}, add={"n": 2}))])
     assert store.items(CHALLENGES) == [{"id": "new", "n": 1}]
     assert store.get(LIMITS, {"key": "k"}) == {"key": "k", "n": 2}
-
-
-def test_an_update_creates_a_missing_item_from_its_key_set_and_add(store):
-    store.write(Update(LIMITS, {"key": "ip#1"}, set={"ttl": 100}, add={"count": 1},
-                       remove=("gone",)))
-    assert store.get(LIMITS, {"key": "ip#1"}) == {"key": "ip#1", "ttl": 100, "count": 1}
 
 
 def test_add_adds_to_a_number_as_decimals_and_a_missing_one_counts_as_zero(store):
@@ -84,24 +55,6 @@ def test_an_update_returns_the_new_item_only_when_asked(store):
     assert store.write(Update(LIMITS, {"key": "k"}, set={"b": 2}), returns_new=True) == \
         {"key": "k", "a": 1, "b": 2}
     assert store.write(Put(LIMITS, {"key": "p"}), returns_new=True) is None
-
-
-def test_a_refused_update_carries_the_old_item_and_a_refused_put_or_delete_none(store):
-    store.write(Put(CHALLENGES, {"id": "c", "used": True}))
-    with pytest.raises(Refused) as update:
-        store.write(Update(CHALLENGES, {"id": "c"}, set={"used": True},
-                           expect=c.Missing("used")))
-    with pytest.raises(Refused) as missing:
-        store.write(Update(CHALLENGES, {"id": "nope"}, set={"a": 1},
-                           expect=c.Present("id")))
-    with pytest.raises(Refused) as put:
-        store.write(Put(CHALLENGES, {"id": "c"}, expect=c.Missing("id")))
-    with pytest.raises(Refused) as delete:
-        store.write(Delete(CHALLENGES, {"id": "c"}, expect=c.eq("used", False)))
-    assert update.value.item == {"id": "c", "used": True}
-    assert missing.value.item is None and put.value.item is None
-    assert delete.value.item is None
-    assert store.items(CHALLENGES) == [{"id": "c", "used": True}]
 
 
 def test_a_refusal_reports_a_copy_of_the_old_item(store):
@@ -134,43 +87,6 @@ def test_what_a_test_gets_back_is_a_copy_never_the_stored_item(store):
     store.items(CHALLENGES)[0]["list"].append(4)
     store.query(CHALLENGES, "id", "c")[0]["list"].append(5)
     assert store.get(CHALLENGES, {"id": "c"}) == {"id": "c", "list": [1]}
-
-
-def test_get_many_answers_in_order_with_none_where_missing(store):
-    store.write(Put(LIMITS, {"key": "a"}))
-    store.write(Put(CHALLENGES, {"id": "b"}))
-    assert store.get_many([(CHALLENGES, {"id": "b"}), (LIMITS, {"key": "x"}),
-                           (LIMITS, {"key": "a"}), (CHALLENGES, {"id": "b"})]) == \
-        [{"id": "b"}, None, {"key": "a"}, {"id": "b"}]
-
-
-def test_a_query_orders_by_the_sort_key_newest_first_when_asked_and_stops_at_limit(store):
-    for at in ("2026-11-25T08:00:02Z", "2026-11-25T08:00:00Z", "2026-11-25T08:00:01Z"):
-        store.write(Put(AUDIT, {"username": "anna", "at": at, "day": at[:10]}))
-    store.write(Put(AUDIT, {"username": "bo", "at": "2026-11-25T09:00:00Z"}))
-    oldest_first = store.query(AUDIT, "username", "anna", order="at")
-    newest = store.query(AUDIT, "username", "anna", order="at", newest_first=True, limit=2)
-    assert [item["at"][-3:] for item in oldest_first] == ["00Z", "01Z", "02Z"]
-    assert [item["at"][-3:] for item in newest] == ["02Z", "01Z"]
-    # The index holds only items with its keys: bo's event has no day.
-    assert len(store.query(AUDIT, "day", "2026-11-25", index="by_day", order="at")) == 3
-
-
-def test_a_keys_only_index_answers_with_the_keys_alone(store):
-    store.write(Put(ACCOUNTS, {"username": "anna", "expires_on": "2026-12-01",
-                               "phone": "+46701234567"}))
-    store.write(Put(ACCOUNTS, {"username": "bo", "phone": "+46701234568"}))
-    assert store.query(ACCOUNTS, "expires_on", "2026-12-01", index="by_expiry",
-                       order="username") == [{"username": "anna", "expires_on": "2026-12-01"}]
-
-
-def test_a_scan_answers_every_item_or_only_the_attributes_asked_for(store):
-    store.write(Put(ACCOUNTS, {"username": "anna", "phone": "1", "hash": "h"}))
-    store.write(Put(ACCOUNTS, {"username": "bo"}))
-    assert store.scan(ACCOUNTS) == [{"username": "anna", "phone": "1", "hash": "h"},
-                                    {"username": "bo"}]
-    assert store.scan(ACCOUNTS, ["username", "phone"]) == [{"username": "anna", "phone": "1"},
-                                                          {"username": "bo"}]
 
 
 # --- the store: what DynamoDB would reject, and failures on demand -------------------------
