@@ -24,16 +24,16 @@ export function rememberedLanguage() {
 }
 
 export async function useLanguage(lang, { remember = false } = {}) {
-  texts = (await import(`./texts/${lang}.js`)).default;
-  current = lang;
-  document.documentElement.lang = lang;
   if (remember) {
     try {
-      localStorage.setItem(STORAGE_KEY, lang);
+      localStorage.setItem(STORAGE_KEY, lang); // at once, so a link followed right away keeps it
     } catch {
       // then the choice lasts for this page only
     }
   }
+  texts = (await import(`./texts/${lang}.js`)).default;
+  current = lang;
+  document.documentElement.lang = lang;
 }
 
 export const language = () => current;

@@ -62,6 +62,7 @@ def test_english_is_chosen_once_and_remembered_on_every_page(site, browsers):
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
     page.locator("#language").click()  # and back to Swedish, remembered as well
+    expect(page.locator("html")).to_have_attribute("lang", "sv")
     open_site(page, site.url + "/pwreset/")
     expect(page.locator("h1:visible")).to_have_text("Steg 1 av 4 Vilket konto gäller det?")
 
