@@ -49,6 +49,8 @@ REGION ?= eu-north-1
 DEPLOY_OPTIONS = $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
 	$(if $(SMS_MONTHLY_LIMIT_USD),--sms-monthly-limit-usd $(SMS_MONTHLY_LIMIT_USD)) \
 	$(if $(WAF_REQUESTS_PER_5_MINUTES),--waf-requests-per-5-minutes $(WAF_REQUESTS_PER_5_MINUTES)) \
+	$(if $(NO_WAF),--no-waf) \
+	$(if $(LOG_RETENTION_DAYS),--log-retention-days $(LOG_RETENTION_DAYS)) \
 	$(if $(API_RATE_LIMIT),--api-rate-limit $(API_RATE_LIMIT)) \
 	$(if $(API_BURST_LIMIT),--api-burst-limit $(API_BURST_LIMIT))
 

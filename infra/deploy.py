@@ -3,7 +3,8 @@
     make deploy STAGE=prod HOST=losenord.kommun.se CERTIFICATE_ARN=arn:aws:acm:us-east-1:...
     python -m infra.deploy deploy --stage prod --host H --certificate-arn A \\
         [--region eu-north-1] [--alarm-email E] [--sms-monthly-limit-usd 50] \\
-        [--waf-requests-per-5-minutes N] [--api-rate-limit 50 --api-burst-limit 100]
+        [--waf-requests-per-5-minutes 300 | --no-waf] [--log-retention-days 90] \\
+        [--api-rate-limit 50 --api-burst-limit 100]
     python -m infra.deploy teardown --stage prod [--region eu-north-1] [--yes]
 
 `deploy`, in order (running it again is safe: every step creates or updates):
@@ -13,17 +14,21 @@
 2. `infra.template.package`: the SAM template and the Lambda package, in build/<stage>/;
 3. a private artifacts bucket with the package and the template (CloudFormation takes a
    template this size only from S3), the functions' CodeUri pointing at the package there;
-4. optionally the WAF rate rule, its own stack in us-east-1 (where CloudFront's web ACLs are);
-5. the stack `pwportal-<stage>`, through a change set;
-6. static_site/ into the stack's site bucket, and a CloudFront invalidation;
-7. SNS's SMS settings (Transactional, the sender ID, the monthly spend limit) and an AWS End
+4. the WAF rate rule (unless --no-waf), its own stack in us-east-1 (where CloudFront's web
+   ACLs are);
+5. API Gateway's role for writing to CloudWatch Logs, an account setting that its access log
+   needs: an existing one is kept, else `pwportal-apigateway-logs` is made and set;
+6. the stack `pwportal-<stage>`, through a change set;
+7. static_site/ into the stack's site bucket, and a CloudFront invalidation;
+8. SNS's SMS settings (Transactional, the sender ID, the monthly spend limit) and an AWS End
    User Messaging SMS protect configuration, the account default, that lets SMS go only to
    the allowed countries;
-8. what to do next: the DNS record, the dashboard, the SMS spend limit and sandbox.
+9. what to do next: the DNS record, the dashboard, the SMS spend limit and sandbox.
 
 `teardown` empties the site bucket, deletes the stack (and the WAF stack) and says what it
-kept on purpose: the tables (they hold the accounts and the audit trail), the secrets and
-the artifacts bucket.
+kept on purpose: the tables (they hold the accounts and the audit trail), the access logs
+(the log bucket and API Gateway's log group, which expire what they hold), the secrets,
+the artifacts bucket and API Gateway's logging role.
 
 Every step is a function that takes the boto3 clients it uses; `main` makes them.
 """
@@ -63,6 +68,10 @@ CHANGE_SET_WAIT = {"Delay": 5, "MaxAttempts": 120}      # up to 10 minutes
 STACK_WAIT = {"Delay": 15, "MaxAttempts": 240}          # up to an hour (CloudFront is slow)
 BUSY = ("_IN_PROGRESS",)  # but REVIEW_IN_PROGRESS: a first change set never executed
 DEAD = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED")
+# The WAF rate rule is deployed unless --no-waf (issue 12): the template's default.
+WAF_REQUESTS_PER_5_MINUTES = 300
+LOG_RETENTION_DAYS = template.PARAMETERS["LogRetentionDays"]["Default"]
+LOG_RETENTION_CHOICES = template.PARAMETERS["LogRetentionDays"]["AllowedValues"]
 
 
 class DeployError(RuntimeError):
@@ -247,7 +256,55 @@ def _stage_of(build: Path) -> str:
     return build.resolve().name
 
 
-# -- 5. stacks ---------------------------------------------------------------------------------
+# -- 5. API Gateway's logging role -------------------------------------------------------------
+
+API_GATEWAY_LOG_ROLE = f"{template.APP}-apigateway-logs"
+API_GATEWAY_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]}
+
+
+def api_gateway_log_policy(account: str) -> dict:
+    """What API Gateway may do with the role: write the access logs of pwportal's stages
+    (their log groups are made by the stacks, so it creates none), in any region of this
+    account, and nothing else."""
+    groups = f"arn:aws:logs:*:{account}:log-group:/aws/apigateway/{template.APP}-*"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccessLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+         "Resource": [groups, groups + ":log-stream:*"]},
+        {"Sid": "FindGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"],
+         "Resource": f"arn:aws:logs:*:{account}:log-group:*"}]}
+
+
+def ensure_api_gateway_log_role(iam, apigateway, account: str) -> str:
+    """API Gateway writes a stage's access log with the role of the account's (and
+    region's) API Gateway settings. A role already set there is kept (another application
+    of the account may rely on it); else pwportal's is made (or found) and set. Returns the
+    role's ARN."""
+    current = apigateway.get_account().get("cloudwatchRoleArn")
+    if current:
+        say(f"apigateway: keeping the account's CloudWatch role {current}")
+        return current
+    try:
+        arn = iam.get_role(RoleName=API_GATEWAY_LOG_ROLE)["Role"]["Arn"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        arn = iam.create_role(
+            RoleName=API_GATEWAY_LOG_ROLE,
+            AssumeRolePolicyDocument=json.dumps(API_GATEWAY_TRUST),
+            Description="API Gateway writes pwportal's access logs")["Role"]["Arn"]
+        say(f"apigateway: created the role {API_GATEWAY_LOG_ROLE}")
+    iam.put_role_policy(RoleName=API_GATEWAY_LOG_ROLE, PolicyName="access-logs",
+                        PolicyDocument=json.dumps(api_gateway_log_policy(account)))
+    apigateway.update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    say(f"apigateway: the account's CloudWatch role is now {arn}")
+    return arn
+
+
+# -- 6. stacks ---------------------------------------------------------------------------------
 
 def _describe(cfn, name: str) -> dict | None:
     try:
@@ -408,7 +465,7 @@ def delete_stack(cfn, name: str) -> bool:
     return True
 
 
-# -- 6. the site -------------------------------------------------------------------------------
+# -- 7. the site -------------------------------------------------------------------------------
 
 def _site_files(site_root: Path) -> dict[str, Path]:
     """key → file, for every file under site_root that is not hidden (nor in a hidden
@@ -472,7 +529,7 @@ def upload_site(s3, bucket: str, site_root: Path = SITE_ROOT) -> dict:
     return {"uploaded": sorted(files), "deleted": sorted(stale)}
 
 
-# -- 7. CloudFront -----------------------------------------------------------------------------
+# -- 7b. CloudFront -----------------------------------------------------------------------------
 
 def invalidate(cloudfront, distribution_id: str) -> str:
     """Asks CloudFront to drop everything it cached; returns the invalidation's id."""
@@ -608,7 +665,7 @@ def deploy(args) -> dict[str, str]:
 
     web_acl = ""
     waf_cfn = session.client("cloudformation", region_name=WAF_REGION)
-    if args.waf_requests_per_5_minutes is not None:
+    if not args.no_waf:
         waf = deploy_stack(waf_cfn, waf_stack_name(stage),
                            (build / "waf.json").read_text(encoding="utf-8"),
                            {"RequestsPerFiveMinutes": args.waf_requests_per_5_minutes})
@@ -617,8 +674,13 @@ def deploy(args) -> dict[str, str]:
         existing = stack_outputs(waf_cfn, waf_stack_name(stage))
         if existing and existing.get("WebAclArn"):
             web_acl = existing["WebAclArn"]
-            say(f"waf: keeping the web ACL of {waf_stack_name(stage)} ({WAF_REGION}); "
-                "delete that stack to go without it")
+            say(f"waf: --no-waf, but the web ACL of {waf_stack_name(stage)} ({WAF_REGION}) "
+                "stays; delete that stack to go without it")
+        else:
+            say("WARNING: no WAF rate rule (--no-waf): only API Gateway's stage throttling "
+                "and the API's own limits stand before the API")
+
+    ensure_api_gateway_log_role(session.client("iam"), session.client("apigateway"), account)
 
     outputs = deploy_stack(session.client("cloudformation"), stack_name(stage), template_url, {
         "PortalHost": args.host,
@@ -629,6 +691,7 @@ def deploy(args) -> dict[str, str]:
         "ApiRateLimit": args.api_rate_limit,
         "ApiBurstLimit": args.api_burst_limit,
         "WebAclArn": web_acl,
+        "LogRetentionDays": args.log_retention_days,
     })
 
     upload_site(s3, outputs["SiteBucketName"], SITE_ROOT)
@@ -642,6 +705,9 @@ def deploy(args) -> dict[str, str]:
     say(f"pwportal {stage} is deployed: https://{args.host}/")
     say(f"  point {args.host} at {outputs.get('DistributionDomainName')} (CNAME/alias)")
     say(f"  dashboard: {outputs.get('DashboardName')} (CloudWatch, {region})")
+    say(f"  access logs ({args.log_retention_days} days): log group "
+        f"{outputs.get('ApiAccessLogGroup')}, bucket {outputs.get('LogBucketName')} "
+        f"(cloudfront/, s3/site/); docs/operations.md says how to read them")
     if args.alarm_email:
         say(f"  confirm the subscription e-mail sent to {args.alarm_email} to get the alarms")
     say(f"  SMS: a MonthlySpendLimit over 1 USD (asked for: {int(args.sms_monthly_limit_usd)}) "
@@ -692,8 +758,11 @@ def teardown(args) -> None:
         say(f"    aws dynamodb delete-table --region {region} --table-name {table}")
     say("  the secrets (a new pepper would make every stored password history useless):")
     say(f"    aws ssm delete-parameter --region {region} --name {parameter}")
+    say(f"  the access logs (they expire by themselves): the bucket {stack_name(stage)}-"
+        f"logbucket-* and the log group {template.api_access_log_group(stage)}")
     say("  the artifacts bucket (the Lambda packages and templates):")
     say(f"    aws s3 rb --region {region} s3://{artifacts} --force")
+    say(f"  API Gateway's logging role {API_GATEWAY_LOG_ROLE} (an account setting)")
     say("  the account's SMS settings and the protect configuration tagged "
         f"pwportal={stage} (the account default in {region})")
 
@@ -719,8 +788,16 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--region", default=template.DEFAULT_REGION)
     up.add_argument("--alarm-email", default="")
     up.add_argument("--sms-monthly-limit-usd", type=_at_least(1), default=50)
-    up.add_argument("--waf-requests-per-5-minutes", type=_at_least(10), default=None,
-                    help="deploy the WAF rate rule (us-east-1) with this limit per address")
+    waf = up.add_mutually_exclusive_group()
+    waf.add_argument("--waf-requests-per-5-minutes", type=_at_least(10),
+                     default=WAF_REQUESTS_PER_5_MINUTES,
+                     help="the WAF rate rule's limit per address (us-east-1; default "
+                          f"{WAF_REQUESTS_PER_5_MINUTES})")
+    waf.add_argument("--no-waf", action="store_true",
+                     help="deploy no WAF rate rule (not recommended)")
+    up.add_argument("--log-retention-days", type=int, default=LOG_RETENTION_DAYS,
+                    choices=LOG_RETENTION_CHOICES,
+                    help="days the access logs are kept (default %(default)s)")
     up.add_argument("--api-rate-limit", type=_at_least(1), default=50)
     up.add_argument("--api-burst-limit", type=_at_least(1), default=100)
     down = commands.add_parser("teardown", help="delete a stage's stacks (not its data)")

@@ -255,28 +255,75 @@ function handler(event) {
 """
 
 
-def envelope(stage: str, code: str) -> dict:
+def envelope(stage: str, code: str, **fields) -> dict:
     """The API's error envelope in Swedish, for answers that AWS gives without the API
     (API Gateway's own, the WAF's), which cannot read Accept-Language."""
-    return contract.envelope(code, "sv", contract.support_line(stage_settings(stage)))
+    return contract.envelope(code, "sv", contract.support_line(stage_settings(stage)),
+                             **fields)
+
+
+# -- the answers AWS gives in the API's name (issue 12, finding 9) ------------------------------
+# A 429 that API Gateway or the WAF gives keeps the API's contract (SPEC 5, 8): Retry-After,
+# the envelope's retry_after, Cache-Control: no-store and nosniff; login's 429 says
+# too_many_attempts, as the API's own does, every other path too_many_requests.
+
+# API Gateway's stage throttling is a token bucket refilled every second: a second later
+# the request may pass.
+THROTTLE_RETRY_AFTER = 1
+# The WAF's rate rule counts the last five minutes (EvaluationWindowSec): an address that
+# stops is let through again at the latest five minutes later.
+WAF_WINDOW_SECONDS = 300
+# The one operation whose contract names its 429 too_many_attempts (SPEC 8): the route as
+# API Gateway's $context.resourcePath names it (the stage is not part of it).
+LOGIN_PATH = "/api/registration/login"
+LIMIT_CODES = {LOGIN_PATH: "too_many_attempts"}
+DEFAULT_LIMIT_CODE = "too_many_requests"
+
+
+def _vtl_text(text: str) -> str:
+    """A JSON text to put in an API Gateway mapping template (Velocity): `$` and `#` would
+    start a reference or a directive; none of the envelope's texts has either."""
+    if "$" in text or "#" in text:
+        raise ValueError(f"cannot put {text!r} into a gateway response template as it is")
+    return text
+
+
+def limited_template(stage: str, retry_after: int) -> str:
+    """The body of API Gateway's 429s (THROTTLED, QUOTA_EXCEEDED): a Velocity template that
+    gives login's envelope (too_many_attempts) on LOGIN_PATH and too_many_requests on every
+    other path. Gateway responses are per API, not per path; their templates are mapping
+    templates, so $context.resourcePath picks the body."""
+    def body(code: str) -> str:
+        return _vtl_text(json.dumps(envelope(stage, code, retry_after=retry_after),
+                                    ensure_ascii=False))
+    branches = []
+    for path, code in LIMIT_CODES.items():
+        keyword = "#if" if not branches else "#elseif"
+        branches.append(f'{keyword}($context.resourcePath == "{path}")\n{body(code)}\n')
+    return "".join(branches) + f"#else\n{body(DEFAULT_LIMIT_CODE)}\n#end"
 
 
 def gateway_responses(stage: str) -> dict:
     """API Gateway's own answers (unknown path, throttled, too large, its errors) in the
-    API's error envelope."""
-    def answer(status: int | None, code: str) -> dict:
-        body = envelope(stage, code)
+    API's error envelope, with the API's headers; the 429s with Retry-After too."""
+    def answer(status: int | None, code: str, template: str | None = None,
+               headers: dict[str, str] | None = None) -> dict:
+        body = template or _vtl_text(json.dumps(envelope(stage, code), ensure_ascii=False))
         # no status: the gateway's own (DEFAULT_4XX covers 400, 403 and more)
         return {**({"StatusCode": str(status)} if status else {}),
                 "ResponseParameters": {"Headers": {
-                    name: f"'{value}'" for name, value in API_HEADERS.items()}},
-                "ResponseTemplates": {"application/json": json.dumps(body,
-                                                                     ensure_ascii=False)}}
+                    name: f"'{value}'" for name, value in {**API_HEADERS,
+                                                           **(headers or {})}.items()}},
+                "ResponseTemplates": {"application/json": body}}
+
+    def limited() -> dict:
+        return answer(429, DEFAULT_LIMIT_CODE, limited_template(stage, THROTTLE_RETRY_AFTER),
+                      {"Retry-After": str(THROTTLE_RETRY_AFTER)})
     return {
         "MISSING_AUTHENTICATION_TOKEN": answer(404, "not_found"),
         "RESOURCE_NOT_FOUND": answer(404, "not_found"),
-        "THROTTLED": answer(429, "too_many_requests"),
-        "QUOTA_EXCEEDED": answer(429, "too_many_requests"),
+        "THROTTLED": limited(),
+        "QUOTA_EXCEEDED": limited(),
         "REQUEST_TOO_LARGE": answer(413, "request_too_large"),
         "UNSUPPORTED_MEDIA_TYPE": answer(415, "unsupported_media_type"),
         "DEFAULT_4XX": answer(None, "invalid_request"),
@@ -305,6 +352,10 @@ PARAMETERS = {
                    "Description": "Optional e-mail address that gets the alarms."},
     "SmsSpendAlarmUsd": {"Type": "Number", "Default": 40, "MinValue": 1,
                          "Description": "Alarm when this month's SMS spend reaches this (USD)."},
+    "LogRetentionDays": {"Type": "Number", "Default": 90,
+                         "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365],
+                         "Description": "Days the access logs are kept (API Gateway's log "
+                                        "group, CloudFront's and the site bucket's logs)."},
     "WebAclArn": {"Type": "String", "Default": "",
                   "Description": "Optional: a CloudFront web ACL (from waf_template, in "
                                  "us-east-1) with the rate rule."},
@@ -365,6 +416,10 @@ def _api(stage: str) -> dict:
                             "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"},
                             "MetricsEnabled": True, "DataTraceEnabled": False}],
         "GatewayResponses": gateway_responses(stage),
+        "AccessLogSetting": {
+            "DestinationArn": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:"
+                                          "${AWS::AccountId}:log-group:${ApiAccessLogs}"},
+            "Format": access_log_format()},
     }}}
 
 
@@ -381,6 +436,8 @@ def _site(stage: str) -> dict:
                 "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
             "VersioningConfiguration": {"Status": "Enabled"},
+            "LoggingConfiguration": {"DestinationBucketName": {"Ref": "LogBucket"},
+                                     "LogFilePrefix": SITE_LOG_PREFIX},
             "LifecycleConfiguration": {"Rules": [{
                 "Id": "OldVersions", "Status": "Enabled",
                 "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}]},
@@ -430,6 +487,8 @@ def _site(stage: str) -> dict:
                 "IPV6Enabled": True,
                 "PriceClass": "PriceClass_100",
                 "DefaultRootObject": "index.html",
+                "Logging": {"Bucket": {"Fn::GetAtt": ["LogBucket", "DomainName"]},
+                            "Prefix": CLOUDFRONT_LOG_PREFIX, "IncludeCookies": False},
                 "WebACLId": {"Fn::If": ["HasWebAcl", {"Ref": "WebAclArn"},
                                         {"Ref": "AWS::NoValue"}]},
                 "Origins": [
@@ -470,12 +529,96 @@ def _site(stage: str) -> dict:
     }
 
 
+# -- access logs (issue 12, finding 10) --------------------------------------------------------
+# Who asked for what, for an SMS-pumping or credential-stuffing investigation
+# (docs/operations.md says how to read them), each kept LogRetentionDays:
+# - API Gateway's stage access log, one JSON line per request, in a CloudWatch log group. It
+#   holds no client address: every request comes through CloudFront, so
+#   $context.identity.sourceIp is a CloudFront edge's address (kept: an address that is not
+#   CloudFront's means someone went around it), and API Gateway cannot log the
+#   CloudFront-Viewer-Address header. Its requestId is the correlation_id of the API's own
+#   log lines, which hold the client's network truncated to /24 or /48.
+# - CloudFront's standard logs in the log bucket (cloudfront/): they hold the full client
+#   address (c-ip); CloudFront cannot truncate it, and a rate-rule or IP-set block needs it.
+# - the site bucket's S3 server access logs in the log bucket (s3/site/): who changed the
+#   site (the uploads of `make deploy`), CloudFront's reads.
+# The log bucket is private, encrypted, expires its objects and is kept when the stack goes
+# (logs are evidence). CloudFront's standard logs are written with an ACL, so the bucket
+# allows ACLs for its owner (BucketOwnerPreferred).
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "time": "$context.requestTimeEpoch",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseType": "$context.error.responseType",
+    "responseLength": "$context.responseLength",
+    "latency": "$context.responseLatency",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integrationLatency",
+    "sourceIp": "$context.identity.sourceIp",
+}
+# What an access log line must never hold: the request's secrets travel in bodies and the
+# Authorization header, which API Gateway's variables below do not reach; these do.
+ACCESS_LOG_FORBIDDEN = ("$context.identity.userAgent", "$input", "$method.request",
+                        "$context.authorizer")
+CLOUDFRONT_LOG_PREFIX = "cloudfront/"
+SITE_LOG_PREFIX = "s3/site/"
+
+
+def access_log_format() -> str:
+    """API Gateway's access log format: one JSON object a line (every value a string)."""
+    return json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
+
+
+def api_access_log_group(stage: str) -> str:
+    return f"/aws/apigateway/{APP}-{stage}-access"
+
+
+def _access_logs(stage: str) -> dict:
+    """The log group, the log bucket and its policy; _site and _api point at them."""
+    return {
+        "ApiAccessLogs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
+                          "UpdateReplacePolicy": "Retain", "Properties": {
+                              "LogGroupName": api_access_log_group(stage),
+                              "RetentionInDays": {"Ref": "LogRetentionDays"}}},
+        "LogBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                      "UpdateReplacePolicy": "Retain", "Properties": {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True, "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]},
+            "LifecycleConfiguration": {"Rules": [{
+                "Id": "ExpireLogs", "Status": "Enabled",
+                "ExpirationInDays": {"Ref": "LogRetentionDays"},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
+        }},
+        "LogBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "LogBucket"},
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "SiteBucketAccessLogs", "Effect": "Allow",
+                 "Principal": {"Service": "logging.s3.amazonaws.com"},
+                 "Action": "s3:PutObject",
+                 "Resource": {"Fn::Sub": "${LogBucket.Arn}/" + SITE_LOG_PREFIX + "*"},
+                 "Condition": {"ArnLike": {"aws:SourceArn": {"Fn::GetAtt": ["SiteBucket",
+                                                                             "Arn"]}},
+                               "StringEquals": {"aws:SourceAccount": {
+                                   "Ref": "AWS::AccountId"}}}},
+            ]},
+        }},
+    }
+
+
 def merge_template(stage: str) -> dict:
     """The template that `chalice package --merge-template` merges into its own."""
     if stage not in STAGES:
         raise ValueError(f"no deployed stage {stage!r}; the stages are {', '.join(STAGES)}")
     resources = {**_tables(stage), **_queues(stage), **_functions(stage), **_api(stage),
-                 **_site(stage), **monitoring.resources(stage, {"Ref": "SmsSpendAlarmUsd"})}
+                 **_site(stage), **_access_logs(stage), **monitoring.resources(stage, {"Ref": "SmsSpendAlarmUsd"})}
     resources["AlarmEmailSubscription"] = {
         "Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
         "Properties": {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email",
@@ -496,6 +639,8 @@ def merge_template(stage: str) -> dict:
                                        "Description": "Point PortalHost here (CNAME/alias)."},
             "DistributionId": {"Value": {"Ref": "Distribution"}},
             "SiteBucketName": {"Value": {"Ref": "SiteBucket"}},
+            "LogBucketName": {"Value": {"Ref": "LogBucket"}},
+            "ApiAccessLogGroup": {"Value": {"Ref": "ApiAccessLogs"}},
             "SmsQueueUrl": {"Value": {"Ref": "SmsQueue"}},
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
             "DashboardName": {"Value": {"Ref": "OperationsDashboard"}},
@@ -503,10 +648,60 @@ def merge_template(stage: str) -> dict:
     }
 
 
+WAF_LABEL = "pwportal:over-rate"
+
+
 def waf_template(stage: str, requests_per_5_minutes: int = 300) -> dict:
-    """The optional rate rule: a CloudFront web ACL, deployed in us-east-1, that blocks an
-    address sending more than this many requests to /api/ in five minutes."""
+    """The rate rule: a CloudFront web ACL, deployed in us-east-1, that blocks an address
+    sending more than this many requests to /api/ in five minutes.
+
+    One counter, two answers: the rate rule only counts and labels the requests of an
+    address over the limit; the next rule blocks such a request to login with login's
+    envelope (too_many_attempts), the last one every other with too_many_requests. Both
+    answers carry Retry-After, the envelope's retry_after, no-store and nosniff (issue 12,
+    finding 9)."""
     name = f"{APP}-{stage}"
+    over_rate = {"LabelMatchStatement": {"Scope": "LABEL", "Key": WAF_LABEL}}
+    headers = [{"Name": header, "Value": value} for header, value in {
+        **API_HEADERS, "Retry-After": str(WAF_WINDOW_SECONDS)}.items()]
+
+    def visibility(metric: str) -> dict:
+        return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
+                "MetricName": metric}
+
+    def block(code: str) -> dict:
+        return {"Block": {"CustomResponse": {"ResponseCode": 429,
+                                             "CustomResponseBodyKey": code,
+                                             "ResponseHeaders": copy.deepcopy(headers)}}}
+    bodies = {code: {"ContentType": "APPLICATION_JSON",
+                     "Content": json.dumps(envelope(stage, code, retry_after=WAF_WINDOW_SECONDS),
+                                           ensure_ascii=False)}
+              for code in (*LIMIT_CODES.values(), DEFAULT_LIMIT_CODE)}
+    rules = [{
+        "Name": "api-rate", "Priority": 0, "Action": {"Count": {}},
+        "RuleLabels": [{"Name": WAF_LABEL}],
+        "VisibilityConfig": visibility(f"{name}-api-rate"),
+        "Statement": {"RateBasedStatement": {
+            "Limit": {"Ref": "RequestsPerFiveMinutes"}, "AggregateKeyType": "IP",
+            "EvaluationWindowSec": WAF_WINDOW_SECONDS,
+            "ScopeDownStatement": {"ByteMatchStatement": {
+                "FieldToMatch": {"UriPath": {}}, "PositionalConstraint": "STARTS_WITH",
+                "SearchString": "/api/",
+                "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}}},
+    }]
+    for path, code in LIMIT_CODES.items():
+        rules.append({
+            "Name": f"api-rate-{code.replace('_', '-')}", "Priority": len(rules),
+            "Action": block(code),
+            "VisibilityConfig": visibility(f"{name}-api-rate-{code.replace('_', '-')}"),
+            "Statement": {"AndStatement": {"Statements": [over_rate, {"ByteMatchStatement": {
+                "FieldToMatch": {"UriPath": {}}, "PositionalConstraint": "EXACTLY",
+                "SearchString": path,
+                "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}]}}})
+    rules.append({"Name": "api-rate-block", "Priority": len(rules),
+                  "Action": block(DEFAULT_LIMIT_CODE),
+                  "VisibilityConfig": visibility(f"{name}-api-rate-block"),
+                  "Statement": over_rate})
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"pwportal ({stage}): rate rule for the portal's CloudFront (us-east-1)",
@@ -515,28 +710,9 @@ def waf_template(stage: str, requests_per_5_minutes: int = 300) -> dict:
             "Description": "Requests to /api/ one address may make in 5 minutes."}},
         "Resources": {"WebAcl": {"Type": "AWS::WAFv2::WebACL", "Properties": {
             "Name": name, "Scope": "CLOUDFRONT", "DefaultAction": {"Allow": {}},
-            "CustomResponseBodies": {"too_many_requests": {
-                "ContentType": "APPLICATION_JSON",
-                "Content": json.dumps(envelope(stage, "too_many_requests"),
-                                      ensure_ascii=False)}},
-            "VisibilityConfig": {"SampledRequestsEnabled": True,
-                                 "CloudWatchMetricsEnabled": True, "MetricName": name},
-            "Rules": [{
-                "Name": "api-rate", "Priority": 0,
-                "Action": {"Block": {"CustomResponse": {
-                    "ResponseCode": 429, "CustomResponseBodyKey": "too_many_requests",
-                    "ResponseHeaders": [{"Name": "Cache-Control", "Value": "no-store"}]}}},
-                "VisibilityConfig": {"SampledRequestsEnabled": True,
-                                     "CloudWatchMetricsEnabled": True,
-                                     "MetricName": f"{name}-api-rate"},
-                "Statement": {"RateBasedStatement": {
-                    "Limit": {"Ref": "RequestsPerFiveMinutes"}, "AggregateKeyType": "IP",
-                    "EvaluationWindowSec": 300,
-                    "ScopeDownStatement": {"ByteMatchStatement": {
-                        "FieldToMatch": {"UriPath": {}}, "PositionalConstraint": "STARTS_WITH",
-                        "SearchString": "/api/",
-                        "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}}},
-            }],
+            "CustomResponseBodies": bodies,
+            "VisibilityConfig": visibility(name),
+            "Rules": rules,
         }}},
         "Outputs": {"WebAclArn": {"Value": {"Fn::GetAtt": ["WebAcl", "Arn"]}}},
     }

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import io
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -643,8 +644,13 @@ def test_the_command_line_takes_what_make_deploy_passes_with_the_template_defaul
         "deploy", "--stage", "prod", "--host", "losenord.kommun.se",
         "--certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc"])
     assert (args.region, args.sms_monthly_limit_usd, args.api_rate_limit,
-            args.api_burst_limit, args.waf_requests_per_5_minutes, args.alarm_email) == \
-        (template.DEFAULT_REGION, 50, 50, 100, None, "")
+            args.api_burst_limit, args.alarm_email) == \
+        (template.DEFAULT_REGION, 50, 50, 100, "")
+    # the WAF is deployed by default (issue 12), the logs kept the template's default
+    assert (args.waf_requests_per_5_minutes, args.no_waf) == (300, False)
+    assert args.log_retention_days == template.PARAMETERS["LogRetentionDays"]["Default"]
+    assert template.waf_template(STAGE)["Parameters"]["RequestsPerFiveMinutes"]["Default"] \
+        == args.waf_requests_per_5_minutes
     assert deploy.sms_spend_alarm_usd(args.sms_monthly_limit_usd) == \
         template.PARAMETERS["SmsSpendAlarmUsd"]["Default"]
     down = deploy.parser().parse_args(["teardown", "--stage", "dev", "--region", "eu-west-1"])
@@ -658,3 +664,80 @@ def test_a_certificate_outside_us_east_1_is_refused_before_anything_is_deployed(
                         "arn:aws:acm:eu-north-1:123456789012:certificate/abc"])
     assert code == 1
     assert "CertificateArn" in capsys.readouterr().err
+
+
+# -- API Gateway's logging role (issue 12, finding 10) -----------------------------------------
+
+ACCOUNT = "123456789012"
+
+
+def test_the_api_gateway_log_role_is_made_and_set_once_and_a_second_run_changes_nothing(aws):
+    iam, apigateway = client("iam"), client("apigateway")
+    assert not apigateway.get_account().get("cloudwatchRoleArn")
+
+    arn = deploy.ensure_api_gateway_log_role(iam, apigateway, ACCOUNT)
+
+    assert apigateway.get_account()["cloudwatchRoleArn"] == arn
+    role = iam.get_role(RoleName=deploy.API_GATEWAY_LOG_ROLE)["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"}
+    document = iam.get_role_policy(RoleName=deploy.API_GATEWAY_LOG_ROLE,
+                                   PolicyName="access-logs")["PolicyDocument"]
+    assert document == deploy.api_gateway_log_policy(ACCOUNT)
+    assert deploy.ensure_api_gateway_log_role(iam, apigateway, ACCOUNT) == arn
+    assert len([r for r in iam.list_roles()["Roles"]
+                if r["RoleName"] == deploy.API_GATEWAY_LOG_ROLE]) == 1
+
+
+def test_an_account_that_has_an_api_gateway_log_role_keeps_it(aws):
+    iam, apigateway = client("iam"), client("apigateway")
+    theirs = iam.create_role(RoleName="someone-elses", AssumeRolePolicyDocument=json.dumps(
+        deploy.API_GATEWAY_TRUST))["Role"]["Arn"]
+    apigateway.update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": theirs}])
+
+    assert deploy.ensure_api_gateway_log_role(iam, apigateway, ACCOUNT) == theirs
+
+    assert apigateway.get_account()["cloudwatchRoleArn"] == theirs
+    assert deploy.API_GATEWAY_LOG_ROLE not in [r["RoleName"]
+                                               for r in iam.list_roles()["Roles"]]
+
+
+def test_the_api_gateway_log_role_may_write_only_pwportals_access_logs():
+    document = deploy.api_gateway_log_policy(ACCOUNT)
+    for statement in document["Statement"]:
+        for action in statement["Action"]:
+            assert action.startswith("logs:") and "*" not in action
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) \
+            else [statement["Resource"]]
+        for resource in resources:
+            assert f":{ACCOUNT}:log-group:" in resource
+    writes = [s for s in document["Statement"] if "logs:PutLogEvents" in s["Action"]]
+    [write] = writes
+    assert all("/aws/apigateway/pwportal-" in r for r in write["Resource"])
+    for stage in template.STAGES:  # the stacks' log groups are within it
+        assert template.api_access_log_group(stage).startswith("/aws/apigateway/pwportal-")
+
+
+def test_no_waf_and_a_waf_limit_cannot_both_be_asked_for(capsys):
+    with pytest.raises(SystemExit):
+        deploy.parser().parse_args([
+            "deploy", "--stage", "prod", "--host", "losenord.kommun.se",
+            "--certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "--no-waf", "--waf-requests-per-5-minutes", "100"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_make_deploy_passes_every_option_of_the_deploy_command():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    options = {action.option_strings[0] for action in
+               deploy.parser()._subparsers._group_actions[0].choices["deploy"]._actions
+               if action.option_strings and action.option_strings[0].startswith("--")}
+    passed = set(re.findall(r"(--[a-z0-9-]+)", makefile.split("package:")[0]))
+    # the required ones and the region come from the deploy target itself
+    assert options - {"--help"} <= passed | set(re.findall(r"(--[a-z0-9-]+)", makefile))
+    for option in ("--no-waf", "--log-retention-days", "--waf-requests-per-5-minutes"):
+        assert option in passed, option
+    documented = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    for variable in ("NO_WAF", "LOG_RETENTION_DAYS", "WAF_REQUESTS_PER_5_MINUTES"):
+        assert variable in makefile and variable in documented, variable

@@ -1,0 +1,162 @@
+"""Schemathesis walks the flows of infra/openapi.yaml by its links (stateful testing): a
+login's session goes to the phone calls, a start's challenge to resend and verify, a
+verify's reset token to complete. Every answer must be one the description allows (status,
+headers, body: tests/fuzz/description.py), and the walk must reach the deep code: codes are
+really sent (the SMS queue gets messages and the worker sends them), a challenge from a
+start is verified (an answer other than 410 unknown), a session from a login is used.
+
+Schemathesis generates the requests from the description (valid ones and, now and then,
+invalid ones); the requests go in-process through chalice.test.Client (a small WSGI
+adapter) to the app on an in-process moto, with a fake clock. Realistic data is put in
+where random data cannot get in: a known account's username and password on some logins
+and starts, an allowed mobile number on some phone requests, and the last code the worker
+sent on some verifies (the walk then goes on to complete). Each call comes from a new
+client network, so that the per-network limits stop only what they should.
+
+Bounded: MAX_EXAMPLES scenarios of at most STEPS calls each (about half a minute here)."""
+from __future__ import annotations
+
+import random
+import zlib
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import HealthCheck
+
+from tests.api.helpers import PASSWORD, USERNAME
+from tests.fuzz.description import DESCRIPTION, operations, problems
+from tests.fuzz.test_fuzz_api import cheap_argon2  # noqa: F401  (a fixture)
+
+MAX_EXAMPLES = 50
+STEPS = 8
+SECONDS_PER_CALL = 20  # the fake clock moves on: resend delays pass, codes expire
+PWREG, PWREG_PHONE = "pwreg.konto", "+46701112233"
+KNOWN = {USERNAME: "+46701234567", PWREG: PWREG_PHONE}
+OPERATIONS = {(o.method, o.path): o for o in operations()}
+
+
+def wsgi(client):
+    """A WSGI application in front of chalice's test client: what schemathesis calls."""
+    def application(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
+                   if key.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        response = client.http.request(environ["REQUEST_METHOD"], environ["PATH_INFO"],
+                                       headers=headers, body=body)
+        start_response(f"{response.status_code} -", list(response.headers.items()))
+        return [response.body]
+    return application
+
+
+class Walk:
+    """What the run did, for the assertions after it."""
+
+    def __init__(self):
+        self.answers: list[tuple[str, int]] = []
+        self.sms_queued = 0
+
+    def count(self, operation: str, *statuses: int) -> int:
+        return sum(1 for name, status in self.answers if name == operation
+                   and (not statuses or status in statuses))
+
+
+def fresh_start(world):
+    """Every scenario starts from the same state, so that Hypothesis can replay one: the
+    tables emptied (moto's own, directly), the two accounts made again, the queue drained."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from tests.conftest import REGION
+    world.deliver()
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+    settings = world.settings
+    for table in (settings.accounts_table, settings.challenges_table, settings.limits_table,
+                  settings.audit_table):
+        backend.tables[table].items.clear()
+    for username, phone in KNOWN.items():
+        world.create_account(username, phone=phone)
+
+
+def flows(world, client, walk: Walk):
+    schema = schemathesis.openapi.from_path(str(DESCRIPTION))
+    schema.app = wsgi(client)
+    queue = world.queue_url
+
+    def queued() -> int:
+        attributes = world.sqs.get_queue_attributes(
+            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    class Flows(schema.as_state_machine()):
+        def setup(self):
+            fresh_start(world)
+            self.steps = 0
+
+        def before_call(self, case):
+            # decisions that depend only on the step's place in its scenario, so that a
+            # replayed scenario makes the same ones
+            self.steps += 1
+            rnd = self.rnd = random.Random(zlib.crc32(f"{self.steps}".encode()))
+            world.clock.advance(seconds=SECONDS_PER_CALL)
+            body = case.body if isinstance(case.body, dict) else None
+            name = case.operation.definition.raw.get("operationId")
+            if body is not None and name == "login" and rnd.random() < 0.6:
+                body.update(username=PWREG, password=PASSWORD)
+            elif body is not None and name == "reset_start" and rnd.random() < 0.6:
+                body["username"] = rnd.choice(sorted(KNOWN))
+            elif body is not None and name == "request_phone" and rnd.random() < 0.6:
+                body["phone"] = "+4670" + "".join(rnd.choices("0123456789", k=7))
+            elif (body is not None and name in ("reset_verify", "verify_phone")
+                  and rnd.random() < 0.5):
+                world.deliver()
+                numbers = [number for number, _ in world.sent()]
+                if numbers:
+                    body["code"] = world.last_code(numbers[-1])
+            self.queued_before = queued()
+
+        def get_call_kwargs(self, case):
+            rnd = self.rnd
+            network = f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+            return {"headers": {"X-Forwarded-For": network}}
+
+        def after_call(self, response, case):
+            walk.answers.append((case.operation.definition.raw["operationId"],
+                                 response.status_code))
+            walk.sms_queued += max(0, queued() - self.queued_before)
+            world.deliver()  # the worker, as Lambda's SQS trigger would
+
+        def validate_response(self, response, case, **kwargs):
+            operation = OPERATIONS[(case.method.upper(), case.path)]
+            headers = {name: ", ".join(values) for name, values in response.headers.items()}
+            found = problems(operation, response.status_code, headers, response.content)
+            assert not found, (f"{case.method} {case.path} {case.body!r} -> "
+                               f"{response.status_code} {response.content[:300]!r}\n"
+                               + "\n".join(found))
+
+    return Flows
+
+
+def test_the_stateful_walk_reaches_the_sms_path_and_every_answer_is_described(
+        world, client, cheap_argon2, monkeypatch):  # noqa: F811
+    sent_before = len(world.sent())
+    walk = Walk()
+
+    flows(world, client, walk).run(settings=hypothesis.settings(
+        max_examples=MAX_EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
+        derandomize=True, suppress_health_check=list(HealthCheck), print_blob=True))
+
+    world.deliver()
+    sent = world.sent()[sent_before:]
+    # the SMS path: codes were queued and the worker sent them, to both flows' numbers
+    assert walk.sms_queued > 0 and sent, walk.answers
+    assert {number for number, _ in sent} & set(KNOWN.values()), sent
+    assert any(number not in KNOWN.values() for number, _ in sent), sent  # pwreg's new one
+    # the links were followed: a start's challenge verified (not unknown), a login's
+    # session used for a number, a code sent by the worker accepted
+    assert walk.count("reset_verify", 200, 400) > 0, walk.answers
+    assert walk.count("request_phone", 202) > 0, walk.answers
+    assert walk.count("reset_verify", 200) + walk.count("verify_phone", 200) > 0, walk.answers
