@@ -529,7 +529,7 @@ def upload_site(s3, bucket: str, site_root: Path = SITE_ROOT) -> dict:
     return {"uploaded": sorted(files), "deleted": sorted(stale)}
 
 
-# -- 7b. CloudFront -----------------------------------------------------------------------------
+# -- 7. CloudFront -----------------------------------------------------------------------------
 
 def invalidate(cloudfront, distribution_id: str) -> str:
     """Asks CloudFront to drop everything it cached; returns the invalidation's id."""

@@ -13,10 +13,12 @@ One CloudFormation (SAM) template per stage holds everything a municipality runs
   the portal's own host name, `/api/*` to API Gateway, the site's security headers of
   chalicelib/api/contract.py, which the local stack sends too, as a response-headers policy),
   the request that reaches the API carrying a secret origin header, so that nobody can go
-  around CloudFront and its client address;
-- the dashboard and alarms of infra/monitoring.py, an optional e-mail for the alarms and an
-  optional WAF web ACL (the rate rule is `waf_template`, deployed in us-east-1 because
-  CloudFront's web ACLs live there).
+  around CloudFront and its client address; API Gateway's and the WAF's own answers in the
+  API's envelope and headers;
+- the dashboard and alarms of infra/monitoring.py, an optional e-mail for the alarms and the
+  WAF web ACL (the rate rule is `waf_template`, deployed in us-east-1 because CloudFront's
+  web ACLs live there; infra/deploy.py deploys it unless told not to);
+- access logs (API Gateway's stage, CloudFront's, the site bucket's) kept LogRetentionDays.
 
 The secrets (pepper, code key, origin key) are one SSM SecureString that `make deploy`
 creates once; the API reads it at run time. The pepper and the code key never pass through
@@ -618,7 +620,8 @@ def merge_template(stage: str) -> dict:
     if stage not in STAGES:
         raise ValueError(f"no deployed stage {stage!r}; the stages are {', '.join(STAGES)}")
     resources = {**_tables(stage), **_queues(stage), **_functions(stage), **_api(stage),
-                 **_site(stage), **_access_logs(stage), **monitoring.resources(stage, {"Ref": "SmsSpendAlarmUsd"})}
+                 **_site(stage), **_access_logs(stage),
+                 **monitoring.resources(stage, {"Ref": "SmsSpendAlarmUsd"})}
     resources["AlarmEmailSubscription"] = {
         "Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
         "Properties": {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email",
