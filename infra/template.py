@@ -266,8 +266,14 @@ def envelope(stage: str, code: str, **fields) -> dict:
 
 # -- the answers AWS gives in the API's name (issue 12, finding 9) ------------------------------
 # A 429 that API Gateway or the WAF gives keeps the API's contract (SPEC 5, 8): Retry-After,
-# the envelope's retry_after, Cache-Control: no-store and nosniff; login's 429 says
-# too_many_attempts, as the API's own does, every other path too_many_requests.
+# the envelope's retry_after, Cache-Control: no-store and nosniff.
+#
+# Login's contract names its 429 too_many_attempts. The WAF can tell the paths apart, and
+# answers login so. API Gateway cannot: a gateway response belongs to the whole API, and its
+# template is not run by Velocity (no #if), it only has $variables substituted. So the
+# gateway's throttling answers every path, login included, too_many_requests: it means the
+# whole stage is over its rate (ApiRateLimit requests a second from everybody together), not
+# that this username or network failed too often, and openapi.yaml lists it for login too.
 
 # API Gateway's stage throttling is a token bucket refilled every second: a second later
 # the request may pass.
@@ -275,42 +281,26 @@ THROTTLE_RETRY_AFTER = 1
 # The WAF's rate rule counts the last five minutes (EvaluationWindowSec): an address that
 # stops is let through again at the latest five minutes later.
 WAF_WINDOW_SECONDS = 300
-# The one operation whose contract names its 429 too_many_attempts (SPEC 8): the route as
-# API Gateway's $context.resourcePath names it (the stage is not part of it).
+# The one operation whose contract names its 429 too_many_attempts (SPEC 8), by its path.
 LOGIN_PATH = "/api/registration/login"
 LIMIT_CODES = {LOGIN_PATH: "too_many_attempts"}
 DEFAULT_LIMIT_CODE = "too_many_requests"
 
 
-def _vtl_text(text: str) -> str:
-    """A JSON text to put in an API Gateway mapping template (Velocity): `$` and `#` would
-    start a reference or a directive; none of the envelope's texts has either."""
-    if "$" in text or "#" in text:
+def _template_text(text: str) -> str:
+    """A JSON text to put in a gateway response template as it is: API Gateway substitutes
+    every `$name` in it; none of the envelope's texts has a `$`."""
+    if "$" in text:
         raise ValueError(f"cannot put {text!r} into a gateway response template as it is")
     return text
-
-
-def limited_template(stage: str, retry_after: int) -> str:
-    """The body of API Gateway's 429s (THROTTLED, QUOTA_EXCEEDED): a Velocity template that
-    gives login's envelope (too_many_attempts) on LOGIN_PATH and too_many_requests on every
-    other path. Gateway responses are per API, not per path; their templates are mapping
-    templates, so $context.resourcePath picks the body."""
-    def body(code: str) -> str:
-        return _vtl_text(json.dumps(envelope(stage, code, retry_after=retry_after),
-                                    ensure_ascii=False))
-    branches = []
-    for path, code in LIMIT_CODES.items():
-        keyword = "#if" if not branches else "#elseif"
-        branches.append(f'{keyword}($context.resourcePath == "{path}")\n{body(code)}\n')
-    return "".join(branches) + f"#else\n{body(DEFAULT_LIMIT_CODE)}\n#end"
 
 
 def gateway_responses(stage: str) -> dict:
     """API Gateway's own answers (unknown path, throttled, too large, its errors) in the
     API's error envelope, with the API's headers; the 429s with Retry-After too."""
-    def answer(status: int | None, code: str, template: str | None = None,
-               headers: dict[str, str] | None = None) -> dict:
-        body = template or _vtl_text(json.dumps(envelope(stage, code), ensure_ascii=False))
+    def answer(status: int | None, code: str, headers: dict[str, str] | None = None,
+               **fields) -> dict:
+        body = _template_text(json.dumps(envelope(stage, code, **fields), ensure_ascii=False))
         # no status: the gateway's own (DEFAULT_4XX covers 400, 403 and more)
         return {**({"StatusCode": str(status)} if status else {}),
                 "ResponseParameters": {"Headers": {
@@ -319,8 +309,8 @@ def gateway_responses(stage: str) -> dict:
                 "ResponseTemplates": {"application/json": body}}
 
     def limited() -> dict:
-        return answer(429, DEFAULT_LIMIT_CODE, limited_template(stage, THROTTLE_RETRY_AFTER),
-                      {"Retry-After": str(THROTTLE_RETRY_AFTER)})
+        return answer(429, DEFAULT_LIMIT_CODE, {"Retry-After": str(THROTTLE_RETRY_AFTER)},
+                      retry_after=THROTTLE_RETRY_AFTER)
     return {
         "MISSING_AUTHENTICATION_TOKEN": answer(404, "not_found"),
         "RESOURCE_NOT_FOUND": answer(404, "not_found"),

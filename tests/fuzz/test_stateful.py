@@ -10,8 +10,11 @@ invalid ones); the requests go in-process through chalice.test.Client (a small W
 adapter) to the app on an in-process moto, with a fake clock. Realistic data is put in
 where random data cannot get in: a known account's username and password on some logins
 and starts, an allowed mobile number on some phone requests, and the last code the worker
-sent on some verifies (the walk then goes on to complete). Each call comes from a new
-client network, so that the per-network limits stop only what they should.
+sent on some verifies (the walk then goes on to complete), and the scenario's last session
+on some phone calls that have none (as the browser keeps it). Each call comes from a new
+client network, so that the per-network limits stop only what they should. Every scenario
+starts from the same tables and the same decisions at each step, so that Hypothesis can
+replay one.
 
 Bounded: MAX_EXAMPLES scenarios of at most STEPS calls each (about half a minute here)."""
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck
 
+from chalicelib.domain.records import ResetChallenge
 from tests.api.helpers import PASSWORD, USERNAME
 from tests.fuzz.description import DESCRIPTION, operations, problems
 from tests.fuzz.test_fuzz_api import cheap_argon2  # noqa: F401  (a fixture)
@@ -91,10 +95,27 @@ def flows(world, client, walk: Walk):
             QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"])
 
+    def sent_code(challenge) -> str | None:
+        """The code the worker last sent for this challenge (to its account's number), or,
+        with no challenge, to pwreg's newest number: what the user would type."""
+        world.deliver()
+        if challenge is None:
+            numbers = [number for number, _ in world.sent() if number not in KNOWN.values()]
+        else:
+            if not isinstance(challenge, str) or not challenge:
+                return None
+            item = world.dynamodb.get_item(
+                TableName=world.settings.challenges_table,
+                Key={"id": {"S": ResetChallenge.id_of(challenge)}}).get("Item", {})
+            numbers = [KNOWN.get(item.get("username", {}).get("S"))]
+        sent = {number for number, _ in world.sent()}
+        return world.last_code(numbers[-1]) if numbers and numbers[-1] in sent else None
+
     class Flows(schema.as_state_machine()):
         def setup(self):
             fresh_start(world)
             self.steps = 0
+            self.session = None  # the scenario's last session, as the browser keeps it
 
         def before_call(self, case):
             # decisions that depend only on the step's place in its scenario, so that a
@@ -104,18 +125,21 @@ def flows(world, client, walk: Walk):
             world.clock.advance(seconds=SECONDS_PER_CALL)
             body = case.body if isinstance(case.body, dict) else None
             name = case.operation.definition.raw.get("operationId")
-            if body is not None and name == "login" and rnd.random() < 0.6:
+            if body is not None and name == "login" and rnd.random() < 0.8:
                 body.update(username=PWREG, password=PASSWORD)
-            elif body is not None and name == "reset_start" and rnd.random() < 0.6:
+            elif body is not None and name == "reset_start" and rnd.random() < 0.8:
                 body["username"] = rnd.choice(sorted(KNOWN))
-            elif body is not None and name == "request_phone" and rnd.random() < 0.6:
+            elif body is not None and name == "request_phone" and rnd.random() < 0.8:
                 body["phone"] = "+4670" + "".join(rnd.choices("0123456789", k=7))
-            elif (body is not None and name in ("reset_verify", "verify_phone")
-                  and rnd.random() < 0.5):
-                world.deliver()
-                numbers = [number for number, _ in world.sent()]
-                if numbers:
-                    body["code"] = world.last_code(numbers[-1])
+            if (name in ("request_phone", "verify_phone") and self.session
+                    and not (case.headers or {}).get("Authorization") and rnd.random() < 0.5):
+                case.headers = {**(case.headers or {}),
+                                "Authorization": f"Bearer {self.session}"}
+            if (body is not None and name in ("reset_verify", "verify_phone")
+                    and rnd.random() < 0.7):
+                code = sent_code(body.get("challenge") if name == "reset_verify" else None)
+                if code:
+                    body["code"] = code
             self.queued_before = queued()
 
         def get_call_kwargs(self, case):
@@ -124,8 +148,10 @@ def flows(world, client, walk: Walk):
             return {"headers": {"X-Forwarded-For": network}}
 
         def after_call(self, response, case):
-            walk.answers.append((case.operation.definition.raw["operationId"],
-                                 response.status_code))
+            name = case.operation.definition.raw["operationId"]
+            walk.answers.append((name, response.status_code))
+            if name == "login" and response.status_code == 200:
+                self.session = response.json()["session"]
             walk.sms_queued += max(0, queued() - self.queued_before)
             world.deliver()  # the worker, as Lambda's SQS trigger would
 

@@ -287,9 +287,7 @@ def test_the_api_is_regional_throttled_and_answers_its_own_errors_in_the_envelop
     assert setting["DataTraceEnabled"] is False  # request bodies hold passwords
     responses = api["GatewayResponses"]
     for kind in ("MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"):
-        # a Velocity template (the 429s pick their body by path: test_edge_answers.py)
-        body = json.loads(render(responses[kind]["ResponseTemplates"]["application/json"],
-                                 "/api/config"))
+        body = json.loads(render(responses[kind]["ResponseTemplates"]["application/json"]))
         assert body["error"]["code"] and body["error"]["message"] and body["error"]["support"]
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
     assert responses["THROTTLED"]["StatusCode"] == "429"
