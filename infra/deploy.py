@@ -40,6 +40,7 @@ import json
 import re
 import secrets as secrets_module
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,6 +260,7 @@ def _stage_of(build: Path) -> str:
 # -- 5. API Gateway's logging role -------------------------------------------------------------
 
 API_GATEWAY_LOG_ROLE = f"{template.APP}-apigateway-logs"
+ROLE_PROPAGATION_TRIES, ROLE_PROPAGATION_WAIT = 10, 3  # seconds
 API_GATEWAY_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
     "Action": "sts:AssumeRole"}]}
@@ -277,7 +279,7 @@ def api_gateway_log_policy(account: str) -> dict:
          "Resource": f"arn:aws:logs:*:{account}:log-group:*"}]}
 
 
-def ensure_api_gateway_log_role(iam, apigateway, account: str) -> str:
+def ensure_api_gateway_log_role(iam, apigateway, account: str, sleep=time.sleep) -> str:
     """API Gateway writes a stage's access log with the role of the account's (and
     region's) API Gateway settings. A role already set there is kept (another application
     of the account may rely on it); else pwportal's is made (or found) and set. Returns the
@@ -298,8 +300,18 @@ def ensure_api_gateway_log_role(iam, apigateway, account: str) -> str:
         say(f"apigateway: created the role {API_GATEWAY_LOG_ROLE}")
     iam.put_role_policy(RoleName=API_GATEWAY_LOG_ROLE, PolicyName="access-logs",
                         PolicyDocument=json.dumps(api_gateway_log_policy(account)))
-    apigateway.update_account(patchOperations=[
-        {"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    # A new role takes some seconds to be usable everywhere; until then API Gateway refuses
+    # it (BadRequestException) and is asked again.
+    for attempt in range(ROLE_PROPAGATION_TRIES):
+        try:
+            apigateway.update_account(patchOperations=[
+                {"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+            break
+        except ClientError as error:
+            if (error.response["Error"]["Code"] != "BadRequestException"
+                    or attempt == ROLE_PROPAGATION_TRIES - 1):
+                raise
+            sleep(ROLE_PROPAGATION_WAIT)
     say(f"apigateway: the account's CloudWatch role is now {arn}")
     return arn
 

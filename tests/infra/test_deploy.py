@@ -741,3 +741,30 @@ def test_make_deploy_passes_every_option_of_the_deploy_command():
     documented = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
     for variable in ("NO_WAF", "LOG_RETENTION_DAYS", "WAF_REQUESTS_PER_5_MINUTES"):
         assert variable in makefile and variable in documented, variable
+
+
+def test_a_new_api_gateway_role_that_api_gateway_refuses_at_first_is_set_once_it_takes_it(
+        credentials):
+    """IAM's eventual consistency: API Gateway refuses a role made a moment ago."""
+    iam, apigateway = client("iam"), client("apigateway")
+    iam_stub, gateway_stub = Stubber(iam), Stubber(apigateway)
+    arn = f"arn:aws:iam::{ACCOUNT}:role/{deploy.API_GATEWAY_LOG_ROLE}"
+    gateway_stub.add_response("get_account", {})
+    iam_stub.add_client_error("get_role", "NoSuchEntity")
+    iam_stub.add_response("create_role", {"Role": {
+        "Path": "/", "RoleName": deploy.API_GATEWAY_LOG_ROLE, "RoleId": "AROAEXAMPLE123456",
+        "Arn": arn, "CreateDate": NOW}})
+    iam_stub.add_response("put_role_policy", {})
+    for _ in range(2):
+        gateway_stub.add_client_error("update_account", "BadRequestException",
+                                      "The role ARN does not have required permissions")
+    gateway_stub.add_response("update_account", {"cloudwatchRoleArn": arn},
+                              {"patchOperations": [{"op": "replace",
+                                                    "path": "/cloudwatchRoleArn",
+                                                    "value": arn}]})
+    waits = []
+    with iam_stub, gateway_stub:
+        assert deploy.ensure_api_gateway_log_role(iam, apigateway, ACCOUNT,
+                                                  sleep=waits.append) == arn
+    assert waits == [deploy.ROLE_PROPAGATION_WAIT] * 2
+    gateway_stub.assert_no_pending_responses()
