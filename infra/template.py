@@ -552,10 +552,11 @@ ACCESS_LOG_FIELDS = {
     "integrationLatency": "$context.integrationLatency",
     "sourceIp": "$context.identity.sourceIp",
 }
-# What an access log line must never hold: the request's secrets travel in bodies and the
-# Authorization header, which API Gateway's variables below do not reach; these do.
-ACCESS_LOG_FORBIDDEN = ("$context.identity.userAgent", "$input", "$method.request",
-                        "$context.authorizer")
+# What an access log line must never hold: the request's secrets travel in the body and the
+# Authorization header, which the fields above do not reach; these would (the body, the
+# request's headers, what an authorizer made of them).
+ACCESS_LOG_FORBIDDEN = ("$input", "$method.request", "$context.authorizer",
+                        "$request.header")
 CLOUDFRONT_LOG_PREFIX = "cloudfront/"
 SITE_LOG_PREFIX = "s3/site/"
 
