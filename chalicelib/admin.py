@@ -212,7 +212,8 @@ REASONS = {
     "service_sms_limit": "the service-wide SMS limit is reached",
 }
 
-_TRAIL_FIELDS = {"username", "at", "day", "time", "event", "outcome", "request_id", "ip", "ttl"}
+_TRAIL_FIELDS = {"username", "at", "day", "time", "event", "outcome", "request_id", "ip", "ttl",
+                 "holder_id", "holder_name"}
 
 
 def recorded_at(record: dict) -> datetime:
@@ -228,9 +229,7 @@ def details(record: dict) -> str:
             return "+".join(str(v) for v in value) or "-"
         return str(value)
     parts = [f"{key}={shown(record[key])}" for key in sorted(record) if key not in _TRAIL_FIELDS]
-    if record.get("request_id") == "admin-cli":
-        parts.append("by=support")
-    return " ".join(parts)
+    return " ".join(parts)  # who acted has its own column (`acted`)
 
 
 CLEARED = {"login_lock": "the pwreg login lock", "login_failures": "recent pwreg login failures",
