@@ -11,6 +11,7 @@ from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.holders import Holder
 
+HOLDER_USE = "holders"  # the one partition of the by_holder_use index
 _USERNAME_ALLOWED = re.compile(r"[\w.\-]{1,64}", re.UNICODE)
 
 
@@ -90,6 +91,10 @@ class Account:
             "reminders_sent": self.reminders_sent,
             "lang": self.lang,
             "holders": [holder.to_item() for holder in self.holders],
+            # the sparse by_holder_use index: the daily job finds expired holders by it
+            "holder_use": HOLDER_USE if self.holders else None,
+            "least_used_on": min(h.unused_since() for h in self.holders).strftime("%Y-%m-%d")
+            if self.holders else None,
         }
 
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -249,3 +249,55 @@ def test_every_event_has_a_swedish_description_for_the_monthly_log():
     from chalicelib.domain.events import EVENTS
     from chalicelib.services.support.monthly import DESCRIPTIONS
     assert set(DESCRIPTIONS) == set(EVENTS)
+
+
+# -- the daily job: holders unused too long ---------------------------------------------
+
+def test_the_daily_job_removes_a_holder_unused_for_400_days_and_tells_them_and_the_others(rig):
+    rig.create_account()
+    rig.clock.advance(days=100)
+    rig.portal.support.add_holder(USERNAME, "Bo Ek", BO)
+    rig.deliver()
+    rig.clock.advance(days=299, hours=23)
+    assert rig.portal.holder_expiry.run() == {"accounts": 0, "holders_expired": 0}
+    rig.clock.advance(hours=1)  # 400 days since "Registrerat nummer" was added
+    assert rig.portal.holder_expiry.run() == {"accounts": 1, "holders_expired": 1}
+    assert holders(rig) == [("Bo Ek", BO)] and rig.account().phone == BO
+    expired = last(rig, "holder.expired")
+    assert (expired["subject_name"], expired["request_id"], expired["unused_days"]) == (
+        "Registrerat nummer", "daily-job", 400)
+    rig.deliver()
+    for number in (PHONE, BO):
+        assert "Registrerat nummer (070-*** ** 67) hade inte använt kontot hemtjanstab på " \
+               "400 dagar" in rig.texts_to(number)[-1]
+    assert rig.portal.holder_expiry.run() == {"accounts": 0, "holders_expired": 0}
+
+
+def test_the_daily_job_catches_up_after_an_outage_and_counts_use_not_adding(rig, reconfigure):
+    from dataclasses import replace as replaced
+    reconfigure(holder_unused_days=30)
+    rig.create_account()
+    rig.create_account("nattpatrullen", phone=BO)
+    account = rig.account("nattpatrullen")
+    used = replaced(account.holders[0], last_used_at=rig.clock.now() + timedelta(days=20))
+    rig.store.write(rig.portal.accounts.save(account.with_holders([used]), account.version))
+    rig.clock.advance(days=45)  # the job did not run for 45 days
+    assert rig.portal.holder_expiry.run() == {"accounts": 1, "holders_expired": 1}
+    assert rig.account().holders == [] and rig.account().phone is None
+    assert holders(rig, "nattpatrullen") == [("Registrerat nummer", BO)]
+
+
+def test_the_job_finds_accounts_through_the_index_never_a_scan(rig, monkeypatch):
+    rig.create_account()
+    rig.portal.support.create("utan-nummer", "tuvKAJ58!x")
+    item = next(i for i in rig.store.items(rig.settings.accounts_table)
+                if i["username"] == USERNAME)
+    assert (item["holder_use"], item["least_used_on"]) == ("holders", "2026-11-25")
+    bare = next(i for i in rig.store.items(rig.settings.accounts_table)
+                if i["username"] == "utan-nummer")
+    assert "holder_use" not in bare and "least_used_on" not in bare
+    scans = []
+    monkeypatch.setattr(rig.store, "scan", lambda *args, **kwargs: scans.append(args))
+    rig.clock.advance(days=401)
+    rig.portal.holder_expiry.run()
+    assert scans == [] and rig.account().holders == []
