@@ -124,6 +124,10 @@ def test_the_migration_turns_version_1_numbers_into_holders_once(local_aws):
     dynamodb.update_item(TableName=ACCOUNTS, Key={"username": {"S": "version1"}},
                          UpdateExpression="SET phone = :p REMOVE holders",
                          ExpressionAttributeValues={":p": {"S": "+46701239876"}})
+    waiting = admin(env, "holders", "list", "version1")
+    assert waiting.returncode == 0
+    assert "its version 1 number +4670*****76 becomes one with `migrate holders`" in \
+        waiting.stdout
     dry = admin(env, "migrate", "holders", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "would become" in dry.stdout and "version1" in dry.stdout
