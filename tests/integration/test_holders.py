@@ -69,3 +69,12 @@ def test_a_monthly_log_on_dynamodb_reads_one_month_of_one_account(world):
     later = world.portal.support.monthly_log("hemtjanstab", 2027, 1)
     assert [r["event"] for r in later.records] == ["account.disabled"]
     assert world.clock.now() - timedelta(days=40) < later.start
+
+
+def test_the_local_stacks_demo_account_has_its_number_as_its_one_holder(world):
+    from infra.local_stack import DEMO_PHONE, DEMO_USERNAME, ensure_demo_account
+    assert ensure_demo_account()
+    account = world.portal.accounts.get(DEMO_USERNAME)
+    assert [(h.name, h.phone, h.added_by) for h in account.holders] == [
+        ("Registrerat nummer", DEMO_PHONE, "support")]
+    assert account.phone == DEMO_PHONE
