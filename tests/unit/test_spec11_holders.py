@@ -56,8 +56,9 @@ def test_support_adds_a_holder_whom_the_other_holders_and_the_new_one_are_told_o
     assert holders(rig) == [("Registrerat nummer", PHONE), ("Bo Ek", BO)]
     added = last(rig, "holder.added", subject_name="Bo Ek")
     assert (added["event"], added["outcome"], added["subject_id"], added["subject_name"],
-            added["request_id"], added["phone"]) == (
-        "holder.added", "success", done.holder.id, "Bo Ek", "admin-cli", "+4670*****21")
+            added["added_by"], added["request_id"], added["phone"]) == (
+        "holder.added", "success", done.holder.id, "Bo Ek", "support", "admin-cli",
+        "+4670*****21")
     rig.deliver()
     for number in (PHONE, BO):
         [notice] = rig.texts_to(number)

@@ -106,7 +106,8 @@ class AccountChanges:
         if holders:
             tx.record(self.audit.record("holder.added", username, "success", SUPPORT,
                                          phone=number, subject_id=holders[0].id,
-                                         subject_name=holders[0].name))
+                                         subject_name=holders[0].name,
+                                         added_by=holders[0].added_by))
         try:
             tx.commit()
         except Refused as refused:

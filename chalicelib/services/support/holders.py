@@ -61,8 +61,11 @@ class Migration:
     dry_run: bool = False
 
 
-def _subject(holder: Holder) -> dict:
-    return {"subject_id": holder.id, "subject_name": holder.name}
+def _subject(holder: Holder, added: bool = False) -> dict:
+    """The audit fields naming the holder an event is about (and, for a new holder, who
+    added them)."""
+    fields = {"subject_id": holder.id, "subject_name": holder.name}
+    return {**fields, "added_by": holder.added_by} if added else fields
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +100,7 @@ class HolderChanges:
             updated = account.with_holders(added.holders)
             records.append(self.audit.record(
                 "holder.added", username, "success" if added.new else "renamed", SUPPORT,
-                phone=number, **_subject(added.holder),
+                phone=number, **_subject(added.holder, added=added.new),
                 previous_name=None if added.new else added.previous_name))
             self._save(account, updated, records)
             return HolderAdded(updated, added.holder, new=added.new, changed=True)
@@ -174,7 +177,8 @@ class HolderChanges:
             return account.holders, []
         holder = holding.migrated(account.phone, now)
         return [holder], [self.audit.record("holder.added", account.username, "migrated",
-                                            SUPPORT, phone=holder.phone, **_subject(holder))]
+                                            SUPPORT, phone=holder.phone,
+                                            **_subject(holder, added=True))]
 
     def _save(self, read: Account, updated: Account, records: list[dict]) -> None:
         tx = self.uow.begin()
