@@ -48,7 +48,10 @@ def deliver_sms(event):
 
 @app.schedule(Cron(0, 6, "*", "*", "?", "*"), name="send_reminders")
 def send_reminders(event):
-    """Every day at 06:00 UTC (07:00 or 08:00 in Sweden): the 14- and 3-day reminders."""
+    """Every day at 06:00 UTC (07:00 or 08:00 in Sweden): the 14- and 3-day reminders, and
+    the holders unused too long."""
     telemetry.correlate(event.to_dict().get("id") or "send_reminders")
     counts = portal().reminders.run()
     telemetry.info("reminders", job="reminders", **counts)
+    # SPEC 11: holders unused for 400 days *(config)* are removed, the others told.
+    telemetry.info("holder_expiry", job="holder_expiry", **portal().holder_expiry.run())

@@ -10,6 +10,11 @@
     accounts import FILE.csv
     events USERNAME [--limit N]
     report [--since 24h]
+    report --account USERNAME --month YYYY-MM [--csv]
+    holders list USERNAME
+    holders add USERNAME NAME NUMBER
+    holders remove USERNAME HOLDER_ID
+    migrate holders [--dry-run]
 
 A password is read from standard input (asked twice on a terminal), never from the command
 line, where it would end up in the shell history and the process list. `--stage local`
@@ -131,6 +136,8 @@ def describe(account, now: datetime) -> list[tuple[str, str]]:
         ("username", account.username),
         ("status", "disabled" if account.disabled else "enabled"),
         ("phone", number(account.phone) if account.phone else "none registered"),
+        ("holders", f"{len(account.holders)}: " + ", ".join(h.name for h in account.holders)
+         if account.holders else "none (see `holders list`)"),
         ("password changed", when(account.password_changed_at, now)),
         ("password expires", expiry(account, now)),
         ("created", iso(account.created_at)),
@@ -205,7 +212,8 @@ REASONS = {
     "service_sms_limit": "the service-wide SMS limit is reached",
 }
 
-_TRAIL_FIELDS = {"username", "at", "day", "time", "event", "outcome", "request_id", "ip", "ttl"}
+_TRAIL_FIELDS = {"username", "at", "day", "time", "event", "outcome", "request_id", "ip", "ttl",
+                 "holder_id", "holder_name"}
 
 
 def recorded_at(record: dict) -> datetime:
@@ -221,9 +229,7 @@ def details(record: dict) -> str:
             return "+".join(str(v) for v in value) or "-"
         return str(value)
     parts = [f"{key}={shown(record[key])}" for key in sorted(record) if key not in _TRAIL_FIELDS]
-    if record.get("request_id") == "admin-cli":
-        parts.append("by=support")
-    return " ".join(parts)
+    return " ".join(parts)  # who acted has its own column (`acted`)
 
 
 CLEARED = {"login_lock": "the pwreg login lock", "login_failures": "recent pwreg login failures",
@@ -302,7 +308,7 @@ def create(args, portal, io) -> int:
     support = portal.support
     password = (support.generate_password(args.username.strip().lower())
                 if args.generate else read_password(io.stdin))
-    account = support.create(args.username, password, args.phone)
+    account = support.create(args.username, password, args.phone, args.name)
     io.out.write(f"Created {account.username}.\n")
     if args.generate:
         io.out.write(f"Password (shown once): {password}\n")
@@ -369,7 +375,7 @@ def unlock(args, portal, io) -> int:
 
 
 def set_phone(args, portal, io) -> int:
-    account = portal.support.set_phone(args.username, args.number)
+    account = portal.support.set_phone(args.username, args.number, args.name)
     io.out.write(f"Number set for {account.username}.\n")
     pairs(describe(account, portal.clock.now()), io.out)
     return 0
@@ -409,13 +415,19 @@ def events(args, portal, io) -> int:
     if not trail:
         io.out.write("  nothing recorded for this username.\n")
         return 0
-    table(["time", "relative", "event", "outcome", "ip", "details"],
+    table(["time", "relative", "event", "outcome", "who", "ip", "details"],
           [[iso(recorded_at(r)), relative(recorded_at(r), state.now), r["event"],
-            r.get("outcome", "-"), r.get("ip", "-"), details(r)] for r in trail], io.out)
+            r.get("outcome", "-"), acted(r), r.get("ip", "-"), details(r)] for r in trail],
+          io.out)
     return 0
 
 
 def report(args, portal, io) -> int:
+    if args.account or args.month:
+        return monthly_report(args, portal, io)
+    if args.csv:
+        raise SystemExit("error: --csv is for the monthly report of one account "
+                         "(--account USERNAME --month YYYY-MM)")
     result = portal.support.report(args.since)
     now = result.end
     io.out.write(f"Report from {when(result.start, now)} to {iso(result.end)} (UTC)\n\n")
@@ -439,6 +451,105 @@ def report(args, portal, io) -> int:
     return 0
 
 
+# -- holders (SPEC 11): list, add, remove, the migration, the monthly report ---------------
+
+def acted(record: dict) -> str:
+    """Who did what a record tells: `Anna Berg (holder id)`, `support`, `system` or `-`."""
+    from chalicelib.domain.events import who
+    name, holder_id = who(record)
+    return f"{name} ({holder_id})" if holder_id else name
+
+
+def holder_rows(account, now: datetime) -> list[list[str]]:
+    from chalicelib.domain.phone import masked_national
+    return [[holder.id, holder.name, masked_national(holder.phone), iso(holder.added_at),
+             holder.added_by, when(holder.last_used_at, now) if holder.last_used_at
+             else "never"] for holder in account.holders]
+
+
+def holders_table(account, now: datetime, out) -> None:
+    table(["id", "name", "number", "added", "added by", "last used"],
+          holder_rows(account, now), out)
+
+
+def list_holders(args, portal, io) -> int:
+    account, now = portal.support.holders(args.username), portal.clock.now()
+    most = portal.settings.max_holders
+    if not account.holders:
+        io.out.write(f"{account.username} has no holders"
+                     + (f"; its version 1 number {number(account.phone)} becomes one with "
+                        "`migrate holders`" if account.phone else
+                        ": no codes can be sent for it") + ".\n")
+        return 0
+    holders_table(account, now, io.out)
+    io.out.write(f"{len(account.holders)} of at most {most} holders of {account.username}; "
+                 "codes of the version 1 flows go to the first.\n")
+    return 0
+
+
+def add_holder(args, portal, io) -> int:
+    done = portal.support.add_holder(args.username, args.name, args.number)
+    if not done.changed:
+        io.out.write(f"{done.holder.name} at that number already holds "
+                     f"{done.account.username}; nothing changed.\n")
+    elif done.new:
+        io.out.write(f"Added {done.holder.name} ({done.holder.id}) to "
+                     f"{done.account.username}; the holders are told by SMS.\n")
+    else:
+        io.out.write(f"That number already holds {done.account.username}: its holder "
+                     f"({done.holder.id}) is now named {done.holder.name}.\n")
+    holders_table(done.account, portal.clock.now(), io.out)
+    return 0
+
+
+def remove_holder(args, portal, io) -> int:
+    done = portal.support.remove_holder(args.username, args.holder_id)
+    io.out.write(f"Removed {done.holder.name} ({done.holder.id}) from "
+                 f"{done.account.username}; they and the other holders are told by SMS.\n")
+    if done.account.holders:
+        holders_table(done.account, portal.clock.now(), io.out)
+    else:
+        io.out.write(f"{done.account.username} has no holders now: no codes can be sent "
+                     "for it until support adds one.\n")
+    return 0
+
+
+def migrate_holders(args, portal, io) -> int:
+    result = portal.support.migrate_holders(dry_run=args.dry_run)
+    verb = "would become" if result.dry_run else "became"
+    io.out.write(f"{len(result.migrated)} version 1 number{'s' if len(result.migrated) != 1 else ''} "
+                 f"{verb} the holder \"Registrerat nummer\"; {result.already} account"
+                 f"{'s' if result.already != 1 else ''} had holders already; "
+                 f"{result.without_number} without a number.\n")
+    for username in result.migrated:
+        io.out.write(f"  {username}\n")
+    if result.dry_run:
+        io.out.write("Dry run: nothing was written.\n")
+    return 0
+
+
+def monthly_report(args, portal, io) -> int:
+    from chalicelib.services.support.monthly import COLUMNS, month
+    if not (args.account and args.month):
+        raise SystemExit("error: the monthly report needs both --account USERNAME and "
+                         "--month YYYY-MM")
+    log = portal.support.monthly_log(args.account, *month(args.month))
+    if args.csv:
+        data = log.csv()
+        binary = getattr(io.out, "buffer", None)
+        if binary is not None:
+            io.out.flush()
+            binary.write(data)
+            binary.flush()
+        else:
+            io.out.write(data.decode("utf-8"))
+        return 0
+    io.out.write(f"Händelser för {log.title} (svensk tid): {len(log.records)}\n")
+    if log.records:
+        table(list(COLUMNS), log.rows(), io.out)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m chalicelib.admin", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -456,6 +567,8 @@ def parser() -> argparse.ArgumentParser:
 
     create_ = command("create", create, "create an account (password from stdin)", "username")
     create_.add_argument("--phone", help="the account's mobile number, e.g. 070-123 45 67")
+    create_.add_argument("--name", help="the name of the person at --phone (default "
+                         "\"Registrerat nummer\")")
     create_.add_argument("--generate", action="store_true",
                          help="generate a password that meets the policy and print it once")
     command("show", show, "an account's state", "username")
@@ -465,8 +578,9 @@ def parser() -> argparse.ArgumentParser:
     command("disable", disable, "disable an account and end its pwreg sessions", "username")
     command("enable", enable, "enable a disabled account", "username")
     command("unlock", unlock, "clear the pwreg login lock and the reset pause", "username")
-    command("set-phone", set_phone, "set the number after checking identity by phone",
-            "username", "number")
+    command("set-phone", set_phone, "set the number after checking identity by phone "
+            "(it becomes the first holder)", "username", "number").add_argument(
+        "--name", help="the name of the person at the number")
     command("import", import_accounts, "create the accounts of a CSV file (username,phone); "
             "all or nothing", "file")
 
@@ -481,6 +595,34 @@ def parser() -> argparse.ArgumentParser:
     summary.set_defaults(handler=report)
     summary.add_argument("--since", type=period, default=period("24h"), metavar="PERIOD",
                          help="how far back: 24h (default), 7d, 30d, …")
+    summary.add_argument("--account", metavar="USERNAME",
+                         help="one account's every event of --month, with who did it")
+    summary.add_argument("--month", metavar="YYYY-MM", help="the month (Swedish time)")
+    summary.add_argument("--csv", action="store_true",
+                         help="as CSV for Excel (UTF-8 with BOM, ';'-separated)")
+
+    holding = groups.add_parser("holders", help="the named people who hold an account")
+    holder_commands = holding.add_subparsers(dest="command", required=True)
+    listed = holder_commands.add_parser("list", help="an account's holders")
+    listed.set_defaults(handler=list_holders)
+    listed.add_argument("username")
+    added = holder_commands.add_parser(
+        "add", help="add a person after checking them by phone (the same number again "
+                    "renames its holder)")
+    added.set_defaults(handler=add_holder)
+    for argument in ("username", "name", "number"):
+        added.add_argument(argument)
+    removed = holder_commands.add_parser("remove", help="remove a holder (see `holders list`)")
+    removed.set_defaults(handler=remove_holder)
+    removed.add_argument("username")
+    removed.add_argument("holder_id")
+    migrating = groups.add_parser("migrate", help="data migrations of a deployed table")
+    migrations = migrating.add_subparsers(dest="command", required=True)
+    migration = migrations.add_parser(
+        "holders", help="each version 1 number becomes one holder, \"Registrerat nummer\"")
+    migration.set_defaults(handler=migrate_holders)
+    migration.add_argument("--dry-run", action="store_true",
+                           help="count what would change, write nothing")
     return main
 
 
@@ -495,6 +637,13 @@ class _Discard:
 def error_line(error: PortalError, args) -> str:
     if error.code == "invalid_request" and error.fields.get("field") == "username":
         return f"error: invalid_request: not a valid username ({USERNAME_RULE})"
+    if error.code == "not_found" and error.fields.get("holder_id"):
+        return (f"error: not_found: {args.username.strip().lower()} has no holder "
+                f"{error.fields['holder_id']} (see `holders list`)")
+    if error.code == "invalid_request" and error.fields.get("field") == "month":
+        return f"error: invalid_request: --month is a month such as 2026-11, not {args.month!r}"
+    if error.code == "not_found" and getattr(args, "account", None):
+        return f"error: not_found: no account named {args.account.strip().lower()}"
     if error.code == "not_found" and getattr(args, "username", None):
         return f"error: not_found: no account named {args.username.strip().lower()}"
     message = text(error.code, "en", **error.fields)

@@ -114,6 +114,13 @@ class Portal:
                          notifications=self.notifications)
 
     @cached_property
+    def holder_expiry(self):
+        from chalicelib.services.holder_expiry import HolderExpiry
+        return HolderExpiry(settings=self.settings, clock=self.clock, uow=self.uow,
+                            accounts=self.accounts, audit=self.audit,
+                            notifications=self.notifications)
+
+    @cached_property
     def support(self):
         from chalicelib.services.support import Support
         return Support(settings=self.settings, clock=self.clock, uow=self.uow,

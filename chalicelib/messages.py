@@ -65,6 +65,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Numret måste vara ett svenskt mobilnummer.",
         "en": "The number must be a Swedish mobile number.",
     },
+    "invalid_name": {
+        "sv": "Skriv ditt namn med 1–{max_length} tecken, utan radbrytningar eller "
+              "styrtecken.",
+        "en": "Write your name in 1–{max_length} characters, without line breaks or "
+              "control characters.",
+    },
+    "too_many_holders": {
+        "sv": "Kontot har redan {max_holders} innehavare. Ta bort någon först.",
+        "en": "The account already has {max_holders} holders. Remove one first.",
+    },
     "invalid_code": {
         "sv": "Fel säkerhetskod. Du har {attempts_left} försök kvar.",
         "en": "Wrong security code. You have {attempts_left} attempts left.",
@@ -153,6 +163,28 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The mobile number of the account {username} was changed {time} to {phone}. "
               "This number no longer gets security codes for the account. "
               "Wasn't this you? Contact support: {support}.",
+    },
+    # SMS notifications of holders (SPEC 7): to the other holders and to the one concerned
+    "sms.holder_added": {
+        "sv": "{name} ({phone}) lades till av {by} {time} och kan nu få säkerhetskoder "
+              "för kontot {username}. Stämmer det inte? Kontakta support: {support}.",
+        "en": "{name} ({phone}) was added by {by} {time} and can now get security codes "
+              "for the account {username}. Not right? Contact support: {support}.",
+    },
+    "sms.holder_removed": {
+        "sv": "{name} ({phone}) togs bort av {by} {time} och får inte längre "
+              "säkerhetskoder för kontot {username}. Stämmer det inte? "
+              "Kontakta support: {support}.",
+        "en": "{name} ({phone}) was removed by {by} {time} and no longer gets security "
+              "codes for the account {username}. Not right? Contact support: {support}.",
+    },
+    "sms.holder_expired": {
+        "sv": "{name} ({phone}) hade inte använt kontot {username} på {days} dagar och "
+              "togs bort {time}; numret får inte längre säkerhetskoder för kontot. "
+              "Frågor? Kontakta support: {support}.",
+        "en": "{name} ({phone}) had not used the account {username} for {days} days and "
+              "was removed {time}; the number no longer gets security codes for the "
+              "account. Questions? Contact support: {support}.",
     },
     "sms.reminder": {
         "sv": "Lösenordet för kontot {username} går ut om {days} dagar ({date}). "

@@ -90,7 +90,8 @@ class Store(Protocol):
 
     def query(self, table: str, attribute: str, value, index: str | None = None,
               order: str | None = None, newest_first: bool = False,
-              limit: int | None = None) -> list[dict]: ...
+              limit: int | None = None, between: tuple | None = None) -> list[dict]:
+        """`between` (low, high): only items whose sort key (`order`) lies in it, inclusive."""
 
     def scan(self, table: str, attributes: list[str] | None = None) -> list[dict]: ...
 

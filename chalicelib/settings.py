@@ -100,6 +100,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("session_seconds",           "SESSION_SECONDS",         "900", number),
     S("reset_token_seconds",       "RESET_TOKEN_SECONDS",     "600", number),
     S("audit_retention_days",      "AUDIT_RETENTION_DAYS",    "365", number),
+    S("max_holders",               "MAX_HOLDERS",             "5", number),  # SPEC 11
+    S("holder_unused_days",        "HOLDER_UNUSED_DAYS",      "400", number),
     S("max_body_bytes",            "MAX_BODY_BYTES",          "16384", number),
     S("sms_max_receives",          "SMS_MAX_RECEIVES",        "5", number),
     S("trusted_proxy_hops",        "TRUSTED_PROXY_HOPS",      "0", number),
@@ -219,6 +221,8 @@ class Settings:
     session_seconds: int
     reset_token_seconds: int
     audit_retention_days: int
+    max_holders: int
+    holder_unused_days: int
     max_body_bytes: int
     sms_max_receives: int
     trusted_proxy_hops: int

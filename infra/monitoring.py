@@ -93,6 +93,8 @@ def dashboard_body(stage: str) -> dict:
         _widget("SNS SMS spend this month (USD)",
                 [["AWS/SNS", "SMSMonthToDateSpentUSD"]], 0, 30, stat="Maximum"),
         _widget("Every security event", events(*EVENTS), 12, 30, width=12),
+        _widget("Holders added, removed, expired",
+                events("holder.added", "holder.removed", "holder.expired"), 0, 36),
     ]
     return {"widgets": widgets}
 

@@ -78,7 +78,7 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 # What each function may do, and to what: nothing else. No action has a `*`, every
 # resource is named. Only the API reads the secrets; only the worker publishes SMS and takes
 # messages off the queue (the three actions Lambda's SQS trigger needs); the reminder job
-# reads the expiry index and marks accounts; scans and account deletes are the CLI's, with
+# reads the expiry and holder-use indexes and marks accounts; scans and account deletes are the CLI's, with
 # an operator's own credentials. tests/infra/test_least_privilege.py runs the flows and
 # checks that every call each function makes is allowed here.
 ACCESS = {
@@ -105,7 +105,8 @@ ACCESS = {
     "send_reminders": {
         "tables": {"AccountsTable": ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
                    "AuditTable": ["dynamodb:PutItem"]},
-        "indexes": {"AccountsTable/by_expiry": ["dynamodb:Query"]},
+        "indexes": {"AccountsTable/by_expiry": ["dynamodb:Query"],
+                    "AccountsTable/by_holder_use": ["dynamodb:Query"]},
         "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": False,
     },
 }

@@ -6,7 +6,7 @@ made at once cannot silently overwrite each other.
 from __future__ import annotations
 
 from chalicelib.domain import conditions as c
-from chalicelib.domain.account import Account
+from chalicelib.domain.account import HOLDER_USE, Account
 from chalicelib.ports import Put, Read, Store
 
 
@@ -42,6 +42,13 @@ class Accounts:
         index: the cost is that of the accounts due that day, never of the whole table."""
         return [item["username"] for item in self._store.query(
             self.table, "expires_on", day, index="by_expiry", order="username")]
+
+    def least_used_before(self, day) -> list[str]:
+        """The usernames with a holder last used (or added) on `day` (a date) or before,
+        through the sparse by_holder_use index: one Query, never a scan."""
+        return [item["username"] for item in self._store.query(
+            self.table, "holder_use", HOLDER_USE, index="by_holder_use",
+            order="least_used_on", between=("0000-01-01", day.isoformat()))]
 
     def all(self, attributes: list[str] | None = None) -> list[dict]:
         """Every account item (or only `attributes` of each): a scan, for the support CLI."""

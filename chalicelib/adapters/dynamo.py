@@ -194,13 +194,21 @@ class DynamoStore:
 
     def query(self, table: str, attribute: str, value, index: str | None = None,
               order: str | None = None, newest_first: bool = False,
-              limit: int | None = None) -> list[dict]:
+              limit: int | None = None, between: tuple | None = None) -> list[dict]:
         """The items whose `attribute` (the table's or `index`'s partition key) is `value`,
-        in the order of the sort key (`order` is what it is; DynamoDB knows)."""
+        in the order of the sort key (`order` is what it is; DynamoDB knows); with
+        `between`, only those whose sort key lies from its low to its high end."""
         kwargs = {"TableName": table, "KeyConditionExpression": "#k = :k",
                   "ExpressionAttributeNames": {"#k": attribute},
                   "ExpressionAttributeValues": to_dynamo({":k": value}),
                   "ScanIndexForward": not newest_first}
+        if between is not None:
+            if not order:
+                raise ValueError("a query between two sort keys names the sort key (order)")
+            kwargs["KeyConditionExpression"] += " AND #r BETWEEN :low AND :high"
+            kwargs["ExpressionAttributeNames"]["#r"] = order
+            kwargs["ExpressionAttributeValues"].update(
+                to_dynamo({":low": between[0], ":high": between[1]}))
         if index:
             kwargs["IndexName"] = index
         items: list[dict] = []

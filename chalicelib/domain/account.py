@@ -6,9 +6,12 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from chalicelib.domain import holders as holding
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.holders import Holder
 
+HOLDER_USE = "holders"  # the one partition of the by_holder_use index
 _USERNAME_ALLOWED = re.compile(r"[\w.\-]{1,64}", re.UNICODE)
 
 
@@ -37,6 +40,30 @@ class Account:
     version: int = 1
     reminders_sent: list[int] = field(default_factory=list)
     lang: str = "sv"  # the language the account's user last chose: that of its notices
+    holders: list[Holder] = field(default_factory=list)  # SPEC 11, first holder first
+
+    def __post_init__(self):
+        # The transition of issue 14 (SPEC 11), until pwreset and pwreg name holders: the
+        # version 1 flows still read and write `phone`, the one number codes go to. It is
+        # always the first holder's number. A version 1 number change (pwreg's
+        # `replace(account, phone=…)`) gives the first holder the new number; an account
+        # with a number and no holders is not migrated yet (`admin migrate holders`).
+        self.holders = list(self.holders)
+        if self.holders and self.phone != self.holders[0].phone:
+            if self.phone is None:
+                self.phone = self.holders[0].phone
+            else:
+                self.holders = holding.renumbered_first(self.holders, self.phone)
+
+    def with_holders(self, holders: list[Holder]) -> "Account":
+        """This account with `holders` (the first one's number becomes `phone`, the number
+        the version 1 flows use) and the next version."""
+        return replace(self, holders=list(holders),
+                       phone=holders[0].phone if holders else None,
+                       version=self.version + 1)
+
+    def holder(self, holder_id: str) -> Holder | None:
+        return next((h for h in self.holders if h.id == holder_id), None)
 
     def with_password(self, password_hash: str, fingerprint: str, history_size: int,
                       now: datetime, max_age_days: int) -> "Account":
@@ -63,6 +90,11 @@ class Account:
             "version": self.version,
             "reminders_sent": self.reminders_sent,
             "lang": self.lang,
+            "holders": [holder.to_item() for holder in self.holders],
+            # the sparse by_holder_use index: the daily job finds expired holders by it
+            "holder_use": HOLDER_USE if self.holders else None,
+            "least_used_on": min(h.unused_since() for h in self.holders).strftime("%Y-%m-%d")
+            if self.holders else None,
         }
 
     @classmethod
@@ -81,6 +113,7 @@ class Account:
             version=int(item.get("version", 1)),
             reminders_sent=[int(d) for d in item.get("reminders_sent", [])],
             lang=item.get("lang", "sv"),
+            holders=[Holder.from_item(h) for h in item.get("holders", [])],
         )
 
 

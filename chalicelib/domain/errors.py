@@ -96,5 +96,16 @@ class ImportRejected(PortalError):
         self.problems = problems
 
 
+class InvalidName(PortalError):
+    """A holder's name that is empty, longer than `max_length` or holds a control
+    character (SPEC 8, 11)."""
+
+    code, status = "invalid_name", 400
+
+
+class TooManyHolders(PortalError):
+    code, status = "too_many_holders", 409
+
+
 class ServiceUnavailable(PortalError):
     code, status = "service_unavailable", 503

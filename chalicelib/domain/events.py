@@ -1,5 +1,11 @@
 """The security events of SPEC 9: the one list that the audit trail, the metrics, the
-dashboard and the alarms are all built from."""
+dashboard and the alarms are all built from.
+
+Who did it (SPEC 9, 11): a record names the holder who acted in `holder_id` and
+`holder_name` once a holder is known (the code went to their number, or they were logged in
+on pwreg as them); support's records carry the request id `admin-cli` and the daily job's
+`daily-job`. A record about a holder (`holder.added`, `holder.removed`, `holder.expired`)
+names that holder in `subject_id` and `subject_name`. `who` reads it back."""
 from __future__ import annotations
 
 import ipaddress
@@ -26,6 +32,9 @@ EVENTS = (
     "account.disabled",
     "account.enabled",
     "phone.set_by_support",
+    "holder.added",
+    "holder.removed",
+    "holder.expired",
 )
 
 METRIC_NAMESPACE = "pwportal"
@@ -41,6 +50,19 @@ class Caller:
 
 
 SUPPORT = Caller(ip="", request_id="admin-cli", lang="sv")
+DAILY_JOB = Caller(ip="", request_id="daily-job", lang="sv")
+
+
+def who(record: dict) -> tuple[str, str]:
+    """(who acted, their holder id or "") of an audit record: a holder's name, `support`,
+    `system` (the daily job), or `-` when the record does not say (version 1 flows)."""
+    if record.get("holder_id"):
+        return str(record.get("holder_name") or "-"), str(record["holder_id"])
+    if record.get("request_id") == SUPPORT.request_id:
+        return "support", ""
+    if record.get("request_id") == DAILY_JOB.request_id:
+        return "system", ""
+    return "-", ""
 
 
 def truncate_ip(ip: str) -> str:

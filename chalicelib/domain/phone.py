@@ -52,3 +52,20 @@ def masked(e164: str | None) -> str | None:
     if len(digits) < 6:
         return "*" * len(digits)
     return "+" + digits[:4] + "*" * (len(digits) - 6) + digits[-2:]
+
+
+def masked_national(e164: str | None) -> str | None:
+    """What a page or a list of holders shows of a number: `070-*** ** 67`, the national
+    form with every digit but the first three and the last two hidden."""
+    if not e164:
+        return None
+    shown = national(e164)
+    digits = sum(char.isdigit() for char in shown)
+    seen, out = 0, []
+    for char in shown:
+        if char.isdigit():
+            seen += 1
+            out.append(char if seen <= 3 or seen > digits - 2 else "*")
+        else:
+            out.append(char)
+    return "".join(out)

@@ -1,4 +1,5 @@
-"""The SMS notices of SPEC 7: password changed, number changed, and the expiry reminders.
+"""The SMS notices of SPEC 7: password changed, number changed, a holder added, removed or
+expired, and the expiry reminders.
 
 They travel the same queue as the codes. A notice never holds a code, a password or a full
 number other than the recipient's own, and it is sent in the language the account last
@@ -16,7 +17,7 @@ from chalicelib.domain import sms
 from chalicelib.domain.clock import swedish_time
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
-from chalicelib.domain.phone import masked
+from chalicelib.domain.phone import masked, masked_national
 from chalicelib.messages import text
 from chalicelib.ports import Queue
 
@@ -74,6 +75,19 @@ class Notifications:
         body = text("sms.phone_changed", lang, username=username, time=spoken_time(at, lang),
                     phone=masked(new_phone), support=self._support)
         self._send(sms.message("notice", body, to=old_phone, lang=lang), username, caller)
+
+    def holder_changed(self, change: str, username: str, holder, recipients: list[str],
+                       at: datetime, lang: str, by: str, caller: Caller,
+                       **fields) -> None:
+        """`change` is `added`, `removed` or `expired` (SPEC 7, 11): told, with the holder's
+        name and masked number, to each of `recipients` (the other holders, and the holder
+        concerned where they should hear of it), one SMS each. `by` names who did it: a
+        holder's name or `support`."""
+        body = text(f"sms.holder_{change}", lang, name=holder.name,
+                    phone=masked_national(holder.phone), by=by, username=username,
+                    time=spoken_time(at, lang), support=self._support, **fields)
+        for number in dict.fromkeys(recipients):  # each number once
+            self._send(sms.message("notice", body, to=number, lang=lang), username, caller)
 
     def reminder(self, username: str, expires_at: datetime, days: int, lang: str) -> dict:
         """The queued message of one expiry reminder (the reminder job sends it)."""

@@ -147,10 +147,10 @@ def test_events_answers_why_an_account_gets_no_code_in_one_command(local_aws):
     diagnosis, trail = out.split("Audit trail", 1)
     assert diagnosis.index("number") < diagnosis.index("verdict")  # the state comes first
     header = next(line for line in lines_of(trail) if line.startswith("time"))
-    assert header.split() == ["time", "relative", "event", "outcome", "ip", "details"]
+    assert header.split() == ["time", "relative", "event", "outcome", "who", "ip", "details"]
     row = next(line for line in lines_of(trail) if "account.created" in line)
     assert row.index("account.created") == header.index("event")  # aligned
-    assert "just now" in row and "by=support" in row
+    assert "just now" in row and row[header.index("who"):].startswith("support ")
 
 
 def test_events_of_a_name_that_is_no_account_says_so(local_aws):

@@ -58,6 +58,8 @@ def cause_every_event(world, client):
     support.disable("hemtjanstab")                                     # account.disabled
     support.enable("hemtjanstab")                                      # account.enabled
     support.set_phone("hemtjanstab", "0701234567")                     # phone.set_by_support
+    bo = support.add_holder("hemtjanstab", "Bo Ek", "0701112299").holder  # holder.added
+    support.remove_holder("hemtjanstab", bo.id)                         # holder.removed
 
     world.create_account("nattpatrullen", phone="+46701112233")
     again = post(client, "/api/reset/start", {"username": "nattpatrullen"})
@@ -69,6 +71,9 @@ def cause_every_event(world, client):
     world.clock.advance(days=76)                                       # reminder.sent
     world.portal.reminders.run()
     world.deliver()
+
+    world.clock.advance(days=400)                                      # holder.expired
+    world.portal.holder_expiry.run()
 
     world.use(gateway=FailingGateway())                            # sms.failed
     from chalicelib.domain import sms

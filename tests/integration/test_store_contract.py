@@ -113,6 +113,19 @@ def test_a_query_orders_by_the_sort_key_newest_first_when_asked_and_stops_at_lim
     assert [item["username"] for item in by_day] == ["anna"] * 3  # bo's has no day
 
 
+def test_a_query_between_two_sort_keys_answers_those_inclusive_in_order(store):
+    for at in ("2026-10-31T23:59:59Z#a", "2026-11-01T00:00:00Z#b", "2026-11-15T12:00:00Z#c",
+               "2026-11-30T23:59:59Z#d", "2026-12-01T00:00:00Z#e"):
+        store.write(Put(AUDIT, {"username": "anna", "at": at}))
+    store.write(Put(AUDIT, {"username": "bo", "at": "2026-11-15T12:00:00Z#f"}))
+    november = store.query(AUDIT, "username", "anna", order="at",
+                           between=("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"))
+    assert [item["at"][-1] for item in november] == ["b", "c", "d"]
+    newest = store.query(AUDIT, "username", "anna", order="at", newest_first=True,
+                         between=("2026-11-15T12:00:00Z#c", "2026-12-01T00:00:00Z#e"))
+    assert [item["at"][-1] for item in newest] == ["e", "d", "c"]
+
+
 def test_a_keys_only_index_answers_with_the_keys_alone(store):
     for name in ("cecilia", "anna"):
         store.write(Put(ACCOUNTS, {"username": name, "expires_on": "2026-12-01",

@@ -331,8 +331,8 @@ def test_import_creates_every_account_and_returns_only_the_passwords_to_hand_out
     assert with_number.phone == PHONE and with_number.password is None
     assert violations(without.password, "hemvardsgruppen", world.settings.policy) == []
     assert login(world, "hemvardsgruppen", without.password)["phone"] is None
-    created = world.audit("hemtjanstab")[0]
-    assert created["event"] == "account.created" and created["source"] == "import"
+    created = next(r for r in world.audit("hemtjanstab") if r["event"] == "account.created")
+    assert created["source"] == "import"
     assert created["handover"] == "pwreset"
     # The holder with a number sets a password with a code sent to that number.
     challenge = world.portal.reset.start("hemtjanstab", USER)["challenge"]

@@ -176,14 +176,17 @@ class MemoryStore:
 
     def query(self, table: str, attribute: str, value, index: str | None = None,
               order: str | None = None, newest_first: bool = False,
-              limit: int | None = None) -> list[dict]:
+              limit: int | None = None, between: tuple | None = None) -> list[dict]:
         with self._lock:
             self._reachable()
             schema = self._queried(table, index, attribute, order)
+            if between is not None and (order is None or schema.range is None):
+                raise StoreMisuse("a query between two sort keys names the sort key (order)")
             value = _stored({"v": value})["v"]
             found = [item for item in self._table(table).values()
                      if item.get(schema.hash) == value
-                     and (schema.range is None or schema.range in item)]
+                     and (schema.range is None or schema.range in item)
+                     and (between is None or between[0] <= item[schema.range] <= between[1])]
             if schema.range:
                 found.sort(key=lambda item: item[schema.range], reverse=newest_first)
             if limit:

@@ -9,7 +9,9 @@ after checking identity by phone, and summarise the audit trail of a period.
 - changes.py: create, disable, enable, set_phone, unlock, generate_password;
 - imports.py: an account list in CSV, checked whole, then imported;
 - report.py: what the report counts (REPORT_COUNTS) and the report;
-- state.py: AccountState, and show/state/events/list_accounts/expiring.
+- state.py: AccountState, and show/state/events/list_accounts/expiring;
+- holders.py: an account's holders: list, add, remove, and the migration from version 1;
+- monthly.py: one account's events of one month, with who did each (`report --account`).
 
 Every change is one transaction that holds its own audit record and is conditioned on what
 was read; a concurrent change makes it read again and retry. Answers are plain values
@@ -21,13 +23,17 @@ from datetime import timedelta
 
 from chalicelib.domain.account import Account
 from chalicelib.services.support.changes import AccountChanges, Unlocked
+from chalicelib.services.support.holders import (HolderAdded, HolderChanges, HolderRemoved,
+                                                 Migration)
+from chalicelib.services.support.monthly import MonthlyLog, MonthlyReports
 from chalicelib.services.support.imports import (ImportProblem, ImportResult, Imported,
                                                  Imports)
 from chalicelib.services.support.report import (REPORT_COUNTS, Report, Reports,
                                                 expiring_window)
 from chalicelib.services.support.state import AccountState, AccountStates
 
-__all__ = ["AccountState", "ImportProblem", "ImportResult", "Imported", "REPORT_COUNTS",
+__all__ = ["AccountState", "HolderAdded", "HolderRemoved", "ImportProblem", "Migration",
+           "MonthlyLog", "ImportResult", "Imported", "REPORT_COUNTS",
            "Report", "Support", "Unlocked", "expiring_window"]
 
 
@@ -43,14 +49,19 @@ class Support:
         self.imports = Imports(settings=settings, accounts=accounts, changes=self.changes)
         self.reports = Reports(settings=settings, clock=clock, accounts=accounts, audit=audit,
                                states=self.states)
+        self.holder_changes = HolderChanges(settings=settings, clock=clock, uow=uow,
+                                            accounts=accounts, audit=audit,
+                                            notifications=notifications)
+        self.monthly = MonthlyReports(accounts=accounts, audit=audit)
 
     # -- creating and importing ------------------------------------------------------------
 
     def generate_password(self, username: str) -> str:
         return self.changes.generate_password(username)
 
-    def create(self, raw_username, password: str, raw_phone: str | None = None) -> Account:
-        return self.changes.create(raw_username, password, raw_phone)
+    def create(self, raw_username, password: str, raw_phone: str | None = None,
+               raw_name: str | None = None) -> Account:
+        return self.changes.create(raw_username, password, raw_phone, raw_name)
 
     def check_import(self, csv_text: str) -> list[tuple[int, str, str | None]]:
         return self.imports.check_import(csv_text)
@@ -83,8 +94,8 @@ class Support:
     def enable(self, raw_username) -> tuple[Account, bool]:
         return self.changes.enable(raw_username)
 
-    def set_phone(self, raw_username, raw_phone: str) -> Account:
-        return self.changes.set_phone(raw_username, raw_phone)
+    def set_phone(self, raw_username, raw_phone: str, raw_name: str | None = None) -> Account:
+        return self.changes.set_phone(raw_username, raw_phone, raw_name)
 
     def unlock(self, raw_username) -> Unlocked:
         return self.changes.unlock(raw_username)
@@ -93,3 +104,20 @@ class Support:
 
     def report(self, period: timedelta) -> Report:
         return self.reports.report(period)
+
+    # -- holders (SPEC 11) -----------------------------------------------------------------
+
+    def holders(self, raw_username) -> Account:
+        return self.holder_changes.holders(raw_username)
+
+    def add_holder(self, raw_username, raw_name, raw_phone) -> HolderAdded:
+        return self.holder_changes.add(raw_username, raw_name, raw_phone)
+
+    def remove_holder(self, raw_username, holder_id: str) -> HolderRemoved:
+        return self.holder_changes.remove(raw_username, holder_id)
+
+    def migrate_holders(self, dry_run: bool = False) -> Migration:
+        return self.holder_changes.migrate(dry_run=dry_run)
+
+    def monthly_log(self, raw_username, year: int, month: int) -> MonthlyLog:
+        return self.monthly.log(raw_username, year, month)

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.adapters.limits import LOGIN_FAILURES, WRONG_CODES
-from chalicelib.domain import phone as phones, policy
+from chalicelib.domain import holders as holding, phone as phones, policy
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import AccountExists, PasswordRejected, ServiceUnavailable
 from chalicelib.domain.events import SUPPORT
@@ -69,30 +69,45 @@ class AccountChanges:
             if not policy.violations(candidate, username, rules):
                 return candidate
 
-    def create(self, raw_username, password: str, raw_phone: str | None = None) -> Account:
+    def create(self, raw_username, password: str, raw_phone: str | None = None,
+               raw_name: str | None = None) -> Account:
+        """A new account; with a number, its first holder (SPEC 9): named `raw_name`, or
+        "Registrerat nummer" when support gives no name."""
         username = normalise_username(raw_username)
         number = (phones.parse(raw_phone, self.settings.allowed_countries)
                   if raw_phone else None)
+        name = holding.normalise_name(raw_name) if raw_name is not None else None
         broken = policy.violations(password, username, self.settings.policy)
         if broken:
             raise PasswordRejected(broken)
-        return self.insert(username, password, number)
+        return self.insert(username, password, number, holder_name=name)
 
-    def insert(self, username: str, password: str, number: str | None, **details) -> Account:
+    def insert(self, username: str, password: str, number: str | None,
+               holder_name: str | None = None, **details) -> Account:
         """Store a new account (`username` already normalised, `password` already judged),
-        with its `account.created` record; AccountExists if the username is taken."""
+        with its `account.created` record; AccountExists if the username is taken. A number
+        becomes the account's one holder, named `holder_name` or "Registrerat nummer"."""
         hasher = self.hasher()
         salt = secrets.token_bytes(16)
         now = self.clock.now()
+        holders = ([holding.Holder(id=holding.new_id(),
+                                   name=holder_name or holding.MIGRATED_NAME, phone=number,
+                                   added_at=now, added_by=holding.SUPPORT)]
+                   if number else [])
         account = Account(
             username=username, password_hash=hasher.hash(password), history_salt=salt.hex(),
             history=[hasher.fingerprint(password, salt)], password_changed_at=now,
             password_expires_at=now + timedelta(days=self.settings.policy.max_age_days),
-            created_at=now, phone=number)
+            created_at=now, phone=number, holders=holders)
         tx = self.uow.begin()
         tx.add("account", self.accounts.create(account))
         tx.record(self.audit.record("account.created", username, "success", SUPPORT,
                                      phone=number, **details))
+        if holders:
+            tx.record(self.audit.record("holder.added", username, "success", SUPPORT,
+                                         phone=number, subject_id=holders[0].id,
+                                         subject_name=holders[0].name,
+                                         added_by=holders[0].added_by))
         try:
             tx.commit()
         except Refused as refused:
@@ -124,15 +139,37 @@ class AccountChanges:
         before, after = self._change(raw_username, "account.enabled", enabled)
         return after or before, after is not None
 
-    def set_phone(self, raw_username, raw_phone: str) -> Account:
+    def set_phone(self, raw_username, raw_phone: str, raw_name: str | None = None
+                  ) -> Account:
+        """The number version 1's flows send codes to, set after support checked the person
+        by phone (SPEC 9: the adding of one holder, named as support gives). The number
+        becomes a holder (or, already one, keeps its holder, renamed if a name is given) and
+        the account's first holder, whose number those flows use until they name holders;
+        the holders before stay. The number that stops getting codes is told (SPEC 7)."""
         number = phones.parse(raw_phone, self.settings.allowed_countries)
+        name = holding.normalise_name(raw_name) if raw_name is not None else None
         now = self.clock.now()
-        before, after = self._change(raw_username, "phone.set_by_support", lambda account: (
-            replace(account, phone=number),
-            {"phone": number, "previous": phones.masked(account.phone) or "-"}))
-        if after is not None:  # SPEC 7: the number that was replaced hears of it
-            self.notifications.phone_changed(after.username, before.phone, number, now,
-                                              after.lang, SUPPORT)
+
+        def set_first(account: Account):
+            holders = account.holders or ([holding.migrated(account.phone, now)]
+                                          if account.phone else [])
+            known = next((h for h in holders if h.phone == number), None)
+            added = holding.add(holders, name or (known.name if known else
+                                                  holding.MIGRATED_NAME),
+                                number, now, holding.SUPPORT, self.settings.max_holders)
+            ordered = holding.first(added.holders, added.holder.id)
+            if ordered == account.holders:
+                return None
+            return account.with_holders(ordered), {
+                "phone": number, "previous": phones.masked(account.phone) or "-",
+                "subject_id": added.holder.id, "subject_name": added.holder.name}
+
+        before, after = self._change(raw_username, "phone.set_by_support", set_first)
+        if after is None:
+            return before
+        # SPEC 7: the number that was replaced hears of it
+        self.notifications.phone_changed(after.username, before.phone, number, now,
+                                         after.lang, SUPPORT)
         return after
 
     def _change(self, raw_username, event: str, change: Change

@@ -1,0 +1,155 @@
+"""The holders of a shared account (SPEC 11): the named people who may reset its password.
+
+A Treserva mailbox such as `hemtjanstab` is used by the unit manager and those they
+delegate to. Each of them is a holder: a random, stable id, the name as they write it, their
+own verified mobile number, when and by whom (a holder id or `support`) they were added,
+when they last used the account, and a slot for the authenticator app of SPEC 12.
+
+The rules live here, as pure functions over an account's list of holders: at most
+`max_holders` *(config)*; one number is one holder per account (the same number again
+renames that holder instead of adding one), while one number may hold several accounts;
+a holder unused for `unused_days` *(config)* is removed. The list is stored in the
+account's own item (domain/account.py), so that a change of holders is one write
+conditioned on the account's version: two holders added at once can never both take the
+last place.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from chalicelib.domain.clock import iso, parse_iso
+from chalicelib.domain.errors import InvalidName, NotFound, TooManyHolders
+
+SUPPORT = "support"  # `added_by` of a holder support added (SPEC 9: checked by phone)
+MIGRATED_NAME = "Registrerat nummer"  # the holder a version 1 number becomes (SPEC 9)
+NAME_MAX_LENGTH = 60
+ID_LENGTH = 16
+_ID = re.compile(r"[A-Za-z0-9_-]{%d}" % ID_LENGTH)
+# Unicode's control, format (bidi overrides, zero-width), surrogate, private-use and
+# unassigned characters, and the line and paragraph separators: nothing a person's name
+# needs, and each could make a name look like another one in a list or an SMS.
+_NOT_IN_NAMES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def new_id() -> str:
+    """16 URL-safe characters (96 random bits): stable for the holder's life."""
+    return secrets.token_urlsafe(12)
+
+
+def is_id(value) -> bool:
+    return isinstance(value, str) and bool(_ID.fullmatch(value))
+
+
+def normalise_name(raw) -> str:
+    """The name as the person writes it, trimmed and in NFC: 1–60 characters, none of them
+    a control character; InvalidName otherwise."""
+    if not isinstance(raw, str):
+        raise InvalidName(max_length=NAME_MAX_LENGTH)
+    name = unicodedata.normalize("NFC", raw).strip()
+    if not 1 <= len(name) <= NAME_MAX_LENGTH or any(
+            unicodedata.category(char) in _NOT_IN_NAMES for char in name):
+        raise InvalidName(max_length=NAME_MAX_LENGTH)
+    return name
+
+
+@dataclass(frozen=True)
+class Holder:
+    id: str
+    name: str
+    phone: str  # E.164, verified (by a code, or by support on the phone) before it is saved
+    added_at: datetime
+    added_by: str  # a holder id, or SUPPORT
+    last_used_at: datetime | None = None  # a reset or a pwreg login as this holder
+    authenticator: dict | None = None  # SPEC 12 (issue 15): empty until then
+
+    def unused_since(self) -> datetime:
+        """Since when the holder has not used the account: their last use, or their
+        adding if they never used it."""
+        return max(self.added_at, self.last_used_at or self.added_at)
+
+    def to_item(self) -> dict:
+        item = {"id": self.id, "name": self.name, "phone": self.phone,
+                "added_at": iso(self.added_at), "added_by": self.added_by}
+        if self.last_used_at is not None:
+            item["last_used_at"] = iso(self.last_used_at)
+        if self.authenticator is not None:
+            item["authenticator"] = self.authenticator
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict) -> "Holder":
+        return cls(id=item["id"], name=item["name"], phone=item["phone"],
+                   added_at=parse_iso(item["added_at"]), added_by=item["added_by"],
+                   last_used_at=parse_iso(item["last_used_at"])
+                   if item.get("last_used_at") else None,
+                   authenticator=item.get("authenticator"))
+
+
+@dataclass(frozen=True)
+class Added:
+    """What adding a number did: the holders after it, the holder as saved, and whether it
+    was new (False: the number was a holder's already, whose name was updated)."""
+
+    holders: list[Holder]
+    holder: Holder
+    new: bool
+    previous_name: str | None = None  # the name before, when an existing holder was renamed
+
+
+def add(holders: list[Holder], name: str, phone: str, now: datetime, by: str,
+        max_holders: int) -> Added:
+    """`holders` with the person `name` at `phone` (both already normalised): the same
+    number again renames that holder; a new number is appended, or TooManyHolders."""
+    for index, holder in enumerate(holders):
+        if holder.phone == phone:
+            renamed = replace(holder, name=name)
+            return Added(holders[:index] + [renamed] + holders[index + 1:], renamed,
+                         new=False, previous_name=holder.name)
+    if len(holders) >= max_holders:
+        raise TooManyHolders(max_holders=max_holders)
+    holder = Holder(id=new_id(), name=name, phone=phone, added_at=now, added_by=by)
+    return Added(holders + [holder], holder, new=True)
+
+
+def remove(holders: list[Holder], holder_id: str) -> tuple[list[Holder], Holder]:
+    """(`holders` without the holder `holder_id`, that holder), or NotFound."""
+    for index, holder in enumerate(holders):
+        if holder.id == holder_id:
+            return holders[:index] + holders[index + 1:], holder
+    raise NotFound()
+
+
+def first(holders: list[Holder], holder_id: str) -> list[Holder]:
+    """`holders` with `holder_id` moved to the front (see Account: the first holder's number
+    is the one the version 1 flows use until they name holders)."""
+    rest, holder = remove(holders, holder_id)
+    return [holder] + rest
+
+
+def expired(holders: list[Holder], now: datetime, unused_days: int
+            ) -> tuple[list[Holder], list[Holder]]:
+    """(the holders kept, the holders unused for `unused_days` or more): SPEC 11's storage
+    limitation."""
+    limit = now - timedelta(days=unused_days)
+    kept = [holder for holder in holders if holder.unused_since() > limit]
+    gone = [holder for holder in holders if holder.unused_since() <= limit]
+    return kept, gone
+
+
+def renumbered_first(holders: list[Holder], phone: str) -> list[Holder]:
+    """`holders` after a version 1 number change to `phone`: the first holder keeps their
+    id, name and dates and takes the number; another holder who had it is folded into them
+    (one number is one holder per account)."""
+    head = replace(holders[0], phone=phone)
+    return [head] + [holder for holder in holders[1:] if holder.phone != phone]
+
+
+def migrated(phone: str, now: datetime) -> Holder:
+    """The holder a version 1 account's number becomes: named "Registrerat nummer", added
+    by support (the migration), counted as used from the migration on."""
+    return Holder(id=new_id(), name=MIGRATED_NAME, phone=phone, added_at=now,
+                  added_by=SUPPORT)
