@@ -124,14 +124,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Får inte vara något av de {history} senaste lösenorden.",
         "en": "Must not be one of the last {history} passwords.",
     },
-    "rule.common": {
-        "sv": "Får inte vara ett vanligt lösenord.",
-        "en": "Must not be a common password.",
-    },
-    "rule.banned_word": {
-        "sv": "Får inte innehålla förbjudna ord som \"treserva\" eller \"lösenord\".",
-        "en": "Must not contain banned words such as \"treserva\" or \"password\".",
-    },
     "rule.common_word": {
         "sv": "Får inte vara ett vanligt ord med siffror eller tecken före eller efter, "
               "som Sommar2024 och Fotboll123.",
@@ -143,6 +135,14 @@ TEXTS: dict[str, dict[str, str]] = {
               "tecken som vänder textens riktning).",
         "en": "Must not contain control characters (invisible characters such as a line "
               "break, a tab or characters that reverse the direction of the text).",
+    },
+    "rule.common": {
+        "sv": "Får inte vara ett vanligt lösenord.",
+        "en": "Must not be a common password.",
+    },
+    "rule.banned_word": {
+        "sv": "Får inte innehålla förbjudna ord som \"treserva\" eller \"lösenord\".",
+        "en": "Must not contain banned words such as \"treserva\" or \"password\".",
     },
     # SMS
     "sms.code": {
