@@ -11,7 +11,6 @@ data built from maintained sources by infra/password_data.py, read on first use.
 """
 from __future__ import annotations
 
-import gzip
 import re
 import string
 import unicodedata
@@ -133,6 +132,8 @@ def common_passwords() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
     """Common Swedish and English words and names (wordfreq), folded: about 50,000."""
+    import gzip  # on first use, with the list: not in every cold start
+
     text = gzip.decompress(_COMMON_WORDS.read_bytes()).decode("ascii")
     return frozenset(text.split())
 
