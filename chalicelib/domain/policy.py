@@ -167,7 +167,7 @@ def violations(password: str, username: str, policy: PolicySettings, *,
         broken.append("contains_username")
     if reused:
         broken.append("reused")
-    if password.lower() in common_passwords():
+    if password.lower() in common_passwords() or fold(password) in common_passwords():
         broken.append("common")
     elif is_common_word_with_digits(password):
         broken.append(Violation("common", "rule.common_word"))

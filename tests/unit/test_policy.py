@@ -174,6 +174,11 @@ def test_more_than_one_word_or_a_word_with_letters_around_it_is_not_common(passw
     assert "common" not in broken(password)
 
 
+@pytest.mark.parametrize("password", ["Ｑｗｅｒｔｙ123", "Qw\u0435rty123", "Qwer\u200bty123"])
+def test_a_common_password_is_found_behind_look_alikes_too(password):
+    assert "common" in broken(password, username="z")
+
+
 def test_the_common_words_cover_swedish_and_english_words_and_names():
     words = policy.common_words()
     assert len(words) >= 40_000
