@@ -486,8 +486,8 @@ def parser() -> argparse.ArgumentParser:
     command("import", import_accounts, "create the accounts of a CSV file (username,phone); "
             "all or nothing", "file")
 
-    trail = groups.add_parser("events", epilog=POSITIONALS, help="why an account does (not) get codes, and its "
-                                             "audit trail")
+    trail = groups.add_parser("events", epilog=POSITIONALS,
+                              help="why an account does (not) get codes, and its audit trail")
     trail.set_defaults(handler=events)
     trail.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
     trail.add_argument("--limit", metavar="N", type=bounded(1, 1000), default=50,
