@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TextIO
 
+from chalicelib.domain.account import is_username
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import PortalError
 from chalicelib.messages import text
@@ -347,10 +348,21 @@ def list_accounts(args, portal, io) -> int:
                    "are not included: `accounts list` shows every account.")
     if states:
         table(["username", "status", "number", "password expires", "locked"],
-              [[s.username, "disabled" if s.account.disabled else "enabled",
+              [[listed_name(s.username), "disabled" if s.account.disabled else "enabled",
                 number(s.account.phone), expiry(s.account, now), locks(s)] for s in states], io.out)
     io.out.write(summary + "\n")
+    unreachable = [s.username for s in states if not is_username(s.username)]
+    if unreachable:
+        one = len(unreachable) == 1
+        io.out.write(f"{len(unreachable)} marked (!) {'has' if one else 'have'} a name that is "
+                     "no valid username since version 2 (shown escaped): no portal or command "
+                     f"reaches {'it' if one else 'them'} by name. Most likely a look-alike of "
+                     "another account: delete the item from the accounts table.\n")
     return 0
+
+
+def listed_name(name: str) -> str:
+    return name if is_username(name) else f"{shown_name(name)} (!)"
 
 
 def disable(args, portal, io) -> int:

@@ -27,6 +27,12 @@ def normalise_username(raw) -> str:
     return username.lower()
 
 
+def is_username(name: str) -> bool:
+    """Whether a stored name is a username as version 2 has them; an account that version 1
+    created under any other name (`hemtjаnstab` with a Cyrillic `а`) is reached by no route."""
+    return bool(_USERNAME_ALLOWED.fullmatch(name)) and name == name.lower()
+
+
 @dataclass
 class Account:
     username: str

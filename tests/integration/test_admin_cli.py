@@ -209,6 +209,22 @@ def test_whose_passwords_expire_this_month_is_one_command(local_aws):
     assert admin(env, "accounts", "list", "--expiring-within", "lots").returncode == 2
 
 
+def test_list_marks_an_account_that_version_1_created_under_a_look_alike_name(local_aws):
+    env, dynamodb = local_aws
+    assert admin(env, "accounts", "create", "forlaga-v1", stdin="tuvKAJ58!x\n").returncode == 0
+    item = dynamodb.get_item(TableName="pwportal-local-accounts",
+                             Key={"username": {"S": "forlaga-v1"}})["Item"]
+    twin = "hemtj\u0430nstab-v1"  # what version 1's import accepted: a Cyrillic а
+    dynamodb.put_item(TableName="pwportal-local-accounts",
+                      Item={**item, "username": {"S": twin}})
+    listed = admin(env, "accounts", "list")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if "nstab-v1" in line)
+    assert row.startswith(r"'hemtj\u0430nstab-v1' (!)")
+    assert "1 marked (!) has a name that is no valid username since version 2" in listed.stdout
+    assert not any(line.startswith("forlaga-v1 (!)") for line in listed.stdout.splitlines())
+
+
 def test_import_lists_every_bad_line_and_creates_nothing(local_aws, tmp_path):
     env, dynamodb = local_aws
     accounts = tmp_path / "accounts.csv"
