@@ -16,6 +16,11 @@
     holders remove USERNAME HOLDER_ID
     migrate holders [--dry-run]
 
+A username is 1–64 ASCII letters, digits, `.`, `_` or `-`, the first a letter or a digit
+(SPEC 8 v2): anything else is refused with a line that shows the name escaped. An argument
+that starts with `-` is an option; `--` ends the options, so `accounts show -- -h` asks for
+an account named `-h` (and is told that no username starts with `-`) rather than for help.
+
 A password is read from standard input (asked twice on a terminal), never from the command
 line, where it would end up in the shell history and the process list. `--stage local`
 talks to the embedded AWS of a running `make run`; other stages use the operator's own AWS
@@ -39,13 +44,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TextIO
 
+from chalicelib.domain.account import is_username
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import PortalError
 from chalicelib.messages import text
 
 CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
 MAX_PERIOD_DAYS = 366
-USERNAME_RULE = "1–64 letters, digits, '.', '_' or '-'"
+POSITIONALS = ("An argument that starts with '-' is read as an option; write '--' before "
+               "the names and numbers to read them as they are.")
+USERNAME_RULE = ("1–64 ASCII letters, digits, '.', '_' or '-', the first a letter or a digit; "
+                 "no å, ä, ö")
 
 
 def use_stage(stage: str) -> None:
@@ -240,7 +249,7 @@ IMPORT_REASONS = {
                   "not {detail!r}",
     "no_rows": "no accounts in the file",
     "malformed_row": "{detail}",
-    "invalid_username": "username {username!r} is not valid (" + USERNAME_RULE + ")",
+    "invalid_username": "username {shown} is not valid (" + USERNAME_RULE + ")",
     "duplicate": "{username} is already on line {detail}",
     "account_exists": "an account named {username} already exists",
     "invalid_phone": "the number of {username} is not a phone number",
@@ -251,7 +260,14 @@ IMPORT_REASONS = {
 
 def problem(entry) -> str:
     template = IMPORT_REASONS.get(entry.reason, entry.reason + " ({username})")
-    return f"line {entry.line}: " + template.format(username=entry.username, detail=entry.detail)
+    return f"line {entry.line}: " + template.format(username=entry.username, detail=entry.detail,
+                                                     shown=shown_name(entry.username))
+
+
+def shown_name(name: str) -> str:
+    """A name as typed, quoted, with every character outside printable ASCII escaped, so
+    that a Cyrillic `а` (`\\u0430`) or an invisible U+3164 in it can be seen."""
+    return ascii(name)
 
 
 # -- reading input ---------------------------------------------------------------------------
@@ -338,10 +354,21 @@ def list_accounts(args, portal, io) -> int:
                    "are not included: `accounts list` shows every account.")
     if states:
         table(["username", "status", "number", "password expires", "locked"],
-              [[s.username, "disabled" if s.account.disabled else "enabled",
+              [[listed_name(s.username), "disabled" if s.account.disabled else "enabled",
                 number(s.account.phone), expiry(s.account, now), locks(s)] for s in states], io.out)
     io.out.write(summary + "\n")
+    unreachable = [s.username for s in states if not is_username(s.username)]
+    if unreachable:
+        one = len(unreachable) == 1
+        io.out.write(f"{len(unreachable)} marked (!) {'has' if one else 'have'} a name that is "
+                     "no valid username since version 2 (shown escaped): no portal or command "
+                     f"reaches {'it' if one else 'them'} by name. Most likely a look-alike of "
+                     "another account: delete the item from the accounts table.\n")
     return 0
+
+
+def listed_name(name: str) -> str:
+    return name if is_username(name) else f"{shown_name(name)} (!)"
 
 
 def disable(args, portal, io) -> int:
@@ -559,10 +586,11 @@ def parser() -> argparse.ArgumentParser:
     commands = accounts.add_subparsers(dest="command", required=True)
 
     def command(name, handler, help_, *arguments):
-        sub = commands.add_parser(name, help=help_)
+        sub = commands.add_parser(name, help=help_, epilog=POSITIONALS)
         sub.set_defaults(handler=handler)
         for argument in arguments:
-            sub.add_argument(argument)
+            sub.add_argument(argument, **({"metavar": "USERNAME", "help": USERNAME_RULE}
+                                          if argument == "username" else {}))
         return sub
 
     create_ = command("create", create, "create an account (password from stdin)", "username")
@@ -584,10 +612,10 @@ def parser() -> argparse.ArgumentParser:
     command("import", import_accounts, "create the accounts of a CSV file (username,phone); "
             "all or nothing", "file")
 
-    trail = groups.add_parser("events", help="why an account does (not) get codes, and its "
-                                             "audit trail")
+    trail = groups.add_parser("events", epilog=POSITIONALS,
+                              help="why an account does (not) get codes, and its audit trail")
     trail.set_defaults(handler=events)
-    trail.add_argument("username")
+    trail.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
     trail.add_argument("--limit", metavar="N", type=bounded(1, 1000), default=50,
                        help="how many audit records to show (default 50)")
     summary = groups.add_parser("report", help="what happened in a period, and what needs "
@@ -636,7 +664,9 @@ class _Discard:
 
 def error_line(error: PortalError, args) -> str:
     if error.code == "invalid_request" and error.fields.get("field") == "username":
-        return f"error: invalid_request: not a valid username ({USERNAME_RULE})"
+        name = getattr(args, "username", None)
+        return (f"error: invalid_request: {shown_name(name) + ' is ' if name else ''}"
+                f"not a valid username ({USERNAME_RULE})")
     if error.code == "not_found" and error.fields.get("holder_id"):
         return (f"error: not_found: {args.username.strip().lower()} has no holder "
                 f"{error.fields['holder_id']} (see `holders list`)")

@@ -134,6 +134,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Får inte vara något av de {history} senaste lösenorden.",
         "en": "Must not be one of the last {history} passwords.",
     },
+    "rule.common_word": {
+        "sv": "Får inte vara ett vanligt ord med siffror eller tecken före eller efter, "
+              "som Sommar2024 och Fotboll123.",
+        "en": "Must not be a common word with digits or punctuation before or after it, "
+              "such as Summer2024 and Football123.",
+    },
+    "rule.invalid_characters": {
+        "sv": "Får inte innehålla styrtecken (osynliga tecken som radbrytning, tabb eller "
+              "tecken som vänder textens riktning).",
+        "en": "Must not contain control characters (invisible characters such as a line "
+              "break, a tab or characters that reverse the direction of the text).",
+    },
     "rule.common": {
         "sv": "Får inte vara ett vanligt lösenord.",
         "en": "Must not be a common password.",

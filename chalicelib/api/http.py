@@ -24,6 +24,7 @@ from chalice import Response
 from chalicelib.api import contract
 from chalicelib.api.contract import API_HEADERS, ORIGIN_HEADER, envelope
 from chalicelib.bootstrap import portal
+from chalicelib.domain import policy
 from chalicelib.domain.errors import (InvalidRequest, PasswordRejected, PortalError,
                                       RequestTooLarge, UnsupportedMediaType)
 from chalicelib.domain.events import Caller
@@ -60,7 +61,8 @@ def error_response(error: PortalError, lang: str) -> Response:
         p = portal().settings.policy
         params = {"min_length": p.min_length, "max_length": p.max_length,
                   "min_classes": p.min_classes, "history": p.history}
-        fields["violations"] = [{"rule": rule, "message": text("rule." + rule, lang, **params)}
+        fields["violations"] = [{"rule": str(rule),
+                                 "message": text(policy.text_key(rule), lang, **params)}
                                 for rule in error.rules]
     headers = {}
     if error.status == 429 and "retry_after" in fields:

@@ -12,17 +12,28 @@ from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.holders import Holder
 
 HOLDER_USE = "holders"  # the one partition of the by_holder_use index
-_USERNAME_ALLOWED = re.compile(r"[\w.\-]{1,64}", re.UNICODE)
+# ASCII only (SPEC 8 v2): `hemtjаnstab` with a Cyrillic `а`, its fullwidth twin or a name
+# ending in an invisible U+3164 would be a second account that looks like the first; a name
+# starting with `-` reads as an option on the admin CLI's command line.
+_USERNAME_ALLOWED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
 
 def normalise_username(raw) -> str:
-    """Trimmed and lower-cased; 1–64 letters, digits, `.`, `_`, `-`, or InvalidRequest."""
+    """Trimmed and lower-cased; 1–64 ASCII letters, digits, `.`, `_`, `-`, the first a letter
+    or a digit; or InvalidRequest."""
     if not isinstance(raw, str):
         raise InvalidRequest(field="username")
-    username = raw.strip().lower()
+    username = raw.strip()
+    # Checked before lower-casing: "K".lower() (KELVIN SIGN) is an ASCII "k".
     if not _USERNAME_ALLOWED.fullmatch(username):
         raise InvalidRequest(field="username")
-    return username
+    return username.lower()
+
+
+def is_username(name: str) -> bool:
+    """Whether a stored name is a username as version 2 has them; an account that version 1
+    created under any other name (`hemtjаnstab` with a Cyrillic `а`) is reached by no route."""
+    return bool(_USERNAME_ALLOWED.fullmatch(name)) and name == name.lower()
 
 
 @dataclass

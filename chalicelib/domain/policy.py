@@ -2,13 +2,21 @@
 
 Pure: the only outside knowledge is whether the password was used before, which the caller
 works out (it needs the account's history) and passes in.
+
+The username and the banned words are looked for in the password *folded* (SPEC 3 v2), so
+that what looks the same to a person is the same here: `xｄｅｌｔａx` (fullwidth) contains
+`delta`, `Tre\u200bserva` (a zero-width space) contains `treserva`, `Örebro` contains
+`orebro`, and a Cyrillic `а` is an `a`. The look-alike table and the common words are
+data built from maintained sources by infra/password_data.py, read on first use.
 """
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -27,20 +35,75 @@ class PolicySettings:
 
 # The order in which broken rules are reported.
 RULES = ("min_length", "max_length", "classes", "contains_username", "reused", "common",
-         "banned_word")
+         "banned_word", "invalid_characters")
 
 SPECIAL_CHARACTERS = string.punctuation  # !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~
 _UPPER = frozenset(string.ascii_uppercase)
 _LOWER = frozenset(string.ascii_lowercase)
 _DIGIT = frozenset(string.digits)
 _SPECIAL = frozenset(SPECIAL_CHARACTERS)
-_LOOK_ALIKES = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t",
-                              "@": "a", "$": "s"})
+_LEETSPEAK = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t",
+                            "@": "a", "$": "s"})
+# Characters that change how text is shown but are no text: bidi overrides, embeddings and
+# isolates (a U+202E shows `abc` as `cba`) and the marks LRM, RLM and ALM.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                           "\u2066\u2067\u2068\u2069")
+# Invisible characters that Unicode does not class as format (Cf) characters: the Hangul
+# fillers, the combining grapheme joiner, Mongolian and other variation selectors.
+_IGNORABLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f"
+                       "\u3164\uffa0") | frozenset(map(chr, range(0xFE00, 0xFE10))) \
+    | frozenset(map(chr, range(0xE0100, 0xE01F0)))
+_DROPPED = frozenset(("Mn", "Me", "Cf"))  # diacritics (after NFD), format characters
+_COMMON_WORDS = Path(__file__).with_name("common_words.txt.gz")
+# What may stand before and after a common word: digits, a year, punctuation, spaces.
+_AROUND_A_WORD = string.digits + string.punctuation + " "
+_WORD = re.compile(r"[a-z]+")
+
+
+class Violation(str):
+    """A broken rule: its name (what the API's `rule` says, one of RULES) and the key of
+    the text that tells the user why (chalicelib/messages.py). Equal to its name."""
+
+    text_key: str
+
+    def __new__(cls, rule: str, text_key: str | None = None) -> "Violation":
+        made = super().__new__(cls, rule)
+        made.text_key = text_key or f"rule.{rule}"
+        return made
+
+
+def text_key(rule: str) -> str:
+    """The message key of a broken rule, whether a Violation or a plain rule name."""
+    return getattr(rule, "text_key", None) or f"rule.{rule}"
 
 
 def normalise(password: str) -> str:
     """NFC, so that the same password typed on two keyboards is the same password."""
     return unicodedata.normalize("NFC", password)
+
+
+@lru_cache(maxsize=1)
+def _look_alikes() -> dict[int, str]:
+    from chalicelib.domain.look_alikes import SOURCES, TARGETS
+
+    return str.maketrans(SOURCES, TARGETS)
+
+
+def fold(text: str) -> str:
+    """What a person sees in `text`, for comparing: NFKC (fullwidth `ｈ` → `h`), case-folded,
+    without format and invisible characters (soft hyphen, U+200B…), without diacritics
+    (`ä` → `a`), and with Unicode's look-alikes of Latin letters as those letters (Cyrillic
+    `а` → `a`)."""
+    text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold())
+    kept = "".join(char for char in text
+                   if unicodedata.category(char) not in _DROPPED and char not in _IGNORABLE)
+    return kept.translate(_look_alikes())
+
+
+def has_invalid_characters(password: str) -> bool:
+    """Control characters (NUL, ESC, DEL, newline…), bidi controls, lone surrogates."""
+    return any(unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS
+               for char in password)
 
 
 def classes(password: str) -> set[str]:
@@ -66,8 +129,26 @@ def common_passwords() -> frozenset[str]:
     return frozenset(word.lower() for word in FREQUENCY_LISTS["passwords"])
 
 
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Common Swedish and English words and names (wordfreq), folded: about 50,000."""
+    import gzip  # on first use, with the list: not in every cold start
+
+    text = gzip.decompress(_COMMON_WORDS.read_bytes()).decode("ascii")
+    return frozenset(text.split())
+
+
+def is_common_word_with_digits(password: str) -> bool:
+    """`Sommar2024`, `Vinter2025!`, `!!Fotboll123`: a common word or name with only digits,
+    a year, punctuation or spaces before or after it. A word written in leetspeak is the
+    word (`S0mmar2024`). `Sommar-Regn-Tuva7` is three words, not one."""
+    word = fold(password).strip(_AROUND_A_WORD).translate(_LEETSPEAK)
+    return bool(_WORD.fullmatch(word)) and word in common_words()
+
+
 def _undo_look_alikes(text: str) -> str:
-    return text.lower().translate(_LOOK_ALIKES)
+    """Folded, and leetspeak read as letters: `Tr3s3rva` → `treserva`."""
+    return fold(text).translate(_LEETSPEAK)
 
 
 def violations(password: str, username: str, policy: PolicySettings, *,
@@ -81,15 +162,20 @@ def violations(password: str, username: str, policy: PolicySettings, *,
         broken.append("max_length")
     if len(classes(password)) < policy.min_classes:
         broken.append("classes")
-    if policy.forbid_username and username and username.lower() in password.lower():
+    folded_username = fold(username) if policy.forbid_username and username else ""
+    if folded_username and folded_username in fold(password):
         broken.append("contains_username")
     if reused:
         broken.append("reused")
-    if password.lower() in common_passwords():
+    if password.lower() in common_passwords() or fold(password) in common_passwords():
         broken.append("common")
+    elif is_common_word_with_digits(password):
+        broken.append(Violation("common", "rule.common_word"))
     plain = _undo_look_alikes(password)
     if any(_undo_look_alikes(word) in plain for word in policy.banned_words if word):
         broken.append("banned_word")
+    if has_invalid_characters(password):
+        broken.append("invalid_characters")
     return broken
 
 

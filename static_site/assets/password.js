@@ -7,7 +7,9 @@ import { render, t } from "./i18n.js";
 import { announce } from "./form.js";
 
 const KINDS = ["upper", "lower", "digit", "special"];
-const SERVER_RULES = ["reused", "common", "banned_word"];
+// "common_word" is told apart before typing; the API names it rule "common" (SPEC 3), with a
+// message of its own, shown at the "common" item.
+const SERVER_RULES = ["reused", "common", "common_word", "banned_word"];
 const LOCAL_RULES = ["length", "classes", "username"];
 // The API's rule names and the item of the list that stands for each.
 const ITEM_OF_RULE = { min_length: "length", max_length: "length", contains_username: "username" };

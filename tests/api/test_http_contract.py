@@ -238,15 +238,16 @@ def test_usernames_are_trimmed_and_case_insensitive(world, client):
 
 def test_a_username_with_forbidden_characters_or_too_long_is_an_invalid_request(world, client):
     for username in ("", "   ", "hem tjanst", "hem@tjanst", "hem/tjanst", "hemtjanstab;--",
-                     "<script>", "a" * 65, "hem\u0000tjanst", "hemtjanstab\nx", "hem+tjanst"):
+                     "<script>", "a" * 65, "hem\u0000tjanst", "hemtjanstab\nx", "hem+tjanst",
+                     "hemtjänst", "-hemtjanst"):
         assert_invalid_request(start(client, username), ("start", username))
         assert_invalid_request(login(client, username), ("login", username))
     assert queued(world) == 0
 
 
-def test_usernames_of_1_to_64_letters_digits_dots_underscores_and_dashes_are_accepted(
+def test_usernames_of_1_to_64_ascii_letters_digits_dots_underscores_and_dashes_are_accepted(
         world, client):
-    accepted = ["a" * 64, "  " + "b" * 64 + "  ", "x", "hem.tjanst_ab-2", "hemtjänst"]
+    accepted = ["a" * 64, "  " + "b" * 64 + "  ", "x", "hem.tjanst_ab-2", "2hemtjanst"]
     for username in accepted:
         assert start(client, username).status_code == 202, username
     assert queued(world) == len(accepted)

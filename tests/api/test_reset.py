@@ -267,7 +267,7 @@ REJECTED = [
     ("Qwerty123", ["common"]),
     ("Password1", ["common", "banned_word"]),
     ("Tr3s3rva-2026", ["banned_word"]),
-    ("Lösenord-99", ["banned_word"]),
+    ("Lösenord-99", ["common", "banned_word"]),  # a common word with digits, and banned
 ]
 
 

@@ -87,7 +87,8 @@ def test_a_forgotten_password_is_reset_on_a_phone_in_swedish_through_a_wrong_cod
     # 3. the password: the rules are there before typing and follow the typing
     password_step = shown_step(page, "password")
     expect(password_step).to_contain_text(f"Nytt lösenord för kontot {account.username}.")
-    expect(page.locator("#reset-rules > li")).to_have_count(7)
+    expect(page.locator("#reset-rules > li")).to_have_count(8)
+    expect(rule(page, "common_word")).to_contain_text("vanligt ord eller namn med bara siffror")
     expect(rule(page, "length")).to_contain_text("ha 8 till 128 tecken")
     expect(rule(page, "length")).to_have_attribute("data-state", "pending")
     expect(rule(page, "reused")).to_contain_text("kontrolleras när du trycker på Nästa")
@@ -179,6 +180,13 @@ def test_a_password_is_changed_on_a_desktop_in_english_with_the_apis_messages_in
     expect(banned.locator(".rule-error")).to_have_text(messages("rule.banned_word", "en"))
     expect(password_step.locator("[data-alert]")).to_contain_text(messages("password_rejected", "en"))
     check_view(page, "pwreset-3-password-rejected-en-desktop")
+    # A common word with a year (SPEC 3 v2): said before typing, refused by the API as common.
+    expect(rule(page, "common_word")).to_contain_text("such as Summer2024")
+    page.get_by_label("New password").fill("Summer2024!")
+    page.get_by_label("Type the password again").fill("Summer2024!")
+    page.get_by_role("button", name="Next").click()
+    expect(rule(page, "common")).to_have_attribute("data-state", "broken")
+    expect(password_step).to_contain_text(messages("rule.common_word", "en"))
     page.get_by_label("New password").fill("Blue-Harbour-77")
     page.get_by_label("Type the password again").fill("Blue-Harbour-77")
     page.get_by_role("button", name="Next").click()

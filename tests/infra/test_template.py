@@ -113,6 +113,14 @@ def test_the_package_holds_only_wheels_the_lambda_runtime_can_load(built):
         assert ".abi3." in name or f".{abi}-x86_64-linux-gnu." in name, name
 
 
+def test_the_package_carries_the_password_rules_data_but_not_their_sources(built):
+    _, out, _ = built
+    with zipfile.ZipFile(out / "deployment.zip") as package:
+        names = set(package.namelist())
+    assert {"chalicelib/domain/common_words.txt.gz", "chalicelib/domain/look_alikes.py"} <= names
+    assert not [n for n in names if n.startswith(("wordfreq/", "confusable_homoglyphs/"))]
+
+
 def test_no_policy_has_a_wildcard_action_and_only_sms_publishing_has_no_resource(built):
     _, _, found = built
     seen = list(statements(found))

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from chalicelib.admin import USERNAME_RULE
 from chalicelib.settings import load_settings
 from infra import resources
 from infra.local_stack import free_port
@@ -162,26 +163,26 @@ def test_events_of_a_name_that_is_no_account_says_so(local_aws):
 
 def test_disable_enable_and_unlock_say_what_they_did(local_aws):
     env, dynamodb = local_aws
-    assert admin(env, "accounts", "create", "spärras", stdin="tuvKAJ58!x\n").returncode == 0
-    disabled = admin(env, "accounts", "disable", "SPÄRRAS")
-    assert disabled.returncode == 0 and "Disabled spärras" in disabled.stdout
-    again = admin(env, "accounts", "disable", "spärras")
+    assert admin(env, "accounts", "create", "sparras", stdin="tuvKAJ58!x\n").returncode == 0
+    disabled = admin(env, "accounts", "disable", "SPARRAS")
+    assert disabled.returncode == 0 and "Disabled sparras" in disabled.stdout
+    again = admin(env, "accounts", "disable", "sparras")
     assert again.returncode == 0 and "already disabled; nothing changed" in again.stdout
-    assert "DISABLED" in admin(env, "events", "spärras").stdout
-    enabled = admin(env, "accounts", "enable", "spärras")
-    assert enabled.returncode == 0 and "Enabled spärras." in enabled.stdout
+    assert "DISABLED" in admin(env, "events", "sparras").stdout
+    enabled = admin(env, "accounts", "enable", "sparras")
+    assert enabled.returncode == 0 and "Enabled sparras." in enabled.stdout
 
     until = int(__import__("time").time()) + 900
     dynamodb.put_item(TableName="pwportal-local-limits", Item={
-        "key": {"S": "loginfail#spärras"}, "events": {"L": [{"N": str(until - 900)}] * 5},
+        "key": {"S": "loginfail#sparras"}, "events": {"L": [{"N": str(until - 900)}] * 5},
         "version": {"N": "5"}, "until": {"N": str(until)}, "ttl": {"N": str(until + 60)}})
-    locked = admin(env, "accounts", "show", "spärras")
+    locked = admin(env, "accounts", "show", "sparras")
     assert "login until" in locked.stdout and "(in 14 min)" in locked.stdout
-    unlocked = admin(env, "accounts", "unlock", "spärras")
+    unlocked = admin(env, "accounts", "unlock", "sparras")
     assert unlocked.returncode == 0
-    assert unlocked.stdout.strip() == "Unlocked spärras: cleared the pwreg login lock."
+    assert unlocked.stdout.strip() == "Unlocked sparras: cleared the pwreg login lock."
     assert "Item" not in dynamodb.get_item(TableName="pwportal-local-limits",
-                                           Key={"key": {"S": "loginfail#spärras"}})
+                                           Key={"key": {"S": "loginfail#sparras"}})
 
 
 @pytest.mark.parametrize("command", ["disable", "enable", "unlock", "show"])
@@ -208,6 +209,22 @@ def test_whose_passwords_expire_this_month_is_one_command(local_aws):
     assert admin(env, "accounts", "list", "--expiring-within", "lots").returncode == 2
 
 
+def test_list_marks_an_account_that_version_1_created_under_a_look_alike_name(local_aws):
+    env, dynamodb = local_aws
+    assert admin(env, "accounts", "create", "forlaga-v1", stdin="tuvKAJ58!x\n").returncode == 0
+    item = dynamodb.get_item(TableName="pwportal-local-accounts",
+                             Key={"username": {"S": "forlaga-v1"}})["Item"]
+    twin = "hemtj\u0430nstab-v1"  # what version 1's import accepted: a Cyrillic а
+    dynamodb.put_item(TableName="pwportal-local-accounts",
+                      Item={**item, "username": {"S": twin}})
+    listed = admin(env, "accounts", "list")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if "nstab-v1" in line)
+    assert row.startswith(r"'hemtj\u0430nstab-v1' (!)")
+    assert "1 marked (!) has a name that is no valid username since version 2" in listed.stdout
+    assert not any(line.startswith("forlaga-v1 (!)") for line in listed.stdout.splitlines())
+
+
 def test_import_lists_every_bad_line_and_creates_nothing(local_aws, tmp_path):
     env, dynamodb = local_aws
     accounts = tmp_path / "accounts.csv"
@@ -216,10 +233,65 @@ def test_import_lists_every_bad_line_and_creates_nothing(local_aws, tmp_path):
     refused = admin(env, "accounts", "import", str(accounts))
     assert refused.returncode == 1 and refused.stdout == ""
     assert lines_of(refused.stderr)[1:] == [
-        "  line 3: username 'fel namn' is not valid (1–64 letters, digits, '.', '_' or '-')",
+        f"  line 3: username 'fel namn' is not valid ({USERNAME_RULE})",
         "  line 4: the number of import-fast is not a Swedish mobile number"]
     assert "Item" not in dynamodb.get_item(TableName="pwportal-local-accounts",
                                            Key={"username": {"S": "import-ok"}})
+
+
+def test_import_refuses_look_alike_usernames_line_by_line_and_creates_nothing(
+        local_aws, tmp_path):
+    env, dynamodb = local_aws
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("username,phone\n"
+                        "tvilling-ok,\n"
+                        "hemtj\u0430nstab,\n"          # Cyrillic а
+                        "ｈｅｍｔｊａｎｓｔａｂ,\n"           # fullwidth twin
+                        "hemtjanstab\u3164,\n"         # an invisible Hangul filler
+                        "-h,\n"                         # an option, on the command line
+                        "hemtjänstab,\n", encoding="utf-8")
+    refused = admin(env, "accounts", "import", str(accounts))
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert lines_of(refused.stderr)[1:] == [
+        f"  line {line}: username {shown} is not valid ({USERNAME_RULE})"
+        for line, shown in ((3, r"'hemtj\u0430nstab'"),
+                            (4, "'" + r"\uff48\uff45\uff4d\uff54\uff4a\uff41\uff4e"
+                                + r"\uff53\uff54\uff41\uff42" + "'"),
+                            (5, r"'hemtjanstab\u3164'"), (6, "'-h'"),
+                            (7, r"'hemtj\xe4nstab'"))]
+    assert "Item" not in dynamodb.get_item(TableName="pwportal-local-accounts",
+                                           Key={"username": {"S": "tvilling-ok"}})
+
+
+@pytest.mark.parametrize("command", [["accounts", "show"], ["accounts", "create", "--generate"],
+                                     ["accounts", "disable"], ["events"]])
+def test_a_name_after_double_dash_that_looks_like_an_option_is_refused_not_helped(
+        local_aws, command):
+    env, _ = local_aws
+    refused = admin(env, *command, "--", "-h")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert lines_of(refused.stderr) == [
+        f"error: invalid_request: '-h' is not a valid username ({USERNAME_RULE})"]
+
+
+def test_help_for_a_command_names_the_username_rule_and_the_double_dash(local_aws):
+    env, _ = local_aws
+    helped = admin(env, "accounts", "show", "-h")
+    assert helped.returncode == 0
+    text = " ".join(helped.stdout.split())
+    assert "ASCII letters" in text and "write '--' before the names" in text
+
+
+@pytest.mark.parametrize("username", ["hemtj\u0430nstab", "ｈｅｍｔｊａｎｓｔａｂ",
+                                      "hemtjanstab\u3164", "sp\u00e4rras"])
+def test_create_refuses_a_look_alike_username_and_shows_it_escaped(local_aws, username):
+    env, dynamodb = local_aws
+    refused = admin(env, "accounts", "create", username, stdin="tuvKAJ58!x\n")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert lines_of(refused.stderr) == [
+        f"error: invalid_request: {ascii(username)} is not a valid username ({USERNAME_RULE})"]
+    assert "Item" not in dynamodb.get_item(TableName="pwportal-local-accounts",
+                                           Key={"username": {"S": username.lower()}})
 
 
 def test_import_creates_the_accounts_and_shows_a_password_only_where_one_is_handed_out(

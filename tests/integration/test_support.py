@@ -321,6 +321,17 @@ def test_import_changes_nothing_when_one_row_is_bad(world):
     assert world.audit("hemtjanstab") == [] and world.audit("hemvardsgruppen") == []
 
 
+def test_import_refuses_every_look_alike_of_an_existing_username(world):
+    world.create_account("hemtjanstab")
+    twins = ["hemtj\u0430nstab", "ｈｅｍｔｊａｎｓｔａｂ", "hemtjanstab\u3164", "-h",
+             "hemtj\u00e4nstab", "hemtjanst\u212ab"]
+    with pytest.raises(ImportRejected) as rejected:
+        world.portal.support.import_accounts("username,phone\n" + "\n".join(twins) + "\n")
+    assert [(p.line, p.reason, p.username) for p in rejected.value.problems] == [
+        (line, "invalid_username", twin) for line, twin in enumerate(twins, start=2)]
+    assert account_names(world) == {"hemtjanstab"}
+
+
 def test_import_creates_every_account_and_returns_only_the_passwords_to_hand_out(world):
     result = world.portal.support.import_accounts(
         "username,phone\nHemtjanstAB,070-123 45 67\nhemvardsgruppen,\n")

@@ -91,3 +91,97 @@ def test_config_describes_the_policy_numbers():
     assert described["min_classes"] == 3 and described["history"] == 24
     assert described["max_age_days"] == 90 and described["forbid_username"] is True
     assert described["special_characters"] == "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+
+# -- v2: look-alikes (SPEC 3: folding) ----------------------------------------------------------
+
+@pytest.mark.parametrize("password, username", [
+    ("xｈｅｍｔｊａｎｓｔａｂx1!A", "hemtjanstab"),   # fullwidth: the SPEC's own example
+    ("xｄｅｌｔａx1!A", "delta"),
+    ("Hemtjänstab-26!", "hemtjanstab"),             # a diacritic
+    ("H\u0435mtj\u0430nstab-26!", "hemtjanstab"),   # Cyrillic е and а
+    ("Hemt\u00adjanstab-26!", "hemtjanstab"),       # a soft hyphen
+    ("Hemt\u200bjanstab-26!", "hemtjanstab"),       # a zero-width space
+    ("Hemt\u2060janstab-26!", "hemtjanstab"),       # a word joiner (format, Cf)
+    ("Hemtjanstab\u3164-26!", "hemtjanstab"),       # a Hangul filler, invisible
+    ("\u0397\u0395\u039cTJANSTAB-26!", "hemtjanstab"),  # Greek capitals Η Ε Μ
+    ("𝐡𝐞𝐦𝐭𝐣𝐚𝐧𝐬𝐭𝐚𝐛-26!", "hemtjanstab"),          # mathematical bold
+])
+def test_the_username_is_found_behind_look_alikes(password, username):
+    assert "contains_username" in broken(password, username=username)
+
+
+@pytest.mark.parametrize("password", [
+    "Tre\u200bserva1!x",        # a zero-width space inside
+    "Ｔｒｅｓｅｒｖａ1!x",        # fullwidth
+    "Örebro-2026x",             # the banned word is written orebro
+    "Tr\u0435s\u0435rva-26!",   # Cyrillic е
+    "L\u00f6sen\u00adord-26!",  # a soft hyphen
+    "P\u0430$$w0rd-Kaj!",       # Cyrillic а, then leetspeak
+])
+def test_banned_words_are_found_behind_unicode_look_alikes(password):
+    assert "banned_word" in broken(password, username="x")
+
+
+def test_folding_brings_what_looks_alike_to_one_spelling():
+    assert policy.fold("Hemtjänstab") == policy.fold("h\u0435mtj\u0430nst\u0430b") \
+        == policy.fold("ＨＥＭＴＪＡＮＳＴＡＢ") == policy.fold("hem\u00adtjan\u200bstab") \
+        == "hemtjanstab"
+
+
+@pytest.mark.parametrize("char", ["\u0000", "\u001b", "\u007f", "\n", "\t", "\u0085",
+                                  "\u202e", "\u202d", "\u2066", "\u200f", "\ud800"])
+def test_control_characters_are_rejected_as_invalid_characters(char):
+    assert broken(f"tuv{char}KAJ58!x") == ["invalid_characters"]
+
+
+def test_invalid_characters_is_reported_last_with_the_other_broken_rules():
+    assert broken("ab\u0000") == ["min_length", "classes", "invalid_characters"]
+
+
+@pytest.mark.parametrize("password", ["tuvKAJ58", "Abc def 12", "Åsa-Hus-12", "Kaffe ☕ 12Ab",
+                                      "Sommar-Regn-Tuva7"])
+def test_letters_spaces_and_emoji_are_no_invalid_characters(password):
+    assert "invalid_characters" not in broken(password)
+
+
+def test_the_spec_examples_of_version_1_still_hold_under_folding():
+    assert broken("Åsa12345") == ["classes"]
+    assert broken("tuvKAJ58") == [] and broken("Abc def 12") == []
+    assert broken("Sommar-Regn-Tuva7") == []
+
+
+# -- v2: a common word with digits (SPEC 3) ------------------------------------------------------
+
+@pytest.mark.parametrize("password", ["Sommar2024", "Sommar2024!", "Summer2024", "Vinter2025!",
+                                      "Januari2026", "Fotboll123!", "!!Hösten2024",
+                                      "2026-Kärlek!", "S0mmar2024!", "Stockholm 2026!",
+                                      "Melvin2019!"])
+def test_a_common_word_or_name_with_digits_or_punctuation_around_it_is_common(password):
+    assert broken(password) == ["common"]
+
+
+def test_the_common_word_rule_tells_why_in_its_own_words():
+    (rule,) = broken("Sommar2024!")
+    assert rule == "common" and policy.text_key(rule) == "rule.common_word"
+    (listed,) = broken("Qwerty123", username="z")  # on zxcvbn's list of passwords
+    assert listed == "common" and policy.text_key(listed) == "rule.common"
+
+
+@pytest.mark.parametrize("password", ["Sommar-Regn-Tuva7", "tuvKAJ58", "Bla-Hus-2026-x",
+                                      "Kaffe med 2 bullar!", "Xq7-Sommar2024"])
+def test_more_than_one_word_or_a_word_with_letters_around_it_is_not_common(password):
+    assert "common" not in broken(password)
+
+
+@pytest.mark.parametrize("password", ["Ｑｗｅｒｔｙ123", "Qw\u0435rty123", "Qwer\u200bty123"])
+def test_a_common_password_is_found_behind_look_alikes_too(password):
+    assert "common" in broken(password, username="z")
+
+
+def test_the_common_words_cover_swedish_and_english_words_and_names():
+    words = policy.common_words()
+    assert len(words) >= 40_000
+    assert {"sommar", "vinter", "januari", "fotboll", "summer", "football", "karlek", "erik",
+            "anna", "stockholm"} <= words
+    assert all(word.isascii() and word.isalpha() and word.islower() for word in words)

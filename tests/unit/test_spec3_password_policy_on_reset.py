@@ -207,7 +207,7 @@ def test_a_banned_word_is_caught_inside_the_password_and_behind_look_alikes(
 
 def test_the_banned_words_are_a_setting(rig, token, reconfigure):
     reconfigure(policy={"banned_words": ("kommun",)})
-    assert rejected_rules(rig, token, "K0mmun-2026") == ["banned_word"]
+    assert rejected_rules(rig, token, "K0mmun-Hus-26") == ["banned_word"]
     assert rig.portal.reset.complete(token, "Treserva-2026", USER)["changed"] is True
 
 
