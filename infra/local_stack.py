@@ -3,14 +3,23 @@
 This module owns the local stage's process layout and nothing of the product itself:
 
 - an embedded AWS: a moto server on 127.0.0.1:`PWPORTAL_MOTO_PORT` (default 5000), with the
-  tables and queues created by `infra.resources` from the one definition;
-- the API: `chalice local --stage local` as a child process on an internal port;
+  tables and queues created by `infra.resources` from the one definition; it answers one
+  call at a time (moto is not thread-safe) and keeps bounded state (the last SMS for
+  /dev/sms, the last objects of each kind for moto's dashboard);
+- the API: `chalice local --stage local` as a child process on an internal port, through
+  `infra.chalice_runtime` (a listen backlog for bursts, unknown paths in the envelope) and
+  `infra.child_guard` (it dies with this process, even after a `kill -9`); another child
+  (a directory server) is started the same way, with `guarded(command)`;
 - the front server on 127.0.0.1:`PWPORTAL_PORT` (default 8000): `static_site/` with the
   security headers a CDN would add, and `/api/...` and `/dev/...` proxied to the API, so the
-  pages call the API on their own origin exactly as they do behind CloudFront;
+  pages call the API on their own origin exactly as they do behind CloudFront; its own
+  answers (unsupported methods, malformed requests, 413) are in the API's envelope;
 - the SMS worker: a thread that runs the real Lambda handler (`app.deliver_sms`) over the
   queue, as the SQS event source mapping would;
 - a demo account, and the printed URLs and credentials.
+
+A SIGINT or SIGTERM stops the parts in order; if that takes more than
+STOP_TIMEOUT_SECONDS, the process exits anyway.
 
 The parts are plain functions and a `LocalStack` that composes them, so a test can start the
 stack in-process, or run `python -m infra.local_stack` and wait for the `READY` line.
