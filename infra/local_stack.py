@@ -45,6 +45,7 @@ from collections import OrderedDict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from chalicelib.adapters.dev_sms import STACK_PATH as STACK_SMS_PATH
 from chalicelib.api.contract import SITE_HEADERS
 from chalicelib.domain.events import truncate_ip
 from infra.child_guard import guarded
@@ -210,8 +211,8 @@ def wait_until_answers(url: str, timeout: float, stop: threading.Event | None = 
 # and a long session or a load test grew the stack to gigabytes.
 SMS_KEPT = 200
 MODELS_KEPT = 100
-# The stack's own view of the SMS moto "sent" (chalicelib/adapters/dev_sms.py reads it).
-DEV_SMS_PATH = "/_pwportal/sms"
+# The stack's own view of the SMS moto "sent", where chalicelib/adapters/dev_sms.py reads it.
+DEV_SMS_PATH = STACK_SMS_PATH
 
 
 class Ring(OrderedDict):

@@ -12,7 +12,7 @@ import os
 import urllib.error
 import urllib.request
 
-STACK_PATH = "/_pwportal/sms"  # infra.local_stack.DEV_SMS_PATH
+STACK_PATH = "/_pwportal/sms"  # served by infra/local_stack.py
 
 
 def sent_messages() -> list[dict]:

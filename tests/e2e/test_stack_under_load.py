@@ -19,12 +19,11 @@ import requests
 
 from chalicelib.api.contract import API_HEADERS
 from chalicelib.messages import text
-from infra.local_stack import DEMO_USERNAME, MAX_PROXIED_BODY
+from infra.local_stack import DEMO_USERNAME, MAX_PROXIED_BODY, MODELS_KEPT
 from tests.local_stack_process import RunningStack
 
 CLIENTS = 50
 SMS_KEPT = 20  # PWPORTAL_DEV_SMS_KEPT of this module's stack
-MODELS_KEPT = 100  # infra.local_stack.MODELS_KEPT
 GONE_TIMEOUT = 15  # generous: how long a dead parent's child may take to go
 
 
