@@ -16,6 +16,7 @@ This module owns the local stage's process layout and nothing of the product its
   answers (unsupported methods, malformed requests, 413) are in the API's envelope;
 - the SMS worker: a thread that runs the real Lambda handler (`app.deliver_sms`) over the
   queue, as the SQS event source mapping would;
+- expiry: a thread that deletes expired items every minute, as DynamoDB's TTL would;
 - a demo account, and the printed URLs and credentials.
 
 A SIGINT or SIGTERM stops the parts in order; if that takes more than
@@ -460,6 +461,70 @@ class SmsWorker:
                 self._stop.wait(1.0)
 
 
+# -- expiry (DynamoDB's TTL, which moto does not run) -----------------------------------------
+
+TTL_SWEEP_SECONDS = 60
+
+
+def sweep_expired(dynamodb, now: float) -> int:
+    """Delete the items whose TTL attribute is in the past, in every table that has TTL on,
+    as DynamoDB does within a day or two; the number deleted. Without it, every challenge,
+    session and limit window of a long session would stay, and moto copies a whole table
+    for each transaction that touches it."""
+    deleted = 0
+    for table in dynamodb.list_tables()["TableNames"]:
+        ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") != "ENABLED":
+            continue
+        keys = [key["AttributeName"] for key in
+                dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
+        names = {"#ttl": ttl["AttributeName"], **{f"#k{n}": key for n, key in enumerate(keys)}}
+        expired = {":now": {"N": str(int(now))}}
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=table, FilterExpression="#ttl < :now", ExpressionAttributeNames=names,
+            ExpressionAttributeValues=expired,
+            ProjectionExpression=", ".join(f"#k{n}" for n in range(len(keys))))
+        for page in pages:
+            for key in page["Items"]:
+                try:
+                    dynamodb.delete_item(
+                        TableName=table, Key=key, ConditionExpression="#ttl < :now",
+                        ExpressionAttributeNames={"#ttl": ttl["AttributeName"]},
+                        ExpressionAttributeValues=expired)
+                    deleted += 1
+                except dynamodb.exceptions.ConditionalCheckFailedException:
+                    pass  # renewed since the scan
+    return deleted
+
+
+class TtlSweeper:
+    """Runs `sweep_expired` every `interval` seconds until stopped; an error is logged and
+    the next round tries again."""
+
+    def __init__(self, dynamodb, interval: float = TTL_SWEEP_SECONDS, clock=time.time):
+        self.dynamodb, self.interval, self.clock = dynamodb, interval, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ttl-sweeper", daemon=True)
+
+    def start(self) -> TtlSweeper:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                sweep_expired(self.dynamodb, self.clock())
+            except Exception:  # noqa: BLE001 (logged; the next round tries again)
+                if self._stop.is_set():
+                    return
+                log.error("ttl sweeper: %s", traceback.format_exc(limit=4).rstrip())
+
+
 # -- the front server --------------------------------------------------------------------------
 
 def is_proxied(path: str) -> bool:
@@ -786,7 +851,7 @@ class LocalStack:
         self.api_port = api_port or free_port()
         self.static_root, self.timeout, self.demo = static_root, timeout, demo
         self.stop_event = stop_event or threading.Event()
-        self.moto = self.api = self.front = self.worker = None
+        self.moto = self.api = self.front = self.worker = self.sweeper = None
         self.queue_urls: dict[str, str] = {}
         self.demo_created = False
 
@@ -827,6 +892,7 @@ class LocalStack:
         from chalicelib.adapters import aws
         self.worker = SmsWorker(aws.client("sqs"), self.queue_urls["SmsQueue"],
                                 app.deliver_sms).start()
+        self.sweeper = TtlSweeper(aws.client("dynamodb")).start()
 
         try:
             self.front = start_front(self.port, self.api_port, self.static_root)
@@ -846,6 +912,9 @@ class LocalStack:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        if self.sweeper is not None:
+            self.sweeper.stop()
+            self.sweeper = None
         if self.api is not None:
             stop_process(self.api)
             self.api.stdout.close()
