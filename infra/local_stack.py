@@ -623,14 +623,22 @@ class FrontHandler(BaseHTTPRequestHandler):
         proxied = is_proxied(target.path)
         allowed = API_METHODS if proxied else SITE_METHODS
         if self.command not in allowed:
-            self.close_connection = True  # a body it may have sent is never read
+            # A body (QUERY has one) is never read: the connection ends after the answer,
+            # lingering so that the client can send it all and read the 405.
+            with_body = self.headers.get("Content-Length", "0").strip() != "0" or \
+                "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
             headers = {"Allow": ", ".join(allowed)}
+            if with_body:
+                self.close_connection = True
+                headers["Connection"] = "close"
             if proxied:
                 self._json(405, self._envelope("method_not_allowed", "Method not allowed."),
                            headers)
             else:
                 self._respond(405, b"Method not allowed\n", "text/plain; charset=utf-8",
                               {**headers, "Cache-Control": "no-store", **SITE_HEADERS})
+            if with_body:
+                self._linger()
         elif proxied:
             self._proxy(target)
         else:

@@ -150,6 +150,20 @@ def test_an_unsupported_method_on_the_api_is_405_in_the_envelope(stack, method, 
     assert_api_headers(answer)
 
 
+def test_a_query_with_a_large_body_reads_its_405_instead_of_a_broken_pipe(stack):
+    body = json.dumps({"username": "x" * (8 * MAX_PROXIED_BODY)}).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    try:
+        connection.request("QUERY", "/api/config", body=body,
+                           headers={"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        payload = json.loads(answer.read())
+    finally:
+        connection.close()
+    assert answer.status == 405
+    assert payload["error"]["code"] == "method_not_allowed"
+
+
 def test_an_unsupported_method_on_the_site_is_405_with_the_headers(stack):
     with session() as http:
         answer = http.request("TRACE", stack.url + "/pwreg/", timeout=10)
