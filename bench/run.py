@@ -9,7 +9,9 @@
 - `python -c "import app"` against importing only chalice and boto3, in fresh processes;
   and `import app` with what the first log line of a cold start adds (Powertools' Logger
   and Metrics, which chalicelib/adapters/telemetry.py imports then, not with the app);
-- the size of the Lambda package that `chalice package` builds.
+- the size of the Lambda package that `chalice package` builds;
+- the `make run` stack (bench/stack.py): 50 parallel clients, its memory and /dev/sms after
+  1,500 SMS and 1,500 requests, and how long a SIGTERM takes.
 
 Prints a table, writes bench/results.json, and exits 1 if a figure misses its target. The
 times are this machine's (2 cores, shared); the counts and the ratios are what to compare.
@@ -369,6 +371,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="measured runs per step")
     parser.add_argument("--import-runs", type=int, default=7)
     parser.add_argument("--no-package", action="store_true", help="skip chalice package")
+    parser.add_argument("--no-stack", action="store_true", help="skip the make run stack")
     args = parser.parse_args(argv)
     figures = Figures()
 
@@ -419,6 +422,13 @@ def main(argv=None) -> int:
             figures.add("Lambda package (zip)", None, "chalice package failed: "
                         + " ".join(package["error"]), "< 5 MB", False)
         figures.details["package"] = package
+
+    if not args.no_stack:
+        print("bench: the make run stack under load...", flush=True)
+        from bench import stack
+        found = stack.measure_stack()
+        stack.add_figures(figures, found)
+        figures.details["stack"] = found
 
     print()
     print(figures.table())

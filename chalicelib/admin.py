@@ -679,7 +679,50 @@ def error_line(error: PortalError, args) -> str:
     message = text(error.code, "en", **error.fields)
     if getattr(error, "rules", None):
         message += " Broken rules: " + ", ".join(error.rules)
+    if error.code == "service_unavailable":
+        message += unreachable(error, args.stage)
     return f"error: {error.code}: {message}"
+
+
+def unreachable(error: BaseException, stage: str) -> str:
+    """What could not be reached, from the AWS error behind `error`: the endpoint (scheme,
+    host, port and path only: nothing a URL could carry besides), or the code AWS answered
+    with; on the local stage, how to point the CLI at a stack on other ports."""
+    said = ""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen and not said:
+        seen.add(id(cause))
+        kwargs = getattr(cause, "kwargs", None)
+        endpoint = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+        answer = getattr(cause, "response", None)
+        if endpoint:
+            said = f" Could not reach {bare_url(str(endpoint))}."
+        elif isinstance(answer, dict) and answer.get("Error", {}).get("Code"):
+            said = (f" AWS answered {answer['Error']['Code']} to "
+                    f"{getattr(cause, 'operation_name', 'a call')}.")
+        cause = cause.__cause__ or cause.__context__
+    if not said:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        said = f" Could not use {bare_url(endpoint)}." if endpoint else ""
+    if stage == "local":
+        said += (" Is `make run` running? A stack on other ports needs the same "
+                 "PWPORTAL_MOTO_PORT here (now "
+                 f"{os.environ.get('PWPORTAL_MOTO_PORT') or '5000, the default'}).")
+    return said
+
+
+def bare_url(url: str) -> str:
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path or '/'}"
 
 
 @dataclass(frozen=True)

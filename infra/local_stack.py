@@ -3,14 +3,24 @@
 This module owns the local stage's process layout and nothing of the product itself:
 
 - an embedded AWS: a moto server on 127.0.0.1:`PWPORTAL_MOTO_PORT` (default 5000), with the
-  tables and queues created by `infra.resources` from the one definition;
-- the API: `chalice local --stage local` as a child process on an internal port;
+  tables and queues created by `infra.resources` from the one definition; it answers one
+  call at a time (moto is not thread-safe) and keeps bounded state (the last SMS for
+  /dev/sms, the last objects of each kind for moto's dashboard);
+- the API: `chalice local --stage local` as a child process on an internal port, through
+  `infra.chalice_runtime` (a listen backlog for bursts, unknown paths in the envelope) and
+  `infra.child_guard` (it dies with this process, even after a `kill -9`); another child
+  (a directory server) is started the same way, with `guarded(command)`;
 - the front server on 127.0.0.1:`PWPORTAL_PORT` (default 8000): `static_site/` with the
   security headers a CDN would add, and `/api/...` and `/dev/...` proxied to the API, so the
-  pages call the API on their own origin exactly as they do behind CloudFront;
+  pages call the API on their own origin exactly as they do behind CloudFront; its own
+  answers (unsupported methods, malformed requests, 413) are in the API's envelope;
 - the SMS worker: a thread that runs the real Lambda handler (`app.deliver_sms`) over the
   queue, as the SQS event source mapping would;
+- expiry: a thread that deletes expired items every minute, as DynamoDB's TTL would;
 - a demo account, and the printed URLs and credentials.
+
+A SIGINT or SIGTERM stops the parts in order; if that takes more than
+STOP_TIMEOUT_SECONDS, the process exits anyway.
 
 The parts are plain functions and a `LocalStack` that composes them, so a test can start the
 stack in-process, or run `python -m infra.local_stack` and wait for the `READY` line.
@@ -32,10 +42,14 @@ import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import OrderedDict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from chalicelib.adapters.dev_sms import STACK_PATH as STACK_SMS_PATH
 from chalicelib.api.contract import SITE_HEADERS
+from chalicelib.domain.events import truncate_ip
+from infra.child_guard import guarded
 from infra.site import content_type
 from infra.stages import LOCAL, stage_environment
 
@@ -51,6 +65,7 @@ DEMO_PHONE = "+46701234567"
 
 READY = "pwportal is running"
 STARTUP_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
 # Short, so that an SMS whose delivery failed is retried within seconds on this stage; the
 # deployed queue keeps the 60 s of resources.json.
 WORKER_VISIBILITY_TIMEOUT = 5
@@ -59,6 +74,20 @@ PROXIED_PREFIXES = ("/api", "/dev")
 NOT_FOUND_PAGE = (b'<!doctype html><html lang="sv"><meta charset="utf-8"><title>Sidan finns inte'
                   b'</title><h1>Sidan finns inte</h1><p><a href="/">Till startsidan</a></p>\n')
 MAX_PROXIED_BODY = 1024 * 1024  # the API itself refuses far less; this only bounds memory
+# After a 413, the rest of the body is read and dropped for at most this long and this much
+# (as nginx's lingering close does), so the client gets to read the answer instead of a
+# connection reset in the middle of its upload.
+LINGER_SECONDS = 5.0
+LINGER_IDLE_SECONDS = 1.0
+LINGER_MAX_BYTES = 64 * 1024 * 1024
+# What API Gateway routes at all; any other method (TRACE, QUERY, ...) is refused here.
+API_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+SITE_METHODS = ("GET", "HEAD")
+# The front server's own errors (a bad request line, headers too large, ...) as the API's.
+ERROR_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
+               413: "request_too_large", 414: "invalid_request", 431: "invalid_request",
+               501: "method_not_allowed", 505: "invalid_request"}
+LISTEN_BACKLOG = 128  # 50 clients connecting at once; Python's default of 5 resets the sixth
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
 # The front server writes its own; two of each confuse clients.
@@ -124,6 +153,13 @@ def port_setting(name: str, default: int) -> int:
     return port
 
 
+def count_setting(name: str, default: int, largest: int = 100_000) -> int:
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not raw.isdigit() or not 0 < int(raw) <= largest:
+        raise StartupFailed(f"{name} must be a whole number from 1 to {largest}, not {raw!r}")
+    return int(raw)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -171,15 +207,121 @@ def wait_until_answers(url: str, timeout: float, stop: threading.Event | None = 
 
 # -- embedded AWS ------------------------------------------------------------------------------
 
-def start_moto(port: int):
-    """A moto server on loopback, in this process: the local stage's whole AWS account."""
-    # Every request of the worker's long poll would otherwise be an access-log line.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from moto.server import ThreadedMotoServer
+# Kept by the embedded AWS: the last SMS for /dev/sms, and the last instances of each kind
+# for moto's dashboard. moto keeps every one ever made otherwise (a DynamoDB item per write),
+# and a long session or a load test grew the stack to gigabytes.
+SMS_KEPT = 200
+MODELS_KEPT = 100
+# The stack's own view of the SMS moto "sent", where chalicelib/adapters/dev_sms.py reads it.
+DEV_SMS_PATH = STACK_SMS_PATH
 
-    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
-    server.start()
-    return server
+
+class Ring(OrderedDict):
+    """A dict that keeps only its `maxlen` newest keys."""
+
+    def __init__(self, maxlen: int):
+        super().__init__()
+        self.maxlen = maxlen
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        while len(self) > self.maxlen:
+            self.popitem(last=False)
+
+
+# Every SNS backend (whatever the account or region) writes its SMS here; /dev/sms reads it.
+SENT_SMS = Ring(SMS_KEPT)
+
+
+def bound_moto_memory(sms_kept: int = SMS_KEPT, models_kept: int = MODELS_KEPT) -> None:
+    """In this process: moto keeps the last `models_kept` instances of each model for its
+    dashboard instead of all of them, and the last `sms_kept` SMS instead of all."""
+    from moto.core.common_models import BaseModel
+    from moto.sns.models import SNSBackend
+
+    SENT_SMS.maxlen = sms_kept
+
+    def __new__(cls, *args, **kwargs):
+        instance = super(BaseModel, cls).__new__(cls)
+        tracked = cls.instances_tracked  # the class's own (moto's metaclass sets one each)
+        if not isinstance(tracked, deque) or tracked.maxlen != models_kept:
+            tracked = cls.instances_tracked = deque(tracked, maxlen=models_kept)
+        tracked.append(instance)
+        return instance
+
+    BaseModel.__new__ = __new__
+
+    original_init = getattr(SNSBackend.__init__, "original", SNSBackend.__init__)
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.sms_messages = SENT_SMS  # (number, text) by message id
+        self.sms_message_objects = Ring(sms_kept)
+
+    __init__.original = original_init
+    SNSBackend.__init__ = __init__
+
+
+def sent_sms() -> list[dict]:
+    """`{"id", "to", "text"}` of the SMS kept, oldest first."""
+    return [{"id": message_id, "to": number, "text": text}
+            for message_id, (number, text) in list(SENT_SMS.items())]
+
+
+class OneAtATime:
+    """moto's WSGI app, one request at a time: its backends are not thread-safe (parallel
+    DynamoDB transactions failed with "dictionary changed size during iteration" as 503s),
+    and every real service serialises the writes to one item anyway. The server still
+    accepts connections in parallel; they queue here. Also serves DEV_SMS_PATH."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == DEV_SMS_PATH:
+            with self.lock:
+                body = json.dumps({"messages": sent_sms()}, ensure_ascii=False).encode()
+            start_response("200 OK", [("Content-Type", "application/json; charset=utf-8"),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
+        with self.lock:
+            answer = self.app(environ, start_response)
+            try:
+                body = b"".join(answer)
+            finally:
+                if hasattr(answer, "close"):
+                    answer.close()
+        return [body]
+
+
+class EmbeddedAws:
+    """A moto server on loopback, in this process: the local stage's whole AWS account."""
+
+    def __init__(self, port: int, sms_kept: int = SMS_KEPT):
+        from moto.moto_server.werkzeug_app import (DomainDispatcherApplication,
+                                                   MotoRequestHandler, create_backend_app)
+        from werkzeug.serving import make_server
+
+        bound_moto_memory(sms_kept)
+        app = OneAtATime(DomainDispatcherApplication(create_backend_app))
+        # Threaded, with werkzeug's listen backlog of 128: a burst waits in OneAtATime.
+        self.server = make_server(HOST, port, app, threaded=True,
+                                  request_handler=MotoRequestHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="moto",
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def start_moto(port: int, sms_kept: int = SMS_KEPT) -> EmbeddedAws:
+    # Every request of the worker's polls would otherwise be an access-log line.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return EmbeddedAws(port, sms_kept)
 
 
 def create_resources() -> dict[str, str]:
@@ -207,21 +349,20 @@ def ensure_demo_account() -> bool:
 
 # -- the API (chalice local) -------------------------------------------------------------------
 
-def chalice_command() -> list[str]:
-    script = Path(sys.executable).with_name("chalice")
-    if script.exists():
-        return [str(script)]
-    # No console script next to this interpreter (e.g. a system Python): the same CLI.
-    return [sys.executable, "-c", "from chalice.cli import main; main()"]
+def api_command(port: int) -> list[str]:
+    """`chalice local` on `port` as the local stage runs it (infra/chalice_runtime.py: a
+    listen backlog for bursts, unknown paths answered in the envelope), guarded so that it
+    dies with this process even when this one is killed (infra/child_guard.py)."""
+    # No autoreload: the reloader forks a second process that a terminate would orphan,
+    # and the worker in this process would keep the old code anyway. Restart to reload.
+    return guarded([sys.executable, "-m", "infra.chalice_runtime", "local", "--stage", STAGE,
+                    "--host", HOST, "--port", str(port), "--no-autoreload"])
 
 
 def start_api(port: int) -> subprocess.Popen:
     """`chalice local --stage local` on `port`; its output is relayed by `relay_output`."""
     return subprocess.Popen(
-        # No autoreload: the reloader forks a second process that a terminate would orphan,
-        # and the worker in this process would keep the old code anyway. Restart to reload.
-        [*chalice_command(), "local", "--stage", STAGE, "--host", HOST, "--port", str(port),
-         "--no-autoreload"],
+        api_command(port),
         cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         # Its own session: a Ctrl-C in the terminal reaches only this process, which then
@@ -231,9 +372,11 @@ def start_api(port: int) -> subprocess.Popen:
 
 
 # chalice local's internal URL, its access log (the front server logs each request once,
-# with the real client), and botocore's INFO chatter, which chalice local turns on.
+# with the real client), and botocore's INFO chatter, which chalice local turns on (under a
+# burst, urllib3's note that it closed a pooled connection to the embedded AWS).
 _CHALICE_NOISE = re.compile(
-    r'^(Serving on http|\S+ - - \[[^\]]*\] "|Found (credentials|endpoint) )')
+    r'^(Serving on http|\S+ - - \[[^\]]*\] "|Found (credentials|endpoint) '
+    r'|Connection pool is full, discarding connection)')
 
 
 def relay_output(process: subprocess.Popen, prefix: str = "api | ") -> threading.Thread:
@@ -268,12 +411,17 @@ def stop_process(process: subprocess.Popen, timeout: float = 5.0) -> None:
 
 class SmsWorker:
     """Delivers queued SMS with the real handler until stopped; an error is logged and the
-    loop goes on, because a worker that dies silently looks exactly like SMS that are slow."""
+    loop goes on, because a worker that dies silently looks exactly like SMS that are slow.
 
-    def __init__(self, sqs, queue_url: str, handler, wait_seconds: int = 1,
-                 visibility_timeout: int = WORKER_VISIBILITY_TIMEOUT):
+    It polls without waiting (`wait_seconds` 0) and pauses `idle_seconds` when the queue is
+    empty: the embedded AWS answers one request at a time, and a long poll would hold every
+    other call for its whole wait."""
+
+    def __init__(self, sqs, queue_url: str, handler, wait_seconds: int = 0,
+                 visibility_timeout: int = WORKER_VISIBILITY_TIMEOUT, idle_seconds: float = 0.2):
         self.sqs, self.queue_url, self.handler = sqs, queue_url, handler
         self.wait_seconds, self.visibility_timeout = wait_seconds, visibility_timeout
+        self.idle_seconds = idle_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sms-worker", daemon=True)
 
@@ -301,14 +449,80 @@ class SmsWorker:
 
         while not self._stop.is_set():
             try:
-                drain_once(self.sqs, self.queue_url, self._deliver,
-                           wait_seconds=self.wait_seconds,
-                           visibility_timeout=self.visibility_timeout)
+                counts = drain_once(self.sqs, self.queue_url, self._deliver,
+                                    wait_seconds=self.wait_seconds,
+                                    visibility_timeout=self.visibility_timeout)
+                if not any(counts.values()):
+                    self._stop.wait(self.idle_seconds)
             except Exception:  # noqa: BLE001 (see the class docstring)
                 if self._stop.is_set():  # the embedded AWS went first during shutdown
                     return
                 log.error("sms worker: %s", traceback.format_exc(limit=4).rstrip())
                 self._stop.wait(1.0)
+
+
+# -- expiry (DynamoDB's TTL, which moto does not run) -----------------------------------------
+
+TTL_SWEEP_SECONDS = 60
+
+
+def sweep_expired(dynamodb, now: float) -> int:
+    """Delete the items whose TTL attribute is in the past, in every table that has TTL on,
+    as DynamoDB does within a day or two; the number deleted. Without it, every challenge,
+    session and limit window of a long session would stay, and moto copies a whole table
+    for each transaction that touches it."""
+    deleted = 0
+    for table in dynamodb.list_tables()["TableNames"]:
+        ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") != "ENABLED":
+            continue
+        keys = [key["AttributeName"] for key in
+                dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
+        names = {"#ttl": ttl["AttributeName"], **{f"#k{n}": key for n, key in enumerate(keys)}}
+        expired = {":now": {"N": str(int(now))}}
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=table, FilterExpression="#ttl < :now", ExpressionAttributeNames=names,
+            ExpressionAttributeValues=expired,
+            ProjectionExpression=", ".join(f"#k{n}" for n in range(len(keys))))
+        for page in pages:
+            for key in page["Items"]:
+                try:
+                    dynamodb.delete_item(
+                        TableName=table, Key=key, ConditionExpression="#ttl < :now",
+                        ExpressionAttributeNames={"#ttl": ttl["AttributeName"]},
+                        ExpressionAttributeValues=expired)
+                    deleted += 1
+                except dynamodb.exceptions.ConditionalCheckFailedException:
+                    pass  # renewed since the scan
+    return deleted
+
+
+class TtlSweeper:
+    """Runs `sweep_expired` every `interval` seconds until stopped; an error is logged and
+    the next round tries again."""
+
+    def __init__(self, dynamodb, interval: float = TTL_SWEEP_SECONDS, clock=time.time):
+        self.dynamodb, self.interval, self.clock = dynamodb, interval, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ttl-sweeper", daemon=True)
+
+    def start(self) -> TtlSweeper:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                sweep_expired(self.dynamodb, self.clock())
+            except Exception:  # noqa: BLE001 (logged; the next round tries again)
+                if self._stop.is_set():
+                    return
+                log.error("ttl sweeper: %s", traceback.format_exc(limit=4).rstrip())
 
 
 # -- the front server --------------------------------------------------------------------------
@@ -397,15 +611,38 @@ class FrontHandler(BaseHTTPRequestHandler):
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str):
+        # BaseHTTPRequestHandler answers a method without a do_<METHOD> with its own 501 HTML
+        # page; every other method (TRACE, QUERY, ...) gets the 405 of _route instead.
+        if name.startswith("do_"):
+            return self._route
+        raise AttributeError(name)
+
     def _route(self) -> None:
         target = urllib.parse.urlsplit(self.path)
-        if is_proxied(target.path):
+        proxied = is_proxied(target.path)
+        allowed = API_METHODS if proxied else SITE_METHODS
+        if self.command not in allowed:
+            # A body (QUERY has one) is never read: the connection ends after the answer,
+            # lingering so that the client can send it all and read the 405.
+            with_body = self.headers.get("Content-Length", "0").strip() != "0" or \
+                "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            headers = {"Allow": ", ".join(allowed)}
+            if with_body:
+                self.close_connection = True
+                headers["Connection"] = "close"
+            if proxied:
+                self._json(405, self._envelope("method_not_allowed", "Method not allowed."),
+                           headers)
+            else:
+                self._respond(405, b"Method not allowed\n", "text/plain; charset=utf-8",
+                              {**headers, "Cache-Control": "no-store", **SITE_HEADERS})
+            if with_body:
+                self._linger()
+        elif proxied:
             self._proxy(target)
-        elif self.command in ("GET", "HEAD"):
-            self._static(target)
         else:
-            self._respond(405, b"Method not allowed\n", "text/plain; charset=utf-8",
-                          {"Allow": "GET, HEAD", **SITE_HEADERS})
+            self._static(target)
 
     # -- static
 
@@ -430,8 +667,10 @@ class FrontHandler(BaseHTTPRequestHandler):
         try:
             body = self._request_body()
         except BadBody as problem:
-            self._json(problem.status, error_envelope(
-                problem.code, self.headers.get("Accept-Language"), "The request body is wrong."))
+            self._json(problem.status, self._envelope(problem.code, "The request body is wrong."),
+                       {"Connection": "close"})
+            if problem.status == 413:
+                self._linger()
             return
         path = target.path + ("?" + target.query if target.query else "")
         connection = http.client.HTTPConnection(HOST, self.server.api_port,
@@ -439,8 +678,7 @@ class FrontHandler(BaseHTTPRequestHandler):
         try:
             status, reason, headers, payload = self._exchange(connection, path, body)
         except (OSError, http.client.HTTPException):
-            self._json(503, error_envelope("service_unavailable",
-                                           self.headers.get("Accept-Language"),
+            self._json(503, self._envelope("service_unavailable",
                                            "The service is not answering. Try again soon."))
             return
         finally:
@@ -522,12 +760,50 @@ class FrontHandler(BaseHTTPRequestHandler):
             body += self.rfile.read(size)
             self.rfile.readline(1024)
 
+    def handle_expect_100(self) -> bool:
+        # No "100 Continue" for a body that will be refused: the client then sends nothing
+        # and reads the 413 at once.
+        raw = (self.headers.get("Content-Length") or "").strip()
+        if raw.isdigit() and int(raw) > MAX_PROXIED_BODY:
+            return True
+        return super().handle_expect_100()
+
+    def _linger(self) -> None:
+        """After an answer that leaves the body unread: close our side for writing, then read
+        and drop what the client still sends (bounded), so that its upload ends and it reads
+        the answer, instead of meeting a reset for unread data."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_IDLE_SECONDS)
+            deadline, drained = time.monotonic() + LINGER_SECONDS, 0
+            while time.monotonic() < deadline and drained < LINGER_MAX_BYTES:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:  # the client went, or went quiet: either way, done
+            pass
+
     # -- responses
 
-    def _json(self, status: int, body: dict) -> None:
+    def _envelope(self, code: str, fallback: str) -> dict:
+        headers = getattr(self, "headers", None)
+        return error_envelope(code, headers.get("Accept-Language") if headers else None,
+                              fallback)
+
+    def _json(self, status: int, body: dict, headers: dict | None = None) -> None:
         self._respond(status, json.dumps(body, ensure_ascii=False).encode("utf-8"),
                       "application/json; charset=utf-8",
-                      {"Cache-Control": "no-store", **SITE_HEADERS})
+                      {**(headers or {}), "Cache-Control": "no-store", **SITE_HEADERS})
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        """The server's own errors (a bad request line, a URI or headers too long) in the
+        API's envelope with its headers, not http.server's HTML page."""
+        self.close_connection = True
+        self._json(code, self._envelope(ERROR_CODES.get(code, "invalid_request"),
+                                        message or "The request is wrong."),
+                   {"Connection": "close"})
 
     def _respond(self, status: int, body: bytes, kind: str | None, headers: dict) -> None:
         self.send_response(status)
@@ -546,11 +822,13 @@ class FrontHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         if self.server.quiet:
             return
-        log.info("web | %s %s", self.client_address[0], format % args)
+        # As every log line of the portal (SPEC 9): the client's network, never its address.
+        log.info("web | %s %s", truncate_ip(self.client_address[0]) or "-", format % args)
 
 
 class FrontServer(ThreadingHTTPServer):
     daemon_threads = True  # an idle keep-alive connection must not hold up a shutdown
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, port: int, api_port: int, static_root: Path = STATIC_ROOT):
         self.quiet = False  # the stack's own readiness probes are not worth a log line
@@ -575,12 +853,13 @@ class LocalStack:
 
     def __init__(self, port: int = 8000, moto_port: int = 5000, api_port: int | None = None,
                  static_root: Path = STATIC_ROOT, stop_event: threading.Event | None = None,
-                 timeout: float = STARTUP_TIMEOUT_SECONDS, demo: bool = True):
-        self.port, self.moto_port = port, moto_port
+                 timeout: float = STARTUP_TIMEOUT_SECONDS, demo: bool = True,
+                 sms_kept: int = SMS_KEPT):
+        self.port, self.moto_port, self.sms_kept = port, moto_port, sms_kept
         self.api_port = api_port or free_port()
         self.static_root, self.timeout, self.demo = static_root, timeout, demo
         self.stop_event = stop_event or threading.Event()
-        self.moto = self.api = self.front = self.worker = None
+        self.moto = self.api = self.front = self.worker = self.sweeper = None
         self.queue_urls: dict[str, str] = {}
         self.demo_created = False
 
@@ -604,7 +883,7 @@ class LocalStack:
         ensure_port_free(self.port, "the site and API", "PWPORTAL_PORT")
         ensure_port_free(self.moto_port, "the embedded AWS", "PWPORTAL_MOTO_PORT")
         apply_environment(local_environment(self.moto_port))
-        self.moto = start_moto(self.moto_port)
+        self.moto = start_moto(self.moto_port, self.sms_kept)
         self.queue_urls = create_resources()
         if self.demo:
             self.demo_created = ensure_demo_account()
@@ -621,6 +900,7 @@ class LocalStack:
         from chalicelib.adapters import aws
         self.worker = SmsWorker(aws.client("sqs"), self.queue_urls["SmsQueue"],
                                 app.deliver_sms).start()
+        self.sweeper = TtlSweeper(aws.client("dynamodb")).start()
 
         try:
             self.front = start_front(self.port, self.api_port, self.static_root)
@@ -640,6 +920,9 @@ class LocalStack:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        if self.sweeper is not None:
+            self.sweeper.stop()
+            self.sweeper = None
         if self.api is not None:
             stop_process(self.api)
             self.api.stdout.close()
@@ -675,6 +958,19 @@ class LocalStack:
         ])
 
 
+def exit_if_stopping_hangs(timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """Every step of stop() is bounded, but a stop must never depend on that: if the process
+    still runs `timeout` seconds after the stop was asked for, it exits at once (its
+    children die with it, infra/child_guard.py)."""
+    def run():
+        time.sleep(timeout)
+        sys.stderr.write(f"pwportal: stopping took more than {timeout:.0f} s; exiting now\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+    threading.Thread(target=run, name="stop-deadline", daemon=True).start()
+
+
 def main() -> int:
     # Our own logger only: at INFO on the root, boto3 would chat about every client it builds.
     handler = logging.StreamHandler(sys.stderr)
@@ -686,9 +982,10 @@ def main() -> int:
 
     def on_signal(signum, frame):
         # Only a flag: the main thread stops the parts in order. Repeats are harmless, and
-        # they are common (`timeout` and make both forward a SIGTERM the group also got);
-        # every step of stop() is bounded, so there is no need for a forced exit.
-        stop.set()
+        # they are common (`timeout` and make both forward a SIGTERM the group also got).
+        if not stop.is_set():
+            stop.set()
+            exit_if_stopping_hangs()
 
     # Before anything starts: a signal during startup must stop cleanly too, not as a
     # KeyboardInterrupt from somewhere inside boto3.
@@ -696,7 +993,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack = LocalStack(port=port_setting("PWPORTAL_PORT", 8000),
-                           moto_port=port_setting("PWPORTAL_MOTO_PORT", 5000), stop_event=stop)
+                           moto_port=port_setting("PWPORTAL_MOTO_PORT", 5000), stop_event=stop,
+                           sms_kept=count_setting("PWPORTAL_DEV_SMS_KEPT", SMS_KEPT))
         stack.start()
     except Stopped:
         print("pwportal stopped before it was running.", flush=True)

@@ -1,19 +1,30 @@
 """The local stage's view of sent SMS: what the embedded AWS (moto) recorded as published.
 
-Only the local stage has this; it reads moto's own state API, so the worker under test is
-the real worker, publishing through the real SNS client.
+Only the local stage has this; the worker under test is the real worker, publishing through
+the real SNS client. The local stack's embedded AWS keeps the last SMS (infra/local_stack.py)
+and serves them at `/_pwportal/sms`, cheaply, however long it has run; a plain moto server
+has no such path, and then moto's whole state (`/moto-api/data.json`) is read instead.
 """
 from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
+
+STACK_PATH = "/_pwportal/sms"  # served by infra/local_stack.py
 
 
 def sent_messages() -> list[dict]:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "").rstrip("/")
     if not endpoint.startswith(("http://127.0.0.1", "http://localhost")):
         return []
+    try:
+        with urllib.request.urlopen(endpoint + STACK_PATH, timeout=5) as response:
+            return list(json.load(response)["messages"])
+    except urllib.error.HTTPError as error:
+        if not 400 <= error.code < 500:  # a plain moto: no such path (S3 says so)
+            raise
     with urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=5) as response:
         data = json.load(response)
     return _sms_from_state(data)

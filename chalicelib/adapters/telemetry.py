@@ -36,6 +36,9 @@ _target: ContextVar = ContextVar("pwportal_telemetry_stream", default=None)
 _lock = threading.Lock()
 _logger = None
 _metrics = None
+# chalice local serves requests in threads: the first ones must not build two loggers at once
+# (Powertools' second one finds the first half made and fails with AttributeError).
+_building = threading.Lock()
 _correlation_id: str | None = None
 # A field may not take the name of what logging or Powertools put on every line.
 _TAKEN = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -68,21 +71,27 @@ def writing_to(stream):
 
 
 def logger():
-    global _logger
     if _logger is None:
-        from aws_lambda_powertools import Logger
-        built = Logger(service=SERVICE, level="INFO", utc=True,
-                       logger_handler=logging.StreamHandler(_Out()),
-                       # one line per record whatever POWERTOOLS_DEV says; a newline in a
-                       # value is escaped, so no value can start a line of its own
-                       json_serializer=partial(json.dumps, default=str, ensure_ascii=False,
-                                               separators=(",", ":")))
-        built.set_correlation_id(_correlation_id)
-        # Our handler writes the line; a root handler (Lambda's, pytest's, a basicConfig
-        # somewhere) would write a second one, and not as JSON.
-        logging.getLogger(SERVICE).propagate = False  # the logger Powertools configured
-        _logger = built
+        with _building:
+            if _logger is None:
+                _build_logger()
     return _logger
+
+
+def _build_logger() -> None:
+    global _logger
+    from aws_lambda_powertools import Logger
+    built = Logger(service=SERVICE, level="INFO", utc=True,
+                   logger_handler=logging.StreamHandler(_Out()),
+                   # one line per record whatever POWERTOOLS_DEV says; a newline in a
+                   # value is escaped, so no value can start a line of its own
+                   json_serializer=partial(json.dumps, default=str, ensure_ascii=False,
+                                           separators=(",", ":")))
+    built.set_correlation_id(_correlation_id)
+    # Our handler writes the line; a root handler (Lambda's, pytest's, a basicConfig
+    # somewhere) would write a second one, and not as JSON.
+    logging.getLogger(SERVICE).propagate = False  # the logger Powertools configured
+    _logger = built
 
 
 def metrics():

@@ -244,3 +244,13 @@ def test_the_sms_worker_outlives_errors_and_retries_a_failed_delivery(caplog):
     assert attempts == ['{"id": "1"}', '{"id": "1"}']
     logged = caplog.text
     assert "the embedded AWS is not answering" in logged and "SNS said no" in logged
+
+
+def test_the_readme_quick_start_gives_the_demo_login_the_stack_prints():
+    from chalicelib.domain.phone import national
+    from tests.conftest import ROOT
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme[readme.index("Quick start"):]
+    for printed in (f"`{DEMO_USERNAME}`", f"`{DEMO_PASSWORD}`", national(DEMO_PHONE)):
+        assert printed in quick_start[:600], printed
+    assert "PWPORTAL_MOTO_PORT" in readme and "only while `make run` runs" in readme
