@@ -132,6 +132,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Får inte innehålla förbjudna ord som \"treserva\" eller \"lösenord\".",
         "en": "Must not contain banned words such as \"treserva\" or \"password\".",
     },
+    "rule.directory": {
+        "sv": "Organisationens egna lösenordsregler godtog inte lösenordet. Välj ett annat.",
+        "en": "Your organisation's own password rules refused this password. Choose another.",
+    },
     # SMS
     "sms.code": {
         "sv": "Din säkerhetskod är {code}. Den gäller i {minutes} minuter. "

@@ -98,3 +98,13 @@ class ImportRejected(PortalError):
 
 class ServiceUnavailable(PortalError):
     code, status = "service_unavailable", 503
+
+
+class DirectoryUnavailable(ServiceUnavailable):
+    """The password directory (SPEC 13) could not be reached, was too slow, or answered an
+    error: 503 to the user, `directory.failed` in the audit trail. `reason` is a short word
+    for the log (`timeout`, `tls`, `bind`, `result_53`, …), never a DN or a password."""
+
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason

@@ -26,6 +26,7 @@ EVENTS = (
     "account.disabled",
     "account.enabled",
     "phone.set_by_support",
+    "directory.failed",
 )
 
 METRIC_NAMESPACE = "pwportal"

@@ -62,6 +62,7 @@ export default {
   "password.rule.reused": "not be one of the last {history} passwords",
   "password.rule.common": "not be a common password",
   "password.rule.banned_word": "not contain banned words such as “treserva” or “password”",
+  "password.rule.directory": "be accepted by your organisation's own password rules",
   "password.rule.match": "be typed the same in both fields",
   "password.serverNote": "(checked when you press Next)",
   "password.state.met": "met",

@@ -62,6 +62,7 @@ export default {
   "password.rule.reused": "inte vara något av de {history} senaste lösenorden",
   "password.rule.common": "inte vara ett vanligt lösenord",
   "password.rule.banned_word": "inte innehålla förbjudna ord som ”treserva” eller ”lösenord”",
+  "password.rule.directory": "godtas av organisationens egna lösenordsregler",
   "password.rule.match": "skrivas likadant i båda fälten",
   "password.serverNote": "(kontrolleras när du trycker på Nästa)",
   "password.state.met": "uppfyllt",
