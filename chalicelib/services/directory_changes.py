@@ -77,12 +77,8 @@ class DirectoryChanges:
 
     def failed(self, username: str, step: str, failure: DirectoryUnavailable,
                caller: Caller) -> None:
-        record = self.audit.record("directory.failed", username, failure.reason, caller,
-                                   step=step)
-        try:
-            self.audit.write(record)
-        except ServiceUnavailable:
-            self.audit.emit(record)
+        self.audit.write_if_possible(self.audit.record("directory.failed", username,
+                                                       failure.reason, caller, step=step))
 
     # -- login -----------------------------------------------------------------------------
 
