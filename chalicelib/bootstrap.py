@@ -139,14 +139,15 @@ class Portal:
         from chalicelib.services.reminders import Reminders
         return Reminders(settings=self.settings, clock=self.clock, uow=self.uow,
                          accounts=self.accounts, queue=self.queue,
-                         notifications=self.notifications)
+                         notifications=self.notifications, passwords=self._passwords)
 
     @cached_property
     def support(self):
         from chalicelib.services.support import Support
         return Support(settings=self.settings, clock=self.clock, uow=self.uow,
                        accounts=self.accounts, limits=self.limits, audit=self.audit,
-                       notifications=self.notifications, hasher=self._hasher)
+                       notifications=self.notifications, hasher=self._hasher,
+                       passwords=self._passwords)
 
 
 _portal: Portal | None = None

@@ -93,6 +93,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.",
         "en": "The service is temporarily unavailable. Please try again shortly.",
     },
+    "no_directory_entry": {
+        "sv": "Det finns inget konto med det namnet i katalogen (LDAP/AD).",
+        "en": "The directory (LDAP/AD) has no entry with that name.",
+    },
     "internal_error": {
         "sv": "Något gick fel hos oss. Försök igen om en stund.",
         "en": "Something went wrong on our side. Please try again shortly.",

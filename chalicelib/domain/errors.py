@@ -86,6 +86,12 @@ class AccountExists(PortalError):
     code, status = "account_exists", 409
 
 
+class NoDirectoryEntry(PortalError):
+    """`ldap` mode (SPEC 13): an account links an existing directory entry; there is none."""
+
+    code, status = "no_directory_entry", 404
+
+
 class ImportRejected(PortalError):
     """An import file with lines that cannot be imported; `problems` names every one."""
 
