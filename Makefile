@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The `ldap` mode's tests and `make run DIRECTORY=ldap` run a real OpenLDAP from Debian.
+SLAPD  := /usr/sbin/slapd
 
 .PHONY: setup run test infra-check package deploy teardown bench clean browser-tools
 
@@ -15,8 +17,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
-run: $(STAMP)
-	$(PY) -m infra.local_stack
+# DIRECTORY=ldap: the passwords in a real OpenLDAP slapd on PWPORTAL_LDAP_PORT (SPEC 13).
+run: $(STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD))
+	$(if $(DIRECTORY),PWPORTAL_DIRECTORY=$(DIRECTORY)) $(PY) -m infra.local_stack
 
 # The browser tests' tools, for `make test` only: Debian's Chromium (Playwright drives it;
 # no browser is downloaded) and axe-core from npm, pinned in tests/browser/package-lock.json.
@@ -34,12 +37,16 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 
 browser-tools: $(CHROMIUM) $(AXE)
 
+$(SLAPD):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd ldap-utils
+
 # The deploy template of every stage, built offline (`chalice package --merge-template`), run
 # through cfn-lint and checked: tables, queues, least privilege, CloudFront, alarms, hygiene.
 infra-check: $(STAMP)
 	$(PY) -m pytest tests/infra
 
-test: $(STAMP) infra-check browser-tools
+test: $(STAMP) infra-check browser-tools $(SLAPD)
 	$(PY) -m pytest --ignore=tests/infra
 
 # Deploying to AWS (docs/deploying.md): your AWS credentials, a stage, the portal's host
