@@ -170,7 +170,7 @@ def test_every_alarm_and_widget_names_a_metric_that_exists(built):
     _, _, found = built
     named = monitoring.metrics_named(found["Resources"])
     alarms = of_type(found, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 6
+    assert len(alarms) == len(monitoring.ALARMS)
     assert {(METRIC_NAMESPACE, e) for e in EVENTS} & named
     assert named <= {(METRIC_NAMESPACE, e) for e in EVENTS} | AWS_METRICS
     resources = set(found["Resources"])
