@@ -104,7 +104,8 @@ ACCESS = {
         "tables": {"AccountsTable": ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
                    "AuditTable": ["dynamodb:PutItem"]},
         "indexes": {"AccountsTable/by_expiry": ["dynamodb:Query"]},
-        "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": False,
+        # secrets: in ldap mode (SPEC 13) the job asks the directory as the service account
+        "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": True,
     },
 }
 _RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]

@@ -35,7 +35,7 @@ from chalicelib.domain.errors import (DirectoryUnavailable, PasswordRejected,
                                       ServiceUnavailable, TokenExpired)
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import PendingPassword, ResetToken
-from chalicelib.ports import Check, Clock, Conflict, Delete, PasswordStore, Put, Refused
+from chalicelib.ports import Clock, Conflict, Delete, PasswordStore, Put, Refused, Update
 from chalicelib.domain import conditions as c
 from chalicelib.services.unit_of_work import back_off, retrying
 
@@ -109,7 +109,9 @@ class DirectoryChanges:
                                  lang=caller.lang, expires_at=now)
         tx = self.uow.begin()
         tx.add("pending", Put(self.records.table, marker.to_item(), expect=c.Missing("id")))
-        tx.add("token", Check(self.records.table, {"id": token.id}, token.usable(now)))
+        # The token still usable, stated on it (an UpdateItem: no grant beyond the flows').
+        tx.add("token", Update(self.records.table, {"id": token.id},
+                               set={"changing_since": now}, expect=token.usable(now)))
         try:
             tx.commit()
         except Refused as refused:
