@@ -57,7 +57,12 @@ DEPLOY_OPTIONS = $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
 	$(if $(SMS_MONTHLY_LIMIT_USD),--sms-monthly-limit-usd $(SMS_MONTHLY_LIMIT_USD)) \
 	$(if $(WAF_REQUESTS_PER_5_MINUTES),--waf-requests-per-5-minutes $(WAF_REQUESTS_PER_5_MINUTES)) \
 	$(if $(API_RATE_LIMIT),--api-rate-limit $(API_RATE_LIMIT)) \
-	$(if $(API_BURST_LIMIT),--api-burst-limit $(API_BURST_LIMIT))
+	$(if $(API_BURST_LIMIT),--api-burst-limit $(API_BURST_LIMIT)) \
+	$(if $(DIRECTORY_VPC_ID),--directory-vpc-id $(DIRECTORY_VPC_ID) \
+	  --directory-subnet-ids $(DIRECTORY_SUBNET_IDS) \
+	  --directory-security-group-id $(DIRECTORY_SECURITY_GROUP_ID) \
+	  $(if $(DIRECTORY_ROUTE_TABLE_IDS),--directory-route-table-ids $(DIRECTORY_ROUTE_TABLE_IDS)) \
+	  $(if $(DIRECTORY_VPC_ENDPOINTS),--directory-vpc-endpoints $(DIRECTORY_VPC_ENDPOINTS)))
 
 package: $(STAMP)
 	$(PY) -m infra.template package --stage $(STAGE) --region $(REGION) --out build/$(STAGE)

@@ -137,7 +137,8 @@ def test_each_role_names_its_tables_queue_and_secrets_and_only_the_worker_sends_
         for table in template.ACCESS[function]["tables"]:
             assert f":table/{template.table_name(stage, table)}" in text
         reads_secrets = f"parameter{template.secrets_parameter(stage)}" in text
-        assert reads_secrets == (function == "api_handler")
+        # send_reminders: the directory's service account in ldap mode (SPEC 13)
+        assert reads_secrets == (function in ("api_handler", "send_reminders"))
         assert f"log-group:/aws/lambda/{template.function_name(stage, function)}:*" in text
         assert ("sns:Publish" in text) == (function == "deliver_sms")
         other = "prod" if stage == "dev" else "dev"
