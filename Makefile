@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # The `ldap` mode's tests and `make run DIRECTORY=ldap` run a real OpenLDAP from Debian.
 SLAPD  := /usr/sbin/slapd
+SAMBA  := /usr/sbin/samba
 
 .PHONY: setup run test infra-check package deploy teardown bench clean browser-tools
 
@@ -41,12 +42,17 @@ $(SLAPD):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd ldap-utils
 
+# Active Directory's path is tested against a Samba AD domain controller (tests/directory).
+$(SAMBA):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends samba
+
 # The deploy template of every stage, built offline (`chalice package --merge-template`), run
 # through cfn-lint and checked: tables, queues, least privilege, CloudFront, alarms, hygiene.
 infra-check: $(STAMP)
 	$(PY) -m pytest tests/infra
 
-test: $(STAMP) infra-check browser-tools $(SLAPD)
+test: $(STAMP) infra-check browser-tools $(SLAPD) $(SAMBA)
 	$(PY) -m pytest --ignore=tests/infra
 
 # Deploying to AWS (docs/deploying.md): your AWS credentials, a stage, the portal's host
