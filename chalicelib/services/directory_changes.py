@@ -86,8 +86,8 @@ class DirectoryChanges:
               caller: Caller) -> bool:
         """pwreg's login check where the password lives. A username without an account costs
         the same work and is never accepted."""
-        if account is not None:
-            self.repair(account.username, caller)
+        # Looked for a marker whether or not the account exists: the same calls either way.
+        self.repair(account.username if account is not None else username, caller)
         try:
             return self.passwords().verify(username, account.password_hash if account else None,
                                            password)
@@ -102,24 +102,7 @@ class DirectoryChanges:
         """Set the password in the directory, then record it (see the module). Answers the
         account as recorded (or as it will be, once repaired)."""
         username = account.username
-        self.repair(username, caller)
-        now = self.clock.now().timestamp()
-        marker = PendingPassword(id=PendingPassword.id_of(username), username=username,
-                                 token_id=token.id, fingerprint=fingerprint, started_at=now,
-                                 lang=caller.lang, expires_at=now)
-        tx = self.uow.begin()
-        tx.add("pending", Put(self.records.table, marker.to_item(), expect=c.Missing("id")))
-        # The token still usable, stated on it (an UpdateItem: no grant beyond the flows').
-        tx.add("token", Update(self.records.table, {"id": token.id},
-                               set={"changing_since": now}, expect=token.usable(now)))
-        try:
-            tx.commit()
-        except Refused as refused:
-            if refused.by == "token":
-                raise TokenExpired() from None
-            raise ServiceUnavailable() from None  # another change of this account under way
-        except Conflict:
-            raise ServiceUnavailable() from None
+        marker = self._begin(username, token, fingerprint, caller)
         try:
             self.passwords().set(username, password)
         except PasswordRejected as refused:
@@ -131,8 +114,37 @@ class DirectoryChanges:
             self._drop(marker)
             self.failed(username, "reset", failure, caller)
             raise
-        recorded = self.record(marker, caller, via="reset")
+        recorded = self.record(marker, caller, via="reset", account=account)
         return recorded or self._as_recorded(account, marker)
+
+    def _begin(self, username: str, token: ResetToken, fingerprint: str,
+               caller: Caller) -> PendingPassword:
+        """Write the pending marker, with the token's claim; a marker an earlier request
+        left is repaired first, one still under way is 503."""
+        for first in (True, False):
+            now = self.clock.now().timestamp()
+            marker = PendingPassword(id=PendingPassword.id_of(username), username=username,
+                                     token_id=token.id, fingerprint=fingerprint,
+                                     started_at=now, lang=caller.lang, expires_at=now)
+            tx = self.uow.begin()
+            tx.add("pending", Put(self.records.table, marker.to_item(),
+                                  expect=c.Missing("id")))
+            # The token still usable, stated on it (an UpdateItem: no grant beyond the
+            # flows').
+            tx.add("token", Update(self.records.table, {"id": token.id},
+                                   set={"changing_since": now}, expect=token.usable(now)))
+            try:
+                tx.commit()
+                return marker
+            except Refused as refused:
+                if refused.by == "token":
+                    raise TokenExpired() from None
+                if not first:
+                    break
+                self.repair(username, caller)  # a marker is there: finish it, then again
+            except Conflict:
+                break
+        raise ServiceUnavailable()  # another change of this account is under way
 
     def _drop(self, marker: PendingPassword) -> None:
         try:
@@ -146,15 +158,19 @@ class DirectoryChanges:
         return replace(account.with_password("", marker.fingerprint, rules.history, at,
                                              rules.max_age_days), lang=marker.lang)
 
-    def record(self, marker: PendingPassword, caller: Caller, via: str) -> Account | None:
+    def record(self, marker: PendingPassword, caller: Caller, via: str,
+               account: Account | None = None) -> Account | None:
         """Record a change the directory took: the account, the token spent, the login lock
         cleared, the marker gone, `password.changed`; then the SMS notice. None when DynamoDB
         would not take it (logged for the alarm; the marker stays for the repair) or when a
         parallel request recorded it first."""
         username = marker.username
+        known = [account]  # the account as the caller read it, for the first try only
 
         def attempt(_):
-            account = self.accounts.get(username)
+            account = known.pop() if known and known[0] is not None else \
+                self.accounts.get(username)
+            known.clear()
             if account is None:
                 return None
             changed = self._as_recorded(account, marker)
