@@ -130,9 +130,13 @@ class LocalDirectory:
     """One slapd, its folder and its port. `start()` makes the CA, the config and the data,
     starts slapd and adds the base entries; `stop()` ends it."""
 
-    def __init__(self, folder: Path, port: int, host: str = "127.0.0.1"):
+    def __init__(self, folder: Path, port: int, host: str = "127.0.0.1",
+                 start_tls_port: int | None = None):
+        """`start_tls_port`: also an `ldap://` listener there, for StartTLS (the server
+        refuses any simple bind that is not over TLS: `security simple_bind=128`)."""
         self.folder = Path(folder)
         self.port = port
+        self.start_tls_port = start_tls_port
         self.host = host
         self.root_password = secrets.token_urlsafe(18)
         self.service_password = secrets.token_urlsafe(18)
@@ -165,8 +169,11 @@ class LocalDirectory:
         config = self.folder / "slapd.conf"
         config.write_text(_config(self.folder, self.root_password))
         config.chmod(0o600)
+        urls = f"ldaps://{self.host}:{self.port}/"
+        if self.start_tls_port:
+            urls += f" ldap://{self.host}:{self.start_tls_port}/"
         self.process = subprocess.Popen(
-            [SLAPD, "-d", "0", "-f", str(config), "-h", f"ldaps://{self.host}:{self.port}/"],
+            [SLAPD, "-d", "0", "-f", str(config), "-h", urls],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._wait()
         self._seed()

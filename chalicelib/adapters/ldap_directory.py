@@ -13,6 +13,8 @@ Directory, or OpenLDAP and its kin — reached with ldap3.
   PWPORTAL_LDAP_PASSWORD_METHOD `ad`, `rfc3062` or `auto` (AD when the entry is of class
   `user`). The directory's refusal (constraint violation, AD's `0000052D`) is
   PasswordRejected(["directory"]).
+- A password goes to the directory NFC-normalised, as the portal's own rules count it (the
+  same password typed on any keyboard binds the same).
 - Every network step is bounded by PWPORTAL_LDAP_TIMEOUT_SECONDS; any failure is
   DirectoryUnavailable with a short reason, never a DN or a password.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import secrets
 import ssl
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -176,6 +179,7 @@ class LdapDirectory:
             f"cn=none-{secrets.token_hex(8)},{self.settings.base_dn}"
         if not password:  # an empty password is an unauthenticated bind: never a login
             return False
+        password = unicodedata.normalize("NFC", password)
 
         def work():
             connection, bound = self._open(dn, password)
@@ -192,6 +196,8 @@ class LdapDirectory:
         return ""  # the directory holds it
 
     def set(self, username: str, password: str) -> None:
+        password = unicodedata.normalize("NFC", password)
+
         def work():
             connection = self._service()
             try:

@@ -135,3 +135,39 @@ def test_changed_at_reads_both_dialects():
     assert parse_changed_at(Entry("x", {"objectClass": ["user"]})) is None
 
 
+
+
+@pytest.fixture(scope="module")
+def start_tls_slapd(tmp_path_factory):
+    from infra.ldap_server import LocalDirectory
+    directory = LocalDirectory(tmp_path_factory.mktemp("slapd-starttls"), free_port(),
+                               start_tls_port=free_port()).start()
+    yield directory
+    directory.stop()
+
+
+def test_start_tls_works_and_the_server_refuses_a_plain_bind(start_tls_slapd):
+    import ldap3
+    slapd = start_tls_slapd
+    slapd.add_account("hemtjanstab", OLD)
+    url = f"ldap://127.0.0.1:{slapd.start_tls_port}"
+    directory = store(slapd, url=url, start_tls=True)
+    assert directory.verify("hemtjanstab", "", OLD) is True
+    directory.set("hemtjanstab", NEW)
+    assert slapd.binds("hemtjanstab", NEW)
+    # What pwportal never does, refused by the server too: a simple bind in plain text.
+    plain = ldap3.Connection(ldap3.Server("127.0.0.1", port=slapd.start_tls_port,
+                                          get_info=ldap3.NONE),
+                             user=SERVICE_DN, password=slapd.service_password)
+    assert plain.bind() is False
+    assert plain.result["description"] == "confidentialityRequired"
+
+
+def test_a_password_is_set_and_checked_in_one_unicode_form(slapd, username):
+    slapd.add_account(username, OLD)
+    directory = store(slapd)
+    composed, decomposed = "Blåbär-Sylt-26", "Bla\u030aba\u0308r-Sylt-26"
+    directory.set(username, decomposed)  # typed on a keyboard that sends NFD
+    assert slapd.binds(username, composed)
+    assert directory.verify(username, "", composed) and directory.verify(username, "",
+                                                                         decomposed)
