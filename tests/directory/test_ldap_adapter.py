@@ -3,7 +3,6 @@ the entry found by the service account, login as a bind, the administrative set 
 the directory's refusals, and its failures as DirectoryUnavailable."""
 from __future__ import annotations
 
-import socket
 import time
 from datetime import datetime, timedelta, timezone
 
