@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The `ldap` mode's tests and `make run DIRECTORY=ldap` run a real OpenLDAP from Debian.
+SLAPD  := /usr/sbin/slapd
+SAMBA  := /usr/sbin/samba
 
 .PHONY: setup run test infra-check package deploy teardown bench clean browser-tools
 
@@ -15,8 +18,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
-run: $(STAMP)
-	$(PY) -m infra.local_stack
+# DIRECTORY=ldap: the passwords in a real OpenLDAP slapd on PWPORTAL_LDAP_PORT (SPEC 13).
+run: $(STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD))
+	$(if $(DIRECTORY),PWPORTAL_DIRECTORY=$(DIRECTORY)) $(PY) -m infra.local_stack
 
 # The browser tests' tools, for `make test` only: Debian's Chromium (Playwright drives it;
 # no browser is downloaded) and axe-core from npm, pinned in tests/browser/package-lock.json.
@@ -34,12 +38,21 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 
 browser-tools: $(CHROMIUM) $(AXE)
 
+$(SLAPD):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd ldap-utils
+
+# Active Directory's path is tested against a Samba AD domain controller (tests/directory).
+$(SAMBA):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends samba
+
 # The deploy template of every stage, built offline (`chalice package --merge-template`), run
 # through cfn-lint and checked: tables, queues, least privilege, CloudFront, alarms, hygiene.
 infra-check: $(STAMP)
 	$(PY) -m pytest tests/infra
 
-test: $(STAMP) infra-check browser-tools
+test: $(STAMP) infra-check browser-tools $(SLAPD) $(SAMBA)
 	$(PY) -m pytest --ignore=tests/infra
 
 # Deploying to AWS (docs/deploying.md): your AWS credentials, a stage, the portal's host
@@ -52,7 +65,12 @@ DEPLOY_OPTIONS = $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
 	$(if $(NO_WAF),--no-waf) \
 	$(if $(LOG_RETENTION_DAYS),--log-retention-days $(LOG_RETENTION_DAYS)) \
 	$(if $(API_RATE_LIMIT),--api-rate-limit $(API_RATE_LIMIT)) \
-	$(if $(API_BURST_LIMIT),--api-burst-limit $(API_BURST_LIMIT))
+	$(if $(API_BURST_LIMIT),--api-burst-limit $(API_BURST_LIMIT)) \
+	$(if $(DIRECTORY_VPC_ID),--directory-vpc-id $(DIRECTORY_VPC_ID) \
+	  --directory-subnet-ids $(DIRECTORY_SUBNET_IDS) \
+	  --directory-security-group-id $(DIRECTORY_SECURITY_GROUP_ID) \
+	  $(if $(DIRECTORY_ROUTE_TABLE_IDS),--directory-route-table-ids $(DIRECTORY_ROUTE_TABLE_IDS)) \
+	  $(if $(DIRECTORY_VPC_ENDPOINTS),--directory-vpc-endpoints $(DIRECTORY_VPC_ENDPOINTS)))
 
 package: $(STAMP)
 	$(PY) -m infra.template package --stage $(STAGE) --region $(REGION) --out build/$(STAGE)

@@ -12,6 +12,9 @@
 - the size of the Lambda package that `chalice package` builds;
 - the `make run` stack (bench/stack.py): 50 parallel clients, its memory and /dev/sms after
   1,500 SMS and 1,500 requests, and how long a SIGTERM takes.
+- `ldap` mode (SPEC 13) against a real slapd (infra/ldap_server.py; skipped where Debian's
+  slapd is not installed): the AWS calls and the times of login, reset start, verify and
+  complete, the directory's round trips included in the times.
 
 Prints a table, writes bench/results.json, and exits 1 if a figure misses its target. The
 times are this machine's (2 cores, shared); the counts and the ratios are what to compare.
@@ -39,6 +42,10 @@ PASSWORD = "tuvKAJ58!x"
 IP = "198.51.100.7"
 
 MAX_AWS_CALLS = 4
+# ldap mode's complete writes the pending marker (with the token's claim) before the
+# directory is asked, and its login looks for a marker to repair: one call more each.
+MAX_LDAP_AWS_CALLS = 5
+LDAP_STEPS = ("login", "reset start", "verify", "complete")
 MAX_HISTORY_RATIO = 1.3
 MAX_IMPORT_RATIO = 1.3
 MAX_PACKAGE_BYTES = 5 * 1024 * 1024
@@ -89,15 +96,17 @@ def p95(values: list[float]) -> float:
 # -- the app in-process, on moto -------------------------------------------------------------
 
 @contextmanager
-def app_on_moto():
-    """The environment of the API tests: moto in-process, the local stage's settings."""
+def app_on_moto(environment: dict | None = None):
+    """The environment of the API tests: moto in-process, the local stage's settings (and
+    `environment` over them)."""
     from infra.stages import stage_environment
     saved = dict(os.environ)
     for name in list(os.environ):
         if name.startswith("AWS_"):
             del os.environ[name]
     os.environ.update({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench", **stage_environment()})
+                       "AWS_SECRET_ACCESS_KEY": "bench", **stage_environment(),
+                       **(environment or {})})
     from moto import mock_aws
 
     from chalicelib import bootstrap
@@ -316,6 +325,96 @@ def measure_enumeration(bench: Bench, runs: int, warmup: int = 2) -> dict:
     return found
 
 
+# -- ldap mode (SPEC 13) against a real slapd ------------------------------------------------
+
+def measure_ldap(runs: int, warmup: int = 2) -> dict | None:
+    """The steps of ldap mode, on moto and a real slapd on a free port; None without slapd."""
+    import socket
+    from datetime import timezone
+
+    from infra.ldap_server import LocalDirectory, slapd_available
+    if not slapd_available():
+        return None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="pwportal-bench-ldap-") as folder:
+        directory = LocalDirectory(Path(folder) / "slapd", port).start()
+        try:
+            with app_on_moto(directory.settings()) as bench:
+                bench.clock.set(datetime.now(timezone.utc))
+                return _ldap_steps(bench, directory, runs, warmup)
+        finally:
+            directory.stop()
+
+
+def _ldap_steps(bench: Bench, directory, runs: int, warmup: int) -> dict:
+    times = {step: [] for step in LDAP_STEPS}
+    calls = {step: [] for step in LDAP_STEPS}
+    for i in range(warmup + runs):
+        username, phone = f"ldap{i:03d}", f"+4670{2000000 + i}"
+        bench.next_day()
+        directory.add_account(username, PASSWORD)
+        bench.portal.support.create(username, None, phone)
+        seen = {}
+
+        def step(name, path, body, status, seen=seen):
+            response, elapsed, made = bench.post(path, body)
+            seen[name] = (elapsed, made)
+            return expect(response, status, "ldap " + name)
+
+        step("login", "/api/registration/login", {"username": username, "password": PASSWORD},
+             200)
+        challenge = step("reset start", "/api/reset/start", {"username": username},
+                         202)["challenge"]
+        token = step("verify", "/api/reset/verify",
+                     {"challenge": challenge, "code": bench.last_code(phone)},
+                     200)["reset_token"]
+        new = f"Bench-{i:03d}-Katalog!"
+        step("complete", "/api/reset/complete", {"reset_token": token, "password": new}, 200)
+        if not directory.binds(username, new):
+            raise SystemExit(f"bench: ldap complete did not reach the directory ({username})")
+        bench.deliver()
+        if i >= warmup:
+            for name, (elapsed, made) in seen.items():
+                times[name].append(elapsed)
+                calls[name].append(made)
+    found = {step: {"calls": max(len(made) for made in calls[step]),
+                    "calls_made": calls[step][-1],
+                    "median_ms": ms(statistics.median(times[step])),
+                    "p95_ms": ms(p95(times[step])), "runs": len(times[step])}
+             for step in LDAP_STEPS}
+    found["enumeration"] = _ldap_enumeration(bench, directory, runs, warmup)
+    return found
+
+
+def _ldap_enumeration(bench: Bench, directory, runs: int, warmup: int) -> dict:
+    """A wrong password for a linked account, for an entry the portal has no account of,
+    and for a username nowhere: the login's medians."""
+    import random
+    directory.add_account("enum.ldap.konto", PASSWORD)
+    bench.portal.support.create("enum.ldap.konto", None, "+46701239101")
+    directory.add_account("enum.ldap.bara.katalog", PASSWORD)
+    kinds = {"linked account": "enum.ldap.konto", "entry, no account": "enum.ldap.bara.katalog",
+             "no such user": "enum.ldap.finns.inte"}
+    times = {kind: [] for kind in kinds}
+    shuffle = random.Random(13)
+    for i in range(warmup + runs):
+        bench.next_day()
+        order = list(kinds)
+        shuffle.shuffle(order)
+        for kind in order:
+            response, elapsed, _ = bench.post("/api/registration/login", {
+                "username": kinds[kind], "password": "Fel-Losen-2026!"},
+                ip=f"203.0.113.{i % 200}")
+            expect(response, 401, "ldap login")
+            if i >= warmup:
+                times[kind].append(elapsed)
+    medians = {kind: statistics.median(values) for kind, values in times.items()}
+    return {"median_ms": {kind: ms(value) for kind, value in medians.items()},
+            "difference_ms": ms(max(medians.values()) - min(medians.values())), "runs": runs}
+
+
 # -- cold start: importing the app ----------------------------------------------------------
 
 def measure_imports(runs: int) -> dict:
@@ -397,6 +496,25 @@ def main(argv=None) -> int:
                     f"{found['difference_ms']:.1f} ms between medians",
                     f"< {MAX_ENUMERATION_MS:.0f} ms", found["difference_ms"] < MAX_ENUMERATION_MS)
     figures.details.update(steps=steps, history=history, enumeration=enumeration)
+
+    print("bench: ldap mode against a real slapd...", flush=True)
+    with open(os.devnull, "w") as quiet, redirect_stdout(quiet):
+        ldap = measure_ldap(max(5, args.runs // 3))
+    if ldap is None:
+        figures.add("ldap mode", None, "skipped: Debian's slapd is not installed", "-", None)
+    else:
+        for step in LDAP_STEPS:
+            found = ldap[step]
+            figures.add(f"ldap {step}: AWS calls", found["calls"], str(found["calls"]),
+                        f"<= {MAX_LDAP_AWS_CALLS}", found["calls"] <= MAX_LDAP_AWS_CALLS)
+            figures.add(f"ldap {step}: median / p95", found["median_ms"],
+                        f"{found['median_ms']:.1f} / {found['p95_ms']:.1f} ms", "-", None)
+        found = ldap["enumeration"]
+        figures.add("ldap login: time, exists or not", found["difference_ms"],
+                    f"{found['difference_ms']:.1f} ms between medians",
+                    f"< {MAX_ENUMERATION_MS:.0f} ms",
+                    found["difference_ms"] < MAX_ENUMERATION_MS)
+        figures.details["ldap"] = ldap
 
     print("bench: imports in fresh processes...", flush=True)
     imports = measure_imports(args.import_runs)

@@ -255,6 +255,7 @@ IMPORT_REASONS = {
     "invalid_phone": "the number of {username} is not a phone number",
     "phone_not_allowed": "the number of {username} is not a Swedish mobile number",
     "service_unavailable": "{username} not created: AWS failed",
+    "no_directory_entry": "the directory (LDAP/AD) has no entry named {username}",
 }
 
 
@@ -322,6 +323,12 @@ def bounded(low: int, high: int):
 
 def create(args, portal, io) -> int:
     support = portal.support
+    if support.in_directory:  # SPEC 13: a link to the directory's entry, no password set
+        account = support.create(args.username, None, args.phone)
+        io.out.write(f"Created {account.username}, linked to its directory entry (its "
+                     "password stays the directory's).\n")
+        pairs(describe(account, portal.clock.now()), io.out)
+        return 0
     password = (support.generate_password(args.username.strip().lower())
                 if args.generate else read_password(io.stdin))
     account = support.create(args.username, password, args.phone, args.name)

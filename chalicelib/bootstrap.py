@@ -25,8 +25,9 @@ from chalicelib.settings import load_settings
 
 class Portal:
     def __init__(self, settings=None, clock=None, store=None, queue=None, gateway=None,
-                 hasher=None, secrets=None, audit_stream=None):
-        self._given = {"hasher": hasher, "secrets": secrets, "audit_stream": audit_stream}
+                 hasher=None, secrets=None, audit_stream=None, passwords=None):
+        self._given = {"hasher": hasher, "secrets": secrets, "audit_stream": audit_stream,
+                       "passwords": passwords}
         self.settings = settings or load_settings()
         self.clock = clock or SystemClock()
         if store is None:
@@ -42,6 +43,8 @@ class Portal:
             self.hasher = hasher
         if secrets is not None:
             self.secrets = secrets
+        if passwords is not None:
+            self.passwords = passwords
         settings = self.settings
         self.accounts = Accounts(store, settings.accounts_table)
         self.records = Records(store, settings.challenges_table)
@@ -68,6 +71,30 @@ class Portal:
     def _hasher(self):
         return self.hasher
 
+    @cached_property
+    def passwords(self):
+        """Where the password lives (SPEC 13): PWPORTAL_DIRECTORY `portal` or `ldap`."""
+        mode = self.settings.directory.mode
+        if mode == "ldap":
+            from chalicelib.adapters.ldap_directory import LdapDirectory
+            return LdapDirectory(self.settings.directory,
+                                 lambda: self.secrets.ldap_bind_password)
+        if mode != "portal":
+            raise RuntimeError(f"PWPORTAL_DIRECTORY is portal or ldap, not {mode!r}")
+        from chalicelib.adapters.portal_passwords import PortalPasswords
+        return PortalPasswords(self._hasher)
+
+    def _passwords(self):
+        return self.passwords
+
+    @cached_property
+    def directory_changes(self):
+        from chalicelib.services.directory_changes import DirectoryChanges
+        return DirectoryChanges(settings=self.settings, clock=self.clock, uow=self.uow,
+                                accounts=self.accounts, records=self.records,
+                                limits=self.limits, audit=self.audit,
+                                notifications=self.notifications, passwords=self._passwords)
+
     def _code_key(self) -> bytes:
         return self.secrets.code_key
 
@@ -87,7 +114,8 @@ class Portal:
                     accounts=self.accounts, records=self.records, limits=self.limits,
                     audit=self.audit, code_sms=self.code_sms,
                     notifications=self.notifications, hasher=self._hasher,
-                    code_key=self._code_key)
+                    code_key=self._code_key, passwords=self._passwords,
+                    directory=self.directory_changes)
 
     @cached_property
     def registration(self):
@@ -111,7 +139,7 @@ class Portal:
         from chalicelib.services.reminders import Reminders
         return Reminders(settings=self.settings, clock=self.clock, uow=self.uow,
                          accounts=self.accounts, queue=self.queue,
-                         notifications=self.notifications)
+                         notifications=self.notifications, passwords=self._passwords)
 
     @cached_property
     def holder_expiry(self):
@@ -125,7 +153,8 @@ class Portal:
         from chalicelib.services.support import Support
         return Support(settings=self.settings, clock=self.clock, uow=self.uow,
                        accounts=self.accounts, limits=self.limits, audit=self.audit,
-                       notifications=self.notifications, hasher=self._hasher)
+                       notifications=self.notifications, hasher=self._hasher,
+                       passwords=self._passwords)
 
 
 _portal: Portal | None = None

@@ -103,6 +103,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.",
         "en": "The service is temporarily unavailable. Please try again shortly.",
     },
+    "no_directory_entry": {
+        "sv": "Det finns inget konto med det namnet i katalogen (LDAP/AD).",
+        "en": "The directory (LDAP/AD) has no entry with that name.",
+    },
     "internal_error": {
         "sv": "Något gick fel hos oss. Försök igen om en stund.",
         "en": "Something went wrong on our side. Please try again shortly.",
@@ -153,6 +157,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "rule.banned_word": {
         "sv": "Får inte innehålla förbjudna ord som \"treserva\" eller \"lösenord\".",
         "en": "Must not contain banned words such as \"treserva\" or \"password\".",
+    },
+    "rule.directory": {
+        "sv": "Organisationens egna lösenordsregler godtog inte lösenordet. Välj ett annat.",
+        "en": "Your organisation's own password rules refused this password. Choose another.",
     },
     # SMS
     "sms.code": {

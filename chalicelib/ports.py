@@ -117,3 +117,31 @@ class Hasher(Protocol):
     def verify_nothing(self, password: str) -> bool: ...
 
     def fingerprint(self, password: str, salt: bytes) -> str: ...
+
+
+class PasswordStore(Protocol):
+    """Where an account's password lives (SPEC 13): the portal's own hash (`portal`) or an
+    LDAP directory (`ldap`). `in_directory` says which."""
+
+    in_directory: bool
+
+    def verify(self, username: str, stored_hash: str | None, password: str) -> bool:
+        """pwreg's login check. `stored_hash` is the account's own (None: no such account,
+        which costs the same time and is never accepted). ServiceUnavailable (a
+        DirectoryUnavailable) when the directory cannot answer."""
+
+    def stored_hash(self, password: str) -> str:
+        """What the account keeps of a new password: the portal's verifier, or "" when the
+        directory holds it."""
+
+    def set(self, username: str, password: str) -> None:
+        """Make `password` the account's where it lives (the portal's store: nothing to do;
+        the account's new hash is written with the account). PasswordRejected(["directory"])
+        when the directory's own rules refuse it; DirectoryUnavailable when it cannot."""
+
+    def exists(self, username: str) -> bool:
+        """Is there an entry to link an account to (the portal's store: always)."""
+
+    def changed_at(self, username: str) -> datetime | None:
+        """When the password was last set, where the store tells (`pwdLastSet`,
+        `pwdChangedTime`); None when it does not."""

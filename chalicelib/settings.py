@@ -131,6 +131,17 @@ SETTINGS: tuple[Setting, ...] = (
     S("limits.logins_per_ip",      "LIMIT_LOGINS_PER_IP",     "30/3600", rules),
     S("limits.numbers_per_account", "LIMIT_NUMBERS_PER_ACCOUNT", "3/86400", rules),
     S("limits.sms_per_service",    "LIMIT_SMS_PER_SERVICE",   "1000/3600", rules),
+    # where the password lives (SPEC 13): "portal" or "ldap"; the rest is ldap mode's
+    S("directory.mode",            "DIRECTORY",               "portal", lower),
+    S("directory.url",             "LDAP_URL",                "", text),
+    S("directory.start_tls",       "LDAP_START_TLS",          "false", only_true),
+    S("directory.ca_file",         "LDAP_CA_FILE",            "", text),
+    S("directory.bind_dn",         "LDAP_BIND_DN",            "", text),
+    S("directory.bind_password",   "LDAP_BIND_PASSWORD",      "", text),
+    S("directory.base_dn",         "LDAP_BASE_DN",            "", text),
+    S("directory.filter",          "LDAP_FILTER",             "(uid={{username}})", text),
+    S("directory.password_method", "LDAP_PASSWORD_METHOD",    "auto", lower),
+    S("directory.timeout_seconds", "LDAP_TIMEOUT_SECONDS",    "3", number),
 )
 del S
 
@@ -195,7 +206,27 @@ class LimitSettings:
     sms_per_service: tuple[Rule, ...]
 
 
-_GROUPS = {"policy": PolicySettings, "code": CodeSettings, "limits": LimitSettings}
+@dataclass(frozen=True)
+@_defaults("directory")
+class DirectorySettings:
+    """SPEC 13. `bind_password` is the local stage's; a deployed stage keeps it in the
+    secrets parameter (`ldap_bind_password`). `password_method`: `ad` (unicodePwd),
+    `rfc3062` (Password Modify) or `auto` (AD when the root DSE says so)."""
+
+    mode: str
+    url: str
+    start_tls: bool
+    ca_file: str
+    bind_dn: str
+    bind_password: str
+    base_dn: str
+    filter: str
+    password_method: str
+    timeout_seconds: int
+
+
+_GROUPS = {"policy": PolicySettings, "code": CodeSettings, "limits": LimitSettings,
+           "directory": DirectorySettings}
 
 
 @dataclass(frozen=True)
@@ -230,6 +261,7 @@ class Settings:
     policy: PolicySettings
     code: CodeSettings
     limits: LimitSettings
+    directory: DirectorySettings
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

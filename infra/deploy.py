@@ -704,6 +704,7 @@ def deploy(args) -> dict[str, str]:
         "ApiBurstLimit": args.api_burst_limit,
         "WebAclArn": web_acl,
         "LogRetentionDays": args.log_retention_days,
+        **directory_network(args),
     })
 
     upload_site(s3, outputs["SiteBucketName"], SITE_ROOT)
@@ -812,11 +813,35 @@ def parser() -> argparse.ArgumentParser:
                     help="days the access logs are kept (default %(default)s)")
     up.add_argument("--api-rate-limit", type=_at_least(1), default=50)
     up.add_argument("--api-burst-limit", type=_at_least(1), default=100)
+    # ldap mode (SPEC 13): the subnets and security group of the functions that ask the
+    # directory; empty: no VPC (docs/deploying.md, "A password directory").
+    up.add_argument("--directory-vpc-id", default="")
+    up.add_argument("--directory-subnet-ids", default="", help="comma-separated")
+    up.add_argument("--directory-security-group-id", default="")
+    up.add_argument("--directory-route-table-ids", default="", help="comma-separated")
+    up.add_argument("--directory-vpc-endpoints", choices=("create", "existing"),
+                    default="create")
     down = commands.add_parser("teardown", help="delete a stage's stacks (not its data)")
     down.add_argument("--stage", choices=template.STAGES, required=True)
     down.add_argument("--region", default=template.DEFAULT_REGION)
     down.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
+
+
+def directory_network(args) -> dict[str, str]:
+    """The template's Directory* parameters from the deploy's options (SPEC 13)."""
+    vpc = getattr(args, "directory_vpc_id", "") or ""
+    if vpc and not (args.directory_subnet_ids and args.directory_security_group_id):
+        raise DeployError("--directory-vpc-id needs --directory-subnet-ids and "
+                          "--directory-security-group-id")
+    if vpc and args.directory_vpc_endpoints == "create" and not args.directory_route_table_ids:
+        raise DeployError("the DynamoDB endpoint needs --directory-route-table-ids (or say "
+                          "--directory-vpc-endpoints existing)")
+    return {"DirectoryVpcId": vpc,
+            "DirectorySubnetIds": getattr(args, "directory_subnet_ids", "") or "",
+            "DirectorySecurityGroupId": getattr(args, "directory_security_group_id", "") or "",
+            "DirectoryRouteTableIds": getattr(args, "directory_route_table_ids", "") or "",
+            "DirectoryVpcEndpoints": getattr(args, "directory_vpc_endpoints", "create")}
 
 
 def main(argv=None) -> int:

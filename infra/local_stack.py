@@ -347,6 +347,29 @@ def ensure_demo_account() -> bool:
     return True
 
 
+# -- the directory (`make run DIRECTORY=ldap`, SPEC 13) -----------------------------------------
+
+LDAP_FOLDER = ROOT / ".local" / "ldap"
+
+
+def start_directory(port: int, folder: Path | None = None):
+    """A real OpenLDAP slapd on 127.0.0.1:`port` (infra/ldap_server.py), LDAPS with the CA at
+    `folder`/ca.pem and the demo account's entry with the demo password; this process's
+    environment (which the API inherits) then runs the portal in `ldap` mode against it."""
+    from infra.ldap_server import LocalDirectory, slapd_available
+    if not slapd_available():
+        raise StartupFailed("DIRECTORY=ldap needs Debian's slapd: apt-get install slapd "
+                            "ldap-utils (make test installs it)")
+    ensure_port_free(port, "the LDAP directory", "PWPORTAL_LDAP_PORT")
+    folder = folder or Path(os.environ.get("PWPORTAL_LDAP_FOLDER") or LDAP_FOLDER)
+    directory = LocalDirectory(folder, port, HOST).start()
+    directory.add_account(DEMO_USERNAME, DEMO_PASSWORD)
+    os.environ.update(directory.settings())
+    from chalicelib import bootstrap
+    bootstrap.reset()
+    return directory
+
+
 # -- the API (chalice local) -------------------------------------------------------------------
 
 def api_command(port: int) -> list[str]:
@@ -854,7 +877,7 @@ class LocalStack:
     def __init__(self, port: int = 8000, moto_port: int = 5000, api_port: int | None = None,
                  static_root: Path = STATIC_ROOT, stop_event: threading.Event | None = None,
                  timeout: float = STARTUP_TIMEOUT_SECONDS, demo: bool = True,
-                 sms_kept: int = SMS_KEPT):
+                 sms_kept: int = SMS_KEPT, ldap_port: int | None = None):
         self.port, self.moto_port, self.sms_kept = port, moto_port, sms_kept
         self.api_port = api_port or free_port()
         self.static_root, self.timeout, self.demo = static_root, timeout, demo
@@ -862,6 +885,7 @@ class LocalStack:
         self.moto = self.api = self.front = self.worker = self.sweeper = None
         self.queue_urls: dict[str, str] = {}
         self.demo_created = False
+        self.ldap_port, self.directory = ldap_port, None  # ldap_port: DIRECTORY=ldap
 
     @property
     def url(self) -> str:
@@ -885,6 +909,8 @@ class LocalStack:
         apply_environment(local_environment(self.moto_port))
         self.moto = start_moto(self.moto_port, self.sms_kept)
         self.queue_urls = create_resources()
+        if self.ldap_port:
+            self.directory = start_directory(self.ldap_port)
         if self.demo:
             self.demo_created = ensure_demo_account()
 
@@ -930,6 +956,9 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+        if self.directory is not None:
+            self.directory.stop()
+            self.directory = None
 
     def __enter__(self):
         return self.start()
@@ -954,7 +983,8 @@ class LocalStack:
             f"  demo account     {DEMO_USERNAME}{demo_note}",
             f"  demo password    {DEMO_PASSWORD}",
             f"  demo number      {national(DEMO_PHONE)} ({DEMO_PHONE})",
-            "",
+            *([f"  LDAP directory   {self.directory.url}  (base dc=pwportal,dc=local, "
+               f"CA {self.directory.ca_file})", ""] if self.directory else [""]),
         ])
 
 
@@ -994,7 +1024,10 @@ def main() -> int:
     try:
         stack = LocalStack(port=port_setting("PWPORTAL_PORT", 8000),
                            moto_port=port_setting("PWPORTAL_MOTO_PORT", 5000), stop_event=stop,
-                           sms_kept=count_setting("PWPORTAL_DEV_SMS_KEPT", SMS_KEPT))
+                           sms_kept=count_setting("PWPORTAL_DEV_SMS_KEPT", SMS_KEPT),
+                           ldap_port=(port_setting("PWPORTAL_LDAP_PORT", 6360)
+                                      if os.environ.get("PWPORTAL_DIRECTORY", "").strip()
+                                      .lower() == "ldap" else None))
         stack.start()
     except Stopped:
         print("pwportal stopped before it was running.", flush=True)

@@ -34,6 +34,9 @@ ALARMS = {
     "SmsFailureRatio": "More than 10 % of SMS failed over an hour.",
     "SmsPumping": "Many codes sent but few verified: someone may be pumping SMS for money.",
     "SmsSpend": "This month's SMS spend is near the budget.",
+    "DirectoryFailed": "ldap mode: the password directory failed or was slow (users see 503), "
+                       "or a password it took could not be recorded yet (outcome "
+                       "'unrecorded').",
 }
 
 
@@ -162,6 +165,13 @@ def alarms(stage: str, spend_threshold_usd: float = 40.0) -> dict:
                            MetricName="SMSMonthToDateSpentUSD", Statistic="Maximum",
                            Period=PERIOD, EvaluationPeriods=1, Threshold=spend_threshold_usd,
                            ComparisonOperator="GreaterThanOrEqualToThreshold"),
+        # SPEC 13: every `directory.failed`, including a change recorded late (`unrecorded`).
+        "DirectoryFailed": _alarm("DirectoryFailed", stage, Namespace=METRIC_NAMESPACE,
+                                  MetricName=event("directory.failed"),
+                                  Dimensions=[{"Name": "stage", "Value": stage}],
+                                  Statistic="Sum", Period=PERIOD, EvaluationPeriods=1,
+                                  Threshold=1,
+                                  ComparisonOperator="GreaterThanOrEqualToThreshold"),
     }
 
 

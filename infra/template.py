@@ -107,7 +107,8 @@ ACCESS = {
                    "AuditTable": ["dynamodb:PutItem"]},
         "indexes": {"AccountsTable/by_expiry": ["dynamodb:Query"],
                     "AccountsTable/by_holder_use": ["dynamodb:Query"]},
-        "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": False,
+        # secrets: in ldap mode (SPEC 13) the job asks the directory as the service account
+        "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": True,
     },
 }
 _RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
@@ -618,7 +619,7 @@ def merge_template(stage: str) -> dict:
         "Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
         "Properties": {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email",
                        "Endpoint": {"Ref": "AlarmEmail"}}}
-    return {
+    return with_directory_network({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"pwportal ({stage}): self-service passwords for shared accounts",
         "Parameters": copy.deepcopy(PARAMETERS),
@@ -640,7 +641,106 @@ def merge_template(stage: str) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
             "DashboardName": {"Value": {"Ref": "OperationsDashboard"}},
         },
+    })
+
+
+# -- the network to a password directory (SPEC 13, `ldap` mode) -------------------------------
+#
+# The functions that talk to the directory (the API: login and reset; the reminder job:
+# pwdLastSet/pwdChangedTime) run in the operator's subnets with a security group that may
+# reach the domain controllers (636, or 389 with StartTLS). Without a NAT they reach AWS
+# through VPC endpoints, made here unless DirectoryVpcEndpoints says the VPC has them.
+# Lambda needs the ENI actions to place a function in a VPC; AWS's narrowest managed policy
+# for exactly those (no logs, no data) is added to those two roles only, and only then.
+# With DirectoryVpcId empty (`portal` mode) nothing of this exists.
+
+DIRECTORY_FUNCTIONS = ("APIHandler", "SendReminders")
+DIRECTORY_ROLES = ("ApiHandlerRole", "SendRemindersRole")
+ENI_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                         "AWSLambdaENIManagementAccess"}
+INTERFACE_ENDPOINTS = {"SqsVpcEndpoint": "sqs", "SsmVpcEndpoint": "ssm",
+                       "SnsVpcEndpoint": "sns", "LogsVpcEndpoint": "logs"}
+DIRECTORY_PARAMETERS = {
+    "DirectoryVpcId": {"Type": "String", "Default": "",
+                       "Description": "ldap mode: the VPC of the subnets below (empty: the "
+                                      "functions run outside any VPC, portal mode)."},
+    "DirectorySubnetIds": {"Type": "CommaDelimitedList", "Default": "",
+                           "Description": "ldap mode: private subnets (two or more AZs) "
+                                          "from which the domain controllers are reachable."},
+    "DirectorySecurityGroupId": {"Type": "String", "Default": "",
+                                 "Description": "ldap mode: the functions' security group; "
+                                                "egress 636 (or 389 with StartTLS) to the "
+                                                "domain controllers and 443 to the VPC "
+                                                "endpoints."},
+    "DirectoryRouteTableIds": {"Type": "CommaDelimitedList", "Default": "",
+                               "Description": "ldap mode: the subnets' route tables (the "
+                                              "DynamoDB gateway endpoint)."},
+    "DirectoryVpcEndpoints": {"Type": "String", "Default": "create",
+                              "AllowedValues": ["create", "existing"],
+                              "Description": "ldap mode: make the VPC endpoints for "
+                                             "DynamoDB, SQS, SSM, SNS and CloudWatch Logs, "
+                                             "or use those the VPC already has."},
+}
+# cfn-lint checks DirectorySecurityGroupId's empty default against the sg-… pattern, though
+# every use is under InDirectoryVpc, where it is never empty: that one check, on the resources
+# that use it, is off.
+LINT_EMPTY_DEFAULT = {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}
+DIRECTORY_CONDITIONS = {
+    "InDirectoryVpc": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DirectoryVpcId"}, ""]}]},
+    "MakesVpcEndpoints": {"Fn::And": [{"Condition": "InDirectoryVpc"}, {
+        "Fn::Equals": [{"Ref": "DirectoryVpcEndpoints"}, "create"]}]},
+}
+
+
+def directory_network_resources() -> dict:
+    """The endpoints and their security group (condition MakesVpcEndpoints)."""
+    def service(name: str) -> dict:
+        return {"Fn::Sub": "com.amazonaws.${AWS::Region}." + name}
+    found = {
+        "VpcEndpointSecurityGroup": {
+            "Type": "AWS::EC2::SecurityGroup", "Condition": "MakesVpcEndpoints",
+            "Metadata": copy.deepcopy(LINT_EMPTY_DEFAULT),
+            "Properties": {"GroupDescription": "pwportal: HTTPS from its functions to the "
+                                               "VPC endpoints",
+                           "VpcId": {"Ref": "DirectoryVpcId"},
+                           "SecurityGroupIngress": [{
+                               "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                               "SourceSecurityGroupId": {"Ref": "DirectorySecurityGroupId"},
+                               "Description": "the portal's functions"}]}},
+        "DynamoDbVpcEndpoint": {
+            "Type": "AWS::EC2::VPCEndpoint", "Condition": "MakesVpcEndpoints",
+            "Properties": {"VpcEndpointType": "Gateway", "ServiceName": service("dynamodb"),
+                           "VpcId": {"Ref": "DirectoryVpcId"},
+                           "RouteTableIds": {"Ref": "DirectoryRouteTableIds"}}},
     }
+    for logical, name in INTERFACE_ENDPOINTS.items():
+        found[logical] = {
+            "Type": "AWS::EC2::VPCEndpoint", "Condition": "MakesVpcEndpoints",
+            "Properties": {"VpcEndpointType": "Interface", "ServiceName": service(name),
+                           "VpcId": {"Ref": "DirectoryVpcId"}, "PrivateDnsEnabled": True,
+                           "SubnetIds": {"Ref": "DirectorySubnetIds"},
+                           "SecurityGroupIds": [{"Ref": "VpcEndpointSecurityGroup"}]}}
+    return found
+
+
+def with_directory_network(found: dict) -> dict:
+    """The merge template with the directory's network added (see above)."""
+    found["Parameters"].update(copy.deepcopy(DIRECTORY_PARAMETERS))
+    found["Conditions"].update(copy.deepcopy(DIRECTORY_CONDITIONS))
+    found["Resources"].update(directory_network_resources())
+    resources_ = found["Resources"]
+    for logical in DIRECTORY_FUNCTIONS:
+        resources_.setdefault(logical, {})["Metadata"] = copy.deepcopy(LINT_EMPTY_DEFAULT)
+        resources_[logical].setdefault("Properties", {})["VpcConfig"] = {
+            "Fn::If": ["InDirectoryVpc", {
+                "SubnetIds": {"Ref": "DirectorySubnetIds"},
+                "SecurityGroupIds": [{"Ref": "DirectorySecurityGroupId"}]},
+                {"Ref": "AWS::NoValue"}]}
+    for logical in DIRECTORY_ROLES:
+        resources_.setdefault(logical, {}).setdefault("Properties", {})[
+            "ManagedPolicyArns"] = {"Fn::If": ["InDirectoryVpc", [copy.deepcopy(ENI_POLICY)],
+                                               {"Ref": "AWS::NoValue"}]}
+    return found
 
 
 WAF_LABEL = "pwportal:over-rate"

@@ -18,6 +18,7 @@ class Secrets:
     pepper: bytes
     code_key: bytes
     origin_key: str = ""
+    ldap_bind_password: str = ""  # ldap mode's service account (SPEC 13)
 
 
 def load(settings) -> Secrets:
@@ -27,11 +28,13 @@ def load(settings) -> Secrets:
         values = json.loads(raw)
         pepper, code_key = values.get("pepper", ""), values.get("code_key", "")
         origin_key = values.get("origin_key", "")
+        bind_password = values.get("ldap_bind_password", "")
     else:
         pepper, code_key, origin_key = settings.pepper, settings.code_key, ""
+        bind_password = settings.directory.bind_password
     if len(pepper) < 16 or len(code_key) < 16:
         raise RuntimeError("pwportal needs a pepper and a code key of at least 16 characters "
                            "(PWPORTAL_SECRETS_PARAMETER, or PWPORTAL_PEPPER and "
                            "PWPORTAL_CODE_KEY on the local stage)")
     return Secrets(pepper=pepper.encode("utf-8"), code_key=code_key.encode("utf-8"),
-                   origin_key=origin_key)
+                   origin_key=origin_key, ldap_bind_password=bind_password)

@@ -86,6 +86,12 @@ class AccountExists(PortalError):
     code, status = "account_exists", 409
 
 
+class NoDirectoryEntry(PortalError):
+    """`ldap` mode (SPEC 13): an account links an existing directory entry; there is none."""
+
+    code, status = "no_directory_entry", 404
+
+
 class ImportRejected(PortalError):
     """An import file with lines that cannot be imported; `problems` names every one."""
 
@@ -109,3 +115,13 @@ class TooManyHolders(PortalError):
 
 class ServiceUnavailable(PortalError):
     code, status = "service_unavailable", 503
+
+
+class DirectoryUnavailable(ServiceUnavailable):
+    """The password directory (SPEC 13) could not be reached, was too slow, or answered an
+    error: 503 to the user, `directory.failed` in the audit trail. `reason` is a short word
+    for the log (`timeout`, `tls`, `bind`, `result_53`, …), never a DN or a password."""
+
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason

@@ -35,6 +35,7 @@ EVENTS = (
     "holder.added",
     "holder.removed",
     "holder.expired",
+    "directory.failed",
 )
 
 METRIC_NAMESPACE = "pwportal"

@@ -189,3 +189,39 @@ class SmsDelivery(Record):
 
     def held(self) -> c.Condition:
         return c.all_of(c.eq("claim", self.claim), c.eq("state", SENDING))
+
+
+PENDING_DAYS = 30  # how long a pending change waits for its repair before housekeeping
+
+
+@dataclass(frozen=True)
+class PendingPassword(Record):
+    """`ldap` mode (SPEC 13): a password change on its way to the directory, written before
+    the directory is asked and deleted with the change's record. Found later (the portal's
+    write failed, or the function died in between), it is finished from what the directory
+    says (services/directory_changes.py). Keyed by the username (`pending#<username>`): one
+    change at a time per account. Holds the new password's history fingerprint, never the
+    password."""
+
+    PREFIX: ClassVar[str] = "pending#"
+    KIND: ClassVar[str] = "pending_password"
+
+    id: str
+    username: str
+    token_id: str
+    fingerprint: str
+    started_at: float
+    lang: str
+    expires_at: float
+
+    @classmethod
+    def id_of(cls, username: str) -> str:
+        return cls.PREFIX + username
+
+    @property
+    def ttl(self) -> int:
+        return int(self.expires_at + PENDING_DAYS * 86400)
+
+    def same(self) -> c.Condition:
+        """The very marker read (not a later change's)."""
+        return c.eq("started_at", self.started_at)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.ports import Clock, Hasher
+from chalicelib.ports import Clock, Hasher, PasswordStore
 
 if TYPE_CHECKING:
     from chalicelib.adapters.accounts import Accounts
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.limits import Limits
     from chalicelib.adapters.records import Records
     from chalicelib.services.code_sms import CodeSms
+    from chalicelib.services.directory_changes import DirectoryChanges
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
@@ -35,6 +36,8 @@ class CodeFlow:
     notifications: Notifications
     hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
     code_key: Callable[[], bytes]  # read from the secrets on first use
+    passwords: Callable[[], PasswordStore]  # where the password lives (SPEC 13)
+    directory: DirectoryChanges  # its login check; ldap mode's change and repair
 
     def now(self) -> float:
         return self.clock.now().timestamp()

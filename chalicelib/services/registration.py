@@ -39,11 +39,9 @@ class Registration(CodeFlow):
             raise TooManyAttempts(retry_after=math.ceil(failures.until - now))
         if len(password) > self.settings.policy.max_length * 4:
             reason, ok = "oversized", False  # no account's password is this long: skip argon2
-        elif account is None:
-            reason, ok = "unknown_user", self.hasher().verify_nothing(password)
-        else:
-            ok = self.hasher().verify(account.password_hash, password)
-            reason = "wrong_password" if not ok else None
+        else:  # where the password lives (SPEC 13); no account: the same work, refused
+            ok = self.directory.check(account, username, password, caller)
+            reason = "unknown_user" if account is None else "wrong_password" if not ok else None
             if ok and account.disabled:
                 reason, ok = "disabled", False
         if not ok:

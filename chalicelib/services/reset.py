@@ -229,6 +229,8 @@ class Reset(CodeFlow):
                 self.audit.write(self.audit.record("password.rejected", username,
                                                      "rejected", caller, rules=broken))
                 raise PasswordRejected(broken)
+            if self.passwords().in_directory:  # SPEC 13: the directory, then the record
+                return self.directory.change(account, token, password, fingerprint, caller)
             changed = replace(account.with_password(self.hasher().hash(password), fingerprint,
                                                     rules.history, moment, rules.max_age_days),
                               lang=caller.lang)
@@ -247,6 +249,8 @@ class Reset(CodeFlow):
             return changed
 
         changed = retrying(attempt, retryable=lambda refused: refused.by == "account")
-        self.notifications.password_changed(changed.username, changed.password_changed_at,
-                                             caller.lang, caller)
+        if not self.passwords().in_directory:  # ldap mode: sent with the record
+            self.notifications.password_changed(changed.username,
+                                                 changed.password_changed_at, caller.lang,
+                                                 caller)
         return {"changed": True, "username": changed.username}

@@ -381,6 +381,9 @@ UNUSED_NOTES = {
                                                "poller does not call it",
     ("send_reminders", "dynamodb:PutItem"): "on the audit table: sms.failed when a reminder "
                                             "cannot be queued",
+    ("send_reminders", "ssm:GetParameter"): "ldap mode: the job asks the directory as the "
+                                            "service account, whose password is a secret "
+                                            "(tests/infra/test_least_privilege_ldap.py)",
 }
 
 

@@ -87,7 +87,8 @@ def test_the_alarms_the_support_desk_relies_on_exist_and_notify_the_alarm_topic(
     alarms = {name: r for name, r in found.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert set(alarms) == {f"{name}Alarm" for name in ("Api5xx", "LambdaErrors",
                                                       "SmsDeadLetters", "SmsFailureRatio",
-                                                      "SmsPumping", "SmsSpend")}
+                                                      "SmsPumping", "SmsSpend",
+                                                      "DirectoryFailed")}
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["Properties"]["AlarmDescription"]

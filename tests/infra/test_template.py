@@ -146,7 +146,8 @@ def test_each_role_names_its_tables_queue_and_secrets_and_only_the_worker_sends_
         for table in template.ACCESS[function]["tables"]:
             assert f":table/{template.table_name(stage, table)}" in text
         reads_secrets = f"parameter{template.secrets_parameter(stage)}" in text
-        assert reads_secrets == (function == "api_handler")
+        # send_reminders: the directory's service account in ldap mode (SPEC 13)
+        assert reads_secrets == (function in ("api_handler", "send_reminders"))
         assert f"log-group:/aws/lambda/{template.function_name(stage, function)}:*" in text
         assert ("sns:Publish" in text) == (function == "deliver_sms")
         other = "prod" if stage == "dev" else "dev"
@@ -179,7 +180,7 @@ def test_every_alarm_and_widget_names_a_metric_that_exists(built):
     _, _, found = built
     named = monitoring.metrics_named(found["Resources"])
     alarms = of_type(found, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 6
+    assert len(alarms) == len(monitoring.ALARMS)
     assert {(METRIC_NAMESPACE, e) for e in EVENTS} & named
     assert named <= {(METRIC_NAMESPACE, e) for e in EVENTS} | AWS_METRICS
     resources = set(found["Resources"])

@@ -74,12 +74,33 @@ def cause_every_event(world, client):
 
     world.clock.advance(days=400)                                      # holder.expired
     world.portal.holder_expiry.run()
+    cause_directory_failed(world, client)                              # directory.failed
 
     world.use(gateway=FailingGateway())                            # sms.failed
     from chalicelib.domain import sms
     with pytest.raises(RuntimeError):
         world.portal.delivery.deliver(sms.message("notice", "Hej", to="+46701234567"),
                                       receive_count=world.settings.sms_max_receives)
+
+
+def cause_directory_failed(world, client):
+    """`ldap` mode (SPEC 13) against a directory that is not there: 503 at the login."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"DIRECTORY": "ldap", "LDAP_URL": f"ldaps://127.0.0.1:{port}",
+                            "LDAP_CA_FILE": "/etc/ssl/certs/ca-certificates.crt",
+                            "LDAP_BIND_DN": "cn=pwportal,dc=pwportal,dc=local",
+                            "LDAP_BIND_PASSWORD": "service-password",
+                            "LDAP_BASE_DN": "dc=pwportal,dc=local"}.items():
+            patch.setenv("PWPORTAL_" + name, value)
+        world.portal = bootstrap.override(clock=world.clock)
+        answer = post(client, "/api/registration/login", {"username": "nattpatrullen",
+                                                          "password": "Bla-Hus-2026-x"})
+        assert answer.status_code == 503
+    world.portal = bootstrap.override(clock=world.clock)
 
 
 def test_every_event_is_in_the_audit_table_the_log_and_the_metrics(metered, client, capsys):

@@ -5,8 +5,8 @@ import pytest
 
 from chalicelib import settings as settings_module
 from chalicelib.domain.limits import Rule
-from chalicelib.settings import (SETTINGS, CodeSettings, LimitSettings, PolicySettings,
-                                 Settings, load_settings)
+from chalicelib.settings import (SETTINGS, CodeSettings, DirectorySettings, LimitSettings,
+                                 PolicySettings, Settings, load_settings)
 
 
 def test_an_empty_environment_gives_specs_defaults():
@@ -103,7 +103,8 @@ def test_settings_are_read_when_asked_for_not_at_import(monkeypatch):
 
 
 def test_the_table_states_every_field_once_and_each_variable_once():
-    nested = {"policy": PolicySettings, "code": CodeSettings, "limits": LimitSettings}
+    nested = {"policy": PolicySettings, "code": CodeSettings, "limits": LimitSettings,
+              "directory": DirectorySettings}
     expected = [f.name for f in fields(Settings) if f.name not in nested] + [
         f"{group}.{f.name}" for group, kind in nested.items() for f in fields(kind)]
     assert sorted(s.attribute for s in SETTINGS) == sorted(expected)

@@ -39,13 +39,15 @@ __all__ = ["AccountState", "HolderAdded", "HolderRemoved", "ImportProblem", "Mig
 
 class Support:
     def __init__(self, *, settings, clock, uow, accounts, limits, audit, notifications,
-                 hasher):
-        """`hasher` is a zero-argument callable returning the Hasher, built on first use."""
+                 hasher, passwords):
+        """`hasher` and `passwords` are zero-argument callables returning the Hasher and the
+        PasswordStore, built on first use."""
         self.states = AccountStates(clock=clock, uow=uow, accounts=accounts, limits=limits,
                                     audit=audit)
         self.changes = AccountChanges(settings=settings, clock=clock, uow=uow,
                                       accounts=accounts, limits=limits, audit=audit,
-                                      notifications=notifications, hasher=hasher)
+                                      notifications=notifications, hasher=hasher,
+                                      passwords=passwords)
         self.imports = Imports(settings=settings, accounts=accounts, changes=self.changes)
         self.reports = Reports(settings=settings, clock=clock, accounts=accounts, audit=audit,
                                states=self.states)
@@ -59,7 +61,12 @@ class Support:
     def generate_password(self, username: str) -> str:
         return self.changes.generate_password(username)
 
-    def create(self, raw_username, password: str, raw_phone: str | None = None,
+    @property
+    def in_directory(self) -> bool:
+        """`ldap` mode (SPEC 13): accounts link directory entries and have no password here."""
+        return self.changes.in_directory
+
+    def create(self, raw_username, password: str | None, raw_phone: str | None = None,
                raw_name: str | None = None) -> Account:
         return self.changes.create(raw_username, password, raw_phone, raw_name)
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 from chalicelib.adapters.limits import LOGIN_FAILURES, WRONG_CODES
 from chalicelib.domain import holders as holding, phone as phones, policy
 from chalicelib.domain.account import Account, normalise_username
-from chalicelib.domain.errors import AccountExists, PasswordRejected, ServiceUnavailable
+from chalicelib.domain.errors import (AccountExists, NoDirectoryEntry, PasswordRejected,
+                                      ServiceUnavailable)
 from chalicelib.domain.events import SUPPORT
-from chalicelib.ports import Clock, Conflict, Hasher, Refused
+from chalicelib.ports import Clock, Conflict, Hasher, PasswordStore, Refused
 from chalicelib.services.support.state import existing
 from chalicelib.services.unit_of_work import retrying
 
@@ -58,6 +59,11 @@ class AccountChanges:
     audit: Audit
     notifications: Notifications
     hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
+    passwords: Callable[[], PasswordStore]  # where the password lives (SPEC 13)
+
+    @property
+    def in_directory(self) -> bool:
+        return self.passwords().in_directory
 
     # -- creating --------------------------------------------------------------------------
 
@@ -69,14 +75,17 @@ class AccountChanges:
             if not policy.violations(candidate, username, rules):
                 return candidate
 
-    def create(self, raw_username, password: str, raw_phone: str | None = None,
+    def create(self, raw_username, password: str | None, raw_phone: str | None = None,
                raw_name: str | None = None) -> Account:
         """A new account; with a number, its first holder (SPEC 9): named `raw_name`, or
-        "Registrerat nummer" when support gives no name."""
+        "Registrerat nummer" when support gives no name. In `ldap` mode (SPEC 13) the link to
+        an existing directory entry, whose password is never set (`password` is not used)."""
         username = normalise_username(raw_username)
         number = (phones.parse(raw_phone, self.settings.allowed_countries)
                   if raw_phone else None)
         name = holding.normalise_name(raw_name) if raw_name is not None else None
+        if self.in_directory:
+            return self.link(username, number, holder_name=name)
         broken = policy.violations(password, username, self.settings.policy)
         if broken:
             raise PasswordRejected(broken)
@@ -90,15 +99,40 @@ class AccountChanges:
         hasher = self.hasher()
         salt = secrets.token_bytes(16)
         now = self.clock.now()
-        holders = ([holding.Holder(id=holding.new_id(),
-                                   name=holder_name or holding.MIGRATED_NAME, phone=number,
-                                   added_at=now, added_by=holding.SUPPORT)]
-                   if number else [])
         account = Account(
             username=username, password_hash=hasher.hash(password), history_salt=salt.hex(),
             history=[hasher.fingerprint(password, salt)], password_changed_at=now,
             password_expires_at=now + timedelta(days=self.settings.policy.max_age_days),
-            created_at=now, phone=number, holders=holders)
+            created_at=now, phone=number, holders=self._holders(number, holder_name, now))
+        return self._add(account, number, details)
+
+    def _holders(self, number: str | None, holder_name: str | None, now) -> list:
+        return ([holding.Holder(id=holding.new_id(),
+                                name=holder_name or holding.MIGRATED_NAME, phone=number,
+                                added_at=now, added_by=holding.SUPPORT)]
+                if number else [])
+
+    def link(self, username: str, number: str | None, holder_name: str | None = None,
+             **details) -> Account:
+        """`ldap` mode: an account for the directory entry of `username` (NoDirectoryEntry if
+        there is none). Its password stays the directory's: no hash, an empty history, and
+        the expiry from when the directory says it was last set (`pwdLastSet`,
+        `pwdChangedTime`), or from now where it does not say."""
+        store = self.passwords()
+        if not store.exists(username):
+            raise NoDirectoryEntry()
+        now = self.clock.now()
+        changed_at = store.changed_at(username) or now
+        account = Account(
+            username=username, password_hash="", history_salt=secrets.token_bytes(16).hex(),
+            history=[], password_changed_at=changed_at,
+            password_expires_at=changed_at + timedelta(
+                days=self.settings.policy.max_age_days),
+            created_at=now, phone=number, holders=self._holders(number, holder_name, now))
+        return self._add(account, number, {"directory": "linked", **details})
+
+    def _add(self, account: Account, number: str | None, details: dict) -> Account:
+        username, holders = account.username, account.holders
         tx = self.uow.begin()
         tx.add("account", self.accounts.create(account))
         tx.record(self.audit.record("account.created", username, "success", SUPPORT,

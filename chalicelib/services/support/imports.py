@@ -27,7 +27,8 @@ COLUMNS = ("username", "phone")
 class ImportProblem:
     """Why one line of an import file cannot be imported. `reason` is one of `bad_header`,
     `no_rows`, `malformed_row`, `invalid_username`, `duplicate`, `account_exists`,
-    `invalid_phone`, `phone_not_allowed`; `detail` adds what the reason needs."""
+    `invalid_phone`, `phone_not_allowed`, `no_directory_entry` (ldap mode); `detail` adds
+    what the reason needs."""
 
     line: int
     reason: str
@@ -138,6 +139,11 @@ class Imports:
                  self.accounts.get_many([username for _, username, _ in check.rows])}
         problems = check.problems + [ImportProblem(line, "account_exists", username)
                                      for line, username, _ in check.rows if username in taken]
+        if self.changes.in_directory:  # SPEC 13: every account links an existing entry
+            store = self.changes.passwords()
+            problems += [ImportProblem(line, "no_directory_entry", username)
+                         for line, username, _ in check.rows
+                         if username not in taken and not store.exists(username)]
         if problems:
             raise ImportRejected(sorted(problems, key=lambda problem: problem.line))
         return check.rows
@@ -157,11 +163,15 @@ class Imports:
         """
         rows = self.check_import(csv_text)
         result = ImportResult()
+        linking = self.changes.in_directory
         for index, (line, username, number) in enumerate(rows):
-            password = self.changes.generate_password(username)
+            password = None if linking else self.changes.generate_password(username)
             try:
-                self.changes.insert(username, password, number, source="import",
-                                     handover="pwreset" if number else "printed_once")
+                if linking:  # ldap mode: the password is the directory's, never set here
+                    self.changes.link(username, number, source="import")
+                else:
+                    self.changes.insert(username, password, number, source="import",
+                                         handover="pwreset" if number else "printed_once")
             except AccountExists:  # created by someone else since the check
                 result.not_created.append(ImportProblem(line, "account_exists", username))
                 continue
@@ -170,5 +180,6 @@ class Imports:
                 result.not_created += [ImportProblem(later, error.code, name)
                                        for later, name, _ in rows[index:]]
                 break
-            result.created.append(Imported(username, number, None if number else password))
+            result.created.append(Imported(username, number,
+                                           None if number or linking else password))
         return result

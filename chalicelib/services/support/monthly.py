@@ -54,6 +54,7 @@ DESCRIPTIONS = {
     "holder.added": "Innehavare lades till",
     "holder.removed": "Innehavare togs bort",
     "holder.expired": "Innehavare togs bort efter lång tid utan användning",
+    "directory.failed": "Lösenordskatalogen (LDAP/AD) svarade inte, svarade fel eller kunde inte bokföras",
 }
 
 # Shown in their own columns, or not at all (the keys and the retention of the record).

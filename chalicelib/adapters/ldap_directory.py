@@ -1,0 +1,231 @@
+"""The `ldap` password store (SPEC 13): the password lives in an LDAP directory — Active
+Directory, or OpenLDAP and its kin — reached with ldap3.
+
+- Only LDAPS (`ldaps://`) or StartTLS (`ldap://` with PWPORTAL_LDAP_START_TLS=true), the
+  certificate verified against the CA file; never a plain bind (refused when built).
+- A service account (PWPORTAL_LDAP_BIND_DN; its password in the secrets parameter) finds
+  the account's entry under PWPORTAL_LDAP_BASE_DN with PWPORTAL_LDAP_FILTER, the username
+  escaped per RFC 4515.
+- Login: a bind as that entry. For a username without an account (or entry) the same work is
+  done with a bind as a DN that does not exist: same answer, same round trips.
+- Set: an administrative set by the service account: AD's `unicodePwd` replace (the quoted
+  password in UTF-16-LE), or the Password Modify extended operation (RFC 3062);
+  PWPORTAL_LDAP_PASSWORD_METHOD `ad`, `rfc3062` or `auto` (AD when the entry is of class
+  `user`). The directory's refusal (constraint violation, AD's `0000052D`) is
+  PasswordRejected(["directory"]).
+- A password goes to the directory NFC-normalised, as the portal's own rules count it (the
+  same password typed on any keyboard binds the same).
+- Every network step is bounded by PWPORTAL_LDAP_TIMEOUT_SECONDS; any failure is
+  DirectoryUnavailable with a short reason, never a DN or a password.
+"""
+from __future__ import annotations
+
+import secrets
+import ssl
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from chalicelib.domain.errors import DirectoryUnavailable, PasswordRejected
+
+FOUND = ("objectClass", "pwdChangedTime", "pwdLastSet")
+INVALID_CREDENTIALS = 49
+CONSTRAINT_VIOLATION = 19
+UNWILLING_TO_PERFORM = 53
+AD_PASSWORD_REFUSED = "0000052D"  # ERROR_PASSWORD_RESTRICTION: complexity, history, age
+FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+
+
+class Entry:
+    def __init__(self, dn: str, attributes: dict):
+        self.dn = dn
+        self.attributes = attributes
+
+    def values(self, name: str) -> list:
+        for key, value in self.attributes.items():
+            if key.lower() == name.lower():
+                return value if isinstance(value, list) else [value]
+        return []
+
+    @property
+    def is_active_directory(self) -> bool:
+        return "user" in {str(value).lower() for value in self.values("objectClass")}
+
+
+def parse_changed_at(entry: Entry) -> datetime | None:
+    """`pwdChangedTime` (OpenLDAP ppolicy, generalized time) or `pwdLastSet` (AD, 100 ns
+    since 1601; 0 means "must change at next logon": no date)."""
+    for value in entry.values("pwdChangedTime"):
+        text = str(value).strip()
+        for pattern in ("%Y%m%d%H%M%SZ", "%Y%m%d%H%M%S.%fZ"):
+            try:
+                return datetime.strptime(text, pattern).replace(tzinfo=timezone.utc)
+            except ValueError:
+                continue
+        if isinstance(value, datetime):
+            return value.astimezone(timezone.utc)
+    for value in entry.values("pwdLastSet"):
+        if isinstance(value, datetime):
+            return value.astimezone(timezone.utc) if value.year > 1601 else None
+        try:
+            ticks = int(value)
+        except (TypeError, ValueError):
+            continue
+        if 0 < ticks < 2**63 - 1:
+            return FILETIME_EPOCH + timedelta(microseconds=ticks // 10)
+    return None
+
+
+class LdapDirectory:
+    in_directory = True
+
+    def __init__(self, settings, bind_password: Callable[[], str]):
+        """`settings` is Settings.directory; `bind_password` is read on first use."""
+        self.settings = settings
+        self._bind_password = bind_password
+        url = urlsplit(settings.url)
+        if url.scheme not in ("ldaps", "ldap") or not url.hostname:
+            raise RuntimeError("PWPORTAL_LDAP_URL must be ldaps://HOST[:PORT] or "
+                               "ldap://HOST[:PORT] with PWPORTAL_LDAP_START_TLS=true")
+        if url.scheme == "ldap" and not settings.start_tls:
+            raise RuntimeError("pwportal never binds in plain text: use ldaps:// or set "
+                               "PWPORTAL_LDAP_START_TLS=true")
+        if not settings.ca_file:
+            raise RuntimeError("PWPORTAL_LDAP_CA_FILE: the directory's CA must be given")
+        if not (settings.bind_dn and settings.base_dn and "{username}" in settings.filter):
+            raise RuntimeError("ldap mode needs PWPORTAL_LDAP_BIND_DN, PWPORTAL_LDAP_BASE_DN "
+                               "and a PWPORTAL_LDAP_FILTER with {username}")
+        if settings.password_method not in ("auto", "ad", "rfc3062"):
+            raise RuntimeError("PWPORTAL_LDAP_PASSWORD_METHOD is auto, ad or rfc3062")
+        self._ldaps = url.scheme == "ldaps"
+        self._host = url.hostname
+        self._port = url.port or (636 if self._ldaps else 389)
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _open(self, user: str, password: str):
+        """A connection with TLS in place (LDAPS, or StartTLS before anything else), bound as
+        `user`: (connection, bound?)."""
+        import ldap3
+        timeout = self.settings.timeout_seconds
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.settings.ca_file,
+                        version=ssl.PROTOCOL_TLS_CLIENT)
+        server = ldap3.Server(self._host, port=self._port, use_ssl=self._ldaps, tls=tls,
+                              connect_timeout=timeout, get_info=ldap3.NONE)
+        connection = ldap3.Connection(server, user=user, password=password,
+                                      receive_timeout=timeout, auto_referrals=False,
+                                      raise_exceptions=False)
+        connection.open()
+        if not self._ldaps and not connection.start_tls():
+            connection.unbind()
+            raise DirectoryUnavailable("start_tls")
+        return connection, connection.bind()
+
+    def _call(self, work: Callable):
+        import ldap3.core.exceptions as errors
+        try:
+            return work()
+        except (DirectoryUnavailable, PasswordRejected):
+            raise
+        except errors.LDAPSocketReceiveError:
+            raise DirectoryUnavailable("timeout") from None
+        except (errors.LDAPSocketOpenError, errors.LDAPStartTLSError) as error:
+            said = str(error).lower()
+            reason = ("timeout" if "timed out" in said else
+                      "tls" if "ssl" in said or "certificate" in said else "unreachable")
+            raise DirectoryUnavailable(reason) from None
+        except errors.LDAPException as error:
+            raise DirectoryUnavailable(type(error).__name__) from None
+        except (OSError, ssl.SSLError):
+            raise DirectoryUnavailable("unreachable") from None
+
+    def _service(self):
+        connection, bound = self._open(self.settings.bind_dn, self._bind_password())
+        if not bound:
+            code = connection.result.get("result")
+            connection.unbind()
+            raise DirectoryUnavailable(f"service_bind_{code}")
+        return connection
+
+    def _find(self, connection, username: str) -> Entry | None:
+        from ldap3.utils.conv import escape_filter_chars
+        wanted = self.settings.filter.format(username=escape_filter_chars(username))
+        connection.search(self.settings.base_dn, wanted, search_scope="SUBTREE",
+                          attributes=list(FOUND), size_limit=2)
+        code = connection.result.get("result")
+        if code not in (0, 32):  # success, noSuchObject
+            raise DirectoryUnavailable(f"search_{code}")
+        found = [Entry(item["dn"], item.get("attributes") or {})
+                 for item in connection.response or [] if item.get("type") == "searchResEntry"]
+        if len(found) > 1:
+            raise DirectoryUnavailable("ambiguous_entry")
+        return found[0] if found else None
+
+    def _entry(self, username: str) -> Entry | None:
+        def work():
+            connection = self._service()
+            try:
+                return self._find(connection, username)
+            finally:
+                connection.unbind()
+        return self._call(work)
+
+    # -- the port --------------------------------------------------------------------------
+
+    def verify(self, username: str, stored_hash: str | None, password: str) -> bool:
+        entry = self._entry(username)  # searched for unknown usernames too: same work
+        dn = entry.dn if entry is not None and stored_hash is not None else \
+            f"cn=none-{secrets.token_hex(8)},{self.settings.base_dn}"
+        if not password:  # an empty password is an unauthenticated bind: never a login
+            return False
+        password = unicodedata.normalize("NFC", password)
+
+        def work():
+            connection, bound = self._open(dn, password)
+            code = connection.result.get("result")
+            connection.unbind()
+            if bound:
+                return entry is not None and stored_hash is not None
+            if code == INVALID_CREDENTIALS:
+                return False
+            raise DirectoryUnavailable(f"bind_{code}")
+        return self._call(work)
+
+    def stored_hash(self, password: str) -> str:
+        return ""  # the directory holds it
+
+    def set(self, username: str, password: str) -> None:
+        password = unicodedata.normalize("NFC", password)
+
+        def work():
+            connection = self._service()
+            try:
+                entry = self._find(connection, username)
+                if entry is None:
+                    raise DirectoryUnavailable("no_entry")
+                method = self.settings.password_method
+                if method == "ad" or (method == "auto" and entry.is_active_directory):
+                    connection.modify(entry.dn, {"unicodePwd": [(
+                        "MODIFY_REPLACE", [f'"{password}"'.encode("utf-16-le")])]})
+                else:
+                    connection.extend.standard.modify_password(user=entry.dn,
+                                                               new_password=password)
+                result = connection.result
+            finally:
+                connection.unbind()
+            code = result.get("result")
+            if code == 0:
+                return
+            message = str(result.get("message") or "")
+            if code == CONSTRAINT_VIOLATION or AD_PASSWORD_REFUSED in message.upper():
+                raise PasswordRejected(["directory"])
+            raise DirectoryUnavailable(f"set_{code}")
+        self._call(work)
+
+    def exists(self, username: str) -> bool:
+        return self._entry(username) is not None
+
+    def changed_at(self, username: str) -> datetime | None:
+        entry = self._entry(username)
+        return parse_changed_at(entry) if entry is not None else None
