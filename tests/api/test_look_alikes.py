@@ -80,9 +80,10 @@ TWINS = ["hemtj\u0430nstab",           # Cyrillic а
 def test_a_username_outside_ascii_or_starting_with_a_sign_is_an_invalid_request(
         world, client, username):
     world.create_account()  # hemtjanstab exists: a twin must not reach it
+    before = events(world)
     for response in (start(client, username), login(client, username)):
         assert response.status_code == 400, (username, response.body)
         assert error(response)["code"] == "invalid_request"
     assert queued(world) == 0
     assert world.codes_sent_to(PHONE) == []
-    assert events(world) == ["account.created"] and USERNAME == "hemtjanstab"
+    assert events(world) == before and USERNAME == "hemtjanstab"
