@@ -5,7 +5,8 @@ This module owns the local stage's process layout and nothing of the product its
 - an embedded AWS: a moto server on 127.0.0.1:`PWPORTAL_MOTO_PORT` (default 5000), with the
   tables and queues created by `infra.resources` from the one definition;
 - the API: `chalice local --stage local` as a child process on an internal port;
-- the front server on 127.0.0.1:`PWPORTAL_PORT` (default 8000): `static_site/` with the
+- the front server on 127.0.0.1:`PWPORTAL_PORT` (default 8000): `static_site/`, built for
+  the local stage's settings (infra/site_build.py) into a temporary folder, with the
   security headers a CDN would add, and `/api/...` and `/dev/...` proxied to the API, so the
   pages call the API on their own origin exactly as they do behind CloudFront;
 - the SMS worker: a thread that runs the real Lambda handler (`app.deliver_sms`) over the
@@ -22,10 +23,12 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -580,7 +583,7 @@ class LocalStack:
         self.api_port = api_port or free_port()
         self.static_root, self.timeout, self.demo = static_root, timeout, demo
         self.stop_event = stop_event or threading.Event()
-        self.moto = self.api = self.front = self.worker = None
+        self.moto = self.api = self.front = self.worker = self.built_site = None
         self.queue_urls: dict[str, str] = {}
         self.demo_created = False
 
@@ -604,6 +607,11 @@ class LocalStack:
         ensure_port_free(self.port, "the site and API", "PWPORTAL_PORT")
         ensure_port_free(self.moto_port, "the embedded AWS", "PWPORTAL_MOTO_PORT")
         apply_environment(local_environment(self.moto_port))
+        if self.static_root == STATIC_ROOT:  # the pages with this stage's texts and settings
+            from infra.site_build import build_site
+            from chalicelib.settings import load_settings
+            self.built_site = Path(tempfile.mkdtemp(prefix="pwportal-site-"))
+            self.static_root = build_site(load_settings(), self.built_site / "site")
         self.moto = start_moto(self.moto_port)
         self.queue_urls = create_resources()
         if self.demo:
@@ -647,6 +655,9 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+        if self.built_site is not None:
+            shutil.rmtree(self.built_site, ignore_errors=True)
+            self.static_root, self.built_site = STATIC_ROOT, None
 
     def __enter__(self):
         return self.start()
