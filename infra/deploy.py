@@ -15,7 +15,9 @@
    template this size only from S3), the functions' CodeUri pointing at the package there;
 4. optionally the WAF rate rule, its own stack in us-east-1 (where CloudFront's web ACLs are);
 5. the stack `pwportal-<stage>`, through a change set;
-6. static_site/ into the stack's site bucket, and a CloudFront invalidation;
+6. static_site/, built for the stage (infra/site_build.py: each page's Swedish text and the
+   stage's organisation and support in its HTML), into the stack's site bucket, and a
+   CloudFront invalidation;
 7. SNS's SMS settings (Transactional, the sender ID, the monthly spend limit) and an AWS End
    User Messaging SMS protect configuration, the account default, that lets SMS go only to
    the allowed countries;
@@ -44,6 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from infra import template
 from infra.resources import definitions
 from infra.site import content_type
+from infra.site_build import build_site
 from infra.stages import stage_settings
 
 ROOT = template.ROOT
@@ -631,7 +634,8 @@ def deploy(args) -> dict[str, str]:
         "WebAclArn": web_acl,
     })
 
-    upload_site(s3, outputs["SiteBucketName"], SITE_ROOT)
+    # The pages with their Swedish text and this stage's organisation and support written in.
+    upload_site(s3, outputs["SiteBucketName"], build_site(stage_settings(stage), build / "site"))
     invalidate(session.client("cloudfront"), outputs["DistributionId"])
     configure_sms(session.client("sns"),
                   stage_settings(stage).sms_sender_id,
