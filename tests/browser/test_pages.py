@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import DESKTOP, PHONE, check_view, open_site, ready
+from tests.browser.harness import DESKTOP, PHONE, SUPPORT_SV, check_view, open_site, ready
 from tests.conftest import ROOT
 
 SITE = ROOT / "static_site"
@@ -21,13 +21,13 @@ def test_the_landing_page_leads_to_both_portals_and_the_accessibility_statement(
     expect(page.locator("h1")).to_have_text("Lösenordsportalen")
     expect(page.get_by_role("link", name="Registrera mobilnummer")).to_have_attribute("href", "/pwreg/")
     expect(page.get_by_role("link", name="Byt lösenord")).to_have_attribute("href", "/pwreset/")
-    expect(page.locator("#support")).to_have_text(
-        "Behöver du hjälp? Ring support på 2000, knappval 3 och 1 eller mejla vardochstod@orebro.se.")
+    expect(page.locator("#support")).to_have_text(f"Behöver du hjälp? Kontakta support: {SUPPORT_SV}.")
+    expect(page.locator("#support").get_by_role("link", name="019-765 43 21")).to_have_attribute(
+        "href", "tel:0197654321")
     page.get_by_role("link", name="Tillgänglighetsredogörelse").click()
     ready(page)
-    expect(page.locator("h1")).to_have_text(  # with a soft hyphen for narrow screens
-        "Tillgänglighets\u00adredogörelse för Lösenordsportalen")
-    expect(page.locator("main")).to_contain_text("2000, knappval 3 och 1")
+    expect(page.locator("h1")).to_have_text("Tillgänglighets\u00adredogörelse")  # a soft hyphen for narrow screens
+    expect(page.locator("main")).to_contain_text("2000 (internt kortnummer, knappval 3 och 1)")
     expect(page.get_by_role("link", name="kontakta Digg och påtala det")).to_have_attribute(
         "href", "https://www.digg.se/tdosanmalan")
     check_view(page, "statement-sv-phone")
@@ -47,7 +47,11 @@ def test_english_is_chosen_once_and_remembered_on_every_page(site, browsers):
     expect(switch).to_have_text("In English")
     expect(switch).to_have_attribute("lang", "en")
     switch.click()
-    expect(page.locator("h1")).to_have_text("Accessibility statement for the Password portal")
+    expect(page.locator("h1")).to_have_text("Accessibility statement")
+    expect(page.locator("main")).to_contain_text("Exempelby kommun is behind this website")
+    expect(page.locator("main")).to_contain_text("2000 (internal short number, then options 3 and 1)")
+    expect(page.locator("body")).not_to_contain_text("knappval")  # SPEC 2 v2: channels in the page's language
+    expect(page.locator("main")).to_contain_text("The last assessment was made on 7 October 2026.")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(switch).to_have_text("På svenska")
     expect(switch).to_be_focused()
