@@ -135,8 +135,6 @@ def test_a_forgotten_password_is_reset_on_a_phone_in_swedish_through_a_wrong_cod
     expect(rule(page, "reused")).to_have_attribute("data-state", "server")  # a new try
     again.fill(chosen[:4])
     expect(rule(page, "match")).to_have_attribute("data-state", "unmet")  # still typing: not yet
-    again.fill(chosen + "x")
-    expect(rule(page, "match")).to_have_attribute("data-state", "unmet")
     again.fill("Ny-Katt")
     expect(rule(page, "match")).to_have_attribute("data-state", "broken")  # typed differently
     again.fill(chosen + "x")
@@ -259,7 +257,7 @@ def test_reload_and_back_keep_the_user_on_a_sensible_step_and_never_send_another
     page.get_by_role("button", name="In English").click()
     expect(password_step.locator("h1")).to_have_text("Step 3 of 4 Choose a new password")
     expect(page).to_have_title(re.compile(r"^Choose a new password \(step 3 of 4\)"))
-    expect(rule(page, "length").locator(".rule-text")).to_have_text("have 8 to 128 characters")
+    expect(rule(page, "length").locator(".rule-text")).to_have_text("have at least 8 characters")
     expect(rule(page, "length").locator(".rule-state")).to_have_text(": not met yet")
     expect(page.get_by_label("New password")).to_have_value("abc")
     page.get_by_role("button", name="På svenska").click()
@@ -317,7 +315,7 @@ def test_the_whole_reset_can_be_done_with_the_keyboard_with_the_focus_always_vis
         now = focused()
         assert now["outline"] != "none" and now["width"] >= 2, now
         order.append(now["id"] or now["text"])
-    assert order == ["Hoppa till innehållet", "Lösenordsportalen", "language", "reset-username"]
+    assert order == ["Hoppa till innehållet", "Exempelby kommun Lösenordsportalen", "language", "reset-username"]
 
     seen = site.sms_count(account.phone)
     page.keyboard.type(account.username)
@@ -328,7 +326,7 @@ def test_the_whole_reset_can_be_done_with_the_keyboard_with_the_focus_always_vis
     page.keyboard.type(site.next_code(account.phone, seen))
     page.keyboard.press("Enter")
     shown_step(page, "password")
-    page.keyboard.press("Tab")  # past the rules, and the username kept for password managers
+    page.keyboard.press("Tab")  # past the username kept for password managers
     assert focused()["id"] == "reset-password"
     page.keyboard.type("Hav-och-Sol-42")
     page.keyboard.press("Tab")
