@@ -51,15 +51,20 @@ class Notifications:
     queue: Queue
     audit: Audit
 
-    def _support(self, lang: str) -> str:
-        """The numbers and addresses of support (an SMS is paid by its length)."""
+    def _support_in(self, lang: str) -> str:
+        """The numbers and addresses of support, in `lang` (an SMS is paid by its length)."""
         return organisation.support_line(tuple(
             channel for channel in self.settings.support_channels if channel.kind != "text"), lang)
+
+    @property
+    def _support(self) -> str:
+        """The same in Swedish."""
+        return self._support_in("sv")
 
     def password_changed(self, username: str, at: datetime, lang: str, caller: Caller) -> None:
         """To the account's registered number, looked up when the SMS is delivered."""
         body = text("sms.password_changed", lang, username=username,
-                    time=spoken_time(at, lang), support=self._support(lang))
+                    time=spoken_time(at, lang), support=self._support_in(lang))
         self._send(sms.message("notice", body, username=username, lang=lang), username,
                     caller)
 
@@ -71,14 +76,14 @@ class Notifications:
         if not old_phone or old_phone == new_phone:
             return
         body = text("sms.phone_changed", lang, username=username, time=spoken_time(at, lang),
-                    phone=masked(new_phone), support=self._support(lang))
+                    phone=masked(new_phone), support=self._support_in(lang))
         self._send(sms.message("notice", body, to=old_phone, lang=lang), username, caller)
 
     def reminder(self, username: str, expires_at: datetime, days: int, lang: str) -> dict:
         """The queued message of one expiry reminder (the reminder job sends it)."""
         body = text("sms.reminder", lang, username=username, days=days,
                     date=spoken_date(expires_at, lang), host=self.settings.portal_host,
-                    support=self._support(lang))
+                    support=self._support_in(lang))
         return sms.message("notice", body, username=username, event="reminder.sent",
                            lang=lang)
 
