@@ -50,8 +50,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Too many failed logins. Try again in {minutes} min.",
     },
     "too_many_requests": {
-        "sv": "För många försök. Vänta en stund och försök igen.",
-        "en": "Too many attempts. Wait a while and try again.",
+        "sv": "Tjänsten tar en paus för kontot eller för ditt nätverk: det har kommit fler "
+              "förfrågningar på kort tid än vi tillåter, för att skydda mot missbruk. "
+              "Vänta en stund och försök igen.",
+        "en": "The service is pausing for the account or for your network: more requests "
+              "came in a short time than we allow, to protect against misuse. "
+              "Wait a while and try again.",
     },
     "invalid_session": {
         "sv": "Din inloggning har gått ut. Logga in igen.",
@@ -155,8 +159,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Must not be a common password.",
     },
     "rule.banned_word": {
-        "sv": "Får inte innehålla förbjudna ord som \"treserva\" eller \"lösenord\".",
-        "en": "Must not contain banned words such as \"treserva\" or \"password\".",
+        "sv": "Får inte innehålla förbjudna ord som ”treserva” eller ”lösenord”.",
+        "en": "Must not contain banned words such as “treserva” or “password”.",
     },
     "rule.directory": {
         "sv": "Organisationens egna lösenordsregler godtog inte lösenordet. Välj ett annat.",

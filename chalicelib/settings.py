@@ -11,12 +11,16 @@ the table's defaults, so that `Settings()` is what an empty environment gives.
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from chalicelib.domain import organisation
 from chalicelib.domain.limits import Rule, parse_rules
+from chalicelib.domain.organisation import SupportChannel
 from chalicelib.domain.policy import PolicySettings
 
 
@@ -64,6 +68,30 @@ def countries(raw: str) -> tuple[str, ...]:
     return tuple(part.upper() for part in items(raw))
 
 
+def channels(raw: str) -> tuple[SupportChannel, ...]:
+    """A JSON list of support channels (chalicelib/domain/organisation.py)."""
+    return organisation.parse_channels(raw)
+
+
+def day(raw: str):
+    return organisation.parse_day(raw)
+
+
+def logo(raw: str) -> str:
+    return organisation.parse_logo(raw)
+
+
+# The support of the seed guide: the internal short number, the e-mail address and a message
+# in Treserva. An external number that works from a private phone is the operator's to add.
+DEFAULT_SUPPORT_CHANNELS = json.dumps([
+    {"phone": "2000", "sv": "internt kortnummer, knappval 3 och 1",
+     "en": "internal short number, then options 3 and 1"},
+    {"email": "vardochstod@orebro.se"},
+    {"sv": "ett meddelande i Treserva (sök på ”Treserva”)",
+     "en": "a message in Treserva (search for “Treserva”)"},
+], ensure_ascii=False)
+
+
 def rules(raw: str) -> tuple[Rule, ...]:
     """'1/60,3/900': at most COUNT events per SECONDS, comma-separated."""
     return parse_rules(raw)
@@ -89,8 +117,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("sms_queue_url",             "SMS_QUEUE_URL",           "", text),
     S("sms_sender_id",             "SMS_SENDER_ID",           "pwportal", text),
     S("portal_host",               "PORTAL_HOST",             "localhost", text),
-    S("support_phone",             "SUPPORT_PHONE",           "2000, knappval 3 och 1", text),
-    S("support_email",             "SUPPORT_EMAIL",           "vardochstod@orebro.se", text),
+    # who stands behind the portal (SPEC 2 v2): in every page's header, the statement, errors
+    S("organisation_name",         "ORGANISATION_NAME",       "Örebro kommun", text),
+    S("organisation_logo",         "ORGANISATION_LOGO",       "", logo),
+    S("support_channels",          "SUPPORT_CHANNELS",        DEFAULT_SUPPORT_CHANNELS, channels),
+    S("statement_checked_on",      "STATEMENT_CHECKED_ON",    "2026-11-25", day),
     S("secrets_parameter",         "SECRETS_PARAMETER",       "", text),
     S("pepper",                    "PEPPER",                  "", text),
     S("code_key",                  "CODE_KEY",                "", text),
@@ -148,12 +179,14 @@ del S
 
 def _read(environ: Mapping[str, str], setting: Setting, stage: str) -> Any:
     raw = (environ.get("PWPORTAL_" + setting.env) or "").strip() \
-        or setting.default.format(stage=stage)
+        or setting.default.replace("{stage}", stage)
     try:
         return setting.parse(raw)
     except _NotAWholeNumber:
         raise RuntimeError(f"setting PWPORTAL_{setting.env} must be a whole number, not "
                            f"{raw!r}") from None
+    except organisation.ChannelError as error:
+        raise RuntimeError(f"setting PWPORTAL_{setting.env}: {error}") from None
 
 
 def _group(environ: Mapping[str, str], group: str, stage: str) -> dict[str, Any]:
@@ -241,8 +274,10 @@ class Settings:
     sms_queue_url: str
     sms_sender_id: str
     portal_host: str
-    support_phone: str
-    support_email: str
+    organisation_name: str
+    organisation_logo: str
+    support_channels: tuple[SupportChannel, ...]
+    statement_checked_on: date
     secrets_parameter: str
     pepper: str
     code_key: str
@@ -262,6 +297,15 @@ class Settings:
     code: CodeSettings
     limits: LimitSettings
     directory: DirectorySettings
+
+    # The first number and address of the channels, for what names one of each.
+    @property
+    def support_phone(self) -> str:
+        return next((c.value for c in self.support_channels if c.kind == "phone"), "")
+
+    @property
+    def support_email(self) -> str:
+        return next((c.value for c in self.support_channels if c.kind == "email"), "")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

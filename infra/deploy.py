@@ -19,7 +19,9 @@
 5. API Gateway's role for writing to CloudWatch Logs, an account setting that its access log
    needs: an existing one is kept, else `pwportal-apigateway-logs` is made and set;
 6. the stack `pwportal-<stage>`, through a change set;
-7. static_site/ into the stack's site bucket, and a CloudFront invalidation;
+7. static_site/, built for the stage (infra/site_build.py: each page's Swedish text and the
+   stage's organisation and support in its HTML), into the stack's site bucket, and a
+   CloudFront invalidation;
 8. SNS's SMS settings (Transactional, the sender ID, the monthly spend limit) and an AWS End
    User Messaging SMS protect configuration, the account default, that lets SMS go only to
    the allowed countries;
@@ -50,6 +52,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from infra import template
 from infra.resources import definitions
 from infra.site import content_type
+from infra.site_build import build_site
 from infra.stages import stage_settings
 
 ROOT = template.ROOT
@@ -707,7 +710,8 @@ def deploy(args) -> dict[str, str]:
         **directory_network(args),
     })
 
-    upload_site(s3, outputs["SiteBucketName"], SITE_ROOT)
+    # The pages with their Swedish text and this stage's organisation and support written in.
+    upload_site(s3, outputs["SiteBucketName"], build_site(stage_settings(stage), build / "site"))
     invalidate(session.client("cloudfront"), outputs["DistributionId"])
     configure_sms(session.client("sns"),
                   stage_settings(stage).sms_sender_id,

@@ -10,7 +10,8 @@ This module owns the local stage's process layout and nothing of the product its
   `infra.chalice_runtime` (a listen backlog for bursts, unknown paths in the envelope) and
   `infra.child_guard` (it dies with this process, even after a `kill -9`); another child
   (a directory server) is started the same way, with `guarded(command)`;
-- the front server on 127.0.0.1:`PWPORTAL_PORT` (default 8000): `static_site/` with the
+- the front server on 127.0.0.1:`PWPORTAL_PORT` (default 8000): `static_site/`, built for
+  the local stage's settings (infra/site_build.py) into a temporary folder, with the
   security headers a CDN would add, and `/api/...` and `/dev/...` proxied to the API, so the
   pages call the API on their own origin exactly as they do behind CloudFront; its own
   answers (unsupported methods, malformed requests, 413) are in the API's envelope;
@@ -32,10 +33,12 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -883,6 +886,7 @@ class LocalStack:
         self.static_root, self.timeout, self.demo = static_root, timeout, demo
         self.stop_event = stop_event or threading.Event()
         self.moto = self.api = self.front = self.worker = self.sweeper = None
+        self.built_site = None
         self.queue_urls: dict[str, str] = {}
         self.demo_created = False
         self.ldap_port, self.directory = ldap_port, None  # ldap_port: DIRECTORY=ldap
@@ -907,6 +911,11 @@ class LocalStack:
         ensure_port_free(self.port, "the site and API", "PWPORTAL_PORT")
         ensure_port_free(self.moto_port, "the embedded AWS", "PWPORTAL_MOTO_PORT")
         apply_environment(local_environment(self.moto_port))
+        if self.static_root == STATIC_ROOT:  # the pages with this stage's texts and settings
+            from infra.site_build import build_site
+            from chalicelib.settings import load_settings
+            self.built_site = Path(tempfile.mkdtemp(prefix="pwportal-site-"))
+            self.static_root = build_site(load_settings(), self.built_site / "site")
         self.moto = start_moto(self.moto_port, self.sms_kept)
         self.queue_urls = create_resources()
         if self.ldap_port:
@@ -959,6 +968,9 @@ class LocalStack:
         if self.directory is not None:
             self.directory.stop()
             self.directory = None
+        if self.built_site is not None:
+            shutil.rmtree(self.built_site, ignore_errors=True)
+            self.static_root, self.built_site = STATIC_ROOT, None
 
     def __enter__(self):
         return self.start()

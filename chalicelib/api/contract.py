@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 
-from chalicelib.messages import text
+from chalicelib.domain import codes, organisation, policy
+from chalicelib.messages import LANGUAGES, text
 
 # The headers of every answer of the API, errors from Chalice itself included: nothing of it
 # is cached, nothing sniffed. API Gateway's own answers (infra/template.py) send them too.
@@ -38,9 +39,30 @@ SITE_HEADERS = {
 ORIGIN_HEADER = "x-pwportal-origin"
 
 
-def support_line(settings) -> str:
-    """The support contact of every error: the phone and the e-mail of the settings."""
-    return ", ".join(part for part in (settings.support_phone, settings.support_email) if part)
+def support_line(settings, lang: str = "sv") -> str:
+    """The support contact of every error: the settings' support channels, in `lang`."""
+    return organisation.support_line(settings.support_channels, lang)
+
+
+def site_config(settings, lang: str = "sv") -> dict:
+    """GET /api/config (SPEC 8): what the pages need before the user types. The site build
+    (infra/site_build.py) writes the Swedish pages from this same answer, so a page read
+    without JavaScript says what the API says."""
+    code = settings.code
+    return {
+        "policy": policy.describe(settings.policy),
+        "code": {"length": codes.CODE_LENGTH, "lifetime_seconds": code.lifetime_seconds,
+                 "resend_after_seconds": code.resend_after_seconds,
+                 "max_attempts": code.max_attempts},
+        "phone": {"allowed_countries": list(settings.allowed_countries)},
+        "support": {"phone": settings.support_phone, "email": settings.support_email,
+                    "text": support_line(settings, lang),
+                    "channels": [channel.describe() for channel in settings.support_channels]},
+        "organisation": {"name": settings.organisation_name,
+                         "logo": organisation.logo_path(settings.organisation_logo)},
+        "statement": {"checked_on": settings.statement_checked_on.isoformat()},
+        "languages": list(LANGUAGES),
+    }
 
 
 def envelope(code: str, lang: str, support: str, **fields) -> dict:

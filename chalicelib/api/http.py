@@ -35,10 +35,10 @@ _CHALICE_ERRORS = {400: "invalid_request", 403: "not_found", 404: "not_found",
                    500: "internal_error"}
 
 
-def support_line(settings=None) -> str:
-    """The support contact of every error: the phone and the e-mail of the settings (this
-    stage's unless given)."""
-    return contract.support_line(settings or portal().settings)
+def support_line(settings=None, lang: str = "sv") -> str:
+    """The support contact of every error: the support channels of the settings (this
+    stage's unless given), in `lang`."""
+    return contract.support_line(settings or portal().settings, lang)
 
 
 def json_response(status: int, body: dict | None, headers: dict | None = None) -> Response:
@@ -51,7 +51,7 @@ def json_response(status: int, body: dict | None, headers: dict | None = None) -
 
 
 def error_body(code: str, lang: str, **fields) -> dict:
-    return envelope(code, lang, support_line(), **fields)
+    return envelope(code, lang, support_line(lang=lang), **fields)
 
 
 def error_response(error: PortalError, lang: str) -> Response:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from chalicelib.domain import sms
+from chalicelib.domain import organisation, sms
 from chalicelib.domain.clock import swedish_time
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
@@ -52,16 +52,20 @@ class Notifications:
     queue: Queue
     audit: Audit
 
+    def _support_in(self, lang: str) -> str:
+        """The numbers and addresses of support, in `lang` (an SMS is paid by its length)."""
+        return organisation.support_line(tuple(
+            channel for channel in self.settings.support_channels if channel.kind != "text"), lang)
+
     @property
     def _support(self) -> str:
-        settings = self.settings
-        return ", ".join(part for part in (settings.support_phone, settings.support_email)
-                         if part)
+        """The same in Swedish."""
+        return self._support_in("sv")
 
     def password_changed(self, username: str, at: datetime, lang: str, caller: Caller) -> None:
         """To the account's registered number, looked up when the SMS is delivered."""
         body = text("sms.password_changed", lang, username=username,
-                    time=spoken_time(at, lang), support=self._support)
+                    time=spoken_time(at, lang), support=self._support_in(lang))
         self._send(sms.message("notice", body, username=username, lang=lang), username,
                     caller)
 
@@ -73,7 +77,7 @@ class Notifications:
         if not old_phone or old_phone == new_phone:
             return
         body = text("sms.phone_changed", lang, username=username, time=spoken_time(at, lang),
-                    phone=masked(new_phone), support=self._support)
+                    phone=masked(new_phone), support=self._support_in(lang))
         self._send(sms.message("notice", body, to=old_phone, lang=lang), username, caller)
 
     def holder_changed(self, change: str, username: str, holder, recipients: list[str],
@@ -93,7 +97,7 @@ class Notifications:
         """The queued message of one expiry reminder (the reminder job sends it)."""
         body = text("sms.reminder", lang, username=username, days=days,
                     date=spoken_date(expires_at, lang), host=self.settings.portal_host,
-                    support=self._support)
+                    support=self._support_in(lang))
         return sms.message("notice", body, username=username, event="reminder.sent",
                            lang=lang)
 

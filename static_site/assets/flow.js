@@ -18,6 +18,9 @@ export class Flow {
       this.data = {};
     }
     window.addEventListener("popstate", (event) => this.show(event.state?.step, { history: "none" }));
+    // The forms work with JavaScript only: without it their fields stay disabled, so nothing
+    // typed (a password) is ever sent in a URL by the browser's own submit.
+    for (const fieldset of document.querySelectorAll("fieldset[data-needs-script]")) fieldset.disabled = false;
   }
 
   update(patch) {

@@ -8,14 +8,17 @@ import { formatTime, nodes, render, t } from "./i18n.js";
 let supportEmail = "";
 export const setSupportEmail = (email) => { supportEmail = email || ""; };
 
-// As the API has it (SPEC 8): trimmed, case-insensitive, 1–64 letters, digits, . _ -
-const USERNAME = /^[\p{L}\p{N}\p{M}_.-]{1,64}$/u;
+// As the API has it (SPEC 8 v2): trimmed, case-insensitive, 1–64 ASCII letters, digits,
+// . _ -, a letter or digit first. A name typed with å, ä or ö is told how it is written.
+export const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const SWEDISH_LETTERS = /[åäö]/;
 
 /** The username typed, normalised; or the text key of what is wrong with it. */
 export function readUsername(input) {
   const username = input.value.trim().toLowerCase();
   if (!username) return { problem: "error.usernameMissing" };
-  return USERNAME.test(username) ? { username } : { problem: "error.usernameFormat" };
+  if (USERNAME.test(username)) return { username };
+  return { problem: SWEDISH_LETTERS.test(username) ? "error.usernameAscii" : "error.usernameFormat" };
 }
 
 /** A checkbox that shows the password fields' text while it is ticked. */
@@ -47,7 +50,7 @@ export function errorParagraphs(error) {
   const shown = error.apiMessage
     ? [paragraph(withSupportLink(error.apiMessage), error.lang)]
     : [paragraph(nodes(error.code === "network" ? "error.network" : "error.unexpected")),
-       paragraph(nodes(supportEmail ? "site.support" : "site.supportUnknown"))];
+       paragraph(nodes(supportEmail ? "site.supportText" : "site.supportUnknown"))];
   const seconds = error.fields?.retry_after;
   if (seconds) {
     shown.push(paragraph([seconds <= 90 ? t("error.retryInSeconds", { seconds })

@@ -6,7 +6,10 @@
 const STORAGE_KEY = "pwportal.lang";
 const LOCALES = { sv: "sv-SE", en: "en-GB" };
 const LINK = /\[([^\]]+)\]\(([^)\s]+)\)/g;
-const SAFE_HREF = /^(\/(?!\/)|https:\/\/|mailto:)/;
+const SAFE_HREF = /^(\/(?!\/)|https:\/\/|mailto:|tel:)/;
+// A Swedish phone number as the texts write it (070-123 45 67, 019-21 10 00, 070-*** ** 67):
+// kept on one line. infra/site_build.py has the same pattern.
+const PHONE_NUMBER = /(?:\+46|0)\d{1,3}-[\d*]{2,3}(?: [\d*]{2,3})+/g;
 
 let current = "sv";
 let texts = {};
@@ -49,19 +52,35 @@ const fill = (template, values) =>
 /** A text as a plain string (document.title, announcements). */
 export const t = (key, params = {}) => fill((texts[key] ?? key).replace(LINK, "$1"), { ...shared, ...params });
 
-/** A text as DOM nodes. */
+/** Text as nodes, each phone number in a span that keeps it on one line. */
+export function textNodes(text) {
+  const out = [];
+  let last = 0;
+  for (const match of text.matchAll(PHONE_NUMBER)) {
+    if (match.index > last) out.push(document.createTextNode(text.slice(last, match.index)));
+    const span = document.createElement("span");
+    span.className = "nowrap";
+    span.textContent = match[0];
+    out.push(span);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length || !out.length) out.push(document.createTextNode(text.slice(last)));
+  return out;
+}
+
+/** A text as DOM nodes (infra/site_build.py writes the same into the Swedish pages). */
 export function nodes(key, params = {}) {
   const template = texts[key] ?? key;
   const values = { ...shared, ...params };
   const out = [];
   let last = 0;
-  const text = (end) => out.push(document.createTextNode(fill(template.slice(last, end), values)));
+  const text = (end) => out.push(...textNodes(fill(template.slice(last, end), values)));
   for (const match of template.matchAll(LINK)) {
     text(match.index);
     const link = document.createElement("a");
     const href = fill(match[2], values);
     link.href = SAFE_HREF.test(href) ? href : "#";
-    link.textContent = fill(match[1], values);
+    link.append(...textNodes(fill(match[1], values)));
     out.push(link);
     last = match.index + match[0].length;
   }
@@ -83,6 +102,7 @@ export function applyTexts() {
     if (element.tagName === "TITLE") element.textContent = t(element.dataset.t, params);
     else element.replaceChildren(...nodes(element.dataset.t, params));
   }
+  for (const meta of document.querySelectorAll("meta[data-t-content]")) meta.content = t(meta.dataset.tContent);
 }
 
 export const formatDate = (date) =>

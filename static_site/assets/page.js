@@ -1,10 +1,14 @@
-// What every page does first: pick the language, load GET /api/config (policy, code, support),
-// draw the texts, the support contact and the language switch. The last config is kept in
-// localStorage, so that a page that cannot reach the API can still name the support contact.
+// What every page does first: pick the language, load GET /api/config (policy, code, support,
+// organisation), draw the texts, the support contact and the language switch. The Swedish page
+// is already whole in its HTML (infra/site_build.py writes it from the same texts and config),
+// so this redraws the same words in Swedish, or all of them in English. The last config is
+// kept in localStorage, so that a page that cannot reach the API can still name support.
 
 import { call } from "./api.js";
 import { setSupportEmail } from "./form.js";
-import { applyTexts, otherLanguage, render, rememberedLanguage, setSharedParams, useLanguage } from "./i18n.js";
+import {
+  applyTexts, formatDate, language, otherLanguage, render, rememberedLanguage, setSharedParams, t, useLanguage,
+} from "./i18n.js";
 
 const CONFIG_KEY = "pwportal.config";
 
@@ -26,11 +30,56 @@ async function loadConfig() {
   }
 }
 
-function textParams({ policy, code, support }) {
+// A support channel as words, and as nodes: a number or an address linked, its note after it
+// in brackets; a text as it is (infra/site_build.py's channel_html writes the same).
+const channelNote = (channel) => channel.text?.[language()] ?? channel.text?.sv ?? "";
+const channelWords = (channel) => (channel.kind === "text" ? channelNote(channel)
+  : channelNote(channel) ? `${channel.value} (${channelNote(channel)})` : channel.value);
+
+function channelNodes(channel) {
+  if (channel.kind === "text") return [document.createTextNode(channelNote(channel))];
+  const link = document.createElement("a");
+  link.textContent = channel.value;
+  if (channel.kind === "phone") {
+    link.className = "nowrap";
+    link.href = `tel:${channel.value.replace(/[^0-9+]/g, "")}`;
+  } else {
+    link.href = `mailto:${channel.value}`;
+  }
+  return channelNote(channel) ? [link, document.createTextNode(` (${channelNote(channel)})`)] : [link];
+}
+
+/** `a, b eller c`: the items with the words between them. */
+function listed(items) {
+  if (items.length < 2) return items;
+  return [...items.slice(0, -1).flatMap((item, i) => (i ? [", ", item] : [item])), ` ${t("site.or")} `, items.at(-1)];
+}
+
+function drawSupport(support) {
+  const channels = support?.channels ?? [];
+  if (!channels.length) return;
+  const line = document.querySelector("[data-support-line]");
+  if (line) {
+    const lead = document.createElement("span");
+    render(lead, "site.supportLead");
+    const parts = listed(channels.map(channelNodes)).flat();
+    line.replaceChildren(lead, " ", ...parts, ".");
+  }
+  for (const list of document.querySelectorAll("[data-support-channels]")) {
+    list.replaceChildren(...channels.map((channel) => {
+      const li = document.createElement("li");
+      li.append(...channelNodes(channel));
+      return li;
+    }));
+  }
+}
+
+function textParams({ policy, code, support, organisation, statement }) {
+  const channels = support.channels ?? [];
   return {
-    support: support.text || [support.phone, support.email].filter(Boolean).join(", "),
-    supportPhone: support.phone,
-    supportEmail: support.email,
+    support: channels.length ? listed(channels.map(channelWords)).join("") : support.text,
+    organisation: organisation?.name ?? "",
+    checkedOn: statement?.checked_on ? formatDate(new Date(`${statement.checked_on}T12:00:00`)) : "",
     codeLength: code.length,
     codeMinutes: Math.round(code.lifetime_seconds / 60),
     minLength: policy.min_length,
@@ -45,12 +94,13 @@ function textParams({ policy, code, support }) {
 export async function startPage({ onLanguageChange } = {}) {
   await useLanguage(rememberedLanguage());
   const config = await loadConfig();
-  const support = config?.support;
-  if (config) setSharedParams(textParams(config));
-  setSupportEmail(support?.email);
-  const line = document.getElementById("support");
-  render(line, support?.phone && support?.email ? "site.support" : support ? "site.supportText" : "site.supportUnknown");
-  applyTexts();
+  const draw = () => {
+    if (config) setSharedParams(textParams(config));
+    applyTexts();
+    drawSupport(config?.support);
+  };
+  setSupportEmail(config?.support?.email);
+  draw();
 
   const button = document.getElementById("language");
   const label = () => {
@@ -60,7 +110,7 @@ export async function startPage({ onLanguageChange } = {}) {
   label();
   button.addEventListener("click", async () => {
     await useLanguage(otherLanguage(), { remember: true });
-    applyTexts();
+    draw();
     label();
     onLanguageChange?.();
   });

@@ -1,6 +1,7 @@
 // The password rules (SPEC 3) from GET /api/config: shown before typing, checked while typing
 // with a state per rule that is seen (icon, colour) and heard (a word in each rule, and a
-// short announcement of what changed), and the API's rejection shown at each rule it broke.
+// short announcement of what changed), and the API's rejection shown at each rule it broke,
+// once: by marking the rule's item.
 // History, common passwords and banned words only the API can check; the list says so.
 
 import { render, t } from "./i18n.js";
@@ -87,7 +88,7 @@ export class PasswordRules {
       render(note, "password.serverNote");
       li.append(" ", note);
     }
-    li.append(element("span", "visually-hidden rule-state"), element("p", "rule-error", { hidden: "" }));
+    li.append(element("span", "visually-hidden rule-state"));
     return li;
   }
 
@@ -99,7 +100,8 @@ export class PasswordRules {
     for (const name of LOCAL_RULES) states[name] = value === "" ? "pending" : result[name] ? "met" : "unmet";
     for (const kind of KINDS) states[`class-${kind}`] = result.kinds[kind] ? "met" : "pending";
     const again = this.again.value;
-    states.match = again === "" ? "pending" : again === value ? "met" : "unmet";
+    // Still typing the second one (so far the same): not yet; typed differently: broken.
+    states.match = again === "" ? "pending" : again === value ? "met" : value.startsWith(again) ? "unmet" : "broken";
     return states;
   }
 
@@ -109,22 +111,24 @@ export class PasswordRules {
     const broken = new Map();
     for (const { rule, message } of this.rejected?.violations ?? []) {
       const name = ITEM_OF_RULE[rule] ?? rule;
-      if (!this.list.querySelector(`[data-rule="${name}"]`)) this.list.lastElementChild.before(this.item(name, message));
+      // A rule the list has no item for (e.g. the directory's own) gets one, in the API's words;
+      // a rule it has is marked broken, and said once, by its item.
+      if (!this.list.querySelector(`[data-rule="${name}"]`)) {
+        const added = this.item(name, message);
+        added.lang = this.rejected.lang;
+        this.list.lastElementChild.before(added);
+      }
       broken.set(name, message);
     }
     for (const li of this.list.querySelectorAll("li")) {
       const name = li.dataset.rule;
       let state = states[name] ?? "server";
-      if (broken.has(name)) state = "broken";
+      if (broken.has(name) || state === "broken") state = "broken";
       else if (this.showBroken && LOCAL_RULES.concat("match").includes(name) && state !== "met") state = "broken";
       for (const shown of ["met", "broken", "server"]) li.classList.toggle(`is-${shown}`, state === shown);
       li.dataset.state = state;
       li.querySelector(":scope > .rule-state").textContent =
         state === "server" ? "" : `: ${t(`password.state.${state === "pending" ? "unmet" : state}`)}`;
-      const error = li.querySelector(":scope > .rule-error");
-      error.hidden = !broken.has(name);
-      error.textContent = broken.get(name) ?? "";
-      if (broken.has(name)) error.lang = this.rejected.lang;
     }
     const counter = this.list.querySelector(".rule-count");
     if (this.password.value) render(counter, "password.rule.classesCount", { count: states.count });

@@ -6,7 +6,7 @@ import { Flow } from "./flow.js";
 import {
   clearMessages, once, readUsername, setFieldError, showAlert, showError, showNotice, showPasswords,
 } from "./form.js";
-import { formatDate, render } from "./i18n.js";
+import { formatDate, render, t } from "./i18n.js";
 import { markReady, showUnavailable, startPage } from "./page.js";
 import { nationalNumber, sameNumber } from "./phone.js";
 
@@ -66,7 +66,7 @@ function run(config) {
     render($("#reg-done-text"), "pwreg.done.text", { phone: nationalNumber(phone), username });
     const note = $("#reg-expiry");
     const expires = new Date(passwordExpiresAt);
-    if (Number.isNaN(expires.getTime())) return render(note, "pwreg.done.next");
+    if (Number.isNaN(expires.getTime())) return render(note, "pwreg.done.next", { username });
     const days = daysUntil(expires);
     const params = { username, date: formatDate(expires), days };
     const soon = expires <= Date.now() ? "pwreg.done.expired" : days > warningDays ? null
@@ -114,6 +114,10 @@ function run(config) {
       const field = { invalid_credentials: passwordInput, invalid_request: usernameInput }[error.code];
       if (!field) return showError(flow.alert("login"), error);
       setFieldError(field, error);
+      if (Number.isInteger(error.fields.attempts_left)) { // how many before the lock, when the API says
+        document.getElementById(`${field.id}-error`).append(
+          t("pwreg.login.attemptsLeft", { attempts: error.fields.attempts_left }));
+      }
       field.focus();
       field.select();
     }

@@ -4,8 +4,8 @@ import { post } from "./api.js";
 import { CodeField } from "./code.js";
 import { Flow } from "./flow.js";
 import {
-  actionButton, clearMessages, errorParagraphs, once, readUsername, setFieldError, showAlert, showError,
-  showNotice, showPasswords,
+  actionButton, clearMessages, once, readUsername, setFieldError, showAlert, showError, showNotice, showPasswords,
+  USERNAME,
 } from "./form.js";
 import { render } from "./i18n.js";
 import { markReady, showUnavailable, startPage } from "./page.js";
@@ -17,6 +17,12 @@ const config = await startPage({ onLanguageChange: () => redraw() });
 if (config) run(config);
 else showUnavailable();
 markReady();
+
+// pwreg's done page links here with ?username= (a name, nothing secret): filled in for step 1.
+function carriedUsername() {
+  const carried = (new URLSearchParams(window.location.search).get("username") ?? "").trim().toLowerCase();
+  return USERNAME.test(carried) ? carried : null;
+}
 
 function run(config) {
   const flow = new Flow({
@@ -41,7 +47,7 @@ function run(config) {
     if (step !== "code") code.leave();
     if (from !== step) clearMessages(flow.section(step));
     const data = flow.data;
-    if (step === "username" && !usernameInput.value) usernameInput.value = data.username ?? "";
+    if (step === "username" && !usernameInput.value) usernameInput.value = data.username ?? carriedUsername() ?? "";
     if (step === "code") {
       render($("#reset-code-account"), "pwreset.code.account", { username: data.username });
       code.enter(data.resendAt);
@@ -155,6 +161,7 @@ function run(config) {
       return;
     }
     if (problems.length) {
+      if (problems[0] === "mismatch") rules.markUnmet(); // the "typed the same" rule shows as broken
       setFieldError(againInput, problems[0] === "again" ? "password.againMissing" : "password.mismatch");
       againInput.focus();
       return;
@@ -166,8 +173,8 @@ function run(config) {
       flow.show("done", { history: "replace" });
     } catch (error) {
       if (error.code === "password_rejected") {
+        // Once: each broken rule is marked in the list; the field points there.
         rules.reject(error.fields.violations ?? [], error.lang);
-        showAlert(flow.alert("password"), errorParagraphs(error));
         setFieldError(passwordInput, "password.rejected");
         passwordInput.focus();
       } else if (["token_expired", "invalid_request"].includes(error.code)) {

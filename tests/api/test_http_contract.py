@@ -102,8 +102,12 @@ def test_error_messages_are_swedish_by_default_and_english_on_request(world, cli
         response = post(client, "/api/reset/start", {}, lang=accept_language)
         message = error(response)["message"]
         assert message.startswith(text("invalid_request", lang)), (accept_language, message)
-        assert "2000, knappval 3 och 1" in message  # the support line is in every error
-        assert error(response)["support"] == "2000, knappval 3 och 1, vardochstod@orebro.se"
+        support = {"sv": "2000 (internt kortnummer, knappval 3 och 1), vardochstod@orebro.se "
+                         "eller ett meddelande i Treserva (sök på ”Treserva”)",
+                   "en": "2000 (internal short number, then options 3 and 1), "
+                         "vardochstod@orebro.se or a message in Treserva (search for “Treserva”)"}
+        assert support[lang] in message  # the support line is in every error, in its language
+        assert error(response)["support"] == support[lang]
 
 
 def test_errors_with_numbers_say_them_in_the_message(world, client):

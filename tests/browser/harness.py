@@ -3,6 +3,7 @@ embedded AWS), a Browser (one user's context with its console watched), and chec
 and a screenshot of what is shown)."""
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from tests.local_stack_process import RunningStack
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# The few pictures of the flows that docs/ shows, rewritten by every run so that they stay true.
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -29,6 +32,22 @@ PHONE = {"name": "phone", "viewport": {"width": 360, "height": 740}, "is_mobile"
          "has_touch": True, "device_scale_factor": 2}
 DESKTOP = {"name": "desktop", "viewport": {"width": 1280, "height": 800}}
 
+ORGANISATION = {
+    "ORGANISATION_NAME": "Exempelby kommun",
+    "ORGANISATION_LOGO": "tests/browser/exempelby-logo.svg",
+    "STATEMENT_CHECKED_ON": "2026-10-07",
+    "SUPPORT_CHANNELS": json.dumps([
+        {"phone": "2000", "sv": "internt kortnummer, knappval 3 och 1",
+         "en": "internal short number, then options 3 and 1"},
+        {"phone": "019-765 43 21", "sv": "från en privat telefon", "en": "from a private phone"},
+        {"email": "vardochstod@orebro.se"},
+        {"sv": "ett meddelande i Treserva", "en": "a message in Treserva"}], ensure_ascii=False),
+}
+SUPPORT_SV = ("2000 (internt kortnummer, knappval 3 och 1), 019-765 43 21 (från en privat telefon), "
+              "vardochstod@orebro.se eller ett meddelande i Treserva")
+SUPPORT_EN = ("2000 (internal short number, then options 3 and 1), 019-765 43 21 (from a private phone), "
+              "vardochstod@orebro.se or a message in Treserva")
+
 # What makes the flows testable in seconds rather than minutes: a resend after 3 s instead
 # of 60, and limits that the many logins and codes of one run from 127.0.0.1 stay under.
 # The login lock (5 failures per 15 min) stays as shipped: a test proves it.
@@ -37,6 +56,9 @@ STACK_SETTINGS = {
     "PWPORTAL_LIMIT_SMS_PER_USERNAME": "20/60,40/900,80/86400",
     "PWPORTAL_LIMIT_LOGINS_PER_IP": "1000/3600",
     "PWPORTAL_LIMIT_RESET_STARTS_PER_IP": "1000/3600",
+    # An organisation of the tests' own, so that what the pages show is seen to come from the
+    # configuration: its name, its logo, its channels (an external number among them).
+    **{f"PWPORTAL_{name}": value for name, value in ORGANISATION.items()},
 }
 PASSWORD = "tuvKAJ58!x"  # every test account's first password
 
@@ -61,6 +83,7 @@ ACCOUNTS = {
     "reg_session": Account("hemvard.session", "+46701110008"),
     "reset_late": Account("brevlada.sent", "+46701110010"),
     "reg_late": Account("hemvard.sent", "+46701110011"),
+    "reg_then_reset": Account("hemvard.vidare", None),
 }
 
 class Site:
@@ -98,7 +121,8 @@ class Site:
 
     def error(self, messages, code: str, lang: str, **fields) -> dict:
         """An error envelope as the API writes it, for an answer a test fakes (SPEC 8)."""
-        support = self.http.get(self.url + "/api/config", timeout=5).json()["support"]["text"]
+        support = self.http.get(self.url + "/api/config", headers={"Accept-Language": lang},
+                                timeout=5).json()["support"]["text"]
         params = {**fields, "minutes": -(-fields.get("retry_after", 60) // 60)}
         message = messages(code, lang, **params) + " " + messages("support", lang, support=support)
         return {"error": {"code": code, "message": message, "support": support, **fields}}
@@ -161,6 +185,13 @@ def check_view(page, name: str) -> None:
     assert not violations, f"axe on {name}:\n" + "\n".join(violations)
 
 
+
+
+def docs_screenshot(page, name: str) -> None:
+    """A picture for docs/screenshots/ (phone size, at CSS pixels to stay small)."""
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True, scale="css",
+                    animations="disabled", caret="hide")
 
 
 def shown_step(page, name: str):

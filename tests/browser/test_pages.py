@@ -2,16 +2,17 @@
 the weight of a page, its own-origin-only loading under the CSP, narrow screens, the texts."""
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import DESKTOP, PHONE, check_view, open_site, ready
+from tests.browser.harness import DESKTOP, PHONE, SUPPORT_SV, check_view, open_site, ready
 from tests.conftest import ROOT
 
 SITE = ROOT / "static_site"
-PAGE_BUDGET = 60_000  # "under 60 KB", counted in the stricter decimal kilobytes
+PAGE_BUDGET = 30_000  # "under 30 kB" as sent, counted in the stricter decimal kilobytes
 
 
 def test_the_landing_page_leads_to_both_portals_and_the_accessibility_statement(site, browsers):
@@ -21,13 +22,13 @@ def test_the_landing_page_leads_to_both_portals_and_the_accessibility_statement(
     expect(page.locator("h1")).to_have_text("Lösenordsportalen")
     expect(page.get_by_role("link", name="Registrera mobilnummer")).to_have_attribute("href", "/pwreg/")
     expect(page.get_by_role("link", name="Byt lösenord")).to_have_attribute("href", "/pwreset/")
-    expect(page.locator("#support")).to_have_text(
-        "Behöver du hjälp? Ring support på 2000, knappval 3 och 1 eller mejla vardochstod@orebro.se.")
+    expect(page.locator("#support")).to_have_text(f"Behöver du hjälp? Kontakta support: {SUPPORT_SV}.")
+    expect(page.locator("#support").get_by_role("link", name="019-765 43 21")).to_have_attribute(
+        "href", "tel:0197654321")
     page.get_by_role("link", name="Tillgänglighetsredogörelse").click()
     ready(page)
-    expect(page.locator("h1")).to_have_text(  # with a soft hyphen for narrow screens
-        "Tillgänglighets\u00adredogörelse för Lösenordsportalen")
-    expect(page.locator("main")).to_contain_text("2000, knappval 3 och 1")
+    expect(page.locator("h1")).to_have_text("Tillgänglighets\u00adredogörelse")  # a soft hyphen for narrow screens
+    expect(page.locator("main")).to_contain_text("2000 (internt kortnummer, knappval 3 och 1)")
     expect(page.get_by_role("link", name="kontakta Digg och påtala det")).to_have_attribute(
         "href", "https://www.digg.se/tdosanmalan")
     check_view(page, "statement-sv-phone")
@@ -47,7 +48,11 @@ def test_english_is_chosen_once_and_remembered_on_every_page(site, browsers):
     expect(switch).to_have_text("In English")
     expect(switch).to_have_attribute("lang", "en")
     switch.click()
-    expect(page.locator("h1")).to_have_text("Accessibility statement for the Password portal")
+    expect(page.locator("h1")).to_have_text("Accessibility statement")
+    expect(page.locator("main")).to_contain_text("Exempelby kommun is behind this website")
+    expect(page.locator("main")).to_contain_text("2000 (internal short number, then options 3 and 1)")
+    expect(page.locator("body")).not_to_contain_text("knappval")  # SPEC 2 v2: channels in the page's language
+    expect(page.locator("main")).to_contain_text("The last assessment was made on 7 October 2026.")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(switch).to_have_text("På svenska")
     expect(switch).to_be_focused()
@@ -67,7 +72,10 @@ def test_english_is_chosen_once_and_remembered_on_every_page(site, browsers):
     expect(page.locator("h1:visible")).to_have_text("Steg 1 av 4 Vilket konto gäller det?")
 
 
-def test_each_page_with_its_assets_is_under_60_kb_and_loads_only_from_its_own_origin(site, browsers):
+def test_each_page_with_its_assets_is_under_30_kb_as_sent_and_loads_only_from_its_own_origin(site, browsers):
+    """Counted as the bytes travel: gzip, as CloudFront sends every text file (`Compress: true`
+    in infra/template.py). Since each page's Swedish text is in its HTML as well as in
+    texts/sv.js (SPEC 2 v2), the raw files of a flow are about 68 kB."""
     page = browsers(DESKTOP).page()
     weights = {}
     for path in ("/", "/pwreg/", "/pwreset/", "/tillganglighet/"):
@@ -81,8 +89,12 @@ def test_each_page_with_its_assets_is_under_60_kb_and_loads_only_from_its_own_or
         page.wait_for_load_state("networkidle")
         page.remove_listener("response", record)
         assert loaded and all(r.url.startswith(site.url + "/") for r in loaded), [r.url for r in loaded]
-        weights[path] = sum(len(r.body()) for r in loaded if "/api/" not in r.url)
-    assert all(weight < PAGE_BUDGET for weight in weights.values()), weights
+        bodies = [r.body() for r in loaded if "/api/" not in r.url]
+        weights[path] = (sum(len(body) for body in bodies), sum(len(gzip.compress(body)) for body in bodies))
+    print("\npage weights with their assets, raw and as sent (gzip):")
+    for path, (raw, sent) in weights.items():
+        print(f"  {path:18} {raw / 1000:5.1f} kB  {sent / 1000:5.1f} kB")
+    assert all(sent < PAGE_BUDGET for _, sent in weights.values()), weights
 
 
 def test_the_content_security_policy_is_in_force_and_blocks_inline_script(site, browsers):

@@ -45,8 +45,8 @@ def test_a_changed_password_is_told_to_the_registered_number_with_the_swedish_ti
     code = reset_password(world, client)
     notices = notices_to(world, "+46701234567")
     assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00. "
-                       "Var det inte du? Kontakta support: 2000, knappval 3 och 1, "
-                       "vardochstod@orebro.se."]
+                       "Var det inte du? Kontakta support: 2000 (internt kortnummer, "
+                       "knappval 3 och 1) eller vardochstod@orebro.se."]
     assert code not in notices[0] and NEW_PASSWORD not in notices[0]
 
 
@@ -74,7 +74,7 @@ def test_a_changed_number_is_told_to_the_old_number_with_the_new_one_masked(worl
     assert len(old) == 1
     assert "hemtjanstab" in old[0] and "+4670*****21" in old[0]
     assert "+46707654321" not in old[0] and "0707654321" not in old[0]
-    assert "Kontakta support: 2000, knappval 3 och 1" in old[0]
+    assert "Kontakta support: 2000 (internt kortnummer, knappval 3 och 1)" in old[0]
     assert notices_to(world, "+46707654321") == []  # the new number only got its code
 
 

@@ -1,10 +1,12 @@
 """Operator settings: SPEC's defaults, read from PWPORTAL_* variables when asked for."""
 from dataclasses import fields
+from datetime import date
 
 import pytest
 
 from chalicelib import settings as settings_module
 from chalicelib.domain.limits import Rule
+from chalicelib.domain.organisation import SupportChannel
 from chalicelib.settings import (SETTINGS, CodeSettings, DirectorySettings, LimitSettings,
                                  PolicySettings, Settings, load_settings)
 
@@ -15,7 +17,14 @@ def test_an_empty_environment_gives_specs_defaults():
         challenges_table="pwportal-local-challenges", limits_table="pwportal-local-limits",
         audit_table="pwportal-local-audit", sms_queue="pwportal-local-sms", sms_queue_url="",
         sms_sender_id="pwportal", portal_host="localhost",
-        support_phone="2000, knappval 3 och 1", support_email="vardochstod@orebro.se",
+        organisation_name="Örebro kommun", organisation_logo="",
+        support_channels=(
+            SupportChannel("phone", "2000", {"sv": "internt kortnummer, knappval 3 och 1",
+                                             "en": "internal short number, then options 3 and 1"}),
+            SupportChannel("email", "vardochstod@orebro.se"),
+            SupportChannel("text", "", {"sv": "ett meddelande i Treserva (sök på ”Treserva”)",
+                                        "en": "a message in Treserva (search for “Treserva”)"})),
+        statement_checked_on=date(2026, 11, 25),
         secrets_parameter="", pepper="", code_key="", dev_sms=False, metrics=False,
         allowed_countries=("SE",), session_seconds=900, reset_token_seconds=600,
         audit_retention_days=365, max_body_bytes=16384, sms_max_receives=5,
@@ -53,7 +62,7 @@ def test_table_and_queue_names_follow_the_stage_unless_named():
 
 def test_values_are_stripped_and_a_blank_one_takes_the_default():
     read = load_settings({"PWPORTAL_PASSWORD_MIN_LENGTH": " 12 ",
-                          "PWPORTAL_SESSION_SECONDS": "  ", "PWPORTAL_SUPPORT_EMAIL": "",
+                          "PWPORTAL_SESSION_SECONDS": "  ", "PWPORTAL_SUPPORT_CHANNELS": "",
                           "PWPORTAL_PEPPER": " p "})
     assert (read.policy.min_length, read.session_seconds, read.support_email, read.pepper) == (
         12, 900, "vardochstod@orebro.se", "p")
@@ -110,3 +119,26 @@ def test_the_table_states_every_field_once_and_each_variable_once():
     assert sorted(s.attribute for s in SETTINGS) == sorted(expected)
     variables = [s.env for s in SETTINGS]
     assert len(set(variables)) == len(variables)
+
+
+@pytest.mark.parametrize("raw, why", [
+    ("not json", "not JSON"),
+    ("[]", "one or more"),
+    ('[{"phone": "2000", "sv": "knappval 3 och 1"}]', "in both sv and en"),
+    ('[{"phone": "två tusen"}]', "not a phone number"),
+    ('[{"email": "support"}]', "not an e-mail address"),
+    ('[{"phone": "2000", "email": "a@b.se"}]', "not both"),
+    ('[{"fax": "2000"}]', "unknown keys"),
+    ('[{"sv": "", "en": ""}]', "needs a phone"),
+])
+def test_a_support_channel_list_that_cannot_be_read_is_refused_with_the_reason(raw, why):
+    with pytest.raises(RuntimeError, match="PWPORTAL_SUPPORT_CHANNELS") as refused:
+        load_settings({"PWPORTAL_SUPPORT_CHANNELS": raw})
+    assert why in str(refused.value)
+
+
+def test_the_logo_must_be_an_image_and_the_check_day_a_date():
+    with pytest.raises(RuntimeError, match="PWPORTAL_ORGANISATION_LOGO"):
+        load_settings({"PWPORTAL_ORGANISATION_LOGO": "logo.exe"})
+    with pytest.raises(RuntimeError, match="PWPORTAL_STATEMENT_CHECKED_ON"):
+        load_settings({"PWPORTAL_STATEMENT_CHECKED_ON": "25 november"})
