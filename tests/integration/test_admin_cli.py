@@ -180,8 +180,10 @@ def test_disable_enable_and_unlock_say_what_they_did(local_aws):
     unlocked = admin(env, "accounts", "unlock", "spärras")
     assert unlocked.returncode == 0
     assert unlocked.stdout.strip() == "Unlocked spärras: cleared the pwreg login lock."
-    assert "Item" not in dynamodb.get_item(TableName="pwportal-local-limits",
-                                           Key={"key": {"S": "loginfail#spärras"}})
+    # Unlocked: no lock, and the failures counted so far are another generation's.
+    item = dynamodb.get_item(TableName="pwportal-local-limits",
+                             Key={"key": {"S": "loginfail#spärras"}})["Item"]
+    assert "until" not in item and item["generation"] == {"N": "1"}
 
 
 @pytest.mark.parametrize("command", ["disable", "enable", "unlock", "show"])
