@@ -248,11 +248,14 @@ class Limits:
         return Read(self.table, key, parse)
 
     def locked_until(self, counter: Counter, who: str, until: float, *,
-                     ip: str | None = None) -> Update:
+                     ip: str | None = None, network_until: float = 0.0) -> Update:
         """Lock (or pause) the subject until `until` (the latest failure's lock: a later
-        one is never shorter). The generation stays: the counters go on counting."""
-        return Update(self.table, self._lock_key(counter, who, ip),
-                      set={"until": until, "ttl": int(until + HOUSEKEEPING_SECONDS)})
+        one is never shorter), and note `network_until` if given (see below). The
+        generation stays: the counters go on counting."""
+        changes: dict = {"until": until, "ttl": int(until + HOUSEKEEPING_SECONDS)}
+        if network_until:
+            changes["network_until"] = network_until
+        return Update(self.table, self._lock_key(counter, who, ip), set=changes)
 
     def network_locked_until(self, counter: Counter, who: str, until: float) -> Update:
         """Note on the subject's own lock item that one of its networks is locked until

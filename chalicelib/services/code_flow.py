@@ -53,5 +53,5 @@ class CodeFlow:
         tx.record(record)
         try:
             tx.commit()
-        except (Refused, Conflict):  # recorded already in this window
-            pass
+        except (Refused, Conflict):  # in the table already for this window: log it only
+            self.audit.emit(record)

@@ -95,18 +95,21 @@ class Registration(CodeFlow):
             tx = self.uow.begin()
             tx.record(self.audit.record("login.failed", username, reason, caller,
                                          attempts_left=network.left))
-            if network.filled:
-                tx.add("network lock", self.limits.network_locked_until(
-                    LOGIN_FAILURES, username, now + limits.login_lock_seconds))
-                tx.record(self.audit.record("login.locked", username, "locked", caller,
-                                             minutes=limits.login_lock_seconds // 60,
-                                             scope="network"))
+            network_until = now + limits.login_lock_seconds if network.filled else 0.0
             if every.filled:
                 window = max(rule.window for rule in limits.login_failures_per_username)
                 tx.add("lock", self.limits.locked_until(LOGIN_FAILURES, username,
-                                                        now + window))
+                                                        now + window,
+                                                        network_until=network_until))
                 tx.record(self.audit.record("login.locked", username, "locked", caller,
                                              minutes=window // 60, scope="all_networks"))
+            elif network.filled:
+                tx.add("lock", self.limits.network_locked_until(LOGIN_FAILURES, username,
+                                                                network_until))
+            if network.filled:
+                tx.record(self.audit.record("login.locked", username, "locked", caller,
+                                             minutes=limits.login_lock_seconds // 60,
+                                             scope="network"))
             tx.commit()
         retrying(attempt)
 
