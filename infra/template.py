@@ -87,7 +87,7 @@ ACCESS = {
                                        "dynamodb:PutItem", "dynamodb:UpdateItem",
                                        "dynamodb:DeleteItem"],
                    "LimitsTable": ["dynamodb:BatchGetItem", "dynamodb:PutItem",
-                                   "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                                   "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                    "AuditTable": ["dynamodb:PutItem"]},
         "indexes": {},
         "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": True,
@@ -95,7 +95,7 @@ ACCESS = {
     "deliver_sms": {
         "tables": {"AccountsTable": ["dynamodb:GetItem"],
                    "ChallengesTable": ["dynamodb:UpdateItem"],
-                   "LimitsTable": ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
+                   "LimitsTable": ["dynamodb:UpdateItem"],
                    "AuditTable": ["dynamodb:PutItem"]},
         "indexes": {},
         "send": [], "receive": ["SmsQueue"], "sms": True, "secrets": False,

@@ -14,7 +14,7 @@ import math
 from dataclasses import replace
 
 from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_REGISTRATION, LOGIN_FAILURES, LOGINS,
-                                       NETWORK_LOGIN_FAILURES, NUMBERS, Reservation)
+                                       NUMBERS, Reservation)
 from chalicelib.domain import codes, phone as phones
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.clock import iso
@@ -39,13 +39,13 @@ class Registration(CodeFlow):
         decision = self.limits.hit(LOGINS, "", now, ip=caller.ip)
         if not decision.allowed:
             self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name)
-        account, ceiling = self.uow.read(self.accounts.read(username),
-                                          self.limits.lock_read(LOGIN_FAILURES, username))
-        if ceiling.locked(now):
-            self._refused("login_failures_per_username", username, caller,
-                          Reservation(False, math.ceil(ceiling.until - now),
-                                      window=math.ceil(ceiling.until - now)))
-        network, every = self._reserve(username, ceiling.generation, now, caller)
+        [account] = self.uow.read(self.accounts.read(username))
+        # Counted before the compare, on the caller's network and on every network's ceiling.
+        reserved = self.limits.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
+        if not reserved.allowed:
+            self._refused("login_failures_per_network" if reserved.network
+                          else "login_failures_per_username", username, caller, reserved,
+                          who=username, ip=caller.ip if reserved.network else None)
         if len(password) > self.settings.policy.max_length * 4:
             reason, ok = "oversized", False  # no account's password is this long: skip argon2
         elif account is None:
@@ -56,35 +56,17 @@ class Registration(CodeFlow):
             if ok and account.disabled:
                 reason, ok = "disabled", False
         if not ok:
-            self._record_failure(username, reason, network, every, caller)
-            raise InvalidCredentials(attempts_left=network.left)
-        answer = self._open_session(account, caller)
-        self.limits.give_back(network)
-        self.limits.give_back(every)
-        return answer
-
-    def _reserve(self, username: str, generation: int, now: float,
-                 caller: Caller) -> tuple[Reservation, Reservation]:
-        """Count this attempt, before the password is compared, on the username's counter
-        for the caller's network and on its all-networks ceiling; 429 if either is full."""
-        who = f"{username}#g{generation}"
-        network = self.limits.reserve(NETWORK_LOGIN_FAILURES, who, now, ip=caller.ip)
-        if not network.allowed:
-            self._refused("login_failures_per_network", username, caller, network,
-                          who=who, ip=caller.ip)
-        every = self.limits.reserve(LOGIN_FAILURES, username, now, generation=generation)
-        if not every.allowed:
-            self.limits.give_back(network)
-            self._refused("login_failures_per_username", username, caller, every)
-        return network, every
+            self._record_failure(username, reason, reserved, caller)
+            raise InvalidCredentials(attempts_left=reserved.network_left)
+        return self._open_session(account, reserved, caller)
 
     def _refused(self, limit: str, username: str, caller: Caller, refusal: Reservation,
                  who: str = "", ip: str | None = None):
         self.note_refusal(limit, username, caller, refusal.window, who=who, ip=ip)
         raise TooManyAttempts(retry_after=refusal.retry_after)
 
-    def _record_failure(self, username: str, reason: str, network: Reservation,
-                        every: Reservation, caller: Caller) -> None:
+    def _record_failure(self, username: str, reason: str, reserved: Reservation,
+                        caller: Caller) -> None:
         """The failure is counted already (its reservations); record it, and lock the
         username for every network if it filled the ceiling. If that cannot be written:
         503, the counters still hold the failure."""
@@ -94,33 +76,38 @@ class Registration(CodeFlow):
             now = self.now()
             tx = self.uow.begin()
             tx.record(self.audit.record("login.failed", username, reason, caller,
-                                         attempts_left=network.left))
-            network_until = now + limits.login_lock_seconds if network.filled else 0.0
-            if every.filled:
+                                         attempts_left=reserved.network_left))
+            network_until = now + limits.login_lock_seconds if reserved.network_filled else 0.0
+            if reserved.filled:
                 window = max(rule.window for rule in limits.login_failures_per_username)
                 tx.add("lock", self.limits.locked_until(LOGIN_FAILURES, username,
                                                         now + window,
                                                         network_until=network_until))
                 tx.record(self.audit.record("login.locked", username, "locked", caller,
                                              minutes=window // 60, scope="all_networks"))
-            elif network.filled:
+            elif reserved.network_filled:
                 tx.add("lock", self.limits.network_locked_until(LOGIN_FAILURES, username,
                                                                 network_until))
-            if network.filled:
+            if reserved.network_filled:
                 tx.record(self.audit.record("login.locked", username, "locked", caller,
                                              minutes=limits.login_lock_seconds // 60,
                                              scope="network"))
             tx.commit()
         retrying(attempt)
 
-    def _open_session(self, account: Account, caller: Caller) -> dict:
+    def _open_session(self, account: Account, reserved: Reservation, caller: Caller) -> dict:
         secret = codes.new_secret()
         now = self.now()
         tx = self.uow.begin()
         tx.add("session", self.records.add(Session(
             Session.id_of(secret), account.username, account.session_epoch,
             expires_at=now + self.settings.session_seconds)))
-        tx.add("lock", self.limits.unlocked(LOGIN_FAILURES, account.username, now))
+        # The attempt was no failure: its reservation goes back, in the same write that
+        # checks the lock again (locked while the password was compared: no session).
+        returned = self.limits.returned(reserved, now)
+        tx.add("lock", returned[0])
+        for n, update in enumerate(returned[1:]):
+            tx.add(f"failures {n}", update)
         tx.record(self.audit.record("login.succeeded", account.username, "success", caller))
         try:
             tx.commit()

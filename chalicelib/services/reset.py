@@ -53,7 +53,6 @@ class Reset(CodeFlow):
     def resend(self, raw_secret, caller: Caller) -> dict:
         secret = required_text(raw_secret, "challenge")
         code = self.settings.code
-        self._per_network(RESENDS, None, caller, self.now())
         challenge = self.records.get(ResetChallenge, ResetChallenge.id_of(secret))
         now = self.now()
         if not challenge or not challenge.open_for_resend(now, code.max_attempts):
@@ -71,6 +70,15 @@ class Reset(CodeFlow):
             self.note_refusal(counter.setting, username, caller, decision.window,
                               who=counter.name, ip=caller.ip)
             raise TooManyRequests(retry_after=decision.retry_after)
+
+    def _network_refused(self, counter, username: str, caller: Caller, now: float):
+        """A transaction's count on the network's limit was refused: 429, unless only old
+        slices held the room (dropped now: the caller builds the transaction again)."""
+        refusal = self.limits.refusal_of(counter, "", now, ip=caller.ip)
+        if refusal is not None:
+            self.note_refusal(counter.setting, username, caller, refusal.window,
+                              who=counter.name, ip=caller.ip)
+            raise TooManyRequests(retry_after=refusal.retry_after)
 
     def _answer(self, secret: str) -> dict:
         code = self.settings.code
@@ -99,6 +107,10 @@ class Reset(CodeFlow):
             tx = self.uow.begin()
             tx.add("challenge", self._challenge_write(challenge, code, now, send, first,
                                                       void=paused))
+            if not first:  # a resend counts against its network only if it happens
+                for n, write in enumerate(self.limits.counting_writes(RESENDS, "", now,
+                                                                      ip=caller.ip)):
+                    tx.add(f"network {n}", write)
             if send:
                 tx.add("sms limit", self.limits.record(sms_log, now))
                 tx.add("flow sms limit", self.limits.record(flow_log, now))
@@ -113,12 +125,14 @@ class Reset(CodeFlow):
                 if refused.by == "challenge":  # resent or used since it was read
                     raise ResendTooSoon(
                         retry_after=self.settings.code.resend_after_seconds) from None
+                if refused.by.startswith("network"):
+                    self._network_refused(RESENDS, username, caller, now)
                 raise
             return (code if send else None), now, (None if paused else limited)
 
         code, now, limited = retrying(
-            attempt, retryable=lambda refused: refused.by in ("sms limit", "flow sms limit"),
-            tries=TRIES + 1)
+            attempt, retryable=lambda refused: refused.by in ("sms limit", "flow sms limit")
+            or refused.by.startswith("network"), tries=TRIES + 1)
         if limited:
             self.note_refusal(limited, username, caller,
                               self.settings.code.resend_after_seconds, outcome="no_sms")
@@ -172,13 +186,11 @@ class Reset(CodeFlow):
         if challenge is None:
             raise ChallengeExpired()
         username = challenge.username
-        [pause] = self.uow.read(self.limits.lock_read(WRONG_CODES, username))
-        if challenge.void or pause.locked(now):
+        if challenge.void:
             self._paused(challenge, caller)
         # The wrong code this may be is counted before it is compared: parallel guesses
-        # cannot outrun the pause, and none goes uncounted.
-        reserved = self.limits.reserve(WRONG_CODES, username, now,
-                                       generation=pause.generation)
+        # cannot outrun the pause, and none goes uncounted. Refused while paused.
+        reserved = self.limits.reserve(WRONG_CODES, username, now)
         if not reserved.allowed:
             self._paused(challenge, caller)
         attempts_left = max(0, max_attempts - challenge.attempts)
@@ -210,17 +222,21 @@ class Reset(CodeFlow):
         tx.add("challenge", self.records.use(challenge, now))
         tx.add("token", self.records.add(ResetToken(ResetToken.id_of(secret), username,
                                                      expires_at=now + lifetime)))
-        tx.add("pause", self.limits.unlocked(WRONG_CODES, username, now))
+        # A right code is no wrong code: its reservation goes back, in the same write that
+        # checks the pause again (paused while the code was compared: no token).
+        returned = self.limits.returned(reserved, now)
+        tx.add("pause", returned[0])
+        for n, update in enumerate(returned[1:]):
+            tx.add(f"wrong codes {n}", update)
         tx.record(self.audit.record("reset.code_verified", username, "success", caller))
         try:
             tx.commit()
         except Refused as refused:
-            if refused.by == "pause":  # paused while the code was compared
+            if refused.by == "pause":
                 self._paused(challenge, caller)
             raise ChallengeExpired() from None  # used in parallel
         except Conflict:
             raise ServiceUnavailable() from None
-        self.limits.give_back(reserved)  # a right code is no wrong code
         return {"reset_token": secret, "username": username, "expires_in": lifetime}
 
     def _count_wrong_code(self, username: str, reserved: Reservation, attempts_left: int,
@@ -278,7 +294,8 @@ class Reset(CodeFlow):
             tx = self.uow.begin()
             tx.add("account", self.accounts.save(changed, account.version))
             tx.add("token", self.records.use(token, now))
-            tx.add("login lock", self.limits.unlock(LOGIN_FAILURES, username))
+            for n, clear in enumerate(self.limits.unlock(LOGIN_FAILURES, username)):
+                tx.add(f"login lock {n}", clear)
             tx.record(self.audit.record("password.changed", username, "success", caller,
                                          via="reset"))
             try:

@@ -175,12 +175,11 @@ class AccountChanges:
             tx = self.uow.begin()
             cleared = []
             for (name, subject, locked, counted), lock in zip(UNLOCKED, locks):
-                rule, reads = self.limits.tally(subject, username, now, lock.generation)
-                failures = self.limits.counted(rule, self.uow.read(*reads), now)
-                if lock.locked_somewhere(now) or failures:
+                if lock.locked_somewhere(now) or self.limits.counted(subject, lock, now):
                     cleared.append(locked if lock.locked_somewhere(now) else counted)
-                    # New counters (the per-network ones too): the failures so far are gone.
-                    tx.add(name, self.limits.unlock(subject, username))
+                    # Every network's failures with it: they live in the same item.
+                    for n, clear in enumerate(self.limits.unlock(subject, username)):
+                        tx.add(f"{name} {n}", clear)
             if not cleared:
                 return Unlocked(account, [])
             tx.record(self.audit.record("account.unlocked", username, "success", SUPPORT,

@@ -1,9 +1,8 @@
 """What login and reset see of a username right now (SPEC 9: `accounts show|list`, `events`).
 
-The account, its per-username limit logs and its locks are read together, each through its
+The account, its per-username limit logs and counters are read together, each through its
 own named Read in one batched `uow.read`, and matched back by name (the username and the
-limit's subject), never by position in the batch; a second batch reads the counters that
-the locks' generations name. (A per-network login lock is keyed by an HMAC of the network:
+limit's subject), never by position in the batch. (A per-network login lock is keyed by an HMAC of the network:
 support sees the username's all-networks failures, not which networks are locked.)
 """
 from __future__ import annotations
@@ -101,10 +100,10 @@ def state_of(username: str, account: Account | None, logs: dict, now: datetime,
 
     return AccountState(
         username=username, account=account, now=now,
-        login_failures=login_failures or 0,
+        login_failures=login_failures,
         login_locked_until=_moment(login.locked_somewhere(at)) if login.locked_somewhere(at)
         else None,
-        wrong_codes=wrong_codes or 0,
+        wrong_codes=wrong_codes,
         reset_paused_until=_moment(codes.until) if codes.locked(at) else None,
         codes_sent_recently=len(sms.recent(at)),
         sms_allowed_at=allowed_at(sms, flow),
@@ -129,17 +128,11 @@ class AccountStates:
         username = normalise_username(raw_username)
         now = self.clock.now()
         at = now.timestamp()
-        service = {(SERVICE_SMS, rule, i): read
-                   for rule, closed, current, _ in self.limits.windows(SERVICE_SMS, EVERY_SMS, at)
-                   for i, read in enumerate(closed + [current])}
-        found = self._read({**self._reads(username, with_account=True), **service})
-        counts: dict = {}
-        for name in service:  # per rule, closed slices oldest first, the current one last
-            counts.setdefault(name[1], []).append(found[name])
-        wait = self.limits.wait(counts, at)
-        return state_of(username, found[username, ACCOUNT],
-                        self._logs(found, username, now, counted=True), now,
-                        service_sms_allowed_at=_moment(at + wait) if wait else None)
+        found = self._read({**self._reads(username, with_account=True),
+                            SERVICE_SMS: self.limits.lock_read(SERVICE_SMS, EVERY_SMS)})
+        wait = self.limits.wait(SERVICE_SMS, found[SERVICE_SMS], at)
+        return state_of(username, found[username, ACCOUNT], self._logs(found, username, now),
+                        now, service_sms_allowed_at=_moment(at + wait) if wait else None)
 
     def events(self, raw_username, limit: int = 50) -> tuple[AccountState, list[dict]]:
         """Why a username does or does not get codes, and its audit trail, newest first."""
@@ -196,20 +189,11 @@ class AccountStates:
         """Every read of `wanted` in one batch, each value under its read's name."""
         return dict(zip(wanted, self.uow.read(*wanted.values())))
 
-    def _logs(self, found: dict, username: str, now, counted: bool = False) -> dict:
-        """The username's logs, and for each counter (its lock, the events it counts, or
-        None unless `counted`: a second batch, under the generation the lock names)."""
+    def _logs(self, found: dict, username: str, now) -> dict:
+        """The username's logs, and for each counter (its lock, how many events count)."""
         at = now.timestamp()
         logs = {log: found[username, log] for log in LOGS}
-        if not counted:
-            logs.update({counter: (found[username, counter], None) for counter in COUNTERS})
-            return logs
-        tallies = {counter: self.limits.tally(counter, username, at,
-                                              found[username, counter].generation)
-                   for counter in COUNTERS}
-        counted = self._read({(counter, i): read for counter, (_, reads) in tallies.items()
-                              for i, read in enumerate(reads)})
-        for counter, (rule, reads) in tallies.items():
-            logs[counter] = (found[username, counter], self.limits.counted(
-                rule, [counted[counter, i] for i in range(len(reads))], at))
+        for counter in COUNTERS:
+            lock = found[username, counter]
+            logs[counter] = (lock, self.limits.counted(counter, lock, at))
         return logs
