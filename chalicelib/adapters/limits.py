@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain import conditions as c
 from chalicelib.domain import limits as rules_
-from chalicelib.domain.limits import Decision, LimitLog, Rule, Slice
+from chalicelib.domain.limits import LimitLog, Rule, Slice
 from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
 HOUSEKEEPING_SECONDS = 60

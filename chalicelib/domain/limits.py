@@ -165,28 +165,16 @@ def slice_seconds(rule: Rule) -> int:
     return max(1, rule.window // SLICES)
 
 
-def slices(rule: Rule, now: float) -> tuple[list[int], int]:
-    """(the closed slices that may still count at `now`, oldest first; the current slice).
+def counting(rule: Rule, found: list[Slice], now: float) -> list[Slice]:
+    """The slices that count at `now`: those whose last event is inside the window.
 
     A counter keeps, per slice of `window / SLICES` seconds, its count of events and the time
-    of its last one. At `now` a slice counts, whole, while its last event is inside the
-    window; only the oldest of them can lie partly outside. So no `window` ever holds more
-    than `limit` events (no burst of twice the limit across an edge, as fixed windows
-    allow, nor 1.5 times, as two weighted fixed windows do), and an event's room comes back
-    when the last event of its slice leaves the window: exactly on time for a burst."""
-    size = slice_seconds(rule)
-    current = int(now // size)
-    return list(range(current - SLICES, current)), current
-
-
-def counting(rule: Rule, found: list[Slice], now: float) -> list[Slice]:
-    """The slices that count at `now` (their last event inside the window)."""
+    of its last one; a slice counts, whole, while its last event is inside the window. So
+    no `window` ever holds more than `limit` events (no burst of twice the limit across an
+    edge, as fixed windows allow, nor 1.5 times, as two weighted fixed windows do), and an
+    event's room comes back when the last event of its slice leaves the window: exactly on
+    time for a burst, at most one slice late otherwise."""
     return [s for s in found if s.n > 0 and s.last > now - rule.window]
-
-
-def room(rule: Rule, closed: list[Slice], now: float) -> int:
-    """How many events the current slice may still hold, given the closed slices."""
-    return rule.limit - sum(s.n for s in counting(rule, closed, now))
 
 
 def wait_for_room(rule: Rule, found: list[Slice], now: float) -> int:

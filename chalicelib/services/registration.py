@@ -10,7 +10,6 @@ transaction that checks the ceiling's lock again.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_REGISTRATION, LOGIN_FAILURES, LOGINS,
