@@ -223,12 +223,13 @@ def measure_steps(bench: Bench, runs: int, warmup: int = 2) -> dict:
 
         session = step("login", "/api/registration/login",
                        {"username": username, "password": PASSWORD}, 200)["session"]
-        step("phone", "/api/registration/phone", {"phone": new_phone}, 202, session)
-        step("phone verify", "/api/registration/phone/verify",
+        step("phone", "/api/registration/holders", {"name": "Anna Andersson", "phone": new_phone},
+             202, session)
+        step("phone verify", "/api/registration/holders/verify",
              {"code": bench.last_code(new_phone)}, 200, session)
         bench.clock.advance(seconds=61)  # 1 code SMS per 60 s per username
-        challenge = step("reset start", "/api/reset/start", {"username": username},
-                         202)["challenge"]
+        challenge = step("reset start", "/api/reset/start",
+                         {"username": username, "phone": new_phone}, 202)["challenge"]
         bench.deliver()
         bench.clock.advance(seconds=61)  # the resend delay
         step("resend", "/api/reset/resend", {"challenge": challenge}, 202)
@@ -277,7 +278,8 @@ def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
             current = bench.portal.accounts.get(username)
             bench.portal.store.write(Put(bench.portal.accounts.table,
                                          {**item, "version": current.version + 1}))
-            challenge = expect(bench.post("/api/reset/start", {"username": username})[0], 202,
+            challenge = expect(bench.post("/api/reset/start",
+                                          {"username": username, "phone": phone})[0], 202,
                                "reset start")["challenge"]
             token = expect(bench.post("/api/reset/verify", {
                 "challenge": challenge, "code": bench.last_code(phone)})[0], 200,
@@ -296,16 +298,22 @@ def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
 
 def measure_enumeration(bench: Bench, runs: int, warmup: int = 2) -> dict:
     import random
-    kinds = {"with number": "enum.med", "without number": "enum.utan",
-             "disabled": "enum.avstangd", "no such user": "enum.finns.inte"}
-    bench.create(kinds["with number"], "+46701239001")
-    bench.create(kinds["without number"], None)
-    disabled = bench.create(kinds["disabled"], "+46701239002")
+    # username x number (SPEC 11): a holder's number, a stranger's number for a known
+    # username, an account without holders, a disabled one, and a username nowhere
+    kinds = {"holder's number": ("enum.med", "+46701239001"),
+             "stranger's number": ("enum.med", "+46709239001"),
+             "without number": ("enum.utan", "+46701239001"),
+             "disabled": ("enum.avstangd", "+46701239002"),
+             "no such user": ("enum.finns.inte", "+46701239001")}
+    bench.create("enum.med", "+46701239001")
+    bench.create("enum.utan", None)
+    disabled = bench.create("enum.avstangd", "+46701239002")
     bench.portal.uow.write(bench.portal.accounts.save(
         replace(disabled, disabled=True, version=disabled.version + 1), disabled.version))
-    paths = {"reset start": ("/api/reset/start", lambda u: {"username": u}, 202),
+    paths = {"reset start": ("/api/reset/start",
+                             lambda u, phone: {"username": u, "phone": phone}, 202),
              "login": ("/api/registration/login",
-                       lambda u: {"username": u, "password": "Fel-Losen-2026!"}, 401)}
+                       lambda u, _: {"username": u, "password": "Fel-Losen-2026!"}, 401)}
     times = {(path, kind): [] for path in paths for kind in kinds}
     shuffle = random.Random(6)
     for i in range(warmup + runs):
@@ -314,7 +322,7 @@ def measure_enumeration(bench: Bench, runs: int, warmup: int = 2) -> dict:
         shuffle.shuffle(order)
         for path, kind in order:
             url, body, status = paths[path]
-            response, elapsed, _ = bench.post(url, body(kinds[kind]), ip=f"203.0.113.{i % 200}")
+            response, elapsed, _ = bench.post(url, body(*kinds[kind]), ip=f"203.0.113.{i % 200}")
             expect(response, status, path)
             if i >= warmup:
                 times[(path, kind)].append(elapsed)
@@ -367,7 +375,7 @@ def _ldap_steps(bench: Bench, directory, runs: int, warmup: int) -> dict:
 
         step("login", "/api/registration/login", {"username": username, "password": PASSWORD},
              200)
-        challenge = step("reset start", "/api/reset/start", {"username": username},
+        challenge = step("reset start", "/api/reset/start", {"username": username, "phone": phone},
                          202)["challenge"]
         token = step("verify", "/api/reset/verify",
                      {"challenge": challenge, "code": bench.last_code(phone)},
@@ -427,13 +435,13 @@ def measure_paused(bench: Bench, runs: int, warmup: int = 2) -> dict:
         bench.next_day()
         live = []
         for n in range(2):
-            started, _, _ = bench.post("/api/reset/start", {"username": username},
+            started, _, _ = bench.post("/api/reset/start", {"username": username, "phone": phone},
                                        ip=f"192.0.2.{n + 1}")
             live.append((expect(started, 202, "reset start")["challenge"],
                          bench.last_code(phone)))
             bench.clock.advance(seconds=61)
         for n in range(2):
-            started, _, _ = bench.post("/api/reset/start", {"username": username},
+            started, _, _ = bench.post("/api/reset/start", {"username": username, "phone": phone},
                                        ip=f"192.0.2.{n + 11}")
             challenge = expect(started, 202, "reset start")["challenge"]
             for k in range(5):

@@ -175,9 +175,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # SMS notifications (SPEC 7): never a code, a password or someone else's full number
     "sms.password_changed": {
-        "sv": "Lösenordet för kontot {username} byttes {time}. "
+        "sv": "Lösenordet för kontot {username} byttes {time} av {by}. "
               "Var det inte du? Kontakta support: {support}.",
-        "en": "The password of the account {username} was changed {time}. "
+        "en": "The password of the account {username} was changed {time} by {by}. "
               "Wasn't this you? Contact support: {support}.",
     },
     "sms.phone_changed": {
@@ -194,6 +194,10 @@ TEXTS: dict[str, dict[str, str]] = {
               "för kontot {username}. Stämmer det inte? Kontakta support: {support}.",
         "en": "{name} ({phone}) was added by {by} {time} and can now get security codes "
               "for the account {username}. Not right? Contact support: {support}.",
+    },
+    "sms.by_login": {  # who removed a holder, when nobody was verified in that session
+        "sv": "någon inloggad med kontots lösenord",
+        "en": "someone logged in with the account's password",
     },
     "sms.holder_removed": {
         "sv": "{name} ({phone}) togs bort av {by} {time} och får inte längre "

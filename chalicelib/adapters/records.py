@@ -36,6 +36,12 @@ class Records:
         return Put(self.table, record.to_item(), expect=c.all_of(
             c.eq("attempts", previous.attempts), c.eq("code_mac", previous.code_mac)))
 
+    def name_session(self, session, holder_id: str, holder_name: str) -> Update:
+        """The session's actions are the holder's from now on (SPEC 9, 11)."""
+        return Update(self.table, {"id": session.id},
+                      set={"holder_id": holder_id, "holder_name": holder_name},
+                      expect=c.Present("id"))
+
     def delete(self, record_id: str) -> Delete:
         return Delete(self.table, {"id": record_id})
 

@@ -1,4 +1,5 @@
-"""pwreg's API: /api/registration/login, /phone, /phone/verify, /logout (SPEC 8)."""
+"""pwreg's API: /api/registration/login, /holders, /holders/verify, /holders/{id},
+/logout (SPEC 8 v2)."""
 from chalice import Blueprint
 
 from chalicelib.api.http import bearer, endpoint, json_body
@@ -14,18 +15,27 @@ def login(request, caller):
     return portal().registration.login(body.get("username"), body.get("password"), caller)
 
 
-@registration.route("/phone", methods=["POST"])
+@registration.route("/holders", methods=["POST"])
 @endpoint(registration, status=202)
-def phone(request, caller):
+def add_holder(request, caller):
     body = json_body(request)
-    return portal().registration.request_phone(bearer(request), body.get("phone"), caller)
+    return portal().registration.request_holder(bearer(request), body.get("name"),
+                                                body.get("phone"), caller)
 
 
-@registration.route("/phone/verify", methods=["POST"])
+@registration.route("/holders/verify", methods=["POST"])
 @endpoint(registration)
-def verify_phone(request, caller):
+def verify_holder(request, caller):
     body = json_body(request)
-    return portal().registration.verify_phone(bearer(request), body.get("code"), caller)
+    return portal().registration.verify_holder(bearer(request), body.get("code"), caller)
+
+
+@registration.route("/holders/{holder_id}", methods=["DELETE"],
+                    content_types=["application/json", "text/plain"])
+@endpoint(registration, status=204)
+def remove_holder(request, caller, holder_id):
+    portal().registration.remove_holder(bearer(request), holder_id, caller)
+    return None
 
 
 @registration.route("/logout", methods=["POST"], content_types=["application/json",

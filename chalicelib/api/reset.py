@@ -10,7 +10,8 @@ reset = Blueprint(__name__)
 @reset.route("/start", methods=["POST"])
 @endpoint(reset, status=202)
 def start(request, caller):
-    return portal().reset.start(json_body(request).get("username"), caller)
+    body = json_body(request)
+    return portal().reset.start(body.get("username"), body.get("phone"), caller)
 
 
 @reset.route("/resend", methods=["POST"])

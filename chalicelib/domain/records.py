@@ -69,6 +69,10 @@ class ResetChallenge(Record):
     # Created or tried while the username's reset was paused: it never yields a token, not
     # even after the pause (SPEC 5 v2), so that a pause is no window to collect codes in.
     void: bool = False
+    # The holder whose number the start named (SPEC 11 v2); "" when the number was no
+    # holder's (or the username no account's): such a challenge never yields a token, and
+    # its wrong codes never count against the account.
+    holder_id: str = ""
 
     @property
     def ttl(self) -> int:
@@ -115,6 +119,8 @@ class ResetToken(Record):
     username: str
     expires_at: float
     used: bool = False
+    holder_id: str = ""  # who verified the code (SPEC 11): the change is theirs
+    holder_name: str = ""
 
     def is_live(self, now: float) -> bool:
         return c.holds(self.usable(now), self.to_item())
@@ -133,6 +139,10 @@ class Session(Record):
     username: str
     epoch: int  # the account's session epoch at login: a password change ends the session
     expires_at: float
+    # The holder added (verified) in this session, if any: what the session does from then
+    # on is theirs (SPEC 9, 11). A login alone names no holder.
+    holder_id: str = ""
+    holder_name: str = ""
 
     def is_live(self, now: float) -> bool:
         return c.holds(c.gt("expires_at", now), self.to_item())
@@ -143,7 +153,7 @@ class PhoneChange(Record):
     PREFIX: ClassVar[str] = "phone#"
     KIND: ClassVar[str] = "phone"
 
-    id: str  # the session's: one number change at a time per session
+    id: str  # the session's: one holder (name and number) waiting at a time per session
     username: str
     phone: str
     epoch: int
@@ -153,6 +163,7 @@ class PhoneChange(Record):
     expires_at: float
     attempts: int = 0
     used: bool = False
+    name: str = ""  # the holder's name as they wrote it (SPEC 11)
 
     def session_live(self, now: float) -> bool:
         return self.session_expires_at > now
@@ -218,6 +229,8 @@ class PendingPassword(Record):
     started_at: float
     lang: str
     expires_at: float
+    holder_id: str = ""  # who verified the reset's code (SPEC 11)
+    holder_name: str = ""
 
     @classmethod
     def id_of(cls, username: str) -> str:

@@ -9,6 +9,11 @@ import uuid
 
 
 def message(kind: str, text: str, *, to: str | None = None, username: str | None = None,
-            event: str | None = None, lang: str = "sv") -> dict:
-    return {"id": uuid.uuid4().hex, "kind": kind, "to": to, "username": username,
-            "text": text, "event": event, "lang": lang}
+            event: str | None = None, lang: str = "sv", holder: str | None = None) -> dict:
+    """`holder` (a reset's code, SPEC 11): sent to that holder of `username`'s account,
+    looked up when delivered; "" names nobody, and the message is dropped."""
+    found = {"id": uuid.uuid4().hex, "kind": kind, "to": to, "username": username,
+             "text": text, "event": event, "lang": lang}
+    if holder is not None:
+        found["holder"] = holder
+    return found

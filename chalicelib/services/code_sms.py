@@ -34,13 +34,15 @@ class CodeSms:
     audit: Audit
 
     def send(self, code: str, caller: Caller, *, username: str | None = None,
-             to: str | None = None, event: str | None = None) -> None:
-        """Queue the SMS: to `to`, or to `username`'s registered number (the worker looks
-        it up, and records `event` once sent); ServiceUnavailable if it cannot be."""
+             to: str | None = None, event: str | None = None,
+             holder: str | None = None) -> None:
+        """Queue the SMS: to `to`, or to `username`'s registered number, or to the number of
+        its holder `holder` (the worker looks it up, and records `event` once sent);
+        ServiceUnavailable if it cannot be."""
         body = text("sms.code", caller.lang, code=code, host=self.settings.portal_host,
                     minutes=self.settings.code.lifetime_seconds // 60)
         self.queue.send(sms.message("code", body, to=to, username=username, event=event,
-                                     lang=caller.lang))
+                                     lang=caller.lang, holder=holder))
 
     def take_back(self, username: str, at: float, caller: Caller, flow: Log,
                   phone: str | None = None):

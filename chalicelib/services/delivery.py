@@ -2,7 +2,9 @@
 
 - A message for a username is sent to the account's registered number, if the account
   exists, is enabled and has one; otherwise it is dropped (this is where an unknown
-  username's reset ends, out of sight of the API).
+  username's reset ends, out of sight of the API). A reset's code names a holder: it goes
+  to that holder's number, and is dropped if it names none (a number that was no holder's)
+  or a holder removed since.
 - The whole service sends at most `sms_per_service` SMS; past it, messages are dropped and
   `ratelimit.exceeded` raises the alarm.
 - A failure raises, so SQS retries the message; on the last receive `sms.failed` is
@@ -88,6 +90,11 @@ class Delivery:
             if not account or account.disabled or not account.phone:
                 return "no_recipient"
             phone = account.phone
+            if "holder" in sms:  # a reset's code: to that holder, if they still are one
+                holder = account.holder(sms["holder"]) if sms["holder"] else None
+                if holder is None:
+                    return "no_recipient"
+                phone = holder.phone
         if not phone:
             return "no_recipient"
         claim = self._claim(sms)

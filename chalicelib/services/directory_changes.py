@@ -108,7 +108,9 @@ class DirectoryChanges:
         except PasswordRejected as refused:
             self._drop(marker)
             self.audit.write(self.audit.record("password.rejected", username, "rejected",
-                                                 caller, rules=refused.rules))
+                                                 caller, rules=refused.rules,
+                                                 holder_id=token.holder_id or None,
+                                                 holder_name=token.holder_name or None))
             raise
         except DirectoryUnavailable as failure:
             self._drop(marker)
@@ -125,7 +127,9 @@ class DirectoryChanges:
             now = self.clock.now().timestamp()
             marker = PendingPassword(id=PendingPassword.id_of(username), username=username,
                                      token_id=token.id, fingerprint=fingerprint,
-                                     started_at=now, lang=caller.lang, expires_at=now)
+                                     started_at=now, lang=caller.lang, expires_at=now,
+                                     holder_id=token.holder_id,
+                                     holder_name=token.holder_name)
             tx = self.uow.begin()
             tx.add("pending", Put(self.records.table, marker.to_item(),
                                   expect=c.Missing("id")))
@@ -181,7 +185,8 @@ class DirectoryChanges:
             tx.add("pending", Delete(self.records.table, {"id": marker.id},
                                      expect=marker.same()))
             tx.record(self.audit.record("password.changed", username, "success", caller,
-                                         via=via))
+                                         via=via, holder_id=marker.holder_id or None,
+                                         holder_name=marker.holder_name or None))
             try:
                 tx.commit()
             except Refused as refused:
@@ -202,8 +207,10 @@ class DirectoryChanges:
                                                 caller, step=via))
             return None
         if changed is not None:
-            self.notifications.password_changed(username, changed.password_changed_at,
-                                                 marker.lang, caller)
+            self.notifications.password_changed(
+                username, changed.password_changed_at, marker.lang, caller,
+                holders=[h.phone for h in changed.holders],
+                by=marker.holder_name or "support")
         return changed
 
     # -- the repair ------------------------------------------------------------------------

@@ -62,12 +62,14 @@ class Notifications:
         """The same in Swedish."""
         return self._support_in("sv")
 
-    def password_changed(self, username: str, at: datetime, lang: str, caller: Caller) -> None:
-        """To the account's registered number, looked up when the SMS is delivered."""
-        body = text("sms.password_changed", lang, username=username,
+    def password_changed(self, username: str, at: datetime, lang: str, caller: Caller,
+                         holders: list[str], by: str) -> None:
+        """To every holder's number (SPEC 7 v2), naming who did it: the holder who verified
+        the code, or `support`."""
+        body = text("sms.password_changed", lang, username=username, by=by,
                     time=spoken_time(at, lang), support=self._support_in(lang))
-        self._send(sms.message("notice", body, username=username, lang=lang), username,
-                    caller)
+        for number in dict.fromkeys(holders):  # each number once
+            self._send(sms.message("notice", body, to=number, lang=lang), username, caller)
 
     def phone_changed(self, username: str, old_phone: str | None, new_phone: str,
                       at: datetime, lang: str, caller: Caller) -> None:

@@ -1,5 +1,10 @@
-"""pwreg: log in with the account's current password, then register or change its mobile
-number, which is saved only once a code sent to the new number is verified (SPEC 2, 5, 6).
+"""pwreg: log in with the account's current password, then see its holders, add oneself
+(name and number; saved only once a code sent to the new number is verified) or remove a
+holder who has left (SPEC 2, 5, 6, 11).
+
+What a session does once a holder was verified in it is that holder's: the audit records
+name them and `last_used_at` is theirs (a login alone names nobody: the account's password
+is shared).
 
 A login attempt is counted before the password is compared (SPEC 5 v2): one event reserved
 on the username's counter for the client's network (5 per 15 min: that network's lock) and
@@ -14,17 +19,40 @@ from dataclasses import replace
 
 from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_REGISTRATION, LOGIN_FAILURES, LOGINS,
                                        NUMBERS, Reservation)
-from chalicelib.domain import codes, phone as phones
+from chalicelib.domain import codes, holders as holding, phone as phones
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidCredentials,
-                                      InvalidRequest, InvalidSession, ServiceUnavailable,
-                                      TooManyAttempts, TooManyRequests)
+                                      InvalidRequest, InvalidSession, NotFound,
+                                      ServiceUnavailable, TooManyAttempts, TooManyHolders,
+                                      TooManyRequests)
+from chalicelib.domain.holders import Holder
+from chalicelib.messages import text
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import PhoneChange, Session, why_not_triable
 from chalicelib.ports import Conflict, Refused
 from chalicelib.services.code_flow import CodeFlow
 from chalicelib.services.unit_of_work import retrying
+
+
+def shown(holder: Holder) -> dict:
+    """A holder as pwreg shows them (SPEC 8 v2): never the whole number."""
+    return {"id": holder.id, "name": holder.name,
+            "phone_masked": phones.masked_national(holder.phone),
+            "authenticator": holder.authenticator is not None}
+
+
+def acting(session: Session) -> dict:
+    """The audit fields naming the holder a session acts as, if one was verified in it."""
+    if not session.holder_id:
+        return {}
+    return {"holder_id": session.holder_id, "holder_name": session.holder_name}
+
+
+def subject(holder: Holder, added: bool = False) -> dict:
+    """The audit fields naming the holder an event is about."""
+    fields = {"subject_id": holder.id, "subject_name": holder.name}
+    return {**fields, "added_by": holder.added_by} if added else fields
 
 
 class Registration(CodeFlow):
@@ -113,7 +141,9 @@ class Registration(CodeFlow):
                 from None
         except Conflict:
             raise ServiceUnavailable() from None
-        return {"session": secret, "username": account.username, "phone": account.phone,
+        return {"session": secret, "username": account.username,
+                "holders": [shown(holder) for holder in account.holders],
+                "max_holders": self.settings.max_holders,
                 "password_changed_at": iso(account.password_changed_at),
                 "password_expires_at": iso(account.password_expires_at)}
 
@@ -152,10 +182,14 @@ class Registration(CodeFlow):
             self.note_refusal(limit, username, caller, max(r.window for r in log.rules))
             raise TooManyRequests(retry_after=decision.retry_after)
 
-    def request_phone(self, secret, raw_phone, caller: Caller) -> dict:
+    def request_holder(self, secret, raw_name, raw_phone, caller: Caller) -> dict:
+        """Send a code to the number of the person who adds themselves (SPEC 2, 11); they
+        are saved only once it is verified. 409 when the account has its holders already
+        and the number is none of theirs."""
         session = self._session(secret)
         if not isinstance(raw_phone, str):
             raise InvalidRequest(field="phone")
+        name = holding.normalise_name(raw_name)
         settings = self.settings
         number = phones.parse(raw_phone, settings.allowed_countries)
         username = session.username
@@ -168,6 +202,9 @@ class Registration(CodeFlow):
                 self.limits.read(NUMBERS, username),
                 self.records.read(PhoneChange, change_id))
             account = self._account_of(session.epoch, account)
+            if (len(account.holders) >= settings.max_holders
+                    and all(h.phone != number for h in account.holders)):
+                raise TooManyHolders(max_holders=settings.max_holders)
             now = self.now()
             self._within(numbers, now, username, "numbers_per_account", caller)
             self._within(sms_log, now, username, "sms_per_username", caller)
@@ -181,11 +218,11 @@ class Registration(CodeFlow):
                 change_id, username, number, account.session_epoch, session.expires_at,
                 code_mac=codes.code_mac(self.code_key(), change_id, code), sent_at=now,
                 expires_at=min(now + settings.code.lifetime_seconds, session.expires_at),
-                attempts=attempts), before))
+                attempts=attempts, name=name), before))
             tx.add("sms limit", self.limits.record(sms_log, now))
             tx.add("flow sms limit", self.limits.record(flow_log, now))
             tx.record(self.audit.record("phone.change_requested", username, "code_queued",
-                                         caller, phone=number))
+                                         caller, phone=number, **acting(session)))
             tx.commit()
             return code, now
 
@@ -202,7 +239,9 @@ class Registration(CodeFlow):
     def _too_soon(self):
         raise TooManyRequests(retry_after=self.settings.code.resend_after_seconds)
 
-    def verify_phone(self, secret, raw_code, caller: Caller) -> dict:
+    def verify_holder(self, secret, raw_code, caller: Caller) -> dict:
+        """Check the code sent to the new number; if right, the person is a holder (the
+        same number again: that holder's name is updated), and the session is theirs."""
         if not isinstance(secret, str) or not secret:
             raise InvalidSession()
         if not isinstance(raw_code, str):
@@ -225,44 +264,94 @@ class Registration(CodeFlow):
             raise CodeExpired()
         if not change.session_live(now):
             raise InvalidSession()
+        session = self._session(secret)
         if not (codes.looks_like_code(code)
                 and codes.code_matches(self.code_key(), change_id, code, change.code_mac)):
             attempts_left = max(0, max_attempts - change.attempts)
             self.audit.write(self.audit.record("phone.changed", change.username,
                                                  "wrong_code", caller, phone=change.phone,
-                                                 attempts_left=attempts_left))
+                                                 attempts_left=attempts_left,
+                                                 **acting(session)))
             raise InvalidCode(attempts_left=attempts_left)
-        before = self._save_number(change, caller)
-        self.notifications.phone_changed(change.username, before.phone, change.phone,
-                                          self.clock.now(), caller.lang, caller)
-        return {"phone": change.phone}
+        account, added, by = self._save_holder(change, session, caller)
+        if added.new:
+            self.notifications.holder_changed(
+                "added", account.username, added.holder,
+                [h.phone for h in account.holders if h.id != added.holder.id],
+                self.clock.now(), account.lang, by, caller)
+        return {"holder": shown(added.holder)}
 
-    def _save_number(self, change: PhoneChange, caller: Caller) -> Account:
-        """Save the verified number with the code used up, within the new-numbers limit;
-        answers the account as it was."""
+    def _save_holder(self, change: PhoneChange, session: Session, caller: Caller):
+        """Save the verified holder with the code used up, within the new-numbers limit and
+        the most holders an account may have; the session acts as them from now on.
+        Answers (the account as saved, what was added, the name of who added them)."""
         username = change.username
+        name = change.name or holding.MIGRATED_NAME
 
         def attempt(_):
             account, numbers = self.uow.read(self.accounts.read(username),
                                               self.limits.read(NUMBERS, username))
             account = self._account_of(change.epoch, account)
-            now = self.now()
+            moment = self.clock.now()
+            now = moment.timestamp()
             self._within(numbers, now, username, "numbers_per_account", caller)
+            added = holding.add(account.holders, name, change.phone, moment,
+                                session.holder_id, self.settings.max_holders)
+            holder = added.holder
+            if added.new and not session.holder_id:  # they added themselves
+                holder = replace(holder, added_by=holder.id)
+            holder = replace(holder, last_used_at=moment)
+            holders = [holder if h.id == holder.id else h for h in added.holders]
+            updated = account.with_holders(holders)
+            updated.lang = caller.lang
+            actor = acting(session) or {"holder_id": holder.id, "holder_name": holder.name}
             tx = self.uow.begin()
-            tx.add("account", self.accounts.save(
-                replace(account, phone=change.phone, lang=caller.lang,
-                        version=account.version + 1), account.version))
+            tx.add("account", self.accounts.save(updated, account.version))
             tx.add("code", self.records.use(change, now))
             tx.add("numbers", self.limits.record(numbers, now))
-            tx.record(self.audit.record("phone.changed", username, "success", caller,
-                                         phone=change.phone,
-                                         previous=phones.masked(account.phone) or "-"))
+            tx.add("session", self.records.name_session(session, holder.id, holder.name))
+            tx.record(self.audit.record(
+                "holder.added", username, "success" if added.new else "renamed", caller,
+                phone=change.phone, **actor, **subject(holder, added=added.new),
+                previous_name=None if added.new else added.previous_name))
             try:
                 tx.commit()
             except Refused as refused:
                 if refused.by == "code":
                     raise CodeExpired() from None
+                if refused.by == "session":
+                    raise InvalidSession() from None
                 raise
-            return account
+            result = replace(added, holders=updated.holders, holder=holder)
+            return updated, result, actor["holder_name"]
 
         return retrying(attempt, retryable=lambda refused: refused.by in ("account", "numbers"))
+
+    # -- remove a holder -------------------------------------------------------------------
+
+    def remove_holder(self, secret, holder_id, caller: Caller) -> None:
+        """Remove a holder who has left (SPEC 11): no code needed; told by SMS to the removed
+        holder and to the others. 404 `not_found` for an id that is no holder of the
+        session's account."""
+        session = self._session(secret)
+        if not holding.is_id(holder_id):
+            raise NotFound()
+        username = session.username
+
+        def attempt(_):
+            account = self._account_of(session.epoch, self.accounts.get(username))
+            rest, gone = holding.remove(account.holders, holder_id)
+            updated = account.with_holders(rest)
+            tx = self.uow.begin()
+            tx.add("account", self.accounts.save(updated, account.version))
+            tx.record(self.audit.record("holder.removed", username, "success", caller,
+                                         phone=gone.phone, **acting(session),
+                                         **subject(gone)))
+            tx.commit()
+            return updated, gone
+
+        account, gone = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        by = session.holder_name or text("sms.by_login", account.lang)
+        self.notifications.holder_changed(
+            "removed", username, gone, [h.phone for h in account.holders] + [gone.phone],
+            self.clock.now(), account.lang, by, caller)

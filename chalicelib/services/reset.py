@@ -1,9 +1,18 @@
-"""pwreset: start with a username, verify the SMS code, set a new password (SPEC 2, 4–6).
+"""pwreset: start with a username and the holder's own number, verify the SMS code, set a
+new password (SPEC 2, 4–6, 11).
 
-Unknown usernames travel exactly the same path as known ones: a challenge is stored, the
-per-username limits are counted and a message is queued; the SMS worker, not the API, is
-what finds out whether there is a number to send to. So nothing in a response, its shape
-or its timing, says whether an account exists.
+Unknown usernames and numbers that are no holder's travel exactly the same path as a
+holder's: the account is read in the same batch as the limits, a challenge is stored, SMS
+limits are counted and a message is queued; the SMS worker, not the API, looks up the
+holder's number and drops a message that names none. So nothing in a response, its shape
+or its timing, says whether an account exists or whose a number is. Without a holder the
+SMS limits counted are a stand-in subject's (`~username`), so a stranger's starts never use
+up the codes of the account's holders.
+
+A challenge whose number was no holder's never yields a token, and its wrong codes are
+counted on the stand-in's counter, never the account's: nobody without a holder's number
+can pause the account's reset (SPEC 11). From the verified code on, the holder is known:
+the token, the password change, its audit record and the notices name them.
 
 A wrong code is counted before the code is compared: `verify` reserves one event on the
 username's wrong-code counter (adapters/limits.py), and the reservation that fills it pauses
@@ -18,11 +27,12 @@ from dataclasses import replace
 
 from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, RESENDS,
                                        RESET_STARTS, VERIFIES, WRONG_CODES, Reservation)
-from chalicelib.domain import codes, policy
-from chalicelib.domain.account import in_history, normalise_username
-from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidRequest,
-                                      PasswordRejected, ResendTooSoon, ServiceUnavailable,
-                                      TokenExpired, TooManyRequests)
+from chalicelib.domain import codes, phone as phones, policy
+from chalicelib.domain.account import Account, in_history, normalise_username
+from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidPhone,
+                                      InvalidRequest, PasswordRejected, PhoneNotAllowed,
+                                      ResendTooSoon, ServiceUnavailable, TokenExpired,
+                                      TooManyRequests)
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import ResetChallenge, ResetToken, why_not_triable
 from chalicelib.ports import Conflict, Refused
@@ -36,18 +46,47 @@ def required_text(value, name: str) -> str:
     return value
 
 
+def stand_in(username: str) -> str:
+    """The subject whose limits a start without a holder counts: never a username (SPEC 8)."""
+    return "~" + username
+
+
+def holder_of(account: Account | None, phone: str | None, holder_id: str | None = None):
+    """The holder of `account` with that number (or id), if the account can be reset."""
+    if account is None or account.disabled:
+        return None
+    for holder in account.holders:
+        if (phone is not None and holder.phone == phone) or \
+                (holder_id and holder.id == holder_id):
+            return holder
+    return None
+
+
+def by_holder(token: ResetToken) -> dict:
+    """The audit fields naming the holder who verified the token's code."""
+    if not token.holder_id:
+        return {}
+    return {"holder_id": token.holder_id, "holder_name": token.holder_name}
+
+
 class Reset(CodeFlow):
     # -- start and resend ------------------------------------------------------------------
 
-    def start(self, raw_username, caller: Caller) -> dict:
+    def start(self, raw_username, raw_phone, caller: Caller) -> dict:
         username = normalise_username(raw_username)
+        if not isinstance(raw_phone, str):
+            raise InvalidRequest(field="phone")
+        try:  # no holder has a number that is not an allowed mobile number
+            number = phones.parse(raw_phone, self.settings.allowed_countries)
+        except (InvalidPhone, PhoneNotAllowed):
+            raise InvalidRequest(field="phone") from None
         now = self.now()
         self._per_network(RESET_STARTS, username, caller, now)
         secret = codes.new_secret()
         challenge = ResetChallenge(id=ResetChallenge.id_of(secret), username=username,
                                    lang=caller.lang, created_at=now, sent_at=now,
                                    expires_at=now, code_mac="")
-        self._send_code(challenge, caller, first=True)
+        self._send_code(challenge, caller, first=True, phone=number)
         return self._answer(secret)
 
     def resend(self, raw_secret, caller: Caller) -> dict:
@@ -85,17 +124,27 @@ class Reset(CodeFlow):
         return {"challenge": secret, "expires_in": code.lifetime_seconds,
                 "resend_after": code.resend_after_seconds}
 
-    def _send_code(self, challenge: ResetChallenge, caller: Caller, first: bool) -> None:
+    def _send_code(self, challenge: ResetChallenge, caller: Caller, first: bool,
+                   phone: str | None = None) -> None:
         """Store the challenge with a fresh code and queue the SMS, unless a limit says no
         SMS now: then the challenge is stored (or kept) all the same, and nothing is sent.
         The last try sends nothing, so that it cannot lose to the SMS limit: never answer
-        with a challenge that was not stored."""
+        with a challenge that was not stored. A start names the holder by `phone`; a resend
+        goes to the challenge's holder if they still are one."""
         username = challenge.username
 
         def attempt(try_):
-            sms_log, flow_log, pause = self.uow.read(
+            (account, sms_log, flow_log, other_sms_log, other_flow_log,
+             pause) = self.uow.read(
+                self.accounts.read(username),
                 self.limits.read(CODE_SMS, username), self.limits.read(CODE_SMS_RESET, username),
+                self.limits.read(CODE_SMS, stand_in(username)),
+                self.limits.read(CODE_SMS_RESET, stand_in(username)),
                 self.limits.lock_read(WRONG_CODES, username))
+            holder = holder_of(account, phone if first else None,
+                               None if first else challenge.holder_id)
+            if holder is None:  # the same writes, on the stand-in's limits
+                sms_log, flow_log = other_sms_log, other_flow_log
             now = self.now()
             paused = pause.locked(now)
             limited = next((name for name, log in (("sms_per_flow", flow_log),
@@ -105,8 +154,9 @@ class Reset(CodeFlow):
             send = allowed and not paused and not try_.last
             code = codes.new_code()
             tx = self.uow.begin()
-            tx.add("challenge", self._challenge_write(challenge, code, now, send, first,
-                                                      void=paused))
+            tx.add("challenge", self._challenge_write(
+                replace(challenge, holder_id=holder.id if holder and first
+                        else challenge.holder_id), code, now, send, first, void=paused))
             if not first:  # a resend counts against its network only if it happens
                 for n, write in enumerate(self.limits.counting_writes(RESENDS, "", now,
                                                                       ip=caller.ip)):
@@ -114,9 +164,12 @@ class Reset(CodeFlow):
             if send:
                 tx.add("sms limit", self.limits.record(sms_log, now))
                 tx.add("flow sms limit", self.limits.record(flow_log, now))
-            tx.record(self.audit.record("reset.requested", username,
-                                         "code_queued" if send else "no_sms", caller,
-                                         resend=not first))
+            tx.record(self.audit.record(
+                "reset.requested", username,
+                ("code_queued" if send else "no_sms") if holder else "no_holder", caller,
+                resend=not first, phone=holder.phone if holder else None,
+                holder_id=holder.id if holder else None,
+                holder_name=holder.name if holder else None))
             if paused:
                 tx.record(self.audit.record("reset.paused", username, "no_sms", caller))
             try:
@@ -128,9 +181,10 @@ class Reset(CodeFlow):
                 if refused.by.startswith("network"):
                     self._network_refused(RESENDS, username, caller, now)
                 raise
-            return (code if send else None), now, (None if paused else limited)
+            return ((code if send else None), now, (None if paused or not holder else limited),
+                    holder.id if holder else "")
 
-        code, now, limited = retrying(
+        code, now, limited, holder_id = retrying(
             attempt, retryable=lambda refused: refused.by in ("sms limit", "flow sms limit")
             or refused.by.startswith("network"), tries=TRIES + 1)
         if limited:
@@ -139,7 +193,10 @@ class Reset(CodeFlow):
         if code is None:
             return
         try:
-            self.code_sms.send(code, caller, username=username, event="reset.code_sent")
+            # The worker looks the holder's number up (none: dropped, as an unknown
+            # username's code is), so this is the same work whoever the number is.
+            self.code_sms.send(code, caller, username=username, event="reset.code_sent",
+                               holder=holder_id)
         except ServiceUnavailable:
             # Saved but not on its way: a resend must be allowed again at once, and the SMS
             # must not count, so that the user's retry gets a code.
@@ -189,15 +246,19 @@ class Reset(CodeFlow):
         if challenge.void:
             self._paused(challenge, caller)
         # The wrong code this may be is counted before it is compared: parallel guesses
-        # cannot outrun the pause, and none goes uncounted. Refused while paused.
-        reserved = self.limits.reserve(WRONG_CODES, username, now)
+        # cannot outrun the pause, and none goes uncounted. Refused while paused. Without a
+        # holder, on the stand-in's counter: such codes never pause the account (SPEC 11).
+        subject = username if challenge.holder_id else stand_in(username)
+        reserved = self.limits.reserve(WRONG_CODES, subject, now)
         if not reserved.allowed:
             self._paused(challenge, caller)
         attempts_left = max(0, max_attempts - challenge.attempts)
-        if codes.looks_like_code(code) and codes.code_matches(self.code_key(), cid, code,
-                                                              challenge.code_mac):
+        matches = codes.looks_like_code(code) and codes.code_matches(
+            self.code_key(), cid, code, challenge.code_mac)
+        if matches and challenge.holder_id:  # no holder: nobody was sent it, never right
             return self._issue_token(challenge, reserved, caller)
-        self._count_wrong_code(username, reserved, attempts_left, caller)
+        self._count_wrong_code(subject, reserved, attempts_left, caller,
+                               username=username, holder=bool(challenge.holder_id))
         raise InvalidCode(attempts_left=attempts_left)
 
     def _paused(self, challenge: ResetChallenge, caller: Caller):
@@ -215,20 +276,28 @@ class Reset(CodeFlow):
     def _issue_token(self, challenge: ResetChallenge, reserved: Reservation,
                      caller: Caller) -> dict:
         username = challenge.username
+        holder = holder_of(self.accounts.get(username), None, challenge.holder_id)
+        if holder is None:  # removed (or the account disabled) since the code was sent
+            self.limits.give_back(reserved)
+            raise ChallengeExpired()
         secret = codes.new_secret()
         now = self.now()
         lifetime = self.settings.reset_token_seconds
         tx = self.uow.begin()
         tx.add("challenge", self.records.use(challenge, now))
         tx.add("token", self.records.add(ResetToken(ResetToken.id_of(secret), username,
-                                                     expires_at=now + lifetime)))
+                                                     expires_at=now + lifetime,
+                                                     holder_id=holder.id,
+                                                     holder_name=holder.name)))
         # A right code is no wrong code: its reservation goes back, in the same write that
         # checks the pause again (paused while the code was compared: no token).
         returned = self.limits.returned(reserved, now)
         tx.add("pause", returned[0])
         for n, update in enumerate(returned[1:]):
             tx.add(f"wrong codes {n}", update)
-        tx.record(self.audit.record("reset.code_verified", username, "success", caller))
+        tx.record(self.audit.record("reset.code_verified", username, "success", caller,
+                                     phone=holder.phone, holder_id=holder.id,
+                                     holder_name=holder.name))
         try:
             tx.commit()
         except Refused as refused:
@@ -239,22 +308,25 @@ class Reset(CodeFlow):
             raise ServiceUnavailable() from None
         return {"reset_token": secret, "username": username, "expires_in": lifetime}
 
-    def _count_wrong_code(self, username: str, reserved: Reservation, attempts_left: int,
-                          caller: Caller) -> None:
-        """The wrong code is counted already (its reservation); record it, and pause the
-        username if it filled the counter. If even that cannot be written, 503: the
-        counter still holds the failure."""
+    def _count_wrong_code(self, subject: str, reserved: Reservation, attempts_left: int,
+                          caller: Caller, username: str, holder: bool) -> None:
+        """The wrong code is counted already (its reservation, on `subject`); record it,
+        and pause `subject` if it filled the counter: the username's reset when the
+        challenge named a holder, else only the stand-in's (`stand_in`). If even that
+        cannot be written, 503: the counter still holds the failure."""
         limits = self.settings.limits
 
         def attempt(_):
             now = self.now()
             tx = self.uow.begin()
-            tx.record(self.audit.record("reset.code_failed", username, "wrong_code", caller,
+            tx.record(self.audit.record("reset.code_failed", username,
+                                         "wrong_code" if holder else "no_holder", caller,
                                          attempts_left=attempts_left))
             if reserved.filled:
                 tx.add("pause", self.limits.locked_until(
-                    WRONG_CODES, username, now + limits.reset_pause_seconds))
-                tx.record(self.audit.record("reset.paused", username, "paused", caller))
+                    WRONG_CODES, subject, now + limits.reset_pause_seconds))
+                if holder:
+                    tx.record(self.audit.record("reset.paused", username, "paused", caller))
             tx.commit()
         retrying(attempt)
 
@@ -286,31 +358,37 @@ class Reset(CodeFlow):
                     broken = policy.violations(password, username, rules, reused=True)
             if broken:
                 self.audit.write(self.audit.record("password.rejected", username,
-                                                     "rejected", caller, rules=broken))
+                                                     "rejected", caller, rules=broken,
+                                                     **by_holder(token)))
                 raise PasswordRejected(broken)
             if self.passwords().in_directory:  # SPEC 13: the directory, then the record
-                return self.directory.change(account, token, password, fingerprint, caller)
-            changed = replace(account.with_password(self.hasher().hash(password), fingerprint,
-                                                    rules.history, moment, rules.max_age_days),
-                              lang=caller.lang)
+                return self.directory.change(account, token, password, fingerprint,
+                                             caller), token
+            # the holder who verified the code used the account now (SPEC 11)
+            used = account.with_holders([replace(h, last_used_at=moment)
+                                         if h.id == token.holder_id else h
+                                         for h in account.holders])
+            changed = replace(used.with_password(self.hasher().hash(password), fingerprint,
+                                                 rules.history, moment, rules.max_age_days),
+                              lang=caller.lang, version=account.version + 1)  # one change
             tx = self.uow.begin()
             tx.add("account", self.accounts.save(changed, account.version))
             tx.add("token", self.records.use(token, now))
             for n, clear in enumerate(self.limits.unlock(LOGIN_FAILURES, username)):
                 tx.add(f"login lock {n}", clear)
             tx.record(self.audit.record("password.changed", username, "success", caller,
-                                         via="reset"))
+                                         via="reset", **by_holder(token)))
             try:
                 tx.commit()
             except Refused as refused:
                 if refused.by == "token":
                     raise TokenExpired() from None
                 raise
-            return changed
+            return changed, token
 
-        changed = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        changed, token = retrying(attempt, retryable=lambda refused: refused.by == "account")
         if not self.passwords().in_directory:  # ldap mode: sent with the record
-            self.notifications.password_changed(changed.username,
-                                                 changed.password_changed_at, caller.lang,
-                                                 caller)
+            self.notifications.password_changed(
+                changed.username, changed.password_changed_at, caller.lang, caller,
+                holders=[h.phone for h in changed.holders], by=token.holder_name or "support")
         return {"changed": True, "username": changed.username}

@@ -1,6 +1,7 @@
-// pwreg (SPEC 2): log in → the number (a new one typed) → the code sent to it → done.
+// pwreg (SPEC 2 v2): log in → the account's holders (remove one, confirmed first; or add
+// oneself: name and number) → the code sent to the new number → done.
 
-import { post } from "./api.js";
+import { call, post } from "./api.js";
 import { CodeField } from "./code.js";
 import { Flow } from "./flow.js";
 import {
@@ -9,6 +10,27 @@ import {
 import { formatDate, render, t } from "./i18n.js";
 import { markReady, showUnavailable, startPage } from "./page.js";
 import { nationalNumber, sameNumber } from "./phone.js";
+
+/** One holder as a list item: the name and the masked number as text (never markup), and a
+ *  button that asks before removing. */
+function holderItem(holder, onRemove) {
+  const item = document.createElement("li");
+  const name = document.createElement("span");
+  name.className = "holder-name";
+  name.textContent = holder.name;
+  const phone = document.createElement("span");
+  phone.className = "holder-phone";
+  phone.textContent = holder.phone_masked;
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "secondary holder-remove";
+  render(remove, "pwreg.holders.remove");
+  remove.setAttribute("aria-label", t("pwreg.holders.removeNamed", { name: holder.name }));
+  remove.dataset.holder = holder.id;
+  remove.addEventListener("click", () => onRemove(holder, remove));
+  item.append(name, " ", phone, " ", remove);
+  return item;
+}
 
 const $ = (selector) => document.querySelector(selector);
 const DAY = 24 * 60 * 60 * 1000;
@@ -34,6 +56,9 @@ function run(config) {
   const usernameInput = $("#reg-username");
   const passwordInput = $("#reg-password");
   const phoneInput = $("#reg-phone");
+  const nameInput = $("#reg-name");
+  const confirmBox = $("#reg-remove");
+  let removing = null; // the holder whose removal is being confirmed, and the button that asked
   const codeInput = $("#reg-code");
   const code = new CodeField(flow.section("code"), config.code.length);
   showPasswords($("#reg-show"), [passwordInput]);
@@ -45,15 +70,9 @@ function run(config) {
     if (step === "login" && !usernameInput.value) usernameInput.value = data.username ?? "";
     if (step === "phone") {
       $("#reg-account").textContent = data.username;
-      const current = $("#reg-current");
-      if (data.phone) {
-        delete current.dataset.t; // a number, not a text: no change of language redraws it
-        current.textContent = nationalNumber(data.phone);
-      } else {
-        render(current, "pwreg.phone.none");
-      }
-      $("#reg-keep").hidden = !data.phone;
+      drawHolders();
       if (data.newPhone && !phoneInput.value) phoneInput.value = nationalNumber(data.newPhone);
+      if (data.newName && !nameInput.value) nameInput.value = data.newName;
     }
     if (step === "code") {
       render($("#reg-code-sent"), "pwreg.code.sent", { phone: nationalNumber(data.newPhone) });
@@ -62,8 +81,52 @@ function run(config) {
     if (step === "done") drawDone(data.done);
   }
 
-  function drawDone({ username, phone, passwordExpiresAt }) {
-    render($("#reg-done-text"), "pwreg.done.text", { phone: nationalNumber(phone), username });
+  function drawHolders() {
+    const holders = flow.data.holders ?? [];
+    $("#reg-holders").replaceChildren(...holders.map((holder) => holderItem(holder, askRemove)));
+    $("#reg-holders").hidden = holders.length === 0;
+    $("#reg-no-holders").hidden = holders.length > 0;
+    $("#reg-keep").hidden = holders.length === 0;
+    $("#reg-full").hidden = holders.length < (flow.data.maxHolders ?? Infinity);
+    if (removing && !holders.some((holder) => holder.id === removing.holder.id)) closeConfirm(false);
+  }
+
+  function askRemove(holder, button) {
+    removing = { holder, button };
+    render($("#reg-remove-question"), "pwreg.holders.removeQuestion",
+           { name: holder.name, phone: holder.phone_masked });
+    confirmBox.hidden = false;
+    $("#reg-remove-no").focus();
+  }
+
+  function closeConfirm(refocus = true) {
+    confirmBox.hidden = true;
+    const button = removing?.button;
+    removing = null;
+    if (refocus && button?.isConnected) button.focus();
+  }
+
+  $("#reg-remove-no").addEventListener("click", () => closeConfirm());
+  $("#reg-remove-yes").addEventListener("click", () => once("remove", async () => {
+    if (!removing) return;
+    const { holder } = removing;
+    clearMessages(flow.section("phone"));
+    try {
+      await call("DELETE", `/registration/holders/${encodeURIComponent(holder.id)}`,
+                 { session: flow.data.session });
+    } catch (error) {
+      if (error.code === "invalid_session") return sessionEnded(error);
+      if (error.code !== "not_found") return showError(flow.alert("phone"), error);
+    }
+    flow.update({ holders: (flow.data.holders ?? []).filter((one) => one.id !== holder.id) });
+    closeConfirm(false);
+    drawHolders();
+    showNotice(flow.notice("phone"), "pwreg.holders.removed", { name: holder.name });
+    nameInput.focus();
+  }));
+
+  function drawDone({ username, name, phone, passwordExpiresAt }) {
+    render($("#reg-done-text"), "pwreg.done.text", { name, phone: nationalNumber(phone), username });
     const note = $("#reg-expiry");
     const expires = new Date(passwordExpiresAt);
     if (Number.isNaN(expires.getTime())) return render(note, "pwreg.done.next", { username });
@@ -77,6 +140,7 @@ function run(config) {
 
   redraw = () => {
     if (flow.current === "done") drawDone(flow.data.done); // the date in the new language
+    if (flow.current === "phone") drawHolders(); // the buttons' names
     flow.drawTitle();
   };
 
@@ -106,9 +170,9 @@ function run(config) {
     }
     try {
       const answer = await post("/registration/login", { username, password: passwordInput.value });
-      passwordInput.value = phoneInput.value = "";
-      flow.replaceData({ username: answer.username, session: answer.session, phone: answer.phone,
-                         passwordExpiresAt: answer.password_expires_at });
+      passwordInput.value = phoneInput.value = nameInput.value = "";
+      flow.replaceData({ username: answer.username, session: answer.session, holders: answer.holders,
+                         maxHolders: answer.max_holders, passwordExpiresAt: answer.password_expires_at });
       flow.show("phone");
     } catch (error) {
       const field = { invalid_credentials: passwordInput, invalid_request: usernameInput }[error.code];
@@ -126,28 +190,32 @@ function run(config) {
   flow.onSubmit($("#reg-phone-form"), async () => {
     clearMessages(flow.section("phone"));
     const typed = phoneInput.value.trim();
-    if (!typed) {
-      setFieldError(phoneInput, "error.phoneMissing");
-      phoneInput.focus();
+    const name = nameInput.value.trim();
+    if (!name) setFieldError(nameInput, "error.nameMissing");
+    if (!typed) setFieldError(phoneInput, "error.phoneMissing");
+    if (!name || !typed) {
+      (name ? phoneInput : nameInput).focus();
       return;
     }
     const data = flow.data;
-    // Back here and Next with the same number: the code already sent still works.
-    if (data.newPhone && sameNumber(typed, data.newPhone) && Date.now() < data.codeExpiresAt) {
+    // Back here and Next with the same name and number: the code already sent still works.
+    if (data.newPhone && sameNumber(typed, data.newPhone) && data.newName === name
+        && Date.now() < data.codeExpiresAt) {
       flow.show("code");
       return;
     }
     try {
-      flow.update(codeSent(await post("/registration/phone", { phone: typed }, data.session)));
+      const answer = await post("/registration/holders", { name, phone: typed }, data.session);
+      flow.update({ ...codeSent(answer), newName: name });
       code.clear();
       flow.show("code");
     } catch (error) {
       if (error.code === "invalid_session") return sessionEnded(error);
-      if (!["invalid_phone", "phone_not_allowed", "invalid_request"].includes(error.code)) {
-        return showError(flow.alert("phone"), error);
-      }
-      setFieldError(phoneInput, error);
-      phoneInput.focus();
+      const field = { invalid_name: nameInput, invalid_phone: phoneInput, phone_not_allowed: phoneInput,
+                      invalid_request: phoneInput }[error.code];
+      if (!field) return showError(flow.alert("phone"), error);
+      setFieldError(field, error);
+      field.focus();
     }
   });
 
@@ -157,11 +225,11 @@ function run(config) {
     if (typed === null) return;
     const data = flow.data;
     try {
-      const answer = await post("/registration/phone/verify", { code: typed }, data.session);
+      const answer = await post("/registration/holders/verify", { code: typed }, data.session);
       code.clear();
-      phoneInput.value = "";
+      phoneInput.value = nameInput.value = "";
       post("/registration/logout", {}, data.session).catch(() => {}); // nothing more to do here
-      flow.replaceData({ done: { username: data.username, phone: answer.phone,
+      flow.replaceData({ done: { username: data.username, name: answer.holder.name, phone: data.newPhone,
                                  passwordExpiresAt: data.passwordExpiresAt } });
       flow.show("done", { history: "replace" });
     } catch (error) {
@@ -182,7 +250,8 @@ function run(config) {
     clearMessages(flow.section("code"));
     const data = flow.data;
     try {
-      const answer = await post("/registration/phone", { phone: data.newPhone }, data.session);
+      const answer = await post("/registration/holders", { name: data.newName, phone: data.newPhone },
+                                data.session);
       flow.update(codeSent(answer));
       code.clear();
       code.countDownTo(flow.data.resendAt);

@@ -1,4 +1,5 @@
-// pwreset (SPEC 2): username → security code → new password → done.
+// pwreset (SPEC 2 v2): username and the holder's own mobile number → security code → new
+// password → done.
 
 import { post } from "./api.js";
 import { CodeField } from "./code.js";
@@ -35,6 +36,7 @@ function run(config) {
     enter,
   });
   const usernameInput = $("#reset-username");
+  const phoneInput = $("#reset-phone");
   const codeInput = $("#reset-code");
   const passwordInput = $("#reset-password");
   const againInput = $("#reset-again");
@@ -48,6 +50,7 @@ function run(config) {
     if (from !== step) clearMessages(flow.section(step));
     const data = flow.data;
     if (step === "username" && !usernameInput.value) usernameInput.value = data.username ?? carriedUsername() ?? "";
+    if (step === "username" && !phoneInput.value) phoneInput.value = data.phone ?? "";
     if (step === "code") {
       render($("#reset-code-account"), "pwreset.code.account", { username: data.username });
       code.enter(data.resendAt);
@@ -82,26 +85,30 @@ function run(config) {
   flow.onSubmit($("#reset-username-form"), async () => {
     clearMessages(flow.section("username"));
     const { username, problem } = readUsername(usernameInput);
-    if (problem) {
-      setFieldError(usernameInput, problem);
-      usernameInput.focus();
+    const phone = phoneInput.value.trim();
+    if (problem) setFieldError(usernameInput, problem);
+    if (!phone) setFieldError(phoneInput, "error.phoneMissing");
+    if (problem || !phone) {
+      (problem ? usernameInput : phoneInput).focus();
       return;
     }
     const data = flow.data;
-    // Back here and Next again for the same account: the code already sent still works, and a
-    // new start would send nothing (the SMS limit) for a code nobody was told.
-    if (data.challenge && !data.token && data.username === username && Date.now() < data.codeExpiresAt) {
+    // Back here and Next again for the same account and number: the code already sent still
+    // works, and a new start would send nothing (the SMS limit) for a code nobody was told.
+    if (data.challenge && !data.token && data.username === username && data.phone === phone
+        && Date.now() < data.codeExpiresAt) {
       flow.show("code");
       return;
     }
     try {
-      flow.replaceData({ username, ...codeSent(await post("/reset/start", { username })) });
+      flow.replaceData({ username, phone, ...codeSent(await post("/reset/start", { username, phone })) });
       code.clear();
       flow.show("code");
     } catch (error) {
       if (error.code !== "invalid_request") return showError(flow.alert("username"), error);
-      setFieldError(usernameInput, error);
-      usernameInput.focus();
+      // The username passed the page's own check: what the API refused is the number.
+      setFieldError(phoneInput, "pwreset.username.phoneInvalid");
+      phoneInput.focus();
     }
   });
 

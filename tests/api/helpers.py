@@ -35,8 +35,8 @@ def session_of(client, username=USERNAME, password=PASSWORD) -> str:
     return response.json_body["session"]
 
 
-def start(client, username=USERNAME, **kw):
-    return post(client, "/api/reset/start", {"username": username}, **kw)
+def start(client, username=USERNAME, phone=PHONE, **kw):
+    return post(client, "/api/reset/start", {"username": username, "phone": phone}, **kw)
 
 
 def resend(client, challenge, **kw):
@@ -52,26 +52,29 @@ def complete(client, token, password, **kw):
                 **kw)
 
 
-def challenge_of(client, username=USERNAME, **kw) -> str:
-    response = start(client, username, **kw)
+def challenge_of(client, username=USERNAME, phone=PHONE, **kw) -> str:
+    response = start(client, username, phone, **kw)
     assert response.status_code == 202, response.body
     return response.json_body["challenge"]
 
 
 def reset_token(world, client, username=USERNAME, phone=PHONE) -> str:
     """Start a reset and verify the code that reached `phone`: a fresh reset token."""
-    challenge = challenge_of(client, username)
+    challenge = challenge_of(client, username, phone)
     verified = verify(client, challenge, world.last_code(phone))
     assert verified.status_code == 200, verified.body
     return verified.json_body["reset_token"]
 
 
-def request_phone(client, session, phone, **kw):
-    return post(client, "/api/registration/phone", {"phone": phone}, session=session, **kw)
+def request_phone(client, session, phone, name="Anna Andersson", **kw):
+    """pwreg's "add me": a name and a number; the code goes to the number."""
+    return post(client, "/api/registration/holders", {"name": name, "phone": phone},
+                session=session, **kw)
 
 
 def verify_phone(client, session, code, **kw):
-    return post(client, "/api/registration/phone/verify", {"code": code}, session=session, **kw)
+    return post(client, "/api/registration/holders/verify", {"code": code}, session=session,
+                **kw)
 
 
 def wrong(code: str) -> str:

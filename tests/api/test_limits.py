@@ -44,7 +44,8 @@ def test_code_sms_per_username_are_limited_silently(world, client, username):
     assert answers == {(202, ("challenge", "expires_in", "resend_after"))}
     sent = sum(1 for _, sends in SMS_SCHEDULE if sends)
     assert len(world.sent()) == (sent if username == USERNAME else 0)
-    assert "ratelimit.exceeded" in events(world, username)
+    # an unknown username's starts are counted on its stand-in (services/reset.py)
+    assert ("ratelimit.exceeded" in events(world, username)) == (username == USERNAME)
 
 
 def test_resends_count_against_the_same_limit_and_a_limited_resend_keeps_the_old_code(
@@ -96,17 +97,17 @@ def test_ten_wrong_codes_pause_resets_of_that_username_for_24_hours(world, clien
     assert len(world.sent()) == 4
 
 
-def test_wrong_codes_for_an_unknown_username_pause_it_the_same_way(world, client):
+def test_wrong_codes_for_an_unknown_username_answer_as_a_holders_and_pause_nothing(
+        world, client):
     for _ in range(2):
         challenge = challenge_of(client, "finns-inte")
         for _ in range(5):
             assert error(verify(client, challenge, "000000"))["code"] == "invalid_code"
         world.clock.advance(seconds=60)
-    assert "reset.paused" in events(world, "finns-inte")
-    queued(world)
-    world.clock.advance(minutes=16)
-    assert start(client, "finns-inte").status_code == 202
-    assert queued(world) == 0
+    assert "reset.paused" not in events(world, "finns-inte")
+    # the next challenge is answered as a paused holder's would be (410 for any code)
+    challenge = challenge_of(client, "finns-inte")
+    assert error(verify(client, challenge, "000000"))["code"] == "challenge_expired"
 
 
 # -- pwreg login failures per username: 5 per 15 min, then 429 for 15 min ---------------------
@@ -204,7 +205,7 @@ def test_three_new_numbers_per_account_and_day_then_429(world, client):
     assert refused.headers["Retry-After"] == str(error(refused)["retry_after"])
     [record] = [r for r in world.audit(USERNAME) if r["event"] == "ratelimit.exceeded"]
     assert record["limit"] == "numbers_per_account"
-    assert world.portal.accounts.get(USERNAME).phone == "+46703333333"
+    assert [h.phone for h in world.portal.accounts.get(USERNAME).holders][-1] == "+46703333333"
     world.deliver()
     assert world.codes_sent_to(NEW_PHONE) == []
 
@@ -217,8 +218,9 @@ def test_past_the_service_wide_sms_limit_nothing_is_sent_and_the_alarm_is_raised
     world.create_account("konto-a")
     world.create_account("konto-b", phone="+46702222222")
     world.create_account("konto-c", phone="+46703333333")
-    for name in ("konto-a", "konto-b", "konto-c"):
-        assert start(client, name).status_code == 202
+    for name, phone in (("konto-a", PHONE), ("konto-b", "+46702222222"),
+                        ("konto-c", "+46703333333")):
+        assert start(client, name, phone).status_code == 202
     world.deliver()
     assert [to for to, _ in world.sent()] == [PHONE, "+46702222222"]
     [record] = [r for r in world.audit("konto-c") if r["event"] == "ratelimit.exceeded"]
@@ -232,6 +234,6 @@ def test_past_the_service_wide_sms_limit_nothing_is_sent_and_the_alarm_is_raised
                for line in metrics)
     # The next hour, sending starts again.
     world.clock.advance(hours=1)
-    assert start(client, "konto-c").status_code == 202
+    assert start(client, "konto-c", "+46703333333").status_code == 202
     world.deliver()
     assert world.sent()[-1][0] == "+46703333333"

@@ -1,5 +1,6 @@
-"""pwreg (SPEC 2, 8): log in, ask for a code to a new number, verify it; the number is saved
-only then. Phone numbers (SPEC 5): Swedish mobiles in any usual notation, nothing else."""
+"""pwreg (SPEC 2, 8, 11 v2): log in, see the holders, add oneself (a name and a number; a code
+to the new number, saved only once verified), remove a holder. Phone numbers (SPEC 5):
+Swedish mobiles in any usual notation, nothing else."""
 import re
 
 import pytest
@@ -8,16 +9,24 @@ from tests.api.helpers import (NEW_PHONE, PASSWORD, PHONE, USERNAME, disable, er
                                login, request_phone, session_of, start, verify_phone, wrong)
 
 
-def test_login_answers_session_username_number_and_password_times(world, client):
+def holder_phones(world, username=USERNAME) -> list[str]:
+    return [holder.phone for holder in world.portal.accounts.get(username).holders]
+
+
+def test_login_answers_session_username_holders_and_password_times(world, client):
     world.create_account()
     world.clock.advance(days=10)
     response = login(client)
     assert response.status_code == 200, response.body
     body = response.json_body
-    assert set(body) == {"session", "username", "phone", "password_changed_at",
-                         "password_expires_at"}
+    assert set(body) == {"session", "username", "holders", "max_holders",
+                         "password_changed_at", "password_expires_at"}
     assert body["username"] == USERNAME
-    assert body["phone"] == PHONE
+    [holder] = world.portal.accounts.get(USERNAME).holders
+    assert body["holders"] == [{"id": holder.id, "name": "Registrerat nummer",
+                                "phone_masked": "070-*** ** 67", "authenticator": False}]
+    assert body["max_holders"] == 5
+    assert PHONE not in response.body.decode()  # never the whole number
     # Created at the fake clock's 2026-11-25 08:00 UTC; 90 days' maximum age.
     assert body["password_changed_at"] == "2026-11-25T08:00:00Z"
     assert body["password_expires_at"] == "2027-02-23T08:00:00Z"
@@ -25,9 +34,9 @@ def test_login_answers_session_username_number_and_password_times(world, client)
     assert "login.succeeded" in events(world)
 
 
-def test_login_of_an_account_without_a_number_says_phone_null(world, client):
+def test_login_of_an_account_without_holders_lists_none(world, client):
     world.create_account(phone=None)
-    assert login(client).json_body["phone"] is None
+    assert login(client).json_body["holders"] == []
 
 
 @pytest.mark.parametrize("who, password", [("finns-inte", PASSWORD),
@@ -45,31 +54,43 @@ def test_a_failed_login_is_401_invalid_credentials(world, client, who, password)
     assert "login.failed" in events(world, who)
 
 
-def test_a_code_goes_to_the_new_number_and_the_number_is_saved_only_once_verified(world, client):
+def test_a_code_goes_to_the_new_number_and_the_holder_is_saved_only_once_verified(
+        world, client):
     world.create_account()
     session = session_of(client)
-    asked = request_phone(client, session, "070-765 43 21")
+    asked = request_phone(client, session, "070-765 43 21", name=" Anna Andersson ")
     assert asked.status_code == 202, asked.body
     assert asked.json_body == {"phone": NEW_PHONE, "expires_in": 600, "resend_after": 60}
     code = world.last_code(NEW_PHONE)
-    assert world.codes_sent_to(PHONE) == []  # nothing to the old number
-    # Not saved yet: a reset code still goes to the old number.
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
-    assert login(client).json_body["phone"] == PHONE
+    assert world.codes_sent_to(PHONE) == []  # nothing to the holder there is
+    # Not saved yet: a reset with the new number sends nothing.
+    assert holder_phones(world) == [PHONE]
+    assert len(login(client).json_body["holders"]) == 1
     wrong_one = verify_phone(client, session, wrong(code))
     assert wrong_one.status_code == 400
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert holder_phones(world) == [PHONE]
 
     verified = verify_phone(client, session, code)
     assert verified.status_code == 200, verified.body
-    assert verified.json_body == {"phone": NEW_PHONE}
-    assert world.portal.accounts.get(USERNAME).phone == NEW_PHONE
-    assert "phone.changed" in events(world)
-    # From now on, reset codes go to the new number.
+    [first, anna] = world.portal.accounts.get(USERNAME).holders
+    assert verified.json_body == {"holder": {"id": anna.id, "name": "Anna Andersson",
+                                             "phone_masked": "070-*** ** 21",
+                                             "authenticator": False}}
+    assert (anna.phone, anna.added_by) == (NEW_PHONE, anna.id)  # she added herself
+    assert holder_phones(world) == [PHONE, NEW_PHONE]
+    [added] = [r for r in world.audit(USERNAME)
+               if r["event"] == "holder.added" and r.get("subject_id") == anna.id]
+    assert (added["holder_id"], added["holder_name"], added["subject_id"]) == (
+        anna.id, "Anna Andersson", anna.id)
+    # From now on, a reset with her number sends her a code, and the first one's still works.
+    world.clock.advance(seconds=60)
+    assert start(client, phone="0707654321").status_code == 202
+    world.deliver()
+    assert len(world.codes_sent_to(NEW_PHONE)) == 2
     world.clock.advance(seconds=60)
     assert start(client).status_code == 202
-    assert len(world.codes_sent_to(NEW_PHONE)) == 1 and world.last_code(NEW_PHONE)
-    assert world.codes_sent_to(PHONE) == []
+    world.deliver()
+    assert len(world.codes_sent_to(PHONE)) == 1
 
 
 def test_a_first_number_can_be_registered_on_an_account_without_one(world, client):
@@ -77,7 +98,7 @@ def test_a_first_number_can_be_registered_on_an_account_without_one(world, clien
     session = session_of(client)
     assert request_phone(client, session, NEW_PHONE).status_code == 202
     assert verify_phone(client, session, world.last_code(NEW_PHONE)).status_code == 200
-    assert world.portal.accounts.get(USERNAME).phone == NEW_PHONE
+    assert holder_phones(world) == [NEW_PHONE]
 
 
 def test_a_verified_code_cannot_be_used_twice(world, client):
@@ -106,7 +127,7 @@ def test_wrong_codes_count_down_and_the_sixth_attempt_fails_even_if_right(world,
     sixth = verify_phone(client, session, code)
     assert sixth.status_code == 410
     assert error(sixth)["code"] == "code_expired"
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert holder_phones(world) == [PHONE]
 
 
 def test_a_registration_code_is_valid_for_ten_minutes(world, client):
@@ -118,7 +139,7 @@ def test_a_registration_code_is_valid_for_ten_minutes(world, client):
     late = verify_phone(client, session, code)
     assert late.status_code == 410
     assert error(late)["code"] == "code_expired"
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert holder_phones(world) == [PHONE]
 
 
 def test_a_registration_code_just_inside_ten_minutes_still_works(world, client):
@@ -148,7 +169,7 @@ def test_asking_again_replaces_the_code_and_the_number(world, client):
     if first != second:
         assert verify_phone(client, session, first).status_code == 400
     assert verify_phone(client, session, second).status_code == 200
-    assert world.portal.accounts.get(USERNAME).phone == NEW_PHONE
+    assert holder_phones(world) == [PHONE, NEW_PHONE]  # the typo never became a holder
 
 
 def test_a_second_code_within_a_minute_is_too_many_requests(world, client):
@@ -198,7 +219,7 @@ def test_landlines_and_foreign_mobiles_are_phone_not_allowed(world, client):
         assert error(response)["message"].startswith(
             "The number must be a Swedish mobile number.")
     assert world.deliver()["delivered"] == 0
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert holder_phones(world) == [PHONE]
 
 
 def test_garbage_is_invalid_phone(world, client):
@@ -210,4 +231,4 @@ def test_garbage_is_invalid_phone(world, client):
         assert response.status_code == 400, (typed, response.body)
         assert error(response)["code"] == "invalid_phone", typed
     assert world.deliver()["delivered"] == 0
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert holder_phones(world) == [PHONE]

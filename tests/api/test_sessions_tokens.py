@@ -52,8 +52,9 @@ def test_a_missing_or_garbage_bearer_is_invalid_session(world, client):
         headers = {"Content-Type": "application/json", "X-Forwarded-For": "198.51.100.7"}
         if authorization is not None:
             headers["Authorization"] = authorization
-        for path, body in [("/api/registration/phone", {"phone": NEW_PHONE}),
-                           ("/api/registration/phone/verify", {"code": "123456"})]:
+        for path, body in [("/api/registration/holders",
+                            {"name": "Anna Andersson", "phone": NEW_PHONE}),
+                           ("/api/registration/holders/verify", {"code": "123456"})]:
             assert_invalid_session(client.http.post(path, headers=headers,
                                                     body=json.dumps(body)))
     world.deliver()
@@ -63,11 +64,12 @@ def test_a_missing_or_garbage_bearer_is_invalid_session(world, client):
 def test_the_session_is_only_taken_from_the_authorization_header(world, client):
     world.create_account()
     session = session_of(client)
-    response = post(client, "/api/registration/phone", {"phone": NEW_PHONE, "session": session})
+    response = post(client, "/api/registration/holders",
+                    {"name": "Anna", "phone": NEW_PHONE, "session": session})
     assert_invalid_session(response)
-    response = client.http.post(f"/api/registration/phone?session={session}",
+    response = client.http.post(f"/api/registration/holders?session={session}",
                                 headers={"Content-Type": "application/json"},
-                                body=b'{"phone": "+46707654321"}')
+                                body=b'{"name": "Anna", "phone": "+46707654321"}')
     assert_invalid_session(response)
 
 

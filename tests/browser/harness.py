@@ -87,6 +87,7 @@ ACCOUNTS = {
     "reset_late": Account("brevlada.sent", "+46701110010"),
     "reg_late": Account("hemvard.sent", "+46701110011"),
     "reg_then_reset": Account("hemvard.vidare", None),
+    "reg_holders": Account("hemvard.personer", "+46701110013"),
 }
 
 class Site:

@@ -1,5 +1,7 @@
-"""pwreg in the browser (SPEC 2): log in → the number → the code sent to the new number →
-done, as a person does it on a phone or a computer, in Swedish or English."""
+"""pwreg in the browser (SPEC 2 v2): log in → the account's holders (add oneself: name and
+number; or remove one who left, confirmed first) → the code sent to the new number → done,
+as a person does it on a phone or a computer, in Swedish or English; and pwreset with the
+number just added."""
 from __future__ import annotations
 
 import re
@@ -50,13 +52,15 @@ def test_a_new_number_is_registered_on_a_phone_in_english_after_a_typo_is_correc
     page.get_by_label("Current password").fill(account.password)
     page.get_by_role("button", name="Next").click()
 
-    # 2. the registered number in national format, and the new one
+    # 2. the account's holders with masked numbers, and the form to add oneself
     phone_step = shown_step(page, "phone")
     expect(phone_step.locator("#reg-account")).to_have_text(account.username)
-    expect(phone_step.locator("#reg-current")).to_have_text("070-111 00 05")
+    expect(phone_step.locator("#reg-holders li")).to_have_count(1)
+    expect(phone_step.locator("#reg-holders li")).to_contain_text("Registrerat nummer 070-*** ** 05")
     expect(phone_step).to_contain_text("Use a work mobile if you have one. If you do not, your private number is fine.")
     check_view(page, "pwreg-2-phone-en-phone")
-    number = page.get_by_label("New mobile number")
+    page.get_by_label("Your name").fill("Anna Andersson")
+    number = page.get_by_label("Your mobile number")
     expect(number).to_have_attribute("type", "tel")
     number.fill("12345")
     page.get_by_role("button", name="Next").click()
@@ -103,14 +107,17 @@ def test_a_new_number_is_registered_on_a_phone_in_english_after_a_typo_is_correc
     # 4. done, with the way on to pwreset
     done = shown_step(page, "done")
     expect(done.locator("h1")).to_have_text("Step 4 of 4 The registration is complete")
-    expect(done).to_contain_text(f"The mobile number 070-999 00 05 is now registered for the account {account.username}.")
+    expect(done).to_contain_text(
+        f"Anna Andersson (070-999 00 05) can now get security codes for the account {account.username}.")
     expect(done.get_by_role("link", name="Change the password")).to_have_attribute(
         "href", f"/pwreset/?username={account.username}")
     check_view(page, "pwreg-4-done-en-phone")
 
     again = site.api("/registration/login", {"username": account.username, "password": account.password})
     assert again.status_code == 200, again.text
-    assert again.json()["phone"] == meant  # never the typo
+    holders = [(h["name"], h["phone_masked"]) for h in again.json()["holders"]]
+    assert holders == [("Registrerat nummer", "070-*** ** 05"), ("Anna Andersson", "070-*** ** 05")]
+    assert site.sms_count(typo) == seen_typo + 1  # the typo got its code, and is no holder
 
 
 def test_a_first_number_is_registered_on_a_desktop_in_swedish_and_an_expiring_password_is_pointed_out(
@@ -128,12 +135,17 @@ def test_a_first_number_is_registered_on_a_desktop_in_swedish_and_an_expiring_pa
     page.get_by_role("button", name="Nästa").click()
 
     phone_step = shown_step(page, "phone")
-    expect(phone_step.locator("#reg-current")).to_have_text("Inget mobilnummer är registrerat för kontot än.")
+    expect(phone_step.locator("#reg-no-holders")).to_have_text("Ingen är registrerad för kontot än. Lägg till dig nedan.")
+    expect(phone_step.locator("#reg-holders")).to_be_hidden()
     expect(phone_step).to_contain_text("Använd i första hand en arbetsmobil. Har du ingen arbetsmobil "
                                        "går det bra med ditt privata nummer.")
     check_view(page, "pwreg-2-phone-sv-desktop")
     seen = site.sms_count("+46709990006")
-    page.get_by_label("Nytt mobilnummer").fill("070-999 00 06")
+    page.get_by_role("button", name="Nästa").click()  # nothing filled in
+    expect(page.locator("#reg-name-error")).to_contain_text("Skriv ditt namn.")
+    expect(page.get_by_label("Ditt namn")).to_be_focused()
+    page.get_by_label("Ditt namn").fill("Åsa Öberg")
+    page.get_by_label("Ditt mobilnummer").fill("070-999 00 06")
     page.get_by_role("button", name="Nästa").click()
 
     code_step = shown_step(page, "code")
@@ -187,7 +199,8 @@ def test_an_ended_session_brings_the_user_back_to_log_in_with_the_username_kept(
     assert session and session not in page.url
     assert site.api("/registration/logout", {}, session).status_code == 204  # as after 15 minutes
 
-    page.get_by_label("Nytt mobilnummer").fill("070-999 00 08")
+    page.get_by_label("Ditt namn").fill("Anna Andersson")
+    page.get_by_label("Ditt mobilnummer").fill("070-999 00 08")
     page.get_by_role("button", name="Nästa").click()
     shown_step(page, "login")
     expect(page.locator('[data-step="login"] [data-alert]')).to_contain_text(messages("invalid_session", "sv"))
@@ -208,13 +221,14 @@ def test_an_expired_code_and_a_refused_resend_are_explained_and_the_wait_is_coun
     page.get_by_role("button", name="Nästa").click()
     shown_step(page, "phone")
     seen = site.sms_count("+46709990011")
-    page.get_by_label("Nytt mobilnummer").fill("070-999 00 11")
+    page.get_by_label("Ditt namn").fill("Anna Andersson")
+    page.get_by_label("Ditt mobilnummer").fill("070-999 00 11")
     page.get_by_role("button", name="Nästa").click()
     code_step = shown_step(page, "code")
     code = site.next_code("+46709990011", seen)
 
     expired = site.error(messages, "code_expired", "sv")
-    page.route("**/api/registration/phone/verify", lambda route: route.fulfill(status=410, json=expired))
+    page.route("**/api/registration/holders/verify", lambda route: route.fulfill(status=410, json=expired))
     page.get_by_label("Säkerhetskod").fill(code)
     page.get_by_role("button", name="Nästa").click()
     alert = code_step.locator("[data-alert]")
@@ -223,7 +237,7 @@ def test_an_expired_code_and_a_refused_resend_are_explained_and_the_wait_is_coun
     check_view(page, "pwreg-3-code-expired-sv-desktop")
 
     refused = site.error(messages, "too_many_requests", "sv", retry_after=40)
-    page.route("**/api/registration/phone", lambda route: route.fulfill(
+    page.route("**/api/registration/holders", lambda route: route.fulfill(
         status=429, json=refused, headers={"Retry-After": "40"}))
     resend = page.get_by_role("button", name="Skicka ny kod")
     expect(resend).to_be_enabled()
@@ -235,3 +249,76 @@ def test_an_expired_code_and_a_refused_resend_are_explained_and_the_wait_is_coun
     expect(wait).to_contain_text(re.compile(r"om \d+ sekunder"))
     assert 3 < int(re.search(r"om (\d+) sekunder", wait.inner_text()).group(1)) <= 40  # the API's wait
     expect(code_step).to_be_visible()
+
+
+def test_a_holder_added_on_pwreg_resets_with_their_own_number_and_a_holder_who_left_is_removed(
+        site, browsers):
+    """SPEC 2 and 11: add oneself (name, number, code), reset the password with that number
+    on pwreset, then remove the holder who has left, confirming first."""
+    account = ACCOUNTS["reg_holders"]
+    mine = "+46709990013"
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Nuvarande lösenord").fill(account.password)
+    page.get_by_role("button", name="Nästa").click()
+    phone_step = shown_step(page, "phone")
+    expect(phone_step.locator("#reg-holders li")).to_have_count(1)
+
+    seen = site.sms_count(mine)
+    page.get_by_label("Ditt namn").fill("Karin Lund")
+    page.get_by_label("Ditt mobilnummer").fill("070-999 00 13")
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "code")
+    page.get_by_label("Säkerhetskod").fill(site.next_code(mine, seen))
+    page.get_by_role("button", name="Nästa").click()
+    done = shown_step(page, "done")
+    expect(done).to_contain_text("Karin Lund (070-999 00 13) kan nu få säkerhetskoder för kontot")
+
+    # pwreset with the number just added: username and own number on one screen
+    done.get_by_role("link", name="Byt lösenord").click()
+    ready(page)
+    expect(page.get_by_label("Användarnamn")).to_have_value(account.username)
+    check_view(page, "pwreset-1-username-and-number-sv-phone")
+    page.get_by_role("button", name="Nästa").click()  # the number forgotten
+    expect(page.locator("#reset-phone-error")).to_contain_text("Skriv mobilnumret")
+    expect(page.get_by_label("Ditt mobilnummer")).to_be_focused()
+    seen = site.sms_count(mine)
+    page.get_by_label("Ditt mobilnummer").fill("0709990013")
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "code")
+    page.get_by_label("Säkerhetskod").fill(site.next_code(mine, seen))
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    page.get_by_label("Nytt lösenord").fill("Karins-Nya-Tur-64")
+    page.get_by_label("Skriv lösenordet igen").fill("Karins-Nya-Tur-64")
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "done")
+
+    # back on pwreg (a new visit): two holders; the one who left is removed after a confirm
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Nuvarande lösenord").fill("Karins-Nya-Tur-64")
+    page.get_by_role("button", name="Nästa").click()
+    phone_step = shown_step(page, "phone")
+    items = phone_step.locator("#reg-holders li")
+    expect(items).to_have_count(2)
+    expect(items.nth(1)).to_contain_text("Karin Lund 070-*** ** 13")
+    items.nth(0).get_by_role("button", name="Ta bort Registrerat nummer").click()
+    confirm = phone_step.locator("#reg-remove")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text("Vill du ta bort Registrerat nummer (070-*** ** 13)?")
+    expect(page.get_by_role("button", name="Avbryt")).to_be_focused()
+    check_view(page, "pwreg-2-remove-confirm-sv-phone")
+    page.get_by_role("button", name="Avbryt").click()  # changed their mind: nothing removed
+    expect(confirm).to_be_hidden()
+    expect(items).to_have_count(2)
+    items.nth(0).get_by_role("button", name="Ta bort Registrerat nummer").click()
+    page.get_by_role("button", name="Ja, ta bort").click()
+    expect(phone_step.locator("[data-notice]")).to_contain_text("Registrerat nummer är borttagen.")
+    expect(items).to_have_count(1)
+    expect(items.nth(0)).to_contain_text("Karin Lund")
+    again = site.api("/registration/login", {"username": account.username,
+                                              "password": "Karins-Nya-Tur-64"})
+    assert [h["name"] for h in again.json()["holders"]] == ["Karin Lund"]

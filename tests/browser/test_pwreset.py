@@ -19,7 +19,7 @@ from tests.browser.harness import (
     shown_step,
 )
 
-SPEC_CODE_HINT_SV = ("Om kontot har ett registrerat mobilnummer har vi skickat en säkerhetskod. "
+SPEC_CODE_HINT_SV = ("Om numret är registrerat för kontot har vi skickat en säkerhetskod. "
                      "Det kan ta upp till 3 minuter.")
 
 
@@ -46,6 +46,7 @@ def test_a_forgotten_password_is_reset_on_a_phone_in_swedish_through_a_wrong_cod
     check_view(page, "pwreset-1-username-sv-phone")
     seen = site.sms_count(account.phone)
     page.get_by_label("Användarnamn").fill(f"  {account.username.upper()} ")  # as typed on a phone
+    page.get_by_label("Ditt mobilnummer").fill(account.phone)
     docs_screenshot(page, "pwreset-1-username")
     page.get_by_role("button", name="Nästa").click()
 
@@ -176,10 +177,11 @@ def test_a_password_is_changed_on_a_desktop_in_english_with_the_apis_messages_in
     check_view(page, "pwreset-1-username-en-desktop")
     seen = site.sms_count(account.phone)
     page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Your mobile number").fill(account.phone)
     page.get_by_role("button", name="Next").click()
 
     code_step = shown_step(page, "code")
-    expect(code_step).to_contain_text("If the account has a registered mobile number, we have sent a "
+    expect(code_step).to_contain_text("If the number is registered for the account, we have sent a "
                                       "security code. It can take up to 3 minutes.")
     check_view(page, "pwreset-2-code-en-desktop")
     code = site.next_code(account.phone, seen)
@@ -227,6 +229,7 @@ def test_reload_and_back_keep_the_user_on_a_sensible_step_and_never_send_another
     open_site(page, site.url + "/pwreset/")
     seen = site.sms_count(account.phone)
     page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Ditt mobilnummer").fill(account.phone)
     page.get_by_role("button", name="Nästa").click()
     shown_step(page, "code")
     code = site.next_code(account.phone, seen)
@@ -279,6 +282,7 @@ def test_five_wrong_codes_end_the_code_and_the_user_is_helped_to_start_again(sit
     open_site(page, site.url + "/pwreset/")
     seen = site.sms_count(account.phone)
     page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Ditt mobilnummer").fill(account.phone)
     page.get_by_role("button", name="Nästa").click()
     code_step = shown_step(page, "code")
     code = site.next_code(account.phone, seen)
@@ -327,6 +331,9 @@ def test_the_whole_reset_can_be_done_with_the_keyboard_with_the_focus_always_vis
 
     seen = site.sms_count(account.phone)
     page.keyboard.type(account.username)
+    page.keyboard.press("Tab")
+    assert focused()["id"] == "reset-phone"
+    page.keyboard.type(account.phone)
     page.keyboard.press("Enter")
     shown_step(page, "code")
     page.keyboard.press("Tab")
@@ -350,6 +357,7 @@ def test_an_unreachable_or_failing_service_is_explained_with_the_support_contact
     unavailable = site.error(messages, "service_unavailable", "sv")
     page.route("**/api/reset/start", lambda route: route.fulfill(status=503, json=unavailable))
     page.get_by_label("Användarnamn").fill("hemtjanstab")
+    page.get_by_label("Ditt mobilnummer").fill("070-123 45 67")
     page.get_by_role("button", name="Nästa").click()
     alert = page.locator('[data-step="username"] [data-alert]')
     expect(alert).to_contain_text(messages("service_unavailable", "sv"))
@@ -379,6 +387,7 @@ def test_a_reset_that_took_too_long_says_so_and_starts_again_with_the_username_k
     open_site(page, site.url + "/pwreset/")
     seen = site.sms_count(account.phone)
     page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Ditt mobilnummer").fill(account.phone)
     page.get_by_role("button", name="Nästa").click()
     shown_step(page, "code")
     page.get_by_label("Säkerhetskod").fill(site.next_code(account.phone, seen))

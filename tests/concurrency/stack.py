@@ -217,7 +217,8 @@ def start_stack(monkeypatch) -> Stack:
         moto.stop()
         raise
     stack = Stack(moto, server, queues)
-    warm = stack.post("/api/reset/start", {"username": "warm-up"}, ip="192.0.2.1")
+    warm = stack.post("/api/reset/start", {"username": "warm-up", "phone": "0701234567"},
+                      ip="192.0.2.1")
     assert warm.status == 202, warm
     return stack
 

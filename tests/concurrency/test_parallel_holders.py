@@ -44,3 +44,4 @@ def test_one_number_added_twenty_times_at_once_is_one_holder(stack):
     assert sum(1 for a in answers if a.changed) == 1
     holders = stack.portal.accounts.get(username).holders
     assert [h.phone for h in holders] == ["+46701130000", "+46701130001"]
+

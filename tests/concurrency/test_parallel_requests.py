@@ -6,8 +6,8 @@ from __future__ import annotations
 from tests.concurrency.stack import PASSWORD
 
 
-def start(stack, username, ip="198.51.100.7"):
-    return stack.post("/api/reset/start", {"username": username}, ip=ip)
+def start(stack, username, phone, ip="198.51.100.7"):
+    return stack.post("/api/reset/start", {"username": username, "phone": phone}, ip=ip)
 
 
 def verify(stack, challenge, code, ip="198.51.100.7"):
@@ -21,7 +21,7 @@ def network(i: int) -> str:
 
 def code_for(stack, username, phone) -> tuple[str, str]:
     """Start a reset for `username`; the challenge and the code that reached `phone`."""
-    started = start(stack, username)
+    started = start(stack, username, phone)
     assert started.status == 202, started
     stack.deliver()
     codes = stack.codes_to(phone)
@@ -84,7 +84,7 @@ def test_fifty_parallel_starts_for_one_username_send_one_sms(stack):
     username, phone = "parallel-start", "+46701110003"
     stack.create_account(username, phone)
 
-    answers = stack.parallel(50, lambda i: start(stack, username, ip=f"203.0.113.{i + 1}"))
+    answers = stack.parallel(50, lambda i: start(stack, username, phone, ip=f"203.0.113.{i + 1}"))
 
     assert [answer.status for answer in answers] == [202] * 50
     assert {tuple(sorted(answer.body)) for answer in answers} == {

@@ -110,7 +110,8 @@ def test_the_printed_summary_names_the_urls_and_the_demo_account(stack):
 def test_a_forgotten_password_is_reset_and_then_a_new_number_is_registered(stack, http):
     # pwreset, for the demo account and its registered number
     seen = len(codes_sent_to(http, stack, DEMO_PHONE))
-    started = post(http, stack, "/api/reset/start", {"username": DEMO_USERNAME})
+    started = post(http, stack, "/api/reset/start",
+                   {"username": DEMO_USERNAME, "phone": "070-123 45 67"})
     assert started.status_code == 202, started.text
     code = next_code(http, stack, DEMO_PHONE, seen)
     verified = post(http, stack, "/api/reset/verify",
@@ -127,20 +128,22 @@ def test_a_forgotten_password_is_reset_and_then_a_new_number_is_registered(stack
     login = post(http, stack, "/api/registration/login",
                  {"username": DEMO_USERNAME, "password": NEW_PASSWORD})
     assert login.status_code == 200, login.text
-    assert login.json()["phone"] == DEMO_PHONE
+    assert [h["phone_masked"] for h in login.json()["holders"]] == ["070-*** ** 67"]
     session = login.json()["session"]
     seen = len(codes_sent_to(http, stack, NEW_PHONE))
-    asked = post(http, stack, "/api/registration/phone", {"phone": "070-765 43 21"}, session)
+    asked = post(http, stack, "/api/registration/holders",
+                 {"name": "Anna Andersson", "phone": "070-765 43 21"}, session)
     assert asked.status_code == 202, asked.text
     code = next_code(http, stack, NEW_PHONE, seen)
-    saved = post(http, stack, "/api/registration/phone/verify", {"code": code}, session)
+    saved = post(http, stack, "/api/registration/holders/verify", {"code": code}, session)
     assert saved.status_code == 200, saved.text
-    assert saved.json() == {"phone": NEW_PHONE}
+    assert saved.json()["holder"]["name"] == "Anna Andersson"
 
     again = post(http, stack, "/api/registration/login",
                  {"username": DEMO_USERNAME, "password": NEW_PASSWORD})
     assert again.status_code == 200, again.text
-    assert again.json()["phone"] == NEW_PHONE
+    assert [(h["name"], h["phone_masked"]) for h in again.json()["holders"]][-1] == (
+        "Anna Andersson", "070-*** ** 21")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -181,7 +184,8 @@ def front(tmp_path):
 def test_the_front_server_answers_503_in_the_api_envelope_when_the_api_is_down(front):
     with requests.Session() as http:
         http.trust_env = False
-        down = http.post(front + "/api/reset/start", json={"username": "x"}, timeout=5)
+        down = http.post(front + "/api/reset/start", json={"username": "x", "phone": "0701234567"},
+                         timeout=5)
     assert down.status_code == 503
     assert down.json()["error"]["code"] == "service_unavailable"
     assert down.json()["error"]["message"]

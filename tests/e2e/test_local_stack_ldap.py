@@ -26,7 +26,8 @@ def stack(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ldap")
     running = RunningStack({"PWPORTAL_DIRECTORY": "ldap", "PWPORTAL_LDAP_PORT": str(free_port()),
                             "PWPORTAL_LDAP_FOLDER": str(folder),
-                            "PWPORTAL_LIMIT_SMS_PER_USERNAME": "5/60,5/900,5/86400"})
+                            "PWPORTAL_LIMIT_SMS_PER_USERNAME": "5/60,5/900,5/86400",
+                            "PWPORTAL_LIMIT_SMS_PER_FLOW": "5/60"})
     running.ldap_port = int(running.env["PWPORTAL_LDAP_PORT"])
     running.ca = folder / "ca.pem"
     try:
@@ -65,7 +66,8 @@ def test_the_summary_names_the_directory(stack):
 
 def reset_token(stack, http) -> str:
     seen = len(codes_sent_to(http, stack, DEMO_PHONE))
-    started = post(http, stack, "/api/reset/start", {"username": DEMO_USERNAME})
+    started = post(http, stack, "/api/reset/start",
+                   {"username": DEMO_USERNAME, "phone": DEMO_PHONE})
     assert started.status_code == 202, started.text
     code = next_code(http, stack, DEMO_PHONE, seen)
     verified = post(http, stack, "/api/reset/verify",

@@ -76,7 +76,7 @@ def test_fifty_parallel_clients_get_no_connection_reset_and_no_server_error(stac
         with session() as http:  # a new connection per client: all 50 connect at once
             answers.append(http.get(stack.url + "/api/config", timeout=60).status_code)
             answers.append(http.post(stack.url + "/api/reset/start",
-                                     json={"username": f"load{i}"}, timeout=60).status_code)
+                                     json={"username": f"load{i}", "phone": "0701234567"}, timeout=60).status_code)
             answers.append(http.get(stack.url + "/", timeout=60).status_code)
             answers.append(http.get(stack.url + "/dev/sms", timeout=60).status_code)
         return answers
@@ -271,7 +271,7 @@ def test_a_stopped_or_killed_stack_leaves_no_process_behind(signum):
         children = children_of(running.process.pid)
         assert children, "the stack runs the API as a child process"
         with session() as http:  # busy, as a developer's stack would be
-            assert http.post(running.url + "/api/reset/start", json={"username": DEMO_USERNAME},
+            assert http.post(running.url + "/api/reset/start", json={"username": DEMO_USERNAME, "phone": "+46701234567"},
                              timeout=10).status_code == 202
             assert http.get(running.url + "/dev/sms", timeout=10).status_code == 200
         running.process.send_signal(signum)

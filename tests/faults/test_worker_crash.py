@@ -24,7 +24,7 @@ PEOPLE = [("anna.lind", "+46701110011"), ("bo.ek", "+46701110012"),
 def four_codes_queued(world, client):
     for username, phone in PEOPLE:
         world.create_account(username, phone=phone)
-        assert start(client, username).status_code == 202
+        assert start(client, username, phone).status_code == 202
     return PEOPLE
 
 

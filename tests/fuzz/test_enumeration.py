@@ -29,7 +29,8 @@ def accounts(world, client):
     world.create_account(KINDS["disabled"], phone="+46707654321")
     disable(world, KINDS["disabled"])
     world.create_account(KINDS["sms_limit_reached"], phone="+46701112233")
-    assert post(client, "/api/reset/start", {"username": KINDS["sms_limit_reached"]},
+    assert post(client, "/api/reset/start",
+                {"username": KINDS["sms_limit_reached"], "phone": "+46701112233"},
                 ip="192.0.2.50").status_code == 202  # 1 per 60 s: the next gets no SMS
     return KINDS
 
@@ -65,9 +66,16 @@ def assert_alike(found: dict):
     assert all(h == first for h in headers.values()), headers
 
 
+HOLDER_NUMBERS = {"with_number": "+46701234567", "without_number": "+46701234567",
+                  "disabled": "+46707654321", "sms_limit_reached": "+46701112233",
+                  "no_such_user": "+46701234567"}
+STRANGER = "+46709999999"
+
+
 def test_reset_start_answers_alike_whether_or_not_the_username_exists(world, client, accounts):
     found = answers(client, "/api/reset/start",
-                    {kind: {"username": username} for kind, username in accounts.items()})
+                    {kind: {"username": username, "phone": HOLDER_NUMBERS[kind]}
+                     for kind, username in accounts.items()})
     assert_alike(found)
     assert next(iter(found.values())).status_code == 202
     assert len({len(response.json_body["challenge"]) for response in found.values()}) == 1
@@ -103,3 +111,43 @@ def test_the_sixth_failed_login_from_one_network_locks_unknown_and_known_usernam
         found["with_number"].json_body["error"]["retry_after"]
     # The tries left before the lock count down alike (SPEC 8 v2: attempts_left on a 401).
     assert left["with_number"] == left["no_such_user"] == [4, 3, 2, 1, 0]
+
+
+@pytest.fixture
+def aws_calls(world):
+    """The AWS operations (DynamoDB and SQS) the portal makes from now on, in order."""
+    from chalicelib.adapters import aws
+    made: list[str] = []
+    for service in ("dynamodb", "sqs"):
+        aws.client(service).meta.events.register(
+            f"provide-client-params.{service}",
+            lambda model, service=service, **_: made.append(f"{service}.{model.name}"),
+            unique_id=f"enumeration-calls-{service}")
+    return made
+
+
+def test_reset_start_answers_and_works_alike_for_every_username_and_number(
+        world, client, accounts, aws_calls):
+    """SPEC 11: username x number. An unknown username, a known one with a stranger's
+    number and a holder's own number get the same answer and cost the same AWS calls in the
+    same order (what their timing follows; bench/ prints the time figures); only the holder
+    gets an SMS."""
+    cases = {"unknown user": ("finns.inte", "+46701234567"),
+             "known user, stranger's number": (accounts["with_number"], STRANGER),
+             "known user, holder's number": (accounts["with_number"], "070-123 45 67")}
+    world.deliver()
+    before = len(world.sent())
+    found, made = {}, {}
+    for i, (kind, (username, phone)) in enumerate(cases.items()):
+        world.clock.advance(seconds=61)
+        del aws_calls[:]
+        found[kind] = post(client, "/api/reset/start", {"username": username, "phone": phone},
+                           ip=f"203.0.113.{i + 40}")
+        made[kind] = list(aws_calls)
+    assert_alike(found)
+    assert next(iter(found.values())).status_code == 202
+    first = next(iter(made.values()))
+    assert first and all(calls == first for calls in made.values()), made
+    assert "sqs.SendMessage" in first  # a message is queued in every case
+    world.deliver()
+    assert [to for to, _ in world.sent()[before:]] == ["+46701234567"]

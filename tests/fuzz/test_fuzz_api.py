@@ -48,6 +48,8 @@ FIELD_VALUES = {
                  "\x00Aa1!aaaa", "😀😀Aa1!aaaa"],
     "phone": ["0701234567", "070-765 43 21", NEW_PHONE, "+46 8 123 456 78", "+4915112345678",
               "123", "", "+4670" + "1" * 20, "abc", "+", "0046701234567"],
+    "name": ["Anna Andersson", " Åsa Öberg ", "", " ", "x" * 60, "x" * 61, "Anna\u202eBerg",
+             "Anna\nBerg", "\u200b"],
     "code": ["<code>", "<phone_code>", "000000", "123456", " 123456 ", "12345", "1234567",
              "١٢٣٤٥٦", "abcdef", "", "0" * 1000],
     "challenge": ["<challenge>", "<used_challenge>", "<token>", "A" * 43, "", "a" * 5000],
@@ -187,19 +189,24 @@ class Pool:
         assert login.status_code == 200, login.body
         session = login.json_body["session"]
         phone = world.portal.accounts.get(USERNAME).phone
-        assert post(client, "/api/registration/phone", {"phone": NEW_PHONE}, session=session,
-                    **ip).status_code == 202
+        asked = post(client, "/api/registration/holders", {"name": "Fuzz Holder", "phone": NEW_PHONE},
+                     session=session, **ip)
+        assert asked.status_code == 202, asked.body
         phone_code = world.last_code(NEW_PHONE)
         world.clock.advance(seconds=61)
-        first = post(client, "/api/reset/start", {"username": USERNAME}, **ip).json_body
+        first = post(client, "/api/reset/start", {"username": USERNAME, "phone": phone},
+                     **ip).json_body
         verified = post(client, "/api/reset/verify", {"challenge": first["challenge"],
                                                       "code": world.last_code(phone)}, **ip)
         assert verified.status_code == 200, verified.body
         world.clock.advance(seconds=61)
-        second = post(client, "/api/reset/start", {"username": USERNAME}, **ip).json_body
+        second = post(client, "/api/reset/start", {"username": USERNAME, "phone": phone},
+                      **ip).json_body
+        holders = world.portal.accounts.get(PWREG).holders
         self.values = {**old, "<password>": self.password, "<session>": session,
                        "<phone_code>": phone_code, "<token>": verified.json_body["reset_token"],
-                       "<challenge>": second["challenge"], "<code>": world.last_code(phone)}
+                       "<challenge>": second["challenge"], "<code>": world.last_code(phone),
+                       "<holder_id>": holders[-1].id if holders else "A" * 16}
 
     def _forget_yesterday(self):
         """Empty the challenges and limits tables of the fake: a day later nothing in them
@@ -257,11 +264,17 @@ def pool(cheap_argon2, world, client):
     return fresh
 
 
-def send(client, operation, headers: dict, body: bytes | None):
+HOLDER_IDS = ["<holder_id>", "<holder_id>", "A" * 16, "nope", "x" * 300, "%00", "..%2F.."]
+
+
+def send(client, operation, headers: dict, body: bytes | None, holder_id: str = "A" * 16):
     sent = {name: value for name, value in headers.items() if value is not None}
+    path = operation.path.replace("{holder_id}", holder_id)
     if operation.method == "GET":
-        return client.http.get(operation.path, headers=sent)
-    return client.http.post(operation.path, headers=sent, body=body or b"")
+        return client.http.get(path, headers=sent)
+    if operation.method == "DELETE":
+        return client.http.delete(path, headers=sent)
+    return client.http.post(path, headers=sent, body=body or b"")
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
@@ -272,8 +285,9 @@ def test_generated_requests_get_no_5xx_and_no_answer_outside_the_description(
 
     @settings(max_examples=EXAMPLES[name], deadline=None, database=None, derandomize=False,
               suppress_health_check=list(HealthCheck), print_blob=True)
-    @given(request_headers=headers(operation), body=bodies(operation))
-    def one_request(request_headers, body):
+    @given(request_headers=headers(operation), body=bodies(operation),
+           holder_id=weighted((80, st.sampled_from(HOLDER_IDS)), (20, ascii_text)))
+    def one_request(request_headers, body, holder_id):
         if pool.sent and pool.sent % RENEW_EVERY == 0:
             pool.renew()
         elif pool.sent % 25 == 0:
@@ -283,7 +297,8 @@ def test_generated_requests_get_no_5xx_and_no_answer_outside_the_description(
         filled = {k: pool.fill(v) if isinstance(v, str) else v
                   for k, v in request_headers.items()}
         payload = pool.fill_body(body)
-        response = send(client, operation, filled, payload)
+        response = send(client, operation, filled, payload,
+                        holder_id=pool.fill(holder_id).replace("/", "%2F") or "x")
         sent.append(response.status_code)
         found = problems(operation, response.status_code, response.headers, response.body)
         assert not found, (f"{operation.method} {operation.path} headers={filled} "

@@ -1,5 +1,5 @@
 """Schemathesis walks the flows of infra/openapi.yaml by its links (stateful testing): a
-login's session goes to the phone calls, a start's challenge to resend and verify, a
+login's session goes to the holder calls, a start's challenge to resend and verify, a
 verify's reset token to complete. Every answer must be one the description allows (status,
 headers, body: tests/fuzz/description.py), and the walk must reach the deep code: codes are
 really sent (the SMS queue gets messages and the worker sends them), a challenge from a
@@ -9,9 +9,9 @@ Schemathesis generates the requests from the description (valid ones and, now an
 invalid ones); the requests go in-process through chalice.test.Client (a small WSGI
 adapter) to the app on an in-process moto, with a fake clock. Realistic data is put in
 where random data cannot get in: a known account's username and password on some logins
-and starts, an allowed mobile number on some phone requests, and the last code the worker
+and starts, the holder's number on some starts, a name and an allowed mobile number on some holder requests, and the last code the worker
 sent on some verifies (the walk then goes on to complete), and the scenario's last session
-on some phone calls that have none (as the browser keeps it). Each call comes from a new
+on some holder calls that have none (as the browser keeps it). Each call comes from a new
 client network, so that the per-network limits stop only what they should. Every scenario
 starts from the same tables and the same decisions at each step, so that Hypothesis can
 replay one.
@@ -29,6 +29,7 @@ from hypothesis import HealthCheck
 
 from chalicelib.domain.records import ResetChallenge
 from tests.api.helpers import PASSWORD, USERNAME
+from tests.api_client import post
 from tests.fuzz.description import DESCRIPTION, operations, problems
 from tests.fuzz.test_fuzz_api import cheap_argon2  # noqa: F401  (a fixture)
 
@@ -100,7 +101,8 @@ def flows(world, client, walk: Walk):
         with no challenge, to pwreg's newest number: what the user would type."""
         world.deliver()
         if challenge is None:
-            numbers = [number for number, _ in world.sent() if number not in KNOWN.values()]
+            numbers = [number for number, text in world.sent()
+                       if number not in KNOWN.values() and "#" in text]  # codes, not notices
         else:
             if not isinstance(challenge, str) or not challenge:
                 return None
@@ -116,6 +118,7 @@ def flows(world, client, walk: Walk):
             fresh_start(world)
             self.steps = 0
             self.session = None  # the scenario's last session, as the browser keeps it
+            self.pending = None  # (Authorization, number) of the last holder asked for
 
         def before_call(self, case):
             # decisions that depend only on the step's place in its scenario, so that a
@@ -129,13 +132,25 @@ def flows(world, client, walk: Walk):
                 body.update(username=PWREG, password=PASSWORD)
             elif body is not None and name == "reset_start" and rnd.random() < 0.8:
                 body["username"] = rnd.choice(sorted(KNOWN))
-            elif body is not None and name == "request_phone" and rnd.random() < 0.8:
+                if rnd.random() < 0.8:  # the holder's own number, as the page sends it
+                    body["phone"] = KNOWN[body["username"]]
+            elif body is not None and name == "add_holder" and rnd.random() < 0.8:
+                body["name"] = rnd.choice(["Anna Andersson", "Bo Ek", "Åsa Öberg"])
                 body["phone"] = "+4670" + "".join(rnd.choices("0123456789", k=7))
-            if (name in ("request_phone", "verify_phone") and self.session
-                    and not (case.headers or {}).get("Authorization") and rnd.random() < 0.5):
+            if name in ("add_holder", "verify_holder", "remove_holder") and rnd.random() < 0.7:
+                if not self.session:  # as the page has it: someone logged in first
+                    self.session = post(client, "/api/registration/login",
+                                        {"username": PWREG, "password": PASSWORD},
+                                        ip="192.0.2.250").json_body.get("session")
                 case.headers = {**(case.headers or {}),
                                 "Authorization": f"Bearer {self.session}"}
-            if (body is not None and name in ("reset_verify", "verify_phone")
+            if name == "verify_holder" and self.pending and rnd.random() < 0.7:
+                authorization, number = self.pending
+                case.headers = {**(case.headers or {}), "Authorization": authorization}
+                world.deliver()
+                if body is not None and number in {to for to, _ in world.sent()}:
+                    body["code"] = world.last_code(number)
+            elif (body is not None and name in ("reset_verify", "verify_holder")
                     and rnd.random() < 0.7):
                 code = sent_code(body.get("challenge") if name == "reset_verify" else None)
                 if code:
@@ -150,6 +165,11 @@ def flows(world, client, walk: Walk):
         def after_call(self, response, case):
             name = case.operation.definition.raw["operationId"]
             walk.answers.append((name, response.status_code))
+            if name == "add_holder" and response.status_code == 202:
+                # the session that asked and the number the code went to: what the page
+                # keeps for the next step
+                self.pending = ((case.headers or {}).get("Authorization"),
+                                response.json()["phone"])
             if name == "login" and response.status_code == 200:
                 self.session = response.json()["session"]
             walk.sms_queued += max(0, queued() - self.queued_before)
@@ -184,5 +204,5 @@ def test_the_stateful_walk_reaches_the_sms_path_and_every_answer_is_described(
     # the links were followed: a start's challenge verified (not unknown), a login's
     # session used for a number, a code sent by the worker accepted
     assert walk.count("reset_verify", 200, 400) > 0, walk.answers
-    assert walk.count("request_phone", 202) > 0, walk.answers
-    assert walk.count("reset_verify", 200) + walk.count("verify_phone", 200) > 0, walk.answers
+    assert walk.count("add_holder", 202) > 0, walk.answers
+    assert walk.count("reset_verify", 200) + walk.count("verify_holder", 200) > 0, walk.answers

@@ -66,7 +66,7 @@ def test_a_request_that_went_around_cloudfront_is_refused_in_the_callers_languag
         assert error["code"] == "forbidden"
     assert "portal's own address" in error["message"]
     refused = client.http.post("/api/reset/start", headers={"Content-Type": "application/json"},
-                               body=json.dumps({"username": "hemtjanstab"}).encode())
+                               body=json.dumps({"username": "hemtjanstab", "phone": "0701234567"}).encode())
     assert refused.status_code == 403
     sqs = boto3.client("sqs", region_name=REGION)
     queued = sqs.receive_message(QueueUrl=sqs.get_queue_url(QueueName=settings.sms_queue)[
@@ -103,7 +103,7 @@ def test_the_client_is_the_address_cloudfront_saw_not_a_forwarded_for_header(dep
     store_secrets(ssm, settings)
     response = client.http.post("/api/reset/start", headers=through_cloudfront(**{
         "Content-Type": "application/json", "X-Forwarded-For": "10.9.9.9"}),
-        body=json.dumps({"username": "nobody"}).encode())
+        body=json.dumps({"username": "nobody", "phone": "0701234567"}).encode())
     assert response.status_code == 202
     trail = bootstrap.portal().audit.events("nobody", limit=10)
     # the trail keeps the client's network, not its address
@@ -138,7 +138,7 @@ def test_an_unexpected_failure_answers_500_without_a_stack_trace(deployed, monke
 
     monkeypatch.setattr(type(bootstrap.portal().reset), "start", broken)
     response = client.http.post("/api/reset/start", headers=through_cloudfront(**{
-        "Content-Type": "application/json"}), body=json.dumps({"username": "x"}).encode())
+        "Content-Type": "application/json"}), body=json.dumps({"username": "x", "phone": "0701234567"}).encode())
     assert response.status_code == 500
     body = response.body.decode()
     assert json.loads(body)["error"]["code"] == "internal_error"

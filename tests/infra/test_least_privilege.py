@@ -327,7 +327,7 @@ def drive_every_flow(world, run: Functions) -> None:
     assert len(reminders) == 1 and "går ut om 14 dagar" in reminders[0], reminders
 
     # a reset: start, a wrong code, a resend, the right code, a new password, the notice
-    started = run.post("/api/reset/start", {"username": RESET_USER})
+    started = run.post("/api/reset/start", {"username": RESET_USER, "phone": RESET_PHONE})
     assert started.status_code == 202, started.body
     challenge = started.json_body["challenge"]
     first = run.last_code(RESET_PHONE)
@@ -356,15 +356,17 @@ def drive_every_flow(world, run: Functions) -> None:
                                                  "password": PASSWORD})
     assert login.status_code == 200, login.body
     session = login.json_body["session"]
-    asked = run.post("/api/registration/phone", {"phone": "070-765 43 21"}, session=session)
+    asked = run.post("/api/registration/holders",
+                     {"name": "Anna Andersson", "phone": "070-765 43 21"}, session=session)
     assert asked.status_code == 202, asked.body
     code = run.last_code(NEW_PHONE)
-    registered = run.post("/api/registration/phone/verify", {"code": code}, session=session)
+    registered = run.post("/api/registration/holders/verify", {"code": code}, session=session)
     assert registered.status_code == 200, registered.body
     run.deliver()
     old = [text for to, text in world.sent() if to == OLD_PHONE]
-    assert len(old) == 1 and "+4670*****21" in old[0], old
-    assert world.portal.accounts.get(REGISTER_USER).phone == NEW_PHONE
+    assert len(old) == 1 and "Anna Andersson (070-*** ** 21)" in old[0], old
+    assert [h.phone for h in world.portal.accounts.get(REGISTER_USER).holders] == [
+        OLD_PHONE, NEW_PHONE]
     logout = run.post("/api/registration/logout", {}, session=session)
     assert logout.status_code == 204, logout.body
 

@@ -39,7 +39,7 @@ def test_the_ldap_modes_calls_are_all_allowed(deployed, client, recorder, slapd,
     world.create_account(USER, None, PHONE)  # a link to the entry
 
     run = Functions(world, client, recorder)
-    started = run.post("/api/reset/start", {"username": USER})
+    started = run.post("/api/reset/start", {"username": USER, "phone": PHONE})
     code = run.last_code(PHONE)
     verified = run.post("/api/reset/verify", {"challenge": started.json_body["challenge"],
                                               "code": code})

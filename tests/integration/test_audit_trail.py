@@ -41,7 +41,7 @@ def run_both_flows(world, client) -> set[str]:
     number on the way; returns every secret that passed through."""
     secrets = {OLD, REJECTED, NEW}
     world.create_account()
-    started = post(client, "/api/reset/start", {"username": "hemtjanstab"})
+    started = post(client, "/api/reset/start", {"username": "hemtjanstab", "phone": "+46701234567"})
     challenge = started.json_body["challenge"]
     code = world.last_code("+46701234567")
     wrong = f"{(int(code) + 500001) % 1000000:06d}"
@@ -59,10 +59,10 @@ def run_both_flows(world, client) -> set[str]:
     login = post(client, "/api/registration/login", {"username": "hemtjanstab",
                                                      "password": NEW})
     session = login.json_body["session"]
-    assert post(client, "/api/registration/phone", {"phone": "070-765 43 21"},
+    assert post(client, "/api/registration/holders", {"name": "Anna Andersson", "phone": "070-765 43 21"},
                 session=session).status_code == 202
     phone_code = world.last_code("+46707654321")
-    assert post(client, "/api/registration/phone/verify", {"code": phone_code},
+    assert post(client, "/api/registration/holders/verify", {"code": phone_code},
                 session=session).status_code == 200
     assert post(client, "/api/registration/login", {"username": "hemtjanstab",
                                                     "password": OLD}).status_code == 401
@@ -77,7 +77,7 @@ def test_both_flows_leave_no_secret_in_any_log_line_or_audit_record(world, clien
     secrets = run_both_flows(world, client)
     logged = capsys.readouterr().out
     stored = json.dumps(audit_items(world), ensure_ascii=False, default=str)
-    assert "reset.code_verified" in logged and "phone.changed" in stored
+    assert "reset.code_verified" in logged and "holder.added" in stored
     for secret in secrets:
         # a code is six digits: look for it as a number of its own, not inside a timestamp
         pattern = re.compile(rf"(?<!\d){re.escape(secret)}(?!\d)")
@@ -98,9 +98,10 @@ def test_every_log_line_is_one_json_record_with_the_fields_of_spec_9(world, clie
     assert api_lines and api_lines[0]["request_id"] not in ("", "-")
     # Powertools Logger's correlation id: the request's, on every line that request wrote
     assert api_lines[0]["correlation_id"] == api_lines[0]["request_id"]
-    changed = [line for line in lines if line["event"] == "phone.changed"
-               and line["outcome"] == "success"]
-    assert changed[0]["phone"] == "+4670*****21" and changed[0]["previous"] == "+4670*****67"
+    added = [line for line in lines if line["event"] == "holder.added"
+             and line["outcome"] == "success" and line.get("holder_id")]
+    assert added[0]["phone"] == "+4670*****21"
+    assert added[0]["holder_name"] == added[0]["subject_name"] == "Anna Andersson"
 
 
 def test_audit_records_expire_after_the_retention_period(world, client):
@@ -115,7 +116,7 @@ def test_audit_records_expire_after_the_retention_period(world, client):
 
 def test_a_refused_code_is_put_in_the_accounts_trail_with_the_reason(world, client):
     world.create_account()
-    started = post(client, "/api/reset/start", {"username": "hemtjanstab"})
+    started = post(client, "/api/reset/start", {"username": "hemtjanstab", "phone": "+46701234567"})
     world.clock.advance(minutes=11)
     answer = post(client, "/api/reset/verify", {"challenge": started.json_body["challenge"],
                                                 "code": "123456"})
@@ -129,7 +130,7 @@ def test_a_username_with_a_newline_cannot_forge_a_log_line(world, client, capsys
     capsys.readouterr()
     forged = 'x"}\n{"event": "login.succeeded", "username": "hemtjanstab", "outcome": "success'
     for path, body in (("/api/registration/login", {"username": forged, "password": OLD}),
-                       ("/api/reset/start", {"username": forged}),
+                       ("/api/reset/start", {"username": forged, "phone": "+46701234567"}),
                        ("/api/registration/login", {"username": "hemtjanstab\n",
                                                     "password": "wrong"})):
         assert post(client, path, body).status_code in (400, 401)

@@ -33,8 +33,10 @@ def wrong(code: str) -> str:
 def cause_every_event(world, client):
     support = world.portal.support
     world.create_account()                                             # account.created
-    started = post(client, "/api/reset/start", {"username": "hemtjanstab"})  # reset.requested
-    post(client, "/api/reset/start", {"username": "hemtjanstab"})      # ratelimit.exceeded
+    started = post(client, "/api/reset/start",                         # reset.requested
+                   {"username": "hemtjanstab", "phone": "+46701234567"})
+    post(client, "/api/reset/start",                                   # ratelimit.exceeded
+         {"username": "hemtjanstab", "phone": "+46701234567"})
     code = world.last_code("+46701234567")                             # reset.code_sent
     challenge = started.json_body["challenge"]
     post(client, "/api/reset/verify", {"challenge": challenge, "code": wrong(code)})
@@ -47,22 +49,25 @@ def cause_every_event(world, client):
     login = post(client, "/api/registration/login", {"username": "hemtjanstab",
                                                      "password": "Bla-Hus-2026-x"})
     session = login.json_body["session"]                               # login.succeeded
-    post(client, "/api/registration/phone", {"phone": "0707654321"}, session=session)
+    post(client, "/api/registration/holders", {"name": "Anna Andersson", "phone": "0707654321"},
+         session=session)
     phone_code = world.last_code("+46707654321")                       # phone.change_requested
-    post(client, "/api/registration/phone/verify", {"code": phone_code},
-         session=session)                                              # phone.changed
+    post(client, "/api/registration/holders/verify", {"code": wrong(phone_code)},
+         session=session)                                              # phone.changed (wrong)
+    post(client, "/api/registration/holders/verify", {"code": phone_code},
+         session=session)                                              # holder.added
     for _ in range(2):                                                 # login.failed, .locked
         post(client, "/api/registration/login", {"username": "hemtjanstab",
                                                  "password": "Fel-Losen-1"})
     support.unlock("hemtjanstab")                                      # account.unlocked
     support.disable("hemtjanstab")                                     # account.disabled
     support.enable("hemtjanstab")                                      # account.enabled
-    support.set_phone("hemtjanstab", "0701234567")                     # phone.set_by_support
+    support.set_phone("hemtjanstab", "0707654321")                     # phone.set_by_support
     bo = support.add_holder("hemtjanstab", "Bo Ek", "0701112299").holder  # holder.added
     support.remove_holder("hemtjanstab", bo.id)                         # holder.removed
 
     world.create_account("nattpatrullen", phone="+46701112233")
-    again = post(client, "/api/reset/start", {"username": "nattpatrullen"})
+    again = post(client, "/api/reset/start", {"username": "nattpatrullen", "phone": "+46701112233"})
     other = world.last_code("+46701112233")
     for _ in range(2):                                                 # reset.paused
         post(client, "/api/reset/verify", {"challenge": again.json_body["challenge"],

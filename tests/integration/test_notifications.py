@@ -11,7 +11,8 @@ NEW_PASSWORD = "Bla-Hus-2026-x"
 
 
 def reset_password(world, client, lang=None, username="hemtjanstab", number="+46701234567"):
-    started = post(client, "/api/reset/start", {"username": username}, lang=lang)
+    started = post(client, "/api/reset/start", {"username": username, "phone": number},
+                   lang=lang)
     code = world.last_code(number)
     verified = post(client, "/api/reset/verify", {"challenge": started.json_body["challenge"],
                                                   "code": code}, lang=lang)
@@ -25,10 +26,11 @@ def change_number(world, client, new="070-765 43 21", new_e164="+46707654321", l
     login = post(client, "/api/registration/login", {"username": "hemtjanstab",
                                                      "password": PASSWORD}, lang=lang)
     session = login.json_body["session"]
-    asked = post(client, "/api/registration/phone", {"phone": new}, session=session, lang=lang)
+    asked = post(client, "/api/registration/holders", {"name": "Anna Andersson", "phone": new},
+                 session=session, lang=lang)
     assert asked.status_code == 202, asked.body
     code = world.last_code(new_e164)
-    verified = post(client, "/api/registration/phone/verify", {"code": code},
+    verified = post(client, "/api/registration/holders/verify", {"code": code},
                     session=session, lang=lang)
     assert verified.status_code == 200, verified.body
     return code
@@ -44,7 +46,8 @@ def test_a_changed_password_is_told_to_the_registered_number_with_the_swedish_ti
     world.create_account()
     code = reset_password(world, client)
     notices = notices_to(world, "+46701234567")
-    assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00. "
+    assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00 "
+                       "av Registrerat nummer. "
                        "Var det inte du? Kontakta support: 2000 (internt kortnummer, "
                        "knappval 3 och 1) eller vardochstod@orebro.se."]
     assert code not in notices[0] and NEW_PASSWORD not in notices[0]
@@ -56,7 +59,8 @@ def test_the_password_notice_follows_the_language_of_the_reset(world, client):
     notices = notices_to(world, "+46701234567")
     assert len(notices) == 1
     assert notices[0].startswith("The password of the account hemtjanstab was changed "
-                                 "25 November 2026 at 09:00. Wasn't this you?")
+                                 "25 November 2026 at 09:00 by Registrerat nummer. "
+                                 "Wasn't this you?")
 
 
 def test_summer_time_is_shown_as_swedish_summer_time(world, client):
@@ -67,15 +71,25 @@ def test_summer_time_is_shown_as_swedish_summer_time(world, client):
     assert "10 juni 2026 kl. 14:30" in notices_to(world, "+46701234567")[0]
 
 
-def test_a_changed_number_is_told_to_the_old_number_with_the_new_one_masked(world, client):
+def test_an_added_holder_is_told_to_the_others_with_the_new_number_masked(world, client):
     world.create_account()
     change_number(world, client)
     old = notices_to(world, "+46701234567")
     assert len(old) == 1
-    assert "hemtjanstab" in old[0] and "+4670*****21" in old[0]
+    assert "hemtjanstab" in old[0] and "Anna Andersson (070-*** ** 21)" in old[0]
     assert "+46707654321" not in old[0] and "0707654321" not in old[0]
     assert "Kontakta support: 2000 (internt kortnummer, knappval 3 och 1)" in old[0]
     assert notices_to(world, "+46707654321") == []  # the new number only got its code
+
+
+def test_a_password_change_is_told_to_every_holder_naming_who_did_it(world, client):
+    world.create_account()
+    change_number(world, client)
+    world.clock.advance(seconds=61)
+    reset_password(world, client, number="+46707654321")
+    for number in ("+46701234567", "+46707654321"):
+        changed = [text for text in notices_to(world, number) if "byttes" in text]
+        assert len(changed) == 1 and "av Anna Andersson." in changed[0], number
 
 
 def test_a_first_number_sends_no_notice(world, client):
@@ -87,7 +101,7 @@ def test_a_first_number_sends_no_notice(world, client):
 def test_a_password_notice_that_cannot_be_queued_leaves_the_change_done_and_logs_sms_failed(
         world, client, monkeypatch, capsys):
     world.create_account()
-    started = post(client, "/api/reset/start", {"username": "hemtjanstab"})
+    started = post(client, "/api/reset/start", {"username": "hemtjanstab", "phone": "+46701234567"})
     code = world.last_code("+46701234567")
     verified = post(client, "/api/reset/verify", {"challenge": started.json_body["challenge"],
                                                   "code": code})

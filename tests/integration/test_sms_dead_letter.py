@@ -8,7 +8,7 @@ def test_an_sms_that_keeps_failing_ends_in_the_dead_letter_queue_with_sms_failed
     world.create_account()
     failing = FailingGateway()
     world.use(gateway=failing)
-    assert post(client, "/api/reset/start", {"username": "hemtjanstab"}).status_code == 202
+    assert post(client, "/api/reset/start", {"username": "hemtjanstab", "phone": "+46701234567"}).status_code == 202
     from app import deliver_sms
     from infra.local_worker import drain_once
     for _ in range(6):
@@ -27,7 +27,7 @@ def test_an_sms_that_fails_once_is_delivered_on_the_retry(world, client):
     real = world.portal.gateway
     failing = FailingGateway()
     world.use(gateway=failing)
-    assert post(client, "/api/reset/start", {"username": "hemtjanstab"}).status_code == 202
+    assert post(client, "/api/reset/start", {"username": "hemtjanstab", "phone": "+46701234567"}).status_code == 202
     from app import deliver_sms
     from infra.local_worker import drain_once
     assert drain_once(world.sqs, world.queue_url, deliver_sms, visibility_timeout=0,
@@ -62,7 +62,7 @@ def test_while_sns_throttles_the_sms_stays_queued_and_goes_out_once_when_it_reco
     from app import deliver_sms
     from infra.local_worker import drain_once
     world.create_account()
-    assert post(client, "/api/reset/start", {"username": "hemtjanstab"}).status_code == 202
+    assert post(client, "/api/reset/start", {"username": "hemtjanstab", "phone": "+46701234567"}).status_code == 202
     last = world.settings.sms_max_receives
     tried = sns_down_for(last - 1)
     for _ in range(last - 1):
@@ -85,7 +85,7 @@ def test_an_sms_moved_back_from_the_dead_letter_queue_goes_out_once_sns_is_back(
     from app import deliver_sms
     from infra.local_worker import drain_once
     world.create_account()
-    assert post(client, "/api/reset/start", {"username": "hemtjanstab"}).status_code == 202
+    assert post(client, "/api/reset/start", {"username": "hemtjanstab", "phone": "+46701234567"}).status_code == 202
     sns_down_for(world.settings.sms_max_receives)
     for _ in range(world.settings.sms_max_receives + 1):
         drain_once(world.sqs, world.queue_url, deliver_sms, visibility_timeout=0, rounds=1)

@@ -109,8 +109,14 @@ class Rig:
 
     # -- the steps of the flows ------------------------------------------------------------
 
-    def challenge(self, username=USERNAME, caller: Caller = USER) -> str:
-        return self.portal.reset.start(username, caller)["challenge"]
+    def challenge(self, username=USERNAME, caller: Caller = USER, phone: str | None = None
+                  ) -> str:
+        """Start a reset with `phone`, by default the account's first holder's number (or
+        PHONE, for a username that has none)."""
+        if phone is None:
+            account = self.portal.accounts.get(username.strip().lower())
+            phone = account.phone if account and account.phone else PHONE
+        return self.portal.reset.start(username, phone, caller)["challenge"]
 
     def reset_token(self, username=USERNAME, phone=PHONE) -> str:
         """Start a reset and verify the code that reached `phone`: a fresh reset token."""

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.errors import (InvalidName, InvalidPhone, NotFound, PhoneNotAllowed,
                                       TooManyHolders)
 from chalicelib.ports import Put
-from tests.unit.conftest import NEW_PHONE, PHONE, USERNAME
+from tests.unit.conftest import NEW_PHONE, PHONE, USER, USERNAME
 
 BO = NEW_PHONE
 
@@ -133,7 +133,9 @@ def test_a_removed_holder_and_the_others_are_told_and_codes_go_to_the_next_holde
         assert "Registrerat nummer (070-*** ** 67) togs bort av support" in \
             rig.texts_to(number)[-1]
     rig.clock.advance(seconds=61)
-    rig.challenge()  # a version 1 reset: its code goes to the first holder's number
+    rig.portal.reset.start(USERNAME, PHONE, USER)  # the removed number: no code
+    rig.clock.advance(seconds=61)
+    rig.portal.reset.start(USERNAME, BO, USER)
     assert rig.last_code(BO) and rig.codes_sent_to(PHONE) == []
 
 
@@ -165,17 +167,18 @@ def test_support_setting_a_number_makes_it_the_first_holder_and_keeps_the_others
     assert last(rig, "phone.set_by_support")["subject_name"] == "Bo Ek"
 
 
-def test_a_number_changed_on_pwreg_version_1_is_the_first_holders_new_number(rig):
+def test_a_number_added_on_pwreg_is_a_new_holder_and_the_others_keep_theirs(rig):
     rig.create_account()
     rig.portal.support.add_holder(USERNAME, "Bo Ek", CIA)
-    first = rig.account().holders[0]
+    first, second = rig.account().holders
     session = rig.session()
-    rig.portal.registration.request_phone(session, "0707654321", rig_caller())
-    rig.portal.registration.verify_phone(session, rig.last_code(BO), rig_caller())
+    rig.portal.registration.request_holder(session, "Anna Andersson", "0707654321", rig_caller())
+    shown = rig.portal.registration.verify_holder(session, rig.last_code(BO), rig_caller())
     after = rig.account()
-    assert after.phone == BO
-    assert [(h.id, h.phone) for h in after.holders] == [(first.id, BO),
-                                                       (after.holders[1].id, CIA)]
+    assert after.phone == PHONE  # the first holder's, as before
+    assert [(h.id, h.name, h.phone) for h in after.holders] == [
+        (first.id, first.name, PHONE), (second.id, "Bo Ek", CIA),
+        (shown["holder"]["id"], "Anna Andersson", BO)]
 
 
 def rig_caller():

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from chalicelib.domain.phone import masked_national
 from chalicelib.domain.errors import (ChallengeExpired, CodeExpired, InvalidCode,
                                       ResendTooSoon)
 from chalicelib.domain.events import Caller
@@ -75,7 +76,7 @@ def test_a_code_just_inside_ten_minutes_still_works(rig, account):
 
 def test_the_code_lifetime_is_a_setting(rig, account, reconfigure):
     reconfigure(code={"lifetime_seconds": 300})
-    answer = rig.portal.reset.start(USERNAME, USER)
+    answer = rig.portal.reset.start(USERNAME, "+46701234567", USER)
     assert answer["expires_in"] == 300
     code = rig.last_code()
     assert "Den gäller i 5 minuter." in rig.texts_to(PHONE)[-1]
@@ -86,11 +87,11 @@ def test_the_code_lifetime_is_a_setting(rig, account, reconfigure):
 
 def test_a_pwreg_code_is_valid_for_ten_minutes(rig, account):
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
     rig.clock.advance(seconds=600)
     with pytest.raises(CodeExpired):
-        rig.portal.registration.verify_phone(session, code, USER)
+        rig.portal.registration.verify_holder(session, code, USER)
     assert rig.account().phone == PHONE
 
 
@@ -121,16 +122,16 @@ def test_sixth_wrong_code_kills_the_code_even_if_right(rig, account):
 
 def test_sixth_pwreg_attempt_fails_even_if_right(rig, account):
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
     left = []
     for _ in range(5):
         with pytest.raises(InvalidCode) as failed:
-            rig.portal.registration.verify_phone(session, wrong(code), USER)
+            rig.portal.registration.verify_holder(session, wrong(code), USER)
         left.append(failed.value.fields["attempts_left"])
     assert left == [4, 3, 2, 1, 0]
     with pytest.raises(CodeExpired):
-        rig.portal.registration.verify_phone(session, code, USER)
+        rig.portal.registration.verify_holder(session, code, USER)
     assert rig.account().phone == PHONE
 
 
@@ -146,11 +147,13 @@ def test_a_code_can_be_used_only_once(rig, account):
 
 def test_a_pwreg_code_can_be_used_only_once(rig, account):
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
-    assert rig.portal.registration.verify_phone(session, code, USER) == {"phone": NEW_PHONE}
+    shown = rig.portal.registration.verify_holder(session, code, USER)
+    assert shown["holder"]["phone_masked"] == \
+        masked_national(NEW_PHONE)
     with pytest.raises(CodeExpired):
-        rig.portal.registration.verify_phone(session, code, USER)
+        rig.portal.registration.verify_holder(session, code, USER)
 
 
 def test_the_code_of_one_challenge_does_not_open_another(rig, account):
@@ -242,15 +245,17 @@ def test_a_used_or_unknown_challenge_cannot_be_resent(rig, account):
 
 def test_a_new_pwreg_code_after_60_seconds_replaces_the_previous_one(rig, account):
     session = rig.session()
-    rig.portal.registration.request_phone(session, "+46701111111", USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", "+46701111111", USER)
     old = rig.last_code("+46701111111")
     rig.clock.advance(seconds=60)
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     new = rig.last_code(NEW_PHONE)
     if new != old:
         with pytest.raises(InvalidCode):
-            rig.portal.registration.verify_phone(session, old, USER)
-    assert rig.portal.registration.verify_phone(session, new, USER) == {"phone": NEW_PHONE}
+            rig.portal.registration.verify_holder(session, old, USER)
+    shown = rig.portal.registration.verify_holder(session, new, USER)
+    assert shown["holder"]["phone_masked"] == \
+        masked_national(NEW_PHONE)
 
 
 # -- stored only as an HMAC -------------------------------------------------------------------
@@ -272,7 +277,7 @@ def test_a_reset_code_is_stored_only_as_an_hmac_under_the_code_key(rig, account)
 
 def test_a_pwreg_code_is_stored_only_as_an_hmac_under_the_code_key(rig, account):
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
     assert not standalone(code, rig.stored())
     [item] = [i for i in rig.store.items(rig.settings.challenges_table)
@@ -302,7 +307,7 @@ def test_the_sms_says_exactly_the_specified_swedish_text(rig, account):
 
 
 def test_the_sms_is_english_for_an_english_caller(rig, account):
-    rig.portal.reset.start(USERNAME, Caller(ip="203.0.113.7", request_id="t", lang="en"))
+    rig.portal.reset.start(USERNAME, "+46701234567", Caller(ip="203.0.113.7", request_id="t", lang="en"))
     code = rig.last_code()
     assert rig.texts_to(PHONE) == [
         f"Your security code is {code}. It is valid for 10 minutes. Never share the code "
@@ -321,7 +326,7 @@ def test_the_sms_names_the_configured_portal_host_and_no_user_and_no_link(
 
 
 def test_the_pwreg_code_sms_has_the_same_text(rig, account):
-    rig.portal.registration.request_phone(rig.session(), NEW_PHONE, USER)
+    rig.portal.registration.request_holder(rig.session(), "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
     assert rig.texts_to(NEW_PHONE) == [
         f"Din säkerhetskod är {code}. Den gäller i 10 minuter. Dela aldrig koden med någon."
@@ -332,7 +337,7 @@ def test_the_pwreg_code_sms_has_the_same_text(rig, account):
 
 def test_the_answer_does_not_wait_for_the_sms(rig, account):
     rig.gateway.failure = RuntimeError("SNS is down")
-    answer = rig.portal.reset.start(USERNAME, USER)
+    answer = rig.portal.reset.start(USERNAME, "+46701234567", USER)
     assert set(answer) == {"challenge", "expires_in", "resend_after"}
     assert rig.gateway.calls == 0  # only queued
     [message] = rig.queued()

@@ -14,6 +14,7 @@ from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidCred
                                       TooManyRequests)
 from chalicelib.domain.events import Caller
 from chalicelib.domain.limits import parse_rules
+from chalicelib.domain.phone import masked_national
 from tests.unit.conftest import NEW_PHONE, PASSWORD, PHONE, USER, USERNAME
 
 WRONG_PASSWORD = "Fel-Losen-1"
@@ -64,13 +65,15 @@ def test_code_sms_per_username_are_limited_with_the_same_answer_and_no_sms(rig, 
     answers = set()
     for at, sends in SMS_SCHEDULE:
         rig.clock.set(first + timedelta(seconds=at))
-        answer = rig.portal.reset.start(username.upper(), USER)  # however it is typed
+        answer = rig.portal.reset.start(username.upper(), "+46701234567", USER)  # however it is typed
         answers.add((answer["expires_in"], answer["resend_after"], tuple(sorted(answer))))
         assert queued_now(rig) == (1 if sends else 0), at
     assert answers == {(600, 60, ("challenge", "expires_in", "resend_after"))}
     sent = sum(1 for _, sends in SMS_SCHEDULE if sends)
     assert len(rig.sent) == (sent if username == USERNAME else 0)
-    assert "sms_per_username" in limit_records(rig, username)
+    # An unknown username's starts are limited on its stand-in (services/reset.py): the
+    # same work, and no record of a refusal nobody could see.
+    assert ("sms_per_username" in limit_records(rig, username)) == (username == USERNAME)
 
 
 def test_resends_count_against_the_same_limit_and_a_limited_resend_keeps_the_old_code(rig):
@@ -90,10 +93,10 @@ def test_resends_count_against_the_same_limit_and_a_limited_resend_keeps_the_old
 def test_a_pwreg_code_does_not_delay_a_pwreset_code(rig):
     """SPEC 5 v2 (issue 13.1): the guide sends users from pwreg straight on to pwreset."""
     rig.create_account()
-    rig.portal.registration.request_phone(rig.session(), NEW_PHONE, USER)
+    rig.portal.registration.request_holder(rig.session(), "Anna Andersson", NEW_PHONE, USER)
     assert queued_now(rig) == 1
     rig.clock.advance(seconds=4)
-    assert set(rig.portal.reset.start(USERNAME, USER)) == {"challenge", "expires_in",
+    assert set(rig.portal.reset.start(USERNAME, "+46701234567", USER)) == {"challenge", "expires_in",
                                                            "resend_after"}
     assert queued_now(rig) == 1
     rig.clock.advance(seconds=4)
@@ -107,24 +110,24 @@ def test_a_pwreset_code_does_not_delay_a_pwreg_code(rig):
     assert queued_now(rig) == 1
     rig.clock.advance(seconds=4)
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     assert queued_now(rig) == 1
     rig.clock.advance(seconds=4)
     with pytest.raises(TooManyRequests):  # pwreg's own 1 per 60 s
-        rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+        rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
 
 
 def test_pwreg_and_pwreset_codes_share_the_three_per_15_minutes(rig):
     rig.create_account()
     rig.challenge()
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     rig.clock.advance(seconds=60)
     rig.challenge()
     assert queued_now(rig) == 3
     rig.clock.advance(seconds=60)
     with pytest.raises(TooManyRequests) as refused:  # the 4th in 15 min, whatever the flow
-        rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+        rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     assert refused.value.fields["retry_after"] == 900 - 120
     rig.challenge()
     assert queued_now(rig) == 0
@@ -133,11 +136,11 @@ def test_pwreg_and_pwreset_codes_share_the_three_per_15_minutes(rig):
 def test_a_second_pwreg_code_within_the_minute_is_too_many_requests_and_sends_nothing(rig):
     rig.create_account()
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     assert queued_now(rig) == 1
     rig.clock.advance(seconds=20)
     with pytest.raises(TooManyRequests) as refused:
-        rig.portal.registration.request_phone(session, "+46701111111", USER)
+        rig.portal.registration.request_holder(session, "Anna Andersson", "+46701111111", USER)
     assert refused.value.fields["retry_after"] == 40
     assert queued_now(rig) == 0
 
@@ -167,7 +170,7 @@ def test_ten_wrong_codes_pause_resets_of_that_username_for_24_hours(rig):
         rig.portal.reset.verify(live, code, USER)
     # ... and a new start answers as always, but sends nothing,
     rig.clock.advance(minutes=16)
-    assert set(rig.portal.reset.start(USERNAME, USER)) == {"challenge", "expires_in",
+    assert set(rig.portal.reset.start(USERNAME, "+46701234567", USER)) == {"challenge", "expires_in",
                                                            "resend_after"}
     rig.clock.advance(hours=23, minutes=30)
     rig.challenge()
@@ -181,13 +184,14 @@ def test_ten_wrong_codes_pause_resets_of_that_username_for_24_hours(rig):
     assert "reset_token" in rig.portal.reset.verify(challenge, rig.last_code(), USER)
 
 
-def test_wrong_codes_for_an_unknown_username_pause_it_the_same_way(rig):
+def test_wrong_codes_for_an_unknown_username_never_pause_it(rig):
     ten_wrong_codes(rig, "finns-inte")
-    assert "reset.paused" in rig.events("finns-inte")
-    rig.deliver()
+    assert "reset.paused" not in rig.events("finns-inte")
+    # the answers stay those of a wrong code, then of a pause, as for a holder's number
     rig.clock.advance(minutes=16)
-    rig.challenge("finns-inte")
-    assert queued_now(rig) == 0  # as for a known username: not even queued
+    challenge = rig.challenge("finns-inte")
+    with pytest.raises(ChallengeExpired):
+        rig.portal.reset.verify(challenge, "000000", USER)
 
 
 def wrong_codes(rig, challenge, code, times):
@@ -277,20 +281,20 @@ def test_a_lock_is_per_username(rig):
 def test_thirty_reset_starts_per_hour_from_one_address_then_too_many_requests(rig):
     ip = "203.0.113.9"
     for n in range(30):
-        rig.portal.reset.start(f"konto{n}", from_ip(ip))
+        rig.portal.reset.start(f"konto{n}", "+46701234567", from_ip(ip))
     with pytest.raises(TooManyRequests) as refused:
-        rig.portal.reset.start("konto30", from_ip(ip))
+        rig.portal.reset.start("konto30", "+46701234567", from_ip(ip))
     assert refused.value.fields["retry_after"] == 3600  # the clock stands at a full hour
     assert "reset_starts_per_ip" in limit_records(rig, "konto30")
     queued_now(rig)
     rig.clock.advance(minutes=20)
     with pytest.raises(TooManyRequests) as refused:
-        rig.portal.reset.start("konto31", from_ip(ip))
+        rig.portal.reset.start("konto31", "+46701234567", from_ip(ip))
     assert refused.value.fields["retry_after"] == 2400
     assert queued_now(rig) == 0
-    assert "challenge" in rig.portal.reset.start("konto32", from_ip("203.0.113.10"))
+    assert "challenge" in rig.portal.reset.start("konto32", "+46701234567", from_ip("203.0.113.10"))
     rig.clock.advance(minutes=40)
-    assert "challenge" in rig.portal.reset.start("konto33", from_ip(ip))
+    assert "challenge" in rig.portal.reset.start("konto33", "+46701234567", from_ip(ip))
 
 
 def test_thirty_logins_per_hour_from_one_address_then_too_many_attempts_even_if_right(rig):
@@ -311,15 +315,15 @@ def test_thirty_logins_per_hour_from_one_address_then_too_many_attempts_even_if_
 def test_the_per_address_limits_are_settings(rig, reconfigure):
     reconfigure(limits={"reset_starts_per_ip": parse_rules("2/60")})
     for n in range(2):
-        rig.portal.reset.start(f"konto{n}", USER)
+        rig.portal.reset.start(f"konto{n}", "+46701234567", USER)
     with pytest.raises(TooManyRequests) as refused:
-        rig.portal.reset.start("konto2", USER)
+        rig.portal.reset.start("konto2", "+46701234567", USER)
     assert refused.value.fields["retry_after"] == 60
 
 
 def test_an_address_is_counted_but_never_stored(rig):
     ip = "198.51.100.23"
-    rig.portal.reset.start("konto", from_ip(ip))
+    rig.portal.reset.start("konto", "+46701234567", from_ip(ip))
     limits = str(rig.store.items(rig.settings.limits_table))
     assert ip not in limits
 
@@ -327,28 +331,30 @@ def test_an_address_is_counted_but_never_stored(rig):
 # -- new numbers verified per account: 3 per 24 h ---------------------------------------------
 
 def new_number(rig, session, number):
-    rig.portal.registration.request_phone(session, number, USER)
-    return rig.portal.registration.verify_phone(session, rig.last_code(number), USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", number, USER)
+    return rig.portal.registration.verify_holder(session, rig.last_code(number), USER)
 
 
 def test_three_new_numbers_per_account_and_day_then_too_many_requests(rig):
     rig.create_account()
     session = rig.session()
     for number in ("+46701111111", "+46702222222", "+46703333333"):
-        assert new_number(rig, session, number) == {"phone": number}
+        assert new_number(rig, session, number)["holder"]["phone_masked"] == \
+            masked_national(number)
         rig.clock.advance(seconds=61)
     rig.clock.advance(minutes=15)  # clear of the 3 code SMS per 15 minutes
     session = rig.session()
     rig.deliver()  # the notices to the replaced numbers
     with pytest.raises(TooManyRequests) as refused:
-        rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+        rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     assert refused.value.fields["retry_after"] > 0
     assert "numbers_per_account" in limit_records(rig)
     assert queued_now(rig) == 0
-    assert rig.account().phone == "+46703333333"
+    assert [h.phone for h in rig.account().holders] == [
+        PHONE, "+46701111111", "+46702222222", "+46703333333"]
     rig.clock.advance(hours=24)
     session = rig.session()
-    assert new_number(rig, session, NEW_PHONE) == {"phone": NEW_PHONE}
+    assert new_number(rig, session, NEW_PHONE)["holder"]["name"] == "Anna Andersson"
 
 
 # -- SMS for the whole service ----------------------------------------------------------------
@@ -390,11 +396,11 @@ def test_the_service_limit_also_stops_notices(rig, reconfigure):
 def test_swedish_mobile_numbers_are_accepted_and_kept_in_e164(rig, typed):
     rig.create_account()
     session = rig.session()
-    answer = rig.portal.registration.request_phone(session, typed, USER)
+    answer = rig.portal.registration.request_holder(session, "Anna Andersson", typed, USER)
     assert answer == {"phone": NEW_PHONE, "expires_in": 600, "resend_after": 60}
-    assert rig.portal.registration.verify_phone(session, rig.last_code(NEW_PHONE), USER) == {
-        "phone": NEW_PHONE}
-    assert rig.account().phone == NEW_PHONE
+    shown = rig.portal.registration.verify_holder(session, rig.last_code(NEW_PHONE), USER)
+    assert shown["holder"]["phone_masked"] == "070-*** ** 21"
+    assert [h.phone for h in rig.account().holders] == [PHONE, NEW_PHONE]
 
 
 @pytest.mark.parametrize("typed", ["08-123 456 78", "+4740612345", "+4915112345678",
@@ -404,7 +410,7 @@ def test_swedish_mobile_numbers_are_accepted_and_kept_in_e164(rig, typed):
 def test_landlines_and_foreign_numbers_are_not_allowed(rig, typed):
     rig.create_account()
     with pytest.raises(PhoneNotAllowed):
-        rig.portal.registration.request_phone(rig.session(), typed, USER)
+        rig.portal.registration.request_holder(rig.session(), "Anna Andersson", typed, USER)
     assert queued_now(rig) == 0
 
 
@@ -412,13 +418,13 @@ def test_landlines_and_foreign_numbers_are_not_allowed(rig, typed):
 def test_what_is_no_number_at_all_is_an_invalid_phone(rig, typed):
     rig.create_account()
     with pytest.raises(InvalidPhone):
-        rig.portal.registration.request_phone(rig.session(), typed, USER)
+        rig.portal.registration.request_holder(rig.session(), "Anna Andersson", typed, USER)
 
 
 def test_the_allowed_countries_are_a_setting(rig, reconfigure):
     reconfigure(allowed_countries=("SE", "NO"))
     rig.create_account()
-    answer = rig.portal.registration.request_phone(rig.session(), "+47 406 12 345", USER)
+    answer = rig.portal.registration.request_holder(rig.session(), "Anna Andersson", "+47 406 12 345", USER)
     assert answer["phone"] == "+4740612345"
 
 
@@ -426,8 +432,8 @@ def test_the_allowed_countries_are_a_setting(rig, reconfigure):
 
 def test_reset_answers_alike_for_known_and_unknown_usernames(rig):
     rig.create_account()
-    known = rig.portal.reset.start(USERNAME, USER)
-    unknown = rig.portal.reset.start("finns-inte", USER)
+    known = rig.portal.reset.start(USERNAME, "+46701234567", USER)
+    unknown = rig.portal.reset.start("finns-inte", "+46701234567", USER)
     assert {k: v for k, v in known.items() if k != "challenge"} == {
         k: v for k, v in unknown.items() if k != "challenge"}
     assert len(known["challenge"]) == len(unknown["challenge"])

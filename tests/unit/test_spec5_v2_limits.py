@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import pytest
 
+from chalicelib.domain.phone import masked_national
 from chalicelib.domain.errors import (InvalidCode, InvalidCredentials, ServiceUnavailable,
                                       TooManyAttempts, TooManyRequests)
 from chalicelib.domain.events import Caller
@@ -32,7 +33,7 @@ def starts(rig, count: int, ip_of) -> list[bool]:
     passed = []
     for i in range(count):
         try:
-            rig.portal.reset.start(f"konto{i}", from_ip(ip_of(i)))
+            rig.portal.reset.start(f"konto{i}", "+46701234567", from_ip(ip_of(i)))
             passed.append(True)
         except TooManyRequests:
             passed.append(False)
@@ -53,13 +54,13 @@ def test_forty_starts_from_forty_addresses_of_one_64_are_limited_as_one_client(r
     passed = starts(rig, 40, lambda i: f"2001:db8:7:1::{i + 1:x}")
     assert passed == [True] * 30 + [False] * 10
     # Another /64 is another client.
-    assert "challenge" in rig.portal.reset.start("konto", from_ip("2001:db8:7:2::1"))
+    assert "challenge" in rig.portal.reset.start("konto", "+46701234567", from_ip("2001:db8:7:2::1"))
 
 
 def test_a_network_is_stored_as_an_hmac_under_the_limit_key_never_a_plain_hash(rig,
                                                                                reconfigure):
     ip = "198.51.100.23"
-    rig.portal.reset.start("konto", from_ip(ip))
+    rig.portal.reset.start("konto", "+46701234567", from_ip(ip))
     stored = str(rig.store.items(rig.settings.limits_table))
     for unkeyed in (ip, hashlib.sha256(ip.encode()).hexdigest()[:24],
                     hashlib.sha256(network_of(ip).encode()).hexdigest()[:24]):
@@ -67,7 +68,7 @@ def test_a_network_is_stored_as_an_hmac_under_the_limit_key_never_a_plain_hash(r
     # The same address under another key is another subject: the key is what makes it.
     keys = {item["key"] for item in rig.store.items(rig.settings.limits_table)}
     reconfigure(limit_key="m" * 32)
-    rig.portal.reset.start("konto", from_ip(ip))
+    rig.portal.reset.start("konto", "+46701234567", from_ip(ip))
     added = {item["key"] for item in rig.store.items(rig.settings.limits_table)} - keys
     assert any(key.startswith("net-reset#") for key in added)
 
@@ -283,19 +284,21 @@ def test_resends_are_limited_per_network(rig, reconfigure):
 def test_a_new_pwreg_code_carries_the_wrong_attempts_over(rig):
     rig.create_account()
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
     left = []
     for _ in range(2):
         with pytest.raises(InvalidCode) as failed:
-            rig.portal.registration.verify_phone(session, f"{(int(code) + 1) % 10**6:06d}",
+            rig.portal.registration.verify_holder(session, f"{(int(code) + 1) % 10**6:06d}",
                                                  USER)
         left.append(failed.value.fields["attempts_left"])
     rig.clock.advance(seconds=60)
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)  # "Skicka ny kod"
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)  # "Skicka ny kod"
     new = rig.last_code(NEW_PHONE)
     with pytest.raises(InvalidCode) as failed:
-        rig.portal.registration.verify_phone(session, f"{(int(new) + 1) % 10**6:06d}", USER)
+        rig.portal.registration.verify_holder(session, f"{(int(new) + 1) % 10**6:06d}", USER)
     left.append(failed.value.fields["attempts_left"])
     assert left == [4, 3, 2]  # not 4 again
-    assert rig.portal.registration.verify_phone(session, new, USER) == {"phone": NEW_PHONE}
+    shown = rig.portal.registration.verify_holder(session, new, USER)
+    assert shown["holder"]["phone_masked"] == \
+        masked_national(NEW_PHONE)

@@ -48,12 +48,12 @@ def test_a_session_lasts_15_minutes_by_the_clock(rig, account):
     rig.clock.advance(seconds=899)
     # Still valid: the session is accepted and the number is judged.
     with pytest.raises(InvalidPhone):
-        rig.portal.registration.request_phone(session, "hello", USER)
+        rig.portal.registration.request_holder(session, "Anna Andersson", "hello", USER)
     rig.clock.advance(seconds=1)
     with pytest.raises(InvalidSession):
-        rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+        rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     with pytest.raises(InvalidSession):
-        rig.portal.registration.verify_phone(session, "123456", USER)
+        rig.portal.registration.verify_holder(session, "123456", USER)
     rig.deliver()
     assert rig.sent == []
 
@@ -63,17 +63,17 @@ def test_the_session_lifetime_is_a_setting(rig, account, reconfigure):
     session = rig.session()
     rig.clock.advance(seconds=300)
     with pytest.raises(InvalidSession):
-        rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+        rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
 
 
 def test_a_pending_code_dies_with_its_session(rig, account):
     session = rig.session()
     rig.clock.advance(seconds=500)
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
     rig.clock.advance(seconds=401)  # the code's 10 minutes are not over; the session's 15 are
     with pytest.raises(InvalidSession):
-        rig.portal.registration.verify_phone(session, code, USER)
+        rig.portal.registration.verify_holder(session, code, USER)
     assert rig.account().phone == PHONE
 
 
@@ -81,18 +81,18 @@ def test_a_pending_code_dies_with_its_session(rig, account):
 def test_a_missing_or_garbage_session_is_invalid(rig, account, secret):
     rig.session()  # a real session exists, but is not the one given
     with pytest.raises(InvalidSession):
-        rig.portal.registration.request_phone(secret, NEW_PHONE, USER)
+        rig.portal.registration.request_holder(secret, "Anna Andersson", NEW_PHONE, USER)
     with pytest.raises(InvalidSession):
-        rig.portal.registration.verify_phone(secret, "123456", USER)
+        rig.portal.registration.verify_holder(secret, "123456", USER)
 
 
 def test_logout_ends_the_session_and_its_pending_code(rig, account):
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
     rig.portal.registration.logout(session)
     with pytest.raises(InvalidSession):
-        rig.portal.registration.verify_phone(session, code, USER)
+        rig.portal.registration.verify_holder(session, code, USER)
     assert not [item for item in rig.store.items(rig.settings.challenges_table)
                 if item["kind"] in ("session", "phone")]
     assert rig.account().phone == PHONE
@@ -102,15 +102,15 @@ def test_logout_without_a_session_does_nothing(rig, account):
     session = rig.session()
     for nothing in (None, "", "garbage"):
         assert rig.portal.registration.logout(nothing) is None
-    assert rig.portal.registration.request_phone(session, NEW_PHONE, USER)["phone"] == NEW_PHONE
+    assert rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)["phone"] == NEW_PHONE
 
 
 def test_logging_out_one_session_leaves_another(rig, account):
     first, second = rig.session(), rig.session()
     rig.portal.registration.logout(first)
     with pytest.raises(InvalidSession):
-        rig.portal.registration.request_phone(first, NEW_PHONE, USER)
-    assert rig.portal.registration.request_phone(second, NEW_PHONE, USER)["phone"] == NEW_PHONE
+        rig.portal.registration.request_holder(first, "Anna Andersson", NEW_PHONE, USER)
+    assert rig.portal.registration.request_holder(second, "Anna Andersson", NEW_PHONE, USER)["phone"] == NEW_PHONE
 
 
 # -- the reset token --------------------------------------------------------------------------
@@ -192,26 +192,26 @@ def test_a_successful_reset_ends_the_accounts_pwreg_sessions(rig, account):
     complete(rig, rig.reset_token())
     rig.clock.advance(seconds=60)  # past the code SMS limit; well inside the 15 minutes
     with pytest.raises(InvalidSession):
-        rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+        rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     fresh = rig.session(password=NEW_PASSWORD)
-    assert rig.portal.registration.request_phone(fresh, NEW_PHONE, USER)["phone"] == NEW_PHONE
+    assert rig.portal.registration.request_holder(fresh, "Anna Andersson", NEW_PHONE, USER)["phone"] == NEW_PHONE
 
 
 def test_a_successful_reset_leaves_other_accounts_sessions(rig, account):
     rig.create_account("hemvardsgruppen", phone="+46702222222")
     other = rig.session("hemvardsgruppen")
     complete(rig, rig.reset_token())
-    assert rig.portal.registration.request_phone(other, NEW_PHONE, USER)["phone"] == NEW_PHONE
+    assert rig.portal.registration.request_holder(other, "Anna Andersson", NEW_PHONE, USER)["phone"] == NEW_PHONE
 
 
 def test_a_pending_number_change_cannot_be_finished_after_a_reset(rig, account):
     session = rig.session()
-    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)
     code = rig.last_code(NEW_PHONE)
     rig.clock.advance(seconds=60)
     complete(rig, rig.reset_token())
     with pytest.raises(InvalidSession):
-        rig.portal.registration.verify_phone(session, code, USER)
+        rig.portal.registration.verify_holder(session, code, USER)
     assert rig.account().phone == PHONE
 
 
@@ -220,7 +220,7 @@ def test_a_rejected_password_ends_no_session(rig, account):
     with pytest.raises(PasswordRejected):
         complete(rig, rig.reset_token(), "Åsa12345")
     rig.clock.advance(seconds=60)  # past the code SMS limit
-    assert rig.portal.registration.request_phone(session, NEW_PHONE, USER)["phone"] == NEW_PHONE
+    assert rig.portal.registration.request_holder(session, "Anna Andersson", NEW_PHONE, USER)["phone"] == NEW_PHONE
 
 
 def test_a_successful_reset_clears_the_pwreg_login_lock(rig, account):
