@@ -6,6 +6,8 @@
   through chalice.test.Client against an in-process moto;
 - `reset/complete` with a password history of 1 and of 24;
 - the time difference between usernames that exist and do not (reset start and login);
+- while a username's reset is paused, the time difference between verifying the right code
+  and a wrong one (issue 12: a paused reset must be no oracle, in timing either);
 - `python -c "import app"` against importing only chalice and boto3, in fresh processes;
   and `import app` with what the first log line of a cold start adds (Powertools' Logger
   and Metrics, which chalicelib/adapters/telemetry.py imports then, not with the app);
@@ -415,6 +417,48 @@ def _ldap_enumeration(bench: Bench, directory, runs: int, warmup: int) -> dict:
             "difference_ms": ms(max(medians.values()) - min(medians.values())), "runs": runs}
 
 
+def measure_paused(bench: Bench, runs: int, warmup: int = 2) -> dict:
+    """`reset/verify` of the right and of a wrong code, each on a live challenge made before
+    the username's reset was paused by 10 wrong codes: the same answer, and the same time."""
+    import random
+    username, phone = "pause.bench", "+46701239003"
+    bench.create(username, phone)
+    times = {"right": [], "wrong": []}
+    shuffle = random.Random(12)
+    for i in range(warmup + runs):
+        bench.next_day()
+        live = []
+        for n in range(2):
+            started, _, _ = bench.post("/api/reset/start", {"username": username},
+                                       ip=f"192.0.2.{n + 1}")
+            live.append((expect(started, 202, "reset start")["challenge"],
+                         bench.last_code(phone)))
+            bench.clock.advance(seconds=61)
+        for n in range(2):
+            started, _, _ = bench.post("/api/reset/start", {"username": username},
+                                       ip=f"192.0.2.{n + 11}")
+            challenge = expect(started, 202, "reset start")["challenge"]
+            for k in range(5):
+                wrong, _, _ = bench.post("/api/reset/verify",
+                                         {"challenge": challenge, "code": "000000"},
+                                         ip=f"198.51.100.{n * 5 + k + 1}")
+                expect(wrong, 400, "a wrong code")
+        (right_challenge, right_code), (wrong_challenge, code) = live
+        wrong_code = f"{(int(code) + 1) % 1_000_000:06d}"
+        order = [("right", right_challenge, right_code), ("wrong", wrong_challenge, wrong_code)]
+        shuffle.shuffle(order)
+        for kind, challenge, value in order:
+            response, elapsed, _ = bench.post("/api/reset/verify",
+                                              {"challenge": challenge, "code": value},
+                                              ip=f"203.0.113.{i % 200}")
+            expect(response, 410, f"a {kind} code while paused")
+            if i >= warmup:
+                times[kind].append(elapsed)
+    medians = {kind: statistics.median(found) for kind, found in times.items()}
+    return {"median_ms": {kind: ms(value) for kind, value in medians.items()},
+            "difference_ms": ms(abs(medians["right"] - medians["wrong"])), "runs": runs}
+
+
 # -- cold start: importing the app ----------------------------------------------------------
 
 def measure_imports(runs: int) -> dict:
@@ -480,6 +524,7 @@ def main(argv=None) -> int:
         steps = measure_steps(bench, args.runs)
         history = measure_history(bench, args.runs)
         enumeration = measure_enumeration(bench, args.runs)
+        paused = measure_paused(bench, args.runs)
     for step in STEPS:
         found = steps[step]
         figures.add(f"{step}: AWS calls", found["calls"], str(found["calls"]),
@@ -495,7 +540,11 @@ def main(argv=None) -> int:
         figures.add(f"{path}: time, exists or not", found["difference_ms"],
                     f"{found['difference_ms']:.1f} ms between medians",
                     f"< {MAX_ENUMERATION_MS:.0f} ms", found["difference_ms"] < MAX_ENUMERATION_MS)
-    figures.details.update(steps=steps, history=history, enumeration=enumeration)
+    figures.add("verify while paused: right or wrong", paused["difference_ms"],
+                f"{paused['difference_ms']:.1f} ms between medians",
+                f"< {MAX_ENUMERATION_MS:.0f} ms", paused["difference_ms"] < MAX_ENUMERATION_MS)
+    figures.details.update(steps=steps, history=history, enumeration=enumeration,
+                           paused=paused)
 
     print("bench: ldap mode against a real slapd...", flush=True)
     with open(os.devnull, "w") as quiet, redirect_stdout(quiet):

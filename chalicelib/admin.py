@@ -182,7 +182,8 @@ def diagnosis(state, settings) -> list[tuple[str, str]]:
         login = (f"LOCKED until {when(state.login_locked_until, now)} — "
                  f"`accounts unlock {account.username}` lifts it")
     else:
-        login = (f"not locked ({state.login_failures} recent failures; locks at "
+        login = (f"not locked ({state.login_failures} recent failures; locks a network at "
+                 f"{rules(limits.login_failures_per_network)}, every network at "
                  f"{rules(limits.login_failures_per_username)})")
     if state.reset_paused_until:
         reset = (f"PAUSED until {when(state.reset_paused_until, now)} after "
@@ -193,11 +194,11 @@ def diagnosis(state, settings) -> list[tuple[str, str]]:
                  f"{rules(limits.wrong_codes_per_username)})")
     window = duration(max(rule.window for rule in limits.sms_per_username))
     sms = f"{state.codes_sent_recently} in the last {window}; "
+    sms_rules = f"{rules(limits.sms_per_flow)} per flow, {rules(limits.sms_per_username)}"
     if state.sms_allowed_at:
-        sms += (f"LIMIT REACHED ({rules(limits.sms_per_username)}): next code "
-                f"{when(state.sms_allowed_at, now)}")
+        sms += f"LIMIT REACHED ({sms_rules}): next code {when(state.sms_allowed_at, now)}"
     else:
-        sms += f"within the limit ({rules(limits.sms_per_username)})"
+        sms += f"within the limit ({sms_rules})"
     rows += [("pwreg login", login), ("reset", reset), ("code SMS", sms)]
     if state.service_sms_allowed_at:
         rows.append(("service SMS", "LIMIT REACHED for the whole service: SMS resume "

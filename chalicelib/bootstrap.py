@@ -48,7 +48,8 @@ class Portal:
         settings = self.settings
         self.accounts = Accounts(store, settings.accounts_table)
         self.records = Records(store, settings.challenges_table)
-        self.limits = Limits(store, settings.limits_table, settings.limits)
+        self.limits = Limits(store, settings.limits_table, settings.limits,
+                             key=self._limit_key)
         self.audit = Audit(settings, self.clock, store, stream=audit_stream)
         self.uow = UnitOfWork(store, self.audit)
 
@@ -97,6 +98,9 @@ class Portal:
 
     def _code_key(self) -> bytes:
         return self.secrets.code_key
+
+    def _limit_key(self) -> bytes:
+        return self.secrets.limit_key
 
     @cached_property
     def notifications(self):

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from chalicelib.domain import organisation
-from chalicelib.domain.limits import Rule, parse_rules
+from chalicelib.domain.limits import Rule, parse_networks, parse_rules
 from chalicelib.domain.organisation import SupportChannel
 from chalicelib.domain.policy import PolicySettings
 
@@ -92,6 +92,11 @@ DEFAULT_SUPPORT_CHANNELS = json.dumps([
 ], ensure_ascii=False)
 
 
+def networks(raw: str) -> tuple[str, ...]:
+    """'10.1.0.0/16,2001:db8:5::/48': the trusted client networks (CIDRs), comma-separated."""
+    return parse_networks(raw)
+
+
 def rules(raw: str) -> tuple[Rule, ...]:
     """'1/60,3/900': at most COUNT events per SECONDS, comma-separated."""
     return parse_rules(raw)
@@ -125,6 +130,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("secrets_parameter",         "SECRETS_PARAMETER",       "", text),
     S("pepper",                    "PEPPER",                  "", text),
     S("code_key",                  "CODE_KEY",                "", text),
+    S("limit_key",                 "LIMIT_KEY",               "", text),
     S("dev_sms",                   "DEV_SMS",                 "false", only_true),
     S("metrics",                   "METRICS",                 "false", only_true),
     S("allowed_countries",         "PHONE_ALLOWED_COUNTRIES", "SE", countries),
@@ -152,14 +158,19 @@ SETTINGS: tuple[Setting, ...] = (
     S("code.resend_after_seconds", "CODE_RESEND_AFTER_SECONDS", "60", number),
     S("code.max_attempts",         "CODE_MAX_ATTEMPTS",       "5", number),
     # rate limits (SPEC 6)
-    S("limits.sms_per_username",   "LIMIT_SMS_PER_USERNAME",  "1/60,3/900,5/86400", rules),
+    S("limits.sms_per_username",   "LIMIT_SMS_PER_USERNAME",  "3/900,5/86400", rules),
+    S("limits.sms_per_flow",       "LIMIT_SMS_PER_FLOW",      "1/60", rules),
     S("limits.wrong_codes_per_username", "LIMIT_WRONG_CODES_PER_USERNAME", "10/86400", rules),
     S("limits.reset_pause_seconds", "LIMIT_RESET_PAUSE_SECONDS", "86400", number),
     S("limits.login_failures_per_username", "LIMIT_LOGIN_FAILURES_PER_USERNAME",
-      "5/900", rules),
+      "50/86400", rules),
+    S("limits.login_failures_per_network", "LIMIT_LOGIN_FAILURES_PER_NETWORK", "5/900", rules),
     S("limits.login_lock_seconds", "LIMIT_LOGIN_LOCK_SECONDS", "900", number),
     S("limits.reset_starts_per_ip", "LIMIT_RESET_STARTS_PER_IP", "30/3600", rules),
     S("limits.logins_per_ip",      "LIMIT_LOGINS_PER_IP",     "30/3600", rules),
+    S("limits.verifies_per_network", "LIMIT_VERIFIES_PER_NETWORK", "60/3600", rules),
+    S("limits.resends_per_network", "LIMIT_RESENDS_PER_NETWORK", "60/3600", rules),
+    S("limits.trusted_networks",   "TRUSTED_NETWORKS",        "", networks),
     S("limits.numbers_per_account", "LIMIT_NUMBERS_PER_ACCOUNT", "3/86400", rules),
     S("limits.sms_per_service",    "LIMIT_SMS_PER_SERVICE",   "1000/3600", rules),
     # where the password lives (SPEC 13): "portal" or "ldap"; the rest is ldap mode's
@@ -229,12 +240,17 @@ class CodeSettings:
 @_defaults("limits")
 class LimitSettings:
     sms_per_username: tuple[Rule, ...]
+    sms_per_flow: tuple[Rule, ...]
     wrong_codes_per_username: tuple[Rule, ...]
     reset_pause_seconds: int
     login_failures_per_username: tuple[Rule, ...]
+    login_failures_per_network: tuple[Rule, ...]
     login_lock_seconds: int
     reset_starts_per_ip: tuple[Rule, ...]
     logins_per_ip: tuple[Rule, ...]
+    verifies_per_network: tuple[Rule, ...]
+    resends_per_network: tuple[Rule, ...]
+    trusted_networks: tuple[str, ...]
     numbers_per_account: tuple[Rule, ...]
     sms_per_service: tuple[Rule, ...]
 
@@ -281,6 +297,7 @@ class Settings:
     secrets_parameter: str
     pepper: str
     code_key: str
+    limit_key: str
     dev_sms: bool
     metrics: bool
     allowed_countries: tuple[str, ...]

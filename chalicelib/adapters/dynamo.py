@@ -8,6 +8,8 @@ API answers with 503.
 """
 from __future__ import annotations
 
+import random
+import time
 from decimal import Decimal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,6 +20,13 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.ports import Check, Conflict, Delete, Put, Refused, Update, Write
 
 BATCH_GET_KEYS = 100
+BATCH_GET_TRIES = 6  # the first call and 5 retries of what DynamoDB left unprocessed
+BATCH_GET_BACKOFF = 0.05  # seconds: the base of the exponential back-off between them
+
+
+def _pause(retry: int) -> None:
+    """Full jitter (AWS's advice for throttling): a random wait up to base * 2^retry."""
+    time.sleep(random.uniform(0, BATCH_GET_BACKOFF * (2 ** retry)))
 
 
 def _serializer():
@@ -163,7 +172,15 @@ class DynamoStore:
             if to_dynamo(key) not in keys:
                 keys.append(to_dynamo(key))
         found: dict[tuple, dict] = {}
-        while request:
+        for retry in range(BATCH_GET_TRIES + 1):
+            if not request:
+                break
+            if retry == BATCH_GET_TRIES:
+                # DynamoDB kept leaving keys unprocessed (throttled): refuse rather than
+                # answer from a partial read, or loop on a table that is out of capacity.
+                raise ServiceUnavailable()
+            if retry:
+                _pause(retry - 1)
             response = self._call("batch_get_item", RequestItems=request)
             for table, items in response.get("Responses", {}).items():
                 for raw in items:

@@ -2,24 +2,45 @@
 
 The adapter owns its subjects: each is named here with the setting that holds its rules.
 
-- Counters (fixed windows: per client IP, the whole service's SMS): one conditional `ADD`
-  per request, no read, so thousands of parallel requests serialise in DynamoDB itself.
-- Logs (sliding windows, per username or account): the recent timestamps of one subject in
-  one item, read, judged by `domain.limits` and written back on the condition that nobody
-  wrote in between; a lost race is read and built again (services/unit_of_work.retrying).
+- Counters (sliding windows: per client network, per username for failures, the whole
+  service's SMS): one item per subject and rule, `<name>#<who>#<window>`, holding the count
+  `s<i>` and the time of the last event `l<i>` of each slice of `window / SLICES` seconds
+  that may still count, and `t`, the sum of the `s<i>`. An event is *reserved* by one
+  conditional update, `ADD t 1, s<i> 1` if `t < limit` (and the subject is not locked), with
+  no read before it: parallel requests serialise in DynamoDB itself, none gets past the
+  limit, no update is lost. Slices whose last event has left the window are dropped only
+  when a refusal shows they hold room back (a conditional update that removes exactly what
+  it saw), and the reservation is tried again. A failure is counted by the reservation
+  made before the password or code was compared; a success gives it back.
+- A counter's lock or pause (`until`) lives in the same item: the reservation is refused
+  while it holds, the transaction that issues a session or a reset token checks it again
+  (`unlocked`), and unlocking deletes the item, counts and all.
+- The login failures per username carry, in the same item, one sub-counter per client
+  network (`t_<h>`, `s_<h>_<i>`, `l_<h>_<i>`, `<h>` an HMAC of the network): one update
+  reserves the attempt against both the network's limit and the all-networks ceiling.
+- Logs (code SMS per username and per flow, new numbers per account): the recent
+  timestamps of one subject in one item, read, judged by `domain.limits` and written back on
+  the condition that nobody wrote in between (services/unit_of_work.retrying).
+
+A client network is never stored: it is an HMAC-SHA256 of the network (an IPv4 address,
+an IPv6 /64) under the limits key of the secrets, so the table cannot be reversed into
+addresses by hashing the address space.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from chalicelib.domain import conditions as c
 from chalicelib.domain import limits as rules_
-from chalicelib.domain.limits import Decision, LimitLog, Rule
-from chalicelib.ports import Check, Delete, Put, Read, Refused, Store, Update
+from chalicelib.domain.limits import LimitLog, Rule, Slice
+from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
 HOUSEKEEPING_SECONDS = 60
+RESERVE_TRIES = 3  # a reservation, and again after dropping slices that left the window
 
 
 @dataclass(frozen=True)
@@ -32,60 +53,339 @@ class Log:
 
 @dataclass(frozen=True)
 class Counter:
-    """A fixed-window subject: `<name>#<who>#<window>#<start>` per rule."""
+    """A sliding-window counter (see above). `per_network`: `who` is the client's network
+    (HMAC'd, never stored), and a trusted network gets TRUSTED_FACTOR times the rules.
+    `lock`: the setting with the seconds a failure that fills it locks its subject for.
+    `network`: the setting of a per-network sub-counter kept in the same item."""
 
     name: str
     setting: str
-    by_address: bool = False  # `who` is a client address: counted, never stored
+    per_network: bool = False
+    lock: str = ""
+    network: str = ""
 
 
-CODE_SMS = Log("codesms", "sms_per_username")  # code SMS per username, both portals
-WRONG_CODES = Log("wrongcode", "wrong_codes_per_username")  # and the reset pause
-LOGIN_FAILURES = Log("loginfail", "login_failures_per_username")  # and the login lock
+@dataclass(frozen=True)
+class Reservation:
+    """An event reserved on a counter (`allowed`), or refused with `retry_after`. `left`:
+    how many more the counter allows after it; `network_left`: the same for the caller's
+    network's sub-counter; `give_back`: the updates that take it back."""
+
+    allowed: bool
+    retry_after: int = 0
+    left: int = 0
+    network_left: int = 0
+    window: int = 0  # of the rule that refused
+    locked: bool = False  # refused because the subject is locked or paused
+    network: bool = False  # refused by the caller's network's sub-counter alone
+    give_back: tuple[Update, ...] = ()
+
+    @property
+    def filled(self) -> bool:
+        """This event took the counter's last room."""
+        return self.allowed and self.left == 0
+
+    @property
+    def network_filled(self) -> bool:
+        return self.allowed and self.network_left == 0
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A counter's item as read: `until` locks it; `network_until` is when the latest lock
+    of one of its networks ends (for support: which network is not stored); `slices` the
+    counter's own slices."""
+
+    key: str
+    until: float = 0.0
+    network_until: float = 0.0
+    slices: tuple[Slice, ...] = field(default=())
+
+    def locked(self, now: float) -> bool:
+        return self.until > now
+
+    def locked_somewhere(self, now: float) -> float:
+        """When the latest lock, everywhere or on a network, ends; 0 if none is on."""
+        latest = max(self.until, self.network_until)
+        return latest if latest > now else 0.0
+
+
+def _slices(item: dict, prefix: str) -> dict[str, Slice]:
+    """The slices of `item` under `prefix` ("" for the counter's own, "<h>_" for a
+    network's), by the name of their count attribute."""
+    found = {}
+    for name, value in item.items():
+        if name.startswith("s" + prefix) and name[1 + len(prefix):].isdigit():
+            index = name[1 + len(prefix):]
+            found[name] = Slice(int(value), float(item.get(f"l{prefix}{index}", 0)))
+    return found
+
+
+# code SMS per username, both portals (3/15 min, 5/24 h), and per flow (1 per 60 s)
+CODE_SMS = Log("codesms", "sms_per_username")
+CODE_SMS_RESET = Log("codesms-reset", "sms_per_flow")
+CODE_SMS_REGISTRATION = Log("codesms-reg", "sms_per_flow")
 NUMBERS = Log("numbers", "numbers_per_account")  # new numbers verified per account
 
-RESET_STARTS = Counter("ip-reset", "reset_starts_per_ip", by_address=True)
-LOGINS = Counter("ip-login", "logins_per_ip", by_address=True)
+# wrong codes per username, and the reset pause
+WRONG_CODES = Counter("wrongcode", "wrong_codes_per_username", lock="reset_pause_seconds")
+# pwreg login failures per username: all networks (the ceiling), and per client network
+LOGIN_FAILURES = Counter("loginfail", "login_failures_per_username",
+                         network="login_failures_per_network")
+
+RESET_STARTS = Counter("net-reset", "reset_starts_per_ip", per_network=True)
+RESENDS = Counter("net-resend", "resends_per_network", per_network=True)
+VERIFIES = Counter("net-verify", "verifies_per_network", per_network=True)
+LOGINS = Counter("net-login", "logins_per_ip", per_network=True)
 SERVICE_SMS = Counter("sms-service", "sms_per_service")
 
 
-def address_subject(ip: str) -> str:
-    # Limits need to tell addresses apart, not to know them.
-    return hashlib.sha256(ip.encode("utf-8")).hexdigest()[:24]
-
-
 class Limits:
-    def __init__(self, store: Store, table: str, settings):
+    def __init__(self, store: Store, table: str, settings,
+                 key: Callable[[], bytes] = lambda: b""):
         self._store = store
         self.table = table
         self._settings = settings  # LimitSettings
+        self._key = key  # the limits key of the secrets, read on first need
 
-    def rules(self, subject: Log | Counter) -> tuple[Rule, ...]:
-        return getattr(self._settings, subject.setting)
+    def rules(self, subject: Log | Counter | str, ip: str | None = None) -> tuple[Rule, ...]:
+        setting = subject if isinstance(subject, str) else subject.setting
+        rules = getattr(self._settings, setting)
+        if ip is not None and rules_.is_trusted(ip, self._settings.trusted_networks):
+            return rules_.scaled(rules, rules_.TRUSTED_FACTOR)
+        return rules
+
+    def _hmac(self, *parts: str) -> str:
+        return hmac.new(self._key(), "\n".join(parts).encode("utf-8"),
+                        hashlib.sha256).hexdigest()
+
+    def who(self, counter: Counter, who: str, ip: str | None) -> str:
+        """The stored subject: `who` itself, or for a per-network counter an HMAC of the
+        client's network."""
+        if not counter.per_network:
+            return who
+        return self._hmac(counter.name, who, rules_.network_of(ip or ""))[:32]
+
+    def _key_of(self, counter: Counter, who: str, rule: Rule, ip: str | None) -> dict:
+        return {"key": f"{counter.name}#{self.who(counter, who, ip)}#{rule.window}"}
+
+    def _first_key(self, counter: Counter, who: str, ip: str | None = None) -> dict:
+        return self._key_of(counter, who, self.rules(counter)[0], ip)
 
     # -- counters --------------------------------------------------------------------------
 
-    def windows(self, counter: Counter, who: str, now: float) -> list[tuple[Read, Rule, int]]:
-        """(read of its count, rule, end of window) of each rule's fixed window at `now`."""
-        subject = address_subject(who) if counter.by_address else who
-        found = []
-        for rule in self.rules(counter):
-            start, _ = rules_.fixed_window(now, rule.window)
-            key = {"key": f"{counter.name}#{subject}#{rule.window}#{start}"}
-            found.append((Read(self.table, key, lambda item: int((item or {}).get("n", 0))),
-                          rule, start + rule.window))
-        return found
+    def hit(self, counter: Counter, who: str, now: float, *, ip: str | None = None) -> \
+            Reservation:
+        """Count one event that stays counted (a request against a per-network limit)."""
+        return self.reserve(counter, who, now, ip=ip)
 
-    def hit(self, counter: Counter, who: str, now: float) -> Decision:
-        """Count one event against every rule; refuse if any window is full."""
-        for read, rule, ends in self.windows(counter, who, now):
+    def reserve(self, counter: Counter, who: str, now: float, *,
+                ip: str | None = None) -> Reservation:
+        """Count one event against every rule (and the caller's network's sub-counter),
+        before the work it stands for; refuse, counting nothing, if any has no room or the
+        subject is locked."""
+        rules = self.rules(counter, ip if counter.per_network else None)
+        network = None
+        if counter.network:
+            network = (self._hmac(counter.name, who, rules_.network_of(ip or ""))[:16],
+                       self.rules(counter.network, ip)[0])
+        taken: list[Update] = []
+        left = network_left = None
+        for k, rule in enumerate(rules):
+            found = self._reserve_one(self._key_of(counter, who, rule, ip), rule,
+                                      network if k == 0 else None, now)
+            if not found.allowed:
+                self.give_back(Reservation(True, give_back=tuple(taken)))
+                return found
+            taken += found.give_back
+            left = found.left if left is None else min(left, found.left)
+            if k == 0 and network:
+                network_left = found.network_left
+        return Reservation(True, left=left or 0, network_left=network_left or 0,
+                           give_back=tuple(taken))
+
+    def counting_writes(self, counter: Counter, who: str, now: float, *,
+                        ip: str | None = None) -> list[Update]:
+        """The reservation of one event, as writes for a transaction (one per rule): where
+        the event is counted only if the rest of the change happens. When the transaction
+        is refused by one of them, ask `refusal_of`."""
+        rules = self.rules(counter, ip if counter.per_network else None)
+        return [self._counting(self._key_of(counter, who, rule, ip), rule, None, now)
+                for rule in rules]
+
+    def refusal_of(self, counter: Counter, who: str, now: float, *,
+                   ip: str | None = None) -> Reservation | None:
+        """After a transaction's counting write was refused: None if slices that had left
+        the window were dropped (build the transaction again), else the refusal."""
+        for rule in self.rules(counter, ip if counter.per_network else None):
+            key = self._key_of(counter, who, rule, ip)
+            [item] = self._store.get_many([(self.table, key)])
+            item = item or {}
+            full = item.get("until", 0) > now or \
+                self._counted(rule, _slices(item, ""), now) >= rule.limit
+            if not full and self._drop_expired(key, item, rule, None, now):
+                return None
+            if full:
+                return self._refusal(item, rule, None, now)
+        return None
+
+    def _counting(self, key: dict, rule: Rule, network, now: float) -> Update:
+        index = int(now // rules_.slice_seconds(rule))
+        add = {"t": 1, f"s{index}": 1}
+        changes = {f"l{index}": now, "ttl": int(now + rule.window + HOUSEKEEPING_SECONDS)}
+        expect = [c.any_of(c.Missing("t"), c.lt("t", rule.limit)),
+                  c.any_of(c.Missing("until"), c.le("until", now))]
+        if network:
+            h, net_rule = network
+            j = int(now // rules_.slice_seconds(net_rule))
+            add.update({f"t_{h}": 1, f"s{h}_{j}": 1})
+            changes[f"l{h}_{j}"] = now
+            expect.append(c.any_of(c.Missing(f"t_{h}"), c.lt(f"t_{h}", net_rule.limit)))
+        return Update(self.table, key, add=add, set=changes, expect=c.all_of(*expect))
+
+    def _reserve_one(self, key: dict, rule: Rule, network, now: float) -> Reservation:
+        write = self._counting(key, rule, network, now)
+        add = write.add
+        old: dict = {}
+        for _ in range(RESERVE_TRIES):
             try:
-                self._store.write(Update(
-                    self.table, read.key, add={"n": 1}, set={"ttl": ends + HOUSEKEEPING_SECONDS},
-                    expect=c.any_of(c.Missing("n"), c.lt("n", rule.limit))))
-            except Refused:
-                return Decision(False, max(1, math.ceil(ends - now)))
-        return Decision(True)
+                new = self._store.write(write, returns_new=True) or {}
+            except Refused as refused:
+                old = refused.item or {}
+                if old.get("until", 0) > now or not self._drop_expired(key, old, rule,
+                                                                      network, now):
+                    break
+                continue
+            back = Update(self.table, key, add={name: -1 for name in add})
+            left = rule.limit - self._counted(rule, _slices(new, ""), now)
+            network_left = 0
+            if network:
+                network_left = network[1].limit - self._counted(
+                    network[1], _slices(new, network[0] + "_"), now)
+            return Reservation(True, left=max(0, left), network_left=max(0, network_left),
+                               give_back=(back,))
+        return self._refusal(old, rule, network, now)
+
+    @staticmethod
+    def _counted(rule: Rule, slices: dict[str, Slice], now: float) -> int:
+        return sum(s.n for s in rules_.counting(rule, list(slices.values()), now))
+
+    def _drop_expired(self, key: dict, item: dict, rule: Rule, network, now: float) -> bool:
+        """Remove the slices of `item` whose last event left the window, if nobody changed
+        them since; whether there were any (the reservation is worth trying again)."""
+        parts = [("", "t", rule)]
+        if network:
+            parts.append((network[0] + "_", f"t_{network[0]}", network[1]))
+        remove, add, expect = [], {}, []
+        for prefix, total, part_rule in parts:
+            for name, found in _slices(item, prefix).items():
+                if found.last <= now - part_rule.window:
+                    remove += [name, "l" + name[1:]]
+                    add[total] = add.get(total, 0) - found.n
+                    expect.append(c.eq(name, found.n))
+        if not remove:
+            return False
+        try:
+            self._store.write(Update(self.table, key, add=add, remove=tuple(remove),
+                                     expect=c.all_of(*expect)))
+        except Refused:
+            pass  # somebody dropped them first, or a late event came: try again all the same
+        return True
+
+    def _refusal(self, item: dict, rule: Rule, network, now: float) -> Reservation:
+        until = float(item.get("until", 0))
+        if until > now:
+            return Reservation(False, max(1, math.ceil(until - now)), window=rule.window,
+                               locked=True)
+        waits = []  # (seconds, window, whether the network's sub-counter)
+        own = list(_slices(item, "").values())
+        if sum(s.n for s in rules_.counting(rule, own, now)) >= rule.limit:
+            waits.append((rules_.wait_for_room(rule, own, now), rule.window, False))
+        if network:
+            mine = list(_slices(item, network[0] + "_").values())
+            if sum(s.n for s in rules_.counting(network[1], mine, now)) >= network[1].limit:
+                waits.append((rules_.wait_for_room(network[1], mine, now),
+                              network[1].window, True))
+        wait, window, by_network = max(waits, default=(1, rule.window, False))
+        return Reservation(False, wait, window=window, network=by_network)
+
+    def returned(self, reservation: Reservation, now: float) -> list[Update]:
+        """The updates that give `reservation` back inside a transaction, the first on the
+        condition that its subject is not locked at `now` (a transaction may not both check
+        and update one item): the issuing write checks the lock again, atomically."""
+        updates = list(reservation.give_back)
+        if updates:
+            first = updates[0]
+            updates[0] = Update(first.table, first.key, add=first.add,
+                                expect=c.any_of(c.Missing("until"), c.le("until", now)))
+        return updates
+
+    def give_back(self, reservation: Reservation) -> None:
+        """Take a reservation back (a success, or a later rule refused). Best effort: a
+        reservation that stays counted only errs on the side of the limit."""
+        for update in reservation.give_back:
+            try:
+                self._store.write(update)
+            except Exception:  # noqa: BLE001 (see above: the limit errs on its safe side)
+                pass
+
+    # -- locks -----------------------------------------------------------------------------
+
+    def lock_read(self, counter: Counter, who: str, *, ip: str | None = None) -> Read:
+        """The counter's (first rule's) item: its lock and its own slices."""
+        key = self._first_key(counter, who, ip)
+
+        def parse(item: dict | None) -> Lock:
+            item = item or {}
+            return Lock(key["key"], float(item.get("until", 0)),
+                        float(item.get("network_until", 0)),
+                        tuple(_slices(item, "").values()))
+        return Read(self.table, key, parse)
+
+    def counted(self, counter: Counter, lock: Lock, now: float) -> int:
+        """How many events count against the counter's first rule at `now` (for support)."""
+        return sum(s.n for s in rules_.counting(self.rules(counter)[0], list(lock.slices),
+                                                now))
+
+    def wait(self, counter: Counter, lock: Lock, now: float) -> int:
+        """Seconds until the counter's first rule has room; 0: room now."""
+        rule = self.rules(counter)[0]
+        if self.counted(counter, lock, now) < rule.limit:
+            return 0
+        return rules_.wait_for_room(rule, list(lock.slices), now)
+
+    def locked_until(self, counter: Counter, who: str, until: float, *,
+                     ip: str | None = None, network_until: float = 0.0) -> Update:
+        """Lock (or pause) the subject until `until` (the latest failure's lock: a later
+        one is never shorter), and note `network_until` if given (see below)."""
+        changes: dict = {"until": until, "ttl": int(until + HOUSEKEEPING_SECONDS)}
+        if network_until:
+            changes["network_until"] = network_until
+        return Update(self.table, self._first_key(counter, who, ip), set=changes)
+
+    def network_locked_until(self, counter: Counter, who: str, until: float) -> Update:
+        """Note on the subject's item that one of its networks is locked until `until`
+        (support sees it; nothing is refused by it: the network's count is the lock)."""
+        return Update(self.table, self._first_key(counter, who), set={"network_until": until})
+
+    def unlock(self, counter: Counter, who: str) -> list[Delete]:
+        """End the lock and forget the failures, every network's included."""
+        return [Delete(self.table, self._key_of(counter, who, rule, None))
+                for rule in self.rules(counter)]
+
+    # -- at most one audit record per refused subject and window ---------------------------
+
+    def first_refusal(self, name: str, who: str, window: int, now: float, *,
+                      ip: str | None = None) -> Put:
+        """A marker that only the first refusal of `who` on limit `name` in this window can
+        write: `ratelimit.exceeded` goes into the audit table once per subject and window."""
+        window = max(1, window)
+        start = int(now // window) * window
+        subject = hmac.new(self._key(), f"{who}\n{rules_.network_of(ip)}".encode("utf-8"),
+                           hashlib.sha256).hexdigest()[:32] if ip is not None else who
+        return Put(self.table, {"key": f"refused#{name}#{subject}#{start}",
+                                "ttl": start + window + HOUSEKEEPING_SECONDS},
+                   expect=c.Missing("key"))
 
     # -- logs ------------------------------------------------------------------------------
 
@@ -123,8 +423,3 @@ class Limits:
     def clear_as_read(self, log: LimitLog) -> Delete:
         """Delete `log`, if nobody wrote to it since it was read."""
         return Delete(self.table, {"key": log.key}, expect=c.eq("version", log.version))
-
-    def unlocked(self, log: Log, who: str, now: float) -> Check:
-        """A transaction's check that the subject is not locked or paused at `now`."""
-        return Check(self.table, {"key": f"{log.name}#{who}"},
-                     expect=c.any_of(c.Missing("until"), c.le("until", now)))

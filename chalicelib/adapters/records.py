@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from chalicelib.domain import conditions as c
 from chalicelib.domain.records import ResetChallenge, SmsDelivery, triable
-from chalicelib.ports import Delete, Put, Store, Update
+from chalicelib.ports import Delete, Put, Read, Store, Update
 
 R = TypeVar("R")
 
@@ -24,6 +24,17 @@ class Records:
 
     def add(self, record) -> Put:
         return Put(self.table, record.to_item())
+
+    def read(self, kind: type[R], record_id: str) -> Read:
+        return Read(self.table, {"id": record_id}, kind.from_item)
+
+    def replace(self, record, previous) -> Put:
+        """Put `record` in place of `previous` (None: there was none), if nobody tried or
+        replaced that one since it was read."""
+        if previous is None:
+            return Put(self.table, record.to_item(), expect=c.Missing("id"))
+        return Put(self.table, record.to_item(), expect=c.all_of(
+            c.eq("attempts", previous.attempts), c.eq("code_mac", previous.code_mac)))
 
     def delete(self, record_id: str) -> Delete:
         return Delete(self.table, {"id": record_id})
@@ -45,13 +56,20 @@ class Records:
     # -- a reset challenge's code ----------------------------------------------------------
 
     def resent(self, challenge: ResetChallenge, now: float, code_mac: str | None = None,
-               expires_at: float | None = None) -> Update:
-        """A resend at `now`: with a new code, or (a resend without SMS) keeping the old one."""
-        changes = {"sent_at": now}
+               expires_at: float | None = None, void: bool = False) -> Update:
+        """A resend at `now`: with a new code, or (a resend without SMS) keeping the old one;
+        `void` during a pause."""
+        changes: dict = {"sent_at": now}
+        if void:
+            changes["void"] = True
         if code_mac is not None:
             changes.update(code_mac=code_mac, expires_at=expires_at)
         return Update(self.table, {"id": challenge.id}, set=changes,
                       expect=challenge.unchanged())
+
+    def void(self, challenge: ResetChallenge) -> Update:
+        """Tried during a pause: the challenge never yields a token."""
+        return Update(self.table, {"id": challenge.id}, set={"void": True})
 
     def unsend(self, challenge: ResetChallenge, sent_at: float) -> None:
         """Give a resend whose SMS could not be queued its old time back, if nothing newer

@@ -1,9 +1,11 @@
-"""The secrets: the password pepper, the key that codes are HMAC'd under and, on a deployed
-stage, the origin key that CloudFront sends with every API request.
+"""The secrets: the password pepper, the key that codes are HMAC'd under, the key that client
+networks are HMAC'd under in the limits table and, on a deployed stage, the origin key that
+CloudFront sends with every API request.
 
 Deployed stages keep them in one SSM SecureString parameter (JSON with `pepper`,
-`code_key` and `origin_key`), read on first use and cached for the container's life. The
-local stage and the tests give the first two in the environment and have no origin key.
+`code_key`, `limit_key` and `origin_key`), read on first use and cached for the container's
+life. The local stage and the tests give the first three in the environment and have no
+origin key.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from chalicelib.adapters import aws
 class Secrets:
     pepper: bytes
     code_key: bytes
+    limit_key: bytes = b""
     origin_key: str = ""
     ldap_bind_password: str = ""  # ldap mode's service account (SPEC 13)
 
@@ -27,14 +30,17 @@ def load(settings) -> Secrets:
                                               WithDecryption=True)["Parameter"]["Value"]
         values = json.loads(raw)
         pepper, code_key = values.get("pepper", ""), values.get("code_key", "")
-        origin_key = values.get("origin_key", "")
+        limit_key, origin_key = values.get("limit_key", ""), values.get("origin_key", "")
         bind_password = values.get("ldap_bind_password", "")
     else:
         pepper, code_key, origin_key = settings.pepper, settings.code_key, ""
+        limit_key = settings.limit_key
         bind_password = settings.directory.bind_password
-    if len(pepper) < 16 or len(code_key) < 16:
-        raise RuntimeError("pwportal needs a pepper and a code key of at least 16 characters "
-                           "(PWPORTAL_SECRETS_PARAMETER, or PWPORTAL_PEPPER and "
-                           "PWPORTAL_CODE_KEY on the local stage)")
+    if len(pepper) < 16 or len(code_key) < 16 or len(limit_key) < 16:
+        raise RuntimeError("pwportal needs a pepper, a code key and a limit key of at least "
+                           "16 characters each (PWPORTAL_SECRETS_PARAMETER, or "
+                           "PWPORTAL_PEPPER, PWPORTAL_CODE_KEY and PWPORTAL_LIMIT_KEY on the "
+                           "local stage)")
     return Secrets(pepper=pepper.encode("utf-8"), code_key=code_key.encode("utf-8"),
-                   origin_key=origin_key, ldap_bind_password=bind_password)
+                   limit_key=limit_key.encode("utf-8"), origin_key=origin_key,
+                   ldap_bind_password=bind_password)

@@ -95,3 +95,95 @@ class LimitLog:
     def full_after(self, now: float) -> bool:
         """Would one more event at `now` fill a rule (the event that locks)?"""
         return not decide(self.recent(now) + [now], self.rules, now).allowed
+
+
+# -- client networks (SPEC 5 v2) ------------------------------------------------------------
+
+TRUSTED_FACTOR = 10  # a trusted network (the municipality's own NAT) gets 10× the limits
+
+
+def network_of(ip: str) -> str:
+    """The client network an address belongs to: an IPv4 address itself, an IPv6 address
+    its /64 (one host holds a whole /64, so counting addresses would count nothing). An
+    IPv4-mapped IPv6 address is its IPv4 address; text that is no address stays as it is."""
+    import ipaddress
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip.strip()
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.version == 4:
+        return str(address)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
+
+
+def is_trusted(ip: str, networks: tuple[str, ...]) -> bool:
+    """Is the address inside one of the trusted CIDRs?"""
+    import ipaddress
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in networks)
+
+
+def parse_networks(text: str) -> tuple[str, ...]:
+    """'10.0.0.0/8, 2001:db8::/48' → the CIDRs; one that does not parse stops the service."""
+    import ipaddress
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise RuntimeError(f"a trusted network must be a CIDR, not {part!r}") from None
+    return tuple(found)
+
+
+def scaled(rules: tuple[Rule, ...], factor: int) -> tuple[Rule, ...]:
+    return tuple(Rule(rule.limit * factor, rule.window) for rule in rules)
+
+
+# -- sliding-window counters ---------------------------------------------------------------
+
+SLICES = 60  # a window is counted in 60 slices, plus the slice it began in
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One slice of a counter as read: how many events it holds and when the last came."""
+
+    n: int = 0
+    last: float = 0.0
+
+
+def slice_seconds(rule: Rule) -> int:
+    return max(1, rule.window // SLICES)
+
+
+def counting(rule: Rule, found: list[Slice], now: float) -> list[Slice]:
+    """The slices that count at `now`: those whose last event is inside the window.
+
+    A counter keeps, per slice of `window / SLICES` seconds, its count of events and the time
+    of its last one; a slice counts, whole, while its last event is inside the window. So
+    no `window` ever holds more than `limit` events (no burst of twice the limit across an
+    edge, as fixed windows allow, nor 1.5 times, as two weighted fixed windows do), and an
+    event's room comes back when the last event of its slice leaves the window: exactly on
+    time for a burst, at most one slice late otherwise."""
+    return [s for s in found if s.n > 0 and s.last > now - rule.window]
+
+
+def wait_for_room(rule: Rule, found: list[Slice], now: float) -> int:
+    """Seconds until one more event fits, given every slice (the current one included)."""
+    counted = sorted(counting(rule, found, now), key=lambda s: s.last)
+    excess = sum(s.n for s in counted) + 1 - rule.limit
+    freed = 0
+    for s in counted:
+        freed += s.n
+        if freed >= excess:
+            return max(1, math.ceil(s.last + rule.window - now))
+    return 1

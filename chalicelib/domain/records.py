@@ -66,6 +66,9 @@ class ResetChallenge(Record):
     code_mac: str
     attempts: int = 0
     used: bool = False
+    # Created or tried while the username's reset was paused: it never yields a token, not
+    # even after the pause (SPEC 5 v2), so that a pause is no window to collect codes in.
+    void: bool = False
 
     @property
     def ttl(self) -> int:
@@ -80,8 +83,10 @@ class ResetChallenge(Record):
         return c.all_of(c.eq("sent_at", self.sent_at), c.eq("used", False))
 
     def usable(self, now: float) -> c.Condition:
-        """Its code, as tried, is still the live one: not used, not expired, not replaced."""
-        return c.all_of(_unused_before(now), c.eq("code_mac", self.code_mac))
+        """Its code, as tried, is still the live one: not used, not expired, not replaced,
+        and the challenge was never touched during a pause."""
+        return c.all_of(_unused_before(now), c.eq("code_mac", self.code_mac),
+                        c.any_of(c.Missing("void"), c.eq("void", False)))
 
 
 def triable(now: float, max_attempts: int) -> c.Condition:

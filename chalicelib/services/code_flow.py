@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.ports import Clock, Hasher, PasswordStore
+from chalicelib.domain.events import Caller
+from chalicelib.ports import Clock, Conflict, Hasher, PasswordStore, Refused
 
 if TYPE_CHECKING:
     from chalicelib.adapters.accounts import Accounts
@@ -41,3 +42,19 @@ class CodeFlow:
 
     def now(self) -> float:
         return self.clock.now().timestamp()
+
+    def note_refusal(self, limit: str, username: str | None, caller: Caller, window: int,
+                     who: str = "", ip: str | None = None, outcome: str = "refused") -> None:
+        """Record `ratelimit.exceeded` for a refused request, once per subject (`who`, and the
+        client network if `ip`) and window: a flood of refused requests cannot grow the audit
+        table (SPEC 5 v2). Every refusal is still logged (the log line, not the table)."""
+        record = self.audit.record("ratelimit.exceeded", username, outcome, caller,
+                                   limit=limit)
+        tx = self.uow.begin()
+        tx.add("first", self.limits.first_refusal(limit, who or (username or ""), window,
+                                                  self.now(), ip=ip))
+        tx.record(record)
+        try:
+            tx.commit()
+        except (Refused, Conflict):  # in the table already for this window: log it only
+            self.audit.emit(record)

@@ -1,15 +1,17 @@
 """A security code's way to its user: an SMS on the queue (SPEC 4).
 
 The code SMS of both portals count against one per-username limit (adapters/limits.py,
-CODE_SMS), recorded in the same transaction as the code itself. A code whose SMS cannot be
-queued must not count, so that the user's retry gets one: `take_back` forgets the event.
+CODE_SMS: 3 per 15 min, 5 per 24 h) and each against its own flow's (CODE_SMS_RESET,
+CODE_SMS_REGISTRATION: 1 per 60 s, so that a pwreg code does not delay a pwreset code),
+recorded in the same transaction as the code itself. A code whose SMS cannot be queued must
+not count, so that the user's retry gets one: `take_back` forgets the event.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.limits import CODE_SMS
+from chalicelib.adapters.limits import CODE_SMS, Log
 from chalicelib.domain import sms
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
@@ -40,12 +42,20 @@ class CodeSms:
         self.queue.send(sms.message("code", body, to=to, username=username, event=event,
                                      lang=caller.lang))
 
-    def take_back(self, username: str, at: float, caller: Caller, phone: str | None = None):
-        """The SMS counted at `at` was not queued: forget it, and say so in the trail."""
+    def take_back(self, username: str, at: float, caller: Caller, flow: Log,
+                  phone: str | None = None):
+        """The SMS counted at `at` (in the shared and in `flow`'s limit) was not queued:
+        forget it, and say so in the trail."""
         def forget(_):
-            [log] = self.uow.read(self.limits.read(CODE_SMS, username))
-            if at in log.events:
-                self.uow.write(self.limits.forget(log, at))
+            logs = self.uow.read(self.limits.read(CODE_SMS, username),
+                                 self.limits.read(flow, username))
+            tx, counted = self.uow.begin(), False
+            for name, log in zip(("shared", "flow"), logs):
+                if at in log.events:
+                    tx.add(name, self.limits.forget(log, at))
+                    counted = True
+            if counted:
+                tx.commit()
         try:
             retrying(forget, retryable=lambda refused: True, tries=3, otherwise=lambda: None)
         except ServiceUnavailable:

@@ -1,11 +1,19 @@
 """pwreg: log in with the account's current password, then register or change its mobile
-number, which is saved only once a code sent to the new number is verified (SPEC 2, 5, 6)."""
+number, which is saved only once a code sent to the new number is verified (SPEC 2, 5, 6).
+
+A login attempt is counted before the password is compared (SPEC 5 v2): one event reserved
+on the username's counter for the client's network (5 per 15 min: that network's lock) and
+one on its all-networks ceiling (50 per 24 h). A burst of parallel guesses therefore has at
+most as many passwords compared as the limits allow, every failure is counted whatever
+happens after it, and a success gives its reservations back. The session is issued in a
+transaction that checks the ceiling's lock again.
+"""
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
-from chalicelib.adapters.limits import CODE_SMS, LOGIN_FAILURES, LOGINS, NUMBERS
+from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_REGISTRATION, LOGIN_FAILURES, LOGINS,
+                                       NUMBERS, Reservation)
 from chalicelib.domain import codes, phone as phones
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.clock import iso
@@ -26,17 +34,17 @@ class Registration(CodeFlow):
         username = normalise_username(raw_username)
         if not isinstance(password, str) or not password:
             raise InvalidRequest(field="password")
-        decision = self.limits.hit(LOGINS, caller.ip, self.now())
-        if not decision.allowed:
-            self.audit.write(self.audit.record("ratelimit.exceeded", username, "refused",
-                                                 caller, limit="logins_per_ip"))
-            raise TooManyAttempts(retry_after=decision.retry_after)
-        account, failures = self.uow.read(self.accounts.read(username),
-                                           self.limits.read(LOGIN_FAILURES, username))
         now = self.now()
-        if failures.locked(now):
-            self.audit.write(self.audit.record("login.failed", username, "locked", caller))
-            raise TooManyAttempts(retry_after=math.ceil(failures.until - now))
+        decision = self.limits.hit(LOGINS, "", now, ip=caller.ip)
+        if not decision.allowed:
+            self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name)
+        [account] = self.uow.read(self.accounts.read(username))
+        # Counted before the compare, on the caller's network and on every network's ceiling.
+        reserved = self.limits.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
+        if not reserved.allowed:
+            self._refused("login_failures_per_network" if reserved.network
+                          else "login_failures_per_username", username, caller, reserved,
+                          who=username, ip=caller.ip if reserved.network else None)
         if len(password) > self.settings.policy.max_length * 4:
             reason, ok = "oversized", False  # no account's password is this long: skip argon2
         else:  # where the password lives (SPEC 13); no account: the same work, refused
@@ -45,51 +53,69 @@ class Registration(CodeFlow):
             if ok and account.disabled:
                 reason, ok = "disabled", False
         if not ok:
-            self._count_failure(username, failures, reason, caller)
-            raise InvalidCredentials()
-        return self._open_session(account, failures, caller)
+            self._record_failure(username, reason, reserved, caller)
+            raise InvalidCredentials(attempts_left=reserved.network_left)
+        return self._open_session(account, reserved, caller)
 
-    def _open_session(self, account: Account, failures, caller: Caller) -> dict:
+    def _refused(self, limit: str, username: str, caller: Caller, refusal: Reservation,
+                 who: str = "", ip: str | None = None):
+        self.note_refusal(limit, username, caller, refusal.window, who=who, ip=ip)
+        raise TooManyAttempts(retry_after=refusal.retry_after)
+
+    def _record_failure(self, username: str, reason: str, reserved: Reservation,
+                        caller: Caller) -> None:
+        """The failure is counted already (its reservations); record it, and lock the
+        username for every network if it filled the ceiling. If that cannot be written:
+        503, the counters still hold the failure."""
+        limits = self.settings.limits
+
+        def attempt(_):
+            now = self.now()
+            tx = self.uow.begin()
+            tx.record(self.audit.record("login.failed", username, reason, caller,
+                                         attempts_left=reserved.network_left))
+            network_until = now + limits.login_lock_seconds if reserved.network_filled else 0.0
+            if reserved.filled:
+                window = max(rule.window for rule in limits.login_failures_per_username)
+                tx.add("lock", self.limits.locked_until(LOGIN_FAILURES, username,
+                                                        now + window,
+                                                        network_until=network_until))
+                tx.record(self.audit.record("login.locked", username, "locked", caller,
+                                             minutes=window // 60, scope="all_networks"))
+            elif reserved.network_filled:
+                tx.add("lock", self.limits.network_locked_until(LOGIN_FAILURES, username,
+                                                                network_until))
+            if reserved.network_filled:
+                tx.record(self.audit.record("login.locked", username, "locked", caller,
+                                             minutes=limits.login_lock_seconds // 60,
+                                             scope="network"))
+            tx.commit()
+        retrying(attempt)
+
+    def _open_session(self, account: Account, reserved: Reservation, caller: Caller) -> dict:
         secret = codes.new_secret()
         now = self.now()
         tx = self.uow.begin()
         tx.add("session", self.records.add(Session(
             Session.id_of(secret), account.username, account.session_epoch,
             expires_at=now + self.settings.session_seconds)))
-        if failures.version:
-            tx.add("failures", self.limits.clear(LOGIN_FAILURES, account.username))
+        # The attempt was no failure: its reservation goes back, in the same write that
+        # checks the lock again (locked while the password was compared: no session).
+        returned = self.limits.returned(reserved, now)
+        tx.add("lock", returned[0])
+        for n, update in enumerate(returned[1:]):
+            tx.add(f"failures {n}", update)
         tx.record(self.audit.record("login.succeeded", account.username, "success", caller))
         try:
             tx.commit()
-        except (Conflict, Refused):  # no condition to fail here: a conflict
+        except Refused:  # locked for every network while the password was compared
+            raise TooManyAttempts(retry_after=self.settings.limits.login_lock_seconds) \
+                from None
+        except Conflict:
             raise ServiceUnavailable() from None
         return {"session": secret, "username": account.username, "phone": account.phone,
                 "password_changed_at": iso(account.password_changed_at),
                 "password_expires_at": iso(account.password_expires_at)}
-
-    def _count_failure(self, username: str, failures, reason: str, caller: Caller) -> None:
-        limits = self.settings.limits
-
-        def attempt(try_):
-            log = failures
-            if try_.number:
-                [log] = self.uow.read(self.limits.read(LOGIN_FAILURES, username))
-            now = self.now()
-            lock = log.full_after(now)
-            tx = self.uow.begin()
-            tx.add("failures", self.limits.record(
-                log, now, until=now + limits.login_lock_seconds if lock else 0.0))
-            tx.record(self.audit.record("login.failed", username, reason, caller))
-            if lock:
-                tx.record(self.audit.record("login.locked", username, "locked", caller,
-                                             minutes=limits.login_lock_seconds // 60))
-            tx.commit()
-
-        def not_counted():
-            self.audit.emit(self.audit.record("login.failed", username, "not_counted",
-                                                caller))
-        retrying(attempt, retryable=lambda refused: refused.by == "failures",
-                 otherwise=not_counted)
 
     # -- the session -----------------------------------------------------------------------
 
@@ -123,8 +149,7 @@ class Registration(CodeFlow):
     def _within(self, log, now: float, username: str, limit: str, caller: Caller) -> None:
         decision = log.decide(now)
         if not decision.allowed:
-            self.audit.write(self.audit.record("ratelimit.exceeded", username, "refused",
-                                                 caller, limit=limit))
+            self.note_refusal(limit, username, caller, max(r.window for r in log.rules))
             raise TooManyRequests(retry_after=decision.retry_after)
 
     def request_phone(self, secret, raw_phone, caller: Caller) -> dict:
@@ -137,31 +162,39 @@ class Registration(CodeFlow):
         change_id = PhoneChange.id_of(secret)
 
         def attempt(_):
-            account, sms_log, numbers = self.uow.read(
+            account, sms_log, flow_log, numbers, before = self.uow.read(
                 self.accounts.read(username), self.limits.read(CODE_SMS, username),
-                self.limits.read(NUMBERS, username))
+                self.limits.read(CODE_SMS_REGISTRATION, username),
+                self.limits.read(NUMBERS, username),
+                self.records.read(PhoneChange, change_id))
             account = self._account_of(session.epoch, account)
             now = self.now()
             self._within(numbers, now, username, "numbers_per_account", caller)
             self._within(sms_log, now, username, "sms_per_username", caller)
+            self._within(flow_log, now, username, "sms_per_flow", caller)
+            # A new code for this session carries the wrong attempts of the one before
+            # (SPEC 4 v2), as a reset's resend does: asking again restores nothing.
+            attempts = before.attempts if before and not before.used else 0
             code = codes.new_code()
             tx = self.uow.begin()
-            tx.add("phone change", self.records.add(PhoneChange(
+            tx.add("phone change", self.records.replace(PhoneChange(
                 change_id, username, number, account.session_epoch, session.expires_at,
                 code_mac=codes.code_mac(self.code_key(), change_id, code), sent_at=now,
-                expires_at=min(now + settings.code.lifetime_seconds, session.expires_at))))
+                expires_at=min(now + settings.code.lifetime_seconds, session.expires_at),
+                attempts=attempts), before))
             tx.add("sms limit", self.limits.record(sms_log, now))
+            tx.add("flow sms limit", self.limits.record(flow_log, now))
             tx.record(self.audit.record("phone.change_requested", username, "code_queued",
                                          caller, phone=number))
             tx.commit()
             return code, now
 
-        code, now = retrying(attempt, retryable=lambda refused: refused.by == "sms limit",
-                             otherwise=self._too_soon)
+        code, now = retrying(attempt, retryable=lambda refused: refused.by in (
+            "sms limit", "flow sms limit", "phone change"), otherwise=self._too_soon)
         try:
             self.code_sms.send(code, caller, to=number)
         except ServiceUnavailable:
-            self.code_sms.take_back(username, now, caller, phone=number)
+            self.code_sms.take_back(username, now, caller, CODE_SMS_REGISTRATION, phone=number)
             raise
         return {"phone": number, "expires_in": settings.code.lifetime_seconds,
                 "resend_after": settings.code.resend_after_seconds}

@@ -4,13 +4,20 @@ Unknown usernames travel exactly the same path as known ones: a challenge is sto
 per-username limits are counted and a message is queued; the SMS worker, not the API, is
 what finds out whether there is a number to send to. So nothing in a response, its shape
 or its timing, says whether an account exists.
+
+A wrong code is counted before the code is compared: `verify` reserves one event on the
+username's wrong-code counter (adapters/limits.py), and the reservation that fills it pauses
+the reset. While paused, every code gets the same answer without being compared, and the
+challenge is made void: a challenge created or tried during a pause never yields a token,
+also after the pause. The token is issued in a transaction that checks the pause again.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import replace
 
-from chalicelib.adapters.limits import CODE_SMS, LOGIN_FAILURES, RESET_STARTS, WRONG_CODES
+from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, RESENDS,
+                                       RESET_STARTS, VERIFIES, WRONG_CODES, Reservation)
 from chalicelib.domain import codes, policy
 from chalicelib.domain.account import in_history, normalise_username
 from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidRequest,
@@ -35,11 +42,7 @@ class Reset(CodeFlow):
     def start(self, raw_username, caller: Caller) -> dict:
         username = normalise_username(raw_username)
         now = self.now()
-        decision = self.limits.hit(RESET_STARTS, caller.ip, now)
-        if not decision.allowed:
-            self.audit.write(self.audit.record("ratelimit.exceeded", username, "refused",
-                                                 caller, limit="reset_starts_per_ip"))
-            raise TooManyRequests(retry_after=decision.retry_after)
+        self._per_network(RESET_STARTS, username, caller, now)
         secret = codes.new_secret()
         challenge = ResetChallenge(id=ResetChallenge.id_of(secret), username=username,
                                    lang=caller.lang, created_at=now, sent_at=now,
@@ -60,6 +63,23 @@ class Reset(CodeFlow):
         self._send_code(challenge, caller, first=False)
         return self._answer(secret)
 
+    def _per_network(self, counter, username: str | None, caller: Caller, now: float):
+        """Count the request against the client network's limit; 429 if it is spent."""
+        decision = self.limits.hit(counter, "", now, ip=caller.ip)
+        if not decision.allowed:
+            self.note_refusal(counter.setting, username, caller, decision.window,
+                              who=counter.name, ip=caller.ip)
+            raise TooManyRequests(retry_after=decision.retry_after)
+
+    def _network_refused(self, counter, username: str, caller: Caller, now: float):
+        """A transaction's count on the network's limit was refused: 429, unless only old
+        slices held the room (dropped now: the caller builds the transaction again)."""
+        refusal = self.limits.refusal_of(counter, "", now, ip=caller.ip)
+        if refusal is not None:
+            self.note_refusal(counter.setting, username, caller, refusal.window,
+                              who=counter.name, ip=caller.ip)
+            raise TooManyRequests(retry_after=refusal.retry_after)
+
     def _answer(self, secret: str) -> dict:
         code = self.settings.code
         return {"challenge": secret, "expires_in": code.lifetime_seconds,
@@ -73,36 +93,49 @@ class Reset(CodeFlow):
         username = challenge.username
 
         def attempt(try_):
-            sms_log, pause = self.uow.read(self.limits.read(CODE_SMS, username),
-                                            self.limits.read(WRONG_CODES, username))
+            sms_log, flow_log, pause = self.uow.read(
+                self.limits.read(CODE_SMS, username), self.limits.read(CODE_SMS_RESET, username),
+                self.limits.lock_read(WRONG_CODES, username))
             now = self.now()
             paused = pause.locked(now)
-            allowed = sms_log.decide(now).allowed
+            limited = next((name for name, log in (("sms_per_flow", flow_log),
+                                                   ("sms_per_username", sms_log))
+                            if not log.decide(now).allowed), None)
+            allowed = limited is None
             send = allowed and not paused and not try_.last
             code = codes.new_code()
             tx = self.uow.begin()
-            tx.add("challenge", self._challenge_write(challenge, code, now, send, first))
+            tx.add("challenge", self._challenge_write(challenge, code, now, send, first,
+                                                      void=paused))
+            if not first:  # a resend counts against its network only if it happens
+                for n, write in enumerate(self.limits.counting_writes(RESENDS, "", now,
+                                                                      ip=caller.ip)):
+                    tx.add(f"network {n}", write)
             if send:
                 tx.add("sms limit", self.limits.record(sms_log, now))
+                tx.add("flow sms limit", self.limits.record(flow_log, now))
             tx.record(self.audit.record("reset.requested", username,
                                          "code_queued" if send else "no_sms", caller,
                                          resend=not first))
             if paused:
                 tx.record(self.audit.record("reset.paused", username, "no_sms", caller))
-            elif not allowed:
-                tx.record(self.audit.record("ratelimit.exceeded", username, "no_sms", caller,
-                                             limit="sms_per_username"))
             try:
                 tx.commit()
             except Refused as refused:
                 if refused.by == "challenge":  # resent or used since it was read
                     raise ResendTooSoon(
                         retry_after=self.settings.code.resend_after_seconds) from None
+                if refused.by.startswith("network"):
+                    self._network_refused(RESENDS, username, caller, now)
                 raise
-            return (code if send else None), now
+            return (code if send else None), now, (None if paused else limited)
 
-        code, now = retrying(attempt, retryable=lambda refused: refused.by == "sms limit",
-                             tries=TRIES + 1)
+        code, now, limited = retrying(
+            attempt, retryable=lambda refused: refused.by in ("sms limit", "flow sms limit")
+            or refused.by.startswith("network"), tries=TRIES + 1)
+        if limited:
+            self.note_refusal(limited, username, caller,
+                              self.settings.code.resend_after_seconds, outcome="no_sms")
         if code is None:
             return
         try:
@@ -115,20 +148,21 @@ class Reset(CodeFlow):
                     self.records.unsend(challenge, now)
                 except (Refused, ServiceUnavailable):
                     pass
-            self.code_sms.take_back(username, now, caller)
+            self.code_sms.take_back(username, now, caller, CODE_SMS_RESET)
             raise
 
     def _challenge_write(self, challenge: ResetChallenge, code: str, now: float, send: bool,
-                         first: bool):
+                         first: bool, void: bool):
         mac = codes.code_mac(self.code_key(), challenge.id, code)
         expires = now + self.settings.code.lifetime_seconds
         if first:
             # With no SMS, the stored code is one nobody was ever told.
             return self.records.add(replace(challenge, code_mac=mac, sent_at=now,
-                                             expires_at=expires))
+                                             expires_at=expires, void=void))
         if send:
             return self.records.resent(challenge, now, code_mac=mac, expires_at=expires)
-        return self.records.resent(challenge, now)  # the code sent before stays valid
+        # the code sent before stays valid (unless paused: then nothing from it ever is)
+        return self.records.resent(challenge, now, void=void)
 
     # -- verify ----------------------------------------------------------------------------
 
@@ -140,6 +174,7 @@ class Reset(CodeFlow):
         max_attempts = self.settings.code.max_attempts
         cid = ResetChallenge.id_of(secret)
         now = self.now()
+        self._per_network(VERIFIES, None, caller, now)
         try:
             challenge = self.records.spend_attempt(ResetChallenge, cid, now, max_attempts)
         except Refused as refused:
@@ -150,14 +185,35 @@ class Reset(CodeFlow):
             raise ChallengeExpired() from None
         if challenge is None:
             raise ChallengeExpired()
+        username = challenge.username
+        if challenge.void:
+            self._paused(challenge, caller)
+        # The wrong code this may be is counted before it is compared: parallel guesses
+        # cannot outrun the pause, and none goes uncounted. Refused while paused.
+        reserved = self.limits.reserve(WRONG_CODES, username, now)
+        if not reserved.allowed:
+            self._paused(challenge, caller)
         attempts_left = max(0, max_attempts - challenge.attempts)
         if codes.looks_like_code(code) and codes.code_matches(self.code_key(), cid, code,
                                                               challenge.code_mac):
-            return self._issue_token(challenge, caller)
-        self._count_wrong_code(challenge.username, attempts_left, caller)
+            return self._issue_token(challenge, reserved, caller)
+        self._count_wrong_code(username, reserved, attempts_left, caller)
         raise InvalidCode(attempts_left=attempts_left)
 
-    def _issue_token(self, challenge: ResetChallenge, caller: Caller) -> dict:
+    def _paused(self, challenge: ResetChallenge, caller: Caller):
+        """The answer to every code, right or wrong, while the username is paused: the code
+        is not compared, and the challenge is void for good."""
+        tx = self.uow.begin()
+        tx.add("challenge", self.records.void(challenge))
+        tx.record(self.audit.record("reset.code_failed", challenge.username, "paused", caller))
+        try:
+            tx.commit()
+        except (Refused, Conflict):
+            raise ServiceUnavailable() from None
+        raise ChallengeExpired()
+
+    def _issue_token(self, challenge: ResetChallenge, reserved: Reservation,
+                     caller: Caller) -> dict:
         username = challenge.username
         secret = codes.new_secret()
         now = self.now()
@@ -166,38 +222,41 @@ class Reset(CodeFlow):
         tx.add("challenge", self.records.use(challenge, now))
         tx.add("token", self.records.add(ResetToken(ResetToken.id_of(secret), username,
                                                      expires_at=now + lifetime)))
-        tx.add("pause", self.limits.unlocked(WRONG_CODES, username, now))
+        # A right code is no wrong code: its reservation goes back, in the same write that
+        # checks the pause again (paused while the code was compared: no token).
+        returned = self.limits.returned(reserved, now)
+        tx.add("pause", returned[0])
+        for n, update in enumerate(returned[1:]):
+            tx.add(f"wrong codes {n}", update)
         tx.record(self.audit.record("reset.code_verified", username, "success", caller))
         try:
             tx.commit()
-        except Refused:  # used in parallel, or the username is paused
-            raise ChallengeExpired() from None
+        except Refused as refused:
+            if refused.by == "pause":
+                self._paused(challenge, caller)
+            raise ChallengeExpired() from None  # used in parallel
         except Conflict:
             raise ServiceUnavailable() from None
         return {"reset_token": secret, "username": username, "expires_in": lifetime}
 
-    def _count_wrong_code(self, username: str, attempts_left: int, caller: Caller) -> None:
+    def _count_wrong_code(self, username: str, reserved: Reservation, attempts_left: int,
+                          caller: Caller) -> None:
+        """The wrong code is counted already (its reservation); record it, and pause the
+        username if it filled the counter. If even that cannot be written, 503: the
+        counter still holds the failure."""
         limits = self.settings.limits
 
         def attempt(_):
-            [log] = self.uow.read(self.limits.read(WRONG_CODES, username))
             now = self.now()
-            pause = log.full_after(now) and not log.locked(now)
             tx = self.uow.begin()
-            tx.add("wrong codes", self.limits.record(
-                log, now, until=now + limits.reset_pause_seconds if pause else 0.0))
             tx.record(self.audit.record("reset.code_failed", username, "wrong_code", caller,
                                          attempts_left=attempts_left))
-            if pause:
+            if reserved.filled:
+                tx.add("pause", self.limits.locked_until(
+                    WRONG_CODES, username, now + limits.reset_pause_seconds))
                 tx.record(self.audit.record("reset.paused", username, "paused", caller))
             tx.commit()
-
-        def not_counted():
-            # Under heavy contention the attempt is still spent on the code itself.
-            self.audit.emit(self.audit.record("reset.code_failed", username, "not_counted",
-                                                caller))
-        retrying(attempt, retryable=lambda refused: refused.by == "wrong codes",
-                 otherwise=not_counted)
+        retrying(attempt)
 
     # -- complete --------------------------------------------------------------------------
 
@@ -237,7 +296,8 @@ class Reset(CodeFlow):
             tx = self.uow.begin()
             tx.add("account", self.accounts.save(changed, account.version))
             tx.add("token", self.records.use(token, now))
-            tx.add("login lock", self.limits.clear(LOGIN_FAILURES, username))
+            for n, clear in enumerate(self.limits.unlock(LOGIN_FAILURES, username)):
+                tx.add(f"login lock {n}", clear)
             tx.record(self.audit.record("password.changed", username, "success", caller,
                                          via="reset"))
             try:

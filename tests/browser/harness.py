@@ -54,6 +54,9 @@ SUPPORT_EN = ("2000 (internal short number, then options 3 and 1), 019-765 43 21
 STACK_SETTINGS = {
     "PWPORTAL_CODE_RESEND_AFTER_SECONDS": "3",
     "PWPORTAL_LIMIT_SMS_PER_USERNAME": "20/60,40/900,80/86400",
+    "PWPORTAL_LIMIT_SMS_PER_FLOW": "20/60",
+    "PWPORTAL_LIMIT_VERIFIES_PER_NETWORK": "1000/3600",
+    "PWPORTAL_LIMIT_RESENDS_PER_NETWORK": "1000/3600",
     "PWPORTAL_LIMIT_LOGINS_PER_IP": "1000/3600",
     "PWPORTAL_LIMIT_RESET_STARTS_PER_IP": "1000/3600",
     # An organisation of the tests' own, so that what the pages show is seen to come from the

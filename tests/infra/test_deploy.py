@@ -75,8 +75,8 @@ def test_secrets_are_created_once_with_three_strong_distinct_values_and_a_second
 
     values, parameter = read_secrets(ssm, name)
     assert parameter["Type"] == "SecureString"
-    assert set(values) == {"pepper", "code_key", "origin_key"}
-    assert len(set(values.values())) == 3
+    assert set(values) == {"pepper", "code_key", "limit_key", "origin_key"}
+    assert len(set(values.values())) == 4
     assert all(len(value) >= 43 for value in values.values())  # 32 random bytes, base64url
     assert origin_key == values["origin_key"]
 
@@ -90,7 +90,7 @@ def test_secrets_are_created_once_with_three_strong_distinct_values_and_a_second
     assert not any(value in printed for value in values.values())
 
 
-def test_an_existing_pepper_and_code_key_are_kept_and_only_the_missing_origin_key_is_added(aws):
+def test_an_existing_pepper_and_code_key_are_kept_and_only_the_missing_keys_are_added(aws):
     ssm = client("ssm")
     name = template.secrets_parameter(STAGE)
     existing = {"pepper": "p" * 40, "code_key": "c" * 40}
@@ -102,6 +102,7 @@ def test_an_existing_pepper_and_code_key_are_kept_and_only_the_missing_origin_ke
     assert values["pepper"] == existing["pepper"]
     assert values["code_key"] == existing["code_key"]
     assert values["origin_key"] == origin_key and len(origin_key) >= 43
+    assert len(values["limit_key"]) >= 43  # added to a stage deployed before it existed
     assert origin_key not in existing.values()
     assert parameter["Type"] == "SecureString"
 

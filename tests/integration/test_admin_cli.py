@@ -173,16 +173,18 @@ def test_disable_enable_and_unlock_say_what_they_did(local_aws):
     assert enabled.returncode == 0 and "Enabled sparras." in enabled.stdout
 
     until = int(__import__("time").time()) + 900
+    # The username's login counter (adapters/limits.py): 50 failures in its slice, locked.
+    key = {"key": {"S": "loginfail#sparras#86400"}}
+    slice_ = str((until - 900) // 1440)
     dynamodb.put_item(TableName="pwportal-local-limits", Item={
-        "key": {"S": "loginfail#sparras"}, "events": {"L": [{"N": str(until - 900)}] * 5},
-        "version": {"N": "5"}, "until": {"N": str(until)}, "ttl": {"N": str(until + 60)}})
+        **key, "t": {"N": "50"}, f"s{slice_}": {"N": "50"}, f"l{slice_}": {"N": str(until - 900)},
+        "until": {"N": str(until)}, "ttl": {"N": str(until + 60)}})
     locked = admin(env, "accounts", "show", "sparras")
     assert "login until" in locked.stdout and "(in 14 min)" in locked.stdout
     unlocked = admin(env, "accounts", "unlock", "sparras")
     assert unlocked.returncode == 0
     assert unlocked.stdout.strip() == "Unlocked sparras: cleared the pwreg login lock."
-    assert "Item" not in dynamodb.get_item(TableName="pwportal-local-limits",
-                                           Key={"key": {"S": "loginfail#sparras"}})
+    assert "Item" not in dynamodb.get_item(TableName="pwportal-local-limits", Key=key)
 
 
 @pytest.mark.parametrize("command", ["disable", "enable", "unlock", "show"])

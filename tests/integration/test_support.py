@@ -211,7 +211,7 @@ def test_events_shows_the_sms_limit_reached_and_when_it_frees(world):
     assert state.sms_allowed_at == world.clock.now() + timedelta(seconds=50)
     assert len(trail) == 2
     limited = next(r for r in trail if r["event"] == "ratelimit.exceeded")
-    assert limited["limit"] == "sms_per_username" and limited["outcome"] == "no_sms"
+    assert limited["limit"] == "sms_per_flow" and limited["outcome"] == "no_sms"
     world.clock.advance(seconds=50)
     assert world.portal.support.state("hemtjanstab").why_no_code() == []
 
@@ -427,7 +427,7 @@ def test_report_counts_the_periods_events(world):
     assert counts["codes verified"] == 1
     assert counts["passwords changed"] == 1
     assert counts["pwreg login failures"] == 5 and counts["login locks"] == 1
-    assert counts["rate-limit hits"] == 1 and report.rate_limits == {"sms_per_username": 1}
+    assert counts["rate-limit hits"] == 1 and report.rate_limits == {"sms_per_flow": 1}
     assert counts["accounts created"] == 0  # 3 days ago, and snart-ute 85 days ago
     assert [s.username for s in report.expiring] == ["snart-ute"]
     assert report.without_number == ["hemvardsgruppen", "snart-ute"]

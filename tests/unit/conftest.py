@@ -24,6 +24,7 @@ from tests.unit.fakes import FakeClock, FakeGateway, FakeQueue, FastHasher, Memo
 
 PEPPER = "p" * 32
 CODE_KEY = "k" * 32
+LIMIT_KEY = "l" * 32
 USERNAME = "hemtjanstab"
 PASSWORD = "tuvKAJ58!x"
 PHONE = "+46701234567"
@@ -146,7 +147,7 @@ class Rig:
 
 @pytest.fixture
 def base_settings() -> Settings:
-    return Settings(pepper=PEPPER, code_key=CODE_KEY)
+    return Settings(pepper=PEPPER, code_key=CODE_KEY, limit_key=LIMIT_KEY)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def test_an_empty_environment_gives_specs_defaults():
             SupportChannel("text", "", {"sv": "ett meddelande i Treserva (sök på ”Treserva”)",
                                         "en": "a message in Treserva (search for “Treserva”)"})),
         statement_checked_on=date(2026, 11, 25),
-        secrets_parameter="", pepper="", code_key="", dev_sms=False, metrics=False,
+        secrets_parameter="", pepper="", code_key="", limit_key="", dev_sms=False, metrics=False,
         allowed_countries=("SE",), session_seconds=900, reset_token_seconds=600,
         audit_retention_days=365, max_body_bytes=16384, sms_max_receives=5,
         trusted_proxy_hops=0, client_address_header="",
@@ -36,10 +36,13 @@ def test_an_empty_environment_gives_specs_defaults():
                                             "password")),
         code=CodeSettings(lifetime_seconds=600, resend_after_seconds=60, max_attempts=5),
         limits=LimitSettings(
-            sms_per_username=(Rule(1, 60), Rule(3, 900), Rule(5, 86400)),
+            sms_per_username=(Rule(3, 900), Rule(5, 86400)), sms_per_flow=(Rule(1, 60),),
             wrong_codes_per_username=(Rule(10, 86400),), reset_pause_seconds=86400,
-            login_failures_per_username=(Rule(5, 900),), login_lock_seconds=900,
+            login_failures_per_username=(Rule(50, 86400),),
+            login_failures_per_network=(Rule(5, 900),), login_lock_seconds=900,
             reset_starts_per_ip=(Rule(30, 3600),), logins_per_ip=(Rule(30, 3600),),
+            verifies_per_network=(Rule(60, 3600),), resends_per_network=(Rule(60, 3600),),
+            trusted_networks=(),
             numbers_per_account=(Rule(3, 86400),), sms_per_service=(Rule(1000, 3600),)),
     )
 

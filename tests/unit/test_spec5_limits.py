@@ -1,7 +1,8 @@
-"""SPEC 5, the limits (version 1): code SMS per username, wrong codes and the reset pause,
-the pwreg login lock, requests per client address, new numbers per account, the service's
-SMS budget, which phone numbers are allowed, and an unknown username that looks exactly
-like a known one. Windows are moved through with the fake clock."""
+"""SPEC 5, the limits: code SMS per username (1 per 60 s per flow, the rest shared), wrong
+codes and the reset pause, the pwreg login lock per username and network, requests per
+client network, new numbers per account, the service's SMS budget, which phone numbers are
+allowed, and an unknown username that looks exactly like a known one. Windows are moved
+through with the fake clock (tests/unit/test_spec5_v2_limits.py: what version 2 added)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -86,17 +87,47 @@ def test_resends_count_against_the_same_limit_and_a_limited_resend_keeps_the_old
     assert "reset_token" in rig.portal.reset.verify(challenge, code, USER)
 
 
-def test_pwreg_and_pwreset_codes_share_the_per_username_limit(rig):
+def test_a_pwreg_code_does_not_delay_a_pwreset_code(rig):
+    """SPEC 5 v2 (issue 13.1): the guide sends users from pwreg straight on to pwreset."""
     rig.create_account()
     rig.portal.registration.request_phone(rig.session(), NEW_PHONE, USER)
     assert queued_now(rig) == 1
-    rig.clock.advance(seconds=30)
+    rig.clock.advance(seconds=4)
     assert set(rig.portal.reset.start(USERNAME, USER)) == {"challenge", "expires_in",
                                                            "resend_after"}
-    assert queued_now(rig) == 0
-    rig.clock.advance(seconds=30)
+    assert queued_now(rig) == 1
+    rig.clock.advance(seconds=4)
+    rig.challenge()
+    assert queued_now(rig) == 0  # but the 1 per 60 s of pwreset's own flow holds
+
+
+def test_a_pwreset_code_does_not_delay_a_pwreg_code(rig):
+    rig.create_account()
     rig.challenge()
     assert queued_now(rig) == 1
+    rig.clock.advance(seconds=4)
+    session = rig.session()
+    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    assert queued_now(rig) == 1
+    rig.clock.advance(seconds=4)
+    with pytest.raises(TooManyRequests):  # pwreg's own 1 per 60 s
+        rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+
+
+def test_pwreg_and_pwreset_codes_share_the_three_per_15_minutes(rig):
+    rig.create_account()
+    rig.challenge()
+    session = rig.session()
+    rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    rig.clock.advance(seconds=60)
+    rig.challenge()
+    assert queued_now(rig) == 3
+    rig.clock.advance(seconds=60)
+    with pytest.raises(TooManyRequests) as refused:  # the 4th in 15 min, whatever the flow
+        rig.portal.registration.request_phone(session, NEW_PHONE, USER)
+    assert refused.value.fields["retry_after"] == 900 - 120
+    rig.challenge()
+    assert queued_now(rig) == 0
 
 
 def test_a_second_pwreg_code_within_the_minute_is_too_many_requests_and_sends_nothing(rig):
@@ -199,9 +230,9 @@ def test_the_tenth_wrong_code_within_24_hours_pauses(rig):
     assert "reset_token" in rig.portal.reset.verify(third, rig.last_code(), USER)
 
 
-# -- pwreg login failures per username: 5 per 15 min, then locked 15 min ----------------------
+# -- pwreg login failures per username and network: 5 per 15 min, then locked 15 min ----------
 
-def test_five_failed_logins_lock_the_username_for_15_minutes_even_with_the_right_password(rig):
+def test_five_failed_logins_lock_that_network_for_15_minutes_even_with_the_right_password(rig):
     rig.create_account()
     for _ in range(5):
         with pytest.raises(InvalidCredentials):
@@ -241,7 +272,7 @@ def test_a_lock_is_per_username(rig):
     assert rig.login("hemvardsgruppen")["username"] == "hemvardsgruppen"
 
 
-# -- per client address: 30 reset starts and 30 logins per hour -------------------------------
+# -- per client network: 30 reset starts and 30 logins per hour -------------------------------
 
 def test_thirty_reset_starts_per_hour_from_one_address_then_too_many_requests(rig):
     ip = "203.0.113.9"

@@ -1,8 +1,8 @@
 """What support does to one account (SPEC 9): create, disable, enable, set a number, unlock.
 
 Every change is one transaction holding its own audit record, conditioned on what was read
-(the account's version, the limit logs' versions): when someone changed the same items
-first, it is read and built again (`retrying`).
+(the account's version): when someone changed the same items first, it is read and built
+again (`retrying`). Unlocking starts new failure counters (adapters/limits.py `unlock`).
 """
 from __future__ import annotations
 
@@ -241,14 +241,16 @@ class AccountChanges:
         def attempt(_):
             account = existing(self.accounts, username)
             now = self.clock.now().timestamp()
-            logs = self.uow.read(*(self.limits.read(subject, username)
-                                    for _, subject, _, _ in UNLOCKED))
+            locks = self.uow.read(*(self.limits.lock_read(subject, username)
+                                     for _, subject, _, _ in UNLOCKED))
             tx = self.uow.begin()
             cleared = []
-            for (name, _, locked, counted), log in zip(UNLOCKED, logs):
-                if log.version:
-                    cleared.append(locked if log.locked(now) else counted)
-                    tx.add(name, self.limits.clear_as_read(log))
+            for (name, subject, locked, counted), lock in zip(UNLOCKED, locks):
+                if lock.locked_somewhere(now) or self.limits.counted(subject, lock, now):
+                    cleared.append(locked if lock.locked_somewhere(now) else counted)
+                    # Every network's failures with it: they live in the same item.
+                    for n, clear in enumerate(self.limits.unlock(subject, username)):
+                        tx.add(f"{name} {n}", clear)
             if not cleared:
                 return Unlocked(account, [])
             tx.record(self.audit.record("account.unlocked", username, "success", SUPPORT,

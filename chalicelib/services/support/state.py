@@ -1,8 +1,9 @@
 """What login and reset see of a username right now (SPEC 9: `accounts show|list`, `events`).
 
-The account and its per-username limit logs are read together, each through its own named
-Read in one batched `uow.read`, and matched back by name (the username and the limit's
-subject), never by position in the batch.
+The account, its per-username limit logs and counters are read together, each through its
+own named Read in one batched `uow.read`, and matched back by name (the username and the
+limit's subject), never by position in the batch. (A per-network login lock is keyed by an HMAC of the network:
+support sees the username's all-networks failures, not which networks are locked.)
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.limits import (CODE_SMS, LOGIN_FAILURES, NUMBERS, SERVICE_SMS,
-                                        WRONG_CODES)
+from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, NUMBERS,
+                                        SERVICE_SMS, WRONG_CODES)
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.limits import LimitLog
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 # The subject the SMS worker (services/delivery.py) counts every SMS of the service under.
 EVERY_SMS = "all"
 ACCOUNT = "account"  # the name of an account's own read, next to its limit subjects
-LOGS = (LOGIN_FAILURES, WRONG_CODES, CODE_SMS, NUMBERS)
+LOGS = (CODE_SMS, CODE_SMS_RESET, NUMBERS)
+COUNTERS = (LOGIN_FAILURES, WRONG_CODES)  # each with its lock
 
 
 def _moment(timestamp: float) -> datetime:
@@ -89,21 +91,22 @@ def state_of(username: str, account: Account | None, logs: dict, now: datetime,
              service_sms_allowed_at: datetime | None = None) -> AccountState:
     """The state of `username` from its account and its limit logs (by subject) at `now`."""
     at = now.timestamp()
-    login, codes = logs[LOGIN_FAILURES], logs[WRONG_CODES]
-    sms, numbers = logs[CODE_SMS], logs[NUMBERS]
+    (login, login_failures), (codes, wrong_codes) = logs[LOGIN_FAILURES], logs[WRONG_CODES]
+    sms, flow, numbers = logs[CODE_SMS], logs[CODE_SMS_RESET], logs[NUMBERS]
 
-    def allowed_at(log: LimitLog) -> datetime | None:
-        decision = log.decide(at)
-        return None if decision.allowed else _moment(at + decision.retry_after)
+    def allowed_at(*logs: LimitLog) -> datetime | None:
+        wait = max(log.decide(at).retry_after for log in logs)
+        return _moment(at + wait) if wait else None
 
     return AccountState(
         username=username, account=account, now=now,
-        login_failures=len(login.recent(at)),
-        login_locked_until=_moment(login.until) if login.locked(at) else None,
-        wrong_codes=len(codes.recent(at)),
+        login_failures=login_failures,
+        login_locked_until=_moment(login.locked_somewhere(at)) if login.locked_somewhere(at)
+        else None,
+        wrong_codes=wrong_codes,
         reset_paused_until=_moment(codes.until) if codes.locked(at) else None,
         codes_sent_recently=len(sms.recent(at)),
-        sms_allowed_at=allowed_at(sms),
+        sms_allowed_at=allowed_at(sms, flow),
         numbers_allowed_at=allowed_at(numbers),
         service_sms_allowed_at=service_sms_allowed_at)
 
@@ -124,14 +127,12 @@ class AccountStates:
         limit, from one batched read."""
         username = normalise_username(raw_username)
         now = self.clock.now()
-        counters = {(SERVICE_SMS, rule): (read, ends) for read, rule, ends
-                    in self.limits.windows(SERVICE_SMS, EVERY_SMS, now.timestamp())}
+        at = now.timestamp()
         found = self._read({**self._reads(username, with_account=True),
-                            **{name: read for name, (read, _) in counters.items()}})
-        full = [ends for (subject, rule), (_, ends) in counters.items()
-                if found[subject, rule] >= rule.limit]
-        return state_of(username, found[username, ACCOUNT], self._logs(found, username), now,
-                        service_sms_allowed_at=_moment(max(full)) if full else None)
+                            SERVICE_SMS: self.limits.lock_read(SERVICE_SMS, EVERY_SMS)})
+        wait = self.limits.wait(SERVICE_SMS, found[SERVICE_SMS], at)
+        return state_of(username, found[username, ACCOUNT], self._logs(found, username, now),
+                        now, service_sms_allowed_at=_moment(at + wait) if wait else None)
 
     def events(self, raw_username, limit: int = 50) -> tuple[AccountState, list[dict]]:
         """Why a username does or does not get codes, and its audit trail, newest first."""
@@ -145,7 +146,8 @@ class AccountStates:
         accounts = [Account.from_item(item) for item in self.accounts.all()]
         found = self._read({name: read for account in accounts
                             for name, read in self._reads(account.username).items()})
-        states = [state_of(account.username, account, self._logs(found, account.username), now)
+        states = [state_of(account.username, account,
+                           self._logs(found, account.username, now), now)
                   for account in accounts]
         return sorted(states, key=lambda state: state.username)
 
@@ -163,7 +165,8 @@ class AccountStates:
             day += timedelta(days=1)
         found = self._read({name: read for username in usernames
                             for name, read in self._reads(username, with_account=True).items()})
-        states = [state_of(username, found[username, ACCOUNT], self._logs(found, username), now)
+        states = [state_of(username, found[username, ACCOUNT],
+                           self._logs(found, username, now), now)
                   for username in usernames]
         # The index is eventually consistent: keep only what the accounts themselves say.
         return sorted((state for state in states if state.account and first
@@ -176,6 +179,8 @@ class AccountStates:
         """The reads of one username's limit logs (and account), each named by
         (username, subject)."""
         reads = {(username, log): self.limits.read(log, username) for log in LOGS}
+        reads.update({(username, counter): self.limits.lock_read(counter, username)
+                      for counter in COUNTERS})
         if with_account:
             reads[username, ACCOUNT] = self.accounts.read(username)
         return reads
@@ -184,6 +189,11 @@ class AccountStates:
         """Every read of `wanted` in one batch, each value under its read's name."""
         return dict(zip(wanted, self.uow.read(*wanted.values())))
 
-    @staticmethod
-    def _logs(found: dict, username: str) -> dict:
-        return {log: found[username, log] for log in LOGS}
+    def _logs(self, found: dict, username: str, now) -> dict:
+        """The username's logs, and for each counter (its lock, how many events count)."""
+        at = now.timestamp()
+        logs = {log: found[username, log] for log in LOGS}
+        for counter in COUNTERS:
+            lock = found[username, counter]
+            logs[counter] = (lock, self.limits.counted(counter, lock, at))
+        return logs
