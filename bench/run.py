@@ -423,6 +423,8 @@ def _ldap_enumeration(bench: Bench, directory, runs: int, warmup: int) -> dict:
     medians = {kind: statistics.median(values) for kind, values in times.items()}
     return {"median_ms": {kind: ms(value) for kind, value in medians.items()},
             "difference_ms": ms(max(medians.values()) - min(medians.values())), "runs": runs}
+
+
 def measure_paused(bench: Bench, runs: int, warmup: int = 2) -> dict:
     """`reset/verify` of the right and of a wrong code, each on a live challenge made before
     the username's reset was paused by 10 wrong codes: the same answer, and the same time."""

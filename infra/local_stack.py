@@ -433,9 +433,29 @@ def stop_process(process: subprocess.Popen, timeout: float = 5.0) -> None:
             process.wait(timeout)
 
 
+class Background:
+    """A daemon thread running `self._run` until `stop()` sets `self._stop`."""
+
+    def __init__(self, name: str):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
 # -- the SMS worker ----------------------------------------------------------------------------
 
-class SmsWorker:
+class SmsWorker(Background):
     """Delivers queued SMS with the real handler until stopped; an error is logged and the
     loop goes on, because a worker that dies silently looks exactly like SMS that are slow.
 
@@ -448,17 +468,7 @@ class SmsWorker:
         self.sqs, self.queue_url, self.handler = sqs, queue_url, handler
         self.wait_seconds, self.visibility_timeout = wait_seconds, visibility_timeout
         self.idle_seconds = idle_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sms-worker", daemon=True)
-
-    def start(self) -> SmsWorker:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        super().__init__("sms-worker")
 
     def _deliver(self, event, context):
         # drain_once counts a failure and leaves the message for SQS to retry; only here is
@@ -523,23 +533,13 @@ def sweep_expired(dynamodb, now: float) -> int:
     return deleted
 
 
-class TtlSweeper:
+class TtlSweeper(Background):
     """Runs `sweep_expired` every `interval` seconds until stopped; an error is logged and
     the next round tries again."""
 
     def __init__(self, dynamodb, interval: float = TTL_SWEEP_SECONDS, clock=time.time):
         self.dynamodb, self.interval, self.clock = dynamodb, interval, clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ttl-sweeper", daemon=True)
-
-    def start(self) -> TtlSweeper:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        super().__init__("ttl-sweeper")
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -54,6 +54,15 @@ def error_body(code: str, lang: str, **fields) -> dict:
     return envelope(code, lang, support_line(lang=lang), **fields)
 
 
+def violation(rule, lang: str, params: dict) -> dict:
+    """A broken rule as the API says it; `reason` names the kind where a rule has several
+    (rule `common`, reason `common_word`), so that the page marks the right item."""
+    key = policy.text_key(rule)
+    kind = key.removeprefix("rule.")
+    return {"rule": str(rule), **({"reason": kind} if kind != str(rule) else {}),
+            "message": text(key, lang, **params)}
+
+
 def error_response(error: PortalError, lang: str) -> Response:
     fields = dict(error.fields)
     fields.pop("field", None)
@@ -61,9 +70,7 @@ def error_response(error: PortalError, lang: str) -> Response:
         p = portal().settings.policy
         params = {"min_length": p.min_length, "max_length": p.max_length,
                   "min_classes": p.min_classes, "history": p.history}
-        fields["violations"] = [{"rule": str(rule),
-                                 "message": text(policy.text_key(rule), lang, **params)}
-                                for rule in error.rules]
+        fields["violations"] = [violation(rule, lang, params) for rule in error.rules]
     headers = {}
     if error.status == 429 and "retry_after" in fields:
         headers["Retry-After"] = str(fields["retry_after"])

@@ -8,8 +8,8 @@ import { render, t } from "./i18n.js";
 import { announce } from "./form.js";
 
 const KINDS = ["upper", "lower", "digit", "special"];
-// "common_word" is told apart before typing; the API names it rule "common" (SPEC 3), with a
-// message of its own, shown at the "common" item.
+// "common_word" is told apart before typing; the API names it rule "common" (SPEC 3) with
+// reason "common_word", and the page marks that item.
 const SERVER_RULES = ["reused", "common", "common_word", "banned_word"];
 const LOCAL_RULES = ["length", "classes", "username"];
 // The API's rule names and the item of the list that stands for each.
@@ -109,8 +109,8 @@ export class PasswordRules {
     if (this.rejected?.password !== this.password.value) this.rejected = null;
     const states = this.states();
     const broken = new Map();
-    for (const { rule, message } of this.rejected?.violations ?? []) {
-      const name = ITEM_OF_RULE[rule] ?? rule;
+    for (const { rule, reason, message } of this.rejected?.violations ?? []) {
+      const name = reason ?? ITEM_OF_RULE[rule] ?? rule;
       // A rule the list has no item for (e.g. the directory's own) gets one, in the API's words;
       // a rule it has is marked broken, and said once, by its item.
       if (!this.list.querySelector(`[data-rule="${name}"]`)) {

@@ -50,6 +50,10 @@ def test_a_common_word_with_digits_is_told_as_such_in_both_languages(world, clie
     assert "ett vanligt ord med siffror" in rejected(client, token, "Sommar2024!")["common"]
     assert "a common word with digits" in rejected(client, token, "Summer2024",
                                                     lang="en")["common"]
+    assert error(complete(client, token, "Vinter2025!"))["violations"] == [
+        {"rule": "common", "reason": "common_word",
+         "message": rejected(client, token, "Vinter2025!")["common"]}]
+    assert "reason" not in error(complete(client, token, "Qwerty123"))["violations"][0]
     # A password on the list of common passwords keeps its own message.
     assert rejected(client, token, "Qwerty123", lang="en") == {
         "common": "Must not be a common password."}
