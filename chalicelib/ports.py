@@ -104,6 +104,9 @@ class Queue(Protocol):
     def send(self, message: dict) -> None:
         """Put one SMS on the queue, or ServiceUnavailable."""
 
+    def send_many(self, messages: list[dict]) -> None:
+        """Put up to 10 SMS on the queue in one call, or ServiceUnavailable."""
+
 
 class Gateway(Protocol):
     def publish(self, phone: str, text: str) -> str: ...

@@ -73,6 +73,7 @@ class ResetChallenge(Record):
     # holder's (or the username no account's): such a challenge never yields a token, and
     # its wrong codes never count against the account.
     holder_id: str = ""
+    holder_name: str = ""
 
     @property
     def ttl(self) -> int:
@@ -164,6 +165,8 @@ class PhoneChange(Record):
     attempts: int = 0
     used: bool = False
     name: str = ""  # the holder's name as they wrote it (SPEC 11)
+    by_id: str = ""  # the holder the session acted as when it asked, if any
+    by_name: str = ""
 
     def session_live(self, now: float) -> bool:
         return self.session_expires_at > now

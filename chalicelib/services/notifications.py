@@ -68,8 +68,13 @@ class Notifications:
         the code, or `support`."""
         body = text("sms.password_changed", lang, username=username, by=by,
                     time=spoken_time(at, lang), support=self._support_in(lang))
-        for number in dict.fromkeys(holders):  # each number once
-            self._send(sms.message("notice", body, to=number, lang=lang), username, caller)
+        messages = [sms.message("notice", body, to=number, lang=lang)
+                    for number in dict.fromkeys(holders)]  # each number once, in one call
+        try:
+            self.queue.send_many(messages)
+        except ServiceUnavailable:
+            self.audit.write_if_possible(self.audit.record(
+                "sms.failed", username, "not_queued", caller, kind="notice"))
 
     def phone_changed(self, username: str, old_phone: str | None, new_phone: str,
                       at: datetime, lang: str, caller: Caller) -> None:

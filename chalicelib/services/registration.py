@@ -218,7 +218,8 @@ class Registration(CodeFlow):
                 change_id, username, number, account.session_epoch, session.expires_at,
                 code_mac=codes.code_mac(self.code_key(), change_id, code), sent_at=now,
                 expires_at=min(now + settings.code.lifetime_seconds, session.expires_at),
-                attempts=attempts, name=name), before))
+                attempts=attempts, name=name, by_id=session.holder_id,
+                by_name=session.holder_name), before))
             tx.add("sms limit", self.limits.record(sms_log, now))
             tx.add("flow sms limit", self.limits.record(flow_log, now))
             tx.record(self.audit.record("phone.change_requested", username, "code_queued",
@@ -264,7 +265,10 @@ class Registration(CodeFlow):
             raise CodeExpired()
         if not change.session_live(now):
             raise InvalidSession()
-        session = self._session(secret)
+        # the session as it was when it asked (one holder waits at a time per session)
+        session = Session(Session.id_of(secret), change.username, change.epoch,
+                          change.session_expires_at, holder_id=change.by_id,
+                          holder_name=change.by_name)
         if not (codes.looks_like_code(code)
                 and codes.code_matches(self.code_key(), change_id, code, change.code_mac)):
             attempts_left = max(0, max_attempts - change.attempts)

@@ -155,8 +155,8 @@ class Reset(CodeFlow):
             code = codes.new_code()
             tx = self.uow.begin()
             tx.add("challenge", self._challenge_write(
-                replace(challenge, holder_id=holder.id if holder and first
-                        else challenge.holder_id), code, now, send, first, void=paused))
+                replace(challenge, holder_id=holder.id, holder_name=holder.name)
+                if holder and first else challenge, code, now, send, first, void=paused))
             if not first:  # a resend counts against its network only if it happens
                 for n, write in enumerate(self.limits.counting_writes(RESENDS, "", now,
                                                                       ip=caller.ip)):
@@ -276,10 +276,6 @@ class Reset(CodeFlow):
     def _issue_token(self, challenge: ResetChallenge, reserved: Reservation,
                      caller: Caller) -> dict:
         username = challenge.username
-        holder = holder_of(self.accounts.get(username), None, challenge.holder_id)
-        if holder is None:  # removed (or the account disabled) since the code was sent
-            self.limits.give_back(reserved)
-            raise ChallengeExpired()
         secret = codes.new_secret()
         now = self.now()
         lifetime = self.settings.reset_token_seconds
@@ -287,8 +283,8 @@ class Reset(CodeFlow):
         tx.add("challenge", self.records.use(challenge, now))
         tx.add("token", self.records.add(ResetToken(ResetToken.id_of(secret), username,
                                                      expires_at=now + lifetime,
-                                                     holder_id=holder.id,
-                                                     holder_name=holder.name)))
+                                                     holder_id=challenge.holder_id,
+                                                     holder_name=challenge.holder_name)))
         # A right code is no wrong code: its reservation goes back, in the same write that
         # checks the pause again (paused while the code was compared: no token).
         returned = self.limits.returned(reserved, now)
@@ -296,8 +292,8 @@ class Reset(CodeFlow):
         for n, update in enumerate(returned[1:]):
             tx.add(f"wrong codes {n}", update)
         tx.record(self.audit.record("reset.code_verified", username, "success", caller,
-                                     phone=holder.phone, holder_id=holder.id,
-                                     holder_name=holder.name))
+                                     holder_id=challenge.holder_id,
+                                     holder_name=challenge.holder_name))
         try:
             tx.commit()
         except Refused as refused:
@@ -346,8 +342,9 @@ class Reset(CodeFlow):
             if not token or not token.is_live(now):
                 raise TokenExpired()
             account = self.accounts.get(token.username)
-            if not account or account.disabled:
-                raise TokenExpired()
+            if not account or account.disabled or (
+                    token.holder_id and account.holder(token.holder_id) is None):
+                raise TokenExpired()  # (or the holder was removed since their code)
             username = account.username
             broken = policy.violations(password, username, rules)
             fingerprint = None

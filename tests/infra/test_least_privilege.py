@@ -231,6 +231,12 @@ def iam_requests(service: str, operation: str, params: dict,
                                         f"{name(params['QueueName'])}")]
         url = params["QueueUrl"]
         local = urlparse(url).path.rsplit("/", 1)[-1]
+        # SQS's batch calls are no IAM actions of their own: SendMessageBatch is authorized
+        # as sqs:SendMessage (as DeleteMessageBatch and ChangeMessageVisibilityBatch are as
+        # their single actions; SQS API reference, "Batch actions").
+        if operation in ("SendMessageBatch", "DeleteMessageBatch",
+                         "ChangeMessageVisibilityBatch"):
+            operation = operation.removesuffix("Batch")
         return [(f"sqs:{operation}", queue_arn(url.replace(local, name(local))))]
     if service == "sns" and operation == "Publish":
         if params.get("PhoneNumber"):

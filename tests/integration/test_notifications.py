@@ -109,6 +109,7 @@ def test_a_password_notice_that_cannot_be_queued_leaves_the_change_done_and_logs
     def queue_down(message):
         raise ServiceUnavailable()
     monkeypatch.setattr(world.portal.queue, "send", queue_down)
+    monkeypatch.setattr(world.portal.queue, "send_many", queue_down)
     capsys.readouterr()
     done = post(client, "/api/reset/complete", {"reset_token": verified.json_body["reset_token"],
                                                 "password": NEW_PASSWORD})

@@ -315,6 +315,11 @@ class FakeQueue:
             raise ServiceUnavailable()
         self.sent.append(json.loads(json.dumps(message)))
 
+    def send_many(self, messages: list[dict]) -> None:
+        if self.down:
+            raise ServiceUnavailable()
+        self.sent.extend(json.loads(json.dumps(message)) for message in messages)
+
 
 class FakeGateway:
     """SNS: `published` holds (phone, text) of every accepted SMS. Set `failure` to an
