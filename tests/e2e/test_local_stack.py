@@ -47,12 +47,6 @@ def stack():
         running.kill()
 
 
-@pytest.fixture(scope="module")
-def http():
-    with requests.Session() as session:
-        session.trust_env = False  # a proxy from the environment must not see loopback calls
-        yield session
-
 
 def post(http, stack, path, body, session=None):
     headers = {"Authorization": f"Bearer {session}"} if session else {}

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 
 import pytest
-import requests
 
 from infra.ldap_server import account_dn, slapd_available
 from infra.local_stack import DEMO_PASSWORD, DEMO_PHONE, DEMO_USERNAME
@@ -37,12 +36,6 @@ def stack(tmp_path_factory):
     finally:
         running.kill()
 
-
-@pytest.fixture(scope="module")
-def http():
-    with requests.Session() as session:
-        session.trust_env = False
-        yield session
 
 
 def ldap_binds(stack, password: str) -> bool:
