@@ -131,6 +131,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("pepper",                    "PEPPER",                  "", text),
     S("code_key",                  "CODE_KEY",                "", text),
     S("limit_key",                 "LIMIT_KEY",               "", text),
+    S("authenticator_key",         "AUTHENTICATOR_KEY",       "", text),
     S("dev_sms",                   "DEV_SMS",                 "false", only_true),
     S("metrics",                   "METRICS",                 "false", only_true),
     S("allowed_countries",         "PHONE_ALLOWED_COUNTRIES", "SE", countries),
@@ -298,6 +299,7 @@ class Settings:
     pepper: str
     code_key: str
     limit_key: str
+    authenticator_key: str
     dev_sms: bool
     metrics: bool
     allowed_countries: tuple[str, ...]

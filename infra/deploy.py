@@ -58,7 +58,7 @@ from infra.stages import stage_settings
 ROOT = template.ROOT
 SITE_ROOT = ROOT / "static_site"
 WAF_REGION = "us-east-1"  # CloudFront's web ACLs live there
-SECRET_KEYS = ("pepper", "code_key", "limit_key", "origin_key")
+SECRET_KEYS = ("pepper", "code_key", "limit_key", "authenticator_key", "origin_key")
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 NO_CHANGES = ("The submitted information didn't contain changes",
               "No updates are to be performed")
@@ -139,7 +139,8 @@ def _create_secrets(ssm, name: str) -> str:
     try:
         ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(values),
                           Overwrite=False,
-                          Description="pwportal secrets: pepper, code_key, limit_key, origin_key. "
+                          Description="pwportal secrets: pepper, code_key, limit_key, "
+                                      "authenticator_key, origin_key. "
                                       "Never change an existing value.")
     except ClientError as race:
         if race.response["Error"]["Code"] != "ParameterAlreadyExists":

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from chalicelib.domain import conditions as c
-from chalicelib.domain.records import ResetChallenge, SmsDelivery, triable
+from chalicelib.domain import authenticator, conditions as c
+from chalicelib.domain.records import HOUSEKEEPING_SECONDS, ResetChallenge, SmsDelivery, triable
 from chalicelib.ports import Delete, Put, Read, Store, Update
 
 R = TypeVar("R")
+STEP_PREFIX, STEP_KIND = "step#", "authenticator_step"  # a holder's last accepted app code
 
 
 class Records:
@@ -83,6 +84,18 @@ class Records:
         self._store.write(Update(self.table, {"id": challenge.id},
                                  set={"sent_at": challenge.sent_at},
                                  expect=c.eq("sent_at", sent_at)))
+
+    # -- an authenticator app's accepted time steps (SPEC 12) ------------------------------
+
+    def accepted_step(self, holder_id: str, step: int) -> Update:
+        """Note that the holder's app code for time `step` was accepted, if no step as late
+        was accepted before: in the write that accepts the code, so that a code can be used
+        once, whatever runs in parallel (no replay). Kept (TTL) until no clock within the
+        window would accept the step anyway."""
+        return Update(self.table, {"id": STEP_PREFIX + holder_id},
+                      set={"kind": STEP_KIND, "last_step": step,
+                           "ttl": int(authenticator.replay_horizon(step)) + HOUSEKEEPING_SECONDS},
+                      expect=c.any_of(c.Missing("id"), c.lt("last_step", step)))
 
     # -- an SMS delivery's claim -----------------------------------------------------------
 

@@ -15,12 +15,13 @@ from tests.unit.conftest import PHONE
 
 from chalicelib.settings import Settings
 from tests.directory.conftest import directory_settings
-from tests.unit.conftest import CODE_KEY, LIMIT_KEY, PEPPER, Rig, changed
+from tests.unit.conftest import AUTHENTICATOR_KEY, CODE_KEY, LIMIT_KEY, PEPPER, Rig, changed
 
 
 @pytest.fixture
 def rig(slapd):
-    settings = changed(Settings(pepper=PEPPER, code_key=CODE_KEY, limit_key=LIMIT_KEY),
+    settings = changed(Settings(pepper=PEPPER, code_key=CODE_KEY, limit_key=LIMIT_KEY,
+                                authenticator_key=AUTHENTICATOR_KEY),
                        directory=directory_settings(slapd).__dict__)
     rig = Rig(settings)
     rig.clock.set(datetime.now(timezone.utc))

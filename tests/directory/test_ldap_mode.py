@@ -13,7 +13,7 @@ from chalicelib.domain.errors import (InvalidCredentials, PasswordRejected,
 from chalicelib.domain.records import PendingPassword
 from chalicelib.ports import Delete
 from tests.directory.conftest import directory_settings, free_port
-from tests.unit.conftest import CODE_KEY, LIMIT_KEY, PEPPER, PHONE, USER, Rig, changed
+from tests.unit.conftest import AUTHENTICATOR_KEY, CODE_KEY, LIMIT_KEY, PEPPER, PHONE, USER, Rig, changed
 from tests.unit.fakes import MemoryStore
 
 from chalicelib.settings import Settings
@@ -46,7 +46,8 @@ def ldap_rig(slapd, username):
 
 
 def make_rig(slapd, username, store, **directory) -> Rig:
-    settings = changed(Settings(pepper=PEPPER, code_key=CODE_KEY, limit_key=LIMIT_KEY),
+    settings = changed(Settings(pepper=PEPPER, code_key=CODE_KEY, limit_key=LIMIT_KEY,
+                                authenticator_key=AUTHENTICATOR_KEY),
                        directory=directory_settings(slapd, **directory).__dict__)
     rig = Rig(settings)
     rig.store = store

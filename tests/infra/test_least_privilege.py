@@ -48,7 +48,8 @@ PSEUDO_PARAMETERS = {"AWS::Partition": PARTITION, "AWS::Region": REGION,
 LOCAL_SECRETS_PARAMETER = "/pwportal/local/secrets"
 ORIGIN_KEY = "origin-key-for-the-least-privilege-test"
 SECRETS = {"pepper": "least-privilege-test-pepper", "code_key": "least-privilege-code-key",
-           "limit_key": "least-privilege-limit-key", "origin_key": ORIGIN_KEY}
+           "limit_key": "least-privilege-limit-key",
+           "authenticator_key": "least-privilege-authenticator-key", "origin_key": ORIGIN_KEY}
 
 PASSWORD = "tuvKAJ58!x"
 NEW_PASSWORD = "Bla-Hus-2026-x"
@@ -117,6 +118,7 @@ def deployed(world, recorder, environment):
     environment.delenv("PWPORTAL_PEPPER")
     environment.delenv("PWPORTAL_CODE_KEY")
     environment.delenv("PWPORTAL_LIMIT_KEY")
+    environment.delenv("PWPORTAL_AUTHENTICATOR_KEY")
     bootstrap.reset()
     world.portal = bootstrap.override(clock=world.clock)  # the test's own (unattributed)
     assert world.portal.settings.sms_queue_url == world.queue_url

@@ -311,7 +311,7 @@ def test_no_cors_is_opened_and_no_deployed_function_has_dev_settings(built):
     for function in of_type(found, "AWS::Serverless::Function").values():
         variables = function["Properties"]["Environment"]["Variables"]
         for unsafe in ("PWPORTAL_DEV_SMS", "PWPORTAL_PEPPER", "PWPORTAL_CODE_KEY",
-                       "PWPORTAL_LIMIT_KEY"):
+                       "PWPORTAL_LIMIT_KEY", "PWPORTAL_AUTHENTICATOR_KEY"):
             assert unsafe not in variables
         assert variables["PWPORTAL_SECRETS_PARAMETER"].startswith("/pwportal/")
         assert variables["PWPORTAL_CLIENT_ADDRESS_HEADER"] == "cloudfront-viewer-address"

@@ -25,6 +25,7 @@ from tests.unit.fakes import FakeClock, FakeGateway, FakeQueue, FastHasher, Memo
 PEPPER = "p" * 32
 CODE_KEY = "k" * 32
 LIMIT_KEY = "l" * 32
+AUTHENTICATOR_KEY = "a" * 32
 USERNAME = "hemtjanstab"
 PASSWORD = "tuvKAJ58!x"
 PHONE = "+46701234567"
@@ -153,7 +154,8 @@ class Rig:
 
 @pytest.fixture
 def base_settings() -> Settings:
-    return Settings(pepper=PEPPER, code_key=CODE_KEY, limit_key=LIMIT_KEY)
+    return Settings(pepper=PEPPER, code_key=CODE_KEY, limit_key=LIMIT_KEY,
+                    authenticator_key=AUTHENTICATOR_KEY)
 
 
 @pytest.fixture
