@@ -102,6 +102,9 @@ class Portal:
     def _limit_key(self) -> bytes:
         return self.secrets.limit_key
 
+    def _authenticator_key(self) -> bytes:
+        return self.secrets.authenticator_key
+
     @cached_property
     def notifications(self):
         from chalicelib.services.notifications import Notifications
@@ -118,7 +121,8 @@ class Portal:
                     accounts=self.accounts, records=self.records, limits=self.limits,
                     audit=self.audit, code_sms=self.code_sms,
                     notifications=self.notifications, hasher=self._hasher,
-                    code_key=self._code_key, passwords=self._passwords,
+                    code_key=self._code_key, authenticator_key=self._authenticator_key,
+                    passwords=self._passwords,
                     directory=self.directory_changes)
 
     @cached_property

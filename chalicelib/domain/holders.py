@@ -64,12 +64,28 @@ class Holder:
     added_at: datetime
     added_by: str  # a holder id, or SUPPORT
     last_used_at: datetime | None = None  # a reset or a pwreg login as this holder
-    authenticator: dict | None = None  # SPEC 12 (issue 15): empty until then
+    # SPEC 12: {"nonce", "added_at", "added_by"} once an app is added; the app's secret is
+    # derived from the nonce (domain/authenticator.py), never stored
+    authenticator: dict | None = None
 
     def unused_since(self) -> datetime:
         """Since when the holder has not used the account: their last use, or their
         adding if they never used it."""
         return max(self.added_at, self.last_used_at or self.added_at)
+
+    @property
+    def app_nonce(self) -> str:
+        """The nonce the holder's app secret derives from; "" when they have no app."""
+        return (self.authenticator or {}).get("nonce", "")
+
+    def with_app(self, nonce: str, now: datetime, by: str) -> "Holder":
+        """The holder with an app whose secret derives from `nonce` (a new one replaces any
+        app they had), added at `now` by `by` (their own id, or SUPPORT)."""
+        return replace(self, authenticator={"nonce": nonce, "added_at": iso(now),
+                                            "added_by": by})
+
+    def without_app(self) -> "Holder":
+        return replace(self, authenticator=None)
 
     def to_item(self) -> dict:
         item = {"id": self.id, "name": self.name, "phone": self.phone,

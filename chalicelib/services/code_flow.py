@@ -37,6 +37,7 @@ class CodeFlow:
     notifications: Notifications
     hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
     code_key: Callable[[], bytes]  # read from the secrets on first use
+    authenticator_key: Callable[[], bytes]  # what apps' secrets derive from (SPEC 12)
     passwords: Callable[[], PasswordStore]  # where the password lives (SPEC 13)
     directory: DirectoryChanges  # its login check; ldap mode's change and repair
 
