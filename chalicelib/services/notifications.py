@@ -100,13 +100,15 @@ class Notifications:
         for number in dict.fromkeys(recipients):  # each number once
             self._send(sms.message("notice", body, to=number, lang=lang), username, caller)
 
-    def reminder(self, username: str, expires_at: datetime, days: int, lang: str) -> dict:
-        """The queued message of one expiry reminder (the reminder job sends it)."""
+    def reminder(self, username: str, expires_at: datetime, days: int, lang: str,
+                 holder: str | None = None) -> dict:
+        """The queued message of one expiry reminder to one holder of the account (the
+        reminder job sends one to each)."""
         body = text("sms.reminder", lang, username=username, days=days,
                     date=spoken_date(expires_at, lang), host=self.settings.portal_host,
                     support=self._support_in(lang))
         return sms.message("notice", body, username=username, event="reminder.sent",
-                           lang=lang)
+                           lang=lang, holder=holder)
 
     def _send(self, message: dict, username: str, caller: Caller) -> None:
         try:

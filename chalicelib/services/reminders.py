@@ -6,8 +6,12 @@ expiry date it looks at, never a scan: its cost grows with the accounts due, not
 accounts. If the job missed a day or two (an outage), it catches up: a reminder that is
 still due (before the next, shorter one) is sent late rather than not at all.
 
+Every holder is reminded (SPEC 7, 11): one message per holder, queued in one batch, each
+naming its holder, so that the worker sends it to that holder's number as it is when
+delivered (a holder removed meanwhile gets nothing).
+
 Once per password: the reminder is marked in the account (`reminders_sent`), conditioned
-on the account's version, before the SMS is queued; if queueing fails, the mark is taken
+on the account's version, before the SMS are queued; if queueing fails, the mark is taken
 back so that tomorrow's run tries again. A new password starts with no reminders sent.
 
 In `ldap` mode (SPEC 13) the directory has the last word on when a password was set (it may
@@ -72,7 +76,7 @@ class Reminders:
     def _remind(self, account, reminder: int, left: int, day: str) -> str:
         if account.disabled:
             return "disabled"
-        if not account.phone:
+        if not account.holders:
             return "no_number"
         if reminder in account.reminders_sent:
             return "already_sent"
@@ -86,10 +90,11 @@ class Reminders:
             self.uow.write(self.accounts.save(marked, account.version))
         except (Refused, Conflict):  # a change raced us: tomorrow's run sees the new state
             return "changed"
-        message = self.notifications.reminder(account.username, account.password_expires_at,
-                                               left, account.lang)
+        messages = [self.notifications.reminder(account.username, account.password_expires_at,
+                                                 left, account.lang, holder=holder.id)
+                    for holder in account.holders]
         try:
-            self.queue.send(message)
+            self.queue.send_many(messages)
         except ServiceUnavailable:
             self._unmark(marked, reminder)
             raise

@@ -88,6 +88,24 @@ def test_no_reminder_for_an_account_without_a_number_or_a_disabled_one(world):
     assert world.sent() == []
 
 
+def test_every_holder_is_reminded_and_a_holder_removed_before_delivery_is_not(world, account):
+    support = world.portal.support
+    support.add_holder("hemtjanstab", "Anna Andersson", "+46707654321")
+    gone = support.add_holder("hemtjanstab", "Bo Berg", "+46708887766").holder
+    world.clock.set(START.replace(hour=6) + timedelta(days=76))
+    before = {number: len(reminders_to(world, number))
+              for number in ("+46701234567", "+46707654321", "+46708887766")}
+    counts = world.portal.reminders.run()  # queued: one message per holder
+    support.remove_holder("hemtjanstab", gone.id)  # before the worker delivers them
+    assert counts["queued"] == 1  # (accounts)
+    got = {number: [text for text in reminders_to(world, number)[before[number]:]
+                    if "går ut om 14 dagar" in text] for number in before}
+    assert {number: len(texts) for number, texts in got.items()} == {
+        "+46701234567": 1, "+46707654321": 1, "+46708887766": 0}
+    sent = [r for r in world.audit("hemtjanstab") if r["event"] == "reminder.sent"]
+    assert sorted(r["phone"] for r in sent) == ["+4670*****21", "+4670*****67"]
+
+
 def test_the_reminder_is_in_the_language_the_account_last_used(world, account):
     current = world.portal.accounts.get("hemtjanstab")
     world.portal.uow.write(world.portal.accounts.save(
@@ -101,10 +119,10 @@ def test_a_reminder_that_cannot_be_queued_is_tried_again_the_next_day(world, acc
                                                                        monkeypatch):
     world.clock.set(START.replace(hour=6) + timedelta(days=76))
 
-    def queue_down(message):
+    def queue_down(messages):
         raise ServiceUnavailable()
     with monkeypatch.context() as patched:
-        patched.setattr(world.portal.queue, "send", queue_down)
+        patched.setattr(world.portal.queue, "send_many", queue_down)
         with pytest.raises(ServiceUnavailable):
             world.portal.reminders.run()
     assert world.portal.accounts.get("hemtjanstab").reminders_sent == []
