@@ -65,7 +65,7 @@ def read_secrets(ssm, name: str) -> tuple[dict, dict]:
     return json.loads(parameter["Value"]), parameter
 
 
-def test_secrets_are_created_once_with_three_strong_distinct_values_and_a_second_run_changes_nothing(
+def test_secrets_are_created_once_with_strong_distinct_values_and_a_second_run_changes_nothing(
         aws, capsys):
     ssm = client("ssm")
     name = template.secrets_parameter(STAGE)
@@ -75,8 +75,9 @@ def test_secrets_are_created_once_with_three_strong_distinct_values_and_a_second
 
     values, parameter = read_secrets(ssm, name)
     assert parameter["Type"] == "SecureString"
-    assert set(values) == {"pepper", "code_key", "limit_key", "origin_key"}
-    assert len(set(values.values())) == 4
+    assert set(values) == {"pepper", "code_key", "limit_key", "authenticator_key",
+                           "origin_key"}
+    assert len(set(values.values())) == 5
     assert all(len(value) >= 43 for value in values.values())  # 32 random bytes, base64url
     assert origin_key == values["origin_key"]
 
@@ -103,8 +104,28 @@ def test_an_existing_pepper_and_code_key_are_kept_and_only_the_missing_keys_are_
     assert values["code_key"] == existing["code_key"]
     assert values["origin_key"] == origin_key and len(origin_key) >= 43
     assert len(values["limit_key"]) >= 43  # added to a stage deployed before it existed
+    assert len(values["authenticator_key"]) >= 43  # likewise (issue 15)
     assert origin_key not in existing.values()
     assert parameter["Type"] == "SecureString"
+
+
+def test_a_stage_deployed_before_the_authenticator_app_gets_only_an_authenticator_key(
+        aws, capsys):
+    ssm = client("ssm")
+    name = template.secrets_parameter(STAGE)
+    existing = {"pepper": "p" * 43, "code_key": "c" * 43, "limit_key": "l" * 43,
+                "origin_key": "o" * 43}
+    ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(existing))
+
+    assert deploy.ensure_secrets(ssm, name) == existing["origin_key"]
+
+    values, parameter = read_secrets(ssm, name)
+    added = values.pop("authenticator_key")
+    assert values == existing  # every other value as it was
+    assert len(added) >= 43 and added not in existing.values()
+    assert parameter["Type"] == "SecureString"
+    printed = capsys.readouterr().out
+    assert "added authenticator_key" in printed and added not in printed
 
 
 def test_a_secrets_parameter_that_is_not_json_is_refused_not_overwritten(aws):
