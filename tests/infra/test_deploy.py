@@ -675,9 +675,30 @@ def test_the_command_line_takes_what_make_deploy_passes_with_the_template_defaul
         == args.waf_requests_per_5_minutes
     assert deploy.sms_spend_alarm_usd(args.sms_monthly_limit_usd) == \
         template.PARAMETERS["SmsSpendAlarmUsd"]["Default"]
+    assert args.sms_price_usd == template.PARAMETERS["SmsPriceUsd"]["Default"] == 0.12
     down = deploy.parser().parse_args(["teardown", "--stage", "dev", "--region", "eu-west-1"])
     assert (down.command, down.stage, down.region, down.yes) == \
         ("teardown", "dev", "eu-west-1", False)
+
+
+@pytest.mark.parametrize("price", ["0.16", "0", "1.5"])
+def test_the_price_of_an_sms_is_taken_as_given(price):
+    args = deploy.parser().parse_args([
+        "deploy", "--stage", "prod", "--host", "losenord.kommun.se",
+        "--certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        "--sms-price-usd", price])
+    assert args.sms_price_usd == float(price)
+
+
+@pytest.mark.parametrize("price", ["-0.1", "abc", "nan", "inf", "120"])
+def test_a_price_of_an_sms_that_is_no_price_is_refused_before_anything_is_deployed(
+        price, capsys):
+    with pytest.raises(SystemExit):
+        deploy.parser().parse_args([
+            "deploy", "--stage", "prod", "--host", "losenord.kommun.se",
+            "--certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "--sms-price-usd", price])
+    assert "--sms-price-usd" in capsys.readouterr().err
 
 
 def test_a_certificate_outside_us_east_1_is_refused_before_anything_is_deployed(capsys):
@@ -758,10 +779,12 @@ def test_make_deploy_passes_every_option_of_the_deploy_command():
     passed = set(re.findall(r"(--[a-z0-9-]+)", makefile.split("package:")[0]))
     # the required ones and the region come from the deploy target itself
     assert options - {"--help"} <= passed | set(re.findall(r"(--[a-z0-9-]+)", makefile))
-    for option in ("--no-waf", "--log-retention-days", "--waf-requests-per-5-minutes"):
+    for option in ("--no-waf", "--log-retention-days", "--waf-requests-per-5-minutes",
+                   "--sms-price-usd"):
         assert option in passed, option
     documented = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
-    for variable in ("NO_WAF", "LOG_RETENTION_DAYS", "WAF_REQUESTS_PER_5_MINUTES"):
+    for variable in ("NO_WAF", "LOG_RETENTION_DAYS", "WAF_REQUESTS_PER_5_MINUTES",
+                     "SMS_PRICE_USD"):
         assert variable in makefile and variable in documented, variable
 
 
