@@ -256,10 +256,9 @@ def test_a_replayed_code_counts_towards_the_pause(world, client, secret):
 
 # -- who gets nothing ------------------------------------------------------------------------
 
-def cases(world, secret) -> dict:
-    """(username, number) of every case that must never get a token, with a code to try:
-    the holder's app's right code, which these challenges must refuse all the same."""
-    return {"holder without an app": (USERNAME, BO),
+# (username, number) of every case that must never get a token, whatever the code: the
+# holder's app's right code included
+NO_TOKEN = {"holder without an app": (USERNAME, BO),
             "stranger's number": (USERNAME, STRANGER),
             "unknown user": ("finns.inte", PHONE)}
 
@@ -267,7 +266,7 @@ def cases(world, secret) -> dict:
 def test_a_holder_without_an_app_a_stranger_and_an_unknown_user_never_get_a_token(
         world, client, secret):
     found = {}
-    for i, (kind, (username, phone)) in enumerate(cases(world, secret).items()):
+    for i, (kind, (username, phone)) in enumerate(NO_TOKEN.items()):
         challenge = app_challenge(client, username, phone, ip=f"203.0.113.{i + 1}")
         tries = [verify(client, challenge, code) for code in (
             app_code(secret, now(world)), app_code(secret, now(world), -1),
@@ -284,7 +283,7 @@ def test_a_holder_without_an_app_a_stranger_and_an_unknown_user_never_get_a_toke
 
 
 def test_each_case_is_audited_with_its_outcome_and_channel(world, client, secret):
-    for username, phone in cases(world, secret).values():
+    for username, phone in NO_TOKEN.values():
         verify(client, app_challenge(client, username, phone), "000000")
     for event in ("reset.requested", "reset.code_failed"):
         found = sorted((r["outcome"], r["channel"]) for r in records(world, event))
