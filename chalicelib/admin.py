@@ -14,6 +14,7 @@
     holders list USERNAME
     holders add USERNAME NAME NUMBER
     holders remove USERNAME HOLDER_ID
+    authenticator remove USERNAME HOLDER_ID
     migrate holders [--dry-run]
 
 A username is 1–64 ASCII letters, digits, `.`, `_` or `-`, the first a letter or a digit
@@ -499,11 +500,18 @@ def holder_rows(account, now: datetime) -> list[list[str]]:
     from chalicelib.domain.phone import masked_national
     return [[holder.id, holder.name, masked_national(holder.phone), iso(holder.added_at),
              holder.added_by, when(holder.last_used_at, now) if holder.last_used_at
-             else "never"] for holder in account.holders]
+             else "never", app(holder)] for holder in account.holders]
+
+
+def app(holder) -> str:
+    """Whether the holder has an authenticator app (SPEC 12), and since when."""
+    if holder.authenticator is None:
+        return "no"
+    return f"yes, since {holder.authenticator.get('added_at', '?')}"
 
 
 def holders_table(account, now: datetime, out) -> None:
-    table(["id", "name", "number", "added", "added by", "last used"],
+    table(["id", "name", "number", "added", "added by", "last used", "app"],
           holder_rows(account, now), out)
 
 
@@ -546,6 +554,15 @@ def remove_holder(args, portal, io) -> int:
     else:
         io.out.write(f"{done.account.username} has no holders now: no codes can be sent "
                      "for it until support adds one.\n")
+    return 0
+
+
+def remove_authenticator(args, portal, io) -> int:
+    done = portal.support.remove_authenticator(args.username, args.holder_id)
+    io.out.write(f"Removed the authenticator app of {done.holder.name} ({done.holder.id}) "
+                 f"from {done.account.username}: its codes are accepted no longer; "
+                 f"{done.holder.name} is told by SMS and can add a new app on pwreg.\n")
+    holders_table(done.account, portal.clock.now(), io.out)
     return 0
 
 
@@ -652,6 +669,14 @@ def parser() -> argparse.ArgumentParser:
     removed.set_defaults(handler=remove_holder)
     removed.add_argument("username")
     removed.add_argument("holder_id")
+    apps = groups.add_parser("authenticator", help="holders' authenticator apps (SPEC 12)")
+    app_commands = apps.add_subparsers(dest="command", required=True)
+    unapp = app_commands.add_parser(
+        "remove", epilog=POSITIONALS,
+        help="remove a holder's authenticator app, e.g. a lost phone (see `holders list`)")
+    unapp.set_defaults(handler=remove_authenticator)
+    unapp.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
+    unapp.add_argument("holder_id", metavar="HOLDER_ID")
     migrating = groups.add_parser("migrate", help="data migrations of a deployed table")
     migrations = migrating.add_subparsers(dest="command", required=True)
     migration = migrations.add_parser(
@@ -675,6 +700,10 @@ def error_line(error: PortalError, args) -> str:
         name = getattr(args, "username", None)
         return (f"error: invalid_request: {shown_name(name) + ' is ' if name else ''}"
                 f"not a valid username ({USERNAME_RULE})")
+    if error.code == "not_found" and error.fields.get("without_app"):
+        return (f"error: not_found: the holder {error.fields['holder_id']} of "
+                f"{args.username.strip().lower()} has no authenticator app (see "
+                "`holders list`); nothing changed")
     if error.code == "not_found" and error.fields.get("holder_id"):
         return (f"error: not_found: {args.username.strip().lower()} has no holder "
                 f"{error.fields['holder_id']} (see `holders list`)")

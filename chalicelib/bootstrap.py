@@ -131,6 +131,12 @@ class Portal:
         return Registration(**self._flow_parts())
 
     @cached_property
+    def authenticators(self):
+        """pwreg's authenticator app: add (show the key, check the first code), remove."""
+        from chalicelib.services.authenticator_enrolment import AuthenticatorEnrolment
+        return AuthenticatorEnrolment(**self._flow_parts())
+
+    @cached_property
     def reset(self):
         from chalicelib.services.reset import Reset
         return Reset(**self._flow_parts())

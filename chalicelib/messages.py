@@ -214,11 +214,34 @@ TEXTS: dict[str, dict[str, str]] = {
               "was removed {time}; the number no longer gets security codes for the "
               "account. Questions? Contact support: {support}.",
     },
+    # SMS notices of a holder's authenticator app (SPEC 12): to that holder only; never
+    # the key, a code or the app's address
+    "sms.authenticator_added": {
+        "sv": "En autentiseringsapp lades till för {name} på kontot {username} {time} av "
+              "{by}. Koder från appen kan nu användas för att byta lösenord. "
+              "Var det inte du? Kontakta support: {support}.",
+        "en": "An authenticator app was added for {name} on the account {username} {time} "
+              "by {by}. Codes from the app can now be used to change the password. "
+              "Wasn't this you? Contact support: {support}.",
+    },
+    "sms.authenticator_removed": {
+        "sv": "Autentiseringsappen för {name} på kontot {username} togs bort {time} av {by}. "
+              "Koder från den appen gäller inte längre. "
+              "Stämmer det inte? Kontakta support: {support}.",
+        "en": "The authenticator app of {name} on the account {username} was removed {time} "
+              "by {by}. Codes from that app are no longer accepted. "
+              "Not right? Contact support: {support}.",
+    },
     "sms.reminder": {
         "sv": "Lösenordet för kontot {username} går ut om {days} dagar ({date}). "
               "Byt det i tid via pwreset på {host}. Frågor? Kontakta support: {support}.",
         "en": "The password of the account {username} expires in {days} days ({date}). "
               "Change it in time with pwreset at {host}. Questions? Contact support: {support}.",
+    },
+    # The text alternative of the enrolment's QR code (SPEC 12): what a screen reader says
+    "authenticator.qr_title": {
+        "sv": "QR-kod för autentiseringsappen: {label}",
+        "en": "QR code for the authenticator app: {label}",
     },
     "sms.time": {
         "sv": "{day} {month_sv} {year} kl. {clock}",

@@ -51,6 +51,11 @@ class Records:
         return Update(self.table, {"id": record.id}, set={"used": True},
                       expect=record.usable(now))
 
+    def use_up(self, record, now: float) -> Delete:
+        """Delete a code's record as it is used, if it still is usable (nobody used or
+        replaced it first): what it held is needed no longer."""
+        return Delete(self.table, {"id": record.id}, expect=record.usable(now))
+
     def spend_attempt(self, kind: type[R], record_id: str, now: float,
                       max_attempts: int) -> R | None:
         """Spend one attempt on a live code before comparing it, so that parallel guesses can

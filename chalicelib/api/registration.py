@@ -1,5 +1,6 @@
 """pwreg's API: /api/registration/login, /holders, /holders/verify, /holders/{id},
-/logout (SPEC 8 v2)."""
+/holders/{id}/authenticator (POST, DELETE), /holders/{id}/authenticator/verify, /logout
+(SPEC 8 v2, 12)."""
 from chalice import Blueprint
 
 from chalicelib.api.http import bearer, endpoint, json_body
@@ -35,6 +36,30 @@ def verify_holder(request, caller):
 @endpoint(registration, status=204)
 def remove_holder(request, caller, holder_id):
     portal().registration.remove_holder(bearer(request), holder_id, caller)
+    return None
+
+
+@registration.route("/holders/{holder_id}/authenticator", methods=["POST"])
+@endpoint(registration)
+def add_app(request, caller, holder_id):
+    if request.raw_body:  # it takes no fields; a body, if sent, is JSON like any other
+        json_body(request)
+    return portal().authenticators.add_app(bearer(request), holder_id, caller)
+
+
+@registration.route("/holders/{holder_id}/authenticator/verify", methods=["POST"])
+@endpoint(registration)
+def verify_app(request, caller, holder_id):
+    body = json_body(request)
+    return portal().authenticators.verify_app(bearer(request), holder_id, body.get("code"),
+                                              caller)
+
+
+@registration.route("/holders/{holder_id}/authenticator", methods=["DELETE"],
+                    content_types=["application/json", "text/plain"])
+@endpoint(registration, status=204)
+def remove_app(request, caller, holder_id):
+    portal().authenticators.remove_app(bearer(request), holder_id, caller)
     return None
 
 

@@ -5,7 +5,9 @@ Who did it (SPEC 9, 11): a record names the holder who acted in `holder_id` and
 `holder_name` once a holder is known (the code went to their number, or they were logged in
 on pwreg as them); support's records carry the request id `admin-cli` and the daily job's
 `daily-job`. A record about a holder (`holder.added`, `holder.removed`, `holder.expired`)
-names that holder in `subject_id` and `subject_name`. `who` reads it back."""
+names that holder in `subject_id` and `subject_name`, as do `authenticator.added` (outcome
+`success`, or `replaced` when the new app replaced one) and `authenticator.removed`; those
+never hold the app's secret, its nonce, its URI or a code. `who` reads it back."""
 from __future__ import annotations
 
 import ipaddress
@@ -35,6 +37,8 @@ EVENTS = (
     "holder.added",
     "holder.removed",
     "holder.expired",
+    "authenticator.added",
+    "authenticator.removed",
     "directory.failed",
 )
 

@@ -7,6 +7,8 @@ itself is never stored) with a DynamoDB TTL for housekeeping; expiry is always j
 - ResetToken (`token#`): what a verified code gives, to set the password once;
 - Session (`session#`): a pwreg login;
 - PhoneChange (`phone#`, keyed by the session): a new number waiting for its code;
+- AppEnrolment (`app#`, keyed by the session): an authenticator app waiting for its first
+  code (SPEC 12);
 - SmsDelivery (`sms#`, keyed by the queued message's id): who is sending that SMS.
 
 A record's condition methods (`triable`, `usable`, …) state a rule as data: the store makes
@@ -173,6 +175,36 @@ class PhoneChange(Record):
 
     def usable(self, now: float) -> c.Condition:
         return c.all_of(_unused_before(now), c.eq("code_mac", self.code_mac))
+
+
+@dataclass(frozen=True)
+class AppEnrolment(Record):
+    """An authenticator app shown to the session's own holder and waiting for its first
+    code (SPEC 12): nothing is saved on the holder before that code is right. Keyed by the
+    session, so that one app waits at a time per session (asking again replaces it). Holds
+    the nonce the shown secret derives from, never the secret; deleted when the code is
+    right, so that from then on the nonce is only in the holder's slot of the account."""
+
+    PREFIX: ClassVar[str] = "app#"
+    KIND: ClassVar[str] = "app_enrolment"
+
+    id: str
+    username: str
+    holder_id: str
+    holder_name: str
+    nonce: str
+    epoch: int  # the account's session epoch at login: a password change ends it
+    session_expires_at: float
+    expires_at: float  # min(shown + authenticator.ENROLMENT_SECONDS, the session's end)
+    attempts: int = 0
+    used: bool = False
+
+    def session_live(self, now: float) -> bool:
+        return self.session_expires_at > now
+
+    def usable(self, now: float) -> c.Condition:
+        """Still the app that was shown (not replaced by a newer one), unused, unexpired."""
+        return c.all_of(_unused_before(now), c.eq("nonce", self.nonce))
 
 
 SENDING, SENT, DROPPED = "sending", "sent", "dropped"

@@ -1,5 +1,5 @@
 """The SMS notices of SPEC 7: password changed, number changed, a holder added, removed or
-expired, and the expiry reminders.
+expired, a holder's authenticator app added or removed (SPEC 12), and the expiry reminders.
 
 They travel the same queue as the codes. A notice never holds a code, a password or a full
 number other than the recipient's own, and it is sent in the language the account last
@@ -99,6 +99,16 @@ class Notifications:
                     time=spoken_time(at, lang), support=self._support, **fields)
         for number in dict.fromkeys(recipients):  # each number once
             self._send(sms.message("notice", body, to=number, lang=lang), username, caller)
+
+    def authenticator_changed(self, change: str, username: str, holder, at: datetime,
+                              lang: str, by: str, caller: Caller) -> None:
+        """`change` is `added` or `removed` (SPEC 12): told to the holder whose app it is,
+        at their own number; `by` names who did it (their name, or `support`). Never the
+        key, a code or the app's address."""
+        body = text(f"sms.authenticator_{change}", lang, name=holder.name, by=by,
+                    username=username, time=spoken_time(at, lang),
+                    support=self._support_in(lang))
+        self._send(sms.message("notice", body, to=holder.phone, lang=lang), username, caller)
 
     def reminder(self, username: str, expires_at: datetime, days: int, lang: str) -> dict:
         """The queued message of one expiry reminder (the reminder job sends it)."""

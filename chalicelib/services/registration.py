@@ -29,7 +29,7 @@ from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidCredentia
 from chalicelib.domain.holders import Holder
 from chalicelib.messages import text
 from chalicelib.domain.events import Caller
-from chalicelib.domain.records import PhoneChange, Session, why_not_triable
+from chalicelib.domain.records import AppEnrolment, PhoneChange, Session, why_not_triable
 from chalicelib.ports import Conflict, Refused
 from chalicelib.services.code_flow import CodeFlow
 from chalicelib.services.unit_of_work import retrying
@@ -53,6 +53,24 @@ def subject(holder: Holder, added: bool = False) -> dict:
     """The audit fields naming the holder an event is about."""
     fields = {"subject_id": holder.id, "subject_name": holder.name}
     return {**fields, "added_by": holder.added_by} if added else fields
+
+
+def live_session(records, secret, now: float) -> Session:
+    """The live pwreg session `secret` names; InvalidSession otherwise."""
+    if not isinstance(secret, str) or not secret:
+        raise InvalidSession()
+    session = records.get(Session, Session.id_of(secret))
+    if not session or not session.is_live(now):
+        raise InvalidSession()
+    return session
+
+
+def account_of(epoch: int, account: Account | None) -> Account:
+    """The session's account, if the session still holds: not disabled, and no password
+    change since the login (which ends every session); InvalidSession otherwise."""
+    if not account or account.disabled or account.session_epoch != epoch:
+        raise InvalidSession()
+    return account
 
 
 class Registration(CodeFlow):
@@ -150,18 +168,11 @@ class Registration(CodeFlow):
     # -- the session -----------------------------------------------------------------------
 
     def _session(self, secret) -> Session:
-        if not isinstance(secret, str) or not secret:
-            raise InvalidSession()
-        session = self.records.get(Session, Session.id_of(secret))
-        if not session or not session.is_live(self.now()):
-            raise InvalidSession()
-        return session
+        return live_session(self.records, secret, self.now())
 
     @staticmethod
     def _account_of(epoch: int, account: Account | None) -> Account:
-        if not account or account.disabled or account.session_epoch != epoch:
-            raise InvalidSession()
-        return account
+        return account_of(epoch, account)
 
     def logout(self, secret) -> None:
         if not isinstance(secret, str) or not secret:
@@ -169,6 +180,7 @@ class Registration(CodeFlow):
         tx = self.uow.begin()
         tx.add("session", self.records.delete(Session.id_of(secret)))
         tx.add("phone change", self.records.delete(PhoneChange.id_of(secret)))
+        tx.add("app enrolment", self.records.delete(AppEnrolment.id_of(secret)))
         try:
             tx.commit()
         except (Conflict, Refused):  # no condition to fail here: a conflict

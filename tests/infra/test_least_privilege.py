@@ -153,6 +153,13 @@ class Functions:
             return self.client.http.post(path, headers=headers,
                                          body=json.dumps(body).encode())
 
+    def delete(self, path: str, session: str):
+        headers = {"X-Pwportal-Origin": ORIGIN_KEY,
+                   "CloudFront-Viewer-Address": "198.51.100.7:46532",
+                   "Authorization": f"Bearer {session}"}
+        with self.running("api_handler"):
+            return self.client.http.delete(path, headers=headers)
+
     def deliver(self):
         with self.running("deliver_sms"):
             return self.world.deliver()
@@ -375,6 +382,19 @@ def drive_every_flow(world, run: Functions) -> None:
     assert len(old) == 1 and "Anna Andersson (070-*** ** 21)" in old[0], old
     assert [h.phone for h in world.portal.accounts.get(REGISTER_USER).holders] == [
         OLD_PHONE, NEW_PHONE]
+    # the holder just added adds an authenticator app (SPEC 12), confirms it with the
+    # app's first code (pyotp, as the app), removes it; each told to them by SMS
+    import pyotp
+    anna = registered.json_body["holder"]["id"]
+    app = f"/api/registration/holders/{anna}/authenticator"
+    shown = run.post(app, {}, session=session)
+    assert shown.status_code == 200, shown.body
+    first = pyotp.TOTP(shown.json_body["secret"]).at(clock.now().timestamp())
+    confirmed = run.post(app + "/verify", {"code": first}, session=session)
+    assert confirmed.status_code == 200, confirmed.body
+    removed = run.delete(app, session=session)
+    assert removed.status_code == 204, removed.body
+    run.deliver()
     logout = run.post("/api/registration/logout", {}, session=session)
     assert logout.status_code == 204, logout.body
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import boto3
+import pyotp
 import pytest
 
 from chalicelib import bootstrap
@@ -54,8 +55,14 @@ def cause_every_event(world, client):
     phone_code = world.last_code("+46707654321")                       # phone.change_requested
     post(client, "/api/registration/holders/verify", {"code": wrong(phone_code)},
          session=session)                                              # phone.changed (wrong)
-    post(client, "/api/registration/holders/verify", {"code": phone_code},
-         session=session)                                              # holder.added
+    anna = post(client, "/api/registration/holders/verify", {"code": phone_code},
+                session=session).json_body["holder"]["id"]             # holder.added
+    app = f"/api/registration/holders/{anna}/authenticator"
+    secret = post(client, app, {}, session=session).json_body["secret"]
+    post(client, app + "/verify", {"code": pyotp.TOTP(secret).at(      # authenticator.added
+        world.clock.now().timestamp())}, session=session)
+    client.http.delete(app, headers={"Authorization": f"Bearer {session}"})
+    world.deliver()                                                    # authenticator.removed
     for _ in range(2):                                                 # login.failed, .locked
         post(client, "/api/registration/login", {"username": "hemtjanstab",
                                                  "password": "Fel-Losen-1"})

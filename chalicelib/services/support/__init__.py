@@ -10,7 +10,8 @@ after checking identity by phone, and summarise the audit trail of a period.
 - imports.py: an account list in CSV, checked whole, then imported;
 - report.py: what the report counts (REPORT_COUNTS) and the report;
 - state.py: AccountState, and show/state/events/list_accounts/expiring;
-- holders.py: an account's holders: list, add, remove, and the migration from version 1;
+- holders.py: an account's holders: list, add, remove, remove one's authenticator app,
+  and the migration from version 1;
 - monthly.py: one account's events of one month, with who did each (`report --account`).
 
 Every change is one transaction that holds its own audit record and is conditioned on what
@@ -122,6 +123,10 @@ class Support:
 
     def remove_holder(self, raw_username, holder_id: str) -> HolderRemoved:
         return self.holder_changes.remove(raw_username, holder_id)
+
+    def remove_authenticator(self, raw_username, holder_id: str) -> HolderRemoved:
+        """`authenticator remove` (SPEC 9, 12): the holder keeps their place, without app."""
+        return self.holder_changes.remove_app(raw_username, holder_id)
 
     def migrate_holders(self, dry_run: bool = False) -> Migration:
         return self.holder_changes.migrate(dry_run=dry_run)

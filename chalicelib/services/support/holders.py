@@ -1,5 +1,6 @@
-"""What support does to an account's holders (SPEC 9, 11): list, add, remove, and the
-migration that turns each version 1 number into one holder.
+"""What support does to an account's holders (SPEC 9, 11, 12): list, add, remove, remove a
+holder's authenticator app, and the migration that turns each version 1 number into one
+holder.
 
 Support adds a person after checking them by phone, so the holder is saved at once, added
 by `support`. Every change is one write of the account conditioned on the version read
@@ -135,6 +136,32 @@ class HolderChanges:
             "removed", username, done.holder,
             [h.phone for h in done.account.holders] + [done.holder.phone],
             self.clock.now(), done.account.lang, "support", SUPPORT)
+        return done
+
+    def remove_app(self, raw_username, holder_id: str) -> HolderRemoved:
+        """Remove the authenticator app of the holder `holder_id` (SPEC 9, 12: a lost
+        phone), so that its codes are accepted no longer; told to that holder by SMS.
+        NotFound if there is no such account, NotFound(holder_id=…) if it has no such
+        holder, NotFound(holder_id=…, without_app=True) if that holder has no app."""
+        username = normalise_username(raw_username)
+
+        def attempt(_):
+            account = existing(self.accounts, username)
+            holder = account.holder(holder_id)
+            if holder is None:
+                raise NotFound(holder_id=holder_id)
+            if holder.authenticator is None:
+                raise NotFound(holder_id=holder_id, without_app=True)
+            updated = account.with_holders(
+                [holder.without_app() if h.id == holder.id else h for h in account.holders])
+            self._save(account, updated, [self.audit.record(
+                "authenticator.removed", username, "success", SUPPORT, **_subject(holder))])
+            return HolderRemoved(updated, holder)
+
+        done = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        self.notifications.authenticator_changed(
+            "removed", username, done.holder, self.clock.now(), done.account.lang, "support",
+            SUPPORT)
         return done
 
     def migrate(self, dry_run: bool = False) -> Migration:

@@ -54,6 +54,8 @@ DESCRIPTIONS = {
     "holder.added": "Innehavare lades till",
     "holder.removed": "Innehavare togs bort",
     "holder.expired": "Innehavare togs bort efter lång tid utan användning",
+    "authenticator.added": "Autentiseringsapp lades till",
+    "authenticator.removed": "Autentiseringsapp togs bort",
     "directory.failed": "Lösenordskatalogen (LDAP/AD) svarade inte, svarade fel eller kunde inte bokföras",
 }
 
