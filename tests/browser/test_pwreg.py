@@ -437,6 +437,7 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
     expect(reset.get_by_role("button", name="Skicka kod med SMS i stället")).to_be_visible()
     expect(reset.get_by_label("Säkerhetskod")).to_be_focused()
     check_view(reset, "pwreset-2-code-app-sv-phone")
+    docs_screenshot(reset, "pwreset-2-code-app")
     reset.get_by_label("Säkerhetskod").fill(app_code(key, after_step=used_step)[0])
     reset.get_by_role("button", name="Nästa").click()
     shown_step(reset, "password")
