@@ -5,17 +5,14 @@
 // the four.
 
 import { call, post } from "./api.js";
-import { CodeField, typedCode } from "./code.js";
+import { CodeField } from "./code.js";
 import { Flow } from "./flow.js";
 import {
-  actionButton, clearMessages, errorParagraphs, once, readUsername, setFieldError, showAlert, showError, showNotice,
-  showPasswords,
+  clearMessages, once, readUsername, setFieldError, showAlert, showError, showNotice, showPasswords,
 } from "./form.js";
-import { formatDate, formatTime, render, t } from "./i18n.js";
+import { formatDate, render, t } from "./i18n.js";
 import { markReady, showUnavailable, startPage } from "./page.js";
 import { nationalNumber, sameNumber } from "./phone.js";
-
-const APP_CODE_LENGTH = 6; // RFC 6238 as the apps make it (chalicelib/domain/authenticator.py)
 
 function button(key, className, onClick, label) {
   const made = document.createElement("button");
@@ -75,7 +72,7 @@ function run(config) {
     counted: 4,
     canShow: (step, data) => ({
       phone: Boolean(data.session), code: Boolean(data.session && data.newPhone), done: Boolean(data.done),
-      app: Boolean(data.session && enrolment),
+      app: Boolean(data.session && enrolling?.key),
     })[step],
     enter,
   });
@@ -85,11 +82,7 @@ function run(config) {
   const nameInput = $("#reg-name");
   const confirmBox = $("#reg-remove");
   let removing = null; // the holder whose removal (or whose app's) is being confirmed, the button that asked
-  // The app being added: its key is shown once and kept in memory only, never in storage (a
-  // reload shows the step before, and a new key is one button away).
-  let enrolment = null;
-  let appModule = null; // assets/authenticator.js, loaded for the first enrolment
-  const appCodeInput = $("#reg-app-code");
+  let enrolling = null; // the authenticator app's Enrolment, once assets/authenticator.js is loaded
   const codeInput = $("#reg-code");
   const code = new CodeField(flow.section("code"), config.code.length);
   showPasswords($("#reg-show"), [passwordInput]);
@@ -110,7 +103,7 @@ function run(config) {
       code.enter(data.resendAt);
     }
     if (step === "done") drawDone(data.done);
-    if (step === "app") drawEnrolment();
+    if (step === "app") enrolling.draw();
   }
 
   /** The holder this session is (added in it through "Lägg till mig"), if still listed. */
@@ -197,93 +190,18 @@ function run(config) {
     $("#reg-holders .holder-app button")?.focus(); // "add an app", where the removed one was
   }
 
-  // -- the authenticator app (SPEC 12): a key from the API, shown once; saved by its first code
-
-  /** Ask the API for a new key for the session's own holder and show it; `from` is the step
-   *  that asked (the list or the done step), where Cancel returns. */
-  function startEnrolment(from, { again = false } = {}) {
-    return once("enrol", async () => {
-      const own = ownHolder();
-      if (!own) return;
-      const asking = flow.current; // where a refusal is said: the list, the done step, or the app step again
-      clearMessages(flow.section(asking));
-      let answer;
-      try {
-        answer = await post(`/registration/holders/${encodeURIComponent(own.id)}/authenticator`, {},
-                            flow.data.session);
-        appModule ??= await import("./authenticator.js");
-      } catch (error) {
-        if (error.code === "invalid_session") return sessionEnded(error);
-        return showError(flow.alert(asking), error);
-      }
-      enrolment = { holderId: own.id, from, secret: answer.secret, uri: answer.otpauth_uri, qr: answer.qr_svg,
-                    expiresAt: Date.now() + answer.expires_in * 1000 };
-      appCodeInput.value = "";
-      clearMessages(flow.section("app"));
-      flow.show("app", { history: again ? "replace" : "push" });
-    });
-  }
-
-  function drawEnrolment() {
-    const { qrImage, entryName, showKey } = appModule;
-    const image = qrImage(enrolment.qr, t("pwreg.app.qrAlt"));
-    $("#reg-app-qr").replaceChildren(...(image ? [image] : []));
-    const entry = entryName(enrolment.uri);
-    const entryLine = $("#reg-app-entry");
-    entryLine.hidden = !entry;
-    if (entry) render(entryLine, "pwreg.app.entry", { entry });
-    // On a phone the QR code cannot be scanned by the phone showing it: the otpauth:// link
-    // opens the app there instead.
-    const link = $("#reg-app-link");
-    link.href = enrolment.uri;
-    link.hidden = !matchMedia("(pointer: coarse)").matches;
-    showKey({ code: $("#reg-app-key"), spoken: $("#reg-app-key-spoken"), button: $("#reg-app-copy") },
-            enrolment.secret, (key) => showNotice(flow.notice("app"), key));
-    render($("#reg-app-expires"), "pwreg.app.expires", { time: formatTime(new Date(enrolment.expiresAt)) });
-  }
-
-  // Start again with a new key (the old one is dead): said with the API's words, if any.
-  function enrolAgain(error) {
-    const hint = document.createElement("p");
-    render(hint, "pwreg.app.startOver");
-    showAlert(flow.alert("app"), [...(error ? errorParagraphs(error) : []), hint], {
-      actions: [actionButton("action.startOver", () => startEnrolment(enrolment?.from ?? "phone", { again: true }))],
-    });
-  }
-
-  flow.onSubmit($("#reg-app-form"), async () => {
-    clearMessages(flow.section("app"));
-    const typed = typedCode(appCodeInput.value, APP_CODE_LENGTH);
-    if (typed.length !== APP_CODE_LENGTH || !/^\d+$/.test(typed)) {
-      setFieldError(appCodeInput, typed ? "error.appCodeFormat" : "error.appCodeMissing");
-      appCodeInput.focus();
-      return;
-    }
+  // The authenticator app's enrolment (SPEC 12) lives in assets/authenticator.js, loaded when a
+  // holder first asks for it: the other visitors never load it.
+  async function startEnrolment(from) {
     try {
-      const answer = await post(
-        `/registration/holders/${encodeURIComponent(enrolment.holderId)}/authenticator/verify`,
-        { code: typed }, flow.data.session);
-      enrolment = null;
-      appCodeInput.value = "";
-      flow.update({ holders: withHolder(answer.holder) });
-      flow.show("phone", { history: "replace" }); // Back from the list skips the used key
-      showNotice(flow.notice("phone"), "pwreg.app.added");
-    } catch (error) {
-      if (error.code === "invalid_session") return sessionEnded(error);
-      if (error.code === "code_expired") return enrolAgain(error);
-      if (error.code !== "invalid_code") return showError(flow.alert("app"), error);
-      setFieldError(appCodeInput, error);
-      appCodeInput.focus();
-      appCodeInput.select();
-      if (error.fields.attempts_left === 0) enrolAgain();
+      const { Enrolment } = await import("./authenticator.js");
+      enrolling ??= new Enrolment({ flow, ownHolder, withHolder, sessionEnded });
+    } catch {
+      return showError(flow.alert(flow.current), { code: "network" });
     }
-  });
+    return enrolling.start(from);
+  }
 
-  $("#reg-app-cancel").addEventListener("click", () => {
-    const from = enrolment?.from ?? "phone";
-    enrolment = null; // nothing was saved; the key shown is forgotten
-    flow.back(from);
-  });
   $("#reg-done-app-add").addEventListener("click", () => startEnrolment("done"));
 
   function drawDone({ username, name, phone, passwordExpiresAt }) {
@@ -306,14 +224,14 @@ function run(config) {
   redraw = () => {
     if (flow.current === "done") drawDone(flow.data.done); // the date in the new language
     if (flow.current === "phone") drawHolders(); // the buttons' names
-    if (flow.current === "app") drawEnrolment(); // the QR code's name, the key spelled out
+    if (flow.current === "app") enrolling.draw(); // the QR code's name, the key spelled out
     flow.drawTitle();
   };
 
   // The session is gone (15 minutes passed, or it was ended): log in again, with the username
   // and the number typed kept.
   function sessionEnded(error) {
-    enrolment = null;
+    enrolling?.forget();
     flow.update({ session: null });
     flow.show("login", { history: "replace" });
     showError(flow.alert("login"), error);
