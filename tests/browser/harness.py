@@ -90,6 +90,7 @@ ACCOUNTS = {
     "reg_holders": Account("hemvard.personer", "+46701110013"),
     "reg_app": Account("hemvard.app", "+46701110016"),
     "reset_app_en": Account("brevlada.app", "+46701110017"),
+    "reg_app_en": Account("hemvard.appen", None),
 }
 
 class Site:

@@ -390,6 +390,9 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
     spoken = app_step.locator("#reg-app-key-spoken").inner_text()
     assert spoken == "Nyckeln, tecken för tecken: " + ", ".join(" ".join(group) for group in key.split(" "))
     expect(app_step.locator("#reg-app-expires")).to_contain_text(re.compile(r"Bekräfta före klockan \d\d[:.]\d\d\."))
+    # on the phone that will hold the app, the QR code cannot be scanned: a link opens the app
+    expect(page.get_by_role("link", name="Öppna i autentiseringsappen")).to_have_attribute(
+        "href", re.compile(r"^otpauth://totp/"))
     code_field = page.get_by_label("Koden från appen")
     expect(code_field).to_have_attribute("autocomplete", "one-time-code")
     expect(code_field).to_have_attribute("inputmode", "numeric")
@@ -485,3 +488,76 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
     again = site.api("/registration/login", {"username": account.username, "password": "Majas-Egen-Vag-19"})
     assert [(h["name"], h["authenticator"]) for h in again.json()["holders"]] == [
         ("Registrerat nummer", False), ("Maja Berg", False)]
+
+
+def test_an_expired_key_is_started_again_with_a_new_one_and_an_ended_session_asks_to_log_in_again(
+        site, browsers, messages):
+    """The enrolment's errors in the user's language (here English, on a desktop): a key not
+    confirmed in time is replaced by a new one on "Start again"; a session that ended sends
+    the user back to log in."""
+    account = ACCOUNTS["reg_app_en"]
+    mine = "+46709990018"
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_role("button", name="In English").click()
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Current password").fill(account.password)
+    page.get_by_role("button", name="Next").click()
+    phone_step = shown_step(page, "phone")
+    expect(phone_step.locator("#reg-app-later")).to_contain_text("First add yourself under “Add me”.")
+    seen = site.sms_count(mine)
+    page.get_by_label("Your name").fill("Leo Holm")
+    page.get_by_label("Your mobile number").fill("070-999 00 18")
+    page.get_by_role("button", name="Next").click()
+    shown_step(page, "code")
+    page.get_by_label("Security code").fill(site.next_code(mine, seen))
+    page.get_by_role("button", name="Next").click()
+    shown_step(page, "done")
+    page.go_back()  # the list, where one's own entry offers the app as well
+    phone_step = shown_step(page, "phone")
+    own = phone_step.locator("#reg-holders li").nth(0)
+    expect(own).to_contain_text("Leo Holm (you)")
+    expect(own).to_contain_text("No authenticator app")
+    own.get_by_role("button", name="Add an authenticator app").click()
+
+    app_step = shown_step(page, "app")
+    expect(page).to_have_title(re.compile(r"^Add an authenticator app – "))
+    expect(page.get_by_role("link", name="Open in the authenticator app")).to_be_hidden()  # no touch screen
+    expect(page.get_by_role("img", name=re.compile(r"^QR code for the authenticator app\."))).to_be_visible()
+    first_key = app_step.locator("#reg-app-key").inner_text()
+    expect(app_step.locator("#reg-app-key-spoken")).to_have_text(
+        re.compile(r"^The key, one character at a time: [A-Z2-7] [A-Z2-7] [A-Z2-7] [A-Z2-7], "))
+    page.get_by_role("button", name="Confirm").click()  # nothing typed
+    expect(page.locator("#reg-app-code-error")).to_have_text("Type the code that the app shows.")
+    page.get_by_label("The code from the app").fill("12345")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#reg-app-code-error")).to_have_text(
+        "The code from the app has 6 digits. Check that you have all of them.")
+
+    # the key's 10 minutes ran out (as the API answers then)
+    expired = site.error(messages, "code_expired", "en")
+    page.route("**/authenticator/verify", lambda route: route.fulfill(status=410, json=expired))
+    page.get_by_label("The code from the app").fill(app_code(first_key)[0])
+    page.get_by_role("button", name="Confirm").click()
+    alert = app_step.locator("[data-alert]")
+    expect(alert).to_contain_text(messages("code_expired", "en"))
+    expect(alert).to_contain_text("Start again: you get a new QR code and key.")
+    check_view(page, "pwreg-5-app-expired-en-desktop")
+    page.unroute("**/authenticator/verify")
+    alert.get_by_role("button", name="Start again").click()
+    expect(app_step.locator("#reg-app-key")).not_to_have_text(first_key)  # a new key, a new secret
+    expect(alert).to_be_empty()
+    shown_step(page, "app")
+    second_key = app_step.locator("#reg-app-key").inner_text()
+    assert re.fullmatch(r"(?:[A-Z2-7]{4} )+[A-Z2-7]{1,4}", second_key), second_key
+
+    # the session ends (15 minutes, or logged out elsewhere): log in again
+    session = page.evaluate("JSON.parse(sessionStorage.getItem('pwportal.pwreg')).session")
+    assert site.api("/registration/logout", {}, session).status_code == 204
+    page.get_by_label("The code from the app").fill(app_code(second_key)[0])
+    page.get_by_role("button", name="Confirm").click()
+    shown_step(page, "login")
+    expect(page.locator('[data-step="login"] [data-alert]')).to_contain_text(messages("invalid_session", "en"))
+    expect(page.get_by_label("Username")).to_have_value(account.username)
+    again = site.api("/registration/login", {"username": account.username, "password": account.password})
+    assert [(h["name"], h["authenticator"]) for h in again.json()["holders"]] == [("Leo Holm", False)]
