@@ -388,3 +388,30 @@ def test_a_resend_takes_the_holders_app_as_it_is_then(world, client, secret):
     stored = world.portal.records.get(ResetChallenge, ResetChallenge.id_of(challenge))
     assert stored.channel == "app" and stored.app_nonce
     assert verify(client, challenge, app_code(bo, now(world))).status_code == 200
+
+
+def test_while_paused_the_right_and_a_wrong_app_code_get_the_same_answer_and_work(
+        world, client, secret):
+    from chalicelib.adapters import aws
+    from tests.fuzz.test_enumeration import headers_of
+    calls: list[str] = []
+    aws.client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name),
+        unique_id="paused-app-calls")
+    first, second = app_challenge(client), app_challenge(client)
+    for n in range(2):
+        challenge = app_challenge(client, ip=f"198.51.100.{n + 20}")
+        for _ in range(5):
+            verify(client, challenge, "000000")
+    assert "reset.paused" in events(world)
+    found = {}
+    for kind, challenge, code in (("right", first, app_code(secret, now(world))),
+                                  ("wrong", second, wrong(app_code(secret, now(world))))):
+        del calls[:]
+        found[kind] = (verify(client, challenge, code), list(calls))
+    (right, right_calls), (wrong_answer, wrong_calls) = found["right"], found["wrong"]
+    assert right.status_code == wrong_answer.status_code == 410
+    assert right.json_body == wrong_answer.json_body
+    assert headers_of(right) == headers_of(wrong_answer)
+    assert right_calls == wrong_calls
+    assert records(world, "reset.code_verified") == []
