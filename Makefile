@@ -61,6 +61,7 @@ STAGE  ?= prod
 REGION ?= eu-north-1
 DEPLOY_OPTIONS = $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
 	$(if $(SMS_MONTHLY_LIMIT_USD),--sms-monthly-limit-usd $(SMS_MONTHLY_LIMIT_USD)) \
+	$(if $(SMS_PRICE_USD),--sms-price-usd $(SMS_PRICE_USD)) \
 	$(if $(WAF_REQUESTS_PER_5_MINUTES),--waf-requests-per-5-minutes $(WAF_REQUESTS_PER_5_MINUTES)) \
 	$(if $(NO_WAF),--no-waf) \
 	$(if $(LOG_RETENTION_DAYS),--log-retention-days $(LOG_RETENTION_DAYS)) \

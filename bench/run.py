@@ -5,7 +5,10 @@
   writes and the SQS send included), and each step's median and p95 time, in-process
   through chalice.test.Client against an in-process moto;
 - `reset/complete` with a password history of 1 and of 24;
-- the time difference between usernames that exist and do not (reset start and login);
+- the same reset with the authenticator app (SPEC 12, `channel: "app"`): its start and its
+  verify (the code an app shows, made by pyotp), AWS calls and time;
+- the time difference between usernames that exist and do not (reset start by SMS and by
+  the app, and login);
 - while a username's reset is paused, the time difference between verifying the right code
   and a wrong one (issue 12: a paused reset must be no oracle, in timing either);
 - `python -c "import app"` against importing only chalice and boto3, in fresh processes;
@@ -52,7 +55,8 @@ MAX_HISTORY_RATIO = 1.3
 MAX_IMPORT_RATIO = 1.3
 MAX_PACKAGE_BYTES = 5 * 1024 * 1024
 MAX_ENUMERATION_MS = 20.0
-STEPS = ("login", "phone", "phone verify", "reset start", "resend", "verify", "complete")
+STEPS = ("login", "phone", "phone verify", "reset start", "resend", "verify", "complete",
+         "reset start (app)", "verify (app)")
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -197,6 +201,17 @@ class Bench:
     def create(self, username: str, phone: str | None):
         return self.portal.support.create(username, PASSWORD, phone)
 
+    def give_app(self, username: str, phone: str) -> str:
+        """The holder at `phone` with an authenticator app, as enrolment saves it: its
+        secret, as the app keeps it."""
+        from tests.api.helpers import give_app
+        return give_app(self.portal, self.clock.now(), username, phone)
+
+    def app_code(self, secret: str) -> str:
+        """The code the app shows now (pyotp, as a real app makes it)."""
+        from tests.api.helpers import app_code
+        return app_code(secret, self.clock.now())
+
 
 def expect(response, status: int, step: str):
     if response.status_code != status:
@@ -239,6 +254,13 @@ def measure_steps(bench: Bench, runs: int, warmup: int = 2) -> dict:
         step("complete", "/api/reset/complete",
              {"reset_token": token, "password": f"Bench-{i:03d}-Hus!"}, 200)
         bench.deliver()
+        # The same holder with an app (as enrolment saves it): a reset with no SMS.
+        secret = bench.give_app(username, new_phone)
+        challenge = step("reset start (app)", "/api/reset/start",
+                         {"username": username, "phone": new_phone, "channel": "app"},
+                         202)["challenge"]
+        step("verify (app)", "/api/reset/verify",
+             {"challenge": challenge, "code": bench.app_code(secret)}, 200)
         if i >= warmup:
             for name, (elapsed, made) in seen.items():
                 times[name].append(elapsed)
@@ -298,20 +320,26 @@ def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
 
 def measure_enumeration(bench: Bench, runs: int, warmup: int = 2) -> dict:
     import random
-    # username x number (SPEC 11): a holder's number, a stranger's number for a known
-    # username, an account without holders, a disabled one, and a username nowhere
+    # username x number (SPEC 11): a holder's number (with an app), another holder's
+    # (without one), a stranger's number for a known username, an account without holders,
+    # a disabled one, and a username nowhere
     kinds = {"holder's number": ("enum.med", "+46701239001"),
+             "holder without an app": ("enum.med", "+46701239004"),
              "stranger's number": ("enum.med", "+46709239001"),
              "without number": ("enum.utan", "+46701239001"),
              "disabled": ("enum.avstangd", "+46701239002"),
              "no such user": ("enum.finns.inte", "+46701239001")}
     bench.create("enum.med", "+46701239001")
+    bench.portal.support.add_holder("enum.med", "Bo Ek", "+46701239004")
+    bench.give_app("enum.med", "+46701239001")
     bench.create("enum.utan", None)
     disabled = bench.create("enum.avstangd", "+46701239002")
     bench.portal.uow.write(bench.portal.accounts.save(
         replace(disabled, disabled=True, version=disabled.version + 1), disabled.version))
     paths = {"reset start": ("/api/reset/start",
                              lambda u, phone: {"username": u, "phone": phone}, 202),
+             "reset start (app)": ("/api/reset/start", lambda u, phone: {
+                 "username": u, "phone": phone, "channel": "app"}, 202),
              "login": ("/api/registration/login",
                        lambda u, _: {"username": u, "password": "Fel-Losen-2026!"}, 401)}
     times = {(path, kind): [] for path in paths for kind in kinds}

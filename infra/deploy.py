@@ -3,6 +3,7 @@
     make deploy STAGE=prod HOST=losenord.kommun.se CERTIFICATE_ARN=arn:aws:acm:us-east-1:...
     python -m infra.deploy deploy --stage prod --host H --certificate-arn A \\
         [--region eu-north-1] [--alarm-email E] [--sms-monthly-limit-usd 50] \\
+        [--sms-price-usd 0.12] \\
         [--waf-requests-per-5-minutes 300 | --no-waf] [--log-retention-days 90] \\
         [--api-rate-limit 50 --api-burst-limit 100]
     python -m infra.deploy teardown --stage prod [--region eu-north-1] [--yes]
@@ -76,6 +77,8 @@ DEAD = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED"
 WAF_REQUESTS_PER_5_MINUTES = 300
 LOG_RETENTION_DAYS = template.PARAMETERS["LogRetentionDays"]["Default"]
 LOG_RETENTION_CHOICES = template.PARAMETERS["LogRetentionDays"]["AllowedValues"]
+# What one SMS costs (USD): the dashboard's "SMS cost saved by the app" (infra/monitoring.py).
+SMS_PRICE_USD = template.PARAMETERS["SmsPriceUsd"]["Default"]
 
 
 class DeployError(RuntimeError):
@@ -704,6 +707,7 @@ def deploy(args) -> dict[str, str]:
         "OriginKey": origin_key,
         "AlarmEmail": args.alarm_email or "",
         "SmsSpendAlarmUsd": sms_spend_alarm_usd(args.sms_monthly_limit_usd),
+        "SmsPriceUsd": args.sms_price_usd,
         "ApiRateLimit": args.api_rate_limit,
         "ApiBurstLimit": args.api_burst_limit,
         "WebAclArn": web_acl,
@@ -794,6 +798,16 @@ def _at_least(minimum: int):
     return parse
 
 
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 100:  # (nan too) a price per SMS, in USD, not per month
+        raise argparse.ArgumentTypeError("must be a price in USD from 0, e.g. 0.12")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy",
                                      description=__doc__.splitlines()[0])
@@ -806,6 +820,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--region", default=template.DEFAULT_REGION)
     up.add_argument("--alarm-email", default="")
     up.add_argument("--sms-monthly-limit-usd", type=_at_least(1), default=50)
+    up.add_argument("--sms-price-usd", type=_price, default=SMS_PRICE_USD,
+                    help="what one SMS costs (USD), for the dashboard's SMS cost saved by the "
+                         "authenticator app (default %(default)s)")
     waf = up.add_mutually_exclusive_group()
     waf.add_argument("--waf-requests-per-5-minutes", type=_at_least(10),
                      default=WAF_REQUESTS_PER_5_MINUTES,

@@ -5,6 +5,12 @@ namespace with a `stage` dimension, written by the audit trail in embedded metri
 The dashboard and the alarms below name those metrics only through EVENTS, next to the
 AWS metrics of the parts that carry the service (Lambda, API Gateway, DynamoDB, SQS, SNS).
 
+The reset events that say where their code came from (`channel`, CHANNELS: "sms" or "app",
+SPEC 12) are counted by (stage, channel) as well. From those the dashboard shows the codes
+of each channel, the share of resets done with the authenticator app, and what the app saved
+in SMS: app resets times the price of one SMS, the template parameter SmsPriceUsd (given at
+deploy, `--sms-price-usd`), which CloudFormation's Fn::Sub writes into the dashboard.
+
 `resources(stage)` gives the CloudFormation resources that the deploy template merges in.
 They refer to chalice's own logical ids (APIHandler, RestAPI, one function per event
 handler) and to the tables and queues of infra/resources.json.
@@ -16,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE
+from chalicelib.domain.events import CHANNEL, CHANNELS, EVENTS, METRIC_NAMESPACE
 
 APP_NAME = "pwportal"
 API_STAGE = "api"
@@ -24,6 +30,8 @@ FUNCTIONS = ("APIHandler", "DeliverSms", "SendReminders")
 TABLES = ("AccountsTable", "ChallengesTable", "LimitsTable", "AuditTable")
 DEAD_LETTERS = "SmsDeadLetterQueue"
 PERIOD = 300
+# The template parameter with the price of one SMS (USD): what an app reset saves.
+SMS_PRICE = "SmsPriceUsd"
 
 # What each alarm is for, in the words of docs/operations.md ("Dashboard and alarms").
 ALARMS = {
@@ -32,7 +40,8 @@ ALARMS = {
     "SmsDeadLetters": "An SMS could not be sent after every retry and is in the dead-letter "
                       "queue.",
     "SmsFailureRatio": "More than 10 % of SMS failed over an hour.",
-    "SmsPumping": "Many codes sent but few verified: someone may be pumping SMS for money.",
+    "SmsPumping": "Many codes sent by SMS but few of them verified: someone may be pumping SMS "
+                  "for money.",
     "SmsSpend": "This month's SMS spend is near the budget.",
     "DirectoryFailed": "ldap mode: the password directory failed or was slow (users see 503), "
                        "or a password it took could not be recorded yet (outcome "
@@ -47,16 +56,57 @@ def event(name: str) -> str:
     return name
 
 
-def _event_metric(name: str, stage: str, **options) -> list:
+def _event_metric(name: str, stage: str, channel: str | None = None, **options) -> list:
+    """An event's metric by stage, or (`channel`) by stage and channel."""
     line = [METRIC_NAMESPACE, event(name), "stage", stage]
+    if channel is not None:
+        if channel not in CHANNELS:
+            raise ValueError(f"{channel!r} is not a channel of {CHANNELS}")
+        line += [CHANNEL, channel]
     return line + [options] if options else line
 
 
+def _expression(id_: str, expression: str, label: str, **options) -> list:
+    """A line of metric math over the widget's other lines (named by their `id`)."""
+    return [{"id": id_, "expression": expression, "label": label, **options}]
+
+
 def _widget(title: str, metrics: list, x: int, y: int, stat: str = "Sum",
-            width: int = 12, view: str = "timeSeries") -> dict:
+            width: int = 12, view: str = "timeSeries", **properties) -> dict:
     return {"type": "metric", "x": x, "y": y, "width": width, "height": 6,
             "properties": {"title": title, "metrics": metrics, "stat": stat,
-                           "period": PERIOD, "view": view, "region": "${AWS::Region}"}}
+                           "period": PERIOD, "view": view, "region": "${AWS::Region}",
+                           **properties}}
+
+
+def _app_widgets(stage: str, y: int) -> list:
+    """The authenticator app (SPEC 12): codes by channel, the app's share of the resets, and
+    the SMS cost it saved. A reset is counted where its code was verified (a reset token was
+    given): one with the app is one SMS not sent. The two figures are over the dashboard's
+    time range (setPeriodToTimeRange), not per 5 minutes."""
+    def verified(channel: str) -> list:
+        return _event_metric("reset.code_verified", stage, channel=channel, id=channel,
+                             visible=False)
+
+    by_channel = [_event_metric(name, stage, channel=channel, label=f"{what}: {channel}")
+                  for name, what in (("reset.code_verified", "verified"),
+                                     ("reset.code_failed", "failed"))
+                  for channel in CHANNELS]
+    share = [verified("app"), verified("sms"),
+             _expression("resets", "FILL(app, 0) + FILL(sms, 0)", "resets", visible=False),
+             _expression("share", "IF(resets > 0, 100 * FILL(app, 0) / resets, 0)",
+                         "% of resets with the app")]
+    saved = [verified("app"),
+             _expression("saved", "FILL(app, 0) * ${%s}" % SMS_PRICE,
+                         "USD saved (app resets x ${%s} USD an SMS)" % SMS_PRICE)]
+    whole_range = {"setPeriodToTimeRange": True}
+    return [
+        _widget("Reset codes by channel: SMS vs authenticator app", by_channel, 0, y),
+        _widget("Resets done with the app (%)", share, 12, y, width=6, view="singleValue",
+                **whole_range),
+        _widget("SMS cost saved by the app (USD)", saved, 18, y, width=6,
+                view="singleValue", **whole_range),
+    ]
 
 
 def dashboard_body(stage: str) -> dict:
@@ -96,8 +146,10 @@ def dashboard_body(stage: str) -> dict:
         _widget("SNS SMS spend this month (USD)",
                 [["AWS/SNS", "SMSMonthToDateSpentUSD"]], 0, 30, stat="Maximum"),
         _widget("Every security event", events(*EVENTS), 12, 30, width=12),
-        _widget("Holders added, removed, expired",
-                events("holder.added", "holder.removed", "holder.expired"), 0, 36),
+        _widget("Holders and their apps added, removed, expired",
+                events("holder.added", "holder.removed", "holder.expired",
+                       "authenticator.added", "authenticator.removed"), 0, 36),
+        *_app_widgets(stage, 42),
     ]
     return {"widgets": widgets}
 
@@ -156,11 +208,14 @@ def alarms(stage: str, spend_threshold_usd: float = 40.0) -> dict:
         "SmsPumping": _alarm(
             "SmsPumping", stage, EvaluationPeriods=1, Threshold=0.2,
             ComparisonOperator="LessThanThreshold",
+            # SMS codes only: an app's code follows no SMS, and would hide the pumping.
+            # FILL: an hour of SMS with not one verified must give 0, not no value.
             Metrics=[_query("sent", _event_metric("reset.code_sent", stage)),
-                     _query("verified", _event_metric("reset.code_verified", stage)),
-                     {"Id": "ratio", "Label": "codes verified per code sent",
+                     _query("verified", _event_metric("reset.code_verified", stage,
+                                                      channel="sms")),
+                     {"Id": "ratio", "Label": "SMS codes verified per code sent",
                       "ReturnData": True,
-                      "Expression": "IF(sent >= 30, verified / sent, 1)"}]),
+                      "Expression": "IF(sent >= 30, FILL(verified, 0) / sent, 1)"}]),
         "SmsSpend": _alarm("SmsSpend", stage, Namespace="AWS/SNS",
                            MetricName="SMSMonthToDateSpentUSD", Statistic="Maximum",
                            Period=PERIOD, EvaluationPeriods=1, Threshold=spend_threshold_usd,
@@ -196,7 +251,8 @@ def metrics_named(resources_: dict) -> set[tuple[str, str]]:
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::CloudWatch::Dashboard":
             for widget in json.loads(props["DashboardBody"]["Fn::Sub"])["widgets"]:
-                found |= {(m[0], m[1]) for m in widget["properties"]["metrics"]}
+                found |= {(m[0], m[1]) for m in widget["properties"]["metrics"]
+                          if isinstance(m[0], str)}  # not a line of metric math
         elif resource["Type"] == "AWS::CloudWatch::Alarm":
             if "MetricName" in props:
                 found.add((props["Namespace"], props["MetricName"]))

@@ -346,6 +346,10 @@ PARAMETERS = {
                    "Description": "Optional e-mail address that gets the alarms."},
     "SmsSpendAlarmUsd": {"Type": "Number", "Default": 40, "MinValue": 1,
                          "Description": "Alarm when this month's SMS spend reaches this (USD)."},
+    monitoring.SMS_PRICE: {"Type": "Number", "Default": 0.12, "MinValue": 0,
+                           "Description": "What one SMS costs (USD): the dashboard's SMS cost "
+                                          "saved by the authenticator app is app resets "
+                                          "times this."},
     "LogRetentionDays": {"Type": "Number", "Default": 90,
                          "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365],
                          "Description": "Days the access logs are kept (API Gateway's log "

@@ -68,14 +68,17 @@ class Records:
     # -- a reset challenge's code ----------------------------------------------------------
 
     def resent(self, challenge: ResetChallenge, now: float, code_mac: str | None = None,
-               expires_at: float | None = None, void: bool = False) -> Update:
+               expires_at: float | None = None, void: bool = False,
+               app_nonce: str | None = None) -> Update:
         """A resend at `now`: with a new code, or (a resend without SMS) keeping the old one;
-        `void` during a pause."""
+        `void` during a pause; for an app challenge, with the holder's app as it is now."""
         changes: dict = {"sent_at": now}
         if void:
             changes["void"] = True
         if code_mac is not None:
             changes.update(code_mac=code_mac, expires_at=expires_at)
+        if app_nonce is not None:
+            changes["app_nonce"] = app_nonce
         return Update(self.table, {"id": challenge.id}, set=changes,
                       expect=challenge.unchanged())
 

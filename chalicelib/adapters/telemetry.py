@@ -8,8 +8,9 @@ so a cold start that logs nothing does not pay for it.
 - `info(message, **fields)`: one JSON object on one line, through the Powertools `Logger`
   (service `pwportal`, UTC times), with the request's correlation id;
 - `count(name, stage, **fields)`: one CloudWatch embedded-metric-format line, through the
-  Powertools `Metrics` (namespace `pwportal`, the one dimension `stage`, unit Count), the
-  fields as metadata;
+  Powertools `Metrics` (namespace `pwportal`, the dimension `stage`, unit Count), the
+  fields as metadata; a record with a `channel` ("sms" or "app": where a reset's code came
+  from) is counted by (stage, channel) too, a second dimension set of the same line;
 - `correlate(request_id)`: the id that every line carries as `correlation_id` until the
   next call (app.py: the API Gateway request id, the SQS message id, the scheduled event's
   id).
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
 
-from chalicelib.domain.events import METRIC_NAMESPACE
+from chalicelib.domain.events import CHANNEL, CHANNELS, METRIC_NAMESPACE
 
 SERVICE = "pwportal"
 
@@ -119,14 +120,23 @@ def info(message: str, **fields) -> None:
 
 def count(name: str, stage: str, **fields) -> None:
     """One EMF line: `name` counted once in namespace pwportal, dimension stage; `fields`
-    ride along as metadata (in the line, not dimensions), so the line says what it counts."""
+    ride along as metadata (in the line, not dimensions), so the line says what it counts.
+
+    A `channel` of CHANNELS is a dimension as well, in a second dimension set: the line is
+    counted both as (name, stage), which every dashboard widget and alarm of before reads,
+    and as (name, stage, channel), which the app's widgets read. Two metrics per channelled
+    event and stage, whatever the traffic; any other value stays metadata."""
     from aws_lambda_powertools.metrics import MetricUnit
     found = metrics()
+    channel = fields.get(CHANNEL)
+    by_channel = isinstance(channel, str) and channel in CHANNELS
     with _lock:  # Powertools keeps the metric set per process, not per call
         found.add_dimension(name="stage", value=stage)
+        if by_channel:
+            found.add_dimensions(**{"stage": stage, CHANNEL: channel})
         found.add_metric(name=name, unit=MetricUnit.Count, value=1)
         for key, value in fields.items():
-            if key not in (name, "stage", "_aws"):
+            if key not in (name, "stage", "_aws") and not (by_channel and key == CHANNEL):
                 found.add_metadata(key=key, value=value)
         blob = found.serialize_metric_set()
         found.clear_metrics()

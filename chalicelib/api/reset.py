@@ -11,7 +11,8 @@ reset = Blueprint(__name__)
 @endpoint(reset, status=202)
 def start(request, caller):
     body = json_body(request)
-    return portal().reset.start(body.get("username"), body.get("phone"), caller)
+    return portal().reset.start(body.get("username"), body.get("phone"), caller,
+                                channel=body.get("channel"))
 
 
 @reset.route("/resend", methods=["POST"])

@@ -22,6 +22,8 @@ from typing import ClassVar
 from chalicelib.domain import conditions as c
 from chalicelib.domain.codes import digest
 
+SMS, APP = "sms", "app"  # where a reset's code comes from (SPEC 8 v2, 12): `channel`
+CHANNELS = (SMS, APP)
 CHALLENGE_SECONDS = 3600  # how long "Skicka ny kod" keeps working on one challenge
 HOUSEKEEPING_SECONDS = 60  # TTL after a record's end: DynamoDB deletes it some time later
 
@@ -76,6 +78,12 @@ class ResetChallenge(Record):
     # its wrong codes never count against the account.
     holder_id: str = ""
     holder_name: str = ""
+    # SPEC 12: "app" when the code is to come from the holder's authenticator app (no SMS);
+    # then `app_nonce` is the nonce of the app the holder had at the start (or the resend),
+    # "" when they had none: such a challenge never yields a token either, but its wrong
+    # codes count against the account as any holder's do (services/reset.py).
+    channel: str = SMS
+    app_nonce: str = ""
 
     @property
     def ttl(self) -> int:
@@ -124,6 +132,9 @@ class ResetToken(Record):
     used: bool = False
     holder_id: str = ""  # who verified the code (SPEC 11): the change is theirs
     holder_name: str = ""
+    # the nonce of the app whose code was verified (SPEC 12; "" for an SMS code): a token
+    # whose app was removed or replaced since is refused at `complete`
+    app_nonce: str = ""
 
     def is_live(self, now: float) -> bool:
         return c.holds(self.usable(now), self.to_item())

@@ -17,7 +17,17 @@ export class CodeField {
     this.input = section.querySelector("input.code");
     this.resendButton = section.querySelector("[data-resend]");
     this.wait = section.querySelector("[data-resend-wait]");
-    this.codeLength = codeLength;
+    this.useSms(codeLength);
+  }
+
+  /** The codes typed are an SMS's (`length` digits), or an authenticator app's (always 6):
+   *  what a missing or short code is told in words says which. */
+  useSms(length) {
+    Object.assign(this, { codeLength: length, missing: "error.codeMissing", format: "error.codeFormat" });
+  }
+
+  useApp() {
+    Object.assign(this, { codeLength: 6, missing: "error.appCodeMissing", format: "error.appCodeFormat" });
   }
 
   /** The step is shown: count down to `resendAt` (ms since the epoch), listen for the SMS. */
@@ -61,8 +71,8 @@ export class CodeField {
   /** {code}, or {problem}: the text key of what is wrong before anything is sent. */
   read() {
     const code = typedCode(this.input.value, this.codeLength);
-    if (!code) return { problem: "error.codeMissing" };
-    return /^\d+$/.test(code) && code.length === this.codeLength ? { code } : { problem: "error.codeFormat" };
+    if (!code) return { problem: this.missing };
+    return /^\d+$/.test(code) && code.length === this.codeLength ? { code } : { problem: this.format };
   }
 
   clear() {

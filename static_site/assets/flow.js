@@ -4,14 +4,15 @@
 // kept in history.state (never in the URL), the flow's data (challenge, session, token...) in
 // sessionStorage: a reload shows the same step and sends nothing again. A step whose data is
 // gone (a used code, an ended session) is never shown; the flow falls back to the nearest
-// earlier step it can show.
+// earlier step it can show. Steps after the first `counted` are asides (pwreg's authenticator
+// app): they show no "Steg n av 4", and their title names no step.
 
 import { once } from "./form.js";
 import { render, t } from "./i18n.js";
 
 export class Flow {
-  constructor({ name, portalKey, steps, canShow, enter }) {
-    Object.assign(this, { storageKey: `pwportal.${name}`, portalKey, steps, canShow, enter, current: null });
+  constructor({ name, portalKey, steps, counted = steps.length, canShow, enter }) {
+    Object.assign(this, { storageKey: `pwportal.${name}`, portalKey, steps, counted, canShow, enter, current: null });
     try {
       this.data = JSON.parse(sessionStorage.getItem(this.storageKey)) ?? {};
     } catch {
@@ -48,11 +49,12 @@ export class Flow {
     return this.section(step).querySelector("[data-notice]");
   }
 
-  /** A form's Next runs `task`, once at a time. */
+  /** A form's Next runs `task(submitter)`, once at a time; `submitter` is the button pressed
+   *  (the first one for Enter in a field). */
   onSubmit(form, task) {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      once(form.id, task);
+      once(form.id, () => task(event.submitter));
     });
   }
 
@@ -77,7 +79,9 @@ export class Flow {
     const state = { step: target, previous: how === "push" ? previous : history.state?.previous };
     if (how === "push") history.pushState(state, "");
     else if (how === "replace") history.replaceState(state, "");
-    render(this.section().querySelector(".step-count"), "step.count", { n: index + 1, total: this.steps.length });
+    if (index < this.counted) {
+      render(this.section().querySelector(".step-count"), "step.count", { n: index + 1, total: this.counted });
+    }
     this.enter(target, { from: previous });
     this.drawTitle();
     if (focus) this.section().querySelector("h1").focus();
@@ -90,10 +94,11 @@ export class Flow {
   }
 
   drawTitle() {
-    document.title = t("step.title", {
+    const aside = this.steps.indexOf(this.current) >= this.counted;
+    document.title = t(aside ? "step.titleAside" : "step.title", {
       heading: this.section().querySelector("[data-heading]").textContent,
       n: this.steps.indexOf(this.current) + 1,
-      total: this.steps.length,
+      total: this.counted,
       portal: t(this.portalKey),
     });
   }

@@ -1,5 +1,8 @@
 // pwreg (SPEC 2 v2): log in → the account's holders (remove one, confirmed first; or add
-// oneself: name and number) → the code sent to the new number → done.
+// oneself: name and number) → the code sent to the new number → done. Once a person has added
+// themselves, the session is theirs (the API's session.holder_id): their own entry, and only
+// theirs, offers to add or remove an authenticator app (SPEC 12), an aside step ("app") after
+// the four.
 
 import { call, post } from "./api.js";
 import { CodeField } from "./code.js";
@@ -11,24 +14,42 @@ import { formatDate, render, t } from "./i18n.js";
 import { markReady, showUnavailable, startPage } from "./page.js";
 import { nationalNumber, sameNumber } from "./phone.js";
 
-/** One holder as a list item: the name and the masked number as text (never markup), and a
- *  button that asks before removing. */
-function holderItem(holder, onRemove) {
+function button(key, className, onClick, label) {
+  const made = document.createElement("button");
+  made.type = "button";
+  made.className = className;
+  render(made, key);
+  if (label) made.setAttribute("aria-label", label);
+  made.addEventListener("click", () => onClick(made));
+  return made;
+}
+
+function span(className, text) {
+  const made = document.createElement("span");
+  made.className = className;
+  made.textContent = text;
+  return made;
+}
+
+/** One holder as a list item: the name and the masked number as text (never markup), whether
+ *  they have an app (in words), and a button that asks before removing. The session's own
+ *  holder is marked and may add or remove their app. */
+function holderItem(holder, { own, onRemove, onAddApp, onRemoveApp }) {
   const item = document.createElement("li");
-  const name = document.createElement("span");
-  name.className = "holder-name";
-  name.textContent = holder.name;
-  const phone = document.createElement("span");
-  phone.className = "holder-phone";
-  phone.textContent = holder.phone_masked;
-  const remove = document.createElement("button");
-  remove.type = "button";
-  remove.className = "secondary holder-remove";
-  render(remove, "pwreg.holders.remove");
-  remove.setAttribute("aria-label", t("pwreg.holders.removeNamed", { name: holder.name }));
+  const name = span("holder-name", holder.name);
+  if (own) name.append(" ", span("holder-you", t("pwreg.holders.you")));
+  const remove = button("pwreg.holders.remove", "secondary holder-remove", (made) => onRemove(holder, made),
+                        t("pwreg.holders.removeNamed", { name: holder.name }));
   remove.dataset.holder = holder.id;
-  remove.addEventListener("click", () => onRemove(holder, remove));
-  item.append(name, " ", phone, " ", remove);
+  const app = document.createElement("div");
+  app.className = "holder-app";
+  app.append(span("holder-app-state", t(holder.authenticator ? "pwreg.holders.hasApp" : "pwreg.holders.noApp")));
+  if (own && holder.authenticator) {
+    app.append(" ", button("pwreg.app.remove", "link", (made) => onRemoveApp(holder, made)));
+  } else if (own) {
+    app.append(" ", button("pwreg.app.add", "secondary", () => onAddApp("phone")));
+  }
+  item.append(name, " ", span("holder-phone", holder.phone_masked), " ", remove, app);
   return item;
 }
 
@@ -47,9 +68,11 @@ function run(config) {
   const flow = new Flow({
     name: "pwreg",
     portalKey: "pwreg.portal",
-    steps: ["login", "phone", "code", "done"],
+    steps: ["login", "phone", "code", "done", "app"],
+    counted: 4,
     canShow: (step, data) => ({
       phone: Boolean(data.session), code: Boolean(data.session && data.newPhone), done: Boolean(data.done),
+      app: Boolean(data.session && enrolling?.key),
     })[step],
     enter,
   });
@@ -58,7 +81,8 @@ function run(config) {
   const phoneInput = $("#reg-phone");
   const nameInput = $("#reg-name");
   const confirmBox = $("#reg-remove");
-  let removing = null; // the holder whose removal is being confirmed, and the button that asked
+  let removing = null; // the holder whose removal (or whose app's) is being confirmed, the button that asked
+  let enrolling = null; // the authenticator app's Enrolment, once assets/authenticator.js is loaded
   const codeInput = $("#reg-code");
   const code = new CodeField(flow.section("code"), config.code.length);
   showPasswords($("#reg-show"), [passwordInput]);
@@ -79,24 +103,49 @@ function run(config) {
       code.enter(data.resendAt);
     }
     if (step === "done") drawDone(data.done);
+    if (step === "app") enrolling.draw();
   }
+
+  /** The holder this session is (added in it through "Lägg till mig"), if still listed. */
+  const ownHolder = () => (flow.data.holders ?? []).find((holder) => holder.id === flow.data.ownHolderId) ?? null;
 
   function drawHolders() {
     const holders = flow.data.holders ?? [];
-    $("#reg-holders").replaceChildren(...holders.map((holder) => holderItem(holder, askRemove)));
+    const own = ownHolder();
+    $("#reg-holders").replaceChildren(...holders.map((holder) => holderItem(holder, {
+      own: holder === own, onRemove: askRemove, onAddApp: startEnrolment, onRemoveApp: askRemoveApp,
+    })));
     $("#reg-holders").hidden = holders.length === 0;
     $("#reg-no-holders").hidden = holders.length > 0;
     $("#reg-keep").hidden = holders.length === 0;
+    $("#reg-app-later").hidden = Boolean(own);
     $("#reg-full").hidden = holders.length < (flow.data.maxHolders ?? Infinity);
     if (removing && !holders.some((holder) => holder.id === removing.holder.id)) closeConfirm(false);
   }
 
-  function askRemove(holder, button) {
-    removing = { holder, button };
-    render($("#reg-remove-question"), "pwreg.holders.removeQuestion",
-           { name: holder.name, phone: holder.phone_masked });
+  const REMOVE_TEXTS = {
+    holder: ["pwreg.holders.removeQuestion", "pwreg.holders.removeHow", "pwreg.holders.removeYes"],
+    app: ["pwreg.app.removeQuestion", "pwreg.app.removeHow", "pwreg.app.removeYes"],
+  };
+
+  function askRemove(holder, button, what = "holder") {
+    removing = { holder, button, what };
+    const [question, how, yes] = REMOVE_TEXTS[what];
+    render($("#reg-remove-question"), question, { name: holder.name, phone: holder.phone_masked });
+    render($("#reg-remove-how"), how);
+    render($("#reg-remove-yes"), yes);
     confirmBox.hidden = false;
     $("#reg-remove-no").focus();
+  }
+
+  const askRemoveApp = (holder, button) => askRemove(holder, button, "app");
+
+  /** The list with one holder as the API now has them. */
+  function withHolder(changed) {
+    const holders = flow.data.holders ?? [];
+    return holders.some((holder) => holder.id === changed.id)
+      ? holders.map((holder) => (holder.id === changed.id ? { ...holder, ...changed } : holder))
+      : [...holders, changed];
   }
 
   function closeConfirm(refocus = true) {
@@ -109,8 +158,9 @@ function run(config) {
   $("#reg-remove-no").addEventListener("click", () => closeConfirm());
   $("#reg-remove-yes").addEventListener("click", () => once("remove", async () => {
     if (!removing) return;
-    const { holder } = removing;
+    const { holder, what } = removing;
     clearMessages(flow.section("phone"));
+    if (what === "app") return removeApp(holder);
     try {
       await call("DELETE", `/registration/holders/${encodeURIComponent(holder.id)}`,
                  { session: flow.data.session });
@@ -125,6 +175,35 @@ function run(config) {
     nameInput.focus();
   }));
 
+  async function removeApp(holder) {
+    try {
+      await call("DELETE", `/registration/holders/${encodeURIComponent(holder.id)}/authenticator`,
+                 { session: flow.data.session });
+    } catch (error) {
+      if (error.code === "invalid_session") return sessionEnded(error);
+      return showError(flow.alert("phone"), error);
+    }
+    flow.update({ holders: withHolder({ id: holder.id, authenticator: false }) });
+    closeConfirm(false);
+    drawHolders();
+    showNotice(flow.notice("phone"), "pwreg.app.removed");
+    $("#reg-holders .holder-app button")?.focus(); // "add an app", where the removed one was
+  }
+
+  // The authenticator app's enrolment (SPEC 12) lives in assets/authenticator.js, loaded when a
+  // holder first asks for it: the other visitors never load it.
+  async function startEnrolment(from) {
+    try {
+      const { Enrolment } = await import("./authenticator.js");
+      enrolling ??= new Enrolment({ flow, ownHolder, withHolder, sessionEnded });
+    } catch {
+      return showError(flow.alert(flow.current), { code: "network" });
+    }
+    return enrolling.start(from);
+  }
+
+  $("#reg-done-app-add").addEventListener("click", () => startEnrolment("done"));
+
   function drawDone({ username, name, phone, passwordExpiresAt }) {
     render($("#reg-done-text"), "pwreg.done.text", { name, phone: nationalNumber(phone), username });
     const note = $("#reg-expiry");
@@ -136,17 +215,23 @@ function run(config) {
       : days <= 0 ? "pwreg.done.expiresToday" : days === 1 ? "pwreg.done.expiresTomorrow" : "pwreg.done.expiresSoon";
     note.classList.toggle("is-warning", Boolean(soon));
     render(note, soon ?? "pwreg.done.next", params);
+    const own = ownHolder();
+    $("#reg-done-app").hidden = !own;
+    render($("#reg-done-app-text"), own?.authenticator ? "pwreg.done.hasApp" : "pwreg.done.appText");
+    $("#reg-done-app-add").hidden = Boolean(own?.authenticator);
   }
 
   redraw = () => {
     if (flow.current === "done") drawDone(flow.data.done); // the date in the new language
     if (flow.current === "phone") drawHolders(); // the buttons' names
+    if (flow.current === "app") enrolling.draw(); // the QR code's name, the key spelled out
     flow.drawTitle();
   };
 
   // The session is gone (15 minutes passed, or it was ended): log in again, with the username
   // and the number typed kept.
   function sessionEnded(error) {
+    enrolling?.forget();
     flow.update({ session: null });
     flow.show("login", { history: "replace" });
     showError(flow.alert("login"), error);
@@ -228,8 +313,11 @@ function run(config) {
       const answer = await post("/registration/holders/verify", { code: typed }, data.session);
       code.clear();
       phoneInput.value = nameInput.value = "";
-      post("/registration/logout", {}, data.session).catch(() => {}); // nothing more to do here
-      flow.replaceData({ done: { username: data.username, name: answer.holder.name, phone: data.newPhone,
+      // The session is now this holder's (SPEC 12: they may add their app), until it ends.
+      flow.replaceData({ username: data.username, session: data.session, holders: withHolder(answer.holder),
+                         maxHolders: data.maxHolders, passwordExpiresAt: data.passwordExpiresAt,
+                         ownHolderId: answer.holder.id,
+                         done: { username: data.username, name: answer.holder.name, phone: data.newPhone,
                                  passwordExpiresAt: data.passwordExpiresAt } });
       flow.show("done", { history: "replace" });
     } catch (error) {

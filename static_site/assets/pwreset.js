@@ -1,5 +1,7 @@
 // pwreset (SPEC 2 v2): username and the holder's own mobile number → security code → new
-// password → done.
+// password → done. The code comes by SMS, or from the holder's authenticator app (SPEC 12):
+// offered to everyone, whatever the account (the API answers alike), on step 1 and on the
+// code step; choosing the app starts again with `channel: "app"`, which sends no SMS.
 
 import { post } from "./api.js";
 import { CodeField } from "./code.js";
@@ -53,7 +55,7 @@ function run(config) {
     if (step === "username" && !phoneInput.value) phoneInput.value = data.phone ?? "";
     if (step === "code") {
       render($("#reset-code-account"), "pwreset.code.account", { username: data.username });
-      code.enter(data.resendAt);
+      drawChannel();
     }
     if (step === "password") {
       render($("#reset-password-account"), "pwreset.password.account", { username: data.tokenUsername });
@@ -62,6 +64,24 @@ function run(config) {
       else rules.update();
     }
     if (step === "done") render($("#reset-done-text"), "pwreset.done.text", { username: data.done.username });
+  }
+
+  // The code step as the channel has it: SMS (sent, wait up to 3 minutes, a new one after the
+  // countdown) or the app (its code at once: nothing sent, nothing to wait for).
+  function drawChannel() {
+    const app = flow.data.channel === "app";
+    render($("#reset-code-lead"), app ? "pwreset.code.app" : "pwreset.code.sent");
+    render($("#reset-code-hint"), app ? "pwreset.code.appHint" : "field.codeHint");
+    render($("#reset-switch"), app ? "pwreset.code.useSms" : "pwreset.code.useApp");
+    $("#reset-app-none").hidden = !app;
+    $("#reset-resend").hidden = app;
+    if (app) {
+      code.useApp();
+      code.leave();
+    } else {
+      code.useSms(config.code.length);
+      code.enter(flow.data.resendAt);
+    }
   }
 
   redraw = () => {
@@ -82,7 +102,8 @@ function run(config) {
              resendAt: now + answer.resend_after * 1000 };
   };
 
-  flow.onSubmit($("#reset-username-form"), async () => {
+  flow.onSubmit($("#reset-username-form"), async (submitter) => {
+    const channel = submitter?.value === "app" ? "app" : "sms";
     clearMessages(flow.section("username"));
     const { username, problem } = readUsername(usernameInput);
     const phone = phoneInput.value.trim();
@@ -96,12 +117,13 @@ function run(config) {
     // Back here and Next again for the same account and number: the code already sent still
     // works, and a new start would send nothing (the SMS limit) for a code nobody was told.
     if (data.challenge && !data.token && data.username === username && data.phone === phone
-        && Date.now() < data.codeExpiresAt) {
+        && (data.channel ?? "sms") === channel && Date.now() < data.codeExpiresAt) {
       flow.show("code");
       return;
     }
     try {
-      flow.replaceData({ username, phone, ...codeSent(await post("/reset/start", { username, phone })) });
+      flow.replaceData({ username, phone, channel,
+                         ...codeSent(await post("/reset/start", { username, phone, channel })) });
       code.clear();
       flow.show("code");
     } catch (error) {
@@ -157,6 +179,23 @@ function run(config) {
     }
   }));
   $("#reset-change-username").addEventListener("click", () => flow.back("username"));
+
+  // The other channel for the same username and number: a new challenge (the old one is left).
+  $("#reset-switch").addEventListener("click", () => once("switch", async () => {
+    clearMessages(flow.section("code"));
+    const { username, phone } = flow.data;
+    const channel = flow.data.channel === "app" ? "sms" : "app";
+    try {
+      flow.update({ channel, ...codeSent(await post("/reset/start", { username, phone, channel })) });
+    } catch (error) {
+      if (error.code === "invalid_request") return startOver(error);
+      return showError(flow.alert("code"), error);
+    }
+    code.clear();
+    drawChannel();
+    showNotice(flow.notice("code"), channel === "app" ? "pwreset.code.appChosen" : "pwreset.code.smsChosen");
+    codeInput.focus();
+  }));
 
   flow.onSubmit($("#reset-password-form"), async () => {
     clearMessages(flow.section("password"));

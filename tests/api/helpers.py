@@ -110,3 +110,39 @@ def scan(world, table: str) -> str:
     """A whole DynamoDB table as one JSON text, to look for what must not be stored."""
     items = world.dynamodb.scan(TableName=table)["Items"]
     return json.dumps(items, ensure_ascii=False)
+
+
+# -- the authenticator app (SPEC 12) ---------------------------------------------------------
+
+def give_app(portal, now, username=USERNAME, phone=PHONE) -> str:
+    """What enrolment saves, written straight to the account: the holder at `phone` gets an
+    app (a new nonce replaces any they had). The app's secret, as the app keeps it."""
+    from chalicelib.domain import authenticator
+    account = portal.accounts.get(username)
+    nonce = authenticator.new_nonce()
+    assert any(holder.phone == phone for holder in account.holders), phone
+    updated = account.with_holders([holder.with_app(nonce, now, holder.id)
+                                     if holder.phone == phone else holder
+                                     for holder in account.holders])
+    portal.uow.write(portal.accounts.save(updated, account.version))
+    return authenticator.secret_for(portal.reset.authenticator_key(), nonce)
+
+
+def app_code(secret: str, moment, steps: int = 0) -> str:
+    """The code an authenticator app shows at `moment` (`steps` time steps later or, if
+    negative, earlier): pyotp, as a real app makes it (RFC 6238, SHA-1, 6 digits, 30 s)."""
+    import pyotp
+    from datetime import timedelta
+    return pyotp.TOTP(secret).at(moment + timedelta(seconds=30 * steps))
+
+
+def start_app(client, username=USERNAME, phone=PHONE, **kw):
+    """pwreset's "Använd kod från autentiseringsappen i stället": a start with no SMS."""
+    return post(client, "/api/reset/start",
+                {"username": username, "phone": phone, "channel": "app"}, **kw)
+
+
+def app_challenge(client, username=USERNAME, phone=PHONE, **kw) -> str:
+    response = start_app(client, username, phone, **kw)
+    assert response.status_code == 202, response.body
+    return response.json_body["challenge"]

@@ -88,6 +88,9 @@ ACCOUNTS = {
     "reg_late": Account("hemvard.sent", "+46701110011"),
     "reg_then_reset": Account("hemvard.vidare", None),
     "reg_holders": Account("hemvard.personer", "+46701110013"),
+    "reg_app": Account("hemvard.app", "+46701110016"),
+    "reset_app_en": Account("brevlada.app", "+46701110017"),
+    "reg_app_en": Account("hemvard.appen", None),
 }
 
 class Site:

@@ -1,12 +1,14 @@
 """pwreg in the browser (SPEC 2 v2): log in → the account's holders (add oneself: name and
 number; or remove one who left, confirmed first) → the code sent to the new number → done,
 as a person does it on a phone or a computer, in Swedish or English; and pwreset with the
-number just added."""
+number just added; an authenticator app added, used on pwreset and removed (SPEC 12)."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 from playwright.sync_api import expect
 
 from tests.browser.harness import (
@@ -16,6 +18,7 @@ from tests.browser.harness import (
     SUPPORT_EN,
     SUPPORT_SV,
     check_view,
+    docs_screenshot,
     open_site,
     ready,
     shown_step,
@@ -322,3 +325,239 @@ def test_a_holder_added_on_pwreg_resets_with_their_own_number_and_a_holder_who_l
     again = site.api("/registration/login", {"username": account.username,
                                               "password": "Karins-Nya-Tur-64"})
     assert [h["name"] for h in again.json()["holders"]] == ["Karin Lund"]
+
+
+def app_code(key: str, after_step: int | None = None) -> tuple[str, int]:
+    """The code an authenticator app shows now for `key` (the grouped text the page shows), as
+    Microsoft Authenticator makes it, and its time step. With `after_step`: from a later step
+    (the server never accepts a step again: no replay), waiting for one if need be."""
+    while after_step is not None and int(time.time() // 30) <= after_step:
+        time.sleep(30 - time.time() % 30 + 0.2)
+    step = int(time.time() // 30)
+    return pyotp.TOTP(key.replace(" ", "")).at(step * 30), step
+
+
+def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_with_it_and_removes_it(
+        site, browsers):
+    """SPEC 12: after "Lägg till mig" the holder's own entry offers an app; the key read from
+    the page (as a person types it into the app) gives the codes; the reset with the app sends
+    no SMS; the app is removed after a confirm, which can be cancelled."""
+    account = ACCOUNTS["reg_app"]
+    mine = "+46709990016"
+    browser = browsers(PHONE)
+    browser.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.url)
+    page = browser.page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Nuvarande lösenord").fill(account.password)
+    page.get_by_role("button", name="Nästa").click()
+
+    # Not yet known as a holder in this session: no one's entry offers an app; it says how.
+    phone_step = shown_step(page, "phone")
+    items = phone_step.locator("#reg-holders li")
+    expect(items).to_have_count(1)
+    expect(items.nth(0)).to_contain_text("Ingen autentiseringsapp")
+    expect(phone_step.locator("#reg-app-later")).to_contain_text("Lägg först till dig själv under ”Lägg till mig”.")
+    expect(page.get_by_role("button", name="Lägg till autentiseringsapp")).to_have_count(0)
+
+    seen = site.sms_count(mine)
+    page.get_by_label("Ditt namn").fill("Maja Berg")
+    page.get_by_label("Ditt mobilnummer").fill("070-999 00 16")
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "code")
+    page.get_by_label("Säkerhetskod").fill(site.next_code(mine, seen))
+    page.get_by_role("button", name="Nästa").click()
+    done = shown_step(page, "done")
+    expect(done.locator("#reg-done-app")).to_contain_text("Få koden i en app i stället för på sms")
+    done.get_by_role("button", name="Lägg till autentiseringsapp").click()
+
+    # The enrolment: instructions, the QR code as an image with a name, the key in groups of 4.
+    app_step = shown_step(page, "app")
+    expect(app_step.locator("h1")).to_have_text("Lägg till autentiseringsapp")
+    expect(page).to_have_title(re.compile(r"^Lägg till autentiseringsapp – Registrera mobilnummer$"))
+    expect(app_step).to_contain_text("Microsoft Authenticator, Google Authenticator eller FreeOTP")
+    qr = app_step.locator("svg.qr")
+    expect(qr).to_be_visible()
+    expect(qr).to_have_attribute("role", "img")
+    expect(page.get_by_role("img", name=re.compile(r"^QR-kod för autentiseringsappen\."))).to_be_visible()
+    assert qr.evaluate("(svg) => !svg.querySelector('[style], script, a, foreignObject') && !svg.hasAttribute('style')")
+    size = qr.bounding_box()
+    assert 180 <= size["width"] == size["height"] <= 260, size  # the site's CSS sizes it
+    expect(app_step.locator("#reg-app-entry")).to_have_text(
+        f"I appen heter kontot Exempelby kommun:{account.username} (Maja Berg).")
+    key = app_step.locator("#reg-app-key").inner_text()
+    assert re.fullmatch(r"(?:[A-Z2-7]{4} )+[A-Z2-7]{1,4}", key), key
+    spoken = app_step.locator("#reg-app-key-spoken").inner_text()
+    assert spoken == "Nyckeln, tecken för tecken: " + ", ".join(" ".join(group) for group in key.split(" "))
+    expect(app_step.locator("#reg-app-expires")).to_contain_text(re.compile(r"Bekräfta före klockan \d\d[:.]\d\d\."))
+    # on the phone that will hold the app, the QR code cannot be scanned: a link opens the app
+    expect(page.get_by_role("link", name="Öppna i autentiseringsappen")).to_have_attribute(
+        "href", re.compile(r"^otpauth://totp/"))
+    code_field = page.get_by_label("Koden från appen")
+    expect(code_field).to_have_attribute("autocomplete", "one-time-code")
+    expect(code_field).to_have_attribute("inputmode", "numeric")
+    check_view(page, "pwreg-5-app-sv-phone")
+    docs_screenshot(page, "pwreg-5-app")
+
+    page.get_by_role("button", name="Kopiera nyckeln").click()
+    expect(app_step.locator("[data-notice]")).to_contain_text("Nyckeln är kopierad.")
+    assert page.evaluate("navigator.clipboard.readText()") == key.replace(" ", "")
+
+    right, _ = app_code(key)
+    code_field.fill(other_than(right))
+    page.get_by_role("button", name="Bekräfta").click()
+    expect(page.locator("#reg-app-code-error")).to_contain_text("Du har 4 försök kvar.")
+    expect(code_field).to_have_attribute("aria-invalid", "true")
+    expect(code_field).to_be_focused()
+    check_view(page, "pwreg-5-app-wrong-sv-phone")
+    right, used_step = app_code(key)
+    code_field.fill(right)
+    page.get_by_role("button", name="Bekräfta").click()
+
+    # Back in the list: the app is there, said in words, with the way to remove it.
+    phone_step = shown_step(page, "phone")
+    expect(phone_step.locator("[data-notice]")).to_contain_text("Autentiseringsappen är tillagd.")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_contain_text("Ingen autentiseringsapp")
+    expect(items.nth(1)).to_contain_text("Maja Berg (du)")
+    expect(items.nth(1)).to_contain_text("Har autentiseringsapp")
+    expect(items.nth(1).get_by_role("button", name="Ta bort autentiseringsappen")).to_be_visible()
+    check_view(page, "pwreg-2-holders-with-app-sv-phone")
+
+    # pwreset with the app: an SMS goes out for the first choice, none for the app's.
+    reset = browsers(PHONE).page()
+    open_site(reset, site.url + "/pwreset/")
+    seen = site.sms_count(mine)
+    reset.get_by_label("Användarnamn").fill(account.username)
+    reset.get_by_label("Ditt mobilnummer").fill("070-999 00 16")
+    reset.get_by_role("button", name="Nästa").click()
+    code_step = shown_step(reset, "code")
+    site.next_code(mine, seen)  # the SMS of the first choice has arrived
+    reset.get_by_role("button", name="Använd kod från autentiseringsappen i stället").click()
+    expect(code_step.locator("#reset-code-lead")).to_have_text("Skriv koden som autentiseringsappen visar.")
+    expect(code_step).not_to_contain_text("Det kan ta upp till 3 minuter")
+    expect(code_step.locator("#reset-resend")).to_be_hidden()  # no SMS to wait for or ask again
+    expect(reset.get_by_role("button", name="Skicka kod med SMS i stället")).to_be_visible()
+    expect(reset.get_by_label("Säkerhetskod")).to_be_focused()
+    check_view(reset, "pwreset-2-code-app-sv-phone")
+    docs_screenshot(reset, "pwreset-2-code-app")
+    reset.get_by_label("Säkerhetskod").fill(app_code(key, after_step=used_step)[0])
+    reset.get_by_role("button", name="Nästa").click()
+    shown_step(reset, "password")
+    reset.get_by_label("Nytt lösenord").fill("Majas-Egen-Vag-19")
+    reset.get_by_label("Skriv lösenordet igen").fill("Majas-Egen-Vag-19")
+    reset.get_by_role("button", name="Nästa").click()
+    shown_step(reset, "done")
+    assert site.sms_count(mine) == seen + 1  # the app's code came with no SMS
+
+    # A new visit to pwreg: known as Maja again through her number, she removes her app.
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Nuvarande lösenord").fill("Majas-Egen-Vag-19")
+    page.get_by_role("button", name="Nästa").click()
+    phone_step = shown_step(page, "phone")
+    items = phone_step.locator("#reg-holders li")
+    expect(items.nth(1)).to_contain_text("Har autentiseringsapp")  # others see it, in words
+    expect(page.get_by_role("button", name="Ta bort autentiseringsappen")).to_have_count(0)
+    seen = site.sms_count(mine)
+    page.get_by_label("Ditt namn").fill("Maja Berg")
+    page.get_by_label("Ditt mobilnummer").fill("070-999 00 16")
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "code")
+    page.get_by_label("Säkerhetskod").fill(site.next_code(mine, seen))
+    page.get_by_role("button", name="Nästa").click()
+    done = shown_step(page, "done")
+    expect(done.locator("#reg-done-app")).to_contain_text("Du har redan en autentiseringsapp för kontot.")
+    page.go_back()
+    phone_step = shown_step(page, "phone")
+    own = items.nth(1)
+    own.get_by_role("button", name="Ta bort autentiseringsappen").click()
+    confirm = phone_step.locator("#reg-remove")
+    expect(confirm).to_contain_text("Vill du ta bort autentiseringsappen för Maja Berg?")
+    expect(page.get_by_role("button", name="Avbryt")).to_be_focused()
+    check_view(page, "pwreg-2-app-remove-confirm-sv-phone")
+    page.get_by_role("button", name="Avbryt").click()
+    expect(confirm).to_be_hidden()
+    expect(own).to_contain_text("Har autentiseringsapp")
+    own.get_by_role("button", name="Ta bort autentiseringsappen").click()
+    page.get_by_role("button", name="Ja, ta bort appen").click()
+    expect(phone_step.locator("[data-notice]")).to_contain_text("Autentiseringsappen är borttagen.")
+    expect(own).to_contain_text("Ingen autentiseringsapp")
+    expect(own.get_by_role("button", name="Lägg till autentiseringsapp")).to_be_focused()
+    again = site.api("/registration/login", {"username": account.username, "password": "Majas-Egen-Vag-19"})
+    assert [(h["name"], h["authenticator"]) for h in again.json()["holders"]] == [
+        ("Registrerat nummer", False), ("Maja Berg", False)]
+
+
+def test_an_expired_key_is_started_again_with_a_new_one_and_an_ended_session_asks_to_log_in_again(
+        site, browsers, messages):
+    """The enrolment's errors in the user's language (here English, on a desktop): a key not
+    confirmed in time is replaced by a new one on "Start again"; a session that ended sends
+    the user back to log in."""
+    account = ACCOUNTS["reg_app_en"]
+    mine = "+46709990018"
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/pwreg/")
+    page.get_by_role("button", name="In English").click()
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Current password").fill(account.password)
+    page.get_by_role("button", name="Next").click()
+    phone_step = shown_step(page, "phone")
+    expect(phone_step.locator("#reg-app-later")).to_contain_text("First add yourself under “Add me”.")
+    seen = site.sms_count(mine)
+    page.get_by_label("Your name").fill("Leo Holm")
+    page.get_by_label("Your mobile number").fill("070-999 00 18")
+    page.get_by_role("button", name="Next").click()
+    shown_step(page, "code")
+    page.get_by_label("Security code").fill(site.next_code(mine, seen))
+    page.get_by_role("button", name="Next").click()
+    shown_step(page, "done")
+    page.go_back()  # the list, where one's own entry offers the app as well
+    phone_step = shown_step(page, "phone")
+    own = phone_step.locator("#reg-holders li").nth(0)
+    expect(own).to_contain_text("Leo Holm (you)")
+    expect(own).to_contain_text("No authenticator app")
+    own.get_by_role("button", name="Add an authenticator app").click()
+
+    app_step = shown_step(page, "app")
+    expect(page).to_have_title(re.compile(r"^Add an authenticator app – "))
+    expect(page.get_by_role("link", name="Open in the authenticator app")).to_be_hidden()  # no touch screen
+    expect(page.get_by_role("img", name=re.compile(r"^QR code for the authenticator app\."))).to_be_visible()
+    first_key = app_step.locator("#reg-app-key").inner_text()
+    expect(app_step.locator("#reg-app-key-spoken")).to_have_text(
+        re.compile(r"^The key, one character at a time: [A-Z2-7] [A-Z2-7] [A-Z2-7] [A-Z2-7], "))
+    page.get_by_role("button", name="Confirm").click()  # nothing typed
+    expect(page.locator("#reg-app-code-error")).to_have_text("Type the code that the app shows.")
+    page.get_by_label("The code from the app").fill("12345")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#reg-app-code-error")).to_have_text(
+        "The code from the app has 6 digits. Check that you have all of them.")
+
+    # the key's 10 minutes ran out (as the API answers then)
+    expired = site.error(messages, "code_expired", "en")
+    page.route("**/authenticator/verify", lambda route: route.fulfill(status=410, json=expired))
+    page.get_by_label("The code from the app").fill(app_code(first_key)[0])
+    page.get_by_role("button", name="Confirm").click()
+    alert = app_step.locator("[data-alert]")
+    expect(alert).to_contain_text(messages("code_expired", "en"))
+    expect(alert).to_contain_text("Start again: you get a new QR code and key.")
+    check_view(page, "pwreg-5-app-expired-en-desktop")
+    page.unroute("**/authenticator/verify")
+    alert.get_by_role("button", name="Start again").click()
+    expect(app_step.locator("#reg-app-key")).not_to_have_text(first_key)  # a new key, a new secret
+    expect(alert).to_be_empty()
+    shown_step(page, "app")
+    second_key = app_step.locator("#reg-app-key").inner_text()
+    assert re.fullmatch(r"(?:[A-Z2-7]{4} )+[A-Z2-7]{1,4}", second_key), second_key
+
+    # the session ends (15 minutes, or logged out elsewhere): log in again
+    session = page.evaluate("JSON.parse(sessionStorage.getItem('pwportal.pwreg')).session")
+    assert site.api("/registration/logout", {}, session).status_code == 204
+    page.get_by_label("The code from the app").fill(app_code(second_key)[0])
+    page.get_by_role("button", name="Confirm").click()
+    shown_step(page, "login")
+    expect(page.locator('[data-step="login"] [data-alert]')).to_contain_text(messages("invalid_session", "en"))
+    expect(page.get_by_label("Username")).to_have_value(account.username)
+    again = site.api("/registration/login", {"username": account.username, "password": account.password})
+    assert [(h["name"], h["authenticator"]) for h in again.json()["holders"]] == [("Leo Holm", False)]

@@ -3,6 +3,7 @@ it on a phone or a computer, in Swedish or English, wrong turns included."""
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
 
@@ -407,3 +408,52 @@ def test_a_reset_that_took_too_long_says_so_and_starts_again_with_the_username_k
     alert.get_by_role("button", name="Börja om").click()
     shown_step(page, "username")
     expect(page.get_by_label("Användarnamn")).to_have_value(account.username)
+
+
+def test_the_app_is_chosen_on_the_first_step_with_no_sms_and_the_sms_can_be_chosen_back(site, browsers):
+    """SPEC 12: "use the app" is offered to everyone, whatever the account (this one has no
+    app: the page is the same); choosing it sends no SMS; "by text message instead" starts
+    again with the SMS, whose code resets the password."""
+    account = ACCOUNTS["reset_app_en"]
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/pwreset/")
+    page.get_by_role("button", name="In English").click()
+    seen = site.sms_count(account.phone)
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Your mobile number").fill(account.phone)
+    with page.expect_request("**/api/reset/start") as started:
+        page.get_by_role("button", name="Use a code from the authenticator app").click()
+    assert started.value.post_data_json["channel"] == "app"
+
+    code_step = shown_step(page, "code")
+    expect(code_step.locator("#reset-code-lead")).to_have_text("Type the code that the authenticator app shows.")
+    expect(code_step.locator("#reset-code-hint")).to_have_text(
+        "The code has 6 digits. The app shows a new code every 30 seconds.")
+    expect(code_step.locator("#reset-resend")).to_be_hidden()
+    expect(code_step).not_to_contain_text("we have sent")
+    check_view(page, "pwreset-2-code-app-en-desktop")
+    page.get_by_role("button", name="Next").click()  # nothing typed: said in the app's words
+    expect(page.locator("#reset-code-error")).to_have_text("Type the code that the app shows.")
+    page.get_by_label("Security code").fill("123456")  # no app behind this number: just wrong
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#reset-code-error")).to_contain_text("You have 4 attempts left.")
+
+    page.reload()  # the choice is kept
+    ready(page)
+    expect(code_step.locator("#reset-code-lead")).to_have_text("Type the code that the authenticator app shows.")
+    time.sleep(1.5)  # an SMS, had one been sent, is delivered within this on the local stack
+    assert site.sms_count(account.phone) == seen
+
+    with page.expect_request("**/api/reset/start") as started:
+        page.get_by_role("button", name="Send a code by text message instead").click()
+    assert started.value.post_data_json["channel"] == "sms"
+    expect(code_step.locator("[data-notice]")).to_contain_text(
+        "If the number is registered for the account, we have sent a security code by text message.")
+    expect(code_step.locator("#reset-code-lead")).to_contain_text("It can take up to 3 minutes.")
+    expect(code_step.locator("#reset-resend")).to_be_visible()
+    expect(page.get_by_role("button", name="Use a code from the authenticator app instead")).to_be_visible()
+    expect(page.get_by_label("Security code")).to_be_focused()
+    page.get_by_label("Security code").fill(site.next_code(account.phone, seen))
+    page.get_by_role("button", name="Next").click()
+    shown_step(page, "password")
+    assert site.sms_count(account.phone) == seen + 1

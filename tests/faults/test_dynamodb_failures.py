@@ -22,14 +22,18 @@ from tests.api.helpers import (
     PASSWORD,
     PHONE,
     USERNAME,
+    app_challenge,
+    app_code,
     challenge_of,
     complete,
+    give_app,
     login,
     request_phone,
     resend,
     reset_token,
     session_of,
     start,
+    start_app,
     verify,
     verify_phone,
     wrong,
@@ -71,6 +75,17 @@ def a_token(world, client):
     return {"token": reset_token(world, client)}
 
 
+def an_app(world, client):
+    return {"secret": give_app(world.portal, world.clock.now())}
+
+
+def an_app_challenge(world, client):
+    secret = give_app(world.portal, world.clock.now())
+    challenge = app_challenge(client)
+    world.clock.advance(seconds=61)  # past the resend delay
+    return {"challenge": challenge, "code": app_code(secret, world.clock.now())}
+
+
 # step: (what it needs, the request, the status it answers when nothing fails)
 STEPS = {
     "login": (nothing, lambda client, c: login(client), 200),
@@ -88,6 +103,15 @@ STEPS = {
         a_challenge, lambda client, c: verify(client, c["challenge"], wrong(c["code"])), 400),
     "reset_complete": (
         a_token, lambda client, c: complete(client, c["token"], NEW_PASSWORD), 200),
+    # the authenticator app (SPEC 12): no SMS, the accepted step in the token's transaction
+    "reset_start_app": (an_app, lambda client, c: start_app(client), 202),
+    "reset_resend_app": (an_app_challenge, lambda client, c: resend(client, c["challenge"]),
+                         202),
+    "reset_verify_app": (
+        an_app_challenge, lambda client, c: verify(client, c["challenge"], c["code"]), 200),
+    "reset_verify_app_wrong_code": (
+        an_app_challenge, lambda client, c: verify(client, c["challenge"], wrong(c["code"])),
+        400),
 }
 
 
@@ -192,6 +216,24 @@ def test_after_a_failed_verify_the_same_code_still_gives_a_token(
     assert world.portal.records.get(ResetChallenge, ResetChallenge.id_of(challenge)).used is False
     assert scan_tokens(world) == []
     verified = verify(client, challenge, code)
+    assert verified.status_code == 200 and verified.json_body["reset_token"]
+    assert len(scan_tokens(world)) == 1
+
+
+def test_after_a_failed_app_verify_no_token_and_the_same_code_still_gives_one(
+        world, client, dynamodb_faults):
+    """Fail closed: the transaction that would issue the token and note the app's time step
+    fails, so neither is written, and the code is not spent either."""
+    world.create_account()
+    context = an_app_challenge(world, client)
+    with dynamodb_faults.failing(throttled, operation="TransactWriteItems"):
+        assert_service_unavailable(verify(client, context["challenge"], context["code"]))
+    assert dynamodb_faults.failed == ["TransactWriteItems"]
+    assert scan_tokens(world) == []
+    assert [item for item in map(from_dynamo, world.dynamodb.scan(
+        TableName=world.settings.challenges_table)["Items"])
+        if item["id"].startswith("step#")] == []
+    verified = verify(client, context["challenge"], context["code"])
     assert verified.status_code == 200 and verified.json_body["reset_token"]
     assert len(scan_tokens(world)) == 1
 

@@ -151,3 +151,58 @@ def test_reset_start_answers_and_works_alike_for_every_username_and_number(
     assert "sqs.SendMessage" in first  # a message is queued in every case
     world.deliver()
     assert [to for to, _ in world.sent()[before:]] == ["+46701234567"]
+
+
+def test_reset_with_the_app_answers_and_works_alike_for_every_username_and_number(
+        world, client, accounts, aws_calls):
+    """SPEC 11 and 12: username x number with `channel: "app"`. An unknown username, a
+    disabled account, an account without holders, a stranger's number, the number of a
+    holder without an app and that of a holder with one get the same answer to the start,
+    to a resend and to a wrong code, and cost the same AWS calls in the same order; none
+    queues an SMS."""
+    from tests.api.helpers import app_code, give_app
+    known = accounts["with_number"]
+    world.portal.support.add_holder(known, "Bo Ek", "+46707777777")  # Bo has no app
+    secret = give_app(world.portal, world.clock.now(), known, "+46701234567")
+    cases = {"unknown user": ("finns.inte", "+46701234567"),
+             "disabled": (accounts["disabled"], "+46707654321"),
+             "without holders": (accounts["without_number"], "+46701234567"),
+             "known user, stranger's number": (known, STRANGER),
+             "holder without an app": (known, "0707777777"),
+             "holder with an app": (known, "070-123 45 67")}
+    world.deliver()
+    before = len(world.sent())
+    code = app_code(secret, world.clock.now())
+    wrong_code = f"{(int(code) + 1) % 1_000_000:06d}"
+    steps = {"start": {}, "resend": {}, "wrong code": {}}
+    made = {step: {} for step in steps}
+    challenges = {}
+    for i, (kind, (username, phone)) in enumerate(cases.items()):
+        ip = f"203.0.113.{i + 60}"
+        del aws_calls[:]
+        steps["start"][kind] = post(client, "/api/reset/start", {
+            "username": username, "phone": phone, "channel": "app"}, ip=ip)
+        made["start"][kind] = list(aws_calls)
+        challenges[kind] = steps["start"][kind].json_body["challenge"]
+    world.clock.advance(seconds=61)
+    for i, kind in enumerate(cases):
+        for step, path, body in (("resend", "/api/reset/resend", {}),
+                                 ("wrong code", "/api/reset/verify", {"code": wrong_code})):
+            del aws_calls[:]
+            steps[step][kind] = post(client, path, {"challenge": challenges[kind], **body},
+                                     ip=f"203.0.113.{i + 60}")
+            made[step][kind] = list(aws_calls)
+    for step, found in steps.items():
+        assert_alike(found)
+        first = next(iter(made[step].values()))
+        assert first and all(calls == first for calls in made[step].values()), (step, made)
+        assert not any(call.startswith("sqs.") for call in first), (step, first)
+    assert next(iter(steps["start"].values())).status_code == 202
+    assert next(iter(steps["resend"].values())).status_code == 202
+    assert {r.json_body["error"]["attempts_left"] for r in steps["wrong code"].values()} == {4}
+    world.deliver()
+    assert world.sent()[before:] == []  # no SMS in any case
+    # and the holder with the app gets in with the app's code
+    assert post(client, "/api/reset/verify", {
+        "challenge": challenges["holder with an app"],
+        "code": app_code(secret, world.clock.now())}).status_code == 200

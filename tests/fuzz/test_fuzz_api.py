@@ -54,6 +54,7 @@ FIELD_VALUES = {
              "١٢٣٤٥٦", "abcdef", "", "0" * 1000],
     "challenge": ["<challenge>", "<used_challenge>", "<token>", "A" * 43, "", "a" * 5000],
     "reset_token": ["<token>", "<used_token>", "<challenge>", "B" * 43, ""],
+    "channel": ["sms", "app", "app", "App", "SMS", "email", "", None],
 }
 RAW_BODIES = [b"", b"{", b"}", b"null", b"[]", b'"text"', b"\xff\xfe\xfd",
               b'{"username": "\\ud800"}', b'{"password": "\\udfff", "username": "a"}',

@@ -65,7 +65,7 @@ def read_secrets(ssm, name: str) -> tuple[dict, dict]:
     return json.loads(parameter["Value"]), parameter
 
 
-def test_secrets_are_created_once_with_three_strong_distinct_values_and_a_second_run_changes_nothing(
+def test_secrets_are_created_once_with_strong_distinct_values_and_a_second_run_changes_nothing(
         aws, capsys):
     ssm = client("ssm")
     name = template.secrets_parameter(STAGE)
@@ -75,8 +75,9 @@ def test_secrets_are_created_once_with_three_strong_distinct_values_and_a_second
 
     values, parameter = read_secrets(ssm, name)
     assert parameter["Type"] == "SecureString"
-    assert set(values) == {"pepper", "code_key", "limit_key", "origin_key"}
-    assert len(set(values.values())) == 4
+    assert set(values) == {"pepper", "code_key", "limit_key", "authenticator_key",
+                           "origin_key"}
+    assert len(set(values.values())) == 5
     assert all(len(value) >= 43 for value in values.values())  # 32 random bytes, base64url
     assert origin_key == values["origin_key"]
 
@@ -103,8 +104,28 @@ def test_an_existing_pepper_and_code_key_are_kept_and_only_the_missing_keys_are_
     assert values["code_key"] == existing["code_key"]
     assert values["origin_key"] == origin_key and len(origin_key) >= 43
     assert len(values["limit_key"]) >= 43  # added to a stage deployed before it existed
+    assert len(values["authenticator_key"]) >= 43  # likewise (issue 15)
     assert origin_key not in existing.values()
     assert parameter["Type"] == "SecureString"
+
+
+def test_a_stage_deployed_before_the_authenticator_app_gets_only_an_authenticator_key(
+        aws, capsys):
+    ssm = client("ssm")
+    name = template.secrets_parameter(STAGE)
+    existing = {"pepper": "p" * 43, "code_key": "c" * 43, "limit_key": "l" * 43,
+                "origin_key": "o" * 43}
+    ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(existing))
+
+    assert deploy.ensure_secrets(ssm, name) == existing["origin_key"]
+
+    values, parameter = read_secrets(ssm, name)
+    added = values.pop("authenticator_key")
+    assert values == existing  # every other value as it was
+    assert len(added) >= 43 and added not in existing.values()
+    assert parameter["Type"] == "SecureString"
+    printed = capsys.readouterr().out
+    assert "added authenticator_key" in printed and added not in printed
 
 
 def test_a_secrets_parameter_that_is_not_json_is_refused_not_overwritten(aws):
@@ -654,9 +675,30 @@ def test_the_command_line_takes_what_make_deploy_passes_with_the_template_defaul
         == args.waf_requests_per_5_minutes
     assert deploy.sms_spend_alarm_usd(args.sms_monthly_limit_usd) == \
         template.PARAMETERS["SmsSpendAlarmUsd"]["Default"]
+    assert args.sms_price_usd == template.PARAMETERS["SmsPriceUsd"]["Default"] == 0.12
     down = deploy.parser().parse_args(["teardown", "--stage", "dev", "--region", "eu-west-1"])
     assert (down.command, down.stage, down.region, down.yes) == \
         ("teardown", "dev", "eu-west-1", False)
+
+
+@pytest.mark.parametrize("price", ["0.16", "0", "1.5"])
+def test_the_price_of_an_sms_is_taken_as_given(price):
+    args = deploy.parser().parse_args([
+        "deploy", "--stage", "prod", "--host", "losenord.kommun.se",
+        "--certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        "--sms-price-usd", price])
+    assert args.sms_price_usd == float(price)
+
+
+@pytest.mark.parametrize("price", ["-0.1", "abc", "nan", "inf", "120"])
+def test_a_price_of_an_sms_that_is_no_price_is_refused_before_anything_is_deployed(
+        price, capsys):
+    with pytest.raises(SystemExit):
+        deploy.parser().parse_args([
+            "deploy", "--stage", "prod", "--host", "losenord.kommun.se",
+            "--certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "--sms-price-usd", price])
+    assert "--sms-price-usd" in capsys.readouterr().err
 
 
 def test_a_certificate_outside_us_east_1_is_refused_before_anything_is_deployed(capsys):
@@ -737,10 +779,12 @@ def test_make_deploy_passes_every_option_of_the_deploy_command():
     passed = set(re.findall(r"(--[a-z0-9-]+)", makefile.split("package:")[0]))
     # the required ones and the region come from the deploy target itself
     assert options - {"--help"} <= passed | set(re.findall(r"(--[a-z0-9-]+)", makefile))
-    for option in ("--no-waf", "--log-retention-days", "--waf-requests-per-5-minutes"):
+    for option in ("--no-waf", "--log-retention-days", "--waf-requests-per-5-minutes",
+                   "--sms-price-usd"):
         assert option in passed, option
     documented = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
-    for variable in ("NO_WAF", "LOG_RETENTION_DAYS", "WAF_REQUESTS_PER_5_MINUTES"):
+    for variable in ("NO_WAF", "LOG_RETENTION_DAYS", "WAF_REQUESTS_PER_5_MINUTES",
+                     "SMS_PRICE_USD"):
         assert variable in makefile and variable in documented, variable
 
 

@@ -46,7 +46,7 @@ def deployed(monkeypatch):
 
 def store_secrets(ssm, settings, **values):
     secrets = {"pepper": "p" * 32, "code_key": "c" * 32, "limit_key": "l" * 32,
-               "origin_key": ORIGIN_KEY, **values}
+               "authenticator_key": "a" * 32, "origin_key": ORIGIN_KEY, **values}
     ssm.put_parameter(Name=settings.secrets_parameter, Type="SecureString",
                       Value=json.dumps({k: v for k, v in secrets.items() if v is not None}))
 

@@ -190,7 +190,7 @@ def test_every_alarm_and_widget_names_a_metric_that_exists(built):
                 assert node["Ref"] in resources | set(found["Parameters"]), node
     body = found["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     for ref in re.findall(r"\$\{([^}.]+)", body):
-        assert ref in resources or ref.startswith("AWS::"), ref
+        assert ref in resources | set(found["Parameters"]) or ref.startswith("AWS::"), ref
 
 
 def test_the_site_bucket_is_private_and_only_cloudfront_reads_it(built):
