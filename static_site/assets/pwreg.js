@@ -203,6 +203,16 @@ function run(config) {
   }
 
   $("#reg-done-app-add").addEventListener("click", () => startEnrolment("done"));
+  // Done here: the session (kept open so that the holder may add their app) ends now, also
+  // on a shared computer; a session that could not be ended runs out in 15 minutes.
+  $("#reg-logout").addEventListener("click", () => once("logout", async () => {
+    const { session, username } = flow.data;
+    enrolling?.forget();
+    await post("/registration/logout", {}, session).catch(() => {});
+    flow.replaceData({ username });
+    flow.show("login", { history: "replace" });
+    showNotice(flow.notice("login"), "pwreg.done.loggedOut");
+  }));
 
   function drawDone({ username, name, phone, passwordExpiresAt }) {
     render($("#reg-done-text"), "pwreg.done.text", { name, phone: nationalNumber(phone), username });

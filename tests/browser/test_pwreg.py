@@ -166,6 +166,19 @@ def test_a_first_number_is_registered_on_a_desktop_in_swedish_and_an_expiring_pa
         "href", f"/pwreset/?username={account.username}")
     check_view(page, "pwreg-4-done-expiring-sv-desktop")
 
+    # Done: logging out ends the session there and then (a shared computer)
+    with page.expect_response("**/api/registration/logout") as ended:
+        done.get_by_role("button", name="Logga ut").click()
+    assert ended.value.status == 204
+    login_step = shown_step(page, "login")
+    expect(login_step.locator("[data-notice]")).to_have_text("Du är utloggad.")
+    expect(page.get_by_label("Användarnamn")).to_have_value(account.username)
+    session = ended.value.request.headers["authorization"]
+    after = page.request.post(site.url + "/api/registration/holders",
+                              data={"name": "Åsa Öberg", "phone": "070-999 00 06"},
+                              headers={"Authorization": session})
+    assert after.status == 401 and after.json()["error"]["code"] == "invalid_session"
+
 
 def test_five_wrong_passwords_lock_the_login_and_the_page_says_when_to_try_again(site, browsers, messages):
     account = ACCOUNTS["reg_locked"]

@@ -162,6 +162,8 @@ export default {
   "pwreg.done.appHeading": "Get the code in an app instead of by text message",
   "pwreg.done.appText": "With an authenticator app on your phone you get the code at once when you change the password, without waiting for a text message. It is optional.",
   "pwreg.done.hasApp": "You already have an authenticator app for the account.",
+  "pwreg.done.logout": "Log out",
+  "pwreg.done.loggedOut": "You are logged out.",
   "pwreg.app.add": "Add an authenticator app",
   "pwreg.app.addNamed": "Add an authenticator app for {name}",
   "pwreg.app.later": "Would you like to get the code in an authenticator app instead of by text message? First add yourself under “Add me”. Then you can add the app.",

@@ -162,6 +162,8 @@ export default {
   "pwreg.done.appHeading": "Få koden i en app i stället för på sms",
   "pwreg.done.appText": "Med en autentiseringsapp i mobilen får du koden direkt när du byter lösenord, utan att vänta på sms. Det är frivilligt.",
   "pwreg.done.hasApp": "Du har redan en autentiseringsapp för kontot.",
+  "pwreg.done.logout": "Logga ut",
+  "pwreg.done.loggedOut": "Du är utloggad.",
   "pwreg.app.add": "Lägg till autentiseringsapp",
   "pwreg.app.addNamed": "Lägg till autentiseringsapp för {name}",
   "pwreg.app.later": "Vill du få koden i en autentiseringsapp i stället för på sms? Lägg först till dig själv under ”Lägg till mig”. Sedan kan du lägga till appen.",
