@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from chalicelib.domain.records import CHANNELS
+
 EVENTS = (
     "account.created",
     "login.succeeded",
@@ -46,9 +48,9 @@ METRIC_NAMESPACE = "pwportal"
 # Where a reset's code came from (SPEC 8 v2, 12): the records that carry `channel`
 # (reset.requested, reset.code_failed, reset.code_verified) are counted per channel too, as
 # the metric's second dimension set (stage, channel); only these values, so that a stray
-# value can never make a new metric (each one is billed).
+# value can never make a new metric (each one is billed). CHANNELS is defined once, in
+# domain/records.py with the challenge that keeps the channel.
 CHANNEL = "channel"
-CHANNELS = ("sms", "app")
 
 
 @dataclass(frozen=True)

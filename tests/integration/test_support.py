@@ -392,6 +392,27 @@ def test_an_import_stopped_by_aws_still_returns_what_it_created(world, monkeypat
 
 # -- report ----------------------------------------------------------------------------------
 
+def test_report_counts_the_resets_done_with_the_app_and_the_apps_added_and_removed(world):
+    from tests.api.helpers import app_code, give_app
+    world.create_account()
+    reset = world.portal.reset
+    secret = give_app(world.portal, world.clock.now())
+    challenge = reset.start("hemtjanstab", "+46701234567", USER, channel="app")["challenge"]
+    reset.verify(challenge, app_code(secret, world.clock.now()), USER)
+    world.clock.advance(seconds=90)
+    challenge = reset.start("hemtjanstab", "+46701234567", USER)["challenge"]
+    world.deliver()
+    reset.verify(challenge, world.last_code(PHONE), USER)
+    holder = world.portal.accounts.get("hemtjanstab").holders[0]
+    world.portal.support.remove_authenticator("hemtjanstab", holder.id)
+
+    counts = world.portal.support.report(timedelta(hours=24)).counts
+    assert counts["resets started"] == 2 and counts["resets started with the app"] == 1
+    assert counts["codes verified"] == 2 and counts["codes verified with the app"] == 1
+    assert counts["codes sent"] == 1  # the app's reset sent none
+    assert counts["authenticator apps removed"] == 1
+
+
 def test_report_counts_the_periods_events(world):
     clock = world.clock
     now = clock.now()  # 2026-11-25 08:00 UTC

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.records import APP
 from chalicelib.ports import Clock
 from chalicelib.services.support.state import AccountState
 
@@ -61,6 +62,12 @@ REPORT_COUNTS: tuple[tuple[str, Callable[[dict], bool]], ...] = (
     ("codes sent", _event("reset.code_sent")),
     ("wrong codes", _event("reset.code_failed")),
     ("codes verified", _event("reset.code_verified")),
+    # SPEC 12: how many resets the authenticator app did (each one an SMS not paid for)
+    ("resets started with the app", _event("reset.requested", resend=False, channel=APP)),
+    ("codes verified with the app", _event("reset.code_verified", channel=APP)),
+    ("authenticator apps added", lambda record: record["event"] == "authenticator.added"
+     and record.get("outcome") in ("success", "replaced")),
+    ("authenticator apps removed", _event("authenticator.removed")),
     ("passwords changed", _event("password.changed")),
     ("passwords rejected", _event("password.rejected")),
     ("pwreg logins", _event("login.succeeded")),
