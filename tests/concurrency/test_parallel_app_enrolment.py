@@ -4,19 +4,8 @@ compared, and the holder ends with exactly one app and one `authenticator.added`
 from __future__ import annotations
 
 import pyotp
-import pytest
 
-from tests.concurrency.stack import PASSWORD, start_stack, stop_stack
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        running = start_stack(monkeypatch)
-        try:
-            yield running
-        finally:
-            stop_stack(running)
+from tests.concurrency.stack import PASSWORD
 
 
 def test_the_same_first_code_sent_ten_times_at_once_is_accepted_once(stack):
