@@ -5,10 +5,8 @@ number just added; an authenticator app added, used on pwreset and removed (SPEC
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
-import pyotp
 from playwright.sync_api import expect
 
 from tests.browser.harness import (
@@ -17,6 +15,7 @@ from tests.browser.harness import (
     PHONE,
     SUPPORT_EN,
     SUPPORT_SV,
+    app_code,
     check_view,
     docs_screenshot,
     open_site,
@@ -338,16 +337,6 @@ def test_a_holder_added_on_pwreg_resets_with_their_own_number_and_a_holder_who_l
     again = site.api("/registration/login", {"username": account.username,
                                               "password": "Karins-Nya-Tur-64"})
     assert [h["name"] for h in again.json()["holders"]] == ["Karin Lund"]
-
-
-def app_code(key: str, after_step: int | None = None) -> tuple[str, int]:
-    """The code an authenticator app shows now for `key` (the grouped text the page shows), as
-    Microsoft Authenticator makes it, and its time step. With `after_step`: from a later step
-    (the server never accepts a step again: no replay), waiting for one if need be."""
-    while after_step is not None and int(time.time() // 30) <= after_step:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    step = int(time.time() // 30)
-    return pyotp.TOTP(key.replace(" ", "")).at(step * 30), step
 
 
 def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_with_it_and_removes_it(

@@ -102,6 +102,7 @@ export default {
   "pwreset.code.changeUsername": "Change the username",
   "pwreset.code.startOverHint": "Start again to get a new code.",
   "pwreset.username.useApp": "Use a code from the authenticator app",
+  "pwreset.username.introApp": "Enter the username of the Treserva mailbox that needs a new password and your own mobile number. Then you type the code that the authenticator app shows, as last time. We send no text message.",
   "pwreset.code.app": "Type the code that the authenticator app shows.",
   "pwreset.code.appHint": "The code has 6 digits. The app shows a new code every 30 seconds.",
   "pwreset.code.appNone": "No app for the account? You add it when you [register](/pwreg/).",

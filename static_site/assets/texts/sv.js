@@ -102,6 +102,7 @@ export default {
   "pwreset.code.changeUsername": "Ändra användarnamnet",
   "pwreset.code.startOverHint": "Börja om för att få en ny kod.",
   "pwreset.username.useApp": "Använd kod från autentiseringsappen",
+  "pwreset.username.introApp": "Skriv användarnamnet till Treservabrevlådan som ska få nytt lösenord och ditt eget mobilnummer. Sedan skriver du koden som autentiseringsappen visar, som förra gången. Vi skickar inget sms.",
   "pwreset.code.app": "Skriv koden som autentiseringsappen visar.",
   "pwreset.code.appHint": "Koden har 6 siffror. Appen visar en ny kod var 30:e sekund.",
   "pwreset.code.appNone": "Har du ingen app för kontot? Den lägger du till när du [registrerar dig](/pwreg/).",
