@@ -574,3 +574,23 @@ def test_a_browser_whose_last_reset_took_the_apps_code_starts_with_the_app_and_s
     assert started(page, "Nästa") == "sms"
     shown_step(page, "code")
     site.next_code(account.phone, seen + 1)
+    # ... the app chosen at the code step instead, and its code taken: remembered again
+    assert started(page, "Använd kod från autentiseringsappen i stället") == "app"
+    code, used = app_code(key, after_step=used)
+    page.get_by_label("Säkerhetskod").fill(code)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    assert page.evaluate(f"localStorage.getItem('{REMEMBERED}')") == "1"
+    page.close()
+
+    # SMS chosen at the app's code step: forgotten as well.
+    page = visit()
+    assert started(page, "Nästa") == "app"
+    code_step = shown_step(page, "code")
+    assert started(page, "Skicka kod med SMS i stället") == "sms"
+    expect(code_step.locator("[data-notice]")).to_contain_text("har vi skickat en säkerhetskod med sms")
+    assert page.evaluate(f"localStorage.getItem('{REMEMBERED}')") is None
+    page.get_by_label("Säkerhetskod").fill(site.next_code(account.phone, seen + 2))
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    assert site.sms_count(account.phone) == seen + 3  # one for each SMS chosen, none for the app
