@@ -167,11 +167,13 @@ export class Enrolment {
       const answer = await post(
         `/registration/holders/${encodeURIComponent(this.key.holderId)}/authenticator/verify`,
         { code: typed }, flow.data.session);
+      const from = this.key.from;
       this.forget();
       input.value = "";
       flow.update({ holders: this.withHolder(answer.holder) });
-      flow.show("phone", { history: "replace" }); // Back from the list skips the used key
-      showNotice(flow.notice("phone"), "pwreg.app.added");
+      // Back where the holder asked for it: the done step ("Steg 4 av 4") or the list. Forward
+      // from there never shows the used key again (it is forgotten).
+      flow.back(from, { replace: true, then: () => showNotice(flow.notice(from), "pwreg.app.added") });
     } catch (error) {
       if (error.code === "invalid_session") return this.sessionEnded(error);
       if (error.code === "code_expired") return this.startOver(error);

@@ -87,10 +87,17 @@ export class Flow {
     if (focus) this.section().querySelector("h1").focus();
   }
 
-  /** Back to an earlier step: through history when it is the entry before this one. */
-  back(step) {
-    if (history.state?.previous === step) history.back();
-    else this.show(step);
+  /** Back to an earlier step: through history when it is the entry before this one (then
+   *  `then()` runs once the step is shown), else as a new entry, or in this one's place with
+   *  `replace` (a step not to return to, e.g. a used key). */
+  back(step, { replace = false, then } = {}) {
+    if (history.state?.previous === step) {
+      if (then) window.addEventListener("popstate", () => then(), { once: true }); // after show()'s
+      history.back();
+    } else {
+      this.show(step, { history: replace ? "replace" : "push" });
+      then?.();
+    }
   }
 
   drawTitle() {

@@ -2,6 +2,8 @@
 // password → done. The code comes by SMS, or from the holder's authenticator app (SPEC 12):
 // offered to everyone, whatever the account (the API answers alike), on step 1 and on the
 // code step; choosing the app starts again with `channel: "app"`, which sends no SMS.
+// A browser whose last reset was verified with the app remembers that (a flag, nothing about
+// the account): step 1's Next then starts with the app, and SMS is the other choice.
 
 import { post } from "./api.js";
 import { CodeField } from "./code.js";
@@ -15,6 +17,7 @@ import { markReady, showUnavailable, startPage } from "./page.js";
 import { PasswordRules } from "./password.js";
 
 const $ = (selector) => document.querySelector(selector);
+const APP_KEY = "pwportal.pwreset.app"; // before the await below: run() reads it
 let redraw = () => {};
 const config = await startPage({ onLanguageChange: () => redraw() });
 if (config) run(config);
@@ -25,6 +28,26 @@ markReady();
 function carriedUsername() {
   const carried = (new URLSearchParams(window.location.search).get("username") ?? "").trim().toLowerCase();
   return USERNAME.test(carried) ? carried : null;
+}
+
+// This browser's choice of channel (never a username or a number): set when a code from the
+// app was accepted, cleared by a code from an SMS or by choosing SMS. Page-side only: the
+// API's answers are the same for everyone.
+function prefersApp() {
+  try {
+    return localStorage.getItem(APP_KEY) === "1";
+  } catch {
+    return false; // storage switched off: SMS first, as on a first visit
+  }
+}
+
+function rememberApp(yes) {
+  try {
+    if (yes) localStorage.setItem(APP_KEY, "1");
+    else localStorage.removeItem(APP_KEY);
+  } catch {
+    // then the page starts with SMS next time
+  }
 }
 
 function run(config) {
@@ -47,10 +70,20 @@ function run(config) {
                                     policy: config.policy });
   showPasswords($("#reset-show"), [passwordInput, againInput]);
 
+  // Step 1's buttons: Next starts with the channel this browser prefers, the other one with the other.
+  function drawChannels() {
+    const app = prefersApp();
+    $("#reset-next").value = app ? "app" : "sms";
+    $("#reset-other").value = app ? "sms" : "app";
+    render($("#reset-other"), app ? "pwreset.code.useSms" : "pwreset.username.useApp");
+    render($("#reset-intro"), app ? "pwreset.username.introApp" : "pwreset.username.intro");
+  }
+
   function enter(step, { from }) {
     if (step !== "code") code.leave();
     if (from !== step) clearMessages(flow.section(step));
     const data = flow.data;
+    if (step === "username") drawChannels();
     if (step === "username" && !usernameInput.value) usernameInput.value = data.username ?? carriedUsername() ?? "";
     if (step === "username" && !phoneInput.value) phoneInput.value = data.phone ?? "";
     if (step === "code") {
@@ -103,7 +136,7 @@ function run(config) {
   };
 
   flow.onSubmit($("#reset-username-form"), async (submitter) => {
-    const channel = submitter?.value === "app" ? "app" : "sms";
+    const channel = submitter?.value === "app" || (!submitter && prefersApp()) ? "app" : "sms";
     clearMessages(flow.section("username"));
     const { username, problem } = readUsername(usernameInput);
     const phone = phoneInput.value.trim();
@@ -124,6 +157,7 @@ function run(config) {
     try {
       flow.replaceData({ username, phone, channel,
                          ...codeSent(await post("/reset/start", { username, phone, channel })) });
+      if (channel === "sms") rememberApp(false);
       code.clear();
       flow.show("code");
     } catch (error) {
@@ -140,6 +174,7 @@ function run(config) {
     if (typed === null) return;
     try {
       const answer = await post("/reset/verify", { challenge: flow.data.challenge, code: typed });
+      rememberApp(flow.data.channel === "app");
       flow.update({ challenge: null, token: answer.reset_token, tokenUsername: answer.username });
       code.clear();
       flow.show("password", { history: "replace" }); // Back from there skips the used code
@@ -187,6 +222,7 @@ function run(config) {
     const channel = flow.data.channel === "app" ? "sms" : "app";
     try {
       flow.update({ channel, ...codeSent(await post("/reset/start", { username, phone, channel })) });
+      if (channel === "sms") rememberApp(false);
     } catch (error) {
       if (error.code === "invalid_request") return startOver(error);
       return showError(flow.alert("code"), error);

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import pyotp
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -91,6 +92,7 @@ ACCOUNTS = {
     "reg_app": Account("hemvard.app", "+46701110016"),
     "reset_app_en": Account("brevlada.app", "+46701110017"),
     "reg_app_en": Account("hemvard.appen", None),
+    "reset_app_remembered": Account("brevlada.minne", "+46701110019"),
 }
 
 class Site:
@@ -212,3 +214,13 @@ def shown_step(page, name: str):
 def open_site(page, url: str) -> None:
     page.goto(url)
     ready(page)
+
+
+def app_code(key: str, after_step: int | None = None) -> tuple[str, int]:
+    """The code an authenticator app shows now for `key` (the grouped text the page shows), as
+    Microsoft Authenticator makes it, and its time step. With `after_step`: from a later step
+    (the server never accepts a step again: no replay), waiting for one if need be."""
+    while after_step is not None and int(time.time() // 30) <= after_step:
+        time.sleep(30 - time.time() % 30 + 0.2)
+    step = int(time.time() // 30)
+    return pyotp.TOTP(key.replace(" ", "")).at(step * 30), step

@@ -5,10 +5,8 @@ number just added; an authenticator app added, used on pwreset and removed (SPEC
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
-import pyotp
 from playwright.sync_api import expect
 
 from tests.browser.harness import (
@@ -17,6 +15,7 @@ from tests.browser.harness import (
     PHONE,
     SUPPORT_EN,
     SUPPORT_SV,
+    app_code,
     check_view,
     docs_screenshot,
     open_site,
@@ -340,16 +339,6 @@ def test_a_holder_added_on_pwreg_resets_with_their_own_number_and_a_holder_who_l
     assert [h["name"] for h in again.json()["holders"]] == ["Karin Lund"]
 
 
-def app_code(key: str, after_step: int | None = None) -> tuple[str, int]:
-    """The code an authenticator app shows now for `key` (the grouped text the page shows), as
-    Microsoft Authenticator makes it, and its time step. With `after_step`: from a later step
-    (the server never accepts a step again: no replay), waiting for one if need be."""
-    while after_step is not None and int(time.time() // 30) <= after_step:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    step = int(time.time() // 30)
-    return pyotp.TOTP(key.replace(" ", "")).at(step * 30), step
-
-
 def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_with_it_and_removes_it(
         site, browsers):
     """SPEC 12: after "Lägg till mig" the holder's own entry offers an app; the key read from
@@ -427,9 +416,19 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
     code_field.fill(right)
     page.get_by_role("button", name="Bekräfta").click()
 
-    # Back in the list: the app is there, said in words, with the way to remove it.
+    # Back on the done step, where she asked for it ("Steg 4 av 4" as before): the app is added.
+    done = shown_step(page, "done")
+    expect(done.locator("h1")).to_have_text("Steg 4 av 4 Registreringen är klar")
+    expect(done.locator("[data-notice]")).to_contain_text("Autentiseringsappen är tillagd.")
+    expect(done.locator("#reg-done-app-text")).to_have_text("Du har en autentiseringsapp för kontot.")
+    expect(done.get_by_role("button", name="Lägg till autentiseringsapp")).to_have_count(0)
+    expect(done.get_by_role("button", name="Logga ut")).to_be_visible()
+    check_view(page, "pwreg-4-done-app-added-sv-phone")
+
+    # In the list (Back): the app is there, said in words, with the way to remove it.
+    page.go_back()
     phone_step = shown_step(page, "phone")
-    expect(phone_step.locator("[data-notice]")).to_contain_text("Autentiseringsappen är tillagd.")
+    expect(phone_step.locator("h1")).to_have_text("Steg 2 av 4 Personer som kan byta lösenordet")
     expect(items).to_have_count(2)
     expect(items.nth(0)).to_contain_text("Ingen autentiseringsapp")
     expect(items.nth(1)).to_contain_text("Maja Berg (du)")
@@ -454,7 +453,8 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
     expect(reset.get_by_label("Säkerhetskod")).to_be_focused()
     check_view(reset, "pwreset-2-code-app-sv-phone")
     docs_screenshot(reset, "pwreset-2-code-app")
-    reset.get_by_label("Säkerhetskod").fill(app_code(key, after_step=used_step)[0])
+    reset_code, reset_step = app_code(key, after_step=used_step)
+    reset.get_by_label("Säkerhetskod").fill(reset_code)
     reset.get_by_role("button", name="Nästa").click()
     shown_step(reset, "password")
     reset.get_by_label("Nytt lösenord").fill("Majas-Egen-Vag-19")
@@ -481,7 +481,7 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
     page.get_by_label("Säkerhetskod").fill(site.next_code(mine, seen))
     page.get_by_role("button", name="Nästa").click()
     done = shown_step(page, "done")
-    expect(done.locator("#reg-done-app")).to_contain_text("Du har redan en autentiseringsapp för kontot.")
+    expect(done.locator("#reg-done-app")).to_contain_text("Du har en autentiseringsapp för kontot.")
     page.go_back()
     phone_step = shown_step(page, "phone")
     own = items.nth(1)
@@ -498,9 +498,21 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
     expect(phone_step.locator("[data-notice]")).to_contain_text("Autentiseringsappen är borttagen.")
     expect(own).to_contain_text("Ingen autentiseringsapp")
     expect(own.get_by_role("button", name="Lägg till autentiseringsapp")).to_be_focused()
+    expect(phone_step.locator("h1")).to_have_text("Steg 2 av 4 Personer som kan byta lösenordet")
     again = site.api("/registration/login", {"username": account.username, "password": "Majas-Egen-Vag-19"})
     assert [(h["name"], h["authenticator"]) for h in again.json()["holders"]] == [
         ("Registrerat nummer", False), ("Maja Berg", False)]
+
+    # Added again from the list: back in the list, where she asked for it.
+    own.get_by_role("button", name="Lägg till autentiseringsapp").click()
+    app_step = shown_step(page, "app")
+    key = app_step.locator("#reg-app-key").inner_text()
+    page.get_by_label("Koden från appen").fill(app_code(key, after_step=reset_step)[0])
+    page.get_by_role("button", name="Bekräfta").click()
+    phone_step = shown_step(page, "phone")
+    expect(phone_step.locator("h1")).to_have_text("Steg 2 av 4 Personer som kan byta lösenordet")
+    expect(phone_step.locator("[data-notice]")).to_contain_text("Autentiseringsappen är tillagd.")
+    expect(own).to_contain_text("Har autentiseringsapp")
 
 
 def test_an_expired_key_is_started_again_with_a_new_one_and_an_ended_session_asks_to_log_in_again(

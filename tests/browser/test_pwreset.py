@@ -2,6 +2,7 @@
 it on a phone or a computer, in Swedish or English, wrong turns included."""
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -13,12 +14,14 @@ from tests.browser.harness import (
     PHONE,
     SUPPORT_EN,
     SUPPORT_SV,
+    app_code,
     check_view,
     docs_screenshot,
     open_site,
     ready,
     shown_step,
 )
+from tests.browser.test_field import CLS_OBSERVER, SETTLED_CLS
 
 SPEC_CODE_HINT_SV = ("Om numret är registrerat för kontot har vi skickat en säkerhetskod. "
                      "Det kan ta upp till 3 minuter.")
@@ -457,3 +460,137 @@ def test_the_app_is_chosen_on_the_first_step_with_no_sms_and_the_sms_can_be_chos
     page.get_by_role("button", name="Next").click()
     shown_step(page, "password")
     assert site.sms_count(account.phone) == seen + 1
+
+
+def enrol_app(site, account, name: str) -> tuple[str, int]:
+    """The account's registered number made `name`'s ("Lägg till mig" with it) and an app
+    added for them, through the API as pwreg does it: the app's key and the step of the code
+    that confirmed it."""
+    session = site.api("/registration/login", {"username": account.username,
+                                                "password": account.password}).json()["session"]
+    seen = site.sms_count(account.phone)
+    assert site.api("/registration/holders", {"name": name, "phone": account.phone}, session).status_code == 202
+    verified = site.api("/registration/holders/verify", {"code": site.next_code(account.phone, seen)}, session)
+    assert verified.status_code == 200, verified.text
+    holder = verified.json()["holder"]["id"]
+    key = site.api(f"/registration/holders/{holder}/authenticator", {}, session).json()["secret"]
+    code, step = app_code(key)
+    added = site.api(f"/registration/holders/{holder}/authenticator/verify", {"code": code}, session)
+    assert added.status_code == 200 and added.json()["holder"]["authenticator"] is True, added.text
+    return key, step
+
+
+INTRO_SMS_SV = ("Skriv användarnamnet till Treservabrevlådan som ska få nytt lösenord och ditt eget "
+                "mobilnummer. Är numret registrerat för kontot skickar vi en säkerhetskod på sms dit.")
+INTRO_APP_SV = ("Skriv användarnamnet till Treservabrevlådan som ska få nytt lösenord och ditt eget "
+                "mobilnummer. Sedan skriver du koden som autentiseringsappen visar, som förra gången. "
+                "Vi skickar inget sms.")
+REMEMBERED = "pwportal.pwreset.app"
+
+
+def test_a_browser_whose_last_reset_took_the_apps_code_starts_with_the_app_and_sends_no_sms_until_sms_is_chosen(
+        site, browsers):
+    """SMS costs money: a browser whose last reset was verified with the app remembers that
+    (a flag, never the username or the number), and step 1's Next starts with the app, SMS
+    offered as the other choice; choosing SMS forgets it. Decided by the page alone, before
+    the API is asked: the API's answers are the same for everyone."""
+    account = ACCOUNTS["reset_app_remembered"]
+    key, used = enrol_app(site, account, "Eva Ek")
+    browser = browsers(PHONE)
+    browser.context.add_init_script(CLS_OBSERVER)
+
+    def visit():
+        page = browser.page()
+        open_site(page, site.url + "/pwreset/")
+        page.get_by_label("Användarnamn").fill(account.username)
+        page.get_by_label("Ditt mobilnummer").fill(account.phone)
+        return page
+
+    def started(page, button: str) -> str:
+        with page.expect_request("**/api/reset/start") as request:
+            page.get_by_role("button", name=button, exact=True).click()
+        return request.value.post_data_json["channel"]
+
+    # A first reset here, with the app chosen on step 1 (nothing remembered yet: SMS first).
+    page = visit()
+    expect(page.locator("#reset-intro")).to_have_text(INTRO_SMS_SV)
+    assert started(page, "Använd kod från autentiseringsappen") == "app"
+    shown_step(page, "code")
+    code, used = app_code(key, after_step=used)
+    page.get_by_label("Säkerhetskod").fill(code)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    stored = page.evaluate("() => ({...localStorage})")
+    assert stored[REMEMBERED] == "1"
+    said = json.dumps(stored)
+    assert account.username not in said and account.phone[3:] not in said, said  # nothing about the account
+    page.close()
+
+    # The next visit starts with the app: no SMS for a user who does not need one.
+    page = visit()
+    first = page.locator('[data-step="username"]')
+    expect(first.locator("#reset-intro")).to_have_text(INTRO_APP_SV)
+    expect(first.get_by_role("button", name="Skicka kod med SMS i stället")).to_be_visible()
+    expect(first.get_by_role("button", name="Använd kod från autentiseringsappen")).to_have_count(0)
+    shift = page.evaluate(SETTLED_CLS)  # the other texts come in without moving the page
+    print(f"\nCLS on load of step 1 remembering the app (phone): {shift:.4f}")
+    assert shift < 0.1, shift
+    check_view(page, "pwreset-1-username-app-remembered-sv-phone")
+    page.get_by_role("button", name="In English").click()
+    expect(first.locator("#reset-intro")).to_contain_text("as last time. We send no text message.")
+    expect(first.get_by_role("button", name="Send a code by text message instead")).to_be_visible()
+    page.get_by_role("button", name="På svenska").click()
+    seen = site.sms_count(account.phone)
+    with page.expect_request("**/api/reset/start") as request:
+        page.get_by_label("Ditt mobilnummer").press("Enter")  # Next, as the keyboard does it
+    assert request.value.post_data_json["channel"] == "app"
+    code_step = shown_step(page, "code")
+    expect(code_step.locator("#reset-code-lead")).to_have_text("Skriv koden som autentiseringsappen visar.")
+    expect(code_step.locator("#reset-resend")).to_be_hidden()
+    expect(code_step.get_by_role("button", name="Skicka kod med SMS i stället")).to_be_visible()
+    check_view(page, "pwreset-2-code-app-remembered-sv-phone")
+    code, used = app_code(key, after_step=used)
+    page.get_by_label("Säkerhetskod").fill(code)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    time.sleep(1.5)  # an SMS, had one been sent, is delivered within this on the local stack
+    assert site.sms_count(account.phone) == seen
+    page.close()
+
+    # SMS chosen on step 1: sent, and the browser no longer starts with the app.
+    page = visit()
+    assert started(page, "Skicka kod med SMS i stället") == "sms"
+    code_step = shown_step(page, "code")
+    expect(code_step.locator("#reset-code-lead")).to_contain_text("Det kan ta upp till 3 minuter.")
+    assert page.evaluate(f"localStorage.getItem('{REMEMBERED}')") is None
+    page.get_by_label("Säkerhetskod").fill(site.next_code(account.phone, seen))
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    page.close()
+
+    page = visit()
+    expect(page.locator("#reset-intro")).to_have_text(INTRO_SMS_SV)
+    expect(page.get_by_role("button", name="Skicka kod med SMS i stället")).to_have_count(0)
+    assert started(page, "Nästa") == "sms"
+    shown_step(page, "code")
+    site.next_code(account.phone, seen + 1)
+    # ... the app chosen at the code step instead, and its code taken: remembered again
+    assert started(page, "Använd kod från autentiseringsappen i stället") == "app"
+    code, used = app_code(key, after_step=used)
+    page.get_by_label("Säkerhetskod").fill(code)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    assert page.evaluate(f"localStorage.getItem('{REMEMBERED}')") == "1"
+    page.close()
+
+    # SMS chosen at the app's code step: forgotten as well.
+    page = visit()
+    assert started(page, "Nästa") == "app"
+    code_step = shown_step(page, "code")
+    assert started(page, "Skicka kod med SMS i stället") == "sms"
+    expect(code_step.locator("[data-notice]")).to_contain_text("har vi skickat en säkerhetskod med sms")
+    assert page.evaluate(f"localStorage.getItem('{REMEMBERED}')") is None
+    page.get_by_label("Säkerhetskod").fill(site.next_code(account.phone, seen + 2))
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "password")
+    assert site.sms_count(account.phone) == seen + 3  # one for each SMS chosen, none for the app
