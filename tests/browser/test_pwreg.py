@@ -449,7 +449,7 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
     expect(code_step.locator("#reset-code-lead")).to_have_text("Skriv koden som autentiseringsappen visar.")
     expect(code_step).not_to_contain_text("Det kan ta upp till 3 minuter")
     expect(code_step.locator("#reset-resend")).to_be_hidden()  # no SMS to wait for or ask again
-    expect(reset.get_by_role("button", name="Skicka kod med SMS i stället")).to_be_visible()
+    expect(reset.get_by_role("button", name="Skicka kod på sms i stället")).to_be_visible()
     expect(reset.get_by_label("Säkerhetskod")).to_be_focused()
     check_view(reset, "pwreset-2-code-app-sv-phone")
     docs_screenshot(reset, "pwreset-2-code-app")

@@ -530,7 +530,7 @@ def test_a_browser_whose_last_reset_took_the_apps_code_starts_with_the_app_and_s
     page = visit()
     first = page.locator('[data-step="username"]')
     expect(first.locator("#reset-intro")).to_have_text(INTRO_APP_SV)
-    expect(first.get_by_role("button", name="Skicka kod med SMS i stället")).to_be_visible()
+    expect(first.get_by_role("button", name="Skicka kod på sms i stället")).to_be_visible()
     expect(first.get_by_role("button", name="Använd kod från autentiseringsappen")).to_have_count(0)
     shift = page.evaluate(SETTLED_CLS)  # the other texts come in without moving the page
     print(f"\nCLS on load of step 1 remembering the app (phone): {shift:.4f}")
@@ -547,7 +547,7 @@ def test_a_browser_whose_last_reset_took_the_apps_code_starts_with_the_app_and_s
     code_step = shown_step(page, "code")
     expect(code_step.locator("#reset-code-lead")).to_have_text("Skriv koden som autentiseringsappen visar.")
     expect(code_step.locator("#reset-resend")).to_be_hidden()
-    expect(code_step.get_by_role("button", name="Skicka kod med SMS i stället")).to_be_visible()
+    expect(code_step.get_by_role("button", name="Skicka kod på sms i stället")).to_be_visible()
     check_view(page, "pwreset-2-code-app-remembered-sv-phone")
     code, used = app_code(key, after_step=used)
     page.get_by_label("Säkerhetskod").fill(code)
@@ -559,7 +559,7 @@ def test_a_browser_whose_last_reset_took_the_apps_code_starts_with_the_app_and_s
 
     # SMS chosen on step 1: sent, and the browser no longer starts with the app.
     page = visit()
-    assert started(page, "Skicka kod med SMS i stället") == "sms"
+    assert started(page, "Skicka kod på sms i stället") == "sms"
     code_step = shown_step(page, "code")
     expect(code_step.locator("#reset-code-lead")).to_contain_text("Det kan ta upp till 3 minuter.")
     assert page.evaluate(f"localStorage.getItem('{REMEMBERED}')") is None
@@ -570,7 +570,7 @@ def test_a_browser_whose_last_reset_took_the_apps_code_starts_with_the_app_and_s
 
     page = visit()
     expect(page.locator("#reset-intro")).to_have_text(INTRO_SMS_SV)
-    expect(page.get_by_role("button", name="Skicka kod med SMS i stället")).to_have_count(0)
+    expect(page.get_by_role("button", name="Skicka kod på sms i stället")).to_have_count(0)
     assert started(page, "Nästa") == "sms"
     shown_step(page, "code")
     site.next_code(account.phone, seen + 1)
@@ -587,8 +587,8 @@ def test_a_browser_whose_last_reset_took_the_apps_code_starts_with_the_app_and_s
     page = visit()
     assert started(page, "Nästa") == "app"
     code_step = shown_step(page, "code")
-    assert started(page, "Skicka kod med SMS i stället") == "sms"
-    expect(code_step.locator("[data-notice]")).to_contain_text("har vi skickat en säkerhetskod med sms")
+    assert started(page, "Skicka kod på sms i stället") == "sms"
+    expect(code_step.locator("[data-notice]")).to_contain_text("har vi skickat en säkerhetskod på sms")
     assert page.evaluate(f"localStorage.getItem('{REMEMBERED}')") is None
     page.get_by_label("Säkerhetskod").fill(site.next_code(account.phone, seen + 2))
     page.get_by_role("button", name="Nästa").click()

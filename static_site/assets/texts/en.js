@@ -166,7 +166,6 @@ export default {
   "pwreg.done.logout": "Log out",
   "pwreg.done.loggedOut": "You are logged out.",
   "pwreg.app.add": "Add an authenticator app",
-  "pwreg.app.addNamed": "Add an authenticator app for {name}",
   "pwreg.app.later": "Would you like to get the code in an authenticator app instead of by text message? First add yourself under “Add me”. Then you can add the app.",
   "pwreg.app.remove": "Remove the authenticator app",
   "pwreg.app.removeQuestion": "Do you want to remove the authenticator app of {name}?",
