@@ -24,6 +24,16 @@ from tests.browser.harness import (
 )
 
 
+def hostile_svg(svg: str) -> str:
+    """A QR code's SVG with what a hostile answer could add: handlers, style, a script, a
+    link, HTML in a foreignObject."""
+    return svg.replace("<svg ", '<svg onload="window.drawnBy=1" style="display:none" ', 1).replace(
+        "</svg>", '<script>window.drawnBy=2</script><style>path{display:none}</style>'
+                  '<a href="https://example.org/"><rect width="9" height="9"/></a>'
+                  '<foreignObject><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject>'
+                  '<path d="M0 0h1" onclick="window.drawnBy=3"/></svg>')
+
+
 def other_than(code: str) -> str:
     return "000000" if code != "000000" else "111111"
 
@@ -518,11 +528,13 @@ def test_a_holder_adds_an_authenticator_app_typing_the_key_from_the_page_resets_
 def test_an_expired_key_is_started_again_with_a_new_one_and_an_ended_session_asks_to_log_in_again(
         site, browsers, messages):
     """The enrolment's errors in the user's language (here English, on a desktop): a key not
-    confirmed in time is replaced by a new one on "Start again"; a session that ended sends
-    the user back to log in."""
+    confirmed in time is replaced by a new one on "Start again" (its QR code, given a hostile
+    SVG, shown with only what a QR code is made of); a session that ended sends the user back
+    to log in."""
     account = ACCOUNTS["reg_app_en"]
     mine = "+46709990018"
-    page = browsers(DESKTOP).page()
+    browser = browsers(DESKTOP)
+    page = browser.page()
     open_site(page, site.url + "/pwreg/")
     page.get_by_role("button", name="In English").click()
     page.get_by_label("Username").fill(account.username)
@@ -569,10 +581,28 @@ def test_an_expired_key_is_started_again_with_a_new_one_and_an_ended_session_ask
     expect(alert).to_contain_text("Start again: you get a new QR code and key.")
     check_view(page, "pwreg-5-app-expired-en-desktop")
     page.unroute("**/authenticator/verify")
+    # The new key's QR code as a hostile answer would have it: the page keeps only what a QR
+    # code is made of (never a script, a link, a style, a foreignObject or a handler).
+    page.route("**/authenticator", lambda route: route.fulfill(
+        response=(real := route.fetch()), json={**real.json(), "qr_svg": hostile_svg(real.json()["qr_svg"])}))
     alert.get_by_role("button", name="Start again").click()
     expect(app_step.locator("#reg-app-key")).not_to_have_text(first_key)  # a new key, a new secret
     expect(alert).to_be_empty()
     shown_step(page, "app")
+    page.unroute("**/authenticator")
+    qr = app_step.locator("#reg-app-qr svg")
+    expect(page.get_by_role("img", name=re.compile(r"^QR code for the authenticator app\."))).to_be_visible()
+    assert qr.evaluate("""(svg) => [svg, ...svg.querySelectorAll('*')].flatMap((node) =>
+        [node.localName, ...[...node.attributes].map((attribute) => '@' + attribute.name)])
+        .filter((name) => /^(script|a|foreignObject|style|div)$|^@(on|style|href|xlink)/.test(name))""") == []
+    assert qr.locator("path").count() > 1  # the QR code itself is still drawn
+    assert page.evaluate("window.drawnBy") is None
+    # Parsing the answer (DOMParser, before it is cleaned) meets the CSP, which refuses its
+    # handlers and styles too, and says so in the console: those refusals, and nothing else.
+    refused = [problem for problem in browser.problems
+               if re.match(r"(console error|CSP): (Executing inline event handler|Applying inline style) ", problem)]
+    assert refused and refused == browser.problems, browser.problems
+    browser.problems.clear()
     second_key = app_step.locator("#reg-app-key").inner_text()
     assert re.fullmatch(r"(?:[A-Z2-7]{4} )+[A-Z2-7]{1,4}", second_key), second_key
 
