@@ -87,7 +87,7 @@ export default {
   "password.rejected": "The password was not accepted. What needs to change is marked in the list below the fields.",
 
   "pwreset.portal": "Change the password",
-  "pwreset.description": "Change or reset the password of a Treserva mailbox with a security code by text message to the registered mobile number.",
+  "pwreset.description": "Change or reset the password of a Treserva mailbox with a security code by text message to your registered mobile number or from the authenticator app.",
   "pwreset.username.heading": "Which account is it?",
   "pwreset.username.intro": "Enter the username of the Treserva mailbox that needs a new password and your own mobile number. If the number is registered for the account, we send a security code there by text message.",
   "pwreset.username.phone": "Your mobile number",
@@ -118,7 +118,7 @@ export default {
   "pwreset.done.keep": "The password is valid for {maxAgeDays} days. Keep it where no unauthorised person can see it.",
 
   "pwreg.portal": "Register a mobile number",
-  "pwreg.description": "Log in with the Treserva mailbox's login details and register the mobile number that security codes are sent to.",
+  "pwreg.description": "Log in with the Treserva mailbox's login details and register the mobile number that security codes are sent to, or add an authenticator app.",
   "pwreg.login.heading": "Log in with the account's password",
   "pwreg.login.intro": "Log in with the Treserva mailbox's credentials: username and current password. Then you see who can change the password with a code by text message, and can add yourself or remove someone who has left.",
   "pwreg.login.password": "Current password",

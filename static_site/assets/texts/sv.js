@@ -87,7 +87,7 @@ export default {
   "password.rejected": "Lösenordet godkändes inte. Det som måste ändras är markerat i listan under fälten.",
 
   "pwreset.portal": "Byt lösenord",
-  "pwreset.description": "Byt eller återställ lösenordet för Treservabrevlådan med en säkerhetskod på sms till det registrerade mobilnumret.",
+  "pwreset.description": "Byt eller återställ lösenordet för Treservabrevlådan med en säkerhetskod på sms till ditt registrerade mobilnummer eller från autentiseringsappen.",
   "pwreset.username.heading": "Vilket konto gäller det?",
   "pwreset.username.intro": "Skriv användarnamnet till Treservabrevlådan som ska få nytt lösenord och ditt eget mobilnummer. Är numret registrerat för kontot skickar vi en säkerhetskod på sms dit.",
   "pwreset.username.phone": "Ditt mobilnummer",
@@ -118,7 +118,7 @@ export default {
   "pwreset.done.keep": "Lösenordet gäller i {maxAgeDays} dagar. Förvara det så att obehöriga inte kan se det.",
 
   "pwreg.portal": "Registrera mobilnummer",
-  "pwreg.description": "Logga in med Treservabrevlådans inloggningsuppgifter och registrera det mobilnummer som säkerhetskoder skickas till.",
+  "pwreg.description": "Logga in med Treservabrevlådans inloggningsuppgifter och registrera det mobilnummer som säkerhetskoder skickas till, eller lägg till en autentiseringsapp.",
   "pwreg.login.heading": "Logga in med kontots lösenord",
   "pwreg.login.intro": "Logga in med Treservabrevlådans inloggningsuppgifter: användarnamn och nuvarande lösenord. Sedan ser du vilka som kan byta lösenordet med en kod på sms, och kan lägga till dig själv eller ta bort någon som har slutat.",
   "pwreg.login.password": "Nuvarande lösenord",
