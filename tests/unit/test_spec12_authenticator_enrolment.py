@@ -376,3 +376,21 @@ def test_the_secret_is_in_no_item_and_no_log_line_and_the_nonce_only_on_the_hold
     for form in (secret, authenticator.grouped(secret), secret.lower(), nonce,
                  shown["otpauth_uri"]):
         assert form not in everything
+
+
+# -- cold start ------------------------------------------------------------------------------
+
+def test_the_api_and_the_code_flows_import_without_pyotp_or_segno():
+    """Only a route that checks an app's code or shows a key loads them: every other
+    route's cold start does not pay for them (issue 15)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    probe = subprocess.run(
+        [sys.executable, "-c", (
+            "import sys, app, chalicelib.adapters.records, chalicelib.services.reset, "
+            "chalicelib.services.authenticator_enrolment; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyotp', 'segno')))")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "[]"
