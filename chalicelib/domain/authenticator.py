@@ -45,11 +45,6 @@ def secret_for(key: bytes, nonce: str) -> str:
     return base64.b32encode(raw[:SECRET_BYTES]).decode("ascii").rstrip("=")
 
 
-def grouped(secret: str) -> str:
-    """The key in groups of 4 for typing: `ABCD EFGH …`."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
-
-
 def _totp(secret: str) -> "pyotp.TOTP":
     import pyotp  # only a code's check or enrolment needs it: not loaded on the other routes
 
