@@ -21,8 +21,10 @@ import hashlib
 import hmac
 import io
 import secrets
+from typing import TYPE_CHECKING
 
-import pyotp
+if TYPE_CHECKING:
+    import pyotp
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -43,12 +45,9 @@ def secret_for(key: bytes, nonce: str) -> str:
     return base64.b32encode(raw[:SECRET_BYTES]).decode("ascii").rstrip("=")
 
 
-def grouped(secret: str) -> str:
-    """The key in groups of 4 for typing: `ABCD EFGH …`."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+def _totp(secret: str) -> "pyotp.TOTP":
+    import pyotp  # only a code's check or enrolment needs it: not loaded on the other routes
 
-
-def _totp(secret: str) -> pyotp.TOTP:
     return pyotp.TOTP(secret, digits=DIGITS, digest=hashlib.sha1, interval=STEP_SECONDS)
 
 

@@ -194,7 +194,8 @@ class AppEnrolment(Record):
     code (SPEC 12): nothing is saved on the holder before that code is right. Keyed by the
     session, so that one app waits at a time per session (asking again replaces it). Holds
     the nonce the shown secret derives from, never the secret; deleted when the code is
-    right, so that from then on the nonce is only in the holder's slot of the account."""
+    right, so that from then on the nonce is kept in the holder's slot of the account (and
+    copied only into a reset's challenge and token while they live, ResetChallenge)."""
 
     PREFIX: ClassVar[str] = "app#"
     KIND: ClassVar[str] = "app_enrolment"

@@ -32,8 +32,7 @@ from __future__ import annotations
 import math
 
 from chalicelib.domain import authenticator, holders as holding
-from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidRequest,
-                                      InvalidSession, NotFound)
+from chalicelib.domain.errors import CodeExpired, InvalidCode, NotFound
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import AppEnrolment, why_not_triable
 from chalicelib.messages import text
@@ -82,33 +81,20 @@ class AuthenticatorEnrolment(CodeFlow):
         """The app's first code: right, and the app is the holder's (`{holder}` as pwreg
         shows it); wrong, 400 `invalid_code` with the attempts left; the key expired, used,
         replaced or out of attempts, 410 `code_expired`."""
-        if not isinstance(session_secret, str) or not session_secret:
-            raise InvalidSession()
-        if not isinstance(raw_code, str):
-            raise InvalidRequest(field="code")
-        code = raw_code.strip()
-        max_attempts = self.settings.code.max_attempts
-        enrolment_id = AppEnrolment.id_of(session_secret)
-        now = self.now()
-        try:
-            enrolment = self.records.spend_attempt(AppEnrolment, enrolment_id, now,
-                                                   max_attempts)
-        except Refused as refused:
+        def refused(item, now, max_attempts):
             session = live_session(self.records, session_secret, now)  # ended: 401
             if not holding.is_id(holder_id) or holder_id != session.holder_id:
-                raise NotFound() from None
-            if refused.item:
-                item = refused.item
+                raise NotFound()
+            if item:
                 self.audit.write(self.audit.record(
                     "authenticator.added", item["username"],
                     why_not_triable(item, now, max_attempts), caller,
                     **_acting(item["holder_id"], item["holder_name"]),
                     subject_id=item["holder_id"], subject_name=item["holder_name"]))
-            raise CodeExpired() from None
-        if enrolment is None:
-            raise CodeExpired()
-        if not enrolment.session_live(now):
-            raise InvalidSession()
+
+        enrolment, code, now = self.spend_session_code(AppEnrolment, session_secret, raw_code,
+                                                       refused)
+        max_attempts = self.settings.code.max_attempts
         if holder_id != enrolment.holder_id:
             raise NotFound()
         secret = authenticator.secret_for(self.authenticator_key(), enrolment.nonce)

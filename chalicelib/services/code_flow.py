@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.errors import CodeExpired, InvalidRequest, InvalidSession
 from chalicelib.domain.events import Caller
 from chalicelib.ports import Clock, Conflict, Hasher, PasswordStore, Refused
 
@@ -43,6 +44,33 @@ class CodeFlow:
 
     def now(self) -> float:
         return self.clock.now().timestamp()
+
+    def spend_session_code(self, kind, session_secret, raw_code,
+                           refused: Callable[[dict | None, float, int], None]):
+        """pwreg's code steps kept by the session (a new holder's number, an app's first
+        code, both `kind`s of domain/records.py): one attempt spent on the session's record
+        before the code is compared, whatever runs in parallel. Returns `(record, code,
+        now)`, the code as typed without spaces around it. No session string: 401; a code
+        that is no text: 400 `invalid_request`; a record used, expired, replaced or out of
+        attempts: `refused(item as it was or None, now, max_attempts)` (which may raise its
+        own answer), else 410 `code_expired`; a record whose session ended meanwhile: 401."""
+        if not isinstance(session_secret, str) or not session_secret:
+            raise InvalidSession()
+        if not isinstance(raw_code, str):
+            raise InvalidRequest(field="code")
+        max_attempts = self.settings.code.max_attempts
+        now = self.now()
+        try:
+            record = self.records.spend_attempt(kind, kind.id_of(session_secret), now,
+                                                max_attempts)
+        except Refused as refusal:
+            refused(refusal.item, now, max_attempts)
+            raise CodeExpired() from None
+        if record is None:
+            raise CodeExpired()
+        if not record.session_live(now):
+            raise InvalidSession()
+        return record, raw_code.strip(), now
 
     def note_refusal(self, limit: str, username: str | None, caller: Caller, window: int,
                      who: str = "", ip: str | None = None, outcome: str = "refused") -> None:

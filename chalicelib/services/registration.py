@@ -255,34 +255,21 @@ class Registration(CodeFlow):
     def verify_holder(self, secret, raw_code, caller: Caller) -> dict:
         """Check the code sent to the new number; if right, the person is a holder (the
         same number again: that holder's name is updated), and the session is theirs."""
-        if not isinstance(secret, str) or not secret:
-            raise InvalidSession()
-        if not isinstance(raw_code, str):
-            raise InvalidRequest(field="code")
-        code = raw_code.strip()
-        max_attempts = self.settings.code.max_attempts
-        change_id = PhoneChange.id_of(secret)
-        now = self.now()
-        try:
-            change = self.records.spend_attempt(PhoneChange, change_id, now, max_attempts)
-        except Refused as refused:
+        def refused(item, now, max_attempts):
             self._session(secret)  # an ended session says so, rather than "code expired"
-            if refused.item:
+            if item:
                 self.audit.write(self.audit.record(
-                    "phone.changed", refused.item["username"],
-                    why_not_triable(refused.item, now, max_attempts), caller,
-                    phone=refused.item.get("phone")))
-            raise CodeExpired() from None
-        if change is None:
-            raise CodeExpired()
-        if not change.session_live(now):
-            raise InvalidSession()
+                    "phone.changed", item["username"], why_not_triable(item, now, max_attempts),
+                    caller, phone=item.get("phone")))
+
+        change, code, _ = self.spend_session_code(PhoneChange, secret, raw_code, refused)
+        max_attempts = self.settings.code.max_attempts
         # the session as it was when it asked (one holder waits at a time per session)
         session = Session(Session.id_of(secret), change.username, change.epoch,
                           change.session_expires_at, holder_id=change.by_id,
                           holder_name=change.by_name)
         if not (codes.looks_like_code(code)
-                and codes.code_matches(self.code_key(), change_id, code, change.code_mac)):
+                and codes.code_matches(self.code_key(), change.id, code, change.code_mac)):
             attempts_left = max(0, max_attempts - change.attempts)
             self.audit.write(self.audit.record("phone.changed", change.username,
                                                  "wrong_code", caller, phone=change.phone,

@@ -128,6 +128,11 @@ def give_app(portal, now, username=USERNAME, phone=PHONE) -> str:
     return authenticator.secret_for(portal.reset.authenticator_key(), nonce)
 
 
+def grouped(secret: str) -> str:
+    """The key in groups of 4, as pwreg shows it for typing (assets/authenticator.js)."""
+    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+
+
 def app_code(secret: str, moment, steps: int = 0) -> str:
     """The code an authenticator app shows at `moment` (`steps` time steps later or, if
     negative, earlier): pyotp, as a real app makes it (RFC 6238, SHA-1, 6 digits, 30 s)."""

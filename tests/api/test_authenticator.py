@@ -12,8 +12,8 @@ import pytest
 
 from chalicelib.adapters import aws
 from chalicelib.domain import authenticator
-from tests.api.helpers import (API_HEADERS, NEW_PHONE, PHONE, error, login, request_phone,
-                               scan, session_of, verify_phone)
+from tests.api.helpers import (API_HEADERS, NEW_PHONE, PHONE, error, grouped, login,
+                               request_phone, scan, session_of, verify_phone)
 from tests.api_client import post
 
 BASE = "/api/registration/holders"
@@ -178,6 +178,6 @@ def test_the_secret_is_in_no_table_and_no_log_line_the_nonce_only_in_the_account
     everything = "".join(scan(world, name) for name in tables) + logged.out + logged.err \
         + json.dumps(world.sent())
     assert "authenticator.added" in logged.out and "authenticator.removed" in logged.out
-    for form in (secret, authenticator.grouped(secret), nonce):
+    for form in (secret, grouped(secret), nonce):
         assert form not in everything
     assert not re.search(r"otpauth://", everything)

@@ -15,6 +15,7 @@ from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidRequest,
                                       InvalidSession, NotFound)
 from chalicelib.domain.records import AppEnrolment
 from chalicelib.ports import Refused
+from tests.api.helpers import grouped
 from tests.unit.conftest import (AUTHENTICATOR_KEY, NEW_PASSWORD, NEW_PHONE, PHONE, USER,
                                  USERNAME)
 
@@ -373,6 +374,24 @@ def test_the_secret_is_in_no_item_and_no_log_line_and_the_nonce_only_on_the_hold
     rig.portal.support.add_holder(USERNAME, "Bo Ek", NEW_PHONE)
     rig.deliver()
     everything = rig.stored() + rig.audit_stream.getvalue() + json.dumps(rig.sent)
-    for form in (secret, authenticator.grouped(secret), secret.lower(), nonce,
+    for form in (secret, grouped(secret), secret.lower(), nonce,
                  shown["otpauth_uri"]):
         assert form not in everything
+
+
+# -- cold start ------------------------------------------------------------------------------
+
+def test_the_api_and_the_code_flows_import_without_pyotp_or_segno():
+    """Only a route that checks an app's code or shows a key loads them: every other
+    route's cold start does not pay for them (issue 15)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    probe = subprocess.run(
+        [sys.executable, "-c", (
+            "import sys, app, chalicelib.adapters.records, chalicelib.services.reset, "
+            "chalicelib.services.authenticator_enrolment; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyotp', 'segno')))")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "[]"
