@@ -14,10 +14,10 @@ from __future__ import annotations
 from functools import cached_property
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.accounts import Accounts
-from chalicelib.adapters.audit import Audit
-from chalicelib.adapters.limits import Limits
-from chalicelib.adapters.records import Records
+from chalicelib.repositories.accounts import Accounts
+from chalicelib.repositories.audit import Audit
+from chalicelib.repositories.limits import Limits
+from chalicelib.repositories.records import Records
 from chalicelib.domain.clock import SystemClock
 from chalicelib.services.unit_of_work import UnitOfWork
 from chalicelib.settings import load_settings
@@ -50,7 +50,8 @@ class Portal:
         self.records = Records(store, settings.challenges_table)
         self.limits = Limits(store, settings.limits_table, settings.limits,
                              key=self._limit_key)
-        self.audit = Audit(settings, self.clock, store, stream=audit_stream)
+        from chalicelib.adapters.telemetry import TelemetryLog
+        self.audit = Audit(settings, self.clock, store, TelemetryLog(settings, audit_stream))
         self.uow = UnitOfWork(store, self.audit)
 
     def but(self, **parts) -> "Portal":

@@ -108,6 +108,11 @@ class Queue(Protocol):
         """Put up to 10 SMS on the queue in one call, or ServiceUnavailable."""
 
 
+class AuditLog(Protocol):
+    def emit(self, event: str, line: dict) -> None:
+        """One audit record's log line (and, where metrics are on, its metric)."""
+
+
 class Gateway(Protocol):
     def publish(self, phone: str, text: str) -> str: ...
 

@@ -144,3 +144,19 @@ def count(name: str, stage: str, **fields) -> None:
     out = _Out()
     out.write(json.dumps(blob, default=str, ensure_ascii=False, separators=(",", ":")) + "\n")
     out.flush()
+
+
+class TelemetryLog:
+    """The `AuditLog` port: one JSON line through the Powertools Logger and, where metrics
+    are on, one embedded metric format line through Powertools Metrics (to `stream`, or
+    standard output)."""
+
+    def __init__(self, settings, stream=None):
+        self._settings = settings
+        self._stream = stream
+
+    def emit(self, event: str, line: dict) -> None:
+        with writing_to(self._stream):
+            info(event, **line)
+            if self._settings.metrics:
+                count(event, self._settings.stage, **line)

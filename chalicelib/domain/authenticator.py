@@ -12,7 +12,7 @@ ends every enrolment at once (docs/authenticator.md).
 Codes: SHA-1, 6 digits, 30-second steps, one step either side accepted (RFC 6238, as
 Microsoft Authenticator, Google Authenticator and FreeOTP make them). Which step a code
 matched is returned, so that the store can refuse a step that was accepted before (no
-replay: adapters/records.py `accepted_step`).
+replay: repositories/records.py `accepted_step`).
 """
 from __future__ import annotations
 

@@ -14,10 +14,10 @@ from chalicelib.domain.events import Caller
 from chalicelib.ports import Clock, Conflict, Hasher, PasswordStore, Refused
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
-    from chalicelib.adapters.limits import Limits
-    from chalicelib.adapters.records import Records
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.records import Records
     from chalicelib.services.code_sms import CodeSms
     from chalicelib.services.directory_changes import DirectoryChanges
     from chalicelib.services.notifications import Notifications

@@ -1,6 +1,6 @@
 """A security code's way to its user: an SMS on the queue (SPEC 4).
 
-The code SMS of both portals count against one per-username limit (adapters/limits.py,
+The code SMS of both portals count against one per-username limit (repositories/limits.py,
 CODE_SMS: 3 per 15 min, 5 per 24 h) and each against its own flow's (CODE_SMS_RESET,
 CODE_SMS_REGISTRATION: 1 per 60 s, so that a pwreg code does not delay a pwreset code),
 recorded in the same transaction as the code itself. A code whose SMS cannot be queued must
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.limits import CODE_SMS, Log
+from chalicelib.domain.limits import CODE_SMS, Log
 from chalicelib.domain import sms
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
@@ -20,8 +20,8 @@ from chalicelib.ports import Queue
 from chalicelib.services.unit_of_work import retrying
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.audit import Audit
-    from chalicelib.adapters.limits import Limits
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.limits import Limits
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
 

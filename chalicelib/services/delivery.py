@@ -41,17 +41,17 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.limits import SERVICE_SMS
+from chalicelib.domain.limits import SERVICE_SMS
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import DROPPED, SENDING, SENT, SmsDelivery
 from chalicelib.ports import Clock, Conflict, Gateway, Refused
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
-    from chalicelib.adapters.limits import Limits
-    from chalicelib.adapters.records import Records
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.records import Records
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.limits import LOGIN_FAILURES
+from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.account import Account
 from chalicelib.domain.errors import (DirectoryUnavailable, PasswordRejected,
                                       ServiceUnavailable, TokenExpired)
@@ -40,10 +40,10 @@ from chalicelib.domain import conditions as c
 from chalicelib.services.unit_of_work import back_off, retrying
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
-    from chalicelib.adapters.limits import Limits
-    from chalicelib.adapters.records import Records
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.records import Records
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings

@@ -21,8 +21,8 @@ from chalicelib.ports import Clock
 from chalicelib.services.unit_of_work import retrying
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings

@@ -22,7 +22,7 @@ from chalicelib.messages import text
 from chalicelib.ports import Queue
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.audit import Audit
+    from chalicelib.repositories.audit import Audit
     from chalicelib.settings import Settings
 
 MONTHS = {

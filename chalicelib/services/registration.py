@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_REGISTRATION, LOGIN_FAILURES, LOGINS,
-                                       NUMBERS, Reservation)
+from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_REGISTRATION, LOGIN_FAILURES, LOGINS,
+                                      NUMBERS)
+from chalicelib.repositories.limits import Reservation
 from chalicelib.domain import codes, holders as holding, phone as phones
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.clock import iso

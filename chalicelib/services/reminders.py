@@ -30,7 +30,7 @@ from chalicelib.domain.errors import DirectoryUnavailable, ServiceUnavailable
 from chalicelib.ports import Clock, Conflict, PasswordStore, Queue, Refused
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
+    from chalicelib.repositories.accounts import Accounts
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings

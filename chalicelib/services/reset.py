@@ -15,7 +15,7 @@ can pause the account's reset (SPEC 11). From the verified code on, the holder i
 the token, the password change, its audit record and the notices name them.
 
 A wrong code is counted before the code is compared: `verify` reserves one event on the
-username's wrong-code counter (adapters/limits.py), and the reservation that fills it pauses
+username's wrong-code counter (repositories/limits.py), and the reservation that fills it pauses
 the reset. While paused, every code gets the same answer without being compared, and the
 challenge is made void: a challenge created or tried during a pause never yields a token,
 also after the pause. The token is issued in a transaction that checks the pause again.
@@ -39,8 +39,9 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, RESENDS,
-                                       RESET_STARTS, VERIFIES, WRONG_CODES, Reservation)
+from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, RESENDS,
+                                      RESET_STARTS, VERIFIES, WRONG_CODES)
+from chalicelib.repositories.limits import Reservation
 from chalicelib.domain import authenticator, codes, phone as phones, policy
 from chalicelib.domain.account import Account, in_history, normalise_username
 from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidPhone,

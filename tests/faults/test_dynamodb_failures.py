@@ -131,7 +131,7 @@ def snapshot(world) -> dict:
         "challenges": sorted(({k: v for k, v in item.items() if k != "attempts"}
                               for item in items(settings.challenges_table)),
                              key=lambda i: i["id"]),
-        # So are the counters (adapters/limits.py: items with a total `t`): per network, and
+        # So are the counters (repositories/limits.py: items with a total `t`): per network, and
         # the failures reserved before a password or code is compared (SPEC 5 v2). A
         # request that got in counts, whatever became of it.
         "limits": sorted((item for item in items(settings.limits_table) if "t" not in item),

@@ -8,7 +8,8 @@ import re
 
 from chalice.utils import to_cfn_resource_name
 
-from chalicelib.adapters.audit import Audit
+from chalicelib.adapters.telemetry import TelemetryLog
+from chalicelib.repositories.audit import Audit
 from chalicelib.domain.events import CHANNELS, EVENTS, METRIC_NAMESPACE, Caller
 from chalicelib.settings import Settings
 from infra import monitoring, resources
@@ -22,10 +23,15 @@ AWS_METRICS = {
 }
 
 
+def audited(settings, stream) -> Audit:
+    """The audit repository logging to `stream`, with no table behind it."""
+    return Audit(settings, FakeClock(), None, TelemetryLog(settings, stream))
+
+
 def emitted(event: str, settings: Settings) -> list[dict]:
     """What the audit writes for one event: each line one JSON object."""
     stream = io.StringIO()
-    audit = Audit(settings, FakeClock(), store=None, stream=stream)
+    audit = audited(settings, stream)
     audit.emit(audit.record(event, "hemtjanstab", "success", Caller(ip="192.0.2.9")))
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
@@ -111,7 +117,7 @@ def test_the_dashboard_refers_only_to_resources_the_template_has():
 
 def emf_line_with(event: str, channel: str, stage: str = "prod") -> dict:
     stream = io.StringIO()
-    audit = Audit(Settings(stage=stage, metrics=True), FakeClock(), store=None, stream=stream)
+    audit = audited(Settings(stage=stage, metrics=True), stream)
     audit.emit(audit.record(event, "hemtjanstab", "success", Caller(ip="192.0.2.9"),
                             channel=channel))
     [line] = [json.loads(text) for text in stream.getvalue().splitlines() if "_aws" in text]

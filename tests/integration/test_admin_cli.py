@@ -173,7 +173,7 @@ def test_disable_enable_and_unlock_say_what_they_did(local_aws):
     assert enabled.returncode == 0 and "Enabled sparras." in enabled.stdout
 
     until = int(__import__("time").time()) + 900
-    # The username's login counter (adapters/limits.py): 50 failures in its slice, locked.
+    # The username's login counter (repositories/limits.py): 50 failures in its slice, locked.
     key = {"key": {"S": "loginfail#sparras#86400"}}
     slice_ = str((until - 900) // 1440)
     dynamodb.put_item(TableName="pwportal-local-limits", Item={

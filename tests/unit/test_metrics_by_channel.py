@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from chalicelib.adapters.audit import Audit
+from chalicelib.adapters.telemetry import TelemetryLog
+from chalicelib.repositories.audit import Audit
 from chalicelib.domain.events import CHANNELS, METRIC_NAMESPACE, Caller
 from chalicelib.settings import Settings
 from tests.clock import FakeClock
@@ -17,11 +18,15 @@ from tests.clock import FakeClock
 CHANNELLED = ("reset.requested", "reset.code_failed", "reset.code_verified")
 
 
+def audited(settings, stream) -> Audit:
+    """The audit repository logging to `stream`, with no table behind it."""
+    return Audit(settings, FakeClock(), None, TelemetryLog(settings, stream))
+
+
 def lines_of(*records: tuple[str, dict], metrics: bool = True) -> list[dict]:
     """What the audit writes for each (event, details), one JSON object per line."""
     stream = io.StringIO()
-    audit = Audit(Settings(stage="prod", metrics=metrics), FakeClock(), store=None,
-                  stream=stream)
+    audit = audited(Settings(stage="prod", metrics=metrics), stream)
     for event, details in records:
         audit.emit(audit.record(event, "hemtjanstab", "success", Caller(ip="192.0.2.9"),
                                 **details))

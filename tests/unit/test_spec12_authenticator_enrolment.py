@@ -389,7 +389,7 @@ def test_the_api_and_the_code_flows_import_without_pyotp_or_segno():
     from pathlib import Path
     probe = subprocess.run(
         [sys.executable, "-c", (
-            "import sys, app, chalicelib.adapters.records, chalicelib.services.reset, "
+            "import sys, app, chalicelib.repositories.records, chalicelib.services.reset, "
             "chalicelib.services.authenticator_enrolment; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyotp', 'segno')))")],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=60)

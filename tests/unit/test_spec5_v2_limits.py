@@ -189,7 +189,7 @@ class LockedWhileComparing(FastHasher):
         self._rig = rig
 
     def verify(self, stored: str, password: str) -> bool:
-        from chalicelib.adapters.limits import LOGIN_FAILURES
+        from chalicelib.domain.limits import LOGIN_FAILURES
         limits = self._rig.portal.limits
         now = self._rig.clock.now().timestamp()
         self._rig.store.write(limits.locked_until(LOGIN_FAILURES, USERNAME, now + 600))

@@ -2,7 +2,7 @@
 
 Every change is one transaction holding its own audit record, conditioned on what was read
 (the account's version): when someone changed the same items first, it is read and built
-again (`retrying`). Unlocking starts new failure counters (adapters/limits.py `unlock`).
+again (`retrying`). Unlocking starts new failure counters (repositories/limits.py `unlock`).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.limits import LOGIN_FAILURES, WRONG_CODES
+from chalicelib.domain.limits import LOGIN_FAILURES, WRONG_CODES
 from chalicelib.domain import holders as holding, phone as phones, policy
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import (AccountExists, NoDirectoryEntry, PasswordRejected,
@@ -24,9 +24,9 @@ from chalicelib.services.support.state import existing
 from chalicelib.services.unit_of_work import retrying
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
-    from chalicelib.adapters.limits import Limits
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.limits import Limits
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings

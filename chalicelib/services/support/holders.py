@@ -4,7 +4,7 @@ holder.
 
 Support adds a person after checking them by phone, so the holder is saved at once, added
 by `support`. Every change is one write of the account conditioned on the version read
-(adapters/accounts.py), holding its audit record: two holders added at the same moment
+(repositories/accounts.py), holding its audit record: two holders added at the same moment
 cannot both take the last place, the loser reads again and is told `too_many_holders`.
 Once saved, the change is told by SMS (SPEC 7) to the other holders and to the holder
 concerned; a renamed holder (the same number added again) is told nothing, as the numbers
@@ -31,8 +31,8 @@ from chalicelib.services.unit_of_work import retrying
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings

@@ -16,7 +16,7 @@ from chalicelib.domain.account import normalise_username
 from chalicelib.domain.errors import AccountExists, ImportRejected, InvalidRequest, PortalError
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
+    from chalicelib.repositories.accounts import Accounts
     from chalicelib.services.support.changes import AccountChanges
     from chalicelib.settings import Settings
 

@@ -23,8 +23,8 @@ from chalicelib.domain.events import who
 from chalicelib.services.support.state import existing
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
 
 COLUMNS = ("Tid (svensk tid)", "Händelse", "Beskrivning", "Utfall", "Vem", "Innehavar-id",
            "Gäller innehavare", "Nummer", "IP-nät", "Övrigt")

@@ -14,8 +14,8 @@ from chalicelib.ports import Clock
 from chalicelib.services.support.state import AccountState
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
     from chalicelib.services.support.state import AccountStates
     from chalicelib.settings import Settings
 

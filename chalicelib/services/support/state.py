@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, NUMBERS,
-                                        SERVICE_SMS, WRONG_CODES)
+from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, NUMBERS,
+                                      SERVICE_SMS, WRONG_CODES)
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.limits import LimitLog
 from chalicelib.ports import Clock, Read
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.accounts import Accounts
-    from chalicelib.adapters.audit import Audit
-    from chalicelib.adapters.limits import Limits
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.limits import Limits
     from chalicelib.services.unit_of_work import UnitOfWork
 
 # The subject the SMS worker (services/delivery.py) counts every SMS of the service under.

@@ -36,33 +36,11 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain import conditions as c
 from chalicelib.domain import limits as rules_
-from chalicelib.domain.limits import LimitLog, Rule, Slice
+from chalicelib.domain.limits import Counter, LimitLog, Log, Rule, Slice
 from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
 HOUSEKEEPING_SECONDS = 60
 RESERVE_TRIES = 3  # a reservation, and again after dropping slices that left the window
-
-
-@dataclass(frozen=True)
-class Log:
-    """A sliding-window subject: `<name>#<who>`, its rules in LimitSettings.`setting`."""
-
-    name: str
-    setting: str
-
-
-@dataclass(frozen=True)
-class Counter:
-    """A sliding-window counter (see above). `per_network`: `who` is the client's network
-    (HMAC'd, never stored), and a trusted network gets TRUSTED_FACTOR times the rules.
-    `lock`: the setting with the seconds a failure that fills it locks its subject for.
-    `network`: the setting of a per-network sub-counter kept in the same item."""
-
-    name: str
-    setting: str
-    per_network: bool = False
-    lock: str = ""
-    network: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,25 +97,6 @@ def _slices(item: dict, prefix: str) -> dict[str, Slice]:
             index = name[1 + len(prefix):]
             found[name] = Slice(int(value), float(item.get(f"l{prefix}{index}", 0)))
     return found
-
-
-# code SMS per username, both portals (3/15 min, 5/24 h), and per flow (1 per 60 s)
-CODE_SMS = Log("codesms", "sms_per_username")
-CODE_SMS_RESET = Log("codesms-reset", "sms_per_flow")
-CODE_SMS_REGISTRATION = Log("codesms-reg", "sms_per_flow")
-NUMBERS = Log("numbers", "numbers_per_account")  # new numbers verified per account
-
-# wrong codes per username, and the reset pause
-WRONG_CODES = Counter("wrongcode", "wrong_codes_per_username", lock="reset_pause_seconds")
-# pwreg login failures per username: all networks (the ceiling), and per client network
-LOGIN_FAILURES = Counter("loginfail", "login_failures_per_username",
-                         network="login_failures_per_network")
-
-RESET_STARTS = Counter("net-reset", "reset_starts_per_ip", per_network=True)
-RESENDS = Counter("net-resend", "resends_per_network", per_network=True)
-VERIFIES = Counter("net-verify", "verifies_per_network", per_network=True)
-LOGINS = Counter("net-login", "logins_per_ip", per_network=True)
-SERVICE_SMS = Counter("sms-service", "sms_per_service")
 
 
 class Limits:

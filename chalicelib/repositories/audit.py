@@ -11,11 +11,10 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from chalicelib.adapters import telemetry
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import EVENTS, Caller, truncate_ip
 from chalicelib.domain.phone import masked
-from chalicelib.ports import Put, Store
+from chalicelib.ports import AuditLog, Put, Store
 
 
 def _at(moment: datetime) -> str:
@@ -24,11 +23,11 @@ def _at(moment: datetime) -> str:
 
 
 class Audit:
-    def __init__(self, settings, clock, store: Store, stream=None):
+    def __init__(self, settings, clock, store: Store, log: AuditLog):
         self._settings = settings
         self._clock = clock
         self._store = store
-        self._stream = stream
+        self._log = log
 
     def record(self, event: str, username: str | None, outcome: str, caller: Caller,
                phone: str | None = None, **details) -> dict:
@@ -70,13 +69,9 @@ class Audit:
         self.emit(record)
 
     def emit(self, record: dict) -> None:
-        """One JSON line through the Powertools Logger; where metrics are on, one embedded
-        metric format line through Powertools Metrics too (chalicelib/adapters/telemetry)."""
-        line = {k: v for k, v in record.items() if k not in ("at", "day", "ttl")}
-        with telemetry.writing_to(self._stream):
-            telemetry.info(record["event"], **line)
-            if self._settings.metrics:
-                telemetry.count(record["event"], self._settings.stage, **line)
+        """The record's log line (and metric), through the `AuditLog` port."""
+        self._log.emit(record["event"], {k: v for k, v in record.items()
+                                         if k not in ("at", "day", "ttl")})
 
     def on_day(self, day: str) -> list[dict]:
         """Every record of one UTC day (YYYY-MM-DD), oldest first, through the by_day index."""
