@@ -1,8 +1,8 @@
 """The ports: what the use cases need of the outside world, as small typed interfaces.
 
 The store's writes are plain data (`Put`, `Update`, `Delete`, `Check`), each with the
-condition it must meet, built by the repositories (chalicelib/adapters). The DynamoDB store
-(adapters/dynamo.py) turns them into DynamoDB calls; the tests' in-memory store
+condition it must meet, built by the repositories (chalicelib/repositories). The DynamoDB
+store (adapters/dynamo.py) turns them into DynamoDB calls; the tests' in-memory store
 (tests/unit/fakes.py) applies them to dicts. A use case names every operation it puts in a
 unit of work (services/unit_of_work.py) and is told, by name, which one was refused.
 """
@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.conditions import Condition
 
-Key = dict  # the item's key attributes, e.g. {"username": "hemtjanstab"}
+Item = dict[str, Any]  # a stored item's attributes, as plain Python values
+Key = dict[str, Any]  # the item's key attributes, e.g. {"username": "hemtjanstab"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Put:
     table: str
-    item: dict
+    item: Item
     expect: Condition | None = None
 
 
@@ -31,8 +33,8 @@ class Update:
 
     table: str
     key: Key
-    set: dict = field(default_factory=dict)
-    add: dict = field(default_factory=dict)
+    set: dict[str, Any] = field(default_factory=dict)
+    add: dict[str, Any] = field(default_factory=dict)
     remove: tuple[str, ...] = ()
     expect: Condition | None = None
 
@@ -55,19 +57,19 @@ Write = Put | Update | Delete | Check
 
 
 @dataclass(frozen=True)
-class Read:
+class Read(Generic[T]):
     """One item to read, and how its repository makes a value of it (None: no item)."""
 
     table: str
     key: Key
-    parse: Callable[[dict | None], Any]
+    parse: Callable[[Item | None], T]
 
 
 class Refused(Exception):
     """A write's condition did not hold. `by` names the operation (in a unit of work) and
     `item` is the item as it was, where the store could tell."""
 
-    def __init__(self, by: str = "", item: dict | None = None):
+    def __init__(self, by: str = "", item: Item | None = None) -> None:
         super().__init__(f"refused: {by}")
         self.by = by
         self.item = item
@@ -78,22 +80,23 @@ class Conflict(Exception):
 
 
 class Store(Protocol):
-    def get(self, table: str, key: Key) -> dict | None: ...
+    def get(self, table: str, key: Key) -> Item | None: ...
 
-    def get_many(self, wanted: list[tuple[str, Key]]) -> list[dict | None]: ...
+    def get_many(self, wanted: list[tuple[str, Key]]) -> list[Item | None]: ...
 
-    def write(self, write: Write, returns_new: bool = False) -> dict | None:
+    def write(self, write: Write, returns_new: bool = False) -> Item | None:
         """One conditional write; Refused(item=the old item) if its condition fails."""
 
     def commit(self, writes: list[tuple[str, Write]]) -> None:
         """All of `writes` or none: Refused(by=name) or Conflict."""
 
-    def query(self, table: str, attribute: str, value, index: str | None = None,
+    def query(self, table: str, attribute: str, value: Any, index: str | None = None,
               order: str | None = None, newest_first: bool = False,
-              limit: int | None = None, between: tuple | None = None) -> list[dict]:
+              limit: int | None = None, between: tuple[Any, Any] | None = None
+              ) -> list[Item]:
         """`between` (low, high): only items whose sort key (`order`) lies in it, inclusive."""
 
-    def scan(self, table: str, attributes: list[str] | None = None) -> list[dict]: ...
+    def scan(self, table: str, attributes: list[str] | None = None) -> list[Item]: ...
 
 
 class Clock(Protocol):
@@ -101,15 +104,15 @@ class Clock(Protocol):
 
 
 class Queue(Protocol):
-    def send(self, message: dict) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         """Put one SMS on the queue, or ServiceUnavailable."""
 
-    def send_many(self, messages: list[dict]) -> None:
+    def send_many(self, messages: list[dict[str, Any]]) -> None:
         """Put up to 10 SMS on the queue in one call, or ServiceUnavailable."""
 
 
 class AuditLog(Protocol):
-    def emit(self, event: str, line: dict) -> None:
+    def emit(self, event: str, line: dict[str, Any]) -> None:
         """One audit record's log line (and, where metrics are on, its metric)."""
 
 

@@ -5,6 +5,7 @@ import hmac
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.domain import holders as holding
 from chalicelib.domain.clock import iso, parse_iso
@@ -18,7 +19,7 @@ HOLDER_USE = "holders"  # the one partition of the by_holder_use index
 _USERNAME_ALLOWED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
 
-def normalise_username(raw) -> str:
+def normalise_username(raw: object) -> str:
     """Trimmed and lower-cased; 1–64 ASCII letters, digits, `.`, `_`, `-`, the first a letter
     or a digit; or InvalidRequest."""
     if not isinstance(raw, str):
@@ -53,7 +54,7 @@ class Account:
     lang: str = "sv"  # the language the account's user last chose: that of its notices
     holders: list[Holder] = field(default_factory=list)  # SPEC 11, first holder first
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # The transition of issue 14 (SPEC 11), until pwreset and pwreg name holders: the
         # version 1 flows still read and write `phone`, the one number codes go to. It is
         # always the first holder's number. A version 1 number change (pwreg's
@@ -85,7 +86,7 @@ class Account:
                        session_epoch=self.session_epoch + 1, reminders_sent=[],
                        version=self.version + 1)
 
-    def to_item(self) -> dict:
+    def to_item(self) -> dict[str, Any]:
         return {
             "username": self.username,
             "password_hash": self.password_hash,
@@ -109,7 +110,7 @@ class Account:
         }
 
     @classmethod
-    def from_item(cls, item: dict) -> "Account":
+    def from_item(cls, item: dict[str, Any]) -> "Account":
         return cls(
             username=item["username"],
             password_hash=item["password_hash"],

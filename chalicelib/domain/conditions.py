@@ -9,6 +9,7 @@ DynamoDB does: `Missing` holds, every comparison fails.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -42,23 +43,23 @@ class Any_:
 
 Condition = Union[Present, Missing, Compare, All, Any_]
 
-OPERATORS = {"=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-             ">=": operator.ge}
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
-def eq(attribute: str, value) -> Compare:
+def eq(attribute: str, value: Any) -> Compare:
     return Compare(attribute, "=", value)
 
 
-def lt(attribute: str, value) -> Compare:
+def lt(attribute: str, value: Any) -> Compare:
     return Compare(attribute, "<", value)
 
 
-def le(attribute: str, value) -> Compare:
+def le(attribute: str, value: Any) -> Compare:
     return Compare(attribute, "<=", value)
 
 
-def gt(attribute: str, value) -> Compare:
+def gt(attribute: str, value: Any) -> Compare:
     return Compare(attribute, ">", value)
 
 
@@ -70,7 +71,7 @@ def any_of(*parts: Condition) -> Any_:
     return Any_(tuple(parts))
 
 
-def holds(condition: Condition | None, item: dict | None) -> bool:
+def holds(condition: Condition | None, item: dict[str, Any] | None) -> bool:
     """Whether `condition` holds for `item` (None: no such item)."""
     item = item or {}
     if condition is None:

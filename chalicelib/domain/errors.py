@@ -2,6 +2,8 @@
 one place (chalicelib/api/http.py); the admin CLI prints them."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class PortalError(Exception):
     """Base: `code` is the API's error code, `status` its HTTP status."""
@@ -9,7 +11,7 @@ class PortalError(Exception):
     code = "internal_error"
     status = 500
 
-    def __init__(self, **fields):
+    def __init__(self, **fields: Any) -> None:
         super().__init__(self.code)
         self.fields = fields  # extra fields for the error body, e.g. attempts_left
 
@@ -73,7 +75,7 @@ class TokenExpired(PortalError):
 class PasswordRejected(PortalError):
     code, status = "password_rejected", 422
 
-    def __init__(self, rules: list[str]):
+    def __init__(self, rules: list[str]) -> None:
         super().__init__()
         self.rules = rules
 
@@ -97,7 +99,7 @@ class ImportRejected(PortalError):
 
     code, status = "import_rejected", 400
 
-    def __init__(self, problems: list):
+    def __init__(self, problems: list[Any]) -> None:  # services/support/imports.ImportProblem
         super().__init__()
         self.problems = problems
 
@@ -122,6 +124,6 @@ class DirectoryUnavailable(ServiceUnavailable):
     error: 503 to the user, `directory.failed` in the audit trail. `reason` is a short word
     for the log (`timeout`, `tls`, `bind`, `result_53`, …), never a DN or a password."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason

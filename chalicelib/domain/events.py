@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.domain.records import CHANNELS
 
@@ -66,7 +67,7 @@ SUPPORT = Caller(ip="", request_id="admin-cli", lang="sv")
 DAILY_JOB = Caller(ip="", request_id="daily-job", lang="sv")
 
 
-def who(record: dict) -> tuple[str, str]:
+def who(record: dict[str, Any]) -> tuple[str, str]:
     """(who acted, their holder id or "") of an audit record: a holder's name, `support`,
     `system` (the daily job), or `-` when the record does not say (version 1 flows)."""
     if record.get("holder_id"):

@@ -20,6 +20,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.errors import InvalidName, NotFound, TooManyHolders
@@ -40,11 +41,11 @@ def new_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def is_id(value) -> bool:
+def is_id(value: object) -> bool:
     return isinstance(value, str) and bool(_ID.fullmatch(value))
 
 
-def normalise_name(raw) -> str:
+def normalise_name(raw: object) -> str:
     """The name as the person writes it, trimmed and in NFC: 1–60 characters, none of them
     a control character; InvalidName otherwise."""
     if not isinstance(raw, str):
@@ -66,7 +67,7 @@ class Holder:
     last_used_at: datetime | None = None  # a reset or a pwreg login as this holder
     # SPEC 12: {"nonce", "added_at", "added_by"} once an app is added; the app's secret is
     # derived from the nonce (domain/authenticator.py), never stored
-    authenticator: dict | None = None
+    authenticator: dict[str, str] | None = None
 
     def unused_since(self) -> datetime:
         """Since when the holder has not used the account: their last use, or their
@@ -87,8 +88,8 @@ class Holder:
     def without_app(self) -> "Holder":
         return replace(self, authenticator=None)
 
-    def to_item(self) -> dict:
-        item = {"id": self.id, "name": self.name, "phone": self.phone,
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": self.id, "name": self.name, "phone": self.phone,
                 "added_at": iso(self.added_at), "added_by": self.added_by}
         if self.last_used_at is not None:
             item["last_used_at"] = iso(self.last_used_at)
@@ -97,7 +98,7 @@ class Holder:
         return item
 
     @classmethod
-    def from_item(cls, item: dict) -> "Holder":
+    def from_item(cls, item: dict[str, Any]) -> "Holder":
         return cls(id=item["id"], name=item["name"], phone=item["phone"],
                    added_at=parse_iso(item["added_at"]), added_by=item["added_by"],
                    last_used_at=parse_iso(item["last_used_at"])

@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 LANGUAGES = ("sv", "en")
 KINDS = ("phone", "email", "text")
@@ -38,9 +39,9 @@ class SupportChannel:
     value: str = ""  # the number or the address; "" for a text
     text: dict[str, str] = field(default_factory=dict, hash=False)  # the note, or the text, per language
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """As GET /api/config publishes it."""
-        described = {"kind": self.kind}
+        described: dict[str, Any] = {"kind": self.kind}
         if self.value:
             described["value"] = self.value
         if self.text:
@@ -73,7 +74,7 @@ def parse_channels(raw: str) -> tuple[SupportChannel, ...]:
     return tuple(_channel(entry, number) for number, entry in enumerate(entries, 1))
 
 
-def _channel(entry, number: int) -> SupportChannel:
+def _channel(entry: object, number: int) -> SupportChannel:
     where = f"channel {number}"
     if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
         raise ChannelError(f"{where} must be an object of texts")

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def normalise(password: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _look_alikes() -> dict[int, str]:
+def _look_alikes() -> dict[int, int]:
     from chalicelib.domain.look_alikes import SOURCES, TARGETS
 
     return str.maketrans(SOURCES, TARGETS)
@@ -179,7 +180,7 @@ def violations(password: str, username: str, policy: PolicySettings, *,
     return broken
 
 
-def describe(policy: PolicySettings) -> dict:
+def describe(policy: PolicySettings) -> dict[str, Any]:
     """The policy as GET /api/config tells it to the pages."""
     return {
         "min_length": policy.min_length,

@@ -16,8 +16,8 @@ DynamoDB enforce it atomically, and `is_live` asks the same condition in Python.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import ClassVar
+from dataclasses import Field, asdict, dataclass, fields
+from typing import Any, ClassVar, Self
 
 from chalicelib.domain import conditions as c
 from chalicelib.domain.codes import digest
@@ -29,8 +29,12 @@ HOUSEKEEPING_SECONDS = 60  # TTL after a record's end: DynamoDB deletes it some 
 
 
 class Record:
+    """A record of the challenges table; each kind is a frozen dataclass (so that `asdict`
+    and `fields` take it) that says when DynamoDB may delete its item (`ttl`)."""
+
     PREFIX: ClassVar[str]
     KIND: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
     id: str
 
     @classmethod
@@ -39,17 +43,27 @@ class Record:
 
     @property
     def ttl(self) -> int:
-        return int(self.expires_at + HOUSEKEEPING_SECONDS)
+        raise NotImplementedError
 
-    def to_item(self) -> dict:
+    def to_item(self) -> dict[str, Any]:
         return {**asdict(self), "kind": self.KIND, "ttl": self.ttl}
 
     @classmethod
-    def from_item(cls, item: dict | None):
+    def from_item(cls, item: dict[str, Any] | None) -> Self | None:
         """The record, or None if there is none (or it is of another kind)."""
         if not item or item.get("kind") != cls.KIND:
             return None
         return cls(**{f.name: item[f.name] for f in fields(cls) if f.name in item})
+
+
+class Expiring(Record):
+    """A record that ends at `expires_at`: its item is deleted some time after."""
+
+    expires_at: float
+
+    @property
+    def ttl(self) -> int:
+        return int(self.expires_at + HOUSEKEEPING_SECONDS)
 
 
 def _unused_before(now: float) -> c.Condition:
@@ -57,7 +71,7 @@ def _unused_before(now: float) -> c.Condition:
 
 
 @dataclass(frozen=True)
-class ResetChallenge(Record):
+class ResetChallenge(Expiring):
     PREFIX: ClassVar[str] = "reset#"
     KIND: ClassVar[str] = "reset"
 
@@ -110,7 +124,7 @@ def triable(now: float, max_attempts: int) -> c.Condition:
     return c.all_of(c.Present("id"), _unused_before(now), c.lt("attempts", max_attempts))
 
 
-def why_not_triable(item: dict | None, now: float, max_attempts: int) -> str:
+def why_not_triable(item: dict[str, Any] | None, now: float, max_attempts: int) -> str:
     """The audit outcome of a code that could not be tried (see `triable`)."""
     if not item:
         return "unknown"
@@ -122,7 +136,7 @@ def why_not_triable(item: dict | None, now: float, max_attempts: int) -> str:
 
 
 @dataclass(frozen=True)
-class ResetToken(Record):
+class ResetToken(Expiring):
     PREFIX: ClassVar[str] = "token#"
     KIND: ClassVar[str] = "token"
 
@@ -145,7 +159,7 @@ class ResetToken(Record):
 
 
 @dataclass(frozen=True)
-class Session(Record):
+class Session(Expiring):
     PREFIX: ClassVar[str] = "session#"
     KIND: ClassVar[str] = "session"
 
@@ -163,7 +177,7 @@ class Session(Record):
 
 
 @dataclass(frozen=True)
-class PhoneChange(Record):
+class PhoneChange(Expiring):
     PREFIX: ClassVar[str] = "phone#"
     KIND: ClassVar[str] = "phone"
 
@@ -189,7 +203,7 @@ class PhoneChange(Record):
 
 
 @dataclass(frozen=True)
-class AppEnrolment(Record):
+class AppEnrolment(Expiring):
     """An authenticator app shown to the session's own holder and waiting for its first
     code (SPEC 12): nothing is saved on the holder before that code is right. Keyed by the
     session, so that one app waits at a time per session (asking again replaces it). Holds
@@ -258,7 +272,7 @@ PENDING_DAYS = 30  # how long a pending change waits for its repair before house
 
 
 @dataclass(frozen=True)
-class PendingPassword(Record):
+class PendingPassword(Expiring):
     """`ldap` mode (SPEC 13): a password change on its way to the directory, written before
     the directory is asked and deleted with the change's record. Found later (the portal's
     write failed, or the function died in between), it is finished from what the directory
