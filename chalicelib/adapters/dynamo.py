@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from decimal import Decimal
+from typing import Any, overload
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -61,7 +62,16 @@ def to_dynamo(item: dict) -> dict:
     return {k: serializer.serialize(_prepare(v)) for k, v in item.items() if v is not None}
 
 
-def from_dynamo(item: dict | None) -> dict | None:
+# An item read is an item; only "no item" (None) gives None.
+@overload
+def from_dynamo(item: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@overload
+def from_dynamo(item: dict[str, Any] | None) -> dict[str, Any] | None: ...
+
+
+def from_dynamo(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if item is None:
         return None
     _, deserializer = _serializer()
@@ -215,7 +225,7 @@ class DynamoStore:
         """The items whose `attribute` (the table's or `index`'s partition key) is `value`,
         in the order of the sort key (`order` is what it is; DynamoDB knows); with
         `between`, only those whose sort key lies from its low to its high end."""
-        kwargs = {"TableName": table, "KeyConditionExpression": "#k = :k",
+        kwargs: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "#k = :k",
                   "ExpressionAttributeNames": {"#k": attribute},
                   "ExpressionAttributeValues": to_dynamo({":k": value}),
                   "ScanIndexForward": not newest_first}

@@ -29,7 +29,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
 
-from chalicelib.domain.events import CHANNEL, CHANNELS, METRIC_NAMESPACE
+from chalicelib.domain.events import CHANNEL, METRIC_NAMESPACE
+from chalicelib.domain.records import CHANNELS
 
 SERVICE = "pwportal"
 
