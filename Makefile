@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 SLAPD  := /usr/sbin/slapd
 SAMBA  := /usr/sbin/samba
 
-.PHONY: setup run test infra-check package deploy teardown bench clean browser-tools
+.PHONY: setup run test typecheck infra-check package deploy teardown bench clean browser-tools
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,11 @@ $(SAMBA):
 infra-check: $(STAMP)
 	$(PY) -m pytest tests/infra
 
-test: $(STAMP) infra-check browser-tools $(SLAPD) $(SAMBA)
+# mypy, configured in mypy.ini: strict on chalicelib/domain and ports.py (docs/testing.md).
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+test: $(STAMP) typecheck infra-check browser-tools $(SLAPD) $(SAMBA)
 	$(PY) -m pytest --ignore=tests/infra
 
 # Deploying to AWS (docs/deploying.md): your AWS credentials, a stage, the portal's host
@@ -91,4 +95,4 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts build
+	rm -rf $(VENV) .pytest_cache .mypy_cache test-artifacts build
