@@ -5,6 +5,8 @@ API error messages, password-rule names and SMS texts. Swedish is the default; a
 """
 from __future__ import annotations
 
+from typing import Any
+
 LANGUAGES = ("sv", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -270,7 +272,7 @@ def language(accept_language: str | None) -> str:
     return "sv"
 
 
-def text(key: str, lang: str, **params) -> str:
+def text(key: str, lang: str, **params: Any) -> str:
     entry = TEXTS[key]
     template = entry.get(lang) or entry["sv"]
     return template.format(**params) if params else template

@@ -16,12 +16,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.domain import organisation
 from chalicelib.domain.limits import Rule, parse_networks, parse_rules
 from chalicelib.domain.organisation import SupportChannel
 from chalicelib.domain.policy import PolicySettings
+
+
+T = TypeVar("T")
 
 
 # -- how a setting's text is read (stripped, never blank: a blank one takes the default) ---
@@ -73,7 +76,7 @@ def channels(raw: str) -> tuple[SupportChannel, ...]:
     return organisation.parse_channels(raw)
 
 
-def day(raw: str):
+def day(raw: str) -> date:
     return organisation.parse_day(raw)
 
 
@@ -213,13 +216,14 @@ def _group(environ: Mapping[str, str], group: str, stage: str) -> dict[str, Any]
 
 def _stage(environ: Mapping[str, str]) -> str:
     """Read first: the other defaults name the stage."""
-    return _read(environ, next(s for s in SETTINGS if s.attribute == "stage"), stage="")
+    return str(_read(environ, next(s for s in SETTINGS if s.attribute == "stage"), stage=""))
 
 
-def _defaults(group: str, nested: Mapping[str, type] | None = None):
+def _defaults(group: str, nested: Mapping[str, Callable[..., Any]] | None = None
+              ) -> Callable[[type[T]], type[T]]:
     """Gives a dataclass's fields the table's defaults (the local stage's), so that
     `Settings()` is what an empty environment gives and no default is written twice."""
-    def apply(cls):
+    def apply(cls: type[T]) -> type[T]:
         stage = _stage({})
         for name, value in _group({}, group, stage).items():
             setattr(cls, name, value)

@@ -9,9 +9,13 @@ running portal (no Chalice, no settings loaded, no AWS client), only the texts.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import codes, organisation, policy
 from chalicelib.messages import LANGUAGES, text
+
+if TYPE_CHECKING:  # the type only: nothing of the running portal is imported
+    from chalicelib.settings import Settings
 
 # The headers of every answer of the API, errors from Chalice itself included: nothing of it
 # is cached, nothing sniffed. API Gateway's own answers (infra/template.py) send them too.
@@ -39,12 +43,12 @@ SITE_HEADERS = {
 ORIGIN_HEADER = "x-pwportal-origin"
 
 
-def support_line(settings, lang: str = "sv") -> str:
+def support_line(settings: Settings, lang: str = "sv") -> str:
     """The support contact of every error: the settings' support channels, in `lang`."""
     return organisation.support_line(settings.support_channels, lang)
 
 
-def site_config(settings, lang: str = "sv") -> dict:
+def site_config(settings: Settings, lang: str = "sv") -> dict[str, Any]:
     """GET /api/config (SPEC 8): what the pages need before the user types. The site build
     (infra/site_build.py) writes the Swedish pages from this same answer, so a page read
     without JavaScript says what the API says."""
@@ -65,7 +69,7 @@ def site_config(settings, lang: str = "sv") -> dict:
     }
 
 
-def envelope(code: str, lang: str, support: str, **fields) -> dict:
+def envelope(code: str, lang: str, support: str, **fields: Any) -> dict[str, Any]:
     """The error envelope: the code, its text in `lang` with the support contact, and any
     fields of the error."""
     params = dict(fields)

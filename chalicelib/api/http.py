@@ -18,8 +18,11 @@ import hmac
 import json
 import sys
 import traceback
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
-from chalice import Response
+from chalice import Blueprint, Response
+from chalice.app import Request
 
 from chalicelib.api import contract
 from chalicelib.api.contract import API_HEADERS, ORIGIN_HEADER, envelope
@@ -29,20 +32,25 @@ from chalicelib.domain.errors import (InvalidRequest, PasswordRejected, PortalEr
                                       RequestTooLarge, UnsupportedMediaType)
 from chalicelib.domain.events import Caller
 from chalicelib.messages import language, text
+from chalicelib.settings import Settings
+
+# A route's view: (request, caller, the path's parameters) → the JSON body, or None (no body).
+View = Callable[..., "dict[str, Any] | None"]
 
 _CHALICE_ERRORS = {400: "invalid_request", 403: "not_found", 404: "not_found",
                    405: "method_not_allowed", 415: "unsupported_media_type",
                    500: "internal_error"}
 
 
-def support_line(settings=None, lang: str = "sv") -> str:
+def support_line(settings: Settings | None = None, lang: str = "sv") -> str:
     """The support contact of every error: the support channels of the settings (this
     stage's unless given), in `lang`."""
     return contract.support_line(settings or portal().settings, lang)
 
 
-def json_response(status: int, body: dict | None, headers: dict | None = None) -> Response:
-    all_headers = {**API_HEADERS, **(headers or {})}
+def json_response(status: int, body: dict[str, Any] | None,
+                  headers: Mapping[str, str | list[str]] | None = None) -> Response:
+    all_headers: dict[str, str | list[str]] = {**API_HEADERS, **(headers or {})}
     if body is None:
         return Response(body="", status_code=status, headers=all_headers)
     all_headers["Content-Type"] = "application/json; charset=utf-8"
@@ -50,11 +58,11 @@ def json_response(status: int, body: dict | None, headers: dict | None = None) -
                     headers=all_headers)
 
 
-def error_body(code: str, lang: str, **fields) -> dict:
+def error_body(code: str, lang: str, **fields: Any) -> dict[str, Any]:
     return envelope(code, lang, support_line(lang=lang), **fields)
 
 
-def violation(rule, lang: str, params: dict) -> dict:
+def violation(rule: str, lang: str, params: dict[str, Any]) -> dict[str, str]:
     """A broken rule as the API says it; `reason` names the kind where a rule has several
     (rule `common`, reason `common_word`), so that the page marks the right item."""
     key = policy.text_key(rule)
@@ -77,7 +85,7 @@ def error_response(error: PortalError, lang: str) -> Response:
     return json_response(error.status, error_body(error.code, lang, **fields), headers)
 
 
-def caller_of(request) -> Caller:
+def caller_of(request: Request) -> Caller:
     context = request.context or {}
     ip = (context.get("identity") or {}).get("sourceIp") or ""
     settings = portal().settings
@@ -106,7 +114,7 @@ def address_without_port(value: str) -> str:
     return value.strip()
 
 
-def from_cloudfront(event) -> bool:
+def from_cloudfront(event: Request) -> bool:
     """True unless this stage has an origin key and the request does not carry it. A
     deployed stage's secrets always have one (`make deploy` makes it); a stage reading its
     secrets from SSM without one refuses every request rather than run unguarded."""
@@ -118,12 +126,12 @@ def from_cloudfront(event) -> bool:
     return bool(key) and hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
 
 
-def json_body(request) -> dict:
+def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object, or the error that says what is wrong with it."""
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType()
-    raw = request.raw_body or b""
+    raw = cast(bytes, request.raw_body or b"")  # typed `str | bytes`; chalice gives bytes
     if len(raw) > portal().settings.max_body_bytes:
         raise RequestTooLarge()
     try:
@@ -138,17 +146,18 @@ def json_body(request) -> dict:
     return body
 
 
-def bearer(request) -> str:
+def bearer(request: Request) -> str:
     header = request.headers.get("authorization") or ""
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def endpoint(blueprint, status: int = 200):
+def endpoint(blueprint: Blueprint, status: int = 200
+             ) -> Callable[[View], Callable[..., Response]]:
     """Wrap a view `f(request, caller) -> dict | None` with parsing and error mapping."""
-    def decorate(view):
+    def decorate(view: View) -> Callable[..., Response]:
         @functools.wraps(view)
-        def wrapped(*args, **kwargs):
+        def wrapped(*args: Any, **kwargs: Any) -> Response:
             request = blueprint.current_request
             lang = language(request.headers.get("accept-language"))
             try:
@@ -164,7 +173,7 @@ def endpoint(blueprint, status: int = 200):
     return decorate
 
 
-def with_headers(event, get_response):
+def with_headers(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """HTTP middleware: requests that went around CloudFront refused, security headers
     everywhere, Chalice's own errors in our envelope."""
     lang = language(event.headers.get("accept-language"))

@@ -1,15 +1,19 @@
 """pwreset's API: /api/reset/start, /resend, /verify, /complete (SPEC 8)."""
+from typing import Any
+
 from chalice import Blueprint
+from chalice.app import Request
 
 from chalicelib.api.http import endpoint, json_body
 from chalicelib.bootstrap import portal
+from chalicelib.domain.events import Caller
 
 reset = Blueprint(__name__)
 
 
 @reset.route("/start", methods=["POST"])
 @endpoint(reset, status=202)
-def start(request, caller):
+def start(request: Request, caller: Caller) -> dict[str, Any]:
     body = json_body(request)
     return portal().reset.start(body.get("username"), body.get("phone"), caller,
                                 channel=body.get("channel"))
@@ -17,19 +21,19 @@ def start(request, caller):
 
 @reset.route("/resend", methods=["POST"])
 @endpoint(reset, status=202)
-def resend(request, caller):
+def resend(request: Request, caller: Caller) -> dict[str, Any]:
     return portal().reset.resend(json_body(request).get("challenge"), caller)
 
 
 @reset.route("/verify", methods=["POST"])
 @endpoint(reset)
-def verify(request, caller):
+def verify(request: Request, caller: Caller) -> dict[str, Any]:
     body = json_body(request)
     return portal().reset.verify(body.get("challenge"), body.get("code"), caller)
 
 
 @reset.route("/complete", methods=["POST"])
 @endpoint(reset)
-def complete(request, caller):
+def complete(request: Request, caller: Caller) -> dict[str, Any]:
     body = json_body(request)
     return portal().reset.complete(body.get("reset_token"), body.get("password"), caller)
