@@ -117,30 +117,54 @@ class Portal:
         return CodeSms(settings=self.settings, queue=self.queue, uow=self.uow,
                        limits=self.limits, audit=self.audit)
 
-    def _flow_parts(self) -> dict:
-        return dict(settings=self.settings, clock=self.clock, uow=self.uow,
-                    accounts=self.accounts, records=self.records, limits=self.limits,
-                    audit=self.audit, code_sms=self.code_sms,
-                    notifications=self.notifications, hasher=self._hasher,
-                    code_key=self._code_key, authenticator_key=self._authenticator_key,
-                    passwords=self._passwords,
-                    directory=self.directory_changes)
+    @cached_property
+    def refusals(self):
+        """A refused request's `ratelimit.exceeded`, once per subject and window."""
+        from chalicelib.services.refusals import Refusals
+        return Refusals(clock=self.clock, uow=self.uow, limits=self.limits, audit=self.audit)
+
+    @cached_property
+    def sessions(self):
+        """pwreg's session: the live one, its account, its codes spent before compared."""
+        from chalicelib.services.sessions import Sessions
+        return Sessions(settings=self.settings, clock=self.clock, records=self.records)
+
+    @cached_property
+    def code_channels(self):
+        """The ways a reset's code proves a holder (SPEC 4, 12), by their name."""
+        from chalicelib.services.channels import AppChannel, SmsChannel, channels
+        return channels(SmsChannel(code_key=self._code_key),
+                        AppChannel(code_key=self._code_key,
+                                   authenticator_key=self._authenticator_key))
 
     @cached_property
     def registration(self):
         from chalicelib.services.registration import Registration
-        return Registration(**self._flow_parts())
+        return Registration(settings=self.settings, clock=self.clock, uow=self.uow,
+                            accounts=self.accounts, records=self.records, limits=self.limits,
+                            audit=self.audit, sessions=self.sessions, refusals=self.refusals,
+                            code_sms=self.code_sms, notifications=self.notifications,
+                            code_key=self._code_key, directory=self.directory_changes)
 
     @cached_property
     def authenticators(self):
         """pwreg's authenticator app: add (show the key, check the first code), remove."""
         from chalicelib.services.authenticator_enrolment import AuthenticatorEnrolment
-        return AuthenticatorEnrolment(**self._flow_parts())
+        return AuthenticatorEnrolment(settings=self.settings, clock=self.clock, uow=self.uow,
+                                      accounts=self.accounts, records=self.records,
+                                      audit=self.audit, sessions=self.sessions,
+                                      notifications=self.notifications,
+                                      authenticator_key=self._authenticator_key)
 
     @cached_property
     def reset(self):
         from chalicelib.services.reset import Reset
-        return Reset(**self._flow_parts())
+        return Reset(settings=self.settings, clock=self.clock, uow=self.uow,
+                     accounts=self.accounts, records=self.records, limits=self.limits,
+                     audit=self.audit, refusals=self.refusals, channels=self.code_channels,
+                     code_sms=self.code_sms, notifications=self.notifications,
+                     hasher=self._hasher, passwords=self._passwords,
+                     directory=self.directory_changes)
 
     @cached_property
     def delivery(self):

@@ -69,6 +69,16 @@ class Reservation:
 
 
 @dataclass(frozen=True)
+class Returned:
+    """A reservation given back in a transaction (`Limits.returned`): `if_unlocked`, the
+    first rule's event, refused while the subject is locked or paused; `others`, the other
+    rules' events."""
+
+    if_unlocked: Update
+    others: tuple[Update, ...] = ()
+
+
+@dataclass(frozen=True)
 class Lock:
     """A counter's item as read: `until` locks it; `network_until` is when the latest lock
     of one of its networks ends (for support: which network is not stored); `slices` the
@@ -132,11 +142,6 @@ class Limits:
         return self._key_of(counter, who, self.rules(counter)[0], ip)
 
     # -- counters --------------------------------------------------------------------------
-
-    def hit(self, counter: Counter, who: str, now: float, *, ip: str | None = None) -> \
-            Reservation:
-        """Count one event that stays counted (a request against a per-network limit)."""
-        return self.reserve(counter, who, now, ip=ip)
 
     def reserve(self, counter: Counter, who: str, now: float, *,
                 ip: str | None = None) -> Reservation:
@@ -268,16 +273,15 @@ class Limits:
         wait, window, by_network = max(waits, default=(1, rule.window, False))
         return Reservation(False, wait, window=window, network=by_network)
 
-    def returned(self, reservation: Reservation, now: float) -> list[Update]:
-        """The updates that give `reservation` back inside a transaction, the first on the
-        condition that its subject is not locked at `now` (a transaction may not both check
-        and update one item): the issuing write checks the lock again, atomically."""
-        updates = list(reservation.give_back)
-        if updates:
-            first = updates[0]
-            updates[0] = Update(first.table, first.key, add=first.add,
-                                expect=c.any_of(c.Missing("until"), c.le("until", now)))
-        return updates
+    def returned(self, reservation: Reservation, now: float) -> Returned:
+        """The updates that give `reservation` back inside a transaction: the first rule's
+        on the condition that its subject is not locked at `now` (a transaction may not both
+        check and update one item), so that the issuing write checks the lock again,
+        atomically; the other rules' as they are."""
+        first, *others = reservation.give_back
+        return Returned(Update(first.table, first.key, add=first.add,
+                               expect=c.any_of(c.Missing("until"), c.le("until", now))),
+                        tuple(others))
 
     def give_back(self, reservation: Reservation) -> None:
         """Take a reservation back (a success, or a later rule refused). Best effort: a
@@ -378,7 +382,3 @@ class Limits:
 
     def clear(self, log: Log, who: str) -> Delete:
         return Delete(self.table, {"key": f"{log.name}#{who}"})
-
-    def clear_as_read(self, log: LimitLog) -> Delete:
-        """Delete `log`, if nobody wrote to it since it was read."""
-        return Delete(self.table, {"key": log.key}, expect=c.eq("version", log.version))
