@@ -16,7 +16,7 @@ from functools import cached_property
 from chalicelib.adapters import aws
 from chalicelib.repositories.accounts import Accounts
 from chalicelib.repositories.audit import Audit
-from chalicelib.repositories.limits import Limits
+from chalicelib.repositories.limits import Counters, Limits, Logs
 from chalicelib.repositories.records import Records
 from chalicelib.domain.clock import SystemClock
 from chalicelib.services.unit_of_work import UnitOfWork
@@ -48,6 +48,10 @@ class Portal:
         settings = self.settings
         self.accounts = Accounts(store, settings.accounts_table)
         self.records = Records(store, settings.challenges_table)
+        # one table, two kinds of subject: a use case is given the kind it counts
+        self.counters = Counters(store, settings.limits_table, settings.limits,
+                                 key=self._limit_key)
+        self.logs = Logs(store, settings.limits_table, settings.limits)
         self.limits = Limits(store, settings.limits_table, settings.limits,
                              key=self._limit_key)
         from chalicelib.adapters.telemetry import TelemetryLog
@@ -115,13 +119,14 @@ class Portal:
     def code_sms(self):
         from chalicelib.services.code_sms import CodeSms
         return CodeSms(settings=self.settings, queue=self.queue, uow=self.uow,
-                       limits=self.limits, audit=self.audit)
+                       logs=self.logs, audit=self.audit)
 
     @cached_property
     def refusals(self):
         """A refused request's `ratelimit.exceeded`, once per subject and window."""
         from chalicelib.services.refusals import Refusals
-        return Refusals(clock=self.clock, uow=self.uow, limits=self.limits, audit=self.audit)
+        return Refusals(clock=self.clock, uow=self.uow, counters=self.counters,
+                        audit=self.audit)
 
     @cached_property
     def sessions(self):
@@ -141,8 +146,9 @@ class Portal:
     def registration(self):
         from chalicelib.services.registration import Registration
         return Registration(settings=self.settings, clock=self.clock, uow=self.uow,
-                            accounts=self.accounts, records=self.records, limits=self.limits,
-                            audit=self.audit, sessions=self.sessions, refusals=self.refusals,
+                            accounts=self.accounts, records=self.records,
+                            counters=self.counters, logs=self.logs, audit=self.audit,
+                            sessions=self.sessions, refusals=self.refusals,
                             code_sms=self.code_sms, notifications=self.notifications,
                             code_key=self._code_key, directory=self.directory_changes)
 

@@ -185,8 +185,11 @@ class CodeChannel(Protocol):
     authenticator app, later the identity provider. `sends`: the code travels in an SMS
     (its limits are counted and the message queued by the use case)."""
 
-    name: str
-    sends: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sends(self) -> bool: ...
 
     def issue(self, challenge: ResetChallenge, holder: Holder | None, now: float,
               lifetime: int) -> Issue:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import TypeVar
 
 from chalicelib.domain import authenticator, conditions as c
-from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, ResetChallenge, SmsDelivery,
-                                       triable, why_not_triable)
+from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, Record, ResetChallenge,
+                                       SmsDelivery, triable, why_not_triable)
 from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
-R = TypeVar("R")
+R = TypeVar("R", bound=Record)
 
 
 class NotTriable(Exception):

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from chalicelib.domain import authenticator, holders as holding
 from chalicelib.domain.errors import CodeExpired, InvalidCode, NotFound
@@ -132,7 +132,7 @@ class AuthenticatorEnrolment:
         return {"holder": shown(holder)}
 
     def _wrong(self, enrolment: AppEnrolment, outcome: str, caller: Caller,
-               max_attempts: int):
+               max_attempts: int) -> NoReturn:
         attempts_left = max(0, max_attempts - enrolment.attempts)
         self.audit.write(self.audit.record(
             "authenticator.added", enrolment.username, outcome, caller,

@@ -21,7 +21,7 @@ from chalicelib.services.unit_of_work import retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.audit import Audit
-    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.limits import Logs
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
 
@@ -33,7 +33,7 @@ class CodeSms:
     settings: Settings
     queue: Queue
     uow: UnitOfWork
-    limits: Limits
+    logs: Logs
     audit: Audit
 
     def send(self, code: str, caller: Caller, *, username: str | None = None,
@@ -52,9 +52,9 @@ class CodeSms:
         """The SMS counted at `at` (in the shared and in `flow`'s limit) was not queued:
         forget it, and say so in the trail."""
         def forget(_):
-            found = self.uow.read(shared=self.limits.read(CODE_SMS, username),
-                                  flow=self.limits.read(flow, username))
-            counted = [self.limits.forget(log, at) for log in (found.shared, found.flow)
+            found = self.uow.read(shared=self.logs.read(CODE_SMS, username),
+                                  flow=self.logs.read(flow, username))
+            counted = [self.logs.forget(log, at) for log in (found.shared, found.flow)
                        if at in log.events]
             if counted:
                 self.uow.begin().add_group(SMS_LIMITS, counted).commit()

@@ -13,7 +13,7 @@ from chalicelib.ports import Clock, Conflict, Refused
 
 if TYPE_CHECKING:
     from chalicelib.repositories.audit import Audit
-    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.limits import Counters
     from chalicelib.services.unit_of_work import UnitOfWork
 
 FIRST = "first"  # the write only the window's first refusal of a subject can make
@@ -23,7 +23,7 @@ FIRST = "first"  # the write only the window's first refusal of a subject can ma
 class Refusals:
     clock: Clock
     uow: UnitOfWork
-    limits: Limits
+    counters: Counters
     audit: Audit
 
     def note(self, limit: str, username: str | None, caller: Caller, window: int,
@@ -34,7 +34,7 @@ class Refusals:
         record = self.audit.record("ratelimit.exceeded", username, outcome, caller,
                                    limit=limit)
         tx = self.uow.begin()
-        tx.add(FIRST, self.limits.first_refusal(limit, who or (username or ""), window,
+        tx.add(FIRST, self.counters.first_refusal(limit, who or (username or ""), window,
                                                 self.clock.now().timestamp(), ip=ip))
         tx.record(record)
         try:

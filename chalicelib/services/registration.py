@@ -40,7 +40,7 @@ from chalicelib.services.unit_of_work import refused_by, retrying
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
     from chalicelib.repositories.audit import Audit
-    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.limits import Counters, Logs
     from chalicelib.repositories.records import Records
     from chalicelib.services.code_sms import CodeSms
     from chalicelib.services.directory_changes import DirectoryChanges
@@ -68,7 +68,8 @@ class Registration:
     uow: UnitOfWork
     accounts: Accounts
     records: Records
-    limits: Limits
+    counters: Counters
+    logs: Logs
     audit: Audit
     sessions: Sessions
     refusals: Refusals
@@ -87,12 +88,12 @@ class Registration:
         if not isinstance(password, str) or not password:
             raise InvalidRequest(field="password")
         now = self.now()
-        decision = self.limits.reserve(LOGINS, "", now, ip=caller.ip)
+        decision = self.counters.reserve(LOGINS, "", now, ip=caller.ip)
         if not decision.allowed:
             self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name)
         account = self.uow.read(account=self.accounts.read(username)).account
         # Counted before the compare, on the caller's network and on every network's ceiling.
-        reserved = self.limits.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
+        reserved = self.counters.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
         if not reserved.allowed:
             self._refused("login_failures_per_network" if reserved.network
                           else "login_failures_per_username", username, caller, reserved,
@@ -129,13 +130,13 @@ class Registration:
             network_until = now + limits.login_lock_seconds if reserved.network_filled else 0.0
             if reserved.filled:
                 window = max(rule.window for rule in limits.login_failures_per_username)
-                tx.add(LOCK, self.limits.locked_until(LOGIN_FAILURES, username,
+                tx.add(LOCK, self.counters.locked_until(LOGIN_FAILURES, username,
                                                         now + window,
                                                         network_until=network_until))
                 tx.record(self.audit.record("login.locked", username, "locked", caller,
                                              minutes=window // 60, scope="all_networks"))
             elif reserved.network_filled:
-                tx.add(LOCK, self.limits.network_locked_until(LOGIN_FAILURES, username,
+                tx.add(LOCK, self.counters.network_locked_until(LOGIN_FAILURES, username,
                                                                 network_until))
             if reserved.network_filled:
                 tx.record(self.audit.record("login.locked", username, "locked", caller,
@@ -153,7 +154,7 @@ class Registration:
             expires_at=now + self.settings.session_seconds)))
         # The attempt was no failure: its reservation goes back, in the same write that
         # checks the lock again (locked while the password was compared: no session).
-        returned = self.limits.returned(reserved, now)
+        returned = self.counters.returned(reserved, now)
         tx.add(LOCK, returned.if_unlocked)
         tx.add_group(FAILURES, returned.others)
         tx.record(self.audit.record("login.succeeded", account.username, "success", caller))
@@ -211,9 +212,9 @@ class Registration:
 
         def attempt(_):
             found = self.uow.read(
-                account=self.accounts.read(username), sms=self.limits.read(CODE_SMS, username),
-                flow_sms=self.limits.read(CODE_SMS_REGISTRATION, username),
-                numbers=self.limits.read(NUMBERS, username),
+                account=self.accounts.read(username), sms=self.logs.read(CODE_SMS, username),
+                flow_sms=self.logs.read(CODE_SMS_REGISTRATION, username),
+                numbers=self.logs.read(NUMBERS, username),
                 before=self.records.read(PhoneChange, change_id))
             account = account_of(session.epoch, found.account)
             sms_log, flow_log, before = found.sms, found.flow_sms, found.before
@@ -235,8 +236,8 @@ class Registration:
                 expires_at=min(now + settings.code.lifetime_seconds, session.expires_at),
                 attempts=attempts, name=name, by_id=session.holder_id,
                 by_name=session.holder_name), before))
-            tx.add_group(SMS_LIMITS, [self.limits.record(sms_log, now),
-                                      self.limits.record(flow_log, now)])
+            tx.add_group(SMS_LIMITS, [self.logs.record(sms_log, now),
+                                      self.logs.record(flow_log, now)])
             tx.record(self.audit.record("phone.change_requested", username, "code_queued",
                                          caller, phone=number, **acting(session)))
             tx.commit()
@@ -296,7 +297,7 @@ class Registration:
 
         def attempt(_):
             found = self.uow.read(account=self.accounts.read(username),
-                                  numbers=self.limits.read(NUMBERS, username))
+                                  numbers=self.logs.read(NUMBERS, username))
             account, numbers = account_of(change.epoch, found.account), found.numbers
             moment = self.clock.now()
             now = moment.timestamp()
@@ -314,7 +315,7 @@ class Registration:
             tx = self.uow.begin()
             tx.add(ACCOUNT, self.accounts.save(updated, account.version))
             tx.add(CODE, self.records.use(change, now))
-            tx.add(NUMBERS_LIMIT, self.limits.record(numbers, now))
+            tx.add(NUMBERS_LIMIT, self.logs.record(numbers, now))
             tx.add(SESSION, self.records.name_session(session, holder.id, holder.name))
             tx.record(self.audit.record(
                 "holder.added", username, "success" if added.new else "renamed", caller,

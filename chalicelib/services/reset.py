@@ -136,7 +136,7 @@ class Reset:
     uow: UnitOfWork
     accounts: Accounts
     records: Records
-    limits: Limits
+    limits: Limits  # counters and logs (`complete` clears the login lock)
     audit: Audit
     refusals: Refusals
     channels: Mapping[str, CodeChannel]  # by the name a challenge keeps (services/channels.py)
@@ -225,7 +225,7 @@ class Reset:
             self.refusals.note(sent.refused_limit, challenge.username, caller,
                                self.settings.code.resend_after_seconds, outcome="no_sms")
         if sent.code is not None:
-            self._queue(challenge, sent, caller, first)
+            self._queue(challenge, sent.code, sent, caller, first)
 
     def _send_once(self, challenge: ResetChallenge, channel: CodeChannel, caller: Caller,
                    first: bool, phone: str | None, try_: Attempt) -> _Sent:
@@ -289,13 +289,13 @@ class Reset:
                 self._network_refused(RESENDS, username, caller, now)
             raise
 
-    def _queue(self, challenge: ResetChallenge, sent: _Sent, caller: Caller,
+    def _queue(self, challenge: ResetChallenge, code: str, sent: _Sent, caller: Caller,
                first: bool) -> None:
         username = challenge.username
         try:
             # The worker looks the holder's number up (none: dropped, as an unknown
             # username's code is), so this is the same work whoever the number is.
-            self.code_sms.send(sent.code, caller, username=username, event="reset.code_sent",
+            self.code_sms.send(code, caller, username=username, event="reset.code_sent",
                                holder=sent.holder_id)
         except ServiceUnavailable:
             # Saved but not on its way: a resend must be allowed again at once, and the SMS
