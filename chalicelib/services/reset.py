@@ -33,6 +33,11 @@ app gets a challenge that never yields a token, whose wrong codes count against 
 as any holder's do: only someone with a holder's number reaches that counter (SPEC 11), and
 the pause comes alike whether or not the holder has an app. The token carries the app's
 nonce: `complete` refuses it if the holder's app was removed or replaced since.
+
+The SMS and the app are two `CodeChannel`s (ports.py, services/channels.py), picked per
+request by the challenge's `channel`: each issues what a challenge stores and checks a code.
+What a start or resend sends, counts and records is decided by `domain/sending.decide` from
+what it read; `_send_code` reads, decides, and writes what was decided.
 """
 from __future__ import annotations
 
@@ -240,7 +245,7 @@ class Reset:
         holder = holder_of(found.account, phone if first else None,
                            None if first else challenge.holder_id)
         # without a holder, the same writes on the stand-in's limits
-        sms_logs = (found.sms, found.flow_sms) if holder else \
+        shared, flow = (found.sms, found.flow_sms) if holder else \
             (found.stand_in_sms, found.stand_in_flow_sms)
         now = self.now()
         if holder and first:
@@ -249,27 +254,26 @@ class Reset:
         sending = decide(Seen(
             first=first, holder=holder is not None, has_app=bool(holder and holder.app_nonce),
             by_sms=channel.sends, paused=found.pause.locked(now),
-            per_flow=sms_logs[1].decide(now), per_username=sms_logs[0].decide(now),
-            last_try=try_.last))
-        self._write_sending(challenge, issue.challenge, sending, sms_logs, holder, caller,
-                            now)
+            per_flow=flow.decide(now), per_username=shared.decide(now), last_try=try_.last))
+        self._write_sending(challenge, issue.challenge, sending, (shared, flow), holder,
+                            caller, now)
         return _Sent(issue.code if sending.send else None, now, sending.refused_limit,
                      holder.id if holder else "")
 
     def _write_sending(self, challenge: ResetChallenge, issued: ResetChallenge,
-                       sending: Sending, sms_logs: tuple[LimitLog, LimitLog],
+                       sending: Sending, sms_logs: tuple[LimitLog, ...],
                        holder: Holder | None, caller: Caller, now: float) -> None:
         """Write what `sending` says: the challenge (stored, or renewed, or kept), the
         counts, the trail."""
         username = challenge.username
         tx = self.uow.begin()
-        if sending.resend:
+        if not sending.resend:  # with no SMS (and always for the app), a code nobody knows
+            tx.add(CHALLENGE, self.records.add(replace(issued, sent_at=now,
+                                                       void=sending.void)))
+        else:  # a resend counts against its network only if it happens
             tx.add(CHALLENGE, self.records.resent(challenge, issued, now, renew=sending.renew,
                                                   void=sending.void))
             tx.add_group(NETWORK, self.limits.counting_writes(RESENDS, "", now, ip=caller.ip))
-        else:  # with no SMS (and always for the app), its code is one nobody was told
-            tx.add(CHALLENGE, self.records.add(replace(issued, sent_at=now,
-                                                       void=sending.void)))
         if sending.send:
             tx.add_group(SMS_LIMITS, [self.limits.record(log, now) for log in sms_logs])
         tx.record(self.audit.record(
