@@ -16,7 +16,7 @@ from functools import cached_property
 from chalicelib.adapters import aws
 from chalicelib.repositories.accounts import Accounts
 from chalicelib.repositories.audit import Audit
-from chalicelib.repositories.limits import Limits
+from chalicelib.repositories.limits import Counters, Limits, Logs
 from chalicelib.repositories.records import Records
 from chalicelib.domain.clock import SystemClock
 from chalicelib.services.unit_of_work import UnitOfWork
@@ -48,6 +48,10 @@ class Portal:
         settings = self.settings
         self.accounts = Accounts(store, settings.accounts_table)
         self.records = Records(store, settings.challenges_table)
+        # one table, two kinds of subject: a use case is given the kind it counts
+        self.counters = Counters(store, settings.limits_table, settings.limits,
+                                 key=self._limit_key)
+        self.logs = Logs(store, settings.limits_table, settings.limits)
         self.limits = Limits(store, settings.limits_table, settings.limits,
                              key=self._limit_key)
         from chalicelib.adapters.telemetry import TelemetryLog
@@ -115,32 +119,58 @@ class Portal:
     def code_sms(self):
         from chalicelib.services.code_sms import CodeSms
         return CodeSms(settings=self.settings, queue=self.queue, uow=self.uow,
-                       limits=self.limits, audit=self.audit)
+                       logs=self.logs, audit=self.audit)
 
-    def _flow_parts(self) -> dict:
-        return dict(settings=self.settings, clock=self.clock, uow=self.uow,
-                    accounts=self.accounts, records=self.records, limits=self.limits,
-                    audit=self.audit, code_sms=self.code_sms,
-                    notifications=self.notifications, hasher=self._hasher,
-                    code_key=self._code_key, authenticator_key=self._authenticator_key,
-                    passwords=self._passwords,
-                    directory=self.directory_changes)
+    @cached_property
+    def refusals(self):
+        """A refused request's `ratelimit.exceeded`, once per subject and window."""
+        from chalicelib.services.refusals import Refusals
+        return Refusals(clock=self.clock, uow=self.uow, counters=self.counters,
+                        audit=self.audit)
+
+    @cached_property
+    def sessions(self):
+        """pwreg's session: the live one, its account, its codes spent before compared."""
+        from chalicelib.services.sessions import Sessions
+        return Sessions(settings=self.settings, clock=self.clock, records=self.records)
+
+    @cached_property
+    def code_channels(self):
+        """The ways a reset's code proves a holder (SPEC 4, 12), by their name."""
+        from chalicelib.services.channels import AppChannel, SmsChannel, channels
+        return channels(SmsChannel(code_key=self._code_key),
+                        AppChannel(code_key=self._code_key,
+                                   authenticator_key=self._authenticator_key))
 
     @cached_property
     def registration(self):
         from chalicelib.services.registration import Registration
-        return Registration(**self._flow_parts())
+        return Registration(settings=self.settings, clock=self.clock, uow=self.uow,
+                            accounts=self.accounts, records=self.records,
+                            counters=self.counters, logs=self.logs, audit=self.audit,
+                            sessions=self.sessions, refusals=self.refusals,
+                            code_sms=self.code_sms, notifications=self.notifications,
+                            code_key=self._code_key, directory=self.directory_changes)
 
     @cached_property
     def authenticators(self):
         """pwreg's authenticator app: add (show the key, check the first code), remove."""
         from chalicelib.services.authenticator_enrolment import AuthenticatorEnrolment
-        return AuthenticatorEnrolment(**self._flow_parts())
+        return AuthenticatorEnrolment(settings=self.settings, clock=self.clock, uow=self.uow,
+                                      accounts=self.accounts, records=self.records,
+                                      audit=self.audit, sessions=self.sessions,
+                                      notifications=self.notifications,
+                                      authenticator_key=self._authenticator_key)
 
     @cached_property
     def reset(self):
         from chalicelib.services.reset import Reset
-        return Reset(**self._flow_parts())
+        return Reset(settings=self.settings, clock=self.clock, uow=self.uow,
+                     accounts=self.accounts, records=self.records, limits=self.limits,
+                     audit=self.audit, refusals=self.refusals, channels=self.code_channels,
+                     code_sms=self.code_sms, notifications=self.notifications,
+                     hasher=self._hasher, passwords=self._passwords,
+                     directory=self.directory_changes)
 
     @cached_property
     def delivery(self):

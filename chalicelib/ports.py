@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.conditions import Condition
+from chalicelib.domain.holders import Holder
+from chalicelib.domain.records import ResetChallenge
 
 Item = dict[str, Any]  # a stored item's attributes, as plain Python values
 Key = dict[str, Any]  # the item's key attributes, e.g. {"username": "hemtjanstab"}
@@ -156,3 +158,46 @@ class PasswordStore(Protocol):
     def changed_at(self, username: str) -> datetime | None:
         """When the password was last set, where the store tells (`pwdLastSet`,
         `pwdChangedTime`); None when it does not."""
+
+
+# -- a way to prove a person: a reset's code channel (SPEC 4, 12) ---------------------------
+
+@dataclass(frozen=True)
+class Issue:
+    """What a channel stores for a challenge: the challenge as it keeps it for the holder
+    (an app's: their app's nonce), with a new code's MAC and lifetime, and the code itself
+    (for a channel that sends it; others' is one nobody is told)."""
+
+    challenge: ResetChallenge
+    code: str
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Does a code prove a challenge: `right`, and for an app's code the time `step` it
+    matched (noted as accepted with the token, so that it is never accepted again).
+    `wrong` is the audit outcome when it does not prove it."""
+
+    right: bool
+    step: int | None = None
+    wrong: str = "wrong_code"
+
+
+class CodeChannel(Protocol):
+    """Where a reset's code comes from (`ResetChallenge.channel`): the SMS, the holder's
+    authenticator app, later the identity provider. `sends`: the code travels in an SMS
+    (its limits are counted and the message queued by the use case)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sends(self) -> bool: ...
+
+    def issue(self, challenge: ResetChallenge, holder: Holder | None, now: float,
+              lifetime: int) -> Issue:
+        """The challenge with a new code for `holder` (None: no holder; the same work)."""
+
+    def check(self, challenge: ResetChallenge, code: str, now: float) -> Proof:
+        """Whether `code` proves `challenge` at `now`: compared in every case, with the
+        same work whether or not there is a holder or an app."""

@@ -92,10 +92,6 @@ class LimitLog:
         """May one more event happen at `now`?"""
         return decide(list(self.events), self.rules, now)
 
-    def full_after(self, now: float) -> bool:
-        """Would one more event at `now` fill a rule (the event that locks)?"""
-        return not decide(self.recent(now) + [now], self.rules, now).allowed
-
 
 # -- client networks (SPEC 5 v2) ------------------------------------------------------------
 

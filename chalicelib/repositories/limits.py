@@ -1,6 +1,9 @@
 """Rate limits in DynamoDB, updated atomically so parallel requests cannot get past them.
 
-The adapter owns its subjects: each is named here with the setting that holds its rules.
+Two kinds of subject (domain/limits.py), each with its own repository on the limits table,
+so that one cannot be handed where the other is meant (a counter's key is per rule, a
+log's is not: deleting a counter as a log deletes nothing): `Counters` for `Counter`
+subjects, `Logs` for `Log` subjects; `Limits` is both, for a caller that reads both.
 
 - Counters (sliding windows: per client network, per username for failures, the whole
   service's SMS): one item per subject and rule, `<name>#<who>#<window>`, holding the count
@@ -69,6 +72,16 @@ class Reservation:
 
 
 @dataclass(frozen=True)
+class Returned:
+    """A reservation given back in a transaction (`Limits.returned`): `if_unlocked`, the
+    first rule's event, refused while the subject is locked or paused; `others`, the other
+    rules' events."""
+
+    if_unlocked: Update
+    others: tuple[Update, ...] = ()
+
+
+@dataclass(frozen=True)
 class Lock:
     """A counter's item as read: `until` locks it; `network_until` is when the latest lock
     of one of its networks ends (for support: which network is not stored); `slices` the
@@ -99,7 +112,7 @@ def _slices(item: dict, prefix: str) -> dict[str, Slice]:
     return found
 
 
-class Limits:
+class _LimitsTable:
     def __init__(self, store: Store, table: str, settings,
                  key: Callable[[], bytes] = lambda: b""):
         self._store = store
@@ -107,8 +120,7 @@ class Limits:
         self._settings = settings  # LimitSettings
         self._key = key  # the limits key of the secrets, read on first need
 
-    def rules(self, subject: Log | Counter | str, ip: str | None = None) -> tuple[Rule, ...]:
-        setting = subject if isinstance(subject, str) else subject.setting
+    def _rules(self, setting: str, ip: str | None = None) -> tuple[Rule, ...]:
         rules = getattr(self._settings, setting)
         if ip is not None and rules_.is_trusted(ip, self._settings.trusted_networks):
             return rules_.scaled(rules, rules_.TRUSTED_FACTOR)
@@ -117,6 +129,14 @@ class Limits:
     def _hmac(self, *parts: str) -> str:
         return hmac.new(self._key(), "\n".join(parts).encode("utf-8"),
                         hashlib.sha256).hexdigest()
+
+
+class Counters(_LimitsTable):
+    """The sliding counters (`Counter` subjects): reserved before the work, given back on
+    success, locked and unlocked; and the marker of a window's first refusal."""
+
+    def rules(self, counter: Counter, ip: str | None = None) -> tuple[Rule, ...]:
+        return self._rules(counter.setting, ip)
 
     def who(self, counter: Counter, who: str, ip: str | None) -> str:
         """The stored subject: `who` itself, or for a per-network counter an HMAC of the
@@ -133,11 +153,6 @@ class Limits:
 
     # -- counters --------------------------------------------------------------------------
 
-    def hit(self, counter: Counter, who: str, now: float, *, ip: str | None = None) -> \
-            Reservation:
-        """Count one event that stays counted (a request against a per-network limit)."""
-        return self.reserve(counter, who, now, ip=ip)
-
     def reserve(self, counter: Counter, who: str, now: float, *,
                 ip: str | None = None) -> Reservation:
         """Count one event against every rule (and the caller's network's sub-counter),
@@ -147,7 +162,7 @@ class Limits:
         network = None
         if counter.network:
             network = (self._hmac(counter.name, who, rules_.network_of(ip or ""))[:16],
-                       self.rules(counter.network, ip)[0])
+                       self._rules(counter.network, ip)[0])
         taken: list[Update] = []
         left = network_left = None
         for k, rule in enumerate(rules):
@@ -235,7 +250,9 @@ class Limits:
         parts = [("", "t", rule)]
         if network:
             parts.append((network[0] + "_", f"t_{network[0]}", network[1]))
-        remove, add, expect = [], {}, []
+        remove: list[str] = []
+        add: dict[str, int] = {}
+        expect: list[c.Condition] = []
         for prefix, total, part_rule in parts:
             for name, found in _slices(item, prefix).items():
                 if found.last <= now - part_rule.window:
@@ -268,16 +285,15 @@ class Limits:
         wait, window, by_network = max(waits, default=(1, rule.window, False))
         return Reservation(False, wait, window=window, network=by_network)
 
-    def returned(self, reservation: Reservation, now: float) -> list[Update]:
-        """The updates that give `reservation` back inside a transaction, the first on the
-        condition that its subject is not locked at `now` (a transaction may not both check
-        and update one item): the issuing write checks the lock again, atomically."""
-        updates = list(reservation.give_back)
-        if updates:
-            first = updates[0]
-            updates[0] = Update(first.table, first.key, add=first.add,
-                                expect=c.any_of(c.Missing("until"), c.le("until", now)))
-        return updates
+    def returned(self, reservation: Reservation, now: float) -> Returned:
+        """The updates that give `reservation` back inside a transaction: the first rule's
+        on the condition that its subject is not locked at `now` (a transaction may not both
+        check and update one item), so that the issuing write checks the lock again,
+        atomically; the other rules' as they are."""
+        first, *others = reservation.give_back
+        return Returned(Update(first.table, first.key, add=first.add,
+                               expect=c.any_of(c.Missing("until"), c.le("until", now))),
+                        tuple(others))
 
     def give_back(self, reservation: Reservation) -> None:
         """Take a reservation back (a success, or a later rule refused). Best effort: a
@@ -346,10 +362,13 @@ class Limits:
                                 "ttl": start + window + HOUSEKEEPING_SECONDS},
                    expect=c.Missing("key"))
 
-    # -- logs ------------------------------------------------------------------------------
+
+class Logs(_LimitsTable):
+    """The logs (`Log` subjects): one subject's recent events in one item, read, judged by
+    domain/limits.py and written back on the version read."""
 
     def read(self, log: Log, who: str) -> Read:
-        key, rules = f"{log.name}#{who}", self.rules(log)
+        key, rules = f"{log.name}#{who}", self._rules(log.setting)
 
         def parse(item: dict | None) -> LimitLog:
             if not item:
@@ -379,6 +398,7 @@ class Limits:
     def clear(self, log: Log, who: str) -> Delete:
         return Delete(self.table, {"key": f"{log.name}#{who}"})
 
-    def clear_as_read(self, log: LimitLog) -> Delete:
-        """Delete `log`, if nobody wrote to it since it was read."""
-        return Delete(self.table, {"key": log.key}, expect=c.eq("version", log.version))
+
+class Limits(Counters, Logs):
+    """Both kinds on the one table, for a caller that reads both (support's view of a
+    username's limits). A counter is never a log: each method takes its own kind."""

@@ -8,10 +8,24 @@ from __future__ import annotations
 from typing import TypeVar
 
 from chalicelib.domain import authenticator, conditions as c
-from chalicelib.domain.records import HOUSEKEEPING_SECONDS, ResetChallenge, SmsDelivery, triable
-from chalicelib.ports import Delete, Put, Read, Store, Update
+from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, Record, ResetChallenge,
+                                       SmsDelivery, triable, why_not_triable)
+from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
-R = TypeVar("R")
+R = TypeVar("R", bound=Record)
+
+
+class NotTriable(Exception):
+    """A code that could not be tried (`Records.spend_attempt`): `record`, its record as it
+    was (None: there is none of that kind), and `why` (`why_not_triable`: the audit's
+    outcome)."""
+
+    def __init__(self, record, why: str):
+        super().__init__(why)
+        self.record = record
+        self.why = why
+
+
 STEP_PREFIX, STEP_KIND = "step#", "authenticator_step"  # a holder's last accepted app code
 
 
@@ -59,26 +73,32 @@ class Records:
     def spend_attempt(self, kind: type[R], record_id: str, now: float,
                       max_attempts: int) -> R | None:
         """Spend one attempt on a live code before comparing it, so that parallel guesses can
-        never try more than `max_attempts` values. Refused (with the item as it was, so the
-        refusal can go into the right account's trail) when the code cannot be tried."""
-        return kind.from_item(self._store.write(
-            Update(self.table, {"id": record_id}, add={"attempts": 1},
-                   expect=triable(now, max_attempts)), returns_new=True))
+        never try more than `max_attempts` values. NotTriable (with the record as it was, so
+        the refusal can go into the right account's trail, and why) when the code cannot be
+        tried."""
+        try:
+            item = self._store.write(
+                Update(self.table, {"id": record_id}, add={"attempts": 1},
+                       expect=triable(now, max_attempts)), returns_new=True)
+        except Refused as refused:
+            raise NotTriable(kind.from_item(refused.item),
+                             why_not_triable(refused.item, now, max_attempts)) from None
+        return kind.from_item(item)
 
     # -- a reset challenge's code ----------------------------------------------------------
 
-    def resent(self, challenge: ResetChallenge, now: float, code_mac: str | None = None,
-               expires_at: float | None = None, void: bool = False,
-               app_nonce: str | None = None) -> Update:
-        """A resend at `now`: with a new code, or (a resend without SMS) keeping the old one;
-        `void` during a pause; for an app challenge, with the holder's app as it is now."""
+    def resent(self, challenge: ResetChallenge, issued: ResetChallenge, now: float,
+               renew: bool, void: bool = False) -> Update:
+        """A resend at `now` of `challenge` (as read): with the new code of `issued`
+        (`renew`), or keeping the code sent before; `void` during a pause; the holder's
+        channel as `issued` found it (an app challenge: their app as it is now)."""
         changes: dict = {"sent_at": now}
         if void:
             changes["void"] = True
-        if code_mac is not None:
-            changes.update(code_mac=code_mac, expires_at=expires_at)
-        if app_nonce is not None:
-            changes["app_nonce"] = app_nonce
+        if renew:
+            changes.update(code_mac=issued.code_mac, expires_at=issued.expires_at)
+        if issued.app_nonce != challenge.app_nonce:
+            changes["app_nonce"] = issued.app_nonce
         return Update(self.table, {"id": challenge.id}, set=changes,
                       expect=challenge.unchanged())
 

@@ -30,30 +30,55 @@ commits, and queues the SMS (4).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 from chalicelib.domain import authenticator, holders as holding
 from chalicelib.domain.errors import CodeExpired, InvalidCode, NotFound
 from chalicelib.domain.events import Caller
-from chalicelib.domain.records import AppEnrolment, why_not_triable
+from chalicelib.domain.records import AppEnrolment
 from chalicelib.messages import text
-from chalicelib.ports import Refused
-from chalicelib.services.code_flow import CodeFlow
-from chalicelib.services.registration import account_of, live_session, shown, subject
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.ports import Clock, Refused
+from chalicelib.services.holder_fields import acting_as, shown, subject
+from chalicelib.services.sessions import account_of
+from chalicelib.services.unit_of_work import refused_by, retrying
+
+if TYPE_CHECKING:
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.records import Records
+    from chalicelib.services.notifications import Notifications
+    from chalicelib.services.sessions import Sessions
+    from chalicelib.services.unit_of_work import UnitOfWork
+    from chalicelib.settings import Settings
+
+# the names of the enrolment's writes, as a refusal names them
+ACCOUNT, ENROLMENT, STEP = "account", "enrolment", "step"
 
 
-def _acting(holder_id: str, holder_name: str) -> dict:
-    return {"holder_id": holder_id, "holder_name": holder_name}
+@dataclass(frozen=True, kw_only=True)
+class AuthenticatorEnrolment:
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWork
+    accounts: Accounts
+    records: Records
+    audit: Audit
+    sessions: Sessions
+    notifications: Notifications
+    authenticator_key: Callable[[], bytes]  # what apps' secrets derive from (SPEC 12)
 
+    def now(self) -> float:
+        return self.clock.now().timestamp()
 
-class AuthenticatorEnrolment(CodeFlow):
     # -- add: show the key -----------------------------------------------------------------
 
     def add_app(self, session_secret, holder_id, caller: Caller) -> dict:
         """A new app for the session's own holder: `{secret, otpauth_uri, qr_svg,
         expires_in}`. Nothing is saved on the holder before its first code is right."""
         now = self.now()
-        session = live_session(self.records, session_secret, now)
+        session = self.sessions.live(session_secret, now)
         if not holding.is_id(holder_id) or holder_id != session.holder_id:
             raise NotFound()
         account = account_of(session.epoch, self.accounts.get(session.username))
@@ -81,19 +106,18 @@ class AuthenticatorEnrolment(CodeFlow):
         """The app's first code: right, and the app is the holder's (`{holder}` as pwreg
         shows it); wrong, 400 `invalid_code` with the attempts left; the key expired, used,
         replaced or out of attempts, 410 `code_expired`."""
-        def refused(item, now, max_attempts):
-            session = live_session(self.records, session_secret, now)  # ended: 401
+        def refused(enrolment: AppEnrolment | None, why: str) -> None:
+            session = self.sessions.live(session_secret)  # ended: 401
             if not holding.is_id(holder_id) or holder_id != session.holder_id:
                 raise NotFound()
-            if item:
+            if enrolment:
                 self.audit.write(self.audit.record(
-                    "authenticator.added", item["username"],
-                    why_not_triable(item, now, max_attempts), caller,
-                    **_acting(item["holder_id"], item["holder_name"]),
-                    subject_id=item["holder_id"], subject_name=item["holder_name"]))
+                    "authenticator.added", enrolment.username, why, caller,
+                    **acting_as(enrolment.holder_id, enrolment.holder_name),
+                    subject_id=enrolment.holder_id, subject_name=enrolment.holder_name))
 
-        enrolment, code, now = self.spend_session_code(AppEnrolment, session_secret, raw_code,
-                                                       refused)
+        spent = self.sessions.spend_code(AppEnrolment, session_secret, raw_code, refused)
+        enrolment, code, now = spent.record, spent.code, spent.now
         max_attempts = self.settings.code.max_attempts
         if holder_id != enrolment.holder_id:
             raise NotFound()
@@ -108,12 +132,12 @@ class AuthenticatorEnrolment(CodeFlow):
         return {"holder": shown(holder)}
 
     def _wrong(self, enrolment: AppEnrolment, outcome: str, caller: Caller,
-               max_attempts: int):
+               max_attempts: int) -> NoReturn:
         attempts_left = max(0, max_attempts - enrolment.attempts)
         self.audit.write(self.audit.record(
             "authenticator.added", enrolment.username, outcome, caller,
             attempts_left=attempts_left,
-            **_acting(enrolment.holder_id, enrolment.holder_name),
+            **acting_as(enrolment.holder_id, enrolment.holder_name),
             subject_id=enrolment.holder_id, subject_name=enrolment.holder_name))
         raise InvalidCode(attempts_left=attempts_left)
 
@@ -134,24 +158,24 @@ class AuthenticatorEnrolment(CodeFlow):
                 [saved if h.id == holder.id else h for h in account.holders])
             updated.lang = caller.lang
             tx = self.uow.begin()
-            tx.add("account", self.accounts.save(updated, account.version))
-            tx.add("enrolment", self.records.use_up(enrolment, moment.timestamp()))
-            tx.add("step", self.records.accepted_step(holder.id, step))
+            tx.add(ACCOUNT, self.accounts.save(updated, account.version))
+            tx.add(ENROLMENT, self.records.use_up(enrolment, moment.timestamp()))
+            tx.add(STEP, self.records.accepted_step(holder.id, step))
             tx.record(self.audit.record(
                 "authenticator.added", username, "replaced" if replaced else "success",
-                caller, **_acting(holder.id, holder.name), **subject(holder)))
+                caller, **acting_as(holder.id, holder.name), **subject(holder)))
             try:
                 tx.commit()
             except Refused as refused:
-                if refused.by == "enrolment":
+                if refused.by == ENROLMENT:
                     raise CodeExpired() from None
-                if refused.by == "step":  # this code's time step was accepted before
+                if refused.by == STEP:  # this code's time step was accepted before
                     self._wrong(enrolment, "code_used", caller,
                                 self.settings.code.max_attempts)
                 raise
             return updated, saved
 
-        return retrying(attempt, retryable=lambda refused: refused.by == "account")
+        return retrying(attempt, retryable=refused_by(ACCOUNT))
 
     # -- remove ----------------------------------------------------------------------------
 
@@ -159,7 +183,7 @@ class AuthenticatorEnrolment(CodeFlow):
         """The session's own holder removes their app: its codes are accepted no longer.
         404 `not_found` for another holder's id, an unknown one, or a holder without an
         app."""
-        session = live_session(self.records, session_secret, self.now())
+        session = self.sessions.live(session_secret)
         if not holding.is_id(holder_id) or holder_id != session.holder_id:
             raise NotFound()
         username = session.username
@@ -172,14 +196,14 @@ class AuthenticatorEnrolment(CodeFlow):
             updated = account.with_holders(
                 [holder.without_app() if h.id == holder.id else h for h in account.holders])
             tx = self.uow.begin()
-            tx.add("account", self.accounts.save(updated, account.version))
+            tx.add(ACCOUNT, self.accounts.save(updated, account.version))
             tx.record(self.audit.record("authenticator.removed", username, "success", caller,
-                                         **_acting(holder.id, holder.name),
+                                         **acting_as(holder.id, holder.name),
                                          **subject(holder)))
             tx.commit()
             return updated, holder
 
-        account, holder = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        account, holder = retrying(attempt, retryable=refused_by(ACCOUNT))
         self.notifications.authenticator_changed(
             "removed", username, holder, self.clock.now(), account.lang, holder.name, caller)
 

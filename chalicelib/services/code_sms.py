@@ -21,16 +21,19 @@ from chalicelib.services.unit_of_work import retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.audit import Audit
-    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.limits import Logs
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
+
+SMS_LIMITS = "sms limits"  # the shared and the flow's log, forgotten together
+
 
 @dataclass(frozen=True, kw_only=True)
 class CodeSms:
     settings: Settings
     queue: Queue
     uow: UnitOfWork
-    limits: Limits
+    logs: Logs
     audit: Audit
 
     def send(self, code: str, caller: Caller, *, username: str | None = None,
@@ -49,15 +52,12 @@ class CodeSms:
         """The SMS counted at `at` (in the shared and in `flow`'s limit) was not queued:
         forget it, and say so in the trail."""
         def forget(_):
-            logs = self.uow.read(self.limits.read(CODE_SMS, username),
-                                 self.limits.read(flow, username))
-            tx, counted = self.uow.begin(), False
-            for name, log in zip(("shared", "flow"), logs):
-                if at in log.events:
-                    tx.add(name, self.limits.forget(log, at))
-                    counted = True
+            found = self.uow.read(shared=self.logs.read(CODE_SMS, username),
+                                  flow=self.logs.read(flow, username))
+            counted = [self.logs.forget(log, at) for log in (found.shared, found.flow)
+                       if at in log.events]
             if counted:
-                tx.commit()
+                self.uow.begin().add_group(SMS_LIMITS, counted).commit()
         try:
             retrying(forget, retryable=lambda refused: True, tries=3, otherwise=lambda: None)
         except ServiceUnavailable:

@@ -101,7 +101,7 @@ class Delivery:
         if claim is None:
             return "duplicate"
         try:
-            decision = self.limits.hit(SERVICE_SMS, "all", self._now())
+            decision = self.limits.reserve(SERVICE_SMS, "all", self._now())
             if decision.allowed:
                 self.gateway.publish(phone, sms["text"])
         except Exception:

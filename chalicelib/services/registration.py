@@ -15,10 +15,12 @@ transaction that checks the ceiling's lock again.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_REGISTRATION, LOGIN_FAILURES, LOGINS,
-                                      NUMBERS)
+                                      NUMBERS, LimitLog)
 from chalicelib.repositories.limits import Reservation
 from chalicelib.domain import codes, holders as holding, phone as phones
 from chalicelib.domain.account import Account, normalise_username
@@ -27,54 +29,58 @@ from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidCredentia
                                       InvalidRequest, InvalidSession, NotFound,
                                       ServiceUnavailable, TooManyAttempts, TooManyHolders,
                                       TooManyRequests)
-from chalicelib.domain.holders import Holder
 from chalicelib.messages import text
 from chalicelib.domain.events import Caller
-from chalicelib.domain.records import AppEnrolment, PhoneChange, Session, why_not_triable
-from chalicelib.ports import Conflict, Refused
-from chalicelib.services.code_flow import CodeFlow
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.domain.records import AppEnrolment, PhoneChange, Session
+from chalicelib.ports import Clock, Conflict, Refused
+from chalicelib.services.holder_fields import acting_as, shown, subject
+from chalicelib.services.sessions import account_of
+from chalicelib.services.unit_of_work import refused_by, retrying
 
+if TYPE_CHECKING:
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.limits import Counters, Logs
+    from chalicelib.repositories.records import Records
+    from chalicelib.services.code_sms import CodeSms
+    from chalicelib.services.directory_changes import DirectoryChanges
+    from chalicelib.services.notifications import Notifications
+    from chalicelib.services.refusals import Refusals
+    from chalicelib.services.sessions import Sessions
+    from chalicelib.services.unit_of_work import UnitOfWork
+    from chalicelib.settings import Settings
 
-def shown(holder: Holder) -> dict:
-    """A holder as pwreg shows them (SPEC 8 v2): never the whole number."""
-    return {"id": holder.id, "name": holder.name,
-            "phone_masked": phones.masked_national(holder.phone),
-            "authenticator": holder.authenticator is not None}
+# the names of pwreg's writes, as a refusal names them
+SESSION, LOCK, FAILURES = "session", "lock", "failures"
+PHONE_CHANGE, APP_ENROLMENT, SMS_LIMITS = "phone change", "app enrolment", "sms limits"
+ACCOUNT, CODE, NUMBERS_LIMIT = "account", "code", "numbers"
 
 
 def acting(session: Session) -> dict:
     """The audit fields naming the holder a session acts as, if one was verified in it."""
-    if not session.holder_id:
-        return {}
-    return {"holder_id": session.holder_id, "holder_name": session.holder_name}
+    return acting_as(session.holder_id, session.holder_name)
 
 
-def subject(holder: Holder, added: bool = False) -> dict:
-    """The audit fields naming the holder an event is about."""
-    fields = {"subject_id": holder.id, "subject_name": holder.name}
-    return {**fields, "added_by": holder.added_by} if added else fields
+@dataclass(frozen=True, kw_only=True)
+class Registration:
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWork
+    accounts: Accounts
+    records: Records
+    counters: Counters
+    logs: Logs
+    audit: Audit
+    sessions: Sessions
+    refusals: Refusals
+    code_sms: CodeSms
+    notifications: Notifications
+    code_key: Callable[[], bytes]  # read from the secrets on first use
+    directory: DirectoryChanges  # where the password lives: the login's check (SPEC 13)
 
+    def now(self) -> float:
+        return self.clock.now().timestamp()
 
-def live_session(records, secret, now: float) -> Session:
-    """The live pwreg session `secret` names; InvalidSession otherwise."""
-    if not isinstance(secret, str) or not secret:
-        raise InvalidSession()
-    session = records.get(Session, Session.id_of(secret))
-    if not session or not session.is_live(now):
-        raise InvalidSession()
-    return session
-
-
-def account_of(epoch: int, account: Account | None) -> Account:
-    """The session's account, if the session still holds: not disabled, and no password
-    change since the login (which ends every session); InvalidSession otherwise."""
-    if not account or account.disabled or account.session_epoch != epoch:
-        raise InvalidSession()
-    return account
-
-
-class Registration(CodeFlow):
     # -- login -----------------------------------------------------------------------------
 
     def login(self, raw_username, password, caller: Caller) -> dict:
@@ -82,12 +88,12 @@ class Registration(CodeFlow):
         if not isinstance(password, str) or not password:
             raise InvalidRequest(field="password")
         now = self.now()
-        decision = self.limits.hit(LOGINS, "", now, ip=caller.ip)
+        decision = self.counters.reserve(LOGINS, "", now, ip=caller.ip)
         if not decision.allowed:
             self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name)
-        [account] = self.uow.read(self.accounts.read(username))
+        account = self.uow.read(account=self.accounts.read(username)).account
         # Counted before the compare, on the caller's network and on every network's ceiling.
-        reserved = self.limits.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
+        reserved = self.counters.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
         if not reserved.allowed:
             self._refused("login_failures_per_network" if reserved.network
                           else "login_failures_per_username", username, caller, reserved,
@@ -106,7 +112,7 @@ class Registration(CodeFlow):
 
     def _refused(self, limit: str, username: str, caller: Caller, refusal: Reservation,
                  who: str = "", ip: str | None = None):
-        self.note_refusal(limit, username, caller, refusal.window, who=who, ip=ip)
+        self.refusals.note(limit, username, caller, refusal.window, who=who, ip=ip)
         raise TooManyAttempts(retry_after=refusal.retry_after)
 
     def _record_failure(self, username: str, reason: str, reserved: Reservation,
@@ -124,13 +130,13 @@ class Registration(CodeFlow):
             network_until = now + limits.login_lock_seconds if reserved.network_filled else 0.0
             if reserved.filled:
                 window = max(rule.window for rule in limits.login_failures_per_username)
-                tx.add("lock", self.limits.locked_until(LOGIN_FAILURES, username,
+                tx.add(LOCK, self.counters.locked_until(LOGIN_FAILURES, username,
                                                         now + window,
                                                         network_until=network_until))
                 tx.record(self.audit.record("login.locked", username, "locked", caller,
                                              minutes=window // 60, scope="all_networks"))
             elif reserved.network_filled:
-                tx.add("lock", self.limits.network_locked_until(LOGIN_FAILURES, username,
+                tx.add(LOCK, self.counters.network_locked_until(LOGIN_FAILURES, username,
                                                                 network_until))
             if reserved.network_filled:
                 tx.record(self.audit.record("login.locked", username, "locked", caller,
@@ -143,15 +149,14 @@ class Registration(CodeFlow):
         secret = codes.new_secret()
         now = self.now()
         tx = self.uow.begin()
-        tx.add("session", self.records.add(Session(
+        tx.add(SESSION, self.records.add(Session(
             Session.id_of(secret), account.username, account.session_epoch,
             expires_at=now + self.settings.session_seconds)))
         # The attempt was no failure: its reservation goes back, in the same write that
         # checks the lock again (locked while the password was compared: no session).
-        returned = self.limits.returned(reserved, now)
-        tx.add("lock", returned[0])
-        for n, update in enumerate(returned[1:]):
-            tx.add(f"failures {n}", update)
+        returned = self.counters.returned(reserved, now)
+        tx.add(LOCK, returned.if_unlocked)
+        tx.add_group(FAILURES, returned.others)
         tx.record(self.audit.record("login.succeeded", account.username, "success", caller))
         try:
             tx.commit()
@@ -169,19 +174,15 @@ class Registration(CodeFlow):
     # -- the session -----------------------------------------------------------------------
 
     def _session(self, secret) -> Session:
-        return live_session(self.records, secret, self.now())
-
-    @staticmethod
-    def _account_of(epoch: int, account: Account | None) -> Account:
-        return account_of(epoch, account)
+        return self.sessions.live(secret)
 
     def logout(self, secret) -> None:
         if not isinstance(secret, str) or not secret:
             return
         tx = self.uow.begin()
-        tx.add("session", self.records.delete(Session.id_of(secret)))
-        tx.add("phone change", self.records.delete(PhoneChange.id_of(secret)))
-        tx.add("app enrolment", self.records.delete(AppEnrolment.id_of(secret)))
+        tx.add(SESSION, self.records.delete(Session.id_of(secret)))
+        tx.add(PHONE_CHANGE, self.records.delete(PhoneChange.id_of(secret)))
+        tx.add(APP_ENROLMENT, self.records.delete(AppEnrolment.id_of(secret)))
         try:
             tx.commit()
         except (Conflict, Refused):  # no condition to fail here: a conflict
@@ -189,10 +190,11 @@ class Registration(CodeFlow):
 
     # -- a new number ----------------------------------------------------------------------
 
-    def _within(self, log, now: float, username: str, limit: str, caller: Caller) -> None:
+    def _within(self, log: LimitLog, now: float, username: str, limit: str,
+                caller: Caller) -> None:
         decision = log.decide(now)
         if not decision.allowed:
-            self.note_refusal(limit, username, caller, max(r.window for r in log.rules))
+            self.refusals.note(limit, username, caller, max(r.window for r in log.rules))
             raise TooManyRequests(retry_after=decision.retry_after)
 
     def request_holder(self, secret, raw_name, raw_phone, caller: Caller) -> dict:
@@ -209,17 +211,18 @@ class Registration(CodeFlow):
         change_id = PhoneChange.id_of(secret)
 
         def attempt(_):
-            account, sms_log, flow_log, numbers, before = self.uow.read(
-                self.accounts.read(username), self.limits.read(CODE_SMS, username),
-                self.limits.read(CODE_SMS_REGISTRATION, username),
-                self.limits.read(NUMBERS, username),
-                self.records.read(PhoneChange, change_id))
-            account = self._account_of(session.epoch, account)
+            found = self.uow.read(
+                account=self.accounts.read(username), sms=self.logs.read(CODE_SMS, username),
+                flow_sms=self.logs.read(CODE_SMS_REGISTRATION, username),
+                numbers=self.logs.read(NUMBERS, username),
+                before=self.records.read(PhoneChange, change_id))
+            account = account_of(session.epoch, found.account)
+            sms_log, flow_log, before = found.sms, found.flow_sms, found.before
             if (len(account.holders) >= settings.max_holders
                     and all(h.phone != number for h in account.holders)):
                 raise TooManyHolders(max_holders=settings.max_holders)
             now = self.now()
-            self._within(numbers, now, username, "numbers_per_account", caller)
+            self._within(found.numbers, now, username, "numbers_per_account", caller)
             self._within(sms_log, now, username, "sms_per_username", caller)
             self._within(flow_log, now, username, "sms_per_flow", caller)
             # A new code for this session carries the wrong attempts of the one before
@@ -227,21 +230,21 @@ class Registration(CodeFlow):
             attempts = before.attempts if before and not before.used else 0
             code = codes.new_code()
             tx = self.uow.begin()
-            tx.add("phone change", self.records.replace(PhoneChange(
+            tx.add(PHONE_CHANGE, self.records.replace(PhoneChange(
                 change_id, username, number, account.session_epoch, session.expires_at,
                 code_mac=codes.code_mac(self.code_key(), change_id, code), sent_at=now,
                 expires_at=min(now + settings.code.lifetime_seconds, session.expires_at),
                 attempts=attempts, name=name, by_id=session.holder_id,
                 by_name=session.holder_name), before))
-            tx.add("sms limit", self.limits.record(sms_log, now))
-            tx.add("flow sms limit", self.limits.record(flow_log, now))
+            tx.add_group(SMS_LIMITS, [self.logs.record(sms_log, now),
+                                      self.logs.record(flow_log, now)])
             tx.record(self.audit.record("phone.change_requested", username, "code_queued",
                                          caller, phone=number, **acting(session)))
             tx.commit()
             return code, now
 
-        code, now = retrying(attempt, retryable=lambda refused: refused.by in (
-            "sms limit", "flow sms limit", "phone change"), otherwise=self._too_soon)
+        code, now = retrying(attempt, retryable=refused_by(SMS_LIMITS, PHONE_CHANGE),
+                             otherwise=self._too_soon)
         try:
             self.code_sms.send(code, caller, to=number)
         except ServiceUnavailable:
@@ -256,14 +259,14 @@ class Registration(CodeFlow):
     def verify_holder(self, secret, raw_code, caller: Caller) -> dict:
         """Check the code sent to the new number; if right, the person is a holder (the
         same number again: that holder's name is updated), and the session is theirs."""
-        def refused(item, now, max_attempts):
+        def refused(change: PhoneChange | None, why: str) -> None:
             self._session(secret)  # an ended session says so, rather than "code expired"
-            if item:
-                self.audit.write(self.audit.record(
-                    "phone.changed", item["username"], why_not_triable(item, now, max_attempts),
-                    caller, phone=item.get("phone")))
+            if change:
+                self.audit.write(self.audit.record("phone.changed", change.username, why,
+                                                     caller, phone=change.phone))
 
-        change, code, _ = self.spend_session_code(PhoneChange, secret, raw_code, refused)
+        spent = self.sessions.spend_code(PhoneChange, secret, raw_code, refused)
+        change, code = spent.record, spent.code
         max_attempts = self.settings.code.max_attempts
         # the session as it was when it asked (one holder waits at a time per session)
         session = Session(Session.id_of(secret), change.username, change.epoch,
@@ -293,9 +296,9 @@ class Registration(CodeFlow):
         name = change.name or holding.MIGRATED_NAME
 
         def attempt(_):
-            account, numbers = self.uow.read(self.accounts.read(username),
-                                              self.limits.read(NUMBERS, username))
-            account = self._account_of(change.epoch, account)
+            found = self.uow.read(account=self.accounts.read(username),
+                                  numbers=self.logs.read(NUMBERS, username))
+            account, numbers = account_of(change.epoch, found.account), found.numbers
             moment = self.clock.now()
             now = moment.timestamp()
             self._within(numbers, now, username, "numbers_per_account", caller)
@@ -308,12 +311,12 @@ class Registration(CodeFlow):
             holders = [holder if h.id == holder.id else h for h in added.holders]
             updated = account.with_holders(holders)
             updated.lang = caller.lang
-            actor = acting(session) or {"holder_id": holder.id, "holder_name": holder.name}
+            actor = acting(session) or acting_as(holder.id, holder.name)
             tx = self.uow.begin()
-            tx.add("account", self.accounts.save(updated, account.version))
-            tx.add("code", self.records.use(change, now))
-            tx.add("numbers", self.limits.record(numbers, now))
-            tx.add("session", self.records.name_session(session, holder.id, holder.name))
+            tx.add(ACCOUNT, self.accounts.save(updated, account.version))
+            tx.add(CODE, self.records.use(change, now))
+            tx.add(NUMBERS_LIMIT, self.logs.record(numbers, now))
+            tx.add(SESSION, self.records.name_session(session, holder.id, holder.name))
             tx.record(self.audit.record(
                 "holder.added", username, "success" if added.new else "renamed", caller,
                 phone=change.phone, **actor, **subject(holder, added=added.new),
@@ -321,15 +324,15 @@ class Registration(CodeFlow):
             try:
                 tx.commit()
             except Refused as refused:
-                if refused.by == "code":
+                if refused.by == CODE:
                     raise CodeExpired() from None
-                if refused.by == "session":
+                if refused.by == SESSION:
                     raise InvalidSession() from None
                 raise
             result = replace(added, holders=updated.holders, holder=holder)
-            return updated, result, actor["holder_name"]
+            return updated, result, holder.name if not session.holder_id else session.holder_name
 
-        return retrying(attempt, retryable=lambda refused: refused.by in ("account", "numbers"))
+        return retrying(attempt, retryable=refused_by(ACCOUNT, NUMBERS_LIMIT))
 
     # -- remove a holder -------------------------------------------------------------------
 
@@ -343,18 +346,18 @@ class Registration(CodeFlow):
         username = session.username
 
         def attempt(_):
-            account = self._account_of(session.epoch, self.accounts.get(username))
+            account = account_of(session.epoch, self.accounts.get(username))
             rest, gone = holding.remove(account.holders, holder_id)
             updated = account.with_holders(rest)
             tx = self.uow.begin()
-            tx.add("account", self.accounts.save(updated, account.version))
+            tx.add(ACCOUNT, self.accounts.save(updated, account.version))
             tx.record(self.audit.record("holder.removed", username, "success", caller,
                                          phone=gone.phone, **acting(session),
                                          **subject(gone)))
             tx.commit()
             return updated, gone
 
-        account, gone = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        account, gone = retrying(attempt, retryable=refused_by(ACCOUNT))
         by = session.holder_name or text("sms.by_login", account.lang)
         self.notifications.holder_changed(
             "removed", username, gone, [h.phone for h in account.holders] + [gone.phone],

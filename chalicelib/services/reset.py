@@ -33,27 +33,51 @@ app gets a challenge that never yields a token, whose wrong codes count against 
 as any holder's do: only someone with a holder's number reaches that counter (SPEC 11), and
 the pause comes alike whether or not the holder has an app. The token carries the app's
 nonce: `complete` refuses it if the holder's app was removed or replaced since.
+
+The SMS and the app are two `CodeChannel`s (ports.py, services/channels.py), picked per
+request by the challenge's `channel`: each issues what a challenge stores and checks a code.
+What a start or resend sends, counts and records is decided by `domain/sending.decide` from
+what it read; `_send_code` reads, decides, and writes what was decided.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, RESENDS,
-                                      RESET_STARTS, VERIFIES, WRONG_CODES)
-from chalicelib.repositories.limits import Reservation
-from chalicelib.domain import authenticator, codes, phone as phones, policy
+                                      RESET_STARTS, VERIFIES, WRONG_CODES, Counter, LimitLog)
+from chalicelib.domain import codes, phone as phones, policy
 from chalicelib.domain.account import Account, in_history, normalise_username
 from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidPhone,
                                       InvalidRequest, PasswordRejected, PhoneNotAllowed,
                                       ResendTooSoon, ServiceUnavailable, TokenExpired,
                                       TooManyRequests)
 from chalicelib.domain.events import Caller
-from chalicelib.domain.records import (APP, CHANNELS, SMS, ResetChallenge, ResetToken,
-                                       why_not_triable)
-from chalicelib.ports import Conflict, Refused
-from chalicelib.services.code_flow import CodeFlow
-from chalicelib.services.unit_of_work import TRIES, retrying
+from chalicelib.domain.holders import Holder
+from chalicelib.domain.records import CHANNELS, SMS, ResetChallenge, ResetToken
+from chalicelib.domain.sending import Seen, Sending, decide
+from chalicelib.ports import Clock, CodeChannel, Conflict, Hasher, PasswordStore, Refused
+from chalicelib.repositories.limits import Reservation
+from chalicelib.repositories.records import NotTriable
+from chalicelib.services.unit_of_work import TRIES, Attempt, refused_by, retrying
+
+if TYPE_CHECKING:
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.records import Records
+    from chalicelib.services.code_sms import CodeSms
+    from chalicelib.services.directory_changes import DirectoryChanges
+    from chalicelib.services.notifications import Notifications
+    from chalicelib.services.refusals import Refusals
+    from chalicelib.services.unit_of_work import UnitOfWork
+    from chalicelib.settings import Settings
+
+# the names of a reset's writes, as a refusal names them
+CHALLENGE, TOKEN, REPLAY, PAUSE = "challenge", "token", "replay", "pause"
+WRONG_CODES_BACK, NETWORK, SMS_LIMITS = "wrong codes", "network", "sms limits"
 
 
 def required_text(value, name: str) -> str:
@@ -99,7 +123,38 @@ def by_holder(token: ResetToken) -> dict:
     return {"holder_id": token.holder_id, "holder_name": token.holder_name}
 
 
-class Reset(CodeFlow):
+@dataclass(frozen=True)
+class _Sent:
+    """A start's or resend's change, committed: the `code` to queue (None: no SMS), when,
+    the SMS limit to note as refused, and the holder the SMS goes to ("": none)."""
+
+    code: str | None
+    now: float
+    refused_limit: str | None
+    holder_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reset:
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWork
+    accounts: Accounts
+    records: Records
+    limits: Limits  # counters and logs (`complete` clears the login lock)
+    audit: Audit
+    refusals: Refusals
+    channels: Mapping[str, CodeChannel]  # by the name a challenge keeps (services/channels.py)
+    code_sms: CodeSms
+    # `complete`'s own (SPEC 3, 13): the password's rules and where it lives
+    notifications: Notifications
+    hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
+    passwords: Callable[[], PasswordStore]
+    directory: DirectoryChanges
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
     # -- start and resend ------------------------------------------------------------------
 
     def start(self, raw_username, raw_phone, caller: Caller, channel=None) -> dict:
@@ -135,21 +190,23 @@ class Reset(CodeFlow):
         self._send_code(challenge, caller, first=False)
         return self._answer(secret)
 
-    def _per_network(self, counter, username: str | None, caller: Caller, now: float):
+    def _per_network(self, counter: Counter, username: str | None, caller: Caller,
+                     now: float) -> None:
         """Count the request against the client network's limit; 429 if it is spent."""
-        decision = self.limits.hit(counter, "", now, ip=caller.ip)
+        decision = self.limits.reserve(counter, "", now, ip=caller.ip)
         if not decision.allowed:
-            self.note_refusal(counter.setting, username, caller, decision.window,
-                              who=counter.name, ip=caller.ip)
+            self.refusals.note(counter.setting, username, caller, decision.window,
+                               who=counter.name, ip=caller.ip)
             raise TooManyRequests(retry_after=decision.retry_after)
 
-    def _network_refused(self, counter, username: str, caller: Caller, now: float):
+    def _network_refused(self, counter: Counter, username: str, caller: Caller,
+                         now: float) -> None:
         """A transaction's count on the network's limit was refused: 429, unless only old
         slices held the room (dropped now: the caller builds the transaction again)."""
         refusal = self.limits.refusal_of(counter, "", now, ip=caller.ip)
         if refusal is not None:
-            self.note_refusal(counter.setting, username, caller, refusal.window,
-                              who=counter.name, ip=caller.ip)
+            self.refusals.note(counter.setting, username, caller, refusal.window,
+                               who=counter.name, ip=caller.ip)
             raise TooManyRequests(retry_after=refusal.retry_after)
 
     def _answer(self, secret: str) -> dict:
@@ -163,114 +220,97 @@ class Reset(CodeFlow):
         SMS now: then the challenge is stored (or kept) all the same, and nothing is sent.
         The last try sends nothing, so that it cannot lose to the SMS limit: never answer
         with a challenge that was not stored. A start names the holder by `phone`; a resend
-        goes to the challenge's holder if they still are one.
+        goes to the challenge's holder if they still are one. Each try reads, decides
+        (domain/sending.py) and writes; the challenge's channel issues the code."""
+        channel = self.channels[challenge.channel]
+        sent = retrying(lambda try_: self._send_once(challenge, channel, caller, first, phone,
+                                                     try_),
+                        retryable=refused_by(SMS_LIMITS, NETWORK), tries=TRIES + 1)
+        if sent.refused_limit:
+            self.refusals.note(sent.refused_limit, challenge.username, caller,
+                               self.settings.code.resend_after_seconds, outcome="no_sms")
+        if sent.code is not None:
+            self._queue(challenge, sent.code, sent, caller, first)
 
-        An app challenge (SPEC 12) makes the same reads and the same kind of writes with no
-        SMS and no SMS limit counted: it notes the holder's app as it is (none: ""), and a
-        resend of it renews the challenge's time as a resent code would."""
+    def _send_once(self, challenge: ResetChallenge, channel: CodeChannel, caller: Caller,
+                   first: bool, phone: str | None, try_: Attempt) -> _Sent:
         username = challenge.username
-        app = challenge.channel == APP
+        found = self.uow.read(
+            account=self.accounts.read(username),
+            sms=self.limits.read(CODE_SMS, username),
+            flow_sms=self.limits.read(CODE_SMS_RESET, username),
+            stand_in_sms=self.limits.read(CODE_SMS, stand_in(username)),
+            stand_in_flow_sms=self.limits.read(CODE_SMS_RESET, stand_in(username)),
+            pause=self.limits.lock_read(WRONG_CODES, username))
+        holder = holder_of(found.account, phone if first else None,
+                           None if first else challenge.holder_id)
+        # without a holder, the same writes on the stand-in's limits
+        shared, flow = (found.sms, found.flow_sms) if holder else \
+            (found.stand_in_sms, found.stand_in_flow_sms)
+        now = self.now()
+        if holder and first:
+            challenge = replace(challenge, holder_id=holder.id, holder_name=holder.name)
+        issue = channel.issue(challenge, holder, now, self.settings.code.lifetime_seconds)
+        sending = decide(Seen(
+            first=first, holder=holder is not None, has_app=bool(holder and holder.app_nonce),
+            by_sms=channel.sends, paused=found.pause.locked(now),
+            per_flow=flow.decide(now), per_username=shared.decide(now), last_try=try_.last))
+        self._write_sending(challenge, issue.challenge, sending, (shared, flow), holder,
+                            caller, now)
+        return _Sent(issue.code if sending.send else None, now, sending.refused_limit,
+                     holder.id if holder else "")
 
-        def attempt(try_):
-            (account, sms_log, flow_log, other_sms_log, other_flow_log,
-             pause) = self.uow.read(
-                self.accounts.read(username),
-                self.limits.read(CODE_SMS, username), self.limits.read(CODE_SMS_RESET, username),
-                self.limits.read(CODE_SMS, stand_in(username)),
-                self.limits.read(CODE_SMS_RESET, stand_in(username)),
-                self.limits.lock_read(WRONG_CODES, username))
-            holder = holder_of(account, phone if first else None,
-                               None if first else challenge.holder_id)
-            if holder is None:  # the same writes, on the stand-in's limits
-                sms_log, flow_log = other_sms_log, other_flow_log
-            now = self.now()
-            paused = pause.locked(now)
-            limited = None if app else next(
-                (name for name, log in (("sms_per_flow", flow_log),
-                                        ("sms_per_username", sms_log))
-                 if not log.decide(now).allowed), None)
-            allowed = limited is None
-            send = not app and allowed and not paused and not try_.last
-            code = codes.new_code()
-            named = challenge
-            if holder and first:
-                named = replace(named, holder_id=holder.id, holder_name=holder.name)
-            if app:
-                named = replace(named, app_nonce=holder.app_nonce if holder else "")
-            tx = self.uow.begin()
-            tx.add("challenge", self._challenge_write(named, code, now,
-                                                      send or (app and not paused), first,
-                                                      void=paused))
-            if not first:  # a resend counts against its network only if it happens
-                for n, write in enumerate(self.limits.counting_writes(RESENDS, "", now,
-                                                                      ip=caller.ip)):
-                    tx.add(f"network {n}", write)
-            if send:
-                tx.add("sms limit", self.limits.record(sms_log, now))
-                tx.add("flow sms limit", self.limits.record(flow_log, now))
-            if holder is None:
-                outcome = "no_holder"
-            elif app:
-                outcome = "app" if holder.app_nonce else "no_app"
-            else:
-                outcome = "code_queued" if send else "no_sms"
-            tx.record(self.audit.record(
-                "reset.requested", username, outcome, caller, channel=challenge.channel,
-                resend=not first, phone=holder.phone if holder else None,
-                holder_id=holder.id if holder else None,
-                holder_name=holder.name if holder else None))
-            if paused:
-                tx.record(self.audit.record("reset.paused", username, "no_sms", caller))
-            try:
-                tx.commit()
-            except Refused as refused:
-                if refused.by == "challenge":  # resent or used since it was read
-                    raise ResendTooSoon(
-                        retry_after=self.settings.code.resend_after_seconds) from None
-                if refused.by.startswith("network"):
-                    self._network_refused(RESENDS, username, caller, now)
-                raise
-            return ((code if send else None), now, (None if paused or not holder else limited),
-                    holder.id if holder else "")
+    def _write_sending(self, challenge: ResetChallenge, issued: ResetChallenge,
+                       sending: Sending, sms_logs: tuple[LimitLog, ...],
+                       holder: Holder | None, caller: Caller, now: float) -> None:
+        """Write what `sending` says: the challenge (stored, or renewed, or kept), the
+        counts, the trail."""
+        username = challenge.username
+        tx = self.uow.begin()
+        if not sending.resend:  # with no SMS (and always for the app), a code nobody knows
+            tx.add(CHALLENGE, self.records.add(replace(issued, sent_at=now,
+                                                       void=sending.void)))
+        else:  # a resend counts against its network only if it happens
+            tx.add(CHALLENGE, self.records.resent(challenge, issued, now, renew=sending.renew,
+                                                  void=sending.void))
+            tx.add_group(NETWORK, self.limits.counting_writes(RESENDS, "", now, ip=caller.ip))
+        if sending.send:
+            tx.add_group(SMS_LIMITS, [self.limits.record(log, now) for log in sms_logs])
+        tx.record(self.audit.record(
+            "reset.requested", username, sending.outcome, caller, channel=challenge.channel,
+            resend=sending.resend, phone=holder.phone if holder else None,
+            holder_id=holder.id if holder else None,
+            holder_name=holder.name if holder else None))
+        if sending.void:
+            tx.record(self.audit.record("reset.paused", username, "no_sms", caller))
+        try:
+            tx.commit()
+        except Refused as refused:
+            if refused.by == CHALLENGE:  # resent or used since it was read
+                raise ResendTooSoon(
+                    retry_after=self.settings.code.resend_after_seconds) from None
+            if refused.by == NETWORK:
+                self._network_refused(RESENDS, username, caller, now)
+            raise
 
-        code, now, limited, holder_id = retrying(
-            attempt, retryable=lambda refused: refused.by in ("sms limit", "flow sms limit")
-            or refused.by.startswith("network"), tries=TRIES + 1)
-        if limited:
-            self.note_refusal(limited, username, caller,
-                              self.settings.code.resend_after_seconds, outcome="no_sms")
-        if code is None:
-            return
+    def _queue(self, challenge: ResetChallenge, code: str, sent: _Sent, caller: Caller,
+               first: bool) -> None:
+        username = challenge.username
         try:
             # The worker looks the holder's number up (none: dropped, as an unknown
             # username's code is), so this is the same work whoever the number is.
             self.code_sms.send(code, caller, username=username, event="reset.code_sent",
-                               holder=holder_id)
+                               holder=sent.holder_id)
         except ServiceUnavailable:
             # Saved but not on its way: a resend must be allowed again at once, and the SMS
             # must not count, so that the user's retry gets a code.
             if not first:
                 try:
-                    self.records.unsend(challenge, now)
+                    self.records.unsend(challenge, sent.now)
                 except (Refused, ServiceUnavailable):
                     pass
-            self.code_sms.take_back(username, now, caller, CODE_SMS_RESET)
+            self.code_sms.take_back(username, sent.now, caller, CODE_SMS_RESET)
             raise
-
-    def _challenge_write(self, challenge: ResetChallenge, code: str, now: float, renew: bool,
-                         first: bool, void: bool):
-        mac = codes.code_mac(self.code_key(), challenge.id, code)
-        expires = now + self.settings.code.lifetime_seconds
-        if first:
-            # With no SMS (and always for the app), the stored code is one nobody was told.
-            return self.records.add(replace(challenge, code_mac=mac, sent_at=now,
-                                             expires_at=expires, void=void))
-        app_nonce = challenge.app_nonce if challenge.channel == APP else None
-        if renew:
-            return self.records.resent(challenge, now, code_mac=mac, expires_at=expires,
-                                       app_nonce=app_nonce)
-        # the code sent before stays valid (unless paused: then nothing from it ever is)
-        return self.records.resent(challenge, now, void=void, app_nonce=app_nonce)
 
     # -- verify ----------------------------------------------------------------------------
 
@@ -279,21 +319,9 @@ class Reset(CodeFlow):
         if not isinstance(raw_code, str):
             raise InvalidRequest(field="code")
         code = raw_code.strip()
-        max_attempts = self.settings.code.max_attempts
-        cid = ResetChallenge.id_of(secret)
         now = self.now()
         self._per_network(VERIFIES, None, caller, now)
-        try:
-            challenge = self.records.spend_attempt(ResetChallenge, cid, now, max_attempts)
-        except Refused as refused:
-            if refused.item and refused.item.get("kind") == ResetChallenge.KIND:
-                self.audit.write(self.audit.record(
-                    "reset.code_failed", refused.item["username"],
-                    why_not_triable(refused.item, now, max_attempts), caller,
-                    channel=refused.item.get("channel", SMS)))
-            raise ChallengeExpired() from None
-        if challenge is None:
-            raise ChallengeExpired()
+        challenge = self._spend_attempt(ResetChallenge.id_of(secret), caller, now)
         username = challenge.username
         if challenge.void:
             self._paused(challenge, caller)
@@ -304,20 +332,12 @@ class Reset(CodeFlow):
         reserved = self.limits.reserve(WRONG_CODES, subject, now)
         if not reserved.allowed:
             self._paused(challenge, caller)
-        attempts_left = max(0, max_attempts - challenge.attempts)
-        step = None
-        if challenge.channel == APP:
-            step = self._app_step(challenge, code, now)
-            matches = step is not None and bool(challenge.app_nonce)
-        else:
-            matches = codes.looks_like_code(code) and codes.code_matches(
-                self.code_key(), cid, code, challenge.code_mac)
-        outcome = ("no_holder" if not challenge.holder_id else
-                   "no_app" if challenge.channel == APP and not challenge.app_nonce else
-                   "wrong_code")
-        if matches and challenge.holder_id:  # no holder: nobody was sent it, never right
+        attempts_left = max(0, self.settings.code.max_attempts - challenge.attempts)
+        proof = self.channels[challenge.channel].check(challenge, code, now)
+        outcome = proof.wrong if challenge.holder_id else "no_holder"
+        if proof.right and challenge.holder_id:  # no holder: nobody was sent it, never right
             try:
-                return self._issue_token(challenge, reserved, caller, step)
+                return self._issue_token(challenge, reserved, caller, proof.step)
             except _Replayed:  # the app's code was used before: a wrong code
                 outcome = "replayed"
         self._count_wrong_code(subject, reserved, attempts_left, caller,
@@ -325,21 +345,27 @@ class Reset(CodeFlow):
                                outcome=outcome, channel=challenge.channel)
         raise InvalidCode(attempts_left=attempts_left)
 
-    def _app_step(self, challenge: ResetChallenge, code: str, now: float) -> int | None:
-        """The time step `code` is right for by the app of the challenge's holder (SPEC 12),
-        None if it is for none. Without an app (no holder, or a holder without one) the code
-        is compared all the same, with a secret nobody has: the same work in every case."""
-        secret = authenticator.secret_for(self.authenticator_key(),
-                                          challenge.app_nonce or "~" + challenge.id)
-        if not codes.looks_like_code(code):
-            return None
-        return authenticator.accepted_step(secret, code, now)
+    def _spend_attempt(self, challenge_id: str, caller: Caller, now: float) -> ResetChallenge:
+        """One attempt spent on the challenge before its code is compared; 410 (and the
+        reason in its username's trail) when it cannot be tried."""
+        try:
+            challenge = self.records.spend_attempt(ResetChallenge, challenge_id, now,
+                                                   self.settings.code.max_attempts)
+        except NotTriable as refused:
+            if refused.record:
+                self.audit.write(self.audit.record(
+                    "reset.code_failed", refused.record.username, refused.why, caller,
+                    channel=refused.record.channel))
+            raise ChallengeExpired() from None
+        if challenge is None:
+            raise ChallengeExpired()
+        return challenge
 
     def _paused(self, challenge: ResetChallenge, caller: Caller):
         """The answer to every code, right or wrong, while the username is paused: the code
         is not compared, and the challenge is void for good."""
         tx = self.uow.begin()
-        tx.add("challenge", self.records.void(challenge))
+        tx.add(CHALLENGE, self.records.void(challenge))
         tx.record(self.audit.record("reset.code_failed", challenge.username, "paused", caller,
                                      channel=challenge.channel))
         try:
@@ -357,19 +383,18 @@ class Reset(CodeFlow):
         now = self.now()
         lifetime = self.settings.reset_token_seconds
         tx = self.uow.begin()
-        tx.add("challenge", self.records.use(challenge, now))
-        tx.add("token", self.records.add(ResetToken(
+        tx.add(CHALLENGE, self.records.use(challenge, now))
+        tx.add(TOKEN, self.records.add(ResetToken(
             ResetToken.id_of(secret), username, expires_at=now + lifetime,
             holder_id=challenge.holder_id, holder_name=challenge.holder_name,
             app_nonce=challenge.app_nonce if step is not None else "")))
         if step is not None:
-            tx.add("replay", self.records.accepted_step(challenge.holder_id, step))
+            tx.add(REPLAY, self.records.accepted_step(challenge.holder_id, step))
         # A right code is no wrong code: its reservation goes back, in the same write that
         # checks the pause again (paused while the code was compared: no token).
         returned = self.limits.returned(reserved, now)
-        tx.add("pause", returned[0])
-        for n, update in enumerate(returned[1:]):
-            tx.add(f"wrong codes {n}", update)
+        tx.add(PAUSE, returned.if_unlocked)
+        tx.add_group(WRONG_CODES_BACK, returned.others)
         tx.record(self.audit.record("reset.code_verified", username, "success", caller,
                                      channel=challenge.channel,
                                      holder_id=challenge.holder_id,
@@ -377,9 +402,9 @@ class Reset(CodeFlow):
         try:
             tx.commit()
         except Refused as refused:
-            if refused.by == "pause":
+            if refused.by == PAUSE:
                 self._paused(challenge, caller)
-            if refused.by == "replay":
+            if refused.by == REPLAY:
                 raise _Replayed() from None
             raise ChallengeExpired() from None  # used in parallel
         except Conflict:
@@ -401,7 +426,7 @@ class Reset(CodeFlow):
             tx.record(self.audit.record("reset.code_failed", username, outcome, caller,
                                          channel=channel, attempts_left=attempts_left))
             if reserved.filled:
-                tx.add("pause", self.limits.locked_until(
+                tx.add(PAUSE, self.limits.locked_until(
                     WRONG_CODES, subject, now + limits.reset_pause_seconds))
                 if holder:
                     tx.record(self.audit.record("reset.paused", username, "paused", caller))

@@ -1,56 +1,90 @@
 """The unit of work: the writes of one change, each under a name, committed all or none.
 
     tx = uow.begin()
-    tx.add("challenge", records.use(challenge, now))
-    tx.add("token", records.add(token))
+    tx.add(CHALLENGE, records.use(challenge, now))
+    tx.add(TOKEN, records.add(token))
+    tx.add_group(NETWORK, limits.counting_writes(RESENDS, "", now, ip=ip))
     tx.record(audit.record("reset.code_verified", ...))
-    tx.commit()          # Refused(by="challenge") if the code was used first
+    tx.commit()          # Refused(by=CHALLENGE) if the code was used first
 
-A refusal names the operation whose condition failed, never a position, so adding an
-operation changes nothing for the others. The audit records of the change are written in
-the same transaction and logged only once it has succeeded.
+A refusal names the operation, or the group of operations, whose condition failed, never a
+position, so adding an operation changes nothing for the others. A use case names its
+writes by constants of its module and compares `Refused.by` with those. The audit records
+of the change are written in the same transaction (the group `AUDIT`) and logged only once
+it has succeeded.
+
+Reads are named too: `uow.read(account=…, pause=…)` reads in one batch and answers each
+value by its name.
 
 `retrying` is the one optimistic-retry loop: build the change from a fresh read, commit,
-and on a conflict (or a refusal the caller calls retryable) read and build again.
+and on a conflict (or a refusal the caller calls retryable, e.g. `refused_by(ACCOUNT)`)
+read and build again.
 """
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.ports import Conflict, Read, Refused, Store, Write
 
 T = TypeVar("T")
 TRIES = 8
+AUDIT = "audit"  # the group of a change's audit records
 
 
 class Tx:
     def __init__(self, store: Store, audit):
         self._store = store
         self._audit = audit
-        self._writes: dict[str, Write] = {}
+        self._writes: list[tuple[str, Write]] = []
+        self._names: set[str] = set()
         self._records: list[dict] = []
 
+    def _named(self, name: str) -> None:
+        if name in self._names or name == AUDIT:
+            raise ValueError(f"two writes or groups named {name!r} in one unit of work")
+        self._names.add(name)
+
     def add(self, name: str, write: Write) -> "Tx":
-        if name in self._writes:
-            raise ValueError(f"two writes named {name!r} in one unit of work")
-        self._writes[name] = write
+        """One write under its own name: `Refused.by == name` when its condition fails."""
+        self._named(name)
+        self._writes.append((name, write))
+        return self
+
+    def add_group(self, name: str, writes: Iterable[Write]) -> "Tx":
+        """Several writes of one kind (a counter's rules, a lock's items) under one name: a
+        refusal of any of them is `Refused.by == name`. An empty group adds nothing."""
+        self._named(name)
+        self._writes.extend((name, write) for write in writes)
         return self
 
     def record(self, *records: dict) -> "Tx":
-        for record in records:
-            self._records.append(record)
-            self.add(f"audit{len(self._records)}", self._audit.put(record))
+        """Audit records written with the change (the group `AUDIT`) and logged after it."""
+        self._records.extend(records)
         return self
 
     def commit(self) -> None:
-        self._store.commit(list(self._writes.items()))
+        self._store.commit(self._writes + [(AUDIT, self._audit.put(record))
+                                           for record in self._records])
         for record in self._records:
             self._audit.emit(record)
+
+
+class Found:
+    """What a batch of named reads found, by the names they were given: `found.account`."""
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class UnitOfWork:
@@ -65,10 +99,29 @@ class UnitOfWork:
         """One conditional write on its own (Refused if its condition fails)."""
         self._store.write(write)
 
-    def read(self, *reads: Read) -> list:
-        """Several items in one strongly consistent batch, each as its repository makes it."""
-        found = self._store.get_many([(read.table, read.key) for read in reads])
-        return [read.parse(item) for read, item in zip(reads, found)]
+    @overload
+    def read(self, **named: Read) -> Found: ...
+
+    @overload
+    def read(self, *reads: Read) -> list: ...
+
+    def read(self, *reads: Read, **named: Read):
+        """Several items in one strongly consistent batch, each as its repository makes it:
+        by the names given (`uow.read(account=accounts.read(u), pause=…).account`), or, for
+        a batch of reads of one kind (one subject's counters, say), a list in their order."""
+        if reads and named:
+            raise ValueError("a batch of reads is named or listed, not both")
+        wanted = list(named.values()) or list(reads)
+        found = [read.parse(item) for read, item in zip(wanted, self._store.get_many(
+            [(read.table, read.key) for read in wanted]))]
+        if named:
+            return Found(dict(zip(named, found)))
+        return found
+
+
+def refused_by(*names: str) -> Callable[[Refused], bool]:
+    """`retryable` for `retrying`: a refusal by one of these writes or groups."""
+    return lambda refused: refused.by in names
 
 
 @dataclass(frozen=True)

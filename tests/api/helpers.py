@@ -125,7 +125,7 @@ def give_app(portal, now, username=USERNAME, phone=PHONE) -> str:
                                      if holder.phone == phone else holder
                                      for holder in account.holders])
     portal.uow.write(portal.accounts.save(updated, account.version))
-    return authenticator.secret_for(portal.reset.authenticator_key(), nonce)
+    return authenticator.secret_for(portal.authenticators.authenticator_key(), nonce)
 
 
 def grouped(secret: str) -> str:

@@ -1,0 +1,27 @@
+"""How pwreg shows a holder, and the audit fields that name who acted and whom an event is
+about (SPEC 8 v2, 11): shared by services/registration.py and authenticator_enrolment.py.
+"""
+from __future__ import annotations
+
+from chalicelib.domain import phone as phones
+from chalicelib.domain.holders import Holder
+
+
+def shown(holder: Holder) -> dict:
+    """A holder as pwreg shows them (SPEC 8 v2): never the whole number."""
+    return {"id": holder.id, "name": holder.name,
+            "phone_masked": phones.masked_national(holder.phone),
+            "authenticator": holder.authenticator is not None}
+
+
+def acting_as(holder_id: str, holder_name: str) -> dict:
+    """The audit fields naming the holder who acted (none: a login alone names nobody)."""
+    if not holder_id:
+        return {}
+    return {"holder_id": holder_id, "holder_name": holder_name}
+
+
+def subject(holder: Holder, added: bool = False) -> dict:
+    """The audit fields naming the holder an event is about."""
+    fields = {"subject_id": holder.id, "subject_name": holder.name}
+    return {**fields, "added_by": holder.added_by} if added else fields
