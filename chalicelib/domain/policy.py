@@ -55,8 +55,9 @@ _IGNORABLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u
     | frozenset(map(chr, range(0xE0100, 0xE01F0)))
 _DROPPED = frozenset(("Mn", "Me", "Cf"))  # diacritics (after NFD), format characters
 _COMMON_WORDS = Path(__file__).with_name("common_words.txt.gz")
-# What may stand before and after a common word: digits, a year, punctuation, spaces.
-_AROUND_A_WORD = string.digits + string.punctuation + " "
+# What may stand before and after a common word: digits, a year, spaces, and every
+# punctuation mark and symbol of Unicode (`§`, `¡`, `«`, `¿`, `€`), not ASCII's alone.
+_AROUND_A_WORD = ("N", "P", "S", "Z")  # the first letter of a Unicode category
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -138,11 +139,21 @@ def common_words() -> frozenset[str]:
     return frozenset(text.split())
 
 
+def _strip_around(text: str) -> str:
+    """`text` without the digits, spaces, punctuation and symbols before and after it."""
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start])[0] in _AROUND_A_WORD:
+        start += 1
+    while end > start and unicodedata.category(text[end - 1])[0] in _AROUND_A_WORD:
+        end -= 1
+    return text[start:end]
+
+
 def is_common_word_with_digits(password: str) -> bool:
     """`Sommar2024`, `Vinter2025!`, `!!Fotboll123`: a common word or name with only digits,
     a year, punctuation or spaces before or after it. A word written in leetspeak is the
     word (`S0mmar2024`). `Sommar-Regn-Tuva7` is three words, not one."""
-    word = fold(password).strip(_AROUND_A_WORD).translate(_LEETSPEAK)
+    word = _strip_around(fold(password)).translate(_LEETSPEAK)
     return bool(_WORD.fullmatch(word)) and word in common_words()
 
 

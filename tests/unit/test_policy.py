@@ -161,6 +161,22 @@ def test_a_common_word_or_name_with_digits_or_punctuation_around_it_is_common(pa
     assert broken(password) == ["common"]
 
 
+# Issue 21, point 4: accepted while the rule stripped ASCII punctuation only.
+@pytest.mark.parametrize("password", ["Sommar2024§", "§Sommar2024", "Fotboll123§", "Vinter2025¡",
+                                      "Januari2026«", "Sommar2024¿", "»Vinter2025«",
+                                      "Sommar2024€", "Fotboll123\u2014"])
+def test_a_common_word_with_any_unicode_punctuation_or_symbol_around_it_is_common(password):
+    assert broken(password) == broken(password.replace("§", "!").replace("¡", "!")
+                                      .replace("«", "!").replace("»", "!")
+                                      .replace("¿", "!").replace("€", "!")
+                                      .replace("\u2014", "!")) == ["common"]
+    assert policy.text_key(broken(password)[0]) == "rule.common_word"
+
+
+def test_letters_around_a_common_word_still_make_it_no_common_word():
+    assert "common" not in broken("Xq§Sommar2024") and "common" not in broken("Sommar2024§Xq")
+
+
 def test_the_common_word_rule_tells_why_in_its_own_words():
     (rule,) = broken("Sommar2024!")
     assert rule == "common" and policy.text_key(rule) == "rule.common_word"
