@@ -84,7 +84,8 @@ class Registration(CodeFlow):
         now = self.now()
         decision = self.limits.hit(LOGINS, "", now, ip=caller.ip)
         if not decision.allowed:
-            self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name)
+            self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name,
+                          ip=caller.ip)  # once per network and window, not per service
         [account] = self.uow.read(self.accounts.read(username))
         # Counted before the compare, on the caller's network and on every network's ceiling.
         reserved = self.limits.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
