@@ -203,7 +203,7 @@ class Registration(CodeFlow):
         session = self._session(secret)
         if not isinstance(raw_phone, str):
             raise InvalidRequest(field="phone")
-        name = holding.normalise_name(raw_name)
+        name = holding.normalise_name(raw_name, self.settings.reserved_names)
         settings = self.settings
         number = phones.parse(raw_phone, settings.allowed_countries)
         username = session.username

@@ -5,7 +5,42 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import PASSWORD, complete, login, reset_token
+from tests.api.helpers import (NEW_PHONE, PASSWORD, complete, login, request_phone,
+                               reset_token, scan, session_of, verify_phone)
+
+# -- 3: a holder's name is a name --------------------------------------------------------------
+
+ATTACK_3 = ["Konto spärras! Ring 0701234567 el. https://orebro-it.se", "support"]
+
+
+@pytest.mark.parametrize("name", ATTACK_3)
+def test_a_name_that_is_no_persons_name_is_refused_as_an_empty_one_and_nothing_is_sent(
+        world, client, name):
+    world.create_account()
+    session = session_of(client)
+    before = scan(world, world.settings.challenges_table), world.sent()
+    empty = request_phone(client, session, NEW_PHONE, name="")  # refused since version 2
+    attack = request_phone(client, session, NEW_PHONE, name=name)
+    assert (attack.status_code, attack.json_body) == (empty.status_code, empty.json_body)
+    assert attack.status_code == 400 and attack.json_body["error"]["code"] == "invalid_name"
+    assert "bokstäver" in attack.json_body["error"]["message"]  # it says what a name holds
+    world.deliver()
+    assert (scan(world, world.settings.challenges_table), world.sent()) == before
+    assert world.codes_sent_to(NEW_PHONE) == []
+    assert [h.name for h in world.portal.accounts.get("hemtjanstab").holders] == [
+        "Registrerat nummer"]
+
+
+def test_the_others_read_a_new_holders_name_quoted_after_the_facts(world, client):
+    world.create_account()
+    session = session_of(client)
+    assert request_phone(client, session, NEW_PHONE, name="Anna Andersson").status_code == 202
+    assert verify_phone(client, session, world.last_code(NEW_PHONE)).status_code == 200
+    world.deliver()
+    [notice] = [text for to, text in world.sent() if to == "+46701234567"]
+    assert notice.startswith("Numret 070-*** ** 21 lades till ")
+    assert 'för kontot hemtjanstab. Namn: "Anna Andersson". Av: "Anna Andersson". ' in notice
+
 
 # -- 4: the common-word rule and Unicode's punctuation ---------------------------------------
 

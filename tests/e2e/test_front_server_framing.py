@@ -49,8 +49,8 @@ def front(tmp_path):
 
 
 def exchange(port: int, head: str, body: bytes = BODY) -> tuple[int, dict]:
-    """Send a request as written (its head, ending in a blank line, then `body`) and read the first answer: (status,
-    JSON body); (0, {}) if none came within 5 s."""
+    """Send a request as written (its head, ending in a blank line, then `body`) and read
+    the first answer: (status, JSON body); (0, {}) if none came within 5 s."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(head.replace("\n", "\r\n").encode() + body)
         received = b""

@@ -142,7 +142,7 @@ export default {
   "pwreg.holders.full": "The account already has as many people as it may have. Remove someone who has left before you add yourself.",
   "pwreg.holders.addHeading": "Add me",
   "pwreg.holders.name": "Your name",
-  "pwreg.holders.nameHint": "As your colleagues know you, for example Anna Andersson. At most 60 characters.",
+  "pwreg.holders.nameHint": "As your colleagues know you, for example Anna Andersson: letters, spaces, hyphens, apostrophes and periods, no digits. At most 60 characters.",
   "error.nameMissing": "Enter your name.",
   "pwreg.code.heading": "Enter the security code",
   "pwreg.code.sent": "We have sent a security code to {phone}. It can take up to 3 minutes.",

@@ -142,7 +142,7 @@ export default {
   "pwreg.holders.full": "Kontot har redan så många personer som får finnas. Ta bort någon som har slutat innan du lägger till dig.",
   "pwreg.holders.addHeading": "Lägg till mig",
   "pwreg.holders.name": "Ditt namn",
-  "pwreg.holders.nameHint": "Så som kollegorna känner dig, till exempel Anna Andersson. Högst 60 tecken.",
+  "pwreg.holders.nameHint": "Så som kollegorna känner dig, till exempel Anna Andersson: bokstäver, mellanslag, bindestreck, apostrof och punkt, inga siffror. Högst 60 tecken.",
   "error.nameMissing": "Skriv ditt namn.",
   "pwreg.code.heading": "Skriv in säkerhetskoden",
   "pwreg.code.sent": "Vi har skickat en säkerhetskod till {phone}. Det kan ta upp till 3 minuter.",
