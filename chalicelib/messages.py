@@ -152,9 +152,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "rule.invalid_characters": {
         "sv": "Får inte innehålla styrtecken (osynliga tecken som radbrytning, tabb eller "
-              "tecken som vänder textens riktning).",
+              "tecken som vänder textens riktning) eller tecken som lösenordskatalogen inte "
+              "tar emot: tecken för privat bruk, och hebreisk eller arabisk skrift blandad "
+              "med latinsk.",
         "en": "Must not contain control characters (invisible characters such as a line "
-              "break, a tab or characters that reverse the direction of the text).",
+              "break, a tab or characters that reverse the direction of the text) or "
+              "characters a password directory does not take: private-use characters, and "
+              "Hebrew or Arabic script mixed with Latin.",
     },
     "rule.common": {
         "sv": "Får inte vara ett vanligt lösenord.",

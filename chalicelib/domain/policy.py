@@ -102,9 +102,34 @@ def fold(text: str) -> str:
 
 
 def has_invalid_characters(password: str) -> bool:
-    """Control characters (NUL, ESC, DEL, newline…), bidi controls, lone surrogates."""
+    """Control characters (NUL, ESC, DEL, newline…), bidi controls, lone surrogates, and
+    whatever SASLprep refuses."""
     return any(unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS
-               for char in password)
+               for char in password) or refused_by_saslprep(password)
+
+
+def refused_by_saslprep(password: str) -> bool:
+    """Whether SASLprep (RFC 4013) refuses the password: private-use characters, Unicode's
+    non-characters, the line and paragraph separators, tagging and other prohibited
+    characters, and right-to-left letters (Hebrew, Arabic) mixed with left-to-right ones.
+
+    ldap3 prepares every password it sends (a bind, a Password Modify) with SASLprep and
+    raises before sending one it refuses: in `ldap` mode such a password could be neither
+    set nor used. The policy asks ldap3's own `sasl_prep`, so that the rule is exactly
+    that preparation, and in both modes: one policy, and an account's passwords stay
+    valid if its password moves to a directory. A password SASLprep merely *maps* (a
+    no-break space to a space, fullwidth letters to ASCII) is no violation: a bind and a
+    Password Modify send the same mapped form. (Active Directory's `unicodePwd` is set
+    unmapped: see adapters/ldap_directory.py.)
+    """
+    from ldap3.core.exceptions import LDAPSASLPrepError
+    from ldap3.protocol.sasl.sasl import sasl_prep  # ldap3 loads here, on first use
+
+    try:
+        sasl_prep(password)
+    except LDAPSASLPrepError:
+        return True
+    return False
 
 
 def classes(password: str) -> set[str]:

@@ -79,3 +79,22 @@ def test_two_networks_past_the_login_limit_are_two_refusals_in_the_audit(world, 
     records = refusals(world, "konto-x", "logins_per_ip")
     assert len(records) == len(networks) == 2
     assert sorted(r["ip"] for r in records) == ["198.51.100.0/24", "203.0.113.0/24"]
+
+
+# -- 6: what SASLprep refuses is an invalid character, in both modes ---------------------------
+
+ATTACK_6 = ["Sommar-Regn-\u05d0\u05d1-7", "Sommar-Regn-\u0633\u0644-7", "Sommar-Regn-\ue000-7",
+            "Sommar-Regn-\ufdd0-7", "Sommar-Regn\u2028Tuva-7"]
+
+
+@pytest.mark.parametrize("password", ATTACK_6)
+def test_a_password_saslprep_refuses_is_422_invalid_characters_as_a_control_character_is(
+        world, client, password):
+    world.create_account()
+    token = reset_token(world, client)
+    control = complete(client, token, "Sommar-Regn\u0000Tuva-7")  # refused since version 2
+    attack = complete(client, token, password)
+    assert (attack.status_code, attack.json_body) == (control.status_code, control.json_body)
+    assert [v["rule"] for v in attack.json_body["error"]["violations"]] == [
+        "invalid_characters"]
+    assert complete(client, token, "Ny-Sommarvind-81").status_code == 200  # the token held

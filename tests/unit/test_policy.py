@@ -135,6 +135,33 @@ def test_control_characters_are_rejected_as_invalid_characters(char):
     assert broken(f"tuv{char}KAJ58!x") == ["invalid_characters"]
 
 
+# Issue 21, point 6: what ldap3's SASLprep refuses (it raises, sending nothing) is refused by
+# the policy itself, in both modes, as the control characters are.
+@pytest.mark.parametrize("password", [
+    "Sommar-Regn-\u05d0\u05d1-7",  # Latin and Hebrew
+    "Sommar-Regn-\u0633\u0644-7",  # Latin and Arabic
+    "Sommar-Regn-\ue000-7",        # private use
+    "Sommar-Regn-\U000f0000-7",    # private use, plane 15
+    "Sommar-Regn-\ufdd0-7",        # a non-character
+    "Sommar-Regn-\uffff-7",        # a non-character
+    "Sommar-Regn\u2028Tuva-7",     # the line separator
+    "Sommar-Regn\u2029Tuva-7",     # the paragraph separator
+    "Sommar-Regn-\U000e0041-7",    # a tagging character
+    "Sommar-Regn-\u206a-7",        # a deprecated format character
+])
+def test_what_saslprep_refuses_is_an_invalid_character(password):
+    control = broken("Sommar-Regn\u0000Tuva-7")  # a control character: refused since v2
+    assert broken(password) == control == ["invalid_characters"]
+    assert policy.refused_by_saslprep(password)
+
+
+@pytest.mark.parametrize("password", [
+    "\u05e9\u05dc\u05d5\u05dd-\u05e2\u05d5\u05dc\u05dd-7!\u05d0",  # Hebrew alone, right to left
+    "Abc\u00a0def-12", "Ａbc-def-12", "Kaffe ☕ 12Ab", "Åsa-Hus-12", "Sommar😀Regn-7x"])
+def test_what_saslprep_maps_or_takes_as_it_is_is_no_invalid_character(password):
+    assert "invalid_characters" not in broken(password)
+
+
 def test_invalid_characters_is_reported_last_with_the_other_broken_rules():
     assert broken("ab\u0000") == ["min_length", "classes", "invalid_characters"]
 
