@@ -155,6 +155,14 @@ def test_what_saslprep_refuses_is_an_invalid_character(password):
     assert policy.refused_by_saslprep(password)
 
 
+def test_saslprep_takes_printable_ascii_as_it_is_so_the_policy_need_not_load_ldap3():
+    from ldap3.protocol.sasl.sasl import sasl_prep
+    printable = "".join(map(chr, range(0x20, 0x7f)))
+    assert sasl_prep(printable) == printable
+    assert not policy.refused_by_saslprep(printable)
+    assert policy.refused_by_saslprep("Sommar-Regn\x7fTuva-7")  # DEL: ASCII, not printable
+
+
 @pytest.mark.parametrize("password", [
     "\u05e9\u05dc\u05d5\u05dd-\u05e2\u05d5\u05dc\u05dd-7!\u05d0",  # Hebrew alone, right to left
     "Abc\u00a0def-12", "Ａbc-def-12", "Kaffe ☕ 12Ab", "Åsa-Hus-12", "Sommar😀Regn-7x"])
