@@ -72,10 +72,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The number must be a Swedish mobile number.",
     },
     "invalid_name": {
-        "sv": "Skriv ditt namn med 1–{max_length} tecken, utan radbrytningar eller "
-              "styrtecken.",
-        "en": "Write your name in 1–{max_length} characters, without line breaks or "
-              "control characters.",
+        "sv": "Skriv ditt namn med 1–{max_length} tecken: bokstäver, mellanslag, bindestreck, "
+              "apostrof och punkt. Inga siffror, webbadresser eller @, och inte ”support”, "
+              "”admin” eller organisationens namn.",
+        "en": "Write your name in 1–{max_length} characters: letters, spaces, hyphens, "
+              "apostrophes and periods. No digits, web addresses or @, and not “support”, "
+              "“admin” or the organisation's name.",
     },
     "too_many_holders": {
         "sv": "Kontot har redan {max_holders} innehavare. Ta bort någon först.",
@@ -152,9 +154,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "rule.invalid_characters": {
         "sv": "Får inte innehålla styrtecken (osynliga tecken som radbrytning, tabb eller "
-              "tecken som vänder textens riktning).",
+              "tecken som vänder textens riktning) eller tecken som lösenordskatalogen inte "
+              "tar emot: tecken för privat bruk, och hebreisk eller arabisk skrift blandad "
+              "med latinsk.",
         "en": "Must not contain control characters (invisible characters such as a line "
-              "break, a tab or characters that reverse the direction of the text).",
+              "break, a tab or characters that reverse the direction of the text) or "
+              "characters a password directory does not take: private-use characters, and "
+              "Hebrew or Arabic script mixed with Latin.",
     },
     "rule.common": {
         "sv": "Får inte vara ett vanligt lösenord.",
@@ -175,11 +181,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Your security code is {code}. It is valid for {minutes} minutes. "
               "Never share the code with anyone.\n\n@{host} #{code}",
     },
-    # SMS notifications (SPEC 7): never a code, a password or someone else's full number
+    # SMS notifications (SPEC 7): never a code, a password or someone else's full number.
+    # A holder's name is a quoted field after the facts (`Namn: "Anna Berg"`), never a part
+    # of the sentence: names are written by people the other holders never met (issue 21).
     "sms.password_changed": {
-        "sv": "Lösenordet för kontot {username} byttes {time} av {by}. "
+        "sv": "Lösenordet för kontot {username} byttes {time}. Av: {by}. "
               "Var det inte du? Kontakta support: {support}.",
-        "en": "The password of the account {username} was changed {time} by {by}. "
+        "en": "The password of the account {username} was changed {time}. By: {by}. "
               "Wasn't this you? Contact support: {support}.",
     },
     "sms.phone_changed": {
@@ -192,46 +200,49 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # SMS notifications of holders (SPEC 7): to the other holders and to the one concerned
     "sms.holder_added": {
-        "sv": "{name} ({phone}) lades till av {by} {time} och kan nu få säkerhetskoder "
-              "för kontot {username}. Stämmer det inte? Kontakta support: {support}.",
-        "en": "{name} ({phone}) was added by {by} {time} and can now get security codes "
-              "for the account {username}. Not right? Contact support: {support}.",
+        "sv": "Numret {phone} lades till {time} och kan nu få säkerhetskoder för kontot "
+              "{username}. Namn: {name}. Av: {by}. Stämmer det inte? "
+              "Kontakta support: {support}.",
+        "en": "The number {phone} was added {time} and can now get security codes for the "
+              "account {username}. Name: {name}. By: {by}. Not right? "
+              "Contact support: {support}.",
     },
     "sms.by_login": {  # who removed a holder, when nobody was verified in that session
         "sv": "någon inloggad med kontots lösenord",
         "en": "someone logged in with the account's password",
     },
     "sms.holder_removed": {
-        "sv": "{name} ({phone}) togs bort av {by} {time} och får inte längre "
-              "säkerhetskoder för kontot {username}. Stämmer det inte? "
+        "sv": "Numret {phone} togs bort {time} och får inte längre säkerhetskoder för kontot "
+              "{username}. Namn: {name}. Av: {by}. Stämmer det inte? "
               "Kontakta support: {support}.",
-        "en": "{name} ({phone}) was removed by {by} {time} and no longer gets security "
-              "codes for the account {username}. Not right? Contact support: {support}.",
+        "en": "The number {phone} was removed {time} and no longer gets security codes for "
+              "the account {username}. Name: {name}. By: {by}. Not right? "
+              "Contact support: {support}.",
     },
     "sms.holder_expired": {
-        "sv": "{name} ({phone}) hade inte använt kontot {username} på {days} dagar och "
-              "togs bort {time}; numret får inte längre säkerhetskoder för kontot. "
+        "sv": "Numret {phone} hade inte använt kontot {username} på {days} dagar och togs "
+              "bort {time}; det får inte längre säkerhetskoder för kontot. Namn: {name}. "
               "Frågor? Kontakta support: {support}.",
-        "en": "{name} ({phone}) had not used the account {username} for {days} days and "
-              "was removed {time}; the number no longer gets security codes for the "
-              "account. Questions? Contact support: {support}.",
+        "en": "The number {phone} had not used the account {username} for {days} days and "
+              "was removed {time}; it no longer gets security codes for the account. "
+              "Name: {name}. Questions? Contact support: {support}.",
     },
     # SMS notices of a holder's authenticator app (SPEC 12): to that holder only; never
     # the key, a code or the app's address
     "sms.authenticator_added": {
-        "sv": "En autentiseringsapp lades till för {name} på kontot {username} {time} av "
-              "{by}. Koder från appen kan nu användas för att byta lösenord. "
+        "sv": "En autentiseringsapp lades till på kontot {username} {time}. Koder från appen "
+              "kan nu användas för att byta lösenord. Namn: {name}. Av: {by}. "
               "Var det inte du? Kontakta support: {support}.",
-        "en": "An authenticator app was added for {name} on the account {username} {time} "
-              "by {by}. Codes from the app can now be used to change the password. "
+        "en": "An authenticator app was added on the account {username} {time}. Codes from "
+              "the app can now be used to change the password. Name: {name}. By: {by}. "
               "Wasn't this you? Contact support: {support}.",
     },
     "sms.authenticator_removed": {
-        "sv": "Autentiseringsappen för {name} på kontot {username} togs bort {time} av {by}. "
-              "Koder från den appen gäller inte längre. "
+        "sv": "En autentiseringsapp togs bort från kontot {username} {time}. Koder från den "
+              "appen gäller inte längre. Namn: {name}. Av: {by}. "
               "Stämmer det inte? Kontakta support: {support}.",
-        "en": "The authenticator app of {name} on the account {username} was removed {time} "
-              "by {by}. Codes from that app are no longer accepted. "
+        "en": "An authenticator app was removed from the account {username} {time}. Codes "
+              "from that app are no longer accepted. Name: {name}. By: {by}. "
               "Not right? Contact support: {support}.",
     },
     "sms.reminder": {
@@ -250,6 +261,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{day} {month_en} {year} at {clock}",
     },
 }
+
+
+# Who did a change without being a holder: said as is in an SMS, where a holder's name is
+# quoted (`by` of the notices above).
+NOT_A_NAME = frozenset({"support", *TEXTS["sms.by_login"].values()})
+
+
+def quoted(name: str) -> str:
+    """A holder's name as an SMS shows it: in straight double quotes, which keep the SMS in
+    the GSM alphabet (one part of 160 characters, not 70) and which no name can hold
+    (domain/holders.py), so a name cannot close its quote and go on as the SMS's text."""
+    return f'"{name}"'
+
+
+def said_by(by: str) -> str:
+    """Who did a change, as an SMS says it: `support` or a login as they are, a holder's
+    name quoted."""
+    return by if by in NOT_A_NAME else quoted(by)
 
 
 def language(accept_language: str | None) -> str:

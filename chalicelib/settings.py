@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from chalicelib.domain import organisation
+from chalicelib.domain import holders as holding, organisation
 from chalicelib.domain.limits import Rule, parse_networks, parse_rules
 from chalicelib.domain.organisation import SupportChannel
 from chalicelib.domain.policy import PolicySettings
@@ -329,6 +329,12 @@ class Settings:
     @property
     def support_email(self) -> str:
         return next((c.value for c in self.support_channels if c.kind == "email"), "")
+
+    @property
+    def reserved_names(self) -> tuple[str, ...]:
+        """What no holder may be called: the organisation's name and its support channels
+        (domain/holders.py: `support` and `admin` are refused in any case)."""
+        return holding.reserved_names(self.organisation_name, self.support_channels)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -14,7 +14,8 @@ This module owns the local stage's process layout and nothing of the product its
   the local stage's settings (infra/site_build.py) into a temporary folder, with the
   security headers a CDN would add, and `/api/...` and `/dev/...` proxied to the API, so the
   pages call the API on their own origin exactly as they do behind CloudFront; its own
-  answers (unsupported methods, malformed requests, 413) are in the API's envelope;
+  answers (unsupported methods, malformed requests, a body whose end could be read two
+  ways, 413) are in the API's envelope;
 - the SMS worker: a thread that runs the real Lambda handler (`app.deliver_sms`) over the
   queue, as the SQS event source mapping would;
 - expiry: a thread that deletes expired items every minute, as DynamoDB's TTL would;
@@ -625,6 +626,30 @@ class BadBody(Exception):
         self.status, self.code = status, code
 
 
+CHUNKED, LENGTH, NO_BODY = "chunked", "length", "none"
+
+
+def body_framing(headers) -> tuple[str, int]:
+    """How a request says its body ends: (CHUNKED, 0), (LENGTH, bytes) or (NO_BODY, 0).
+
+    A request that two readers could frame two ways is refused (400), as a CDN would: a
+    Transfer-Encoding other than exactly `chunked` (`xchunked`, `gzip, chunked`), one next
+    to a Content-Length, or Content-Lengths that disagree or are no number. Read another
+    way by the API behind, its tail would become a request of its own (RFC 9112, 6.3)."""
+    encodings = [value.strip().lower() for value in headers.get_all("Transfer-Encoding") or []]
+    lengths = {part.strip() for value in headers.get_all("Content-Length") or []
+               for part in value.split(",")}
+    if encodings:
+        if encodings != [CHUNKED] or lengths:
+            raise BadBody(400, "invalid_request")
+        return CHUNKED, 0
+    if not lengths:
+        return NO_BODY, 0
+    if len(lengths) != 1 or not next(iter(lengths)).isdigit():
+        raise BadBody(400, "invalid_request")
+    return LENGTH, int(next(iter(lengths)))
+
+
 class FrontHandler(BaseHTTPRequestHandler):
     """Static files and the same-origin API, as CloudFront and API Gateway serve them."""
 
@@ -648,11 +673,15 @@ class FrontHandler(BaseHTTPRequestHandler):
         target = urllib.parse.urlsplit(self.path)
         proxied = is_proxied(target.path)
         allowed = API_METHODS if proxied else SITE_METHODS
+        try:
+            framing, length = body_framing(self.headers)
+        except BadBody as problem:
+            self._refuse_body(problem)
+            return
         if self.command not in allowed:
             # A body (QUERY has one) is never read: the connection ends after the answer,
             # lingering so that the client can send it all and read the 405.
-            with_body = self.headers.get("Content-Length", "0").strip() != "0" or \
-                "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            with_body = framing == CHUNKED or length > 0
             headers = {"Allow": ", ".join(allowed)}
             if with_body:
                 self.close_connection = True
@@ -693,10 +722,7 @@ class FrontHandler(BaseHTTPRequestHandler):
         try:
             body = self._request_body()
         except BadBody as problem:
-            self._json(problem.status, self._envelope(problem.code, "The request body is wrong."),
-                       {"Connection": "close"})
-            if problem.status == 413:
-                self._linger()
+            self._refuse_body(problem)
             return
         path = target.path + ("?" + target.query if target.query else "")
         connection = http.client.HTTPConnection(HOST, self.server.api_port,
@@ -753,15 +779,20 @@ class FrontHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
+    def _refuse_body(self, problem: BadBody) -> None:
+        """Answer a body this server will not read, and end the connection: its unread
+        bytes must not become the next request."""
+        self.close_connection = True
+        self._json(problem.status, self._envelope(problem.code, "The request body is wrong."),
+                   {"Connection": "close"})
+        self._linger()
+
     def _request_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+        framing, length = body_framing(self.headers)
+        if framing == CHUNKED:
             return self._chunked_body()
-        raw = self.headers.get("Content-Length")
-        if raw is None:
+        if framing == NO_BODY:
             return b""
-        if not raw.strip().isdigit():
-            raise BadBody(400, "invalid_request")
-        length = int(raw)
         if length > MAX_PROXIED_BODY:
             self.close_connection = True  # the unread body must not become the next request
             raise BadBody(413, "request_too_large")

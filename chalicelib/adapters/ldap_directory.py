@@ -14,7 +14,15 @@ Directory, or OpenLDAP and its kin — reached with ldap3.
   `user`). The directory's refusal (constraint violation, AD's `0000052D`) is
   PasswordRejected(["directory"]).
 - A password goes to the directory NFC-normalised, as the portal's own rules count it (the
-  same password typed on any keyboard binds the same).
+  same password typed on any keyboard binds the same). ldap3 then prepares it with
+  SASLprep (RFC 4013) for a bind and a Password Modify, and raises, sending nothing, for a
+  password SASLprep refuses (Latin mixed with Hebrew or Arabic, private-use characters,
+  non-characters, a line separator): the policy refuses those before any directory call
+  (rule `invalid_characters`), and a login with one is a wrong password, answered after
+  the same search and bind as any other (a bind with a random password), never a
+  directory failure. (`unicodePwd` is written as typed, not SASLprep-mapped: a password
+  with a character SASLprep maps, such as a no-break space, binds from the portal as
+  mapped.)
 - Every network step is bounded by PWPORTAL_LDAP_TIMEOUT_SECONDS; any failure is
   DirectoryUnavailable with a short reason, never a DN or a password.
 """
@@ -28,6 +36,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import DirectoryUnavailable, PasswordRejected
+from chalicelib.domain.policy import refused_by_saslprep
 
 FOUND = ("objectClass", "pwdChangedTime", "pwdLastSet")
 INVALID_CREDENTIALS = 49
@@ -180,13 +189,18 @@ class LdapDirectory:
         if not password:  # an empty password is an unauthenticated bind: never a login
             return False
         password = unicodedata.normalize("NFC", password)
+        # No password SASLprep refuses is anyone's (ldap3 could not have set it): a wrong
+        # one, after the same bind as any other, with a password that cannot be right.
+        refused = refused_by_saslprep(password)
+        if refused:
+            password = secrets.token_urlsafe(24)
 
         def work():
             connection, bound = self._open(dn, password)
             code = connection.result.get("result")
             connection.unbind()
             if bound:
-                return entry is not None and stored_hash is not None
+                return not refused and entry is not None and stored_hash is not None
             if code == INVALID_CREDENTIALS:
                 return False
             raise DirectoryUnavailable(f"bind_{code}")
@@ -197,6 +211,8 @@ class LdapDirectory:
 
     def set(self, username: str, password: str) -> None:
         password = unicodedata.normalize("NFC", password)
+        if refused_by_saslprep(password):  # the policy refuses it first; ldap3 would raise
+            raise PasswordRejected(["invalid_characters"])
 
         def work():
             connection = self._service()

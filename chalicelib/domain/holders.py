@@ -12,6 +12,14 @@ a holder unused for `unused_days` *(config)* is removed. The list is stored in t
 account's own item (domain/account.py), so that a change of holders is one write
 conditioned on the account's version: two holders added at once can never both take the
 last place.
+
+A name is a person's name and nothing else (SPEC 8, 11 v3), because it stands in the SMS
+the other holders get: letters of any script (with their combining marks), spaces,
+hyphens, apostrophes and periods; a period ends a word (`A. Berg`, never `orebro-it.se`);
+no digit, so no phone number; and not a word that speaks for the organisation: `support`
+or `admin` inside any word, nor the organisation's name or one of its support channels
+(the settings'), compared folded as the password policy folds (`Ѕupport` with a Cyrillic
+`Ѕ`, `S-u-p-p-o-r-t`).
 """
 from __future__ import annotations
 
@@ -20,20 +28,32 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.errors import InvalidName, NotFound, TooManyHolders
+from chalicelib.domain.policy import fold
+
+if TYPE_CHECKING:
+    from chalicelib.domain.organisation import SupportChannel
 
 SUPPORT = "support"  # `added_by` of a holder support added (SPEC 9: checked by phone)
 MIGRATED_NAME = "Registrerat nummer"  # the holder a version 1 number becomes (SPEC 9)
 NAME_MAX_LENGTH = 60
 ID_LENGTH = 16
 _ID = re.compile(r"[A-Za-z0-9_-]{%d}" % ID_LENGTH)
-# Unicode's control, format (bidi overrides, zero-width), surrogate, private-use and
-# unassigned characters, and the line and paragraph separators: nothing a person's name
-# needs, and each could make a name look like another one in a list or an SMS.
-_NOT_IN_NAMES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+# What a name is written with besides letters and their marks (Unicode categories L*, Mn,
+# Mc): a space, a hyphen, an apostrophe (as typed, or as a phone's keyboard curls it), a
+# period. Nothing else: no digit, `@`, `/`, `:`, control, format or private-use character.
+_NAME_PUNCTUATION = frozenset(" -'\u2019.")
+_LETTER_OR_MARK = ("Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc")
+_SEPARATORS = re.compile(r"[\W_]+")  # between the words of a name, or of a reserved name
+# A period inside a word is a web address (`orebro-it.se`), never part of a name.
+_PERIOD_IN_A_WORD = re.compile(r"\.[^ \-]")
+# Words that speak for the organisation, refused inside any word of a name (`Supporten`,
+# `Sysadmin`): a holder named so would sign the other holders' SMS as the service.
+RESERVED_WORDS = ("support", "admin")
 
 
 def new_id() -> str:
@@ -45,14 +65,53 @@ def is_id(value: object) -> bool:
     return isinstance(value, str) and bool(_ID.fullmatch(value))
 
 
-def normalise_name(raw: object) -> str:
-    """The name as the person writes it, trimmed and in NFC: 1–60 characters, none of them
-    a control character; InvalidName otherwise."""
+def reserved_names(organisation_name: str, channels: Iterable[SupportChannel] = ()) -> tuple[str, ...]:
+    """What no holder may be called besides RESERVED_WORDS: the organisation's name and its
+    support channels (domain/organisation.SupportChannel: a number, an address and its
+    part before the `@`, a text in each language)."""
+    names = [organisation_name]
+    for channel in channels:
+        names.append(channel.value)
+        if channel.kind == "email":
+            names.append(channel.value.partition("@")[0])
+        if channel.kind == "text":
+            names += channel.text.values()
+    return tuple(name for name in names if name and name.strip())
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in _SEPARATORS.split(fold(text)) if word]
+
+
+def _spans(words: list[str]) -> set[str]:
+    """Every run of consecutive words, written together: `Sup-port` holds `support`,
+    `Örebro Kommun Anna` holds `orebrokommun`, `Mohammad Minaei` no `admin`."""
+    return {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+
+
+def is_name(name: str, reserved: tuple[str, ...] = ()) -> bool:
+    """Whether `name` (already NFC and trimmed) is a person's name, and none of the
+    organisation's `reserved` names (see the module's docstring)."""
+    if not 1 <= len(name) <= NAME_MAX_LENGTH or _PERIOD_IN_A_WORD.search(name):
+        return False
+    if not all(char in _NAME_PUNCTUATION or unicodedata.category(char) in _LETTER_OR_MARK
+               for char in name) or not any(char.isalpha() for char in name):
+        return False
+    words = _words(name)
+    spans = _spans(words)
+    if any(reserved_word in word for reserved_word in RESERVED_WORDS for word in words):
+        return False
+    return not any("".join(_words(phrase)) in spans
+                   for phrase in (*RESERVED_WORDS, *reserved))
+
+
+def normalise_name(raw: object, reserved: tuple[str, ...] = ()) -> str:
+    """The name as the person writes it, trimmed and in NFC, if it is a name (`is_name`,
+    with the organisation's `reserved_names`); InvalidName otherwise."""
     if not isinstance(raw, str):
         raise InvalidName(max_length=NAME_MAX_LENGTH)
     name = unicodedata.normalize("NFC", raw).strip()
-    if not 1 <= len(name) <= NAME_MAX_LENGTH or any(
-            unicodedata.category(char) in _NOT_IN_NAMES for char in name):
+    if not is_name(name, reserved):
         raise InvalidName(max_length=NAME_MAX_LENGTH)
     return name
 

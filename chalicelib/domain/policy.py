@@ -56,8 +56,9 @@ _IGNORABLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u
     | frozenset(map(chr, range(0xE0100, 0xE01F0)))
 _DROPPED = frozenset(("Mn", "Me", "Cf"))  # diacritics (after NFD), format characters
 _COMMON_WORDS = Path(__file__).with_name("common_words.txt.gz")
-# What may stand before and after a common word: digits, a year, punctuation, spaces.
-_AROUND_A_WORD = string.digits + string.punctuation + " "
+# What may stand before and after a common word: digits, a year, spaces, and every
+# punctuation mark and symbol of Unicode (`§`, `¡`, `«`, `¿`, `€`), not ASCII's alone.
+_AROUND_A_WORD = ("N", "P", "S", "Z")  # the first letter of a Unicode category
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -102,9 +103,36 @@ def fold(text: str) -> str:
 
 
 def has_invalid_characters(password: str) -> bool:
-    """Control characters (NUL, ESC, DEL, newline…), bidi controls, lone surrogates."""
+    """Control characters (NUL, ESC, DEL, newline…), bidi controls, lone surrogates, and
+    whatever SASLprep refuses."""
     return any(unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS
-               for char in password)
+               for char in password) or refused_by_saslprep(password)
+
+
+def refused_by_saslprep(password: str) -> bool:
+    """Whether SASLprep (RFC 4013) refuses the password: private-use characters, Unicode's
+    non-characters, the line and paragraph separators, tagging and other prohibited
+    characters, and right-to-left letters (Hebrew, Arabic) mixed with left-to-right ones.
+
+    ldap3 prepares every password it sends (a bind, a Password Modify) with SASLprep and
+    raises before sending one it refuses: in `ldap` mode such a password could be neither
+    set nor used. The policy asks ldap3's own `sasl_prep`, so that the rule is exactly
+    that preparation, and in both modes: one policy, and an account's passwords stay
+    valid if its password moves to a directory. A password SASLprep merely *maps* (a
+    no-break space to a space, fullwidth letters to ASCII) is no violation: a bind and a
+    Password Modify send the same mapped form. (Active Directory's `unicodePwd` is set
+    unmapped: see adapters/ldap_directory.py.)
+    """
+    if password and password.isascii() and password.isprintable():
+        return False  # SASLprep takes printable ASCII as it is: no need to load ldap3 (0.1 s)
+    from ldap3.core.exceptions import LDAPSASLPrepError
+    from ldap3.protocol.sasl.sasl import sasl_prep
+
+    try:
+        sasl_prep(password)
+    except LDAPSASLPrepError:
+        return True
+    return False
 
 
 def classes(password: str) -> set[str]:
@@ -139,11 +167,21 @@ def common_words() -> frozenset[str]:
     return frozenset(text.split())
 
 
+def _strip_around(text: str) -> str:
+    """`text` without the digits, spaces, punctuation and symbols before and after it."""
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start])[0] in _AROUND_A_WORD:
+        start += 1
+    while end > start and unicodedata.category(text[end - 1])[0] in _AROUND_A_WORD:
+        end -= 1
+    return text[start:end]
+
+
 def is_common_word_with_digits(password: str) -> bool:
     """`Sommar2024`, `Vinter2025!`, `!!Fotboll123`: a common word or name with only digits,
     a year, punctuation or spaces before or after it. A word written in leetspeak is the
     word (`S0mmar2024`). `Sommar-Regn-Tuva7` is three words, not one."""
-    word = fold(password).strip(_AROUND_A_WORD).translate(_LEETSPEAK)
+    word = _strip_around(fold(password)).translate(_LEETSPEAK)
     return bool(_WORD.fullmatch(word)) and word in common_words()
 
 

@@ -18,7 +18,7 @@ from chalicelib.domain.clock import swedish_time
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.phone import masked, masked_national
-from chalicelib.messages import text
+from chalicelib.messages import quoted, said_by, text
 from chalicelib.ports import Queue
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class Notifications:
                          holders: list[str], by: str) -> None:
         """To every holder's number (SPEC 7 v2), naming who did it: the holder who verified
         the code, or `support`."""
-        body = text("sms.password_changed", lang, username=username, by=by,
+        body = text("sms.password_changed", lang, username=username, by=said_by(by),
                     time=spoken_time(at, lang), support=self._support_in(lang))
         messages = [sms.message("notice", body, to=number, lang=lang)
                     for number in dict.fromkeys(holders)]  # each number once, in one call
@@ -94,8 +94,8 @@ class Notifications:
         name and masked number, to each of `recipients` (the other holders, and the holder
         concerned where they should hear of it), one SMS each. `by` names who did it: a
         holder's name or `support`."""
-        body = text(f"sms.holder_{change}", lang, name=holder.name,
-                    phone=masked_national(holder.phone), by=by, username=username,
+        body = text(f"sms.holder_{change}", lang, name=quoted(holder.name),
+                    phone=masked_national(holder.phone), by=said_by(by), username=username,
                     time=spoken_time(at, lang), support=self._support, **fields)
         for number in dict.fromkeys(recipients):  # each number once
             self._send(sms.message("notice", body, to=number, lang=lang), username, caller)
@@ -105,7 +105,8 @@ class Notifications:
         """`change` is `added` or `removed` (SPEC 12): told to the holder whose app it is,
         at their own number; `by` names who did it (their name, or `support`). Never the
         key, a code or the app's address."""
-        body = text(f"sms.authenticator_{change}", lang, name=holder.name, by=by,
+        body = text(f"sms.authenticator_{change}", lang, name=quoted(holder.name),
+                    by=said_by(by),
                     username=username, time=spoken_time(at, lang),
                     support=self._support_in(lang))
         self._send(sms.message("notice", body, to=holder.phone, lang=lang), username, caller)

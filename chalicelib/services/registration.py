@@ -90,7 +90,8 @@ class Registration:
         now = self.now()
         decision = self.counters.reserve(LOGINS, "", now, ip=caller.ip)
         if not decision.allowed:
-            self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name)
+            self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name,
+                          ip=caller.ip)  # once per network and window, not per service
         account = self.uow.read(account=self.accounts.read(username)).account
         # Counted before the compare, on the caller's network and on every network's ceiling.
         reserved = self.counters.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
@@ -204,7 +205,7 @@ class Registration:
         session = self._session(secret)
         if not isinstance(raw_phone, str):
             raise InvalidRequest(field="phone")
-        name = holding.normalise_name(raw_name)
+        name = holding.normalise_name(raw_name, self.settings.reserved_names)
         settings = self.settings
         number = phones.parse(raw_phone, settings.allowed_countries)
         username = session.username

@@ -2,7 +2,8 @@
 // with a state per rule that is seen (icon, colour) and heard (a word in each rule, and a
 // short announcement of what changed), and the API's rejection shown at each rule it broke,
 // once: by marking the rule's item.
-// History, common passwords and banned words only the API can check; the list says so.
+// History, common passwords, banned words and the characters a password directory refuses
+// (SASLprep) only the API can check; the list says so.
 
 import { render, t } from "./i18n.js";
 import { announce } from "./form.js";
@@ -10,7 +11,7 @@ import { announce } from "./form.js";
 const KINDS = ["upper", "lower", "digit", "special"];
 // "common_word" is told apart before typing; the API names it rule "common" (SPEC 3) with
 // reason "common_word", and the page marks that item.
-const SERVER_RULES = ["reused", "common", "common_word", "banned_word"];
+const SERVER_RULES = ["reused", "common", "common_word", "banned_word", "invalid_characters"];
 const LOCAL_RULES = ["length", "classes", "username"];
 // The API's rule names and the item of the list that stands for each.
 const ITEM_OF_RULE = { min_length: "length", max_length: "length", contains_username: "username" };

@@ -21,7 +21,7 @@ def test_twenty_holders_added_at_once_fill_the_account_to_five_and_no_further(st
     username = "parallel-holders"
     stack.create_account(username, "+46701120000")
 
-    answers = stack.parallel(20, lambda i: add(stack, username, f"Person {i}",
+    answers = stack.parallel(20, lambda i: add(stack, username, f"Person {chr(65 + i)}",
                                                f"+467011201{i:02d}"))
 
     added = [a for a in answers if not isinstance(a, TooManyHolders)]

@@ -47,12 +47,12 @@ def test_two_holders_verified_at_once_through_the_api_never_exceed_the_maximum(s
     username = "api-parallel-holders"
     stack.create_account(username, "+46701140000")
     for n in range(1, 4):
-        stack.portal.support.add_holder(username, f"Person {n}", f"+4670114000{n}")
+        stack.portal.support.add_holder(username, f"Person {chr(65 + n)}", f"+4670114000{n}")
     numbers = ["+46701140008", "+46701140009"]
     sessions = [session_of(stack, username, f"192.0.2.{60 + i}") for i in range(2)]
     for i, (session, number) in enumerate(zip(sessions, numbers)):
         asked = stack.post("/api/registration/holders",
-                           {"name": f"Ny {i}", "phone": number}, session=session,
+                           {"name": f"Ny {chr(65 + i)}", "phone": number}, session=session,
                            ip=f"192.0.2.{60 + i}")
         assert asked.status == 202, asked
     stack.deliver()

@@ -48,8 +48,8 @@ def test_support_removes_a_holders_app_and_the_holder_is_told(local_aws, queues)
 
     [(to, text)] = queued_texts(env)
     assert to == "+46707654321"
-    assert "Autentiseringsappen för Bo Ek på kontot appkonto togs bort" in text
-    assert "av support" in text and NONCE not in text
+    assert "En autentiseringsapp togs bort från kontot appkonto" in text
+    assert 'Namn: "Bo Ek". Av: support.' in text and NONCE not in text
 
     trail = admin(env, "events", "appkonto")
     assert trail.returncode == 0 and "authenticator.removed" in trail.stdout

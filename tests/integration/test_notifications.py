@@ -46,8 +46,8 @@ def test_a_changed_password_is_told_to_the_registered_number_with_the_swedish_ti
     world.create_account()
     code = reset_password(world, client)
     notices = notices_to(world, "+46701234567")
-    assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00 "
-                       "av Registrerat nummer. "
+    assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00. "
+                       'Av: "Registrerat nummer". '
                        "Var det inte du? Kontakta support: 2000 (internt kortnummer, "
                        "knappval 3 och 1) eller vardochstod@orebro.se."]
     assert code not in notices[0] and NEW_PASSWORD not in notices[0]
@@ -59,7 +59,7 @@ def test_the_password_notice_follows_the_language_of_the_reset(world, client):
     notices = notices_to(world, "+46701234567")
     assert len(notices) == 1
     assert notices[0].startswith("The password of the account hemtjanstab was changed "
-                                 "25 November 2026 at 09:00 by Registrerat nummer. "
+                                 '25 November 2026 at 09:00. By: "Registrerat nummer". '
                                  "Wasn't this you?")
 
 
@@ -76,7 +76,8 @@ def test_an_added_holder_is_told_to_the_others_with_the_new_number_masked(world,
     change_number(world, client)
     old = notices_to(world, "+46701234567")
     assert len(old) == 1
-    assert "hemtjanstab" in old[0] and "Anna Andersson (070-*** ** 21)" in old[0]
+    assert "hemtjanstab" in old[0] and "Numret 070-*** ** 21 lades till" in old[0]
+    assert 'Namn: "Anna Andersson".' in old[0]
     assert "+46707654321" not in old[0] and "0707654321" not in old[0]
     assert "Kontakta support: 2000 (internt kortnummer, knappval 3 och 1)" in old[0]
     assert notices_to(world, "+46707654321") == []  # the new number only got its code
@@ -89,7 +90,7 @@ def test_a_password_change_is_told_to_every_holder_naming_who_did_it(world, clie
     reset_password(world, client, number="+46707654321")
     for number in ("+46701234567", "+46707654321"):
         changed = [text for text in notices_to(world, number) if "byttes" in text]
-        assert len(changed) == 1 and "av Anna Andersson." in changed[0], number
+        assert len(changed) == 1 and 'Av: "Anna Andersson".' in changed[0], number
 
 
 def test_a_first_number_sends_no_notice(world, client):

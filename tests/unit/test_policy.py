@@ -135,6 +135,41 @@ def test_control_characters_are_rejected_as_invalid_characters(char):
     assert broken(f"tuv{char}KAJ58!x") == ["invalid_characters"]
 
 
+# Issue 21, point 6: what ldap3's SASLprep refuses (it raises, sending nothing) is refused by
+# the policy itself, in both modes, as the control characters are.
+@pytest.mark.parametrize("password", [
+    "Sommar-Regn-\u05d0\u05d1-7",  # Latin and Hebrew
+    "Sommar-Regn-\u0633\u0644-7",  # Latin and Arabic
+    "Sommar-Regn-\ue000-7",        # private use
+    "Sommar-Regn-\U000f0000-7",    # private use, plane 15
+    "Sommar-Regn-\ufdd0-7",        # a non-character
+    "Sommar-Regn-\uffff-7",        # a non-character
+    "Sommar-Regn\u2028Tuva-7",     # the line separator
+    "Sommar-Regn\u2029Tuva-7",     # the paragraph separator
+    "Sommar-Regn-\U000e0041-7",    # a tagging character
+    "Sommar-Regn-\u206a-7",        # a deprecated format character
+])
+def test_what_saslprep_refuses_is_an_invalid_character(password):
+    control = broken("Sommar-Regn\u0000Tuva-7")  # a control character: refused since v2
+    assert broken(password) == control == ["invalid_characters"]
+    assert policy.refused_by_saslprep(password)
+
+
+def test_saslprep_takes_printable_ascii_as_it_is_so_the_policy_need_not_load_ldap3():
+    from ldap3.protocol.sasl.sasl import sasl_prep
+    printable = "".join(map(chr, range(0x20, 0x7f)))
+    assert sasl_prep(printable) == printable
+    assert not policy.refused_by_saslprep(printable)
+    assert policy.refused_by_saslprep("Sommar-Regn\x7fTuva-7")  # DEL: ASCII, not printable
+
+
+@pytest.mark.parametrize("password", [
+    "\u05e9\u05dc\u05d5\u05dd-\u05e2\u05d5\u05dc\u05dd-7!\u05d0",  # Hebrew alone, right to left
+    "Abc\u00a0def-12", "Ａbc-def-12", "Kaffe ☕ 12Ab", "Åsa-Hus-12", "Sommar😀Regn-7x"])
+def test_what_saslprep_maps_or_takes_as_it_is_is_no_invalid_character(password):
+    assert "invalid_characters" not in broken(password)
+
+
 def test_invalid_characters_is_reported_last_with_the_other_broken_rules():
     assert broken("ab\u0000") == ["min_length", "classes", "invalid_characters"]
 
@@ -159,6 +194,22 @@ def test_the_spec_examples_of_version_1_still_hold_under_folding():
                                       "Melvin2019!"])
 def test_a_common_word_or_name_with_digits_or_punctuation_around_it_is_common(password):
     assert broken(password) == ["common"]
+
+
+# Issue 21, point 4: accepted while the rule stripped ASCII punctuation only.
+@pytest.mark.parametrize("password", ["Sommar2024§", "§Sommar2024", "Fotboll123§", "Vinter2025¡",
+                                      "Januari2026«", "Sommar2024¿", "»Vinter2025«",
+                                      "Sommar2024€", "Fotboll123\u2014"])
+def test_a_common_word_with_any_unicode_punctuation_or_symbol_around_it_is_common(password):
+    assert broken(password) == broken(password.replace("§", "!").replace("¡", "!")
+                                      .replace("«", "!").replace("»", "!")
+                                      .replace("¿", "!").replace("€", "!")
+                                      .replace("\u2014", "!")) == ["common"]
+    assert policy.text_key(broken(password)[0]) == "rule.common_word"
+
+
+def test_letters_around_a_common_word_still_make_it_no_common_word():
+    assert "common" not in broken("Xq§Sommar2024") and "common" not in broken("Sommar2024§Xq")
 
 
 def test_the_common_word_rule_tells_why_in_its_own_words():

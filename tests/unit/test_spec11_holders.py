@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from chalicelib.domain import holders as holding
 from chalicelib.domain.errors import (InvalidName, InvalidPhone, NotFound, PhoneNotAllowed,
                                       TooManyHolders)
 from chalicelib.ports import Put
@@ -62,7 +63,8 @@ def test_support_adds_a_holder_whom_the_other_holders_and_the_new_one_are_told_o
     rig.deliver()
     for number in (PHONE, BO):
         [notice] = rig.texts_to(number)
-        assert "Bo Ek (070-*** ** 21) lades till av support" in notice
+        assert "Numret 070-*** ** 21 lades till" in notice
+        assert 'Namn: "Bo Ek". Av: support.' in notice
         assert "hemtjanstab" in notice and BO not in notice and "0707654321" not in notice
 
 
@@ -95,7 +97,7 @@ def test_bad_input_for_a_holder_changes_nothing(rig, name, number, error):
 def test_a_sixth_holder_is_refused_and_changes_nothing(rig):
     rig.create_account()
     for i in range(4):
-        rig.portal.support.add_holder(USERNAME, f"Person {i}", f"+4670111222{i}")
+        rig.portal.support.add_holder(USERNAME, f"Person {chr(65 + i)}", f"+4670111222{i}")
     before = snapshot(rig)
     with pytest.raises(TooManyHolders):
         rig.portal.support.add_holder(USERNAME, "Sexan", CIA)
@@ -130,8 +132,8 @@ def test_a_removed_holder_and_the_others_are_told_and_codes_go_to_the_next_holde
         "holder.removed", first.id, "+4670*****67")
     rig.deliver()
     for number in (PHONE, BO):
-        assert "Registrerat nummer (070-*** ** 67) togs bort av support" in \
-            rig.texts_to(number)[-1]
+        assert "Numret 070-*** ** 67 togs bort" in rig.texts_to(number)[-1]
+        assert 'Namn: "Registrerat nummer". Av: support.' in rig.texts_to(number)[-1]
     rig.clock.advance(seconds=61)
     rig.portal.reset.start(USERNAME, PHONE, USER)  # the removed number: no code
     rig.clock.advance(seconds=61)
@@ -227,11 +229,15 @@ def test_adding_to_a_version_1_account_migrates_its_number_in_the_same_write(rig
 
 # -- one account's month -------------------------------------------------------------------
 
-def test_the_monthly_log_holds_the_accounts_events_of_that_month_with_who_did_them(rig):
+def test_the_monthly_log_holds_the_accounts_events_of_that_month_with_who_did_them(
+        rig, monkeypatch):
     rig.clock.set(utc(2026, 10, 31, 22, 30))  # 23:30 in Sweden: still October
     rig.create_account()
     rig.clock.set(utc(2026, 10, 31, 23, 30))  # 00:30 on 1 November in Sweden
+    # a name as version 2 took it (today's rules refuse it: issue 21), for the CSV's guard
+    monkeypatch.setattr(holding, "is_name", lambda name, reserved=(): True)
     rig.portal.support.add_holder(USERNAME, "=HYPERLINK(\"x\")", BO)
+    monkeypatch.undo()
     rig.clock.set(utc(2026, 11, 30, 22, 59))
     rig.portal.support.disable(USERNAME)
     rig.clock.set(utc(2026, 11, 30, 23, 0))  # December in Sweden
@@ -272,8 +278,9 @@ def test_the_daily_job_removes_a_holder_unused_for_400_days_and_tells_them_and_t
         "Registrerat nummer", "daily-job", 400)
     rig.deliver()
     for number in (PHONE, BO):
-        assert "Registrerat nummer (070-*** ** 67) hade inte använt kontot hemtjanstab på " \
-               "400 dagar" in rig.texts_to(number)[-1]
+        assert "Numret 070-*** ** 67 hade inte använt kontot hemtjanstab på 400 dagar" \
+            in rig.texts_to(number)[-1]
+        assert 'Namn: "Registrerat nummer".' in rig.texts_to(number)[-1]
     assert rig.portal.holder_expiry.run() == {"accounts": 0, "holders_expired": 0}
 
 

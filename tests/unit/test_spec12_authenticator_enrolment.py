@@ -140,8 +140,8 @@ def test_the_apps_first_code_saves_it_on_the_holder_audited_and_told_by_sms(rig,
             added["subject_name"]) == ("success", anna_id, "Anna Berg", anna_id, "Anna Berg")
     rig.deliver()
     [notice] = rig.texts_to(PHONE)[-1:]
-    assert "En autentiseringsapp lades till för Anna Berg på kontot hemtjanstab" in notice
-    assert "av Anna Berg" in notice and "Kontakta support" in notice
+    assert "En autentiseringsapp lades till på kontot hemtjanstab" in notice
+    assert 'Namn: "Anna Berg". Av: "Anna Berg".' in notice and "Kontakta support" in notice
     assert shown["secret"] not in notice and code_now(rig, shown["secret"]) not in notice
     assert rig.login()["holders"][0]["authenticator"] is True
 
@@ -323,8 +323,8 @@ def test_the_holder_removes_their_app_audited_and_told_by_sms(rig, anna):
         "success", anna_id, anna_id)
     rig.deliver()
     notice = rig.texts_to(PHONE)[-1]
-    assert "Autentiseringsappen för Anna Berg på kontot hemtjanstab togs bort" in notice
-    assert "av Anna Berg" in notice
+    assert "En autentiseringsapp togs bort från kontot hemtjanstab" in notice
+    assert 'Namn: "Anna Berg". Av: "Anna Berg".' in notice
     with pytest.raises(NotFound):  # no app (any more)
         apps(rig).remove_app(session, anna_id, USER)
 
@@ -340,7 +340,7 @@ def test_support_removes_a_holders_app_audited_and_told_by_sms(rig, anna):
     assert (removed["outcome"], removed["request_id"], removed["subject_id"],
             removed.get("holder_id")) == ("success", "admin-cli", anna_id, None)
     rig.deliver()
-    assert "togs bort" in rig.texts_to(PHONE)[-1] and "av support" in rig.texts_to(PHONE)[-1]
+    assert "togs bort" in rig.texts_to(PHONE)[-1] and "Av: support." in rig.texts_to(PHONE)[-1]
 
 
 def test_support_is_told_what_is_wrong_and_nothing_changes(rig, anna):

@@ -83,7 +83,8 @@ class AccountChanges:
         username = normalise_username(raw_username)
         number = (phones.parse(raw_phone, self.settings.allowed_countries)
                   if raw_phone else None)
-        name = holding.normalise_name(raw_name) if raw_name is not None else None
+        name = holding.normalise_name(raw_name, self.settings.reserved_names) \
+            if raw_name is not None else None
         if self.in_directory:
             return self.link(username, number, holder_name=name)
         broken = policy.violations(password, username, self.settings.policy)
@@ -181,7 +182,8 @@ class AccountChanges:
         the account's first holder, whose number those flows use until they name holders;
         the holders before stay. The number that stops getting codes is told (SPEC 7)."""
         number = phones.parse(raw_phone, self.settings.allowed_countries)
-        name = holding.normalise_name(raw_name) if raw_name is not None else None
+        name = holding.normalise_name(raw_name, self.settings.reserved_names) \
+            if raw_name is not None else None
         now = self.clock.now()
 
         def set_first(account: Account):

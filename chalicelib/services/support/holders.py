@@ -87,7 +87,7 @@ class HolderChanges:
         same number again updates that holder's name. InvalidName, InvalidPhone,
         PhoneNotAllowed, TooManyHolders or NotFound change nothing."""
         username = normalise_username(raw_username)
-        name = holding.normalise_name(raw_name)
+        name = holding.normalise_name(raw_name, self.settings.reserved_names)
         number = phones.parse(raw_phone, self.settings.allowed_countries)
 
         def attempt(_):

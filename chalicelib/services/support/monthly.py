@@ -130,6 +130,8 @@ def _shown(value) -> str:
 
 
 def _cell(value: str) -> str:
+    if value == "-":  # the table's blank: an empty cell in Excel, not a guarded "'-"
+        return ""
     return "'" + value if value.startswith(_FORMULA) else value
 
 
