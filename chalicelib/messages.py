@@ -73,7 +73,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "too_many_holders": {
         "sv": "Kontot har redan {max_holders} personer. Ta bort någon först.",
-        "en": "The account already has {max_holders} people. Remove one first.",
+        "en": "The account already has {max_holders} holders. Remove one first.",
     },
     "invalid_code": {
         "sv": "Fel säkerhetskod. Du har {attempts_left} försök kvar.",

@@ -67,7 +67,7 @@ export default {
   "api.invalid_phone": "Enter a Swedish mobile number, for example 070-123 45 67.",
   "api.phone_not_allowed": "The number must be a Swedish mobile number.",
   "api.invalid_name": "Write your name in 1–{max_length} characters, without line breaks or control characters.",
-  "api.too_many_holders": "The account already has {max_holders} people. Remove one first.",
+  "api.too_many_holders": "The account already has {max_holders} holders. Remove one first.",
   "api.invalid_code": "Wrong security code. You have {attempts_left} attempts left.",
   "api.code_expired": "The security code is no longer valid. Ask for a new code.",
   "api.challenge_expired": "The security code is no longer valid. Start again to get a new code.",
