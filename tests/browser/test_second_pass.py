@@ -157,8 +157,13 @@ def test_the_pages_speak_of_ones_own_number_not_of_the_accounts(site, browsers):
     expect(page.locator("main")).to_contain_text("Finns du redan med bland dem som kan byta lösenordet")
 
 
-def test_a_holder_migrated_without_a_name_is_shown_as_name_missing_and_removed_as_such(site, browsers, accounts):
+def test_a_holder_migrated_without_a_name_is_name_missing_and_named_by_proving_the_number(site, browsers, accounts):
+    """The removal of such a holder is in test_pwreg; here its own person names it: "Lägg till
+    mig" with the same number, and the code to that number. The code step's hint comes 3
+    minutes after the code was sent, here too."""
+    number = UNNAMED_ACCOUNT.phone
     page = browsers(PHONE).page()
+    page.clock.install()
     open_site(page, site.url + "/pwreg/")
     phone_step = log_in(page, UNNAMED_ACCOUNT)
     item = phone_step.locator("#reg-holders li")
@@ -166,11 +171,25 @@ def test_a_holder_migrated_without_a_name_is_shown_as_name_missing_and_removed_a
     expect(item).not_to_contain_text("Registrerat nummer")
     expect(item.locator(".holder-name")).to_have_text("Namn saknas")
     expect(item).to_contain_text("Lägg till dig nedan med ditt namn och samma nummer, så får raden ditt namn.")
+    expect(item.get_by_role("button", name="Ta bort personen utan namn, 070-*** ** 32")).to_be_visible()
     check_view(page, "pwreg-2-holders-name-missing-sv-phone")
-    item.get_by_role("button", name="Ta bort personen utan namn, 070-*** ** 32").click()
-    expect(page.locator("#reg-remove-question")).to_have_text("Vill du ta bort personen utan namn (070-*** ** 32)?")
-    page.get_by_role("button", name="Ja, ta bort").click()
-    expect(phone_step.locator("[data-notice]")).to_have_text("Personen utan namn (070-*** ** 32) har tagits bort.")
+
+    seen = site.sms_count(number)
+    page.get_by_label("Ditt namn").fill("Bo Ek")
+    page.get_by_label("Ditt mobilnummer").fill("070-111 00 32")
+    page.get_by_role("button", name="Nästa").click()
+    code_step = shown_step(page, "code")
+    code = site.next_code(number, seen)
+    hint = code_step.locator("[data-no-code]")
+    expect(hint).to_be_empty()
+    page.clock.fast_forward("03:01")
+    expect(hint).to_contain_text("Har koden inte kommit efter 3 minuter? Kontrollera att 070-111 00 32 är rätt nummer")
+    check_view(page, "pwreg-3-code-no-code-hint-sv-phone")
+    page.get_by_label("Säkerhetskod").fill(code)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "done")
+    again = site.api("/registration/login", {"username": UNNAMED_ACCOUNT.username, "password": UNNAMED_ACCOUNT.password})
+    assert [(h["name"], h["phone_masked"]) for h in again.json()["holders"]] == [("Bo Ek", "070-*** ** 32")]
 
 
 # -- 6. on a phone, the link and the key before the QR code ---------------------------------------
