@@ -52,20 +52,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Too many failed logins. Try again in {minutes} min.",
     },
     "too_many_requests": {
-        "sv": "Tjänsten tar en paus för kontot eller för ditt nätverk: det har kommit fler "
-              "förfrågningar på kort tid än vi tillåter, för att skydda mot missbruk. "
-              "Vänta en stund och försök igen.",
-        "en": "The service is pausing for the account or for your network: more requests "
-              "came in a short time than we allow, to protect against misuse. "
-              "Wait a while and try again.",
+        "sv": "Det har gjorts för många försök. Vänta en stund och försök igen.",
+        "en": "There have been too many attempts. Wait a while and try again.",
     },
     "invalid_session": {
         "sv": "Din inloggning har gått ut. Logga in igen.",
         "en": "Your login has expired. Please log in again.",
     },
     "invalid_phone": {
-        "sv": "Det där ser inte ut som ett telefonnummer. Skriv till exempel 070-123 45 67.",
-        "en": "That does not look like a phone number. Write for example 070-123 45 67.",
+        "sv": "Skriv ett svenskt mobilnummer, till exempel 070-123 45 67.",
+        "en": "Enter a Swedish mobile number, for example 070-123 45 67.",
     },
     "phone_not_allowed": {
         "sv": "Numret måste vara ett svenskt mobilnummer.",
@@ -80,7 +76,7 @@ TEXTS: dict[str, dict[str, str]] = {
               "“admin” or the organisation's name.",
     },
     "too_many_holders": {
-        "sv": "Kontot har redan {max_holders} innehavare. Ta bort någon först.",
+        "sv": "Kontot har redan {max_holders} personer. Ta bort någon först.",
         "en": "The account already has {max_holders} holders. Remove one first.",
     },
     "invalid_code": {
@@ -133,8 +129,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "At most {max_length} characters.",
     },
     "rule.classes": {
-        "sv": "Minst {min_classes} av 4: versaler (A–Z, ej Å, Ä, Ö), gemener (a–z, ej å, ä, ö), "
-              "siffror, specialtecken.",
+        "sv": "Minst {min_classes} av 4: versaler (A–Z, inte Å, Ä, Ö), gemener (a–z, inte å, "
+              "ä, ö), siffror, specialtecken.",
         "en": "At least {min_classes} of 4: upper case (A–Z), lower case (a–z), digits, "
               "special characters.",
     },

@@ -76,6 +76,11 @@ def channels(raw: str) -> tuple[SupportChannel, ...]:
     return organisation.parse_channels(raw)
 
 
+def external_phone(raw: str) -> str:
+    """A support number that works from outside (a private phone), added to the channels."""
+    return organisation.parse_external_phone(raw)
+
+
 def day(raw: str) -> date:
     return organisation.parse_day(raw)
 
@@ -84,12 +89,13 @@ def logo(raw: str) -> str:
     return organisation.parse_logo(raw)
 
 
-# The support of the seed guide: the internal short number, the e-mail address and a message
-# in Treserva. An external number that works from a private phone is the operator's to add.
+# The support of the seed guide, the e-mail address first: the guide sends people to a private
+# phone or an iPad, from which the internal short number (marked so) cannot be dialled. An
+# external number is one setting away: PWPORTAL_SUPPORT_EXTERNAL_PHONE (SPEC 2 v3).
 DEFAULT_SUPPORT_CHANNELS = json.dumps([
-    {"phone": "2000", "sv": "internt kortnummer, knappval 3 och 1",
-     "en": "internal short number, then options 3 and 1"},
     {"email": "vardochstod@orebro.se"},
+    {"phone": "2000", "sv": "internt nummer, knappval 3 och 1",
+     "en": "internal number, then options 3 and 1"},
     {"sv": "ett meddelande i Treserva (sök på ”Treserva”)",
      "en": "a message in Treserva (search for “Treserva”)"},
 ], ensure_ascii=False)
@@ -129,6 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("organisation_name",         "ORGANISATION_NAME",       "Örebro kommun", text),
     S("organisation_logo",         "ORGANISATION_LOGO",       "", logo),
     S("support_channels",          "SUPPORT_CHANNELS",        DEFAULT_SUPPORT_CHANNELS, channels),
+    S("support_external_phone",    "SUPPORT_EXTERNAL_PHONE",  "", external_phone),
     S("statement_checked_on",      "STATEMENT_CHECKED_ON",    "2026-11-25", day),
     S("secrets_parameter",         "SECRETS_PARAMETER",       "", text),
     S("pepper",                    "PEPPER",                  "", text),
@@ -298,6 +305,7 @@ class Settings:
     organisation_name: str
     organisation_logo: str
     support_channels: tuple[SupportChannel, ...]
+    support_external_phone: str
     statement_checked_on: date
     secrets_parameter: str
     pepper: str
@@ -342,6 +350,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     stage's variables, for the deploy tools)."""
     environ = os.environ if environ is None else environ
     stage = _stage(environ)
-    return Settings(**_group(environ, "", stage),
-                    **{group: kind(**_group(environ, group, stage))
-                       for group, kind in _GROUPS.items()})
+    own = _group(environ, "", stage)
+    own["support_channels"] = organisation.with_external_phone(own["support_channels"],
+                                                               own["support_external_phone"])
+    return Settings(**own, **{group: kind(**_group(environ, group, stage))
+                              for group, kind in _GROUPS.items()})

@@ -10,6 +10,10 @@ draws it (`{name}` filled in, `[label](/path)` a link, a phone number kept on on
 `data-support-line` and `data-support-channels` take the settings'. The scripts then draw
 the same texts again, in the language chosen; tests/browser compares both.
 
+The scripts and the style sheet are served without their comments: a line that is only a
+comment (`// …`, or a `/* … */` block that starts a line) is left out of the built copy, so that
+the comments may say why at any length while each page stays under its weight (tests/browser).
+
 `make run` serves a site built from the local stage's settings (infra/local_stack.py), and
 `make deploy` uploads one built from the deployed stage's (infra/deploy.py).
 """
@@ -182,6 +186,22 @@ def render_page(page: str, texts: dict, config: dict, lang: str = "sv") -> str:
     return _LOGO.sub(lambda m: f'<img src="{html.escape(logo)}"{m.group("attrs")}>' if logo else "", page)
 
 
+def without_comments(source: str) -> str:
+    """A script's or a style sheet's text without its comment lines: each line that is only a
+    `//` comment, each `/* … */` block that starts a line (to the line that ends it). A comment
+    after code on a line stays: telling it from a `//` in a string or a pattern needs a parser."""
+    kept, in_block = [], False
+    for line in source.splitlines(keepends=True):
+        stripped = line.strip()
+        if in_block:
+            in_block = "*/" not in stripped
+        elif stripped.startswith("/*"):
+            in_block = "*/" not in stripped[2:]
+        elif not stripped.startswith("//"):
+            kept.append(line)
+    return "".join(kept)
+
+
 def build_site(settings, target: Path, source: Path = SITE_ROOT) -> Path:
     """static_site/ copied to `target` (emptied first), its pages written for `settings`,
     the organisation's logo copied in; returns `target`."""
@@ -194,6 +214,8 @@ def build_site(settings, target: Path, source: Path = SITE_ROOT) -> Path:
     for page in sorted(target.rglob("*.html")):
         page.write_text(render_page(page.read_text(encoding="utf-8"), texts, config),
                         encoding="utf-8")
+    for asset in sorted([*target.rglob("*.js"), *target.rglob("*.css")]):
+        asset.write_text(without_comments(asset.read_text(encoding="utf-8")), encoding="utf-8")
     if settings.organisation_logo:
         logo = Path(settings.organisation_logo)
         logo = logo if logo.is_absolute() else ROOT / logo

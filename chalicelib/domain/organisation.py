@@ -9,7 +9,9 @@ of three kinds:
     {"sv": "ett meddelande i Treserva", "en": "a message in Treserva"}
 
 a number (with an optional note in each language), an e-mail address (likewise), or a text
-in each language. A note or a text must be given in both languages, so that an English page
+in each language. `PWPORTAL_SUPPORT_EXTERNAL_PHONE` adds one number that works from a
+private phone to whatever list, after its e-mail addresses, with the note "från en privat
+telefon eller iPad". A note or a text must be given in both languages, so that an English page
 never shows the Swedish "knappval". The API's messages, the SMS and the pages (the site is
 built from the same settings, infra/site_build.py) all say them the same way.
 """
@@ -98,6 +100,27 @@ def _channel(entry: object, number: int) -> SupportChannel:
     if not text:
         raise ChannelError(f"{where} needs a phone, an email or a text in sv and en")
     return SupportChannel("text", "", text)
+
+
+# The note of the external number: where the guide sends people (a private phone or an iPad).
+EXTERNAL_NOTE = {"sv": "från en privat telefon eller iPad", "en": "from a private phone or an iPad"}
+
+
+def parse_external_phone(raw: str) -> str:
+    """The external support number, or "" for none."""
+    if raw and not _PHONE.match(raw):
+        raise ChannelError(f"{raw!r} is not a phone number")
+    return raw
+
+
+def with_external_phone(channels: tuple[SupportChannel, ...], number: str) -> tuple[SupportChannel, ...]:
+    """The channels with the external number after the e-mail addresses (first if there are
+    none), unless it is listed already."""
+    if not number or any(c.kind == "phone" and c.value == number for c in channels):
+        return channels
+    at = max((i + 1 for i, c in enumerate(channels) if c.kind == "email"), default=0)
+    external = SupportChannel("phone", number, dict(EXTERNAL_NOTE))
+    return (*channels[:at], external, *channels[at:])
 
 
 def support_line(channels: tuple[SupportChannel, ...], lang: str) -> str:

@@ -178,7 +178,7 @@ export class Enrolment {
       if (error.code === "invalid_session") return this.sessionEnded(error);
       if (error.code === "code_expired") return this.startOver(error);
       if (error.code !== "invalid_code") return showError(flow.alert("app"), error);
-      setFieldError(input, error);
+      setFieldError(input, error, { wrong: "error.appCodeWrong" });
       input.focus();
       input.select();
       if (error.fields.attempts_left === 0) this.startOver();

@@ -1,5 +1,7 @@
 // The security-code step both portals share: the code field, the resend button with its
-// visible countdown, and the phone's own code autofill where the browser has one.
+// visible countdown, the phone's own code autofill where the browser has one, and the hint
+// of what can be wrong when no code has come 3 minutes after it was sent (SPEC 2 v3): shown
+// alike whether an SMS went or not, as the API's answers are alike.
 
 import { announce, setFieldError } from "./form.js";
 import { render, t } from "./i18n.js";
@@ -12,11 +14,15 @@ export function typedCode(raw, length) {
   return raw.match(new RegExp(`(?<!\\d)\\d{${length}}(?!\\d)`))?.[0] ?? compact;
 }
 
+// The SMS may take up to 3 minutes (the code step says so); after that, something else is wrong.
+const NO_CODE_AFTER_MS = 3 * 60 * 1000;
+
 export class CodeField {
   constructor(section, codeLength) {
     this.input = section.querySelector("input.code");
     this.resendButton = section.querySelector("[data-resend]");
     this.wait = section.querySelector("[data-resend-wait]");
+    this.noCode = section.querySelector("[data-no-code]");
     this.useSms(codeLength);
   }
 
@@ -30,15 +36,33 @@ export class CodeField {
     Object.assign(this, { codeLength: 6, missing: "error.appCodeMissing", format: "error.appCodeFormat" });
   }
 
-  /** The step is shown: count down to `resendAt` (ms since the epoch), listen for the SMS. */
-  enter(resendAt) {
+  /** The step is shown: count down to `resendAt` (ms since the epoch), listen for the SMS,
+   *  and 3 minutes after `sentAt` say what can be wrong (`hint`: {key, params}). */
+  enter(resendAt, { sentAt, hint } = {}) {
     this.countDownTo(resendAt);
     this.listenForSms();
+    this.hintAfter(sentAt, hint);
   }
 
   leave() {
     clearInterval(this.timer);
     this.autofill?.abort();
+    this.hintAfter(null);
+  }
+
+  /** A new code was sent at `sentAt`: the hint waits 3 minutes from then (none without it). */
+  hintAfter(sentAt, hint) {
+    clearTimeout(this.hintTimer);
+    this.noCode.replaceChildren();
+    if (!sentAt || !hint) return;
+    const show = () => {
+      const p = document.createElement("p");
+      render(p, hint.key, hint.params);
+      this.noCode.replaceChildren(p);
+    };
+    const wait = sentAt + NO_CODE_AFTER_MS - Date.now();
+    if (wait <= 0) show();
+    else this.hintTimer = setTimeout(show, wait);
   }
 
   countDownTo(resendAt) {

@@ -1,12 +1,10 @@
 // Forms: the username and password fields both portals have, field errors tied to their
 // fields, alerts and notices for a whole step, announcements for screen readers. The API's
-// errors are shown in its own words (in the language asked for) with the support address as
-// a link; where it said nothing, ours, with the support contact.
+// errors are shown in the page's words for their code (texts/*.js "api.*", the API's own
+// sentences, kept equal by tests/unit/test_page_texts.py), so that they follow a change of
+// language; short, with support only where the user cannot get past alone (SPEC 2 v3).
 
-import { formatTime, nodes, render, t } from "./i18n.js";
-
-let supportEmail = "";
-export const setSupportEmail = (email) => { supportEmail = email || ""; };
+import { canFill, formatTime, hasText, render, t } from "./i18n.js";
 
 // As the API has it (SPEC 8 v2): trimmed, case-insensitive, 1–64 ASCII letters, digits,
 // . _ -, a letter or digit first. A name typed with å, ä or ö is told how it is written.
@@ -29,35 +27,68 @@ export function showPasswords(checkbox, inputs) {
   });
 }
 
-const paragraph = (children, lang) => {
-  const p = document.createElement("p");
-  if (lang) p.lang = lang;
-  p.append(...children);
-  return p;
-};
+// The errors a user cannot get past alone (SPEC 2 v3): only these are said with the support
+// channels. A wrong code, a mistyped number or an expired code the user mends alone, and the
+// footer names support on every page anyway.
+const NEEDS_SUPPORT = new Set(["too_many_attempts", "too_many_requests", "service_unavailable", "internal_error",
+                               "too_many_holders", "network", "unexpected"]);
 
-function withSupportLink(text) {
-  if (!supportEmail || !text.includes(supportEmail)) return [text];
-  const link = document.createElement("a");
-  link.href = `mailto:${supportEmail}`;
-  link.textContent = supportEmail;
-  const at = text.indexOf(supportEmail);
-  return [text.slice(0, at), link, text.slice(at + supportEmail.length)];
+/** `03:31`, the minute from which a wait of `seconds` is over (rounded up: never too early). */
+const clockAfter = (seconds) => formatTime(new Date(Math.ceil((Date.now() + seconds * 1000) / 60000) * 60000));
+
+/**
+ * An ApiError as parts to show, in order: what happened (and what to do), when to try again as
+ * a time of day, and support where the user cannot get past alone. A part is a text key with
+ * its params (the page's words for the API's code: drawn again in the new language when the
+ * user switches), or, for a code the page has no words for, the API's own sentence in its
+ * language. `wrong` replaces the words of a wrong code (the app's, which has its own cause).
+ */
+export function errorParts(error, { wrong } = {}) {
+  const fields = error.fields ?? {};
+  const parts = [];
+  const key = `api.${error.code}`;
+  if (error.code === "invalid_code" && wrong) {
+    parts.push({ key: wrong });
+    if (Number.isInteger(fields.attempts_left)) parts.push({ key: "error.attemptsLeft", params: { attempts: fields.attempts_left } });
+  } else if (canFill(key, fields)) {
+    parts.push({ key, params: fields });
+  } else if (error.apiMessage) {
+    // The API adds its support sentence to every message: said below only where it helps.
+    const tail = ` ${t("site.supportText", { support: fields.support ?? "" })}`;
+    const said = error.apiMessage.endsWith(tail) ? error.apiMessage.slice(0, -tail.length) : error.apiMessage;
+    parts.push({ text: said, lang: error.lang });
+  } else {
+    parts.push({ key: error.code === "network" ? "error.network" : "error.unexpected" });
+  }
+  const seconds = fields.retry_after;
+  if (seconds && error.code !== "resend_too_soon") {
+    parts.push(seconds < 60 ? { key: "error.retryInSeconds", params: { seconds } }
+      : { key: "error.retryAt", params: { time: clockAfter(seconds) } });
+  }
+  if (NEEDS_SUPPORT.has(error.code) || !hasText(key)) parts.push({ support: true });
+  return parts;
+}
+
+/** One part as an element: a key's text is drawn by render() (so it follows the language);
+ *  support as the footer says it, its channels linked (page.js draws every such line again
+ *  in another language). */
+function partElement(tag, part) {
+  const element = document.createElement(tag);
+  const footer = document.getElementById("support");
+  if (part.support && footer?.childNodes.length) {
+    element.dataset.supportLine = "";
+    element.append(...[...footer.childNodes].map((node) => node.cloneNode(true)));
+  } else if (part.support) render(element, "site.supportUnknown");
+  else if (part.key) render(element, part.key, part.params);
+  else {
+    element.textContent = part.text;
+    if (part.lang) element.lang = part.lang;
+  }
+  return element;
 }
 
 /** What to show for an ApiError, as paragraphs. */
-export function errorParagraphs(error) {
-  const shown = error.apiMessage
-    ? [paragraph(withSupportLink(error.apiMessage), error.lang)]
-    : [paragraph(nodes(error.code === "network" ? "error.network" : "error.unexpected")),
-       paragraph(nodes(supportEmail ? "site.supportText" : "site.supportUnknown"))];
-  const seconds = error.fields?.retry_after;
-  if (seconds) {
-    shown.push(paragraph([seconds <= 90 ? t("error.retryInSeconds", { seconds })
-      : t("error.retryAt", { time: formatTime(new Date(Date.now() + seconds * 1000)) })]));
-  }
-  return shown;
-}
+export const errorParagraphs = (error, options) => errorParts(error, options).map((part) => partElement("p", part));
 
 /** Fill a step's alert box (role="alert"), with buttons under the text if any. */
 export function showAlert(box, content, { actions = [] } = {}) {
@@ -67,7 +98,7 @@ export function showAlert(box, content, { actions = [] } = {}) {
   box.replaceChildren(...content, ...(actions.length ? [row] : []));
 }
 
-export const showError = (box, error, options) => showAlert(box, errorParagraphs(error), options);
+export const showError = (box, error, options) => showAlert(box, errorParagraphs(error, options), options);
 
 export function actionButton(key, onClick) {
   const button = document.createElement("button");
@@ -92,16 +123,20 @@ function describedBy(input, id, present) {
   else input.removeAttribute("aria-describedby");
 }
 
-/** An error under the field's label: a text key (with params) or an ApiError. */
+/** An error under the field's label: a text key (with params), an ApiError (`options.wrong` as
+ *  for errorParts), or a list of parts ({key, params, after}: `after` a comma or full stop
+ *  right after it); said in as few words as it takes. */
 export function setFieldError(input, problem, params = {}) {
   const box = document.getElementById(`${input.id}-error`);
+  box.removeAttribute("lang");
   if (typeof problem === "string") {
-    box.removeAttribute("lang");
     render(box, problem, params);
   } else {
-    delete box.dataset.t; // the API's words do not change with the page's language
-    box.lang = problem.lang;
-    box.replaceChildren(...errorParagraphs(problem).flatMap((p) => [...p.childNodes, " "]));
+    delete box.dataset.t; // each part is drawn (and redrawn in another language) on its own
+    delete box.dataset.tParams;
+    const parts = Array.isArray(problem) ? problem : errorParts(problem, params);
+    box.replaceChildren(...parts.flatMap((part, i) => [...(i ? [" "] : []), partElement("span", part),
+                                                       ...(part.after ? [part.after] : [])]));
   }
   box.hidden = false;
   input.setAttribute("aria-invalid", "true");

@@ -49,6 +49,12 @@ export function setSharedParams(params) {
 const fill = (template, values) =>
   template.replace(/\{(\w+)\}/g, (whole, name) => (values[name] ?? whole).toString());
 
+export const hasText = (key) => Object.hasOwn(texts, key);
+
+/** Whether every {name} of the key's text has a value in `params` or the shared ones. */
+export const canFill = (key, params = {}) => hasText(key)
+  && [...texts[key].matchAll(/\{(\w+)\}/g)].every(([, name]) => (params[name] ?? shared[name]) !== undefined);
+
 /** A text as a plain string (document.title, announcements). */
 export const t = (key, params = {}) => fill((texts[key] ?? key).replace(LINK, "$1"), { ...shared, ...params });
 
@@ -107,5 +113,8 @@ export function applyTexts() {
 
 export const formatDate = (date) =>
   new Intl.DateTimeFormat(locale(), { day: "numeric", month: "long", year: "numeric" }).format(date);
+// Times of day in the organisation's time zone, as the SMS and the CLI say them (SPEC 9 v3),
+// whatever zone the browser is set to.
+const timeZone = "Europe/Stockholm";
 export const formatTime = (date) =>
-  new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit" }).format(date);
+  new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", timeZone }).format(date);

@@ -5,7 +5,6 @@
 // kept in localStorage, so that a page that cannot reach the API can still name support.
 
 import { call } from "./api.js";
-import { setSupportEmail } from "./form.js";
 import {
   applyTexts, formatDate, language, otherLanguage, render, rememberedLanguage, setSharedParams, t, useLanguage,
 } from "./i18n.js";
@@ -58,8 +57,8 @@ function listed(items) {
 function drawSupport(support) {
   const channels = support?.channels ?? [];
   if (!channels.length) return;
-  const line = document.querySelector("[data-support-line]");
-  if (line) {
+  // The footer's line, and its copies in the errors that name support (form.js)
+  for (const line of document.querySelectorAll("[data-support-line]")) {
     const lead = document.createElement("span");
     render(lead, "site.supportLead");
     const parts = listed(channels.map(channelNodes)).flat();
@@ -99,7 +98,6 @@ export async function startPage({ onLanguageChange } = {}) {
     applyTexts();
     drawSupport(config?.support);
   };
-  setSupportEmail(config?.support?.email);
   draw();
 
   const button = document.getElementById("language");

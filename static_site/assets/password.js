@@ -1,11 +1,11 @@
 // The password rules (SPEC 3) from GET /api/config: shown before typing, checked while typing
 // with a state per rule that is seen (icon, colour) and heard (a word in each rule, and a
-// short announcement of what changed), and the API's rejection shown at each rule it broke,
-// once: by marking the rule's item.
+// short announcement of what changed), and the API's rejection shown at each rule it broke:
+// its item marked, and the rule named in the field's own error (brokenParts).
 // History, common passwords, banned words and the characters a password directory refuses
 // (SASLprep) only the API can check; the list says so.
 
-import { render, t } from "./i18n.js";
+import { hasText, render, t } from "./i18n.js";
 import { announce } from "./form.js";
 
 const KINDS = ["upper", "lower", "digit", "special"];
@@ -168,5 +168,25 @@ export class PasswordRules {
   reject(violations, lang) {
     this.rejected = { password: this.password.value, violations, lang };
     this.update();
+  }
+
+  /** The field's own error (SPEC 2 v3): `lead` ("… Det ska") and every rule now marked broken,
+   *  by name, so that it is read without scrolling down to the list (on a phone the list is
+   *  below the fold). Parts for setFieldError: each drawn again in another language. */
+  brokenParts(lead) {
+    const broken = [...this.list.querySelectorAll("li.is-broken")];
+    const parts = broken.map((li) => {
+      const name = li.dataset.rule;
+      const key = [`password.broken.${name}`, `password.rule.${name}`].find(hasText);
+      const message = this.rejected?.violations.find((v) => (v.reason ?? ITEM_OF_RULE[v.rule] ?? v.rule) === name);
+      if (key) return { key, params: { username: this.username } };
+      return { text: (message?.message ?? name).replace(/\.$/, ""), lang: this.rejected?.lang };
+    });
+    parts.forEach((part, i) => {
+      if (i < parts.length - 2) part.after = ",";
+    });
+    if (parts.length > 1) parts.splice(parts.length - 1, 0, { key: "site.and" });
+    if (parts.length) parts.at(-1).after = ".";
+    return [{ key: lead }, ...parts];
   }
 }

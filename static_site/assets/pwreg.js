@@ -8,7 +8,7 @@ import { call, post } from "./api.js";
 import { CodeField } from "./code.js";
 import { Flow } from "./flow.js";
 import {
-  clearMessages, once, readUsername, setFieldError, showAlert, showError, showNotice, showPasswords,
+  clearMessages, errorParts, once, readUsername, setFieldError, showAlert, showError, showNotice, showPasswords,
 } from "./form.js";
 import { formatDate, render, t } from "./i18n.js";
 import { markReady, showUnavailable, startPage } from "./page.js";
@@ -31,15 +31,24 @@ function span(className, text) {
   return made;
 }
 
+// The name a holder migrated from version 1 was given (SPEC 9 v2): not a person's name. Such a
+// holder, like one without a name, is shown as "Namn saknas" (SPEC 2 v3); whoever has the
+// number names it by adding themselves with it (a code to that number proves it).
+const MIGRATED_NAME = "Registrerat nummer";
+const hasName = (holder) => Boolean(holder.name?.trim()) && holder.name !== MIGRATED_NAME;
+
 /** One holder as a list item: the name and the masked number as text (never markup), whether
  *  they have an app (in words), and a button that asks before removing. The session's own
  *  holder is marked and may add or remove their app. */
 function holderItem(holder, { own, onRemove, onAddApp, onRemoveApp }) {
   const item = document.createElement("li");
-  const name = span("holder-name", holder.name);
+  const named = hasName(holder);
+  const name = span(named ? "holder-name" : "holder-name holder-unnamed",
+                    named ? holder.name : t("pwreg.holders.noName"));
   if (own) name.append(" ", span("holder-you", t("pwreg.holders.you")));
   const remove = button("pwreg.holders.remove", "secondary holder-remove", (made) => onRemove(holder, made),
-                        t("pwreg.holders.removeNamed", { name: holder.name }));
+                        named ? t("pwreg.holders.removeNamed", { name: holder.name })
+                          : t("pwreg.holders.removeUnnamed", { phone: holder.phone_masked }));
   remove.dataset.holder = holder.id;
   const app = document.createElement("div");
   app.className = "holder-app";
@@ -50,6 +59,7 @@ function holderItem(holder, { own, onRemove, onAddApp, onRemoveApp }) {
     app.append(" ", button("pwreg.app.add", "secondary", () => onAddApp("phone")));
   }
   item.append(name, " ", span("holder-phone", holder.phone_masked), " ", remove, app);
+  if (!named) item.append(span("holder-hint", t("pwreg.holders.noNameHint")));
   return item;
 }
 
@@ -100,7 +110,7 @@ function run(config) {
     }
     if (step === "code") {
       render($("#reg-code-sent"), "pwreg.code.sent", { phone: nationalNumber(data.newPhone) });
-      code.enter(data.resendAt);
+      code.enter(data.resendAt, { sentAt: data.sentAt, hint: noCodeHint() });
     }
     if (step === "done") drawDone(data.done);
     if (step === "app") enrolling.draw();
@@ -125,12 +135,13 @@ function run(config) {
 
   const REMOVE_TEXTS = {
     holder: ["pwreg.holders.removeQuestion", "pwreg.holders.removeHow", "pwreg.holders.removeYes"],
+    unnamed: ["pwreg.holders.removeQuestionUnnamed", "pwreg.holders.removeHow", "pwreg.holders.removeYes"],
     app: ["pwreg.app.removeQuestion", "pwreg.app.removeHow", "pwreg.app.removeYes"],
   };
 
   function askRemove(holder, button, what = "holder") {
     removing = { holder, button, what };
-    const [question, how, yes] = REMOVE_TEXTS[what];
+    const [question, how, yes] = REMOVE_TEXTS[what === "holder" && !hasName(holder) ? "unnamed" : what];
     render($("#reg-remove-question"), question, { name: holder.name, phone: holder.phone_masked });
     render($("#reg-remove-how"), how);
     render($("#reg-remove-yes"), yes);
@@ -171,7 +182,8 @@ function run(config) {
     flow.update({ holders: (flow.data.holders ?? []).filter((one) => one.id !== holder.id) });
     closeConfirm(false);
     drawHolders();
-    showNotice(flow.notice("phone"), "pwreg.holders.removed", { name: holder.name });
+    if (hasName(holder)) showNotice(flow.notice("phone"), "pwreg.holders.removed", { name: holder.name });
+    else showNotice(flow.notice("phone"), "pwreg.holders.removedUnnamed", { phone: holder.phone_masked });
     nameInput.focus();
   }));
 
@@ -247,10 +259,12 @@ function run(config) {
     showError(flow.alert("login"), error);
   }
 
+  const noCodeHint = () => ({ key: "pwreg.code.noCode", params: { phone: nationalNumber(flow.data.newPhone) } });
+
   const codeSent = (answer) => {
     const now = Date.now();
     return { newPhone: answer.phone, codeExpiresAt: now + answer.expires_in * 1000,
-             resendAt: now + answer.resend_after * 1000 };
+             resendAt: now + answer.resend_after * 1000, sentAt: now };
   };
 
   flow.onSubmit($("#reg-login-form"), async () => {
@@ -272,11 +286,9 @@ function run(config) {
     } catch (error) {
       const field = { invalid_credentials: passwordInput, invalid_request: usernameInput }[error.code];
       if (!field) return showError(flow.alert("login"), error);
-      setFieldError(field, error);
-      if (Number.isInteger(error.fields.attempts_left)) { // how many before the lock, when the API says
-        document.getElementById(`${field.id}-error`).append(
-          t("pwreg.login.attemptsLeft", { attempts: error.fields.attempts_left }));
-      }
+      const attempts = error.fields.attempts_left; // how many before the lock, when the API says
+      setFieldError(field, [...errorParts(error),
+                            ...(Number.isInteger(attempts) ? [{ key: "pwreg.login.attemptsLeft", params: { attempts } }] : [])]);
       field.focus();
       field.select();
     }
@@ -353,6 +365,7 @@ function run(config) {
       flow.update(codeSent(answer));
       code.clear();
       code.countDownTo(flow.data.resendAt);
+      code.hintAfter(flow.data.sentAt, noCodeHint());
       showNotice(flow.notice("code"), "pwreg.code.resent", { phone: nationalNumber(answer.phone) });
       codeInput.focus();
     } catch (error) {

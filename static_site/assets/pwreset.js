@@ -15,6 +15,7 @@ import {
 import { render } from "./i18n.js";
 import { markReady, showUnavailable, startPage } from "./page.js";
 import { PasswordRules } from "./password.js";
+import { typedNumber } from "./phone.js";
 
 const $ = (selector) => document.querySelector(selector);
 const APP_KEY = "pwportal.pwreset.app"; // before the await below: run() reads it
@@ -99,11 +100,14 @@ function run(config) {
     if (step === "done") render($("#reset-done-text"), "pwreset.done.text", { username: data.done.username });
   }
 
+  // The number as typed, said back on the code step (SPEC 2 v3): a typo is seen at once.
+  const typedPhone = () => ({ phone: typedNumber(flow.data.phone) });
+
   // The code step as the channel has it: SMS (sent, wait up to 3 minutes, a new one after the
-  // countdown) or the app (its code at once: nothing sent, nothing to wait for).
+  // countdown, then a hint) or the app (its code at once: nothing sent, nothing to wait for).
   function drawChannel() {
     const app = flow.data.channel === "app";
-    render($("#reset-code-lead"), app ? "pwreset.code.app" : "pwreset.code.sent");
+    render($("#reset-code-lead"), app ? "pwreset.code.app" : "pwreset.code.sent", app ? {} : typedPhone());
     render($("#reset-code-hint"), app ? "pwreset.code.appHint" : "field.codeHint");
     render($("#reset-switch"), app ? "pwreset.code.useSms" : "pwreset.code.useApp");
     $("#reset-app-none").hidden = !app;
@@ -113,7 +117,7 @@ function run(config) {
       code.leave();
     } else {
       code.useSms(config.code.length);
-      code.enter(flow.data.resendAt);
+      code.enter(flow.data.resendAt, { sentAt: flow.data.sentAt, hint: noCodeHint() });
     }
   }
 
@@ -129,10 +133,12 @@ function run(config) {
   });
   const startOver = (error) => showError(flow.alert(flow.current), error, { actions: [startOverButton()] });
 
+  const noCodeHint = () => ({ key: "pwreset.code.noCode", params: { ...typedPhone(), username: flow.data.username } });
+
   const codeSent = (answer) => {
     const now = Date.now();
     return { challenge: answer.challenge, codeExpiresAt: now + answer.expires_in * 1000,
-             resendAt: now + answer.resend_after * 1000 };
+             resendAt: now + answer.resend_after * 1000, sentAt: now };
   };
 
   flow.onSubmit($("#reset-username-form"), async (submitter) => {
@@ -180,7 +186,7 @@ function run(config) {
       flow.show("password", { history: "replace" }); // Back from there skips the used code
     } catch (error) {
       if (error.code === "invalid_code") {
-        setFieldError(codeInput, error);
+        setFieldError(codeInput, error, { wrong: flow.data.channel === "app" ? "error.appCodeWrong" : undefined });
         codeInput.focus();
         codeInput.select();
         if (error.fields.attempts_left === 0) {
@@ -202,7 +208,8 @@ function run(config) {
       flow.update(codeSent(await post("/reset/resend", { challenge: flow.data.challenge })));
       code.clear();
       code.countDownTo(flow.data.resendAt);
-      showNotice(flow.notice("code"), "pwreset.code.resent");
+      code.hintAfter(flow.data.sentAt, noCodeHint());
+      showNotice(flow.notice("code"), "pwreset.code.resent", typedPhone());
       codeInput.focus();
     } catch (error) {
       if (["challenge_expired", "invalid_request"].includes(error.code)) return startOver(error);
@@ -229,7 +236,8 @@ function run(config) {
     }
     code.clear();
     drawChannel();
-    showNotice(flow.notice("code"), channel === "app" ? "pwreset.code.appChosen" : "pwreset.code.smsChosen");
+    showNotice(flow.notice("code"), channel === "app" ? "pwreset.code.appChosen" : "pwreset.code.smsChosen",
+               channel === "app" ? {} : typedPhone());
     codeInput.focus();
   }));
 
@@ -238,7 +246,7 @@ function run(config) {
     const problems = rules.problems();
     if (problems.includes("rules")) {
       rules.markUnmet();
-      setFieldError(passwordInput, "password.notYet");
+      setFieldError(passwordInput, rules.brokenParts("password.notYet"));
       passwordInput.focus();
       return;
     }
@@ -255,9 +263,10 @@ function run(config) {
       flow.show("done", { history: "replace" });
     } catch (error) {
       if (error.code === "password_rejected") {
-        // Once: each broken rule is marked in the list; the field points there.
+        // Each broken rule is marked in the list, and named in the field's error, which a
+        // phone shows without scrolling.
         rules.reject(error.fields.violations ?? [], error.lang);
-        setFieldError(passwordInput, "password.rejected");
+        setFieldError(passwordInput, rules.brokenParts("password.rejected"));
         passwordInput.focus();
       } else if (["token_expired", "invalid_request"].includes(error.code)) {
         startOver(error);

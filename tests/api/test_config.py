@@ -19,7 +19,7 @@ def test_config_describes_policy_code_phone_support_and_languages(world, client)
                             "max_attempts": 5}
     assert body["phone"] == {"allowed_countries": ["SE"]}
     assert body["languages"] == ["sv", "en"]
-    assert "2000 (internt kortnummer, knappval 3 och 1)" in body["support"]["text"]
+    assert "2000 (internt nummer, knappval 3 och 1)" in body["support"]["text"]
     assert "vardochstod@orebro.se" in body["support"]["text"]
 
 

@@ -103,10 +103,10 @@ def test_error_messages_are_swedish_by_default_and_english_on_request(world, cli
         response = post(client, "/api/reset/start", {}, lang=accept_language)
         message = error(response)["message"]
         assert message.startswith(text("invalid_request", lang)), (accept_language, message)
-        support = {"sv": "2000 (internt kortnummer, knappval 3 och 1), vardochstod@orebro.se "
+        support = {"sv": "vardochstod@orebro.se, 2000 (internt nummer, knappval 3 och 1) "
                          "eller ett meddelande i Treserva (sök på ”Treserva”)",
-                   "en": "2000 (internal short number, then options 3 and 1), "
-                         "vardochstod@orebro.se or a message in Treserva (search for “Treserva”)"}
+                   "en": "vardochstod@orebro.se, 2000 (internal number, then options 3 and 1) "
+                         "or a message in Treserva (search for “Treserva”)"}
         assert support[lang] in message  # the support line is in every error, in its language
         assert error(response)["support"] == support[lang]
 

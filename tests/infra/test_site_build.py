@@ -14,7 +14,7 @@ import pytest
 from chalicelib.domain.organisation import parse_channels
 from chalicelib.messages import TEXTS
 from chalicelib.settings import Settings
-from infra.site_build import SITE_ROOT, SiteBuildError, build_site, load_texts, render_page
+from infra.site_build import SITE_ROOT, SiteBuildError, build_site, load_texts, render_page, without_comments
 
 PAGES = ("index.html", "404.html", "pwreg/index.html", "pwreset/index.html",
          "tillganglighet/index.html")
@@ -71,8 +71,8 @@ def test_every_page_is_built_with_every_text_its_elements_name_from_sv_js(built)
         text = " ".join("".join(page.text).split())
         assert not re.search(r"\{\w+\}", text), name  # every {placeholder} filled in
         assert "Örebro kommun Lösenordsportalen" in text, name  # the header names who runs it
-        assert "Behöver du hjälp? Kontakta support: 2000 (internt kortnummer, knappval 3 och 1), " \
-               "vardochstod@orebro.se eller ett meddelande i Treserva" in text, name
+        assert "Behöver du hjälp? Kontakta support: vardochstod@orebro.se, 2000 (internt nummer, " \
+               "knappval 3 och 1) eller ett meddelande i Treserva" in text, name
     landing = (built / "index.html").read_text(encoding="utf-8")
     assert "<title data-t=\"landing.title\">Lösenordsportalen</title>" in landing
     assert re.search(r'<meta name="description" data-t-content="landing.description" content="[^"]{50,}"',
@@ -144,3 +144,14 @@ def test_the_apis_messages_quote_as_the_pages_do():
         assert '"' not in said["sv"] and '"' not in said["en"], key
         assert "“" not in said["sv"], key
         assert said["en"].count("“") == said["en"].count("”"), key
+
+
+def test_the_built_scripts_and_style_leave_out_their_comment_lines_and_nothing_else(built):
+    source = "// why\nconst a = 1; // kept: after code\n/** a block\n *  of two lines */\nconst re = /^\\/\\//;\n" \
+             "  /* one line */\n.x { color: red; }\n"
+    assert without_comments(source) == "const a = 1; // kept: after code\nconst re = /^\\/\\//;\n.x { color: red; }\n"
+    for name in ("assets/pwreset.js", "assets/form.js", "assets/site.css"):
+        served = (built / name).read_text(encoding="utf-8")
+        written = (SITE_ROOT / name).read_text(encoding="utf-8")
+        assert served == without_comments(written) and len(served) < len(written), name
+        assert not re.search(r"(?m)^\s*(//|/\*)", served), name

@@ -48,8 +48,8 @@ def test_a_changed_password_is_told_to_the_registered_number_with_the_swedish_ti
     notices = notices_to(world, "+46701234567")
     assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00. "
                        'Av: "Registrerat nummer". '
-                       "Var det inte du? Kontakta support: 2000 (internt kortnummer, "
-                       "knappval 3 och 1) eller vardochstod@orebro.se."]
+                       "Var det inte du? Kontakta support: vardochstod@orebro.se eller 2000 "
+                       "(internt nummer, knappval 3 och 1)."]
     assert code not in notices[0] and NEW_PASSWORD not in notices[0]
 
 
@@ -79,7 +79,7 @@ def test_an_added_holder_is_told_to_the_others_with_the_new_number_masked(world,
     assert "hemtjanstab" in old[0] and "Numret 070-*** ** 21 lades till" in old[0]
     assert 'Namn: "Anna Andersson".' in old[0]
     assert "+46707654321" not in old[0] and "0707654321" not in old[0]
-    assert "Kontakta support: 2000 (internt kortnummer, knappval 3 och 1)" in old[0]
+    assert "Kontakta support: vardochstod@orebro.se eller 2000 (internt nummer, knappval 3 och 1)" in old[0]
     assert notices_to(world, "+46707654321") == []  # the new number only got its code
 
 

@@ -46,7 +46,7 @@ def test_a_whole_cycle_gets_the_14_and_the_3_day_reminder_once_each(world, accou
     assert sorted(got) == [76, 87]
     assert got[76] == ["Lösenordet för kontot hemtjanstab går ut om 14 dagar (5 april). "
                        "Byt det i tid via pwreset på localhost. Frågor? Kontakta support: "
-                       "2000 (internt kortnummer, knappval 3 och 1) eller vardochstod@orebro.se."]
+                       "vardochstod@orebro.se eller 2000 (internt nummer, knappval 3 och 1)."]
     assert "går ut om 3 dagar (5 april)" in got[87][0]
     assert [r["event"] for r in world.audit("hemtjanstab")].count("reminder.sent") == 2
 

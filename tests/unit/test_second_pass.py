@@ -52,8 +52,8 @@ def test_a_holders_name_stands_quoted_after_the_facts_in_the_sms_to_the_others(r
     assert notice == (
         "Numret 070-*** ** 21 lades till 25 november 2026 kl. 09:00 och kan nu få "
         "säkerhetskoder för kontot hemtjanstab. Namn: \"Anna Andersson\". Av: support. "
-        "Stämmer det inte? Kontakta support: 2000 (internt kortnummer, knappval 3 och 1) "
-        "eller vardochstod@orebro.se.")
+        "Stämmer det inte? Kontakta support: vardochstod@orebro.se eller 2000 "
+        "(internt nummer, knappval 3 och 1).")
     assert notice.isascii() or all(char in GSM_LETTERS for char in notice if not char.isascii())
 
 

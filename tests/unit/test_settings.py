@@ -19,11 +19,12 @@ def test_an_empty_environment_gives_specs_defaults():
         sms_sender_id="pwportal", portal_host="localhost",
         organisation_name="Örebro kommun", organisation_logo="",
         support_channels=(
-            SupportChannel("phone", "2000", {"sv": "internt kortnummer, knappval 3 och 1",
-                                             "en": "internal short number, then options 3 and 1"}),
             SupportChannel("email", "vardochstod@orebro.se"),
+            SupportChannel("phone", "2000", {"sv": "internt nummer, knappval 3 och 1",
+                                             "en": "internal number, then options 3 and 1"}),
             SupportChannel("text", "", {"sv": "ett meddelande i Treserva (sök på ”Treserva”)",
                                         "en": "a message in Treserva (search for “Treserva”)"})),
+        support_external_phone="",
         statement_checked_on=date(2026, 11, 25),
         secrets_parameter="", pepper="", code_key="", limit_key="", authenticator_key="",
         dev_sms=False, metrics=False,
@@ -146,3 +147,24 @@ def test_the_logo_must_be_an_image_and_the_check_day_a_date():
         load_settings({"PWPORTAL_ORGANISATION_LOGO": "logo.exe"})
     with pytest.raises(RuntimeError, match="PWPORTAL_STATEMENT_CHECKED_ON"):
         load_settings({"PWPORTAL_STATEMENT_CHECKED_ON": "25 november"})
+
+
+def test_the_default_support_says_the_e_mail_first_and_marks_the_short_number_internal():
+    """SPEC 2 v3: the guide sends people to a private phone or an iPad, from which 2000 cannot
+    be dialled."""
+    channels = load_settings({}).support_channels
+    assert channels[0].kind == "email"
+    assert channels[1].plain("sv") == "2000 (internt nummer, knappval 3 och 1)"
+    assert channels[1].plain("en") == "2000 (internal number, then options 3 and 1)"
+
+
+def test_an_external_support_number_is_one_setting_and_comes_after_the_e_mail():
+    read = load_settings({"PWPORTAL_SUPPORT_EXTERNAL_PHONE": "019-21 10 00"})
+    assert [c.value for c in read.support_channels] == [
+        "vardochstod@orebro.se", "019-21 10 00", "2000", ""]
+    assert read.support_channels[1].plain("sv") == "019-21 10 00 (från en privat telefon eller iPad)"
+    assert read.support_phone == "019-21 10 00"  # the number named where one is named (SMS)
+    listed = load_settings({"PWPORTAL_SUPPORT_EXTERNAL_PHONE": "2000"}).support_channels
+    assert [c.value for c in listed].count("2000") == 1  # listed already: not twice
+    with pytest.raises(RuntimeError, match="SUPPORT_EXTERNAL_PHONE"):
+        load_settings({"PWPORTAL_SUPPORT_EXTERNAL_PHONE": "ring oss"})
