@@ -181,7 +181,8 @@ class DirectoryChanges:
             tx = self.uow.begin()
             tx.add("account", self.accounts.save(changed, account.version))
             tx.add("token", Delete(self.records.table, {"id": marker.token_id}))
-            tx.add("login lock", self.limits.clear(LOGIN_FAILURES, username))
+            for n, clear in enumerate(self.limits.unlock(LOGIN_FAILURES, username)):
+                tx.add(f"login lock {n}", clear)
             tx.add("pending", Delete(self.records.table, {"id": marker.id},
                                      expect=marker.same()))
             tx.record(self.audit.record("password.changed", username, "success", caller,

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from chalicelib.domain.errors import (InvalidCredentials, PasswordRejected,
-                                      ServiceUnavailable, TokenExpired)
+                                      ServiceUnavailable, TokenExpired, TooManyAttempts)
 from chalicelib.domain.records import PendingPassword
 from chalicelib.ports import Delete
 from tests.directory.conftest import directory_settings, free_port
@@ -219,3 +219,16 @@ def test_a_second_change_while_one_is_under_way_is_refused(ldap_rig, slapd, user
     with pytest.raises(ServiceUnavailable):
         ldap_rig.portal.reset.complete(token, NEW, USER)
     assert slapd.binds(username, OLD)
+
+
+def test_a_reset_lifts_the_pwreg_login_lock(ldap_rig, slapd, username):
+    """SPEC 5/6 as a user meets it: five wrong passwords lock pwreg for the network; a reset
+    on pwreset ends the lock, so the new password logs in at once (not 429)."""
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            ldap_rig.login(username, "Fel-Losen-99")
+    with pytest.raises(TooManyAttempts):
+        ldap_rig.login(username, OLD)
+    token = ldap_rig.reset_token(username)
+    assert ldap_rig.portal.reset.complete(token, NEW, USER)["changed"]
+    assert ldap_rig.login(username, NEW)["session"]

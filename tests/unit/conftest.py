@@ -49,8 +49,11 @@ def changed(settings, **changes):
 class Rig:
     """One test's fakes and the portal built on them."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, passwords=None):
         self.clock = FakeClock()
+        self.passwords = passwords  # the directory's store, in ldap mode (FakeDirectory)
+        if passwords is not None:
+            passwords.clock = self.clock
         self.store = MemoryStore()
         self.queue = FakeQueue()
         self.gateway = FakeGateway()
@@ -63,7 +66,7 @@ class Rig:
         self.portal = Portal(settings=settings, clock=self.clock, store=self.store,
                              queue=self.queue, gateway=self.gateway,
                              hasher=FastHasher(settings.pepper.encode("utf-8")),
-                             audit_stream=self.audit_stream)
+                             audit_stream=self.audit_stream, passwords=self.passwords)
         return self.portal
 
     # -- accounts --------------------------------------------------------------------------
