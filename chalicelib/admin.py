@@ -324,25 +324,30 @@ def bounded(low: int, high: int):
 # -- the commands ----------------------------------------------------------------------------
 
 def create(args, portal, io) -> int:
-    support = portal.support
-    if support.in_directory:  # SPEC 13: a link to the directory's entry, no password set
-        account = support.create(args.username, None, args.phone)
+    changes = portal.account_changes
+    asked: list[str] = []
+
+    def password() -> str:
+        """Asked for only where the portal keeps the password; in `ldap` mode (SPEC 13) the
+        account links its directory entry and no password is read or set."""
+        asked.append(changes.generate_password(args.username.strip().lower())
+                     if args.generate else read_password(io.stdin))
+        return asked[-1]
+
+    account = changes.create(args.username, password, args.phone, args.name)
+    if not asked:
         io.out.write(f"Created {account.username}, linked to its directory entry (its "
                      "password stays the directory's).\n")
-        pairs(describe(account, portal.clock.now()), io.out)
-        return 0
-    password = (support.generate_password(args.username.strip().lower())
-                if args.generate else read_password(io.stdin))
-    account = support.create(args.username, password, args.phone, args.name)
-    io.out.write(f"Created {account.username}.\n")
-    if args.generate:
-        io.out.write(f"Password (shown once): {password}\n")
+    else:
+        io.out.write(f"Created {account.username}.\n")
+        if args.generate:
+            io.out.write(f"Password (shown once): {asked[-1]}\n")
     pairs(describe(account, portal.clock.now()), io.out)
     return 0
 
 
 def show(args, portal, io) -> int:
-    state = portal.support.state(args.username)
+    state = portal.account_states.state(args.username)
     if state.account is None:
         from chalicelib.domain.errors import NotFound
         raise NotFound()
@@ -351,12 +356,12 @@ def show(args, portal, io) -> int:
 
 
 def list_accounts(args, portal, io) -> int:
-    support, now = portal.support, portal.clock.now()
+    states_, now = portal.account_states, portal.clock.now()
     if args.expiring_within is None:
-        states = support.list_accounts()
+        states = states_.list_accounts()
         summary = f"{len(states)} account{'s' if len(states) != 1 else ''}."
     else:
-        states = support.expiring(args.expiring_within)
+        states = states_.expiring(args.expiring_within)
         last = (now + timedelta(days=args.expiring_within)).date()
         summary = (f"{len(states)} password{'s' if len(states) != 1 else ''} expiring from "
                    f"{now.date()} to {last} (UTC days). Passwords that expired before today "
@@ -381,7 +386,7 @@ def listed_name(name: str) -> str:
 
 
 def disable(args, portal, io) -> int:
-    account, changed = portal.support.disable(args.username)
+    account, changed = portal.account_changes.disable(args.username)
     if not changed:
         io.out.write(f"{account.username} was already disabled; nothing changed.\n")
     else:
@@ -391,7 +396,7 @@ def disable(args, portal, io) -> int:
 
 
 def enable(args, portal, io) -> int:
-    account, changed = portal.support.enable(args.username)
+    account, changed = portal.account_changes.enable(args.username)
     if not changed:
         io.out.write(f"{account.username} was not disabled; nothing changed.\n")
     else:
@@ -400,7 +405,7 @@ def enable(args, portal, io) -> int:
 
 
 def unlock(args, portal, io) -> int:
-    done = portal.support.unlock(args.username)
+    done = portal.account_changes.unlock(args.username)
     if not done.cleared:
         io.out.write(f"{done.account.username} had no login lock, reset pause or recent "
                   "failures; nothing changed.\n")
@@ -411,14 +416,14 @@ def unlock(args, portal, io) -> int:
 
 
 def set_phone(args, portal, io) -> int:
-    account = portal.support.set_phone(args.username, args.number, args.name)
+    account = portal.account_changes.set_phone(args.username, args.number, args.name)
     io.out.write(f"Number set for {account.username}.\n")
     pairs(describe(account, portal.clock.now()), io.out)
     return 0
 
 
 def import_accounts(args, portal, io) -> int:
-    result = portal.support.import_accounts(read_csv(args.file, io.stdin))
+    result = portal.imports.import_accounts(read_csv(args.file, io.stdin))
     if result.created:
         io.out.write(f"Created {len(result.created)} account"
                   f"{'s' if len(result.created) != 1 else ''} from {args.file}:\n")
@@ -444,7 +449,7 @@ def import_accounts(args, portal, io) -> int:
 
 
 def events(args, portal, io) -> int:
-    state, trail = portal.support.events(args.username, limit=args.limit)
+    state, trail = portal.account_states.events(args.username, limit=args.limit)
     io.out.write(f"{state.username}\n")
     pairs(diagnosis(state, portal.settings), io.out, indent="  ")
     io.out.write(f"\nAudit trail, newest first ({len(trail)} shown, --limit {args.limit}):\n")
@@ -464,7 +469,7 @@ def report(args, portal, io) -> int:
     if args.csv:
         raise SystemExit("error: --csv is for the monthly report of one account "
                          "(--account USERNAME --month YYYY-MM)")
-    result = portal.support.report(args.since)
+    result = portal.reports.report(args.since)
     now = result.end
     io.out.write(f"Report from {when(result.start, now)} to {iso(result.end)} (UTC)\n\n")
     table(["event", "count"], [[label, str(count)] for label, count in result.counts.items()],
@@ -516,7 +521,7 @@ def holders_table(account, now: datetime, out) -> None:
 
 
 def list_holders(args, portal, io) -> int:
-    account, now = portal.support.holders(args.username), portal.clock.now()
+    account, now = portal.holder_changes.holders(args.username), portal.clock.now()
     most = portal.settings.max_holders
     if not account.holders:
         io.out.write(f"{account.username} has no holders"
@@ -531,7 +536,7 @@ def list_holders(args, portal, io) -> int:
 
 
 def add_holder(args, portal, io) -> int:
-    done = portal.support.add_holder(args.username, args.name, args.number)
+    done = portal.holder_changes.add(args.username, args.name, args.number)
     if not done.changed:
         io.out.write(f"{done.holder.name} at that number already holds "
                      f"{done.account.username}; nothing changed.\n")
@@ -546,7 +551,7 @@ def add_holder(args, portal, io) -> int:
 
 
 def remove_holder(args, portal, io) -> int:
-    done = portal.support.remove_holder(args.username, args.holder_id)
+    done = portal.holder_changes.remove(args.username, args.holder_id)
     io.out.write(f"Removed {done.holder.name} ({done.holder.id}) from "
                  f"{done.account.username}; they and the other holders are told by SMS.\n")
     if done.account.holders:
@@ -558,7 +563,7 @@ def remove_holder(args, portal, io) -> int:
 
 
 def remove_authenticator(args, portal, io) -> int:
-    done = portal.support.remove_authenticator(args.username, args.holder_id)
+    done = portal.holder_changes.remove_app(args.username, args.holder_id)
     io.out.write(f"Removed the authenticator app of {done.holder.name} ({done.holder.id}) "
                  f"from {done.account.username}: its codes are accepted no longer; "
                  f"{done.holder.name} is told by SMS and can add a new app on pwreg.\n")
@@ -567,7 +572,7 @@ def remove_authenticator(args, portal, io) -> int:
 
 
 def migrate_holders(args, portal, io) -> int:
-    result = portal.support.migrate_holders(dry_run=args.dry_run)
+    result = portal.holder_changes.migrate(dry_run=args.dry_run)
     verb = "would become" if result.dry_run else "became"
     io.out.write(f"{len(result.migrated)} version 1 number{'s' if len(result.migrated) != 1 else ''} "
                  f"{verb} the holder \"Registrerat nummer\"; {result.already} account"
@@ -585,7 +590,7 @@ def monthly_report(args, portal, io) -> int:
     if not (args.account and args.month):
         raise SystemExit("error: the monthly report needs both --account USERNAME and "
                          "--month YYYY-MM")
-    log = portal.support.monthly_log(args.account, *month(args.month))
+    log = portal.monthly_reports.log(args.account, *month(args.month))
     if args.csv:
         data = log.csv()
         binary = getattr(io.out, "buffer", None)

@@ -32,4 +32,4 @@ def verify(request, caller):
 @endpoint(reset)
 def complete(request, caller):
     body = json_body(request)
-    return portal().reset.complete(body.get("reset_token"), body.get("password"), caller)
+    return portal().completion.complete(body.get("reset_token"), body.get("password"), caller)

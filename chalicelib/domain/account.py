@@ -128,6 +128,21 @@ class Account:
         )
 
 
+@dataclass(frozen=True)
+class FirstPassword:
+    """What a new account starts with of its password (SPEC 9, 13): the portal's verifier
+    and history of a password it was given (`given`), or, linked to a directory's entry,
+    none of its own (the directory's date of its last set as `changed_at`). `details` go
+    into the `account.created` record."""
+
+    password_hash: str
+    history_salt: str  # hex
+    history: list[str]
+    changed_at: datetime
+    given: str | None = None
+    details: dict = field(default_factory=dict)
+
+
 def in_history(fingerprint: str, history: list[str]) -> bool:
     found = False
     for previous in history:  # no early exit: the time does not tell which entry matched

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import CodeExpired, InvalidRequest, InvalidSession
 from chalicelib.domain.events import Caller
-from chalicelib.ports import Clock, Conflict, Hasher, PasswordStore, Refused
+from chalicelib.ports import Clock, Conflict, Hasher, PasswordChange, Refused
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from chalicelib.repositories.limits import Limits
     from chalicelib.repositories.records import Records
     from chalicelib.services.code_sms import CodeSms
-    from chalicelib.services.directory_changes import DirectoryChanges
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
@@ -39,8 +38,7 @@ class CodeFlow:
     hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
     code_key: Callable[[], bytes]  # read from the secrets on first use
     authenticator_key: Callable[[], bytes]  # what apps' secrets derive from (SPEC 12)
-    passwords: Callable[[], PasswordStore]  # where the password lives (SPEC 13)
-    directory: DirectoryChanges  # its login check; ldap mode's change and repair
+    password_change: PasswordChange  # where the password lives (SPEC 13): the login's check
 
     def now(self) -> float:
         return self.clock.now().timestamp()

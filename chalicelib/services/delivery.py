@@ -35,9 +35,7 @@ receive after the lease then sends the same text again.
 """
 from __future__ import annotations
 
-import json
 import secrets
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,7 +43,7 @@ from chalicelib.domain.limits import SERVICE_SMS
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import DROPPED, SENDING, SENT, SmsDelivery
-from chalicelib.ports import Clock, Conflict, Gateway, Refused
+from chalicelib.ports import Clock, Conflict, Gateway, OperationsLog, Refused
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -75,6 +73,7 @@ class Delivery:
     limits: Limits
     audit: Audit
     gateway: Gateway
+    log: OperationsLog  # the line of a delivery whose end could not be written
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -154,9 +153,7 @@ class Delivery:
         try:
             tx.commit()
         except (Refused, Conflict, ServiceUnavailable) as error:
-            sys.stderr.write(json.dumps({"level": "error", "event": "sms.unmarked",
-                                         "id": claim.id[len(SmsDelivery.PREFIX):],
-                                         "state": state,
-                                         "error": type(error).__name__}) + "\n")
+            self.log.error("sms.unmarked", id=claim.id[len(SmsDelivery.PREFIX):],
+                           state=state, error=type(error).__name__)
             for record in records:
                 self.audit.emit(record)

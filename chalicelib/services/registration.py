@@ -95,7 +95,7 @@ class Registration(CodeFlow):
         if len(password) > self.settings.policy.max_length * 4:
             reason, ok = "oversized", False  # no account's password is this long: skip argon2
         else:  # where the password lives (SPEC 13); no account: the same work, refused
-            ok = self.directory.check(account, username, password, caller)
+            ok = self.password_change.check(account, username, password, caller)
             reason = "unknown_user" if account is None else "wrong_password" if not ok else None
             if ok and account.disabled:
                 reason, ok = "disabled", False

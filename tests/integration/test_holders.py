@@ -17,7 +17,7 @@ def texts_to(world, number):
 
 def test_holders_are_stored_in_the_accounts_item_on_dynamodb(world):
     world.create_account()
-    world.portal.support.add_holder("hemtjanstab", "Bo Ek", "0707654321")
+    world.portal.holder_changes.add("hemtjanstab", "Bo Ek", "0707654321")
     item = world.dynamodb.get_item(TableName=world.settings.accounts_table,
                                    Key={"username": {"S": "hemtjanstab"}})["Item"]
     names = [h["M"]["name"]["S"] for h in item["holders"]["L"]]
@@ -31,7 +31,7 @@ def test_the_daily_schedule_removes_holders_unused_for_400_days_through_the_inde
         world, client, capsys):
     world.create_account()
     world.clock.advance(days=200)
-    world.portal.support.add_holder("hemtjanstab", "Bo Ek", "0707654321")
+    world.portal.holder_changes.add("hemtjanstab", "Bo Ek", "0707654321")
     for index in range(5):
         world.create_account(f"ny{index}", phone=f"+4670111000{index}")
     texts_to(world, PHONE)
@@ -63,10 +63,10 @@ def test_a_monthly_log_on_dynamodb_reads_one_month_of_one_account(world):
     world.create_account()
     world.create_account("annat", phone=BO)
     world.clock.advance(days=40)
-    world.portal.support.disable("hemtjanstab")
-    log = world.portal.support.monthly_log("hemtjanstab", 2026, 11)
+    world.portal.account_changes.disable("hemtjanstab")
+    log = world.portal.monthly_reports.log("hemtjanstab", 2026, 11)
     assert sorted(r["event"] for r in log.records) == ["account.created", "holder.added"]
-    later = world.portal.support.monthly_log("hemtjanstab", 2027, 1)
+    later = world.portal.monthly_reports.log("hemtjanstab", 2027, 1)
     assert [r["event"] for r in later.records] == ["account.disabled"]
     assert world.clock.now() - timedelta(days=40) < later.start
 

@@ -72,7 +72,7 @@ class Rig:
     # -- accounts --------------------------------------------------------------------------
 
     def create_account(self, username=USERNAME, password=PASSWORD, phone: str | None = PHONE):
-        return self.portal.support.create(username, password, phone)
+        return self.portal.account_changes.create(username, password, phone)
 
     def account(self, username=USERNAME):
         return self.portal.accounts.get(username)

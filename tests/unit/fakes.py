@@ -381,8 +381,6 @@ class FakeDirectory:
     administrator would; `set` is the portal's change, at `clock`'s time; `down = True`
     makes every call fail as an unreachable directory does."""
 
-    in_directory = True
-
     def __init__(self, clock=None):
         self.clock = clock
         self.entries: dict[str, tuple[str, object]] = {}
@@ -400,9 +398,6 @@ class FakeDirectory:
         entry = self.entries.get(username)
         return entry is not None and stored_hash is not None and \
             hmac.compare_digest(entry[0].encode(), password.encode())
-
-    def stored_hash(self, password: str) -> str:
-        return ""
 
     def set(self, username: str, password: str) -> None:
         self._reachable()

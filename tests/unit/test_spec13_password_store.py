@@ -35,14 +35,14 @@ def test_a_reset_lifts_the_pwreg_login_lock(mode_rig):
     with pytest.raises(TooManyAttempts):  # locked: even the right password is not compared
         mode_rig.login(password=PASSWORD)
     token = mode_rig.reset_token()
-    assert mode_rig.portal.reset.complete(token, NEW_PASSWORD, USER)["changed"]
+    assert mode_rig.portal.completion.complete(token, NEW_PASSWORD, USER)["changed"]
     assert mode_rig.login(password=NEW_PASSWORD)["session"]
 
 
 def test_the_old_password_stops_working_after_a_reset(mode_rig):
     assert mode_rig.login(password=PASSWORD)["session"]
     token = mode_rig.reset_token()
-    mode_rig.portal.reset.complete(token, NEW_PASSWORD, USER)
+    mode_rig.portal.completion.complete(token, NEW_PASSWORD, USER)
     with pytest.raises(InvalidCredentials):
         mode_rig.login(password=PASSWORD)
     assert mode_rig.login(password=NEW_PASSWORD)["session"]

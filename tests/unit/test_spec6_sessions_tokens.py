@@ -19,7 +19,7 @@ def bits(secret: str) -> int:
 
 
 def complete(rig, token, password=NEW_PASSWORD):
-    return rig.portal.reset.complete(token, password, USER)
+    return rig.portal.completion.complete(token, password, USER)
 
 
 @pytest.fixture
@@ -178,10 +178,10 @@ def test_a_rejected_password_does_not_consume_the_token(rig, account):
 
 def test_a_token_of_a_since_disabled_account_changes_nothing(rig, account):
     token = rig.reset_token()
-    rig.portal.support.disable(USERNAME)
+    rig.portal.account_changes.disable(USERNAME)
     with pytest.raises(TokenExpired):
         complete(rig, token)
-    rig.portal.support.enable(USERNAME)
+    rig.portal.account_changes.enable(USERNAME)
     assert rig.login()["username"] == USERNAME
 
 
