@@ -48,6 +48,7 @@ from typing import TextIO
 from chalicelib.domain.account import is_username
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import PortalError
+from chalicelib.domain.records import APP, SMS
 from chalicelib.messages import text
 
 CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
@@ -105,6 +106,14 @@ def number(phone: str | None) -> str:
     return masked(phone) or "-"
 
 
+def first_number(account) -> str:
+    """The first holder's number, masked, and how many more there are."""
+    if not account.holders:
+        return "-"
+    more = len(account.holders) - 1
+    return number(account.holders[0].phone) + (f" +{more}" if more else "")
+
+
 def expiry(account, now: datetime) -> str:
     shown = when(account.password_expires_at, now)
     return shown[:-1] + ", expired)" if account.password_expires_at <= now else shown
@@ -145,7 +154,8 @@ def describe(account, now: datetime) -> list[tuple[str, str]]:
     return [
         ("username", account.username),
         ("status", "disabled" if account.disabled else "enabled"),
-        ("phone", number(account.phone) if account.phone else "none registered"),
+        ("numbers", ", ".join(number(h.phone) for h in account.holders)
+         or "none registered"),
         ("holders", f"{len(account.holders)}: " + ", ".join(h.name for h in account.holders)
          if account.holders else "none (see `holders list`)"),
         ("password changed", when(account.password_changed_at, now)),
@@ -166,19 +176,27 @@ def duration(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def diagnosis(state, settings) -> list[tuple[str, str]]:
-    """An account's state as it bears on "why didn't it get a code?", line by line."""
-    account, now, limits = state.account, state.now, settings.limits
+def diagnosis(found) -> list[tuple[str, str]]:
+    """services/support/diagnosis.py's answer to "why didn't it get a code?", line by line."""
+    state = found.state
+    account, now, limits = state.account, state.now, found.limits
     if account is None:
         return [("account", (f"no account named {state.username}: a reset for this name "
                              "never sends a code (check the spelling; see `accounts list`)"))]
     rows = [("account", "exists, " + ("DISABLED: no codes are sent, logins fail — "
                                       f"`accounts enable {account.username}` undoes it"
-                                      if account.disabled else "enabled")),
-            ("number", number(account.phone) if account.phone else
-             "no number registered — codes cannot be sent (register one on pwreg, or "
-             "`accounts set-phone` after checking identity by phone)"),
-            ("password expires", expiry(account, now))]
+                                      if account.disabled else "enabled"))]
+    if not account.holders:
+        rows.append(("number", "no number registered — codes cannot be sent (register one "
+                     "on pwreg, or `accounts set-phone` after checking identity by phone)"))
+    for holder in account.holders:
+        ways = [route for route in found.routes if route.holder.id == holder.id]
+        rows.append(("holder", f"{holder.name} ({holder.id}) at {number(holder.phone)}: "
+                     + "; ".join(f"{CHANNEL_NAMES[route.channel]} "
+                                 + ("yes" if route.open else "no, "
+                                    + ", ".join(REASONS[r] for r in route.reasons))
+                                 for route in ways)))
+    rows.append(("password expires", expiry(account, now)))
     if state.login_locked_until:
         login = (f"LOCKED until {when(state.login_locked_until, now)} — "
                  f"`accounts unlock {account.username}` lifts it")
@@ -208,9 +226,15 @@ def diagnosis(state, settings) -> list[tuple[str, str]]:
         rows.append(("new numbers",
                      f"limit reached: next one {when(state.numbers_allowed_at, now)}"))
     reasons = state.why_no_code()
-    rows.append(("verdict", "a reset now would send a code to " + number(account.phone)
-                 if not reasons else "a reset now would NOT send a code: "
+    by_sms = found.open(SMS)
+    rows.append(("verdict", "a reset now would send a code to "
+                 + ", ".join(number(holder.phone) for holder in by_sms)
+                 if by_sms and not reasons else "a reset now would NOT send a code: "
                  + "; ".join(REASONS[reason] for reason in reasons)))
+    by_app = found.open(APP)
+    if by_app:
+        rows.append(("app", "a reset with the authenticator app would give a code to "
+                     + ", ".join(holder.name for holder in by_app)))
     return rows
 
 
@@ -221,7 +245,9 @@ REASONS = {
     "reset_paused": "reset paused after too many wrong codes",
     "sms_limit": "the per-username SMS limit is reached",
     "service_sms_limit": "the service-wide SMS limit is reached",
+    "no_app": "no authenticator app added",
 }
+CHANNEL_NAMES = {SMS: "SMS", APP: "app"}
 
 _TRAIL_FIELDS = {"username", "at", "day", "time", "event", "outcome", "request_id", "ip", "ttl",
                  "holder_id", "holder_name"}
@@ -369,7 +395,8 @@ def list_accounts(args, portal, io) -> int:
     if states:
         table(["username", "status", "number", "password expires", "locked"],
               [[listed_name(s.username), "disabled" if s.account.disabled else "enabled",
-                number(s.account.phone), expiry(s.account, now), locks(s)] for s in states], io.out)
+                first_number(s.account), expiry(s.account, now), locks(s)] for s in states],
+              io.out)
     io.out.write(summary + "\n")
     unreachable = [s.username for s in states if not is_username(s.username)]
     if unreachable:
@@ -449,9 +476,10 @@ def import_accounts(args, portal, io) -> int:
 
 
 def events(args, portal, io) -> int:
-    state, trail = portal.account_states.events(args.username, limit=args.limit)
+    found = portal.diagnoses.events(args.username, limit=args.limit)
+    state, trail = found.state, found.trail
     io.out.write(f"{state.username}\n")
-    pairs(diagnosis(state, portal.settings), io.out, indent="  ")
+    pairs(diagnosis(found), io.out, indent="  ")
     io.out.write(f"\nAudit trail, newest first ({len(trail)} shown, --limit {args.limit}):\n")
     if not trail:
         io.out.write("  nothing recorded for this username.\n")
@@ -482,7 +510,7 @@ def report(args, portal, io) -> int:
               f"{len(result.expiring)}\n")
     if result.expiring:
         table(["username", "number", "password expires"],
-              [[s.username, number(s.account.phone), expiry(s.account, now)]
+              [[s.username, first_number(s.account), expiry(s.account, now)]
                for s in result.expiring], io.out)
     io.out.write(f"\nEnabled accounts without a number (cannot get codes): "
               f"{len(result.without_number)}\n")
@@ -525,8 +553,8 @@ def list_holders(args, portal, io) -> int:
     most = portal.settings.max_holders
     if not account.holders:
         io.out.write(f"{account.username} has no holders"
-                     + (f"; its version 1 number {number(account.phone)} becomes one with "
-                        "`migrate holders`" if account.phone else
+                     + (f"; its version 1 number {number(account.version_1_number)} becomes "
+                        "one with `migrate holders`" if account.version_1_number else
                         ": no codes can be sent for it") + ".\n")
         return 0
     holders_table(account, now, io.out)

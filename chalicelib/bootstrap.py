@@ -191,6 +191,11 @@ class Portal:
                              limits=self.limits, audit=self.audit)
 
     @cached_property
+    def diagnoses(self):
+        from chalicelib.services.support.diagnosis import Diagnoses
+        return Diagnoses(settings=self.settings, states=self.account_states)
+
+    @cached_property
     def imports(self):
         from chalicelib.services.support.imports import Imports
         return Imports(settings=self.settings, accounts=self.accounts,

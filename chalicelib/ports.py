@@ -17,6 +17,7 @@ from chalicelib.domain.account import Account, FirstPassword
 from chalicelib.domain.conditions import Condition
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import ResetToken
+from chalicelib.domain.sms import SmsMessage
 
 Key = dict  # the item's key attributes, e.g. {"username": "hemtjanstab"}
 
@@ -104,10 +105,10 @@ class Clock(Protocol):
 
 
 class Queue(Protocol):
-    def send(self, message: dict) -> None:
+    def send(self, message: SmsMessage) -> None:
         """Put one SMS on the queue, or ServiceUnavailable."""
 
-    def send_many(self, messages: list[dict]) -> None:
+    def send_many(self, messages: list[SmsMessage]) -> None:
         """Put up to 10 SMS on the queue in one call, or ServiceUnavailable."""
 
 

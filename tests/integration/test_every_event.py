@@ -89,9 +89,9 @@ def cause_every_event(world, client):
     cause_directory_failed(world, client)                              # directory.failed
 
     world.use(gateway=FailingGateway())                            # sms.failed
-    from chalicelib.domain import sms
+    from chalicelib.domain.sms import NOTICE, SmsMessage
     with pytest.raises(RuntimeError):
-        world.portal.delivery.deliver(sms.message("notice", "Hej", to="+46701234567"),
+        world.portal.delivery.deliver(SmsMessage(NOTICE, "Hej", to="+46701234567"),
                                       receive_count=world.settings.sms_max_receives)
 
 

@@ -75,7 +75,7 @@ def test_disable_also_ends_a_number_change_in_progress(world):
     world.portal.account_changes.disable("hemtjanstab")
     with pytest.raises(InvalidSession):
         world.portal.registration.verify_holder(session, code, USER)
-    assert world.portal.accounts.get("hemtjanstab").phone == PHONE
+    assert world.portal.accounts.get("hemtjanstab").holders[0].phone == PHONE
 
 
 def test_enable_lets_a_disabled_account_log_in_again_with_a_new_session(world):
@@ -126,7 +126,7 @@ def test_disable_retries_when_someone_changed_the_account_meanwhile(world, monke
     monkeypatch.setattr(accounts, "get", get_then_race)
     _, changed = support.account_changes.disable("hemtjanstab")
     saved = real_get("hemtjanstab")
-    assert changed and saved.disabled and saved.phone == "+46707654321"
+    assert changed and saved.disabled and saved.holders[0].phone == "+46707654321"
     assert saved.version == 3
 
 
@@ -194,7 +194,7 @@ def test_events_explains_an_account_without_a_number(world):
     world.deliver()
     world.clock.advance(minutes=2)  # past the 1-per-minute SMS limit that start counted
     state, trail = world.portal.account_states.events("hemtjanstab")
-    assert state.account and state.account.phone is None
+    assert state.account and state.account.holders == []
     assert state.why_no_code() == ["no_number"]
     assert [r["event"] for r in trail] == ["reset.requested", "account.created"]
     assert trail[0]["outcome"] == "no_holder" and world.sent() == []

@@ -19,6 +19,7 @@ import pytest
 
 from chalicelib.bootstrap import Portal
 from chalicelib.domain.events import Caller
+from chalicelib.domain.sms import SmsMessage
 from chalicelib.settings import Settings
 from tests.unit.fakes import FakeClock, FakeGateway, FakeQueue, FastHasher, MemoryStore
 
@@ -90,7 +91,7 @@ class Rig:
         while self._delivered < len(self.queue.sent):
             message = self.queue.sent[self._delivered]
             self._delivered += 1
-            outcomes.append(self.portal.delivery.deliver(message))
+            outcomes.append(self.portal.delivery.deliver(SmsMessage.from_message(message)))
         return outcomes
 
     @property
@@ -119,7 +120,7 @@ class Rig:
         PHONE, for a username that has none)."""
         if phone is None:
             account = self.portal.accounts.get(username.strip().lower())
-            phone = account.phone if account and account.phone else PHONE
+            phone = account.holders[0].phone if account and account.holders else PHONE
         return self.portal.reset.start(username, phone, caller)["challenge"]
 
     def reset_token(self, username=USERNAME, phone=PHONE) -> str:

@@ -31,6 +31,7 @@ from argon2.low_level import hash_secret_raw
 from chalicelib.adapters.dynamo import from_dynamo, to_dynamo
 from chalicelib.adapters.passwords import HASH_LEN, PARALLELISM, PasswordHasher
 from chalicelib.domain.conditions import holds
+from chalicelib.domain.sms import SmsMessage
 from chalicelib.domain.errors import DirectoryUnavailable, ServiceUnavailable
 from chalicelib.ports import Check, Conflict, Delete, Put, Refused, Update, Write
 from chalicelib.settings import Settings
@@ -311,15 +312,20 @@ class FakeQueue:
         self.sent: list[dict] = []
         self.down = False
 
-    def send(self, message: dict) -> None:
+    def send(self, message: SmsMessage | dict) -> None:
         if self.down:
             raise ServiceUnavailable()
-        self.sent.append(json.loads(json.dumps(message)))
+        self.sent.append(self._carried(message))
 
-    def send_many(self, messages: list[dict]) -> None:
+    def send_many(self, messages: list[SmsMessage]) -> None:
         if self.down:
             raise ServiceUnavailable()
-        self.sent.extend(json.loads(json.dumps(message)) for message in messages)
+        self.sent.extend(self._carried(message) for message in messages)
+
+    @staticmethod
+    def _carried(message: SmsMessage | dict) -> dict:
+        body = message.to_message() if isinstance(message, SmsMessage) else message
+        return json.loads(json.dumps(body))
 
 
 class FakeGateway:

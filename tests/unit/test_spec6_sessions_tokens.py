@@ -74,7 +74,7 @@ def test_a_pending_code_dies_with_its_session(rig, account):
     rig.clock.advance(seconds=401)  # the code's 10 minutes are not over; the session's 15 are
     with pytest.raises(InvalidSession):
         rig.portal.registration.verify_holder(session, code, USER)
-    assert rig.account().phone == PHONE
+    assert rig.account().holders[0].phone == PHONE
 
 
 @pytest.mark.parametrize("secret", [None, "", "garbage", "A" * 43, 42])
@@ -95,7 +95,7 @@ def test_logout_ends_the_session_and_its_pending_code(rig, account):
         rig.portal.registration.verify_holder(session, code, USER)
     assert not [item for item in rig.store.items(rig.settings.challenges_table)
                 if item["kind"] in ("session", "phone")]
-    assert rig.account().phone == PHONE
+    assert rig.account().holders[0].phone == PHONE
 
 
 def test_logout_without_a_session_does_nothing(rig, account):
@@ -212,7 +212,7 @@ def test_a_pending_number_change_cannot_be_finished_after_a_reset(rig, account):
     complete(rig, rig.reset_token())
     with pytest.raises(InvalidSession):
         rig.portal.registration.verify_holder(session, code, USER)
-    assert rig.account().phone == PHONE
+    assert rig.account().holders[0].phone == PHONE
 
 
 def test_a_rejected_password_ends_no_session(rig, account):

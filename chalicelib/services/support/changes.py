@@ -43,6 +43,12 @@ class Unlocked:
     cleared: list[str]  # login_lock, login_failures, reset_pause, wrong_codes
 
 
+def first_number(account: Account) -> str | None:
+    """The number first in line on the account: its first holder's, or a version 1 account's
+    one number."""
+    return account.holders[0].phone if account.holders else account.version_1_number
+
+
 # A change of an account as read: (the changed account, the audit record's details), or
 # None when there is nothing to change.
 Change = Callable[[Account], "tuple[Account, dict] | None"]
@@ -106,7 +112,7 @@ class AccountChanges:
             password_changed_at=first.changed_at,
             password_expires_at=first.changed_at + timedelta(
                 days=self.settings.policy.max_age_days),
-            created_at=now, phone=number, holders=self._holders(number, holder_name, now))
+            created_at=now, holders=self._holders(number, holder_name, now))
         details = {**first.details, **details}
         if handover and first.given is not None:  # how its holder learns the password
             details["handover"] = "pwreset" if number else "printed_once"
@@ -162,18 +168,18 @@ class AccountChanges:
 
     def set_phone(self, raw_username, raw_phone: str, raw_name: str | None = None
                   ) -> Account:
-        """The number version 1's flows send codes to, set after support checked the person
-        by phone (SPEC 9: the adding of one holder, named as support gives). The number
-        becomes a holder (or, already one, keeps its holder, renamed if a name is given) and
-        the account's first holder, whose number those flows use until they name holders;
-        the holders before stay. The number that stops getting codes is told (SPEC 7)."""
+        """A number set after support checked the person by phone (SPEC 9: the adding of one
+        holder, named as support gives). The number becomes a holder (or, already one, keeps
+        its holder, renamed if a name is given) and the account's first holder; the holders
+        before stay (a version 1 number becomes one of them first). The number that was
+        first before is told (SPEC 7)."""
         number = phones.parse(raw_phone, self.settings.allowed_countries)
         name = holding.normalise_name(raw_name) if raw_name is not None else None
         now = self.clock.now()
 
         def set_first(account: Account):
-            holders = account.holders or ([holding.migrated(account.phone, now)]
-                                          if account.phone else [])
+            holders = account.holders or ([holding.migrated(account.version_1_number, now)]
+                                          if account.version_1_number else [])
             known = next((h for h in holders if h.phone == number), None)
             added = holding.add(holders, name or (known.name if known else
                                                   holding.MIGRATED_NAME),
@@ -182,14 +188,14 @@ class AccountChanges:
             if ordered == account.holders:
                 return None
             return account.with_holders(ordered), {
-                "phone": number, "previous": phones.masked(account.phone) or "-",
+                "phone": number, "previous": phones.masked(first_number(account)) or "-",
                 "subject_id": added.holder.id, "subject_name": added.holder.name}
 
         before, after = self._change(raw_username, "phone.set_by_support", set_first)
         if after is None:
             return before
         # SPEC 7: the number that was replaced hears of it
-        self.notifications.phone_changed(after.username, before.phone, number, now,
+        self.notifications.phone_changed(after.username, first_number(before), number, now,
                                          after.lang, SUPPORT)
         return after
 
