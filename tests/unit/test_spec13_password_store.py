@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.errors import InvalidCredentials, TooManyAttempts
-from tests.unit.conftest import (NEW_PASSWORD, PASSWORD, USER, USERNAME, Rig, changed)
+from chalicelib.domain.errors import (ImportRejected, InvalidCredentials, NoDirectoryEntry,
+                                      TooManyAttempts)
+from tests.unit.conftest import NEW_PASSWORD, PASSWORD, PHONE, USER, USERNAME, Rig, changed
 from tests.unit.fakes import FakeDirectory
 
 WRONG = "Fel-Losen-99x"
@@ -46,3 +47,42 @@ def test_the_old_password_stops_working_after_a_reset(mode_rig):
     with pytest.raises(InvalidCredentials):
         mode_rig.login(password=PASSWORD)
     assert mode_rig.login(password=NEW_PASSWORD)["session"]
+
+
+def ldap_rig(base_settings, *usernames) -> Rig:
+    directory = FakeDirectory()
+    for username in usernames:
+        directory.add(username, PASSWORD)
+    return Rig(changed(base_settings, directory={"mode": "ldap"}), passwords=directory)
+
+
+def test_a_new_account_asks_for_its_password_only_where_the_portal_keeps_it(base_settings):
+    asked = []
+
+    def password():
+        asked.append(True)
+        return PASSWORD
+
+    portal_rig = Rig(base_settings)
+    account = portal_rig.portal.account_changes.create(USERNAME, password, PHONE)
+    assert asked == [True] and account.password_hash and len(account.history) == 1
+    asked.clear()
+    linked = ldap_rig(base_settings, USERNAME)
+    account = linked.portal.account_changes.create(USERNAME, password, PHONE)
+    assert asked == [] and account.password_hash == "" and account.history == []
+    assert [r.get("directory") for r in linked.audit()
+            if r["event"] == "account.created"] == ["linked"]
+    with pytest.raises(NoDirectoryEntry):
+        linked.portal.account_changes.create("saknas", password, PHONE)
+    assert linked.account("saknas") is None
+
+
+def test_an_import_in_ldap_mode_needs_every_entry_and_hands_out_no_password(base_settings):
+    rig = ldap_rig(base_settings, "forsta")
+    with pytest.raises(ImportRejected) as rejected:
+        rig.portal.imports.import_accounts("username\nforsta\nandra\n")
+    assert [(p.line, p.reason) for p in rejected.value.problems] == [(3, "no_directory_entry")]
+    rig.passwords.add("andra", PASSWORD)
+    result = rig.portal.imports.import_accounts("username\nforsta\nandra\n")
+    assert [(e.username, e.password) for e in result.created] == [("forsta", None),
+                                                                  ("andra", None)]
