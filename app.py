@@ -14,6 +14,7 @@ from chalicelib.api.public import public
 from chalicelib.api.registration import registration
 from chalicelib.api.reset import reset
 from chalicelib.bootstrap import portal
+from chalicelib.domain.sms import SmsMessage
 
 # chalice's own log (a view that raised) is the Python logger `pwportal` too: Powertools'
 # Logger (chalicelib/adapters/telemetry.py) writes its lines as JSON, so chalice adds no
@@ -43,7 +44,8 @@ def deliver_sms(event):
         message = record.to_dict()
         telemetry.correlate(message.get("messageId"))
         receives = int(message.get("attributes", {}).get("ApproximateReceiveCount", 1))
-        portal().delivery.deliver(json.loads(record.body), receive_count=receives)
+        portal().delivery.deliver(SmsMessage.from_message(json.loads(record.body)),
+                                  receive_count=receives)
 
 
 @app.schedule(Cron(0, 6, "*", "*", "?", "*"), name="send_reminders")

@@ -199,7 +199,7 @@ class Bench:
         return codes[-1]
 
     def create(self, username: str, phone: str | None):
-        return self.portal.support.create(username, PASSWORD, phone)
+        return self.portal.account_changes.create(username, PASSWORD, phone)
 
     def give_app(self, username: str, phone: str) -> str:
         """The holder at `phone` with an authenticator app, as enrolment saves it: its
@@ -330,7 +330,7 @@ def measure_enumeration(bench: Bench, runs: int, warmup: int = 2) -> dict:
              "disabled": ("enum.avstangd", "+46701239002"),
              "no such user": ("enum.finns.inte", "+46701239001")}
     bench.create("enum.med", "+46701239001")
-    bench.portal.support.add_holder("enum.med", "Bo Ek", "+46701239004")
+    bench.portal.holder_changes.add("enum.med", "Bo Ek", "+46701239004")
     bench.give_app("enum.med", "+46701239001")
     bench.create("enum.utan", None)
     disabled = bench.create("enum.avstangd", "+46701239002")
@@ -393,7 +393,7 @@ def _ldap_steps(bench: Bench, directory, runs: int, warmup: int) -> dict:
         username, phone = f"ldap{i:03d}", f"+4670{2000000 + i}"
         bench.next_day()
         directory.add_account(username, PASSWORD)
-        bench.portal.support.create(username, None, phone)
+        bench.portal.account_changes.create(username, None, phone)
         seen = {}
 
         def step(name, path, body, status, seen=seen):
@@ -431,7 +431,7 @@ def _ldap_enumeration(bench: Bench, directory, runs: int, warmup: int) -> dict:
     and for a username nowhere: the login's medians."""
     import random
     directory.add_account("enum.ldap.konto", PASSWORD)
-    bench.portal.support.create("enum.ldap.konto", None, "+46701239101")
+    bench.portal.account_changes.create("enum.ldap.konto", None, "+46701239101")
     directory.add_account("enum.ldap.bara.katalog", PASSWORD)
     kinds = {"linked account": "enum.ldap.konto", "entry, no account": "enum.ldap.bara.katalog",
              "no such user": "enum.ldap.finns.inte"}

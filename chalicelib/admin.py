@@ -48,6 +48,7 @@ from typing import TextIO
 from chalicelib.domain.account import is_username
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import PortalError
+from chalicelib.domain.records import APP, SMS
 from chalicelib.messages import text
 
 CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
@@ -105,6 +106,14 @@ def number(phone: str | None) -> str:
     return masked(phone) or "-"
 
 
+def first_number(account) -> str:
+    """The first holder's number, masked, and how many more there are."""
+    if not account.holders:
+        return "-"
+    more = len(account.holders) - 1
+    return number(account.holders[0].phone) + (f" +{more}" if more else "")
+
+
 def expiry(account, now: datetime) -> str:
     shown = when(account.password_expires_at, now)
     return shown[:-1] + ", expired)" if account.password_expires_at <= now else shown
@@ -145,7 +154,8 @@ def describe(account, now: datetime) -> list[tuple[str, str]]:
     return [
         ("username", account.username),
         ("status", "disabled" if account.disabled else "enabled"),
-        ("phone", number(account.phone) if account.phone else "none registered"),
+        ("numbers", ", ".join(number(h.phone) for h in account.holders)
+         or "none registered"),
         ("holders", f"{len(account.holders)}: " + ", ".join(h.name for h in account.holders)
          if account.holders else "none (see `holders list`)"),
         ("password changed", when(account.password_changed_at, now)),
@@ -166,19 +176,27 @@ def duration(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def diagnosis(state, settings) -> list[tuple[str, str]]:
-    """An account's state as it bears on "why didn't it get a code?", line by line."""
-    account, now, limits = state.account, state.now, settings.limits
+def diagnosis(found) -> list[tuple[str, str]]:
+    """services/support/diagnosis.py's answer to "why didn't it get a code?", line by line."""
+    state = found.state
+    account, now, limits = state.account, state.now, found.limits
     if account is None:
         return [("account", (f"no account named {state.username}: a reset for this name "
                              "never sends a code (check the spelling; see `accounts list`)"))]
     rows = [("account", "exists, " + ("DISABLED: no codes are sent, logins fail — "
                                       f"`accounts enable {account.username}` undoes it"
-                                      if account.disabled else "enabled")),
-            ("number", number(account.phone) if account.phone else
-             "no number registered — codes cannot be sent (register one on pwreg, or "
-             "`accounts set-phone` after checking identity by phone)"),
-            ("password expires", expiry(account, now))]
+                                      if account.disabled else "enabled"))]
+    if not account.holders:
+        rows.append(("number", "no number registered — codes cannot be sent (register one "
+                     "on pwreg, or `accounts set-phone` after checking identity by phone)"))
+    for holder in account.holders:
+        ways = [route for route in found.routes if route.holder.id == holder.id]
+        rows.append(("holder", f"{holder.name} ({holder.id}) at {number(holder.phone)}: "
+                     + "; ".join(f"{CHANNEL_NAMES[route.channel]} "
+                                 + ("yes" if route.open else "no, "
+                                    + ", ".join(REASONS[r] for r in route.reasons))
+                                 for route in ways)))
+    rows.append(("password expires", expiry(account, now)))
     if state.login_locked_until:
         login = (f"LOCKED until {when(state.login_locked_until, now)} — "
                  f"`accounts unlock {account.username}` lifts it")
@@ -208,9 +226,15 @@ def diagnosis(state, settings) -> list[tuple[str, str]]:
         rows.append(("new numbers",
                      f"limit reached: next one {when(state.numbers_allowed_at, now)}"))
     reasons = state.why_no_code()
-    rows.append(("verdict", "a reset now would send a code to " + number(account.phone)
-                 if not reasons else "a reset now would NOT send a code: "
+    by_sms = found.open(SMS)
+    rows.append(("verdict", "a reset now would send a code to "
+                 + ", ".join(number(holder.phone) for holder in by_sms)
+                 if by_sms and not reasons else "a reset now would NOT send a code: "
                  + "; ".join(REASONS[reason] for reason in reasons)))
+    by_app = found.open(APP)
+    if by_app:
+        rows.append(("app", "a reset with the authenticator app would give a code to "
+                     + ", ".join(holder.name for holder in by_app)))
     return rows
 
 
@@ -221,7 +245,9 @@ REASONS = {
     "reset_paused": "reset paused after too many wrong codes",
     "sms_limit": "the per-username SMS limit is reached",
     "service_sms_limit": "the service-wide SMS limit is reached",
+    "no_app": "no authenticator app added",
 }
+CHANNEL_NAMES = {SMS: "SMS", APP: "app"}
 
 _TRAIL_FIELDS = {"username", "at", "day", "time", "event", "outcome", "request_id", "ip", "ttl",
                  "holder_id", "holder_name"}
@@ -324,25 +350,30 @@ def bounded(low: int, high: int):
 # -- the commands ----------------------------------------------------------------------------
 
 def create(args, portal, io) -> int:
-    support = portal.support
-    if support.in_directory:  # SPEC 13: a link to the directory's entry, no password set
-        account = support.create(args.username, None, args.phone)
+    changes = portal.account_changes
+    asked: list[str] = []
+
+    def password() -> str:
+        """Asked for only where the portal keeps the password; in `ldap` mode (SPEC 13) the
+        account links its directory entry and no password is read or set."""
+        asked.append(changes.generate_password(args.username.strip().lower())
+                     if args.generate else read_password(io.stdin))
+        return asked[-1]
+
+    account = changes.create(args.username, password, args.phone, args.name)
+    if not asked:
         io.out.write(f"Created {account.username}, linked to its directory entry (its "
                      "password stays the directory's).\n")
-        pairs(describe(account, portal.clock.now()), io.out)
-        return 0
-    password = (support.generate_password(args.username.strip().lower())
-                if args.generate else read_password(io.stdin))
-    account = support.create(args.username, password, args.phone, args.name)
-    io.out.write(f"Created {account.username}.\n")
-    if args.generate:
-        io.out.write(f"Password (shown once): {password}\n")
+    else:
+        io.out.write(f"Created {account.username}.\n")
+        if args.generate:
+            io.out.write(f"Password (shown once): {asked[-1]}\n")
     pairs(describe(account, portal.clock.now()), io.out)
     return 0
 
 
 def show(args, portal, io) -> int:
-    state = portal.support.state(args.username)
+    state = portal.account_states.state(args.username)
     if state.account is None:
         from chalicelib.domain.errors import NotFound
         raise NotFound()
@@ -351,12 +382,12 @@ def show(args, portal, io) -> int:
 
 
 def list_accounts(args, portal, io) -> int:
-    support, now = portal.support, portal.clock.now()
+    states_, now = portal.account_states, portal.clock.now()
     if args.expiring_within is None:
-        states = support.list_accounts()
+        states = states_.list_accounts()
         summary = f"{len(states)} account{'s' if len(states) != 1 else ''}."
     else:
-        states = support.expiring(args.expiring_within)
+        states = states_.expiring(args.expiring_within)
         last = (now + timedelta(days=args.expiring_within)).date()
         summary = (f"{len(states)} password{'s' if len(states) != 1 else ''} expiring from "
                    f"{now.date()} to {last} (UTC days). Passwords that expired before today "
@@ -364,7 +395,8 @@ def list_accounts(args, portal, io) -> int:
     if states:
         table(["username", "status", "number", "password expires", "locked"],
               [[listed_name(s.username), "disabled" if s.account.disabled else "enabled",
-                number(s.account.phone), expiry(s.account, now), locks(s)] for s in states], io.out)
+                first_number(s.account), expiry(s.account, now), locks(s)] for s in states],
+              io.out)
     io.out.write(summary + "\n")
     unreachable = [s.username for s in states if not is_username(s.username)]
     if unreachable:
@@ -381,7 +413,7 @@ def listed_name(name: str) -> str:
 
 
 def disable(args, portal, io) -> int:
-    account, changed = portal.support.disable(args.username)
+    account, changed = portal.account_changes.disable(args.username)
     if not changed:
         io.out.write(f"{account.username} was already disabled; nothing changed.\n")
     else:
@@ -391,7 +423,7 @@ def disable(args, portal, io) -> int:
 
 
 def enable(args, portal, io) -> int:
-    account, changed = portal.support.enable(args.username)
+    account, changed = portal.account_changes.enable(args.username)
     if not changed:
         io.out.write(f"{account.username} was not disabled; nothing changed.\n")
     else:
@@ -400,7 +432,7 @@ def enable(args, portal, io) -> int:
 
 
 def unlock(args, portal, io) -> int:
-    done = portal.support.unlock(args.username)
+    done = portal.account_changes.unlock(args.username)
     if not done.cleared:
         io.out.write(f"{done.account.username} had no login lock, reset pause or recent "
                   "failures; nothing changed.\n")
@@ -411,14 +443,14 @@ def unlock(args, portal, io) -> int:
 
 
 def set_phone(args, portal, io) -> int:
-    account = portal.support.set_phone(args.username, args.number, args.name)
+    account = portal.account_changes.set_phone(args.username, args.number, args.name)
     io.out.write(f"Number set for {account.username}.\n")
     pairs(describe(account, portal.clock.now()), io.out)
     return 0
 
 
 def import_accounts(args, portal, io) -> int:
-    result = portal.support.import_accounts(read_csv(args.file, io.stdin))
+    result = portal.imports.import_accounts(read_csv(args.file, io.stdin))
     if result.created:
         io.out.write(f"Created {len(result.created)} account"
                   f"{'s' if len(result.created) != 1 else ''} from {args.file}:\n")
@@ -444,9 +476,10 @@ def import_accounts(args, portal, io) -> int:
 
 
 def events(args, portal, io) -> int:
-    state, trail = portal.support.events(args.username, limit=args.limit)
+    found = portal.diagnoses.events(args.username, limit=args.limit)
+    state, trail = found.state, found.trail
     io.out.write(f"{state.username}\n")
-    pairs(diagnosis(state, portal.settings), io.out, indent="  ")
+    pairs(diagnosis(found), io.out, indent="  ")
     io.out.write(f"\nAudit trail, newest first ({len(trail)} shown, --limit {args.limit}):\n")
     if not trail:
         io.out.write("  nothing recorded for this username.\n")
@@ -464,7 +497,7 @@ def report(args, portal, io) -> int:
     if args.csv:
         raise SystemExit("error: --csv is for the monthly report of one account "
                          "(--account USERNAME --month YYYY-MM)")
-    result = portal.support.report(args.since)
+    result = portal.reports.report(args.since)
     now = result.end
     io.out.write(f"Report from {when(result.start, now)} to {iso(result.end)} (UTC)\n\n")
     table(["event", "count"], [[label, str(count)] for label, count in result.counts.items()],
@@ -477,7 +510,7 @@ def report(args, portal, io) -> int:
               f"{len(result.expiring)}\n")
     if result.expiring:
         table(["username", "number", "password expires"],
-              [[s.username, number(s.account.phone), expiry(s.account, now)]
+              [[s.username, first_number(s.account), expiry(s.account, now)]
                for s in result.expiring], io.out)
     io.out.write(f"\nEnabled accounts without a number (cannot get codes): "
               f"{len(result.without_number)}\n")
@@ -516,12 +549,12 @@ def holders_table(account, now: datetime, out) -> None:
 
 
 def list_holders(args, portal, io) -> int:
-    account, now = portal.support.holders(args.username), portal.clock.now()
+    account, now = portal.holder_changes.holders(args.username), portal.clock.now()
     most = portal.settings.max_holders
     if not account.holders:
         io.out.write(f"{account.username} has no holders"
-                     + (f"; its version 1 number {number(account.phone)} becomes one with "
-                        "`migrate holders`" if account.phone else
+                     + (f"; its version 1 number {number(account.version_1_number)} becomes "
+                        "one with `migrate holders`" if account.version_1_number else
                         ": no codes can be sent for it") + ".\n")
         return 0
     holders_table(account, now, io.out)
@@ -531,7 +564,7 @@ def list_holders(args, portal, io) -> int:
 
 
 def add_holder(args, portal, io) -> int:
-    done = portal.support.add_holder(args.username, args.name, args.number)
+    done = portal.holder_changes.add(args.username, args.name, args.number)
     if not done.changed:
         io.out.write(f"{done.holder.name} at that number already holds "
                      f"{done.account.username}; nothing changed.\n")
@@ -546,7 +579,7 @@ def add_holder(args, portal, io) -> int:
 
 
 def remove_holder(args, portal, io) -> int:
-    done = portal.support.remove_holder(args.username, args.holder_id)
+    done = portal.holder_changes.remove(args.username, args.holder_id)
     io.out.write(f"Removed {done.holder.name} ({done.holder.id}) from "
                  f"{done.account.username}; they and the other holders are told by SMS.\n")
     if done.account.holders:
@@ -558,7 +591,7 @@ def remove_holder(args, portal, io) -> int:
 
 
 def remove_authenticator(args, portal, io) -> int:
-    done = portal.support.remove_authenticator(args.username, args.holder_id)
+    done = portal.holder_changes.remove_app(args.username, args.holder_id)
     io.out.write(f"Removed the authenticator app of {done.holder.name} ({done.holder.id}) "
                  f"from {done.account.username}: its codes are accepted no longer; "
                  f"{done.holder.name} is told by SMS and can add a new app on pwreg.\n")
@@ -567,7 +600,7 @@ def remove_authenticator(args, portal, io) -> int:
 
 
 def migrate_holders(args, portal, io) -> int:
-    result = portal.support.migrate_holders(dry_run=args.dry_run)
+    result = portal.holder_changes.migrate(dry_run=args.dry_run)
     verb = "would become" if result.dry_run else "became"
     io.out.write(f"{len(result.migrated)} version 1 number{'s' if len(result.migrated) != 1 else ''} "
                  f"{verb} the holder \"Registrerat nummer\"; {result.already} account"
@@ -585,7 +618,7 @@ def monthly_report(args, portal, io) -> int:
     if not (args.account and args.month):
         raise SystemExit("error: the monthly report needs both --account USERNAME and "
                          "--month YYYY-MM")
-    log = portal.support.monthly_log(args.account, *month(args.month))
+    log = portal.monthly_reports.log(args.account, *month(args.month))
     if args.csv:
         data = log.csv()
         binary = getattr(io.out, "buffer", None)

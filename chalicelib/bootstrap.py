@@ -55,7 +55,8 @@ class Portal:
         self.limits = Limits(store, settings.limits_table, settings.limits,
                              key=self._limit_key)
         from chalicelib.adapters.telemetry import TelemetryLog
-        self.audit = Audit(settings, self.clock, store, TelemetryLog(settings, audit_stream))
+        self.log = TelemetryLog(settings, audit_stream)  # the audit's lines, the error lines
+        self.audit = Audit(settings, self.clock, store, self.log)
         self.uow = UnitOfWork(store, self.audit)
 
     def but(self, **parts) -> "Portal":
@@ -79,27 +80,29 @@ class Portal:
 
     @cached_property
     def passwords(self):
-        """Where the password lives (SPEC 13): PWPORTAL_DIRECTORY `portal` or `ldap`."""
-        mode = self.settings.directory.mode
-        if mode == "ldap":
-            from chalicelib.adapters.ldap_directory import LdapDirectory
-            return LdapDirectory(self.settings.directory,
-                                 lambda: self.secrets.ldap_bind_password)
-        if mode != "portal":
-            raise RuntimeError(f"PWPORTAL_DIRECTORY is portal or ldap, not {mode!r}")
-        from chalicelib.adapters.portal_passwords import PortalPasswords
-        return PortalPasswords(self._hasher)
+        """`ldap` mode's directory (SPEC 13), built on first use."""
+        from chalicelib.adapters.ldap_directory import LdapDirectory
+        return LdapDirectory(self.settings.directory, lambda: self.secrets.ldap_bind_password)
 
     def _passwords(self):
         return self.passwords
 
     @cached_property
-    def directory_changes(self):
-        from chalicelib.services.directory_changes import DirectoryChanges
-        return DirectoryChanges(settings=self.settings, clock=self.clock, uow=self.uow,
-                                accounts=self.accounts, records=self.records,
-                                limits=self.limits, audit=self.audit,
-                                notifications=self.notifications, passwords=self._passwords)
+    def password_change(self):
+        """Where the password lives (SPEC 13), picked here once: PWPORTAL_DIRECTORY `portal`
+        (the account's own verifier) or `ldap` (a directory, with the portal's record)."""
+        mode = self.settings.directory.mode
+        in_directory = mode == "ldap"
+        if not in_directory and mode != "portal":
+            raise RuntimeError(f"PWPORTAL_DIRECTORY is portal or ldap, not {mode!r}")
+        parts = dict(settings=self.settings, clock=self.clock, uow=self.uow,
+                     accounts=self.accounts, records=self.records, limits=self.limits,
+                     audit=self.audit, notifications=self.notifications)
+        if in_directory:
+            from chalicelib.services.directory_changes import DirectoryPasswordChange
+            return DirectoryPasswordChange(**parts, log=self.log, passwords=self._passwords)
+        from chalicelib.services.password_change import PortalPasswordChange
+        return PortalPasswordChange(**parts, hasher=self._hasher)
 
     def _code_key(self) -> bytes:
         return self.secrets.code_key
@@ -150,7 +153,7 @@ class Portal:
                             counters=self.counters, logs=self.logs, audit=self.audit,
                             sessions=self.sessions, refusals=self.refusals,
                             code_sms=self.code_sms, notifications=self.notifications,
-                            code_key=self._code_key, directory=self.directory_changes)
+                            code_key=self._code_key, password_change=self.password_change)
 
     @cached_property
     def authenticators(self):
@@ -168,23 +171,30 @@ class Portal:
         return Reset(settings=self.settings, clock=self.clock, uow=self.uow,
                      accounts=self.accounts, records=self.records, limits=self.limits,
                      audit=self.audit, refusals=self.refusals, channels=self.code_channels,
-                     code_sms=self.code_sms, notifications=self.notifications,
-                     hasher=self._hasher, passwords=self._passwords,
-                     directory=self.directory_changes)
+                     code_sms=self.code_sms)
+
+    @cached_property
+    def completion(self):
+        """pwreset's new password."""
+        from chalicelib.services.completion import ResetCompletion
+        return ResetCompletion(settings=self.settings, clock=self.clock,
+                               accounts=self.accounts, records=self.records, audit=self.audit,
+                               hasher=self._hasher, password_change=self.password_change)
 
     @cached_property
     def delivery(self):
         from chalicelib.services.delivery import Delivery
         return Delivery(settings=self.settings, clock=self.clock, uow=self.uow,
                         accounts=self.accounts, records=self.records, limits=self.limits,
-                        audit=self.audit, gateway=self.gateway)
+                        audit=self.audit, gateway=self.gateway, log=self.log)
 
     @cached_property
     def reminders(self):
         from chalicelib.services.reminders import Reminders
         return Reminders(settings=self.settings, clock=self.clock, uow=self.uow,
                          accounts=self.accounts, queue=self.queue,
-                         notifications=self.notifications, passwords=self._passwords)
+                         notifications=self.notifications,
+                         password_change=self.password_change)
 
     @cached_property
     def holder_expiry(self):
@@ -193,13 +203,50 @@ class Portal:
                             accounts=self.accounts, audit=self.audit,
                             notifications=self.notifications)
 
+    # -- support (SPEC 9): the admin CLI's use cases, and the console's to come ----------
+
     @cached_property
-    def support(self):
-        from chalicelib.services.support import Support
-        return Support(settings=self.settings, clock=self.clock, uow=self.uow,
-                       accounts=self.accounts, limits=self.limits, audit=self.audit,
-                       notifications=self.notifications, hasher=self._hasher,
-                       passwords=self._passwords)
+    def account_changes(self):
+        from chalicelib.services.support.changes import AccountChanges
+        return AccountChanges(settings=self.settings, clock=self.clock, uow=self.uow,
+                              accounts=self.accounts, limits=self.limits, audit=self.audit,
+                              notifications=self.notifications,
+                              password_change=self.password_change)
+
+    @cached_property
+    def account_states(self):
+        from chalicelib.services.support.state import AccountStates
+        return AccountStates(clock=self.clock, uow=self.uow, accounts=self.accounts,
+                             limits=self.limits, audit=self.audit)
+
+    @cached_property
+    def diagnoses(self):
+        from chalicelib.services.support.diagnosis import Diagnoses
+        return Diagnoses(settings=self.settings, states=self.account_states)
+
+    @cached_property
+    def imports(self):
+        from chalicelib.services.support.imports import Imports
+        return Imports(settings=self.settings, accounts=self.accounts,
+                       changes=self.account_changes)
+
+    @cached_property
+    def reports(self):
+        from chalicelib.services.support.report import Reports
+        return Reports(settings=self.settings, clock=self.clock, accounts=self.accounts,
+                       audit=self.audit, states=self.account_states)
+
+    @cached_property
+    def holder_changes(self):
+        from chalicelib.services.support.holders import HolderChanges
+        return HolderChanges(settings=self.settings, clock=self.clock, uow=self.uow,
+                             accounts=self.accounts, audit=self.audit,
+                             notifications=self.notifications)
+
+    @cached_property
+    def monthly_reports(self):
+        from chalicelib.services.support.monthly import MonthlyReports
+        return MonthlyReports(accounts=self.accounts, audit=self.audit)
 
 
 _portal: Portal | None = None

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from chalicelib.domain.account import Account, FirstPassword
 from chalicelib.domain.conditions import Condition
+from chalicelib.domain.events import Caller
 from chalicelib.domain.holders import Holder
-from chalicelib.domain.records import ResetChallenge
+from chalicelib.domain.records import ResetChallenge, ResetToken
+from chalicelib.domain.sms import SmsMessage
 
 Item = dict[str, Any]  # a stored item's attributes, as plain Python values
 Key = dict[str, Any]  # the item's key attributes, e.g. {"username": "hemtjanstab"}
@@ -106,16 +109,22 @@ class Clock(Protocol):
 
 
 class Queue(Protocol):
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: SmsMessage) -> None:
         """Put one SMS on the queue, or ServiceUnavailable."""
 
-    def send_many(self, messages: list[dict[str, Any]]) -> None:
+    def send_many(self, messages: list[SmsMessage]) -> None:
         """Put up to 10 SMS on the queue in one call, or ServiceUnavailable."""
 
 
 class AuditLog(Protocol):
     def emit(self, event: str, line: dict[str, Any]) -> None:
         """One audit record's log line (and, where metrics are on, its metric)."""
+
+
+class OperationsLog(Protocol):
+    def error(self, message: str, **fields: Any) -> None:
+        """One line at level ERROR for the operator (a failure, an alarm): never a password,
+        a code or a whole number."""
 
 
 class Gateway(Protocol):
@@ -133,31 +142,61 @@ class Hasher(Protocol):
 
 
 class PasswordStore(Protocol):
-    """Where an account's password lives (SPEC 13): the portal's own hash (`portal`) or an
-    LDAP directory (`ldap`). `in_directory` says which."""
-
-    in_directory: bool
+    """An LDAP directory that holds the accounts' passwords (SPEC 13, `ldap` mode):
+    adapters/ldap_directory.py. Used by the `ldap` mode's PasswordChange alone."""
 
     def verify(self, username: str, stored_hash: str | None, password: str) -> bool:
-        """pwreg's login check. `stored_hash` is the account's own (None: no such account,
-        which costs the same time and is never accepted). ServiceUnavailable (a
-        DirectoryUnavailable) when the directory cannot answer."""
-
-    def stored_hash(self, password: str) -> str:
-        """What the account keeps of a new password: the portal's verifier, or "" when the
-        directory holds it."""
+        """pwreg's login check, a bind as the entry. `stored_hash` None: no such account,
+        which costs the same time and is never accepted. DirectoryUnavailable (a
+        ServiceUnavailable) when the directory cannot answer."""
 
     def set(self, username: str, password: str) -> None:
-        """Make `password` the account's where it lives (the portal's store: nothing to do;
-        the account's new hash is written with the account). PasswordRejected(["directory"])
-        when the directory's own rules refuse it; DirectoryUnavailable when it cannot."""
+        """Make `password` the entry's. PasswordRejected(["directory"]) when the directory's
+        own rules refuse it; DirectoryUnavailable when it cannot."""
 
     def exists(self, username: str) -> bool:
-        """Is there an entry to link an account to (the portal's store: always)."""
+        """Is there an entry to link an account to."""
 
     def changed_at(self, username: str) -> datetime | None:
-        """When the password was last set, where the store tells (`pwdLastSet`,
-        `pwdChangedTime`); None when it does not."""
+        """When the password was last set (`pwdLastSet`, `pwdChangedTime`); None when the
+        directory does not say."""
+
+
+class PasswordChange(Protocol):
+    """Where a password is checked and a new one written (SPEC 13), chosen once, in
+    bootstrap.py, by where passwords live: the account's own verifier (`portal`,
+    services/password_change.py) or an LDAP directory with the portal's record of each
+    change (`ldap`, services/directory_changes.py). The use cases call it and never ask
+    which it is."""
+
+    def check(self, account: Account | None, username: str, password: str,
+              caller: Caller) -> bool:
+        """pwreg's login check. No account (None) costs the same work and is never
+        accepted. DirectoryUnavailable (a ServiceUnavailable) when the directory cannot
+        answer."""
+
+    def change(self, account: Account, token: ResetToken, password: str, fingerprint: str,
+               caller: Caller) -> Account:
+        """Make `password` (judged by the policy already; `fingerprint` its history entry)
+        the account's, with the token spent, the pwreg login lock lifted, `password.changed`
+        recorded and the holders told. The account as recorded. TokenExpired if the token
+        was used meanwhile; Refused(by="account") if the account changed since it was read
+        (read it again); PasswordRejected(["directory"]) or ServiceUnavailable from the
+        directory."""
+
+    def first(self, username: str, password: Callable[[], str], now: datetime
+              ) -> FirstPassword:
+        """What a new account starts with: the portal's verifier of `password()` (asked
+        here, judged by the policy: PasswordRejected), or a link to the directory's entry
+        (`password` is never asked; NoDirectoryEntry if there is none)."""
+
+    def can_hold(self, username: str) -> bool:
+        """Whether an account can be made for `username` where the password lives (the
+        portal: always; a directory: when it has the entry)."""
+
+    def set_later(self, account: Account) -> datetime | None:
+        """When the password was set where it lives, if that is later than the account
+        knows (a directory's own change); None otherwise, or when it cannot tell now."""
 
 
 # -- a way to prove a person: a reset's code channel (SPEC 4, 12) ---------------------------

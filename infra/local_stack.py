@@ -345,7 +345,7 @@ def ensure_demo_account() -> bool:
     from chalicelib.domain.errors import AccountExists
 
     try:
-        portal().support.create(DEMO_USERNAME, DEMO_PASSWORD, DEMO_PHONE)
+        portal().account_changes.create(DEMO_USERNAME, DEMO_PASSWORD, DEMO_PHONE)
     except AccountExists:
         return False
     return True

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from chalicelib.api.contract import site_config
 from chalicelib.domain import organisation
+from chalicelib.domain.clock import month_name
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_ROOT = ROOT / "static_site"
@@ -39,10 +40,6 @@ PARAM = re.compile(r"\{(\w+)\}")
 # A Swedish phone number as the texts write it (070-123 45 67, 019-21 10 00, 070-*** ** 67):
 # kept on one line. static_site/assets/i18n.js has the same pattern.
 PHONE_NUMBER = re.compile(r"(?:\+46|0)\d{1,3}-[\d*]{2,3}(?: [\d*]{2,3})+")
-MONTHS = {"sv": ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
-                 "september", "oktober", "november", "december"),
-          "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-                 "September", "October", "November", "December")}
 
 _ELEMENT = re.compile(r"<(?P<tag>\w+)(?P<attrs>[^<>]*?\sdata-t=\"(?P<key>[^\"]+)\"[^<>]*)>"
                       r"(?P<inner>[^<]*)</(?P=tag)>")
@@ -74,7 +71,7 @@ def load_texts(lang: str) -> dict[str, str]:
 
 def long_date(day: date, lang: str) -> str:
     """As Intl.DateTimeFormat writes it in sv-SE and en-GB: `25 november 2026`."""
-    return f"{day.day} {MONTHS[lang][day.month - 1]} {day.year}"
+    return f"{day.day} {month_name(day.month, lang)} {day.year}"
 
 
 def text_params(config: dict, lang: str = "sv") -> dict:

@@ -91,7 +91,7 @@ class World:
 
     def create_account(self, username="hemtjanstab", password="tuvKAJ58!x",
                        phone: str | None = "+46701234567"):
-        return self.portal.support.create(username, password, phone)
+        return self.portal.account_changes.create(username, password, phone)
 
 
 @pytest.fixture

@@ -87,8 +87,6 @@ def parse_changed_at(entry: Entry) -> datetime | None:
 
 
 class LdapDirectory:
-    in_directory = True
-
     def __init__(self, settings, bind_password: Callable[[], str]):
         """`settings` is Settings.directory; `bind_password` is read on first use."""
         self.settings = settings
@@ -205,9 +203,6 @@ class LdapDirectory:
                 return False
             raise DirectoryUnavailable(f"bind_{code}")
         return self._call(work)
-
-    def stored_hash(self, password: str) -> str:
-        return ""  # the directory holds it
 
     def set(self, username: str, password: str) -> None:
         password = unicodedata.normalize("NFC", password)

@@ -9,6 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import aws
 from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.domain.sms import SmsMessage
 
 
 class SmsQueue:
@@ -21,20 +22,21 @@ class SmsQueue:
             return self._settings.sms_queue_url
         return aws.client("sqs").get_queue_url(QueueName=self._settings.sms_queue)["QueueUrl"]
 
-    def send(self, sms: dict) -> None:
+    def send(self, sms: SmsMessage) -> None:
         try:
-            aws.client("sqs").send_message(QueueUrl=self.url, MessageBody=json.dumps(sms))
+            aws.client("sqs").send_message(QueueUrl=self.url,
+                                           MessageBody=json.dumps(sms.to_message()))
         except (ClientError, BotoCoreError) as error:
             raise ServiceUnavailable() from error
 
-    def send_many(self, messages: list[dict]) -> None:
+    def send_many(self, messages: list[SmsMessage]) -> None:
         """Up to 10 messages in one call (a notice to every holder: at most 5); any one
         refused is ServiceUnavailable."""
         if not messages:
             return
         try:
             answer = aws.client("sqs").send_message_batch(QueueUrl=self.url, Entries=[
-                {"Id": str(n), "MessageBody": json.dumps(sms)}
+                {"Id": str(n), "MessageBody": json.dumps(sms.to_message())}
                 for n, sms in enumerate(messages)])
         except (ClientError, BotoCoreError) as error:
             raise ServiceUnavailable() from error

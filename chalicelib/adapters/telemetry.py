@@ -6,7 +6,8 @@ stack. It is imported and set up on the first line written, not when the app is 
 so a cold start that logs nothing does not pay for it.
 
 - `info(message, **fields)`: one JSON object on one line, through the Powertools `Logger`
-  (service `pwportal`, UTC times), with the request's correlation id;
+  (service `pwportal`, UTC times), with the request's correlation id; `error(message,
+  **fields)` the same at level ERROR (every error line of chalicelib goes through it);
 - `count(name, stage, **fields)`: one CloudWatch embedded-metric-format line, through the
   Powertools `Metrics` (namespace `pwportal`, the dimension `stage`, unit Count), the
   fields as metadata; a record with a `channel` ("sms" or "app": where a reset's code came
@@ -119,6 +120,13 @@ def info(message: str, **fields) -> None:
     logger().info(message, extra=fields, stacklevel=3)  # `location`: who called info
 
 
+def error(message: str, **fields) -> None:
+    """As `info`, at level ERROR: a failure or an alarm the operator must see."""
+    fields = {(f"field_{key}" if key in _TAKEN else key): value
+              for key, value in fields.items()}
+    logger().error(message, extra=fields, stacklevel=3)
+
+
 def count(name: str, stage: str, **fields) -> None:
     """One EMF line: `name` counted once in namespace pwportal, dimension stage; `fields`
     ride along as metadata (in the line, not dimensions), so the line says what it counts.
@@ -161,3 +169,8 @@ class TelemetryLog:
             info(event, **line)
             if self._settings.metrics:
                 count(event, self._settings.stage, **line)
+
+    def error(self, message: str, **fields) -> None:
+        """The `OperationsLog` port: one line at level ERROR."""
+        with writing_to(self._stream):
+            error(message, **fields)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hmac
 import json
-import sys
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -24,6 +23,7 @@ from typing import Any, cast
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.adapters import telemetry
 from chalicelib.api import contract
 from chalicelib.api.contract import API_HEADERS, ORIGIN_HEADER, envelope
 from chalicelib.bootstrap import portal
@@ -165,8 +165,7 @@ def endpoint(blueprint: Blueprint, status: int = 200
             except PortalError as error:
                 return error_response(error, lang)
             except Exception:  # never a stack trace to the caller; one to the log
-                sys.stderr.write(json.dumps({"level": "error", "event": "unhandled",
-                                             "trace": traceback.format_exc(limit=20)}) + "\n")
+                telemetry.error("unhandled", trace=traceback.format_exc(limit=20))
                 return json_response(500, error_body("internal_error", lang))
             return json_response(status, result)
         return wrapped
@@ -180,8 +179,7 @@ def with_headers(event: Request, get_response: Callable[[Request], Response]) ->
     try:
         allowed = from_cloudfront(event)
     except Exception:  # the secrets cannot be read: say so, and keep the trace in the log
-        sys.stderr.write(json.dumps({"level": "error", "event": "secrets_unavailable",
-                                     "trace": traceback.format_exc(limit=5)}) + "\n")
+        telemetry.error("secrets_unavailable", trace=traceback.format_exc(limit=5))
         return json_response(503, error_body("service_unavailable", lang))
     if not allowed:
         return json_response(403, error_body("forbidden", lang))

@@ -36,4 +36,4 @@ def verify(request: Request, caller: Caller) -> dict[str, Any]:
 @endpoint(reset)
 def complete(request: Request, caller: Caller) -> dict[str, Any]:
     body = json_body(request)
-    return portal().reset.complete(body.get("reset_token"), body.get("password"), caller)
+    return portal().completion.complete(body.get("reset_token"), body.get("password"), caller)

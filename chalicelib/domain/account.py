@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import holders as holding
 from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.holders import Holder
@@ -46,32 +45,24 @@ class Account:
     password_changed_at: datetime
     password_expires_at: datetime
     created_at: datetime
-    phone: str | None = None
     disabled: bool = False
     session_epoch: int = 0
     version: int = 1
     reminders_sent: list[int] = field(default_factory=list)
     lang: str = "sv"  # the language the account's user last chose: that of its notices
     holders: list[Holder] = field(default_factory=list)  # SPEC 11, first holder first
+    # A version 1 account's one number, read from its item's `phone` until `migrate holders`
+    # (or support's first change of its holders) makes it the holder "Registrerat nummer";
+    # no flow sends a code to it. None once the account has holders.
+    version_1_number: str | None = None
 
     def __post_init__(self) -> None:
-        # The transition of issue 14 (SPEC 11), until pwreset and pwreg name holders: the
-        # version 1 flows still read and write `phone`, the one number codes go to. It is
-        # always the first holder's number. A version 1 number change (pwreg's
-        # `replace(account, phone=…)`) gives the first holder the new number; an account
-        # with a number and no holders is not migrated yet (`admin migrate holders`).
         self.holders = list(self.holders)
-        if self.holders and self.phone != self.holders[0].phone:
-            if self.phone is None:
-                self.phone = self.holders[0].phone
-            else:
-                self.holders = holding.renumbered_first(self.holders, self.phone)
 
     def with_holders(self, holders: list[Holder]) -> "Account":
-        """This account with `holders` (the first one's number becomes `phone`, the number
-        the version 1 flows use) and the next version."""
-        return replace(self, holders=list(holders),
-                       phone=holders[0].phone if holders else None,
+        """This account with `holders` and the next version (a version 1 number is one of
+        them now, or gone)."""
+        return replace(self, holders=list(holders), version_1_number=None,
                        version=self.version + 1)
 
     def holder(self, holder_id: str) -> Holder | None:
@@ -96,7 +87,9 @@ class Account:
             "password_expires_at": iso(self.password_expires_at),
             "expires_on": self.password_expires_at.strftime("%Y-%m-%d"),
             "created_at": iso(self.created_at),
-            "phone": self.phone,
+            # The number version 1 read: the first holder's, so that a rollback still finds
+            # it (nothing here reads it back but a version 1 item's migration).
+            "phone": self.holders[0].phone if self.holders else self.version_1_number,
             "disabled": self.disabled,
             "session_epoch": self.session_epoch,
             "version": self.version,
@@ -119,14 +112,29 @@ class Account:
             password_changed_at=parse_iso(item["password_changed_at"]),
             password_expires_at=parse_iso(item["password_expires_at"]),
             created_at=parse_iso(item["created_at"]),
-            phone=item.get("phone"),
             disabled=bool(item.get("disabled", False)),
             session_epoch=int(item.get("session_epoch", 0)),
             version=int(item.get("version", 1)),
             reminders_sent=[int(d) for d in item.get("reminders_sent", [])],
             lang=item.get("lang", "sv"),
             holders=[Holder.from_item(h) for h in item.get("holders", [])],
+            version_1_number=None if item.get("holders") else item.get("phone"),
         )
+
+
+@dataclass(frozen=True)
+class FirstPassword:
+    """What a new account starts with of its password (SPEC 9, 13): the portal's verifier
+    and history of a password it was given (`given`), or, linked to a directory's entry,
+    none of its own (the directory's date of its last set as `changed_at`). `details` go
+    into the `account.created` record."""
+
+    password_hash: str
+    history_salt: str  # hex
+    history: list[str]
+    changed_at: datetime
+    given: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def in_history(fingerprint: str, history: list[str]) -> bool:

@@ -9,6 +9,21 @@ class SystemClock:
         return datetime.now(timezone.utc)
 
 
+# The months as the notices (services/notifications.py) and the static site
+# (infra/site_build.py) name them, as Intl.DateTimeFormat does in sv-SE and en-GB.
+MONTHS = {
+    "sv": ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+           "september", "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}
+
+
+def month_name(month: int, lang: str) -> str:
+    """The month (1–12) in `lang` (Swedish for a language without names here)."""
+    return MONTHS.get(lang, MONTHS["sv"])[month - 1]
+
+
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with a Z, to the second: how every time leaves the API."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -216,14 +216,6 @@ def expired(holders: list[Holder], now: datetime, unused_days: int
     return kept, gone
 
 
-def renumbered_first(holders: list[Holder], phone: str) -> list[Holder]:
-    """`holders` after a version 1 number change to `phone`: the first holder keeps their
-    id, name and dates and takes the number; another holder who had it is folded into them
-    (one number is one holder per account)."""
-    head = replace(holders[0], phone=phone)
-    return [head] + [holder for holder in holders[1:] if holder.phone != phone]
-
-
 def migrated(phone: str, now: datetime) -> Holder:
     """The holder a version 1 account's number becomes: named "Registrerat nummer", added
     by support (the migration), counted as used from the migration on."""

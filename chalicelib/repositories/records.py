@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 from chalicelib.domain import authenticator, conditions as c
-from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, Record, ResetChallenge,
-                                       SmsDelivery, triable, why_not_triable)
+from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, PendingPassword, Record,
+                                       ResetChallenge, SmsDelivery, triable, why_not_triable)
 from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
 R = TypeVar("R", bound=Record)
@@ -141,3 +141,19 @@ class Records:
         return Update(self.table, {"id": delivery.id},
                       set={"state": state, "finished_at": now}, remove=("lease_until",))
 
+
+    # -- a password change on its way to the directory (SPEC 13) ---------------------------
+
+    def begin_change(self, marker: PendingPassword) -> Put:
+        """The pending marker, if no change of the account is under way."""
+        return Put(self.table, marker.to_item(), expect=c.Missing("id"))
+
+    def changing(self, token, now: float) -> Update:
+        """Note on the reset token that its change is under way, if the token is still
+        usable (an UpdateItem: no grant beyond the flows')."""
+        return Update(self.table, {"id": token.id}, set={"changing_since": now},
+                      expect=token.usable(now))
+
+    def end_change(self, marker: PendingPassword) -> Delete:
+        """Delete the very marker read (not a later change's)."""
+        return Delete(self.table, {"id": marker.id}, expect=marker.same())

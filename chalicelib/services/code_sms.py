@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.limits import CODE_SMS, Log
-from chalicelib.domain import sms
+from chalicelib.domain.sms import CODE, SmsMessage
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.messages import text
@@ -44,8 +44,8 @@ class CodeSms:
         ServiceUnavailable if it cannot be."""
         body = text("sms.code", caller.lang, code=code, host=self.settings.portal_host,
                     minutes=self.settings.code.lifetime_seconds // 60)
-        self.queue.send(sms.message("code", body, to=to, username=username, event=event,
-                                     lang=caller.lang, holder=holder))
+        self.queue.send(SmsMessage(CODE, body, to=to, username=username, event=event,
+                                   lang=caller.lang, holder=holder))
 
     def take_back(self, username: str, at: float, caller: Caller, flow: Log,
                   phone: str | None = None):

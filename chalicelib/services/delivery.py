@@ -35,9 +35,7 @@ receive after the lease then sends the same text again.
 """
 from __future__ import annotations
 
-import json
 import secrets
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,7 +43,8 @@ from chalicelib.domain.limits import SERVICE_SMS
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import DROPPED, SENDING, SENT, SmsDelivery
-from chalicelib.ports import Clock, Conflict, Gateway, Refused
+from chalicelib.domain.sms import SmsMessage
+from chalicelib.ports import Clock, Conflict, Gateway, OperationsLog, Refused
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -75,23 +74,24 @@ class Delivery:
     limits: Limits
     audit: Audit
     gateway: Gateway
+    log: OperationsLog  # the line of a delivery whose end could not be written
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
 
-    def deliver(self, sms: dict, receive_count: int = 1) -> str:
+    def deliver(self, sms: SmsMessage, receive_count: int = 1) -> str:
         """Returns what happened: `sent`, `duplicate`, `no_recipient` or `service_limit`;
         raises DeliveryInProgress, or what SNS raised, for SQS to retry the message."""
-        caller = Caller(request_id=sms.get("id", ""))
-        username = sms.get("username")
-        phone = sms.get("to")
+        caller = Caller(request_id=sms.id)
+        username = sms.username
+        phone = sms.to
         if username:
             account = self.accounts.get(username)
-            if not account or account.disabled or not account.phone:
+            if not account or account.disabled or not account.holders:
                 return "no_recipient"
-            phone = account.phone
-            if "holder" in sms:  # a reset's code: to that holder, if they still are one
-                holder = account.holder(sms["holder"]) if sms["holder"] else None
+            phone = account.holders[0].phone  # a message of before holders were named
+            if sms.holder is not None:  # a reset's code: to that holder, if still one
+                holder = account.holder(sms.holder) if sms.holder else None
                 if holder is None:
                     return "no_recipient"
                 phone = holder.phone
@@ -103,12 +103,12 @@ class Delivery:
         try:
             decision = self.limits.reserve(SERVICE_SMS, "all", self._now())
             if decision.allowed:
-                self.gateway.publish(phone, sms["text"])
+                self.gateway.publish(phone, sms.text)
         except Exception:
             self._release(claim)
             if receive_count >= self.settings.sms_max_receives:
                 self.audit.write(self.audit.record("sms.failed", username, "dead_letter",
-                                                     caller, phone=phone, kind=sms.get("kind")))
+                                                     caller, phone=phone, kind=sms.kind))
             raise
         if not decision.allowed:
             self._finish(claim, DROPPED, [self.audit.record(
@@ -116,24 +116,25 @@ class Delivery:
                 limit="sms_per_service")])
             return "service_limit"
         records = []
-        if sms.get("event"):
-            records.append(self.audit.record(sms["event"], username, "sent", caller,
+        if sms.event:
+            records.append(self.audit.record(sms.event, username, "sent", caller,
                                               phone=phone))
         self._finish(claim, SENT, records)
         return "sent"
 
     # -- the claim -------------------------------------------------------------------------
 
-    def _claim(self, sms: dict) -> SmsDelivery | None:
+    def _claim(self, sms: SmsMessage) -> SmsDelivery | None:
         """Take the message for this worker; None if it was already sent (or dropped)."""
         now = self._now()
-        claim = SmsDelivery(SmsDelivery.id_of(sms["id"]), SENDING, secrets.token_hex(8),
+        claim = SmsDelivery(SmsDelivery.id_of(sms.id), SENDING, secrets.token_hex(8),
                             lease_until=now + CLAIM_LEASE_SECONDS, claimed_at=now)
         try:
             self.records.claim(claim, now)
         except Refused as taken:
-            if (taken.item or {}).get("state") == SENDING:
-                raise DeliveryInProgress(sms.get("id", "")) from None
+            held = SmsDelivery.from_item(taken.item)
+            if held is not None and held.state == SENDING:
+                raise DeliveryInProgress(sms.id) from None
             return None  # sent or dropped (a marker without a state is one from before)
         return claim
 
@@ -154,9 +155,7 @@ class Delivery:
         try:
             tx.commit()
         except (Refused, Conflict, ServiceUnavailable) as error:
-            sys.stderr.write(json.dumps({"level": "error", "event": "sms.unmarked",
-                                         "id": claim.id[len(SmsDelivery.PREFIX):],
-                                         "state": state,
-                                         "error": type(error).__name__}) + "\n")
+            self.log.error("sms.unmarked", id=claim.id[len(SmsDelivery.PREFIX):],
+                           state=state, error=type(error).__name__)
             for record in records:
                 self.audit.emit(record)

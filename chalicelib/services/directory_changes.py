@@ -1,8 +1,10 @@
-"""Where the password lives, in the use cases (SPEC 13): pwreg's login check, and in `ldap`
-mode the change of a password in the directory with its record in the portal.
+"""Where the password lives, `ldap` mode (SPEC 13): the PasswordChange of chalicelib/ports.py
+over an LDAP directory (adapters/ldap_directory.py), with the portal's record of each change.
+(`portal` mode's is services/password_change.py; bootstrap.py picks one.)
 
-`portal` mode: the login checks the account's own verifier; a reset writes the new one with
-the account (services/reset.py, unchanged). `ldap` mode, a reset:
+The login is a bind as the entry, once a marker left behind (4.) is dealt with. A new
+account links the directory's existing entry and takes the date of its last set; the
+reminder job follows a later set made in the directory itself (`set_later`). A reset:
 
 1. a pending marker (`PendingPassword`, domain/records.py) is written, in one transaction
    with a check that the token is still usable; one change at a time per account;
@@ -10,34 +12,34 @@ the account (services/reset.py, unchanged). `ldap` mode, a reset:
    deleted, `password.rejected` (rule `directory`), 422, the token kept. It fails: the
    marker is deleted, `directory.failed`, 503, nothing changed;
 3. the portal records the change (history fingerprint, expiry, sessions ended, login lock
-   cleared, token spent, `password.changed`, the marker deleted: one transaction), retried;
-   then the SMS notice. Should DynamoDB still refuse, `directory.failed` with outcome
-   `unrecorded` is logged (the `DirectoryUnrecorded` alarm watches it) and the answer is
-   still "changed": the directory has the password.
-4. The next request for the account (a login, a reset's completion, the reminder job) that
-   finds a marker older than a directory call can last asks the directory when the password
-   was last set: at or after the marker, the record is completed (as in 3, `via=repair`);
-   before it, the directory never took it and the marker is dropped. A directory that does
-   not say (no `pwdChangedTime`/`pwdLastSet`) is taken to have taken it: the portal would
+   lifted, token spent, `password.changed`, the marker deleted: one transaction) through
+   `retrying`, where a transaction DynamoDB failed or throttled is tried again as a
+   conflicting one is; then the SMS notice. Should every try fail, `directory.failed` with
+   outcome `unrecorded` is logged (the `DirectoryUnrecorded` alarm watches it) and the
+   answer is still "changed": the directory has the password.
+4. The next request for the account (a login, a reset's completion) that finds a marker
+   older than a directory call can last asks the directory when the password was last
+   set: at or after the marker, the record is completed (as in 3, `via=repair`); before
+   it, the directory never took it and the marker is dropped. A directory that does not
+   say (no `pwdChangedTime`/`pwdLastSet`) is taken to have taken it: the portal would
    rather know of a change that did not happen than not know of one that did.
 """
 from __future__ import annotations
 
-import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.limits import LOGIN_FAILURES
-from chalicelib.domain.account import Account
-from chalicelib.domain.errors import (DirectoryUnavailable, PasswordRejected,
+from chalicelib.domain.account import Account, FirstPassword
+from chalicelib.domain.errors import (DirectoryUnavailable, NoDirectoryEntry, PasswordRejected,
                                       ServiceUnavailable, TokenExpired)
 from chalicelib.domain.events import Caller
+from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import PendingPassword, ResetToken
-from chalicelib.ports import Clock, Conflict, Delete, PasswordStore, Put, Refused, Update
-from chalicelib.domain import conditions as c
-from chalicelib.services.unit_of_work import back_off, retrying
+from chalicelib.ports import Clock, Conflict, OperationsLog, PasswordStore, Refused
+from chalicelib.services.unit_of_work import retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -48,14 +50,17 @@ if TYPE_CHECKING:
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
 
-log = logging.getLogger("pwportal.directory")
-
-RECORD_ROUNDS = 3  # rounds of `retrying` (each up to TRIES) before the change is unrecorded
 CLOCK_SKEW_SECONDS = 5  # between this function's clock and the directory's
+REMINDER_SKEW = timedelta(minutes=1)  # a set later than the portal knows, for the reminders
+BEGIN_TRIES = 2  # the marker, and again once a marker left behind is repaired
+
+
+def by_holder(holder_id: str, holder_name: str) -> dict:
+    return {"holder_id": holder_id or None, "holder_name": holder_name or None}
 
 
 @dataclass(frozen=True, kw_only=True)
-class DirectoryChanges:
+class DirectoryPasswordChange:
     settings: Settings
     clock: Clock
     uow: UnitOfWork
@@ -64,11 +69,8 @@ class DirectoryChanges:
     limits: Limits
     audit: Audit
     notifications: Notifications
-    passwords: Callable[[], PasswordStore]  # built on first use
-
-    @property
-    def in_directory(self) -> bool:
-        return self.passwords().in_directory
+    log: OperationsLog
+    passwords: Callable[[], PasswordStore]  # the directory, built on first use
 
     def in_flight_seconds(self) -> float:
         """How long a directory call can take: a marker younger than this may be one that is
@@ -84,8 +86,8 @@ class DirectoryChanges:
 
     def check(self, account: Account | None, username: str, password: str,
               caller: Caller) -> bool:
-        """pwreg's login check where the password lives. A username without an account costs
-        the same work and is never accepted."""
+        """A bind as the entry. A username without an account costs the same work and is
+        never accepted."""
         # Looked for a marker whether or not the account exists: the same calls either way.
         self.repair(account.username if account is not None else username, caller)
         try:
@@ -94,6 +96,35 @@ class DirectoryChanges:
         except DirectoryUnavailable as failure:
             self.failed(username, "login", failure, caller)
             raise
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def first(self, username: str, password: Callable[[], str], now: datetime
+              ) -> FirstPassword:
+        """The link to the directory's entry: no hash, an empty history, and the date the
+        directory says it was last set (or now, where it does not say); the password is
+        never asked for."""
+        store = self.passwords()
+        if not store.exists(username):
+            raise NoDirectoryEntry()
+        return FirstPassword(password_hash="", history_salt=secrets.token_bytes(16).hex(),
+                             history=[],
+                             changed_at=store.changed_at(username) or now,
+                             details={"directory": "linked"})
+
+    def can_hold(self, username: str) -> bool:
+        return self.passwords().exists(username)
+
+    def set_later(self, account: Account) -> datetime | None:
+        """A set in the directory itself (e.g. at a Windows logon) later than the portal
+        knows; a directory that does not answer leaves the portal's dates."""
+        try:
+            changed_at = self.passwords().changed_at(account.username)
+        except DirectoryUnavailable:
+            return None
+        if changed_at is None or changed_at <= account.password_changed_at + REMINDER_SKEW:
+            return None
+        return changed_at
 
     # -- a reset's change ------------------------------------------------------------------
 
@@ -109,8 +140,8 @@ class DirectoryChanges:
             self._drop(marker)
             self.audit.write(self.audit.record("password.rejected", username, "rejected",
                                                  caller, rules=refused.rules,
-                                                 holder_id=token.holder_id or None,
-                                                 holder_name=token.holder_name or None))
+                                                 **by_holder(token.holder_id,
+                                                             token.holder_name)))
             raise
         except DirectoryUnavailable as failure:
             self._drop(marker)
@@ -123,7 +154,7 @@ class DirectoryChanges:
                caller: Caller) -> PendingPassword:
         """Write the pending marker, with the token's claim; a marker an earlier request
         left is repaired first, one still under way is 503."""
-        for first in (True, False):
+        def attempt(try_):
             now = self.clock.now().timestamp()
             marker = PendingPassword(id=PendingPassword.id_of(username), username=username,
                                      token_id=token.id, fingerprint=fingerprint,
@@ -131,28 +162,25 @@ class DirectoryChanges:
                                      holder_id=token.holder_id,
                                      holder_name=token.holder_name)
             tx = self.uow.begin()
-            tx.add("pending", Put(self.records.table, marker.to_item(),
-                                  expect=c.Missing("id")))
-            # The token still usable, stated on it (an UpdateItem: no grant beyond the
-            # flows').
-            tx.add("token", Update(self.records.table, {"id": token.id},
-                                   set={"changing_since": now}, expect=token.usable(now)))
+            tx.add("pending", self.records.begin_change(marker))
+            tx.add("token", self.records.changing(token, now))
             try:
                 tx.commit()
-                return marker
             except Refused as refused:
                 if refused.by == "token":
                     raise TokenExpired() from None
-                if not first:
-                    break
-                self.repair(username, caller)  # a marker is there: finish it, then again
-            except Conflict:
-                break
-        raise ServiceUnavailable()  # another change of this account is under way
+                if not try_.last:
+                    self.repair(username, caller)  # a marker is there: finish it, then again
+                raise
+            return marker
+
+        # Still a marker after the repair: another change of this account is under way (503).
+        return retrying(attempt, retryable=lambda refused: refused.by == "pending",
+                        tries=BEGIN_TRIES)
 
     def _drop(self, marker: PendingPassword) -> None:
         try:
-            self.uow.write(Delete(self.records.table, {"id": marker.id}, expect=marker.same()))
+            self.uow.write(self.records.end_change(marker))
         except (Refused, ServiceUnavailable):
             pass  # found by the next request: the directory's date then tells
 
@@ -165,47 +193,49 @@ class DirectoryChanges:
     def record(self, marker: PendingPassword, caller: Caller, via: str,
                account: Account | None = None) -> Account | None:
         """Record a change the directory took: the account, the token spent, the login lock
-        cleared, the marker gone, `password.changed`; then the SMS notice. None when DynamoDB
+        lifted, the marker gone, `password.changed`; then the SMS notice. None when DynamoDB
         would not take it (logged for the alarm; the marker stays for the repair) or when a
         parallel request recorded it first."""
         username = marker.username
         known = [account]  # the account as the caller read it, for the first try only
 
         def attempt(_):
-            account = known.pop() if known and known[0] is not None else \
-                self.accounts.get(username)
-            known.clear()
-            if account is None:
-                return None
-            changed = self._as_recorded(account, marker)
-            tx = self.uow.begin()
-            tx.add("account", self.accounts.save(changed, account.version))
-            tx.add("token", Delete(self.records.table, {"id": marker.token_id}))
-            tx.add("login lock", self.limits.clear(LOGIN_FAILURES, username))
-            tx.add("pending", Delete(self.records.table, {"id": marker.id},
-                                     expect=marker.same()))
-            tx.record(self.audit.record("password.changed", username, "success", caller,
-                                         via=via, holder_id=marker.holder_id or None,
-                                         holder_name=marker.holder_name or None))
             try:
+                current = known.pop() if known and known[0] is not None else \
+                    self.accounts.get(username)
+                known.clear()
+                if current is None:
+                    return None
+                changed = self._as_recorded(current, marker)
+                tx = self.uow.begin()
+                tx.add("account", self.accounts.save(changed, current.version))
+                tx.add("token", self.records.delete(marker.token_id))
+                for n, clear in enumerate(self.limits.unlock(LOGIN_FAILURES, username)):
+                    tx.add(f"login lock {n}", clear)
+                tx.add("pending", self.records.end_change(marker))
+                tx.record(self.audit.record("password.changed", username, "success", caller,
+                                             via=via, **by_holder(marker.holder_id,
+                                                                  marker.holder_name)))
                 tx.commit()
             except Refused as refused:
                 if refused.by == "pending":
                     return None  # recorded by a parallel request
                 raise
+            except ServiceUnavailable:
+                # DynamoDB failed or throttled the read or the transaction: nothing was
+                # written, so it is tried again as a conflicting one is.
+                raise Conflict() from None
             return changed
 
-        for round_ in range(RECORD_ROUNDS):
-            try:
-                changed = retrying(attempt, retryable=lambda refused: refused.by == "account")
-                break
-            except ServiceUnavailable:
-                back_off(round_ + 3)
-        else:
-            log.error('{"alarm": "directory.unrecorded", "username": "%s"}', username)
+        def unrecorded():
+            # The words the operators' log search looks for, as they always were.
+            self.log.error('"alarm": "directory.unrecorded"', username=username)
             self.audit.emit(self.audit.record("directory.failed", username, "unrecorded",
                                                 caller, step=via))
             return None
+
+        # Whatever refused it, the directory has the password: tried until the tries run out.
+        changed = retrying(attempt, retryable=lambda refused: True, otherwise=unrecorded)
         if changed is not None:
             self.notifications.password_changed(
                 username, changed.password_changed_at, marker.lang, caller,
@@ -218,8 +248,6 @@ class DirectoryChanges:
     def repair(self, username: str, caller: Caller) -> Account | None:
         """Finish (or drop) a change a request left half way; see the module. Never raises:
         whatever it cannot do now, a later request does."""
-        if not self.in_directory:
-            return None
         try:
             marker = self.records.get(PendingPassword, PendingPassword.id_of(username))
         except ServiceUnavailable:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from chalicelib.domain import organisation, sms
-from chalicelib.domain.clock import swedish_time
+from chalicelib.domain import organisation
+from chalicelib.domain.clock import month_name, swedish_time
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.phone import masked, masked_national
+from chalicelib.domain.sms import NOTICE, SmsMessage
 from chalicelib.messages import quoted, said_by, text
 from chalicelib.ports import Queue
 
@@ -25,25 +26,17 @@ if TYPE_CHECKING:
     from chalicelib.repositories.audit import Audit
     from chalicelib.settings import Settings
 
-MONTHS = {
-    "sv": ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
-           "september", "oktober", "november", "december"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-}
-
-
 def spoken_time(moment: datetime, lang: str) -> str:
     """`25 november 2026 kl. 09:15`, on Swedish clocks: what the recipient's phone shows."""
     local = swedish_time(moment)
-    return text("sms.time", lang, day=local.day, month_sv=MONTHS["sv"][local.month - 1],
-                month_en=MONTHS["en"][local.month - 1], year=local.year,
+    return text("sms.time", lang, day=local.day, month_sv=month_name(local.month, "sv"),
+                month_en=month_name(local.month, "en"), year=local.year,
                 clock=local.strftime("%H:%M"))
 
 
 def spoken_date(moment: datetime, lang: str) -> str:
     local = swedish_time(moment)
-    return f"{local.day} {MONTHS.get(lang, MONTHS['sv'])[local.month - 1]}"
+    return f"{local.day} {month_name(local.month, lang)}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +61,7 @@ class Notifications:
         the code, or `support`."""
         body = text("sms.password_changed", lang, username=username, by=said_by(by),
                     time=spoken_time(at, lang), support=self._support_in(lang))
-        messages = [sms.message("notice", body, to=number, lang=lang)
+        messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
                     for number in dict.fromkeys(holders)]  # each number once, in one call
         try:
             self.queue.send_many(messages)
@@ -85,7 +78,7 @@ class Notifications:
             return
         body = text("sms.phone_changed", lang, username=username, time=spoken_time(at, lang),
                     phone=masked(new_phone), support=self._support_in(lang))
-        self._send(sms.message("notice", body, to=old_phone, lang=lang), username, caller)
+        self._send(SmsMessage(NOTICE, body, to=old_phone, lang=lang), username, caller)
 
     def holder_changed(self, change: str, username: str, holder, recipients: list[str],
                        at: datetime, lang: str, by: str, caller: Caller,
@@ -98,7 +91,7 @@ class Notifications:
                     phone=masked_national(holder.phone), by=said_by(by), username=username,
                     time=spoken_time(at, lang), support=self._support, **fields)
         for number in dict.fromkeys(recipients):  # each number once
-            self._send(sms.message("notice", body, to=number, lang=lang), username, caller)
+            self._send(SmsMessage(NOTICE, body, to=number, lang=lang), username, caller)
 
     def authenticator_changed(self, change: str, username: str, holder, at: datetime,
                               lang: str, by: str, caller: Caller) -> None:
@@ -109,21 +102,21 @@ class Notifications:
                     by=said_by(by),
                     username=username, time=spoken_time(at, lang),
                     support=self._support_in(lang))
-        self._send(sms.message("notice", body, to=holder.phone, lang=lang), username, caller)
+        self._send(SmsMessage(NOTICE, body, to=holder.phone, lang=lang), username, caller)
 
     def reminder(self, username: str, expires_at: datetime, days: int, lang: str,
-                 holder: str | None = None) -> dict:
+                 holder: str | None = None) -> SmsMessage:
         """The queued message of one expiry reminder to one holder of the account (the
         reminder job sends one to each)."""
         body = text("sms.reminder", lang, username=username, days=days,
                     date=spoken_date(expires_at, lang), host=self.settings.portal_host,
                     support=self._support_in(lang))
-        return sms.message("notice", body, username=username, event="reminder.sent",
+        return SmsMessage(NOTICE, body, username=username, event="reminder.sent",
                            lang=lang, holder=holder)
 
-    def _send(self, message: dict, username: str, caller: Caller) -> None:
+    def _send(self, message: SmsMessage, username: str, caller: Caller) -> None:
         try:
             self.queue.send(message)
         except ServiceUnavailable:
             self.audit.write_if_possible(self.audit.record(
-                "sms.failed", username, "not_queued", caller, kind=message["kind"]))
+                "sms.failed", username, "not_queued", caller, kind=message.kind))

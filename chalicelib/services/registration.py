@@ -32,7 +32,7 @@ from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidCredentia
 from chalicelib.messages import text
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import AppEnrolment, PhoneChange, Session
-from chalicelib.ports import Clock, Conflict, Refused
+from chalicelib.ports import Clock, Conflict, PasswordChange, Refused
 from chalicelib.services.holder_fields import acting_as, shown, subject
 from chalicelib.services.sessions import account_of
 from chalicelib.services.unit_of_work import refused_by, retrying
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from chalicelib.repositories.limits import Counters, Logs
     from chalicelib.repositories.records import Records
     from chalicelib.services.code_sms import CodeSms
-    from chalicelib.services.directory_changes import DirectoryChanges
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.refusals import Refusals
     from chalicelib.services.sessions import Sessions
@@ -76,7 +75,7 @@ class Registration:
     code_sms: CodeSms
     notifications: Notifications
     code_key: Callable[[], bytes]  # read from the secrets on first use
-    directory: DirectoryChanges  # where the password lives: the login's check (SPEC 13)
+    password_change: PasswordChange  # where the password lives: the login's check (SPEC 13)
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -102,7 +101,7 @@ class Registration:
         if len(password) > self.settings.policy.max_length * 4:
             reason, ok = "oversized", False  # no account's password is this long: skip argon2
         else:  # where the password lives (SPEC 13); no account: the same work, refused
-            ok = self.directory.check(account, username, password, caller)
+            ok = self.password_change.check(account, username, password, caller)
             reason = "unknown_user" if account is None else "wrong_password" if not ok else None
             if ok and account.disabled:
                 reason, ok = "disabled", False

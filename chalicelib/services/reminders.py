@@ -15,19 +15,19 @@ on the account's version, before the SMS are queued; if queueing fails, the mark
 back so that tomorrow's run tries again. A new password starts with no reminders sent.
 
 In `ldap` mode (SPEC 13) the directory has the last word on when a password was set (it may
-have been changed there directly): before reminding, the job asks it (`pwdLastSet`,
-`pwdChangedTime`), and an account whose password the directory set later than the portal
-knows gets that date and its new expiry instead of a reminder.
+have been changed there directly): before reminding, the job asks where the password lives
+(`PasswordChange.set_later`: the directory's `pwdLastSet`, `pwdChangedTime`), and an
+account whose password was set later than the portal knows gets that date and its new
+expiry instead of a reminder.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.errors import DirectoryUnavailable, ServiceUnavailable
-from chalicelib.ports import Clock, Conflict, PasswordStore, Queue, Refused
+from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.ports import Clock, Conflict, PasswordChange, Queue, Refused
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from chalicelib.settings import Settings
 
 CATCH_UP_DAYS = 2
-DIRECTORY_SKEW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +46,7 @@ class Reminders:
     accounts: Accounts
     queue: Queue
     notifications: Notifications
-    passwords: Callable[[], PasswordStore]  # where the password lives (SPEC 13)
+    password_change: PasswordChange  # where the password lives (SPEC 13)
 
     def due(self) -> list[tuple[int, int, str]]:
         """(reminder, days left, expiry date) for every date today's run looks at."""
@@ -82,7 +81,7 @@ class Reminders:
             return "already_sent"
         if account.password_expires_at.date().isoformat() != day:
             return "changed"  # the index lags a password change made a moment ago
-        if self._set_later_in_directory(account):
+        if self._set_later(account):
             return "changed"
         marked = replace(account, reminders_sent=account.reminders_sent + [reminder],
                          version=account.version + 1)
@@ -100,18 +99,12 @@ class Reminders:
             raise
         return "queued"
 
-    def _set_later_in_directory(self, account) -> bool:
-        """ldap mode: the directory set the password after the portal last knew; the account
-        takes the directory's date (and a new expiry, no reminders sent yet). A directory that
-        does not answer leaves the portal's dates (the reminder goes as planned)."""
-        store = self.passwords()
-        if not store.in_directory:
-            return False
-        try:
-            changed_at = store.changed_at(account.username)
-        except DirectoryUnavailable:
-            return False
-        if changed_at is None or changed_at <= account.password_changed_at + DIRECTORY_SKEW:
+    def _set_later(self, account) -> bool:
+        """The password was set later than the portal knows, where it lives (ldap mode: in
+        the directory itself); the account takes that date (and a new expiry, no reminders
+        sent yet)."""
+        changed_at = self.password_change.set_later(account)
+        if changed_at is None:
             return False
         days = self.settings.policy.max_age_days
         moved = replace(account, password_changed_at=changed_at,

@@ -32,7 +32,8 @@ one is answered and counted as a wrong code (`replayed` in the trail). A holder 
 app gets a challenge that never yields a token, whose wrong codes count against the account
 as any holder's do: only someone with a holder's number reaches that counter (SPEC 11), and
 the pause comes alike whether or not the holder has an app. The token carries the app's
-nonce: `complete` refuses it if the holder's app was removed or replaced since.
+nonce: the completion (services/completion.py) refuses it if the holder's app was removed or
+replaced since.
 
 The SMS and the app are two `CodeChannel`s (ports.py, services/channels.py), picked per
 request by the challenge's `channel`: each issues what a challenge stores and checks a code.
@@ -42,23 +43,22 @@ what it read; `_send_code` reads, decides, and writes what was decided.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, RESENDS,
-                                      RESET_STARTS, VERIFIES, WRONG_CODES, Counter, LimitLog)
-from chalicelib.domain import codes, phone as phones, policy
-from chalicelib.domain.account import Account, in_history, normalise_username
+from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_RESET, RESENDS, RESET_STARTS,
+                                      VERIFIES, WRONG_CODES, Counter, LimitLog)
+from chalicelib.domain import codes, phone as phones
+from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidPhone,
-                                      InvalidRequest, PasswordRejected, PhoneNotAllowed,
-                                      ResendTooSoon, ServiceUnavailable, TokenExpired,
-                                      TooManyRequests)
+                                      InvalidRequest, PhoneNotAllowed, ResendTooSoon,
+                                      ServiceUnavailable, TooManyRequests)
 from chalicelib.domain.events import Caller
 from chalicelib.domain.holders import Holder
 from chalicelib.domain.records import CHANNELS, SMS, ResetChallenge, ResetToken
 from chalicelib.domain.sending import Seen, Sending, decide
-from chalicelib.ports import Clock, CodeChannel, Conflict, Hasher, PasswordStore, Refused
+from chalicelib.ports import Clock, CodeChannel, Conflict, Refused
 from chalicelib.repositories.limits import Reservation
 from chalicelib.repositories.records import NotTriable
 from chalicelib.services.unit_of_work import TRIES, Attempt, refused_by, retrying
@@ -69,8 +69,6 @@ if TYPE_CHECKING:
     from chalicelib.repositories.limits import Limits
     from chalicelib.repositories.records import Records
     from chalicelib.services.code_sms import CodeSms
-    from chalicelib.services.directory_changes import DirectoryChanges
-    from chalicelib.services.notifications import Notifications
     from chalicelib.services.refusals import Refusals
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
@@ -116,13 +114,6 @@ def holder_of(account: Account | None, phone: str | None, holder_id: str | None 
     return None
 
 
-def by_holder(token: ResetToken) -> dict:
-    """The audit fields naming the holder who verified the token's code."""
-    if not token.holder_id:
-        return {}
-    return {"holder_id": token.holder_id, "holder_name": token.holder_name}
-
-
 @dataclass(frozen=True)
 class _Sent:
     """A start's or resend's change, committed: the `code` to queue (None: no SMS), when,
@@ -141,16 +132,11 @@ class Reset:
     uow: UnitOfWork
     accounts: Accounts
     records: Records
-    limits: Limits  # counters and logs (`complete` clears the login lock)
+    limits: Limits  # counters (wrong codes, networks) and logs (the SMS limits)
     audit: Audit
     refusals: Refusals
     channels: Mapping[str, CodeChannel]  # by the name a challenge keeps (services/channels.py)
     code_sms: CodeSms
-    # `complete`'s own (SPEC 3, 13): the password's rules and where it lives
-    notifications: Notifications
-    hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
-    passwords: Callable[[], PasswordStore]
-    directory: DirectoryChanges
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -432,69 +418,3 @@ class Reset:
                     tx.record(self.audit.record("reset.paused", username, "paused", caller))
             tx.commit()
         retrying(attempt)
-
-    # -- complete --------------------------------------------------------------------------
-
-    def complete(self, raw_token, password, caller: Caller) -> dict:
-        secret = required_text(raw_token, "reset_token")
-        if not isinstance(password, str):
-            raise InvalidRequest(field="password")
-        rules = self.settings.policy
-        token_id = ResetToken.id_of(secret)
-
-        def attempt(_):
-            moment = self.clock.now()
-            now = moment.timestamp()
-            token = self.records.get(ResetToken, token_id)
-            if not token or not token.is_live(now):
-                raise TokenExpired()
-            account = self.accounts.get(token.username)
-            holder = account.holder(token.holder_id) if account and token.holder_id else None
-            if not account or account.disabled or (token.holder_id and holder is None) or (
-                    token.app_nonce and holder.app_nonce != token.app_nonce):
-                # (or the holder was removed since their code, or the app whose code it was)
-                raise TokenExpired()
-            username = account.username
-            broken = policy.violations(password, username, rules)
-            fingerprint = None
-            if "max_length" not in broken:  # never spend argon2 on an oversized password
-                fingerprint = self.hasher().fingerprint(password,
-                                                         bytes.fromhex(account.history_salt))
-                if in_history(fingerprint, account.history[:rules.history]):
-                    broken = policy.violations(password, username, rules, reused=True)
-            if broken:
-                self.audit.write(self.audit.record("password.rejected", username,
-                                                     "rejected", caller, rules=broken,
-                                                     **by_holder(token)))
-                raise PasswordRejected(broken)
-            if self.passwords().in_directory:  # SPEC 13: the directory, then the record
-                return self.directory.change(account, token, password, fingerprint,
-                                             caller), token
-            # the holder who verified the code used the account now (SPEC 11)
-            used = account.with_holders([replace(h, last_used_at=moment)
-                                         if h.id == token.holder_id else h
-                                         for h in account.holders])
-            changed = replace(used.with_password(self.hasher().hash(password), fingerprint,
-                                                 rules.history, moment, rules.max_age_days),
-                              lang=caller.lang, version=account.version + 1)  # one change
-            tx = self.uow.begin()
-            tx.add("account", self.accounts.save(changed, account.version))
-            tx.add("token", self.records.use(token, now))
-            for n, clear in enumerate(self.limits.unlock(LOGIN_FAILURES, username)):
-                tx.add(f"login lock {n}", clear)
-            tx.record(self.audit.record("password.changed", username, "success", caller,
-                                         via="reset", **by_holder(token)))
-            try:
-                tx.commit()
-            except Refused as refused:
-                if refused.by == "token":
-                    raise TokenExpired() from None
-                raise
-            return changed, token
-
-        changed, token = retrying(attempt, retryable=lambda refused: refused.by == "account")
-        if not self.passwords().in_directory:  # ldap mode: sent with the record
-            self.notifications.password_changed(
-                changed.username, changed.password_changed_at, caller.lang, caller,
-                holders=[h.phone for h in changed.holders], by=token.holder_name or "support")
-        return {"changed": True, "username": changed.username}

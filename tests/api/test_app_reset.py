@@ -43,7 +43,7 @@ STRANGER = "+46709999999"
 def secret(world, client):
     """An account whose holder (PHONE) has an app, and Bo (BO), who has none."""
     world.create_account()
-    world.portal.support.add_holder(USERNAME, "Bo Ek", BO)
+    world.portal.holder_changes.add(USERNAME, "Bo Ek", BO)
     world.deliver()  # the notices of the adding, so that later counts start from nothing
     return give_app(world.portal, world.clock.now())
 

@@ -126,7 +126,7 @@ def test_wrong_codes_count_down_and_the_sixth_is_code_expired(world, client, ann
 
 def test_only_ones_own_holder_and_only_with_a_session(world, client, anna):
     session, anna_id = anna
-    bo = world.portal.support.add_holder("hemtjanstab", "Bo Ek", NEW_PHONE).holder
+    bo = world.portal.holder_changes.add("hemtjanstab", "Bo Ek", NEW_PHONE).holder
     for holder_id in (bo.id, "A" * 16, "nope"):
         assert error(add(client, session, holder_id))["code"] == "not_found"
         assert error(confirm(client, session, holder_id, "123456"))["code"] == "not_found"

@@ -59,7 +59,7 @@ def test_the_same_number_again_updates_the_holders_name_and_adds_no_one(world, c
 def test_a_sixth_holder_is_409_too_many_holders_before_any_code_is_sent(world, client):
     world.create_account()
     for n in range(4):
-        world.portal.support.add_holder(USERNAME, f"Person {chr(65 + n)}", f"+4670300000{n}")
+        world.portal.holder_changes.add(USERNAME, f"Person {chr(65 + n)}", f"+4670300000{n}")
     world.deliver()
     session = session_of(client)
     assert len(login(client).json_body["holders"]) == 5
@@ -88,7 +88,7 @@ def test_names_are_1_to_60_characters_without_control_characters(world, client):
 def test_removing_a_holder_is_204_audited_and_told_to_the_others_and_the_removed_one(
         world, client):
     world.create_account()
-    world.portal.support.add_holder(USERNAME, "Bo Ek", BO)
+    world.portal.holder_changes.add(USERNAME, "Bo Ek", BO)
     session = session_of(client)
     anna = add(world, client, session, NEW_PHONE)
     world.deliver()
@@ -227,11 +227,11 @@ def test_a_reset_names_its_holder_in_the_audit_the_log_and_every_holders_notice(
 
 def test_a_holder_removed_after_their_code_was_sent_cannot_change_the_password(world, client):
     world.create_account()
-    world.portal.support.add_holder(USERNAME, "Bo Ek", BO)
+    world.portal.holder_changes.add(USERNAME, "Bo Ek", BO)
     challenge = start(client, phone=BO).json_body["challenge"]
     code = world.last_code(BO)
     bo = next(h for h in holders(world) if h.phone == BO)
-    world.portal.support.remove_holder(USERNAME, bo.id)
+    world.portal.holder_changes.remove(USERNAME, bo.id)
     token = verify(client, challenge, code).json_body["reset_token"]
     response = complete(client, token, "Ny-Sommarvind-81")
     assert response.status_code == 410

@@ -214,7 +214,7 @@ def test_registration_fields_are_checked_behind_the_session(world, client):
         response = post(client, path, body, session=session)
         assert response.status_code == 400, (path, body, response.body)
         assert error(response)["code"] == "invalid_request"
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert world.portal.accounts.get(USERNAME).holders[0].phone == PHONE
 
 
 def test_unknown_fields_are_ignored(world, client):

@@ -41,7 +41,7 @@ def test_a_pending_code_dies_with_its_session(world, client):
     code = world.last_code(NEW_PHONE)
     world.clock.advance(seconds=401)  # the code's 10 minutes are not over; the session is
     assert_invalid_session(verify_phone(client, session, code))
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert world.portal.accounts.get(USERNAME).holders[0].phone == PHONE
 
 
 def test_a_missing_or_garbage_bearer_is_invalid_session(world, client):
@@ -82,7 +82,7 @@ def test_logout_answers_204_and_ends_the_session_and_its_pending_code(world, cli
     assert out.status_code == 204 and out.body == b""
     assert_invalid_session(request_phone(client, session, NEW_PHONE))
     assert_invalid_session(verify_phone(client, session, code))
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert world.portal.accounts.get(USERNAME).holders[0].phone == PHONE
 
 
 def test_logout_without_a_session_is_still_204(world, client):
@@ -166,7 +166,7 @@ def test_a_pending_number_change_cannot_be_finished_after_a_reset(world, client)
     world.clock.advance(seconds=60)
     assert complete(client, reset_token(world, client), "Bla-Hus-2026-x").status_code == 200
     assert verify_phone(client, session, code).status_code == 401
-    assert world.portal.accounts.get(USERNAME).phone == PHONE
+    assert world.portal.accounts.get(USERNAME).holders[0].phone == PHONE
 
 
 def test_a_successful_reset_clears_the_pwreg_login_lock(world, client):

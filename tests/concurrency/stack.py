@@ -151,7 +151,7 @@ class Stack:
         return portal()
 
     def create_account(self, username: str, phone: str | None):
-        return self.portal.support.create(username, PASSWORD, phone)
+        return self.portal.account_changes.create(username, PASSWORD, phone)
 
     def deliver(self) -> dict:
         from app import deliver_sms

@@ -12,7 +12,7 @@ def kinds(answers) -> list[str]:
 def add(stack, username, name, number):
     """Support's `holders add`, answering the error instead of raising it."""
     try:
-        return stack.portal.support.add_holder(username, name, number)
+        return stack.portal.holder_changes.add(username, name, number)
     except TooManyHolders as error:
         return error
 

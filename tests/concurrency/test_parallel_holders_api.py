@@ -47,7 +47,7 @@ def test_two_holders_verified_at_once_through_the_api_never_exceed_the_maximum(s
     username = "api-parallel-holders"
     stack.create_account(username, "+46701140000")
     for n in range(1, 4):
-        stack.portal.support.add_holder(username, f"Person {chr(65 + n)}", f"+4670114000{n}")
+        stack.portal.holder_changes.add(username, f"Person {chr(65 + n)}", f"+4670114000{n}")
     numbers = ["+46701140008", "+46701140009"]
     sessions = [session_of(stack, username, f"192.0.2.{60 + i}") for i in range(2)]
     for i, (session, number) in enumerate(zip(sessions, numbers)):
@@ -74,7 +74,7 @@ def test_a_holder_removed_while_a_reset_starts_for_their_number_never_changes_th
         stack):
     username, gone = "api-removed-holder", "+46701150001"
     stack.create_account(username, "+46701150000")
-    holder = stack.portal.support.add_holder(username, "Bo Ek", gone).holder
+    holder = stack.portal.holder_changes.add(username, "Bo Ek", gone).holder
     stack.deliver()
     session = session_of(stack, username, "192.0.2.70")
     before = len(stack.codes_to(gone))

@@ -38,7 +38,7 @@ def test_create_links_an_existing_entry_and_never_sets_its_password(rig, slapd, 
     set_in_directory(rig, username, "Satt-I-Katalogen-1")
     changed_in_directory = slapd.changed_time(username)
     rig.clock.advance(days=10)
-    account = rig.portal.support.create(username, None, PHONE)
+    account = rig.portal.account_changes.create(username, None, PHONE)
     assert account.password_hash == "" and account.history == []
     assert slapd.binds(username, "Satt-I-Katalogen-1")
     assert slapd.changed_time(username) == changed_in_directory
@@ -54,7 +54,7 @@ def test_create_links_an_existing_entry_and_never_sets_its_password(rig, slapd, 
 
 def test_create_without_an_entry_creates_nothing(rig, username):
     with pytest.raises(NoDirectoryEntry):
-        rig.portal.support.create(username, None, PHONE)
+        rig.portal.account_changes.create(username, None, PHONE)
     assert rig.account(username) is None
 
 
@@ -62,11 +62,11 @@ def test_import_links_every_entry_or_nothing(rig, slapd, username):
     slapd.add_account(username, OLD)
     csv = f"username,phone\n{username},0701234567\n{username}-saknas,\n"
     with pytest.raises(ImportRejected) as rejected:
-        rig.portal.support.import_accounts(csv)
+        rig.portal.imports.import_accounts(csv)
     assert [(p.line, p.reason) for p in rejected.value.problems] == [(3, "no_directory_entry")]
     assert rig.account(username) is None
     slapd.add_account(username + "-saknas", OLD)
-    result = rig.portal.support.import_accounts(csv)
+    result = rig.portal.imports.import_accounts(csv)
     assert [(entry.username, entry.password) for entry in result.created] == [
         (username, None), (username + "-saknas", None)]
     assert slapd.binds(username, OLD) and slapd.binds(username + "-saknas", OLD)
@@ -90,7 +90,7 @@ def test_the_cli_create_reads_no_password_in_ldap_mode(rig, slapd, username, mon
 def test_the_reminders_follow_a_change_made_in_the_directory(rig, slapd, username):
     slapd.add_account(username, OLD)
     set_in_directory(rig, username, "Forsta-Satt-2026")
-    linked = rig.portal.support.create(username, None, PHONE)
+    linked = rig.portal.account_changes.create(username, None, PHONE)
     # What the portal knew was set 30 days before the directory's last set: the holder
     # changed it in the directory itself since (e.g. at a Windows logon).
     known = linked.password_changed_at - timedelta(days=30)
@@ -111,6 +111,6 @@ def test_the_reminders_follow_a_change_made_in_the_directory(rig, slapd, usernam
 def test_the_reminders_go_when_the_directory_agrees(rig, slapd, username):
     slapd.add_account(username, OLD)
     set_in_directory(rig, username, "Forsta-Satt-2026")
-    account = rig.portal.support.create(username, None, PHONE)
+    account = rig.portal.account_changes.create(username, None, PHONE)
     rig.clock.set(account.password_expires_at - timedelta(days=14, hours=1))
     assert rig.portal.reminders.run()["queued"] == 1

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from chalicelib.domain.errors import (InvalidCredentials, PasswordRejected,
-                                      ServiceUnavailable, TokenExpired)
+                                      ServiceUnavailable, TokenExpired, TooManyAttempts)
 from chalicelib.domain.records import PendingPassword
 from chalicelib.ports import Delete
 from tests.directory.conftest import directory_settings, free_port
@@ -63,7 +63,7 @@ def test_a_reset_sets_the_password_in_the_directory_and_records_it(ldap_rig, sla
     before = ldap_rig.account(username)
     ldap_rig.clock.advance(days=1)
     token = ldap_rig.reset_token(username)
-    assert ldap_rig.portal.reset.complete(token, NEW, USER) == {"changed": True,
+    assert ldap_rig.portal.completion.complete(token, NEW, USER) == {"changed": True,
                                                                 "username": username}
     assert slapd.binds(username, NEW) and not slapd.binds(username, OLD)
     after = ldap_rig.account(username)
@@ -78,7 +78,7 @@ def test_a_reset_sets_the_password_in_the_directory_and_records_it(ldap_rig, sla
     ldap_rig.deliver()
     assert any("lösenord" in text.lower() for text in ldap_rig.texts_to(PHONE)[-1:])
     with pytest.raises(TokenExpired):  # spent
-        ldap_rig.portal.reset.complete(token, OTHER, USER)
+        ldap_rig.portal.completion.complete(token, OTHER, USER)
 
 
 def test_the_login_is_a_bind_in_the_directory(ldap_rig, slapd, username):
@@ -86,7 +86,7 @@ def test_the_login_is_a_bind_in_the_directory(ldap_rig, slapd, username):
         ldap_rig.login(username, NEW)
     assert ldap_rig.login(username, OLD)["username"] == username
     token = ldap_rig.reset_token(username)
-    ldap_rig.portal.reset.complete(token, NEW, USER)
+    ldap_rig.portal.completion.complete(token, NEW, USER)
     assert ldap_rig.login(username, NEW)["session"]
     with pytest.raises(InvalidCredentials):
         ldap_rig.login(username, OLD)
@@ -109,7 +109,7 @@ def test_the_portals_rules_run_first_and_never_reach_the_directory(ldap_rig, sla
                                                                    username):
     token = ldap_rig.reset_token(username)
     with pytest.raises(PasswordRejected) as refused:
-        ldap_rig.portal.reset.complete(token, "Abc-12", USER)
+        ldap_rig.portal.completion.complete(token, "Abc-12", USER)
     assert "directory" not in refused.value.rules
     assert slapd.changed_time(username) is None  # never set since it was added
     assert slapd.binds(username, OLD)
@@ -126,12 +126,12 @@ def test_the_directorys_refusal_is_a_rejection_and_the_token_survives(ldap_rig, 
     token = ldap_rig.reset_token(username)
     version = ldap_rig.account(username).version
     with pytest.raises(PasswordRejected) as refused:  # ppolicy: in the directory's history
-        ldap_rig.portal.reset.complete(token, NEW, USER)
+        ldap_rig.portal.completion.complete(token, NEW, USER)
     assert refused.value.rules == ["directory"]
     assert ldap_rig.account(username).version == version
     assert [record["rules"] for record in ldap_rig.audit(username)
             if record["event"] == "password.rejected"] == [["directory"]]
-    ldap_rig.portal.reset.complete(token, OTHER, USER)  # the same token, another password
+    ldap_rig.portal.completion.complete(token, OTHER, USER)  # the same token, another password
     assert slapd.binds(username, OTHER)
 
 
@@ -142,7 +142,7 @@ def test_a_directory_that_is_down_changes_nothing(slapd, username, caplog):
     rig.build(changed(rig.settings, directory={"url": f"ldaps://127.0.0.1:{free_port()}"}))
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(ServiceUnavailable):
-            rig.portal.reset.complete(token, NEW, USER)
+            rig.portal.completion.complete(token, NEW, USER)
         with pytest.raises(ServiceUnavailable):
             rig.login(username, OLD)
     assert rig.account(username) == before
@@ -155,7 +155,7 @@ def test_a_directory_that_is_down_changes_nothing(slapd, username, caplog):
     for secret in (NEW, OLD, slapd.service_password, "ou=accounts", "cn=pwportal"):
         assert secret not in logged
     rig.build(changed(rig.settings, directory={"url": slapd.url}))
-    rig.portal.reset.complete(token, NEW, USER)  # the token survived
+    rig.portal.completion.complete(token, NEW, USER)  # the token survived
     assert slapd.binds(username, NEW)
 
 
@@ -165,7 +165,7 @@ def test_a_change_dynamodb_would_not_record_is_logged_and_repaired(slapd, userna
     rig.clock.advance(seconds=2)
     token = rig.reset_token(username)
     with caplog.at_level(logging.ERROR, logger="pwportal.directory"):
-        assert rig.portal.reset.complete(token, NEW, USER)["changed"]
+        assert rig.portal.completion.complete(token, NEW, USER)["changed"]
     assert slapd.binds(username, NEW)  # the directory has it ...
     assert rig.account(username) == before  # ... the portal could not record it yet
     assert '"alarm": "directory.unrecorded"' in caplog.text
@@ -188,7 +188,7 @@ def test_a_change_dynamodb_would_not_record_is_logged_and_repaired(slapd, userna
     assert not [item for item in rig.store.items(rig.settings.challenges_table)
                 if item["id"].startswith("pending#")]
     with pytest.raises(TokenExpired):
-        rig.portal.reset.complete(token, OTHER, USER)
+        rig.portal.completion.complete(token, OTHER, USER)
 
 
 def test_a_marker_the_directory_never_took_is_dropped(slapd, username):
@@ -217,5 +217,18 @@ def test_a_second_change_while_one_is_under_way_is_refused(ldap_rig, slapd, user
         fingerprint="f" * 64, started_at=now, lang="sv", expires_at=now)))
     token = ldap_rig.reset_token(username)
     with pytest.raises(ServiceUnavailable):
-        ldap_rig.portal.reset.complete(token, NEW, USER)
+        ldap_rig.portal.completion.complete(token, NEW, USER)
     assert slapd.binds(username, OLD)
+
+
+def test_a_reset_lifts_the_pwreg_login_lock(ldap_rig, slapd, username):
+    """SPEC 5/6 as a user meets it: five wrong passwords lock pwreg for the network; a reset
+    on pwreset ends the lock, so the new password logs in at once (not 429)."""
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            ldap_rig.login(username, "Fel-Losen-99")
+    with pytest.raises(TooManyAttempts):
+        ldap_rig.login(username, OLD)
+    token = ldap_rig.reset_token(username)
+    assert ldap_rig.portal.completion.complete(token, NEW, USER)["changed"]
+    assert ldap_rig.login(username, NEW)["session"]

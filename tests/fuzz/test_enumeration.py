@@ -162,7 +162,7 @@ def test_reset_with_the_app_answers_and_works_alike_for_every_username_and_numbe
     queues an SMS."""
     from tests.api.helpers import app_code, give_app
     known = accounts["with_number"]
-    world.portal.support.add_holder(known, "Bo Ek", "+46707777777")  # Bo has no app
+    world.portal.holder_changes.add(known, "Bo Ek", "+46707777777")  # Bo has no app
     secret = give_app(world.portal, world.clock.now(), known, "+46701234567")
     cases = {"unknown user": ("finns.inte", "+46701234567"),
              "disabled": (accounts["disabled"], "+46707654321"),

@@ -189,7 +189,7 @@ class Pool:
                      {"username": PWREG, "password": PASSWORD}, **ip)
         assert login.status_code == 200, login.body
         session = login.json_body["session"]
-        phone = world.portal.accounts.get(USERNAME).phone
+        phone = world.portal.accounts.get(USERNAME).holders[0].phone
         asked = post(client, "/api/registration/holders", {"name": "Fuzz Holder", "phone": NEW_PHONE},
                      session=session, **ip)
         assert asked.status_code == 202, asked.body

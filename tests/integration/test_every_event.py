@@ -32,7 +32,7 @@ def wrong(code: str) -> str:
 
 
 def cause_every_event(world, client):
-    support = world.portal.support
+    changes, holders = world.portal.account_changes, world.portal.holder_changes
     world.create_account()                                             # account.created
     started = post(client, "/api/reset/start",                         # reset.requested
                    {"username": "hemtjanstab", "phone": "+46701234567"})
@@ -66,12 +66,12 @@ def cause_every_event(world, client):
     for _ in range(2):                                                 # login.failed, .locked
         post(client, "/api/registration/login", {"username": "hemtjanstab",
                                                  "password": "Fel-Losen-1"})
-    support.unlock("hemtjanstab")                                      # account.unlocked
-    support.disable("hemtjanstab")                                     # account.disabled
-    support.enable("hemtjanstab")                                      # account.enabled
-    support.set_phone("hemtjanstab", "0707654321")                     # phone.set_by_support
-    bo = support.add_holder("hemtjanstab", "Bo Ek", "0701112299").holder  # holder.added
-    support.remove_holder("hemtjanstab", bo.id)                         # holder.removed
+    changes.unlock("hemtjanstab")                                      # account.unlocked
+    changes.disable("hemtjanstab")                                     # account.disabled
+    changes.enable("hemtjanstab")                                      # account.enabled
+    changes.set_phone("hemtjanstab", "0707654321")                     # phone.set_by_support
+    bo = holders.add("hemtjanstab", "Bo Ek", "0701112299").holder  # holder.added
+    holders.remove("hemtjanstab", bo.id)                         # holder.removed
 
     world.create_account("nattpatrullen", phone="+46701112233")
     again = post(client, "/api/reset/start", {"username": "nattpatrullen", "phone": "+46701112233"})
@@ -89,9 +89,9 @@ def cause_every_event(world, client):
     cause_directory_failed(world, client)                              # directory.failed
 
     world.use(gateway=FailingGateway())                            # sms.failed
-    from chalicelib.domain import sms
+    from chalicelib.domain.sms import NOTICE, SmsMessage
     with pytest.raises(RuntimeError):
-        world.portal.delivery.deliver(sms.message("notice", "Hej", to="+46701234567"),
+        world.portal.delivery.deliver(SmsMessage(NOTICE, "Hej", to="+46701234567"),
                                       receive_count=world.settings.sms_max_receives)
 
 

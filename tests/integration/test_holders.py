@@ -17,7 +17,7 @@ def texts_to(world, number):
 
 def test_holders_are_stored_in_the_accounts_item_on_dynamodb(world):
     world.create_account()
-    world.portal.support.add_holder("hemtjanstab", "Bo Ek", "0707654321")
+    world.portal.holder_changes.add("hemtjanstab", "Bo Ek", "0707654321")
     item = world.dynamodb.get_item(TableName=world.settings.accounts_table,
                                    Key={"username": {"S": "hemtjanstab"}})["Item"]
     names = [h["M"]["name"]["S"] for h in item["holders"]["L"]]
@@ -31,7 +31,7 @@ def test_the_daily_schedule_removes_holders_unused_for_400_days_through_the_inde
         world, client, capsys):
     world.create_account()
     world.clock.advance(days=200)
-    world.portal.support.add_holder("hemtjanstab", "Bo Ek", "0707654321")
+    world.portal.holder_changes.add("hemtjanstab", "Bo Ek", "0707654321")
     for index in range(5):
         world.create_account(f"ny{index}", phone=f"+4670111000{index}")
     texts_to(world, PHONE)
@@ -50,7 +50,7 @@ def test_the_daily_schedule_removes_holders_unused_for_400_days_through_the_inde
     assert not any(name == "Scan" for name, _ in calls)
     assert ("Query", "by_holder_use") in calls
     account = world.portal.accounts.get("hemtjanstab")
-    assert [h.name for h in account.holders] == ["Bo Ek"] and account.phone == BO
+    assert [h.name for h in account.holders] == ["Bo Ek"] and account.holders[0].phone == BO
     assert [h.name for h in world.portal.accounts.get("ny0").holders] == ["Registrerat nummer"]
     for number in (PHONE, BO):
         assert "hade inte använt kontot hemtjanstab på 400 dagar" in texts_to(world, number)[-1]
@@ -63,10 +63,10 @@ def test_a_monthly_log_on_dynamodb_reads_one_month_of_one_account(world):
     world.create_account()
     world.create_account("annat", phone=BO)
     world.clock.advance(days=40)
-    world.portal.support.disable("hemtjanstab")
-    log = world.portal.support.monthly_log("hemtjanstab", 2026, 11)
+    world.portal.account_changes.disable("hemtjanstab")
+    log = world.portal.monthly_reports.log("hemtjanstab", 2026, 11)
     assert sorted(r["event"] for r in log.records) == ["account.created", "holder.added"]
-    later = world.portal.support.monthly_log("hemtjanstab", 2027, 1)
+    later = world.portal.monthly_reports.log("hemtjanstab", 2027, 1)
     assert [r["event"] for r in later.records] == ["account.disabled"]
     assert world.clock.now() - timedelta(days=40) < later.start
 
@@ -77,4 +77,4 @@ def test_the_local_stacks_demo_account_has_its_number_as_its_one_holder(world):
     account = world.portal.accounts.get(DEMO_USERNAME)
     assert [(h.name, h.phone, h.added_by) for h in account.holders] == [
         ("Registrerat nummer", DEMO_PHONE, "support")]
-    assert account.phone == DEMO_PHONE
+    assert account.holders[0].phone == DEMO_PHONE

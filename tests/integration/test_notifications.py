@@ -125,7 +125,7 @@ def test_a_password_notice_that_cannot_be_queued_leaves_the_change_done_and_logs
 
 def test_a_number_set_by_support_is_told_to_the_old_number(world):
     world.create_account()
-    world.portal.support.set_phone("hemtjanstab", "0707654321")
+    world.portal.account_changes.set_phone("hemtjanstab", "0707654321")
     old = notices_to(world, "+46701234567")
     assert len(old) == 1 and "+4670*****21" in old[0]
     assert notices_to(world, "+46707654321") == []
@@ -133,6 +133,6 @@ def test_a_number_set_by_support_is_told_to_the_old_number(world):
 
 def test_support_setting_the_same_number_again_sends_nothing(world):
     world.create_account()
-    world.portal.support.set_phone("hemtjanstab", "0701234567")
+    world.portal.account_changes.set_phone("hemtjanstab", "0701234567")
     world.deliver()
     assert world.sent() == []

@@ -89,14 +89,14 @@ def test_no_reminder_for_an_account_without_a_number_or_a_disabled_one(world):
 
 
 def test_every_holder_is_reminded_and_a_holder_removed_before_delivery_is_not(world, account):
-    support = world.portal.support
-    support.add_holder("hemtjanstab", "Anna Andersson", "+46707654321")
-    gone = support.add_holder("hemtjanstab", "Bo Berg", "+46708887766").holder
+    support = world.portal
+    support.holder_changes.add("hemtjanstab", "Anna Andersson", "+46707654321")
+    gone = support.holder_changes.add("hemtjanstab", "Bo Berg", "+46708887766").holder
     world.clock.set(START.replace(hour=6) + timedelta(days=76))
     before = {number: len(reminders_to(world, number))
               for number in ("+46701234567", "+46707654321", "+46708887766")}
     counts = world.portal.reminders.run()  # queued: one message per holder
-    support.remove_holder("hemtjanstab", gone.id)  # before the worker delivers them
+    support.holder_changes.remove("hemtjanstab", gone.id)  # before the worker delivers them
     assert counts["queued"] == 1  # (accounts)
     got = {number: [text for text in reminders_to(world, number)[before[number]:]
                     if "går ut om 14 dagar" in text] for number in before}

@@ -28,4 +28,4 @@ def test_registration_flow_end_to_end(world, client):
     code = world.last_code("+46707654321")
     verified = post(client, "/api/registration/holders/verify", {"code": code}, session=session)
     assert verified.status_code == 200, verified.body
-    assert world.portal.accounts.get("hemtjanstab").phone == "+46707654321"
+    assert world.portal.accounts.get("hemtjanstab").holders[0].phone == "+46707654321"

@@ -56,7 +56,7 @@ def configure(world, environment, **settings):
 def test_disable_ends_the_accounts_pwreg_sessions(world):
     world.create_account()
     session = login(world)["session"]
-    account, changed = world.portal.support.disable("HemtjanstAB")
+    account, changed = world.portal.account_changes.disable("HemtjanstAB")
     assert changed and account.disabled
     with pytest.raises(InvalidSession):
         world.portal.registration.request_holder(session, "Anna Andersson", "0707654321", USER)
@@ -72,18 +72,18 @@ def test_disable_also_ends_a_number_change_in_progress(world):
     session = login(world)["session"]
     world.portal.registration.request_holder(session, "Anna Andersson", "0707654321", USER)
     code = world.last_code("+46707654321")
-    world.portal.support.disable("hemtjanstab")
+    world.portal.account_changes.disable("hemtjanstab")
     with pytest.raises(InvalidSession):
         world.portal.registration.verify_holder(session, code, USER)
-    assert world.portal.accounts.get("hemtjanstab").phone == PHONE
+    assert world.portal.accounts.get("hemtjanstab").holders[0].phone == PHONE
 
 
 def test_enable_lets_a_disabled_account_log_in_again_with_a_new_session(world):
     world.create_account()
     world.clock.advance(seconds=1)
-    world.portal.support.disable("hemtjanstab")
+    world.portal.account_changes.disable("hemtjanstab")
     world.clock.advance(seconds=1)
-    account, changed = world.portal.support.enable("hemtjanstab")
+    account, changed = world.portal.account_changes.enable("hemtjanstab")
     assert changed and not account.disabled
     world.clock.advance(seconds=1)
     assert login(world)["session"]
@@ -92,27 +92,27 @@ def test_enable_lets_a_disabled_account_log_in_again_with_a_new_session(world):
 
 def test_disabling_a_disabled_account_changes_nothing(world):
     world.create_account()
-    world.portal.support.disable("hemtjanstab")
+    world.portal.account_changes.disable("hemtjanstab")
     version = world.portal.accounts.get("hemtjanstab").version
-    account, changed = world.portal.support.disable("hemtjanstab")
+    account, changed = world.portal.account_changes.disable("hemtjanstab")
     assert not changed and account.disabled
     assert world.portal.accounts.get("hemtjanstab").version == version
     assert audit_events(world).count("account.disabled") == 1
-    _, changed = world.portal.support.enable("hemtjanstab")
+    _, changed = world.portal.account_changes.enable("hemtjanstab")
     assert changed
-    _, changed = world.portal.support.enable("hemtjanstab")
+    _, changed = world.portal.account_changes.enable("hemtjanstab")
     assert not changed and audit_events(world).count("account.enabled") == 1
 
 
 def test_disable_of_an_unknown_account_is_not_found_and_writes_nothing(world):
     with pytest.raises(NotFound):
-        world.portal.support.disable("finns-inte")
+        world.portal.account_changes.disable("finns-inte")
     assert world.audit("finns-inte") == []
 
 
 def test_disable_retries_when_someone_changed_the_account_meanwhile(world, monkeypatch):
     world.create_account()
-    support, accounts = world.portal.support, world.portal.accounts
+    support, accounts = world.portal, world.portal.accounts
     real_get = accounts.get
     raced = []
 
@@ -120,13 +120,13 @@ def test_disable_retries_when_someone_changed_the_account_meanwhile(world, monke
         account = real_get(username)
         if not raced:  # somebody saves a new number between our read and our write
             raced.append(True)
-            support.set_phone(username, "0707654321")
+            support.account_changes.set_phone(username, "0707654321")
         return account
 
     monkeypatch.setattr(accounts, "get", get_then_race)
-    _, changed = support.disable("hemtjanstab")
+    _, changed = support.account_changes.disable("hemtjanstab")
     saved = real_get("hemtjanstab")
-    assert changed and saved.disabled and saved.phone == "+46707654321"
+    assert changed and saved.disabled and saved.holders[0].phone == "+46707654321"
     assert saved.version == 3
 
 
@@ -139,9 +139,9 @@ def test_unlock_lets_a_locked_login_in_again(world):
             login(world, password="fel-losen-1A")
     with pytest.raises(TooManyAttempts):
         login(world)
-    state = world.portal.support.state("hemtjanstab")
+    state = world.portal.account_states.state("hemtjanstab")
     assert state.login_locked_until == world.clock.now() + timedelta(minutes=15)
-    done = world.portal.support.unlock("hemtjanstab")
+    done = world.portal.account_changes.unlock("hemtjanstab")
     assert done.cleared == ["login_lock"]
     assert login(world)["session"]
     unlocked = next(r for r in world.audit("hemtjanstab") if r["event"] == "account.unlocked")
@@ -158,11 +158,11 @@ def test_unlock_lifts_a_reset_pause_so_codes_are_sent_again(world, environment):
             reset.verify(challenge, "000000", USER)
     world.clock.advance(seconds=60)  # past the 1-per-minute SMS limit
     world.deliver()
-    state = world.portal.support.state("hemtjanstab")
+    state = world.portal.account_states.state("hemtjanstab")
     assert state.reset_paused_until and state.why_no_code() == ["reset_paused"]
-    done = world.portal.support.unlock("hemtjanstab")
+    done = world.portal.account_changes.unlock("hemtjanstab")
     assert done.cleared == ["reset_pause"]
-    assert world.portal.support.state("hemtjanstab").why_no_code() == []
+    assert world.portal.account_states.state("hemtjanstab").why_no_code() == []
     sent_before = len(world.sent())
     reset.start("hemtjanstab", "+46701234567", USER)
     world.deliver()
@@ -174,13 +174,13 @@ def test_unlock_forgets_failures_that_had_not_yet_locked(world):
     for _ in range(4):
         with pytest.raises(InvalidCredentials):
             login(world, password="fel-losen-1A")
-    assert world.portal.support.unlock("hemtjanstab").cleared == ["login_failures"]
-    assert world.portal.support.state("hemtjanstab").login_failures == 0
+    assert world.portal.account_changes.unlock("hemtjanstab").cleared == ["login_failures"]
+    assert world.portal.account_states.state("hemtjanstab").login_failures == 0
 
 
 def test_unlock_with_nothing_to_clear_writes_nothing(world):
     world.create_account()
-    done = world.portal.support.unlock("hemtjanstab")
+    done = world.portal.account_changes.unlock("hemtjanstab")
     assert done.cleared == []
     assert "account.unlocked" not in audit_events(world)
 
@@ -193,8 +193,8 @@ def test_events_explains_an_account_without_a_number(world):
     world.portal.reset.start("hemtjanstab", "+46701234567", USER)
     world.deliver()
     world.clock.advance(minutes=2)  # past the 1-per-minute SMS limit that start counted
-    state, trail = world.portal.support.events("hemtjanstab")
-    assert state.account and state.account.phone is None
+    state, trail = world.portal.account_states.events("hemtjanstab")
+    assert state.account and state.account.holders == []
     assert state.why_no_code() == ["no_number"]
     assert [r["event"] for r in trail] == ["reset.requested", "account.created"]
     assert trail[0]["outcome"] == "no_holder" and world.sent() == []
@@ -205,7 +205,7 @@ def test_events_shows_the_sms_limit_reached_and_when_it_frees(world):
     world.portal.reset.start("hemtjanstab", "+46701234567", USER)
     world.clock.advance(seconds=10)
     world.portal.reset.start("hemtjanstab", "+46701234567", USER)
-    state, trail = world.portal.support.events("hemtjanstab", limit=2)
+    state, trail = world.portal.account_states.events("hemtjanstab", limit=2)
     assert state.why_no_code() == ["sms_limit"]
     assert state.codes_sent_recently == 1
     assert state.sms_allowed_at == world.clock.now() + timedelta(seconds=50)
@@ -213,7 +213,7 @@ def test_events_shows_the_sms_limit_reached_and_when_it_frees(world):
     limited = next(r for r in trail if r["event"] == "ratelimit.exceeded")
     assert limited["limit"] == "sms_per_flow" and limited["outcome"] == "no_sms"
     world.clock.advance(seconds=50)
-    assert world.portal.support.state("hemtjanstab").why_no_code() == []
+    assert world.portal.account_states.state("hemtjanstab").why_no_code() == []
 
 
 def test_events_shows_the_service_wide_sms_limit(world, environment):
@@ -222,22 +222,22 @@ def test_events_shows_the_service_wide_sms_limit(world, environment):
     world.create_account("hemvardsgruppen", phone="+46707654321")
     world.portal.reset.start("hemvardsgruppen", "+46707654321", USER)
     world.deliver()
-    state = world.portal.support.state("hemtjanstab")
+    state = world.portal.account_states.state("hemtjanstab")
     assert state.why_no_code() == ["service_sms_limit"]
     assert state.service_sms_allowed_at > world.clock.now()
 
 
 def test_events_of_an_unknown_username_say_there_is_no_account(world):
     world.portal.reset.start("hemtjanstb", "+46701234567", USER)
-    state, trail = world.portal.support.events("hemtjanstb")
+    state, trail = world.portal.account_states.events("hemtjanstb")
     assert state.account is None and state.why_no_code() == ["no_account"]
     assert [r["event"] for r in trail] == ["reset.requested"]
 
 
 def test_events_of_a_disabled_account_say_so_first(world):
     world.create_account(phone=None)
-    world.portal.support.disable("hemtjanstab")
-    state = world.portal.support.state("hemtjanstab")
+    world.portal.account_changes.disable("hemtjanstab")
+    state = world.portal.account_states.state("hemtjanstab")
     assert state.why_no_code() == ["disabled", "no_number"]
 
 
@@ -254,11 +254,11 @@ def create_expiring_in(world, username: str, delta: timedelta, phone=None):
 def test_list_shows_every_account_with_its_locks(world):
     world.create_account()
     world.create_account("hemvardsgruppen", phone=None)
-    world.portal.support.disable("hemvardsgruppen")
+    world.portal.account_changes.disable("hemvardsgruppen")
     for _ in range(5):
         with pytest.raises(InvalidCredentials):
             login(world, password="fel-losen-1A")
-    states = world.portal.support.list_accounts()
+    states = world.portal.account_states.list_accounts()
     assert [s.username for s in states] == ["hemtjanstab", "hemvardsgruppen"]
     assert states[0].login_locked_until and not states[1].locked
     assert states[1].account.disabled
@@ -272,7 +272,7 @@ def test_list_reads_past_one_batch_of_a_hundred(world, dynamodb_calls):
         tx.add(f"enhet-{i:03}", world.portal.accounts.create(
             replace(account, username=f"enhet-{i:03}")))
     tx.commit()
-    assert len(world.portal.support.list_accounts()) == 31
+    assert len(world.portal.account_states.list_accounts()) == 31
     assert sum(1 for op, _ in dynamodb_calls if op == "BatchGetItem") == 2  # 124 keys
 
 
@@ -283,7 +283,7 @@ def test_expiring_within_queries_the_index_and_never_scans(world, dynamodb_calls
     create_expiring_in(world, "sista-dagen", timedelta(days=30))
     create_expiring_in(world, "senare", timedelta(days=31, hours=20))
     dynamodb_calls.clear()
-    states = world.portal.support.expiring(30)
+    states = world.portal.account_states.expiring(30)
     assert [s.username for s in states] == ["idag", "om-tio-dagar", "sista-dagen"]
     operations = [op for op, _ in dynamodb_calls]
     assert "Scan" not in operations
@@ -294,7 +294,7 @@ def test_expiring_within_queries_the_index_and_never_scans(world, dynamodb_calls
 def test_whose_passwords_expire_this_month_includes_one_that_expired_earlier_today(world):
     world.clock.set(world.clock.now().replace(hour=20))
     create_expiring_in(world, "imorse", -timedelta(hours=12))
-    states = world.portal.support.expiring(30)
+    states = world.portal.account_states.expiring(30)
     assert [s.username for s in states] == ["imorse"]
     assert states[0].account.password_expires_at < world.clock.now()
 
@@ -312,7 +312,7 @@ def test_import_changes_nothing_when_one_row_is_bad(world):
                 "dagverksamheten,inget nummer\n"
                 "hemvardsgruppen\n")
     with pytest.raises(ImportRejected) as rejected:
-        world.portal.support.import_accounts(csv_text)
+        world.portal.imports.import_accounts(csv_text)
     assert [(p.line, p.reason) for p in rejected.value.problems] == [
         (3, "invalid_username"), (4, "duplicate"), (5, "phone_not_allowed"),
         (6, "account_exists"), (7, "invalid_phone")]
@@ -326,14 +326,14 @@ def test_import_refuses_every_look_alike_of_an_existing_username(world):
     twins = ["hemtj\u0430nstab", "ｈｅｍｔｊａｎｓｔａｂ", "hemtjanstab\u3164", "-h",
              "hemtj\u00e4nstab", "hemtjanst\u212ab"]
     with pytest.raises(ImportRejected) as rejected:
-        world.portal.support.import_accounts("username,phone\n" + "\n".join(twins) + "\n")
+        world.portal.imports.import_accounts("username,phone\n" + "\n".join(twins) + "\n")
     assert [(p.line, p.reason, p.username) for p in rejected.value.problems] == [
         (line, "invalid_username", twin) for line, twin in enumerate(twins, start=2)]
     assert account_names(world) == {"hemtjanstab"}
 
 
 def test_import_creates_every_account_and_returns_only_the_passwords_to_hand_out(world):
-    result = world.portal.support.import_accounts(
+    result = world.portal.imports.import_accounts(
         "username,phone\nHemtjanstAB,070-123 45 67\nhemvardsgruppen,\n")
     assert result.not_created == [] and result.error is None
     by_name = {entry.username: entry for entry in result.created}
@@ -348,11 +348,11 @@ def test_import_creates_every_account_and_returns_only_the_passwords_to_hand_out
     # The holder with a number sets a password with a code sent to that number.
     challenge = world.portal.reset.start("hemtjanstab", "+46701234567", USER)["challenge"]
     token = world.portal.reset.verify(challenge, world.last_code(PHONE), USER)["reset_token"]
-    assert world.portal.reset.complete(token, "Nytt-Hus-2026!x", USER)["changed"]
+    assert world.portal.completion.complete(token, "Nytt-Hus-2026!x", USER)["changed"]
 
 
 def test_import_reads_a_spreadsheets_semicolons_byte_order_mark_and_column_order(world):
-    result = world.portal.support.import_accounts(
+    result = world.portal.imports.import_accounts(
         "\ufeffPhone;Username\r\n0701234567;hemtjanstab\r\n\r\n;hemvardsgruppen\r\n")
     assert sorted((e.username, e.phone) for e in result.created) == [
         ("hemtjanstab", PHONE), ("hemvardsgruppen", None)]
@@ -367,24 +367,24 @@ def test_import_reads_a_spreadsheets_semicolons_byte_order_mark_and_column_order
 ])
 def test_import_rejects_a_file_that_is_not_an_account_list(world, csv_text, reason):
     with pytest.raises(ImportRejected) as rejected:
-        world.portal.support.import_accounts(csv_text)
+        world.portal.imports.import_accounts(csv_text)
     assert [p.reason for p in rejected.value.problems] == [reason]
     assert account_names(world) == set()
 
 
 def test_an_import_stopped_by_aws_still_returns_what_it_created(world, monkeypatch):
     from chalicelib.domain.errors import ServiceUnavailable
-    support = world.portal.support
-    changes = type(support.changes)
-    real = changes.insert
+    support = world.portal
+    changes = type(support.account_changes)
+    real = changes.imported
 
     def fail_on_second(self, username, *args, **kwargs):
         if username == "andra":
             raise ServiceUnavailable()
         return real(self, username, *args, **kwargs)
 
-    monkeypatch.setattr(changes, "insert", fail_on_second)
-    result = support.import_accounts("username\nforsta\nandra\ntredje\n")
+    monkeypatch.setattr(changes, "imported", fail_on_second)
+    result = support.imports.import_accounts("username\nforsta\nandra\ntredje\n")
     assert [e.username for e in result.created] == ["forsta"] and result.created[0].password
     assert [(p.line, p.username) for p in result.not_created] == [(3, "andra"), (4, "tredje")]
     assert result.error.code == "service_unavailable"
@@ -404,9 +404,9 @@ def test_report_counts_the_resets_done_with_the_app_and_the_apps_added_and_remov
     world.deliver()
     reset.verify(challenge, world.last_code(PHONE), USER)
     holder = world.portal.accounts.get("hemtjanstab").holders[0]
-    world.portal.support.remove_authenticator("hemtjanstab", holder.id)
+    world.portal.holder_changes.remove_app("hemtjanstab", holder.id)
 
-    counts = world.portal.support.report(timedelta(hours=24)).counts
+    counts = world.portal.reports.report(timedelta(hours=24)).counts
     assert counts["resets started"] == 2 and counts["resets started with the app"] == 1
     assert counts["codes verified"] == 2 and counts["codes verified with the app"] == 1
     assert counts["codes sent"] == 1  # the app's reset sent none
@@ -428,7 +428,7 @@ def test_report_counts_the_periods_events(world):
     with pytest.raises(InvalidCode):
         reset.verify(challenge, "000000", USER)
     token = reset.verify(challenge, code, USER)["reset_token"]
-    reset.complete(token, "Nytt-Hus-2026!x", USER)
+    world.portal.completion.complete(token, "Nytt-Hus-2026!x", USER)
     clock.set(now - timedelta(hours=1))  # today
     reset.start("hemtjanstab", "+46701234567", USER)
     reset.start("hemtjanstab", "+46701234567", USER)  # too soon: no SMS
@@ -439,7 +439,7 @@ def test_report_counts_the_periods_events(world):
     clock.set(now)
     create_expiring_in(world, "snart-ute", timedelta(days=5))
 
-    report = world.portal.support.report(timedelta(hours=24))
+    report = world.portal.reports.report(timedelta(hours=24))
     counts = report.counts
     assert counts["resets started"] == 3
     assert counts["reset requests without SMS"] == 1
@@ -455,11 +455,11 @@ def test_report_counts_the_periods_events(world):
     assert report.accounts == 3 and report.disabled == 0
     assert report.start == now - timedelta(hours=24)
 
-    week = world.portal.support.report(timedelta(days=7))
+    week = world.portal.reports.report(timedelta(days=7))
     assert week.counts["resets started"] == 4 and week.counts["accounts created"] == 2
 
 
 def test_report_reads_one_day_at_a_time_through_the_by_day_index(world, dynamodb_calls):
-    world.portal.support.report(timedelta(days=7))
+    world.portal.reports.report(timedelta(days=7))
     days = [index for op, index in dynamodb_calls if op == "Query" and index == "by_day"]
     assert len(days) == 8  # 7 × 24 h from 08:00 touches 8 UTC days

@@ -19,6 +19,7 @@ import pytest
 
 from chalicelib.bootstrap import Portal
 from chalicelib.domain.events import Caller
+from chalicelib.domain.sms import SmsMessage
 from chalicelib.settings import Settings
 from tests.unit.fakes import FakeClock, FakeGateway, FakeQueue, FastHasher, MemoryStore
 
@@ -49,8 +50,11 @@ def changed(settings, **changes):
 class Rig:
     """One test's fakes and the portal built on them."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, passwords=None):
         self.clock = FakeClock()
+        self.passwords = passwords  # the directory's store, in ldap mode (FakeDirectory)
+        if passwords is not None:
+            passwords.clock = self.clock
         self.store = MemoryStore()
         self.queue = FakeQueue()
         self.gateway = FakeGateway()
@@ -63,13 +67,13 @@ class Rig:
         self.portal = Portal(settings=settings, clock=self.clock, store=self.store,
                              queue=self.queue, gateway=self.gateway,
                              hasher=FastHasher(settings.pepper.encode("utf-8")),
-                             audit_stream=self.audit_stream)
+                             audit_stream=self.audit_stream, passwords=self.passwords)
         return self.portal
 
     # -- accounts --------------------------------------------------------------------------
 
     def create_account(self, username=USERNAME, password=PASSWORD, phone: str | None = PHONE):
-        return self.portal.support.create(username, password, phone)
+        return self.portal.account_changes.create(username, password, phone)
 
     def account(self, username=USERNAME):
         return self.portal.accounts.get(username)
@@ -87,7 +91,7 @@ class Rig:
         while self._delivered < len(self.queue.sent):
             message = self.queue.sent[self._delivered]
             self._delivered += 1
-            outcomes.append(self.portal.delivery.deliver(message))
+            outcomes.append(self.portal.delivery.deliver(SmsMessage.from_message(message)))
         return outcomes
 
     @property
@@ -116,7 +120,7 @@ class Rig:
         PHONE, for a username that has none)."""
         if phone is None:
             account = self.portal.accounts.get(username.strip().lower())
-            phone = account.phone if account and account.phone else PHONE
+            phone = account.holders[0].phone if account and account.holders else PHONE
         return self.portal.reset.start(username, phone, caller)["challenge"]
 
     def reset_token(self, username=USERNAME, phone=PHONE) -> str:

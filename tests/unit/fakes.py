@@ -11,6 +11,7 @@
 - `FakeClock`, `FakeQueue`, `FakeGateway`: time that moves when told; the SMS queue and the
   SNS gateway, recording what they were given and failing when told to.
 - `FastHasher`: the real PasswordHasher with argon2's smallest parameters.
+- `FakeDirectory`: the `ldap` mode's password store (adapters/ldap_directory.py) in memory.
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from argon2.low_level import hash_secret_raw
 from chalicelib.adapters.dynamo import from_dynamo, to_dynamo
 from chalicelib.adapters.passwords import HASH_LEN, PARALLELISM, PasswordHasher
 from chalicelib.domain.conditions import holds
-from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.domain.sms import SmsMessage
+from chalicelib.domain.errors import DirectoryUnavailable, ServiceUnavailable
 from chalicelib.ports import Check, Conflict, Delete, Put, Refused, Update, Write
 from chalicelib.settings import Settings
 from tests.clock import FakeClock
@@ -310,15 +312,20 @@ class FakeQueue:
         self.sent: list[dict] = []
         self.down = False
 
-    def send(self, message: dict) -> None:
+    def send(self, message: SmsMessage | dict) -> None:
         if self.down:
             raise ServiceUnavailable()
-        self.sent.append(json.loads(json.dumps(message)))
+        self.sent.append(self._carried(message))
 
-    def send_many(self, messages: list[dict]) -> None:
+    def send_many(self, messages: list[SmsMessage]) -> None:
         if self.down:
             raise ServiceUnavailable()
-        self.sent.extend(json.loads(json.dumps(message)) for message in messages)
+        self.sent.extend(self._carried(message) for message in messages)
+
+    @staticmethod
+    def _carried(message: SmsMessage | dict) -> dict:
+        body = message.to_message() if isinstance(message, SmsMessage) else message
+        return json.loads(json.dumps(body))
 
 
 class FakeGateway:
@@ -372,4 +379,45 @@ class FastHasher(PasswordHasher):
         return hmac.new(self._pepper, raw, hashlib.sha256).hexdigest()
 
 
-__all__ = ["FakeClock", "FakeGateway", "FakeQueue", "FastHasher", "MemoryStore", "StoreMisuse"]
+# --- the directory (SPEC 13) ------------------------------------------------------------
+
+class FakeDirectory:
+    """An LDAP directory's entries in memory: username → (password, when it was last set, or
+    None as a new slapd entry says nothing). `add` makes an entry as the directory's own
+    administrator would; `set` is the portal's change, at `clock`'s time; `down = True`
+    makes every call fail as an unreachable directory does."""
+
+    def __init__(self, clock=None):
+        self.clock = clock
+        self.entries: dict[str, tuple[str, object]] = {}
+        self.down = False
+
+    def add(self, username: str, password: str) -> None:
+        self.entries[username] = (password, None)
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise DirectoryUnavailable("unreachable")
+
+    def verify(self, username: str, stored_hash: str | None, password: str) -> bool:
+        self._reachable()
+        entry = self.entries.get(username)
+        return entry is not None and stored_hash is not None and \
+            hmac.compare_digest(entry[0].encode(), password.encode())
+
+    def set(self, username: str, password: str) -> None:
+        self._reachable()
+        self.entries[username] = (password, self.clock.now())
+
+    def exists(self, username: str) -> bool:
+        self._reachable()
+        return username in self.entries
+
+    def changed_at(self, username: str):
+        self._reachable()
+        entry = self.entries.get(username)
+        return entry[1] if entry else None
+
+
+__all__ = ["FakeClock", "FakeDirectory", "FakeGateway", "FakeQueue", "FastHasher",
+           "MemoryStore", "StoreMisuse"]

@@ -46,7 +46,7 @@ def test_a_blank_cell_of_the_monthly_csv_is_blank_and_a_formula_is_still_guarded
 def test_a_holders_name_stands_quoted_after_the_facts_in_the_sms_to_the_others(rig):
     rig.clock.set(datetime(2026, 11, 25, 8, tzinfo=timezone.utc))
     rig.create_account()
-    rig.portal.support.add_holder(USERNAME, "Anna Andersson", NEW_PHONE)
+    rig.portal.holder_changes.add(USERNAME, "Anna Andersson", NEW_PHONE)
     rig.deliver()
     [notice] = rig.texts_to(PHONE)
     assert notice == (
@@ -105,7 +105,7 @@ def test_support_cannot_add_a_holder_whose_name_is_not_a_name_either(rig, name):
     rig.create_account()
     before = rig.store.items(rig.settings.accounts_table), len(rig.queue.sent)
     with pytest.raises(InvalidName):
-        rig.portal.support.add_holder(USERNAME, name, NEW_PHONE)
+        rig.portal.holder_changes.add(USERNAME, name, NEW_PHONE)
     with pytest.raises(InvalidName):
-        rig.portal.support.create("nattpatrullen", "tuvKAJ58!x", NEW_PHONE, name)
+        rig.portal.account_changes.create("nattpatrullen", "tuvKAJ58!x", NEW_PHONE, name)
     assert (rig.store.items(rig.settings.accounts_table), len(rig.queue.sent)) == before

@@ -46,13 +46,13 @@ def test_an_account_created_with_a_number_has_that_number_as_its_one_holder(rig)
     assert (holder.name, holder.phone, holder.added_by) == ("Registrerat nummer", PHONE,
                                                               "support")
     assert sorted(rig.events()) == ["account.created", "holder.added"]
-    rig.portal.support.create("nattpatrullen", "tuvKAJ58!x", "0707654321", "Bo Ek")
+    rig.portal.account_changes.create("nattpatrullen", "tuvKAJ58!x", "0707654321", "Bo Ek")
     assert holders(rig, "nattpatrullen") == [("Bo Ek", BO)]
 
 
 def test_support_adds_a_holder_whom_the_other_holders_and_the_new_one_are_told_of(rig):
     rig.create_account()
-    done = rig.portal.support.add_holder(USERNAME, " Bo Ek ", "070-765 43 21")
+    done = rig.portal.holder_changes.add(USERNAME, " Bo Ek ", "070-765 43 21")
     assert done.new and done.changed and done.holder.name == "Bo Ek"
     assert holders(rig) == [("Registrerat nummer", PHONE), ("Bo Ek", BO)]
     added = last(rig, "holder.added", subject_name="Bo Ek")
@@ -70,7 +70,7 @@ def test_support_adds_a_holder_whom_the_other_holders_and_the_new_one_are_told_o
 
 def test_the_same_number_again_renames_its_holder_and_tells_nobody(rig):
     rig.create_account()
-    done = rig.portal.support.add_holder(USERNAME, "Anna Berg", "0701234567")
+    done = rig.portal.holder_changes.add(USERNAME, "Anna Berg", "0701234567")
     assert not done.new and done.changed
     assert holders(rig) == [("Anna Berg", PHONE)]
     renamed = [r for r in rig.audit() if r["event"] == "holder.added"
@@ -79,7 +79,7 @@ def test_the_same_number_again_renames_its_holder_and_tells_nobody(rig):
         "holder.added", "renamed", "Registrerat nummer")
     assert rig.queue.sent == []
     before = snapshot(rig)
-    same = rig.portal.support.add_holder(USERNAME, "Anna Berg", "+46701234567")
+    same = rig.portal.holder_changes.add(USERNAME, "Anna Berg", "+46701234567")
     assert not same.changed and snapshot(rig) == before
 
 
@@ -90,43 +90,43 @@ def test_bad_input_for_a_holder_changes_nothing(rig, name, number, error):
     rig.create_account()
     before = snapshot(rig)
     with pytest.raises(error):
-        rig.portal.support.add_holder(USERNAME, name, number)
+        rig.portal.holder_changes.add(USERNAME, name, number)
     assert snapshot(rig) == before
 
 
 def test_a_sixth_holder_is_refused_and_changes_nothing(rig):
     rig.create_account()
     for i in range(4):
-        rig.portal.support.add_holder(USERNAME, f"Person {chr(65 + i)}", f"+4670111222{i}")
+        rig.portal.holder_changes.add(USERNAME, f"Person {chr(65 + i)}", f"+4670111222{i}")
     before = snapshot(rig)
     with pytest.raises(TooManyHolders):
-        rig.portal.support.add_holder(USERNAME, "Sexan", CIA)
+        rig.portal.holder_changes.add(USERNAME, "Sexan", CIA)
     assert snapshot(rig) == before and len(holders(rig)) == 5
 
 
 def test_the_maximum_is_a_setting(rig, reconfigure):
     reconfigure(max_holders=2)
     rig.create_account()
-    rig.portal.support.add_holder(USERNAME, "Bo Ek", BO)
+    rig.portal.holder_changes.add(USERNAME, "Bo Ek", BO)
     with pytest.raises(TooManyHolders):
-        rig.portal.support.add_holder(USERNAME, "Cia", CIA)
+        rig.portal.holder_changes.add(USERNAME, "Cia", CIA)
 
 
 def test_adding_to_an_unknown_account_is_not_found(rig):
     with pytest.raises(NotFound):
-        rig.portal.support.add_holder("finns-inte", "Bo Ek", BO)
+        rig.portal.holder_changes.add("finns-inte", "Bo Ek", BO)
 
 
 # -- remove ---------------------------------------------------------------------------------
 
 def test_a_removed_holder_and_the_others_are_told_and_codes_go_to_the_next_holder(rig):
     rig.create_account()
-    rig.portal.support.add_holder(USERNAME, "Bo Ek", BO)
+    rig.portal.holder_changes.add(USERNAME, "Bo Ek", BO)
     rig.deliver()
     first = rig.account().holders[0]
-    done = rig.portal.support.remove_holder(USERNAME, first.id)
+    done = rig.portal.holder_changes.remove(USERNAME, first.id)
     assert done.holder == first and holders(rig) == [("Bo Ek", BO)]
-    assert rig.account().phone == BO
+    assert rig.account().holders[0].phone == BO
     removed = last(rig, "holder.removed")
     assert (removed["event"], removed["subject_id"], removed["phone"]) == (
         "holder.removed", first.id, "+4670*****67")
@@ -143,8 +143,8 @@ def test_a_removed_holder_and_the_others_are_told_and_codes_go_to_the_next_holde
 
 def test_removing_the_last_holder_leaves_no_number_to_send_codes_to(rig):
     rig.create_account()
-    rig.portal.support.remove_holder(USERNAME, rig.account().holders[0].id)
-    assert rig.account().holders == [] and rig.account().phone is None
+    rig.portal.holder_changes.remove(USERNAME, rig.account().holders[0].id)
+    assert rig.account().holders == []
     rig.deliver()
     rig.challenge()
     rig.deliver()
@@ -155,7 +155,7 @@ def test_removing_an_unknown_holder_is_not_found_and_changes_nothing(rig):
     rig.create_account()
     before = snapshot(rig)
     with pytest.raises(NotFound) as missing:
-        rig.portal.support.remove_holder(USERNAME, "A" * 16)
+        rig.portal.holder_changes.remove(USERNAME, "A" * 16)
     assert missing.value.fields == {"holder_id": "A" * 16} and snapshot(rig) == before
 
 
@@ -163,21 +163,21 @@ def test_removing_an_unknown_holder_is_not_found_and_changes_nothing(rig):
 
 def test_support_setting_a_number_makes_it_the_first_holder_and_keeps_the_others(rig):
     rig.create_account()
-    account = rig.portal.support.set_phone(USERNAME, "0707654321", "Bo Ek")
-    assert account.phone == BO
+    account = rig.portal.account_changes.set_phone(USERNAME, "0707654321", "Bo Ek")
+    assert account.holders[0].phone == BO
     assert holders(rig) == [("Bo Ek", BO), ("Registrerat nummer", PHONE)]
     assert last(rig, "phone.set_by_support")["subject_name"] == "Bo Ek"
 
 
 def test_a_number_added_on_pwreg_is_a_new_holder_and_the_others_keep_theirs(rig):
     rig.create_account()
-    rig.portal.support.add_holder(USERNAME, "Bo Ek", CIA)
+    rig.portal.holder_changes.add(USERNAME, "Bo Ek", CIA)
     first, second = rig.account().holders
     session = rig.session()
     rig.portal.registration.request_holder(session, "Anna Andersson", "0707654321", rig_caller())
     shown = rig.portal.registration.verify_holder(session, rig.last_code(BO), rig_caller())
     after = rig.account()
-    assert after.phone == PHONE  # the first holder's, as before
+    assert after.holders[0].phone == PHONE  # the first holder's, as before
     assert [(h.id, h.name, h.phone) for h in after.holders] == [
         (first.id, first.name, PHONE), (second.id, "Bo Ek", CIA),
         (shown["holder"]["id"], "Anna Andersson", BO)]
@@ -205,23 +205,23 @@ def test_the_migration_makes_each_version_1_number_one_holder_once(rig):
     version_1_account(rig, "gammal", PHONE)
     version_1_account(rig, "utan-nummer", None)
     rig.create_account("ny", phone=BO)
-    dry = rig.portal.support.migrate_holders(dry_run=True)
+    dry = rig.portal.holder_changes.migrate(dry_run=True)
     assert (dry.migrated, dry.already, dry.without_number) == (["gammal"], 1, 1)
     assert rig.account("gammal").holders == []
-    done = rig.portal.support.migrate_holders()
+    done = rig.portal.holder_changes.migrate()
     assert (done.migrated, done.already, done.without_number) == (["gammal"], 1, 1)
     [holder] = rig.account("gammal").holders
     assert (holder.name, holder.phone, holder.added_by) == ("Registrerat nummer", PHONE,
                                                               "support")
     assert last(rig, "holder.added", "gammal")["outcome"] == "migrated"
-    again = rig.portal.support.migrate_holders()
+    again = rig.portal.holder_changes.migrate()
     assert (again.migrated, again.already) == ([], 2)
     assert rig.account("gammal").holders == [holder] and rig.queue.sent == []
 
 
 def test_adding_to_a_version_1_account_migrates_its_number_in_the_same_write(rig):
     version_1_account(rig, "gammal", PHONE)
-    rig.portal.support.add_holder("gammal", "Bo Ek", BO)
+    rig.portal.holder_changes.add("gammal", "Bo Ek", BO)
     assert holders(rig, "gammal") == [("Registrerat nummer", PHONE), ("Bo Ek", BO)]
     assert sorted(r["outcome"] for r in rig.audit("gammal")
                   if r["event"] == "holder.added") == ["migrated", "success"]
@@ -236,13 +236,13 @@ def test_the_monthly_log_holds_the_accounts_events_of_that_month_with_who_did_th
     rig.clock.set(utc(2026, 10, 31, 23, 30))  # 00:30 on 1 November in Sweden
     # a name as version 2 took it (today's rules refuse it: issue 21), for the CSV's guard
     monkeypatch.setattr(holding, "is_name", lambda name, reserved=(): True)
-    rig.portal.support.add_holder(USERNAME, "=HYPERLINK(\"x\")", BO)
+    rig.portal.holder_changes.add(USERNAME, "=HYPERLINK(\"x\")", BO)
     monkeypatch.undo()
     rig.clock.set(utc(2026, 11, 30, 22, 59))
-    rig.portal.support.disable(USERNAME)
+    rig.portal.account_changes.disable(USERNAME)
     rig.clock.set(utc(2026, 11, 30, 23, 0))  # December in Sweden
-    rig.portal.support.enable(USERNAME)
-    log = rig.portal.support.monthly_log("HEMTJANSTAB", 2026, 11)
+    rig.portal.account_changes.enable(USERNAME)
+    log = rig.portal.monthly_reports.log("HEMTJANSTAB", 2026, 11)
     rows = log.rows()
     assert [row[1] for row in rows] == ["holder.added", "account.disabled"]
     assert rows[0][0] == "2026-11-01 00:30:00" and rows[1][0] == "2026-11-30 23:59:00"
@@ -266,13 +266,13 @@ def test_every_event_has_a_swedish_description_for_the_monthly_log():
 def test_the_daily_job_removes_a_holder_unused_for_400_days_and_tells_them_and_the_others(rig):
     rig.create_account()
     rig.clock.advance(days=100)
-    rig.portal.support.add_holder(USERNAME, "Bo Ek", BO)
+    rig.portal.holder_changes.add(USERNAME, "Bo Ek", BO)
     rig.deliver()
     rig.clock.advance(days=299, hours=23)
     assert rig.portal.holder_expiry.run() == {"accounts": 0, "holders_expired": 0}
     rig.clock.advance(hours=1)  # 400 days since "Registrerat nummer" was added
     assert rig.portal.holder_expiry.run() == {"accounts": 1, "holders_expired": 1}
-    assert holders(rig) == [("Bo Ek", BO)] and rig.account().phone == BO
+    assert holders(rig) == [("Bo Ek", BO)] and rig.account().holders[0].phone == BO
     expired = last(rig, "holder.expired")
     assert (expired["subject_name"], expired["request_id"], expired["unused_days"]) == (
         "Registrerat nummer", "daily-job", 400)
@@ -294,13 +294,13 @@ def test_the_daily_job_catches_up_after_an_outage_and_counts_use_not_adding(rig,
     rig.store.write(rig.portal.accounts.save(account.with_holders([used]), account.version))
     rig.clock.advance(days=45)  # the job did not run for 45 days
     assert rig.portal.holder_expiry.run() == {"accounts": 1, "holders_expired": 1}
-    assert rig.account().holders == [] and rig.account().phone is None
+    assert rig.account().holders == []
     assert holders(rig, "nattpatrullen") == [("Registrerat nummer", BO)]
 
 
 def test_the_job_finds_accounts_through_the_index_never_a_scan(rig, monkeypatch):
     rig.create_account()
-    rig.portal.support.create("utan-nummer", "tuvKAJ58!x")
+    rig.portal.account_changes.create("utan-nummer", "tuvKAJ58!x")
     item = next(i for i in rig.store.items(rig.settings.accounts_table)
                 if i["username"] == USERNAME)
     assert (item["holder_use"], item["least_used_on"]) == ("holders", "2026-11-25")

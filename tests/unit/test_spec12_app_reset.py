@@ -15,7 +15,7 @@ from tests.unit.conftest import NEW_PASSWORD, NEW_PHONE, PHONE, USER, USERNAME
 @pytest.fixture
 def secret(rig):
     rig.create_account()
-    rig.portal.support.add_holder(USERNAME, "Bo Ek", NEW_PHONE)
+    rig.portal.holder_changes.add(USERNAME, "Bo Ek", NEW_PHONE)
     rig.deliver()
     return give_app(rig.portal, rig.clock.now())
 
@@ -65,7 +65,7 @@ def test_the_apps_code_gives_a_token_once_and_the_password_changes(rig, secret):
     with pytest.raises(InvalidCode) as replayed:
         rig.portal.reset.verify(start(rig), right, USER)
     assert replayed.value.fields == {"attempts_left": 4}
-    assert rig.portal.reset.complete(token, NEW_PASSWORD, USER)["changed"] is True
+    assert rig.portal.completion.complete(token, NEW_PASSWORD, USER)["changed"] is True
 
 
 def test_a_holder_without_an_app_never_gets_a_token_with_any_apps_code(rig, secret):
@@ -86,7 +86,7 @@ def test_a_token_of_an_app_replaced_since_is_expired(rig, secret):
     token = rig.portal.reset.verify(start(rig), code(rig, secret), USER)["reset_token"]
     give_app(rig.portal, rig.clock.now())
     with pytest.raises(TokenExpired):
-        rig.portal.reset.complete(token, NEW_PASSWORD, USER)
+        rig.portal.completion.complete(token, NEW_PASSWORD, USER)
 
 
 def test_an_app_challenge_is_dead_after_five_wrong_codes(rig, secret):

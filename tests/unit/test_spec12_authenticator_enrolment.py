@@ -254,7 +254,7 @@ def test_a_new_app_replaces_the_old_one_whose_codes_are_accepted_no_longer(rig, 
 
 def test_only_the_sessions_own_holder_may_add_or_remove_an_app(rig, anna):
     session, anna_id = anna
-    bo = rig.portal.support.add_holder(USERNAME, "Bo Ek", NEW_PHONE).holder
+    bo = rig.portal.holder_changes.add(USERNAME, "Bo Ek", NEW_PHONE).holder
     rig.clock.advance(seconds=61)  # one pwreg code a minute
     enrol(rig, holder_session(rig, NEW_PHONE, "Bo Ek")[0], bo.id)
     before = rig.account()
@@ -294,7 +294,7 @@ def test_a_password_change_ends_the_enrolment_with_the_session(rig, anna):
     session, anna_id = anna
     shown = apps(rig).add_app(session, anna_id, USER)
     rig.clock.advance(seconds=61)
-    rig.portal.reset.complete(rig.reset_token(), NEW_PASSWORD, USER)
+    rig.portal.completion.complete(rig.reset_token(), NEW_PASSWORD, USER)
     with pytest.raises(InvalidSession):
         apps(rig).verify_app(session, anna_id, code_now(rig, shown["secret"]), USER)
     assert rig.account().holder(anna_id).authenticator is None
@@ -333,7 +333,7 @@ def test_support_removes_a_holders_app_audited_and_told_by_sms(rig, anna):
     session, anna_id = anna
     enrol(rig, session, anna_id)
     rig.deliver()
-    done = rig.portal.support.remove_authenticator(" HemtjanstAB ", anna_id)
+    done = rig.portal.holder_changes.remove_app(" HemtjanstAB ", anna_id)
     assert done.holder.id == anna_id and done.account.holder(anna_id).authenticator is None
     assert rig.account().holder(anna_id).authenticator is None
     removed = last(rig, "authenticator.removed")
@@ -347,13 +347,13 @@ def test_support_is_told_what_is_wrong_and_nothing_changes(rig, anna):
     _, anna_id = anna
     before = rig.store.items(rig.settings.accounts_table), rig.events()
     with pytest.raises(NotFound) as no_account:
-        rig.portal.support.remove_authenticator("finns.inte", anna_id)
+        rig.portal.holder_changes.remove_app("finns.inte", anna_id)
     assert "holder_id" not in no_account.value.fields
     with pytest.raises(NotFound) as no_holder:
-        rig.portal.support.remove_authenticator(USERNAME, "A" * 16)
+        rig.portal.holder_changes.remove_app(USERNAME, "A" * 16)
     assert no_holder.value.fields == {"holder_id": "A" * 16}
     with pytest.raises(NotFound) as no_app:
-        rig.portal.support.remove_authenticator(USERNAME, anna_id)
+        rig.portal.holder_changes.remove_app(USERNAME, anna_id)
     assert no_app.value.fields == {"holder_id": anna_id, "without_app": True}
     assert (rig.store.items(rig.settings.accounts_table), rig.events()) == before
 
@@ -371,7 +371,7 @@ def test_the_secret_is_in_no_item_and_no_log_line_and_the_nonce_only_on_the_hold
     assert [table for table, text in tables.items() if nonce in text] == [
         rig.settings.accounts_table]
     apps(rig).remove_app(session, anna_id, USER)
-    rig.portal.support.add_holder(USERNAME, "Bo Ek", NEW_PHONE)
+    rig.portal.holder_changes.add(USERNAME, "Bo Ek", NEW_PHONE)
     rig.deliver()
     everything = rig.stored() + rig.audit_stream.getvalue() + json.dumps(rig.sent)
     for form in (secret, grouped(secret), secret.lower(), nonce,

@@ -19,7 +19,7 @@ def token(rig):
 
 def rejected_rules(rig, token, password) -> list[str]:
     with pytest.raises(PasswordRejected) as rejected:
-        rig.portal.reset.complete(token, password, USER)
+        rig.portal.completion.complete(token, password, USER)
     return rejected.value.rules
 
 
@@ -44,7 +44,7 @@ def test_the_specs_rejected_examples_are_rejected_for_the_rules_they_break(
 
 @pytest.mark.parametrize("password", ["tuvKAJ58", "Abc def 12"])
 def test_the_specs_accepted_examples_become_the_password(rig, token, password):
-    assert rig.portal.reset.complete(token, password, USER) == {"changed": True,
+    assert rig.portal.completion.complete(token, password, USER) == {"changed": True,
                                                                 "username": USERNAME}
     assert rig.login(password=password)["username"] == USERNAME
     with pytest.raises(InvalidCredentials):
@@ -64,9 +64,9 @@ def test_a_rejection_lists_every_broken_rule_by_name(rig, token):
 def test_a_rejected_password_keeps_the_old_one_and_leaves_the_token_usable(rig, token):
     for password in ("Åsa12345", "xHEMTJANSTABx1!", PASSWORD, "Qwerty123"):
         with pytest.raises(PasswordRejected):
-            rig.portal.reset.complete(token, password, USER)
+            rig.portal.completion.complete(token, password, USER)
     assert rig.login(password=PASSWORD)["username"] == USERNAME
-    assert rig.portal.reset.complete(token, NEW_PASSWORD, USER)["changed"] is True
+    assert rig.portal.completion.complete(token, NEW_PASSWORD, USER)["changed"] is True
     assert rig.login(password=NEW_PASSWORD)["username"] == USERNAME
 
 
@@ -75,13 +75,13 @@ def test_a_rejected_password_keeps_the_old_one_and_leaves_the_token_usable(rig, 
 def test_length_is_8_to_128_code_points(rig, token):
     assert rejected_rules(rig, token, "tuvKA5!") == ["min_length"]
     assert rejected_rules(rig, token, "tuvKA5!x" * 16 + "y") == ["max_length"]
-    assert rig.portal.reset.complete(token, "tuvKA5!x" * 16, USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "tuvKA5!x" * 16, USER)["changed"] is True
 
 
 def test_length_is_counted_after_nfc_normalisation(rig, token):
     # "e" + a combining acute accent is one code point, é, once normalised.
     assert rejected_rules(rig, token, "tuvKA5e\u0301") == ["min_length"]
-    assert rig.portal.reset.complete(token, "tuvKAJ5e\u0301", USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "tuvKAJ5e\u0301", USER)["changed"] is True
     # The same password typed with é precomposed logs in.
     assert rig.login(password="tuvKAJ5\u00e9")["username"] == USERNAME
 
@@ -90,7 +90,7 @@ def test_the_length_limits_are_settings(rig, token, reconfigure):
     reconfigure(policy={"min_length": 12, "max_length": 14})
     assert rejected_rules(rig, token, "tuvKAJ58!xy") == ["min_length"]
     assert rejected_rules(rig, token, "tuvKAJ58!xyzab1") == ["max_length"]
-    assert rig.portal.reset.complete(token, "tuvKAJ58!xyz", USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "tuvKAJ58!xyz", USER)["changed"] is True
 
 
 # -- character classes -----------------------------------------------------------------------
@@ -102,7 +102,7 @@ def test_the_length_limits_are_settings(rig, token, reconfigure):
     "tuvKAJ58",      # lower, upper, digit
 ])
 def test_three_of_the_four_classes_are_enough(rig, token, password):
-    assert rig.portal.reset.complete(token, password, USER)["changed"] is True
+    assert rig.portal.completion.complete(token, password, USER)["changed"] is True
 
 
 def test_special_means_ascii_punctuation_and_nothing_else(rig, token):
@@ -114,20 +114,20 @@ def test_special_means_ascii_punctuation_and_nothing_else(rig, token):
     for other in ("§", "€", "´", "¡", "–", " ", "\u00a0", "＠"):
         assert rejected_rules(rig, token, f"tuvkaj5{other}hemtjanstab") == [
             "classes", "contains_username"], other
-    assert rig.portal.reset.complete(token, "tuvkaj5~", USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "tuvkaj5~", USER)["changed"] is True
 
 
 def test_letters_outside_a_to_z_count_toward_length_and_no_class(rig, token):
     assert rejected_rules(rig, token, "ÅÄÖåäö12") == ["classes"]
     assert rejected_rules(rig, token, "ÉÜñøæ😀12") == ["classes"]
     # ... but they do count toward the length: 7 ASCII characters and an Ö make 8.
-    assert rig.portal.reset.complete(token, "tuvKA58Ö", USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "tuvKA58Ö", USER)["changed"] is True
 
 
 def test_the_number_of_classes_is_a_setting(rig, token, reconfigure):
     reconfigure(policy={"min_classes": 4})
     assert rejected_rules(rig, token, "tuvKAJ58") == ["classes"]
-    assert rig.portal.reset.complete(token, "tuvKAJ5!", USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "tuvKAJ5!", USER)["changed"] is True
 
 
 # -- the username ----------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_a_password_containing_the_username_in_any_case_is_rejected(rig, token, 
 
 def test_the_username_rule_can_be_turned_off(rig, token, reconfigure):
     reconfigure(policy={"forbid_username": False})
-    assert rig.portal.reset.complete(token, "xHEMTJANSTABx1!", USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "xHEMTJANSTABx1!", USER)["changed"] is True
 
 
 def test_the_username_rule_is_about_the_tokens_own_account(rig):
@@ -147,7 +147,7 @@ def test_the_username_rule_is_about_the_tokens_own_account(rig):
     rig.create_account("hemvardsgruppen", phone="+46702222222")
     token = rig.reset_token("hemvardsgruppen", "+46702222222")
     # Contains the other account's name, not this one's: accepted.
-    assert rig.portal.reset.complete(token, "xHEMTJANSTABx1!", USER) == {
+    assert rig.portal.completion.complete(token, "xHEMTJANSTABx1!", USER) == {
         "changed": True, "username": "hemvardsgruppen"}
 
 
@@ -160,27 +160,27 @@ def test_the_current_password_is_reused(rig, token):
 def test_a_password_is_reused_for_the_next_23_changes_and_free_after_24(rig):
     rig.create_account()
     for n in range(1, 24):
-        assert rig.portal.reset.complete(later_token(rig), f"Losen-{n:02d}-x", USER)["changed"]
+        assert rig.portal.completion.complete(later_token(rig), f"Losen-{n:02d}-x", USER)["changed"]
     # The history holds the current password and the 23 before it: the first is the 24th.
     token = later_token(rig)
     assert rejected_rules(rig, token, PASSWORD) == ["reused"]
-    assert rig.portal.reset.complete(token, "Losen-24-x", USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "Losen-24-x", USER)["changed"] is True
     # Now it is the 25th newest: it may come back; the 2nd may not.
     token = later_token(rig)
     assert rejected_rules(rig, token, "Losen-01-x") == ["reused"]
-    assert rig.portal.reset.complete(token, PASSWORD, USER)["changed"] is True
+    assert rig.portal.completion.complete(token, PASSWORD, USER)["changed"] is True
     assert rig.login(password=PASSWORD)["username"] == USERNAME
 
 
 def test_the_length_of_the_history_is_a_setting(rig, reconfigure):
     reconfigure(policy={"history": 2})
     rig.create_account()
-    assert rig.portal.reset.complete(later_token(rig), "Andra-Losen-2", USER)["changed"]
+    assert rig.portal.completion.complete(later_token(rig), "Andra-Losen-2", USER)["changed"]
     token = later_token(rig)
     assert rejected_rules(rig, token, "Andra-Losen-2") == ["reused"]
     assert rejected_rules(rig, token, PASSWORD) == ["reused"]
-    assert rig.portal.reset.complete(token, "Tredje-Losen-3", USER)["changed"]
-    assert rig.portal.reset.complete(later_token(rig), PASSWORD, USER)["changed"]
+    assert rig.portal.completion.complete(token, "Tredje-Losen-3", USER)["changed"]
+    assert rig.portal.completion.complete(later_token(rig), PASSWORD, USER)["changed"]
 
 
 # -- common passwords and banned words --------------------------------------------------------
@@ -208,7 +208,7 @@ def test_a_banned_word_is_caught_inside_the_password_and_behind_look_alikes(
 def test_the_banned_words_are_a_setting(rig, token, reconfigure):
     reconfigure(policy={"banned_words": ("kommun",)})
     assert rejected_rules(rig, token, "K0mmun-Hus-26") == ["banned_word"]
-    assert rig.portal.reset.complete(token, "Treserva-2026", USER)["changed"] is True
+    assert rig.portal.completion.complete(token, "Treserva-2026", USER)["changed"] is True
 
 
 # -- maximum age ------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_the_banned_words_are_a_setting(rig, token, reconfigure):
 def test_a_new_password_expires_90_days_after_it_was_set(rig, token):
     rig.clock.advance(minutes=3)
     now = rig.clock.now()
-    rig.portal.reset.complete(token, NEW_PASSWORD, USER)
+    rig.portal.completion.complete(token, NEW_PASSWORD, USER)
     account = rig.account()
     assert account.password_changed_at == now
     assert account.password_expires_at == now + timedelta(days=90)
@@ -228,7 +228,7 @@ def test_a_new_password_expires_90_days_after_it_was_set(rig, token):
 def test_the_maximum_age_is_a_setting(rig, token, reconfigure):
     reconfigure(policy={"max_age_days": 30})
     now = rig.clock.now()
-    rig.portal.reset.complete(token, NEW_PASSWORD, USER)
+    rig.portal.completion.complete(token, NEW_PASSWORD, USER)
     assert rig.account().password_expires_at == now + timedelta(days=30)
 
 
@@ -261,7 +261,7 @@ def test_a_new_password_starts_its_reminders_afresh(rig):
     rig.clock.advance(days=76)
     assert len(reminders_sent(rig)) == 1
     token = rig.reset_token()
-    rig.portal.reset.complete(token, NEW_PASSWORD, USER)
+    rig.portal.completion.complete(token, NEW_PASSWORD, USER)
     rig.deliver()  # the password-changed notice
     before = len(rig.texts_to(PHONE))
     rig.clock.advance(days=1)

@@ -384,7 +384,7 @@ def test_past_the_service_wide_sms_limit_nothing_is_sent_and_the_alarm_metric_is
 def test_the_service_limit_also_stops_notices(rig, reconfigure):
     reconfigure(limits={"sms_per_service": parse_rules("1/3600")})
     rig.create_account()
-    rig.portal.reset.complete(rig.reset_token(), "Bla-Hus-2026-x", USER)
+    rig.portal.completion.complete(rig.reset_token(), "Bla-Hus-2026-x", USER)
     assert rig.deliver() == ["service_limit"]  # the password-changed notice
     assert len(rig.sent) == 1
 
@@ -457,7 +457,7 @@ def test_reset_answers_alike_for_known_and_unknown_usernames(rig):
 def test_login_answers_alike_for_unknown_user_wrong_password_and_disabled_account(rig):
     rig.create_account()
     rig.create_account("avstangt", phone=None)
-    rig.portal.support.disable("avstangt")
+    rig.portal.account_changes.disable("avstangt")
     failures = []
     for username, password in (("finns-inte", PASSWORD), (USERNAME, WRONG_PASSWORD),
                                ("avstangt", PASSWORD)):

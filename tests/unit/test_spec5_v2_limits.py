@@ -129,7 +129,7 @@ def test_a_successful_reset_clears_the_login_locks_of_every_network(rig):
             rig.login(password=WRONG_PASSWORD, caller=attacker)
     with pytest.raises(TooManyAttempts):
         rig.login(caller=attacker)
-    rig.portal.reset.complete(rig.reset_token(), "Bla-Hus-2026-x", USER)
+    rig.portal.completion.complete(rig.reset_token(), "Bla-Hus-2026-x", USER)
     assert rig.login(password="Bla-Hus-2026-x", caller=attacker)["username"] == USERNAME
 
 

@@ -19,7 +19,7 @@ def bits(secret: str) -> int:
 
 
 def complete(rig, token, password=NEW_PASSWORD):
-    return rig.portal.reset.complete(token, password, USER)
+    return rig.portal.completion.complete(token, password, USER)
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_a_pending_code_dies_with_its_session(rig, account):
     rig.clock.advance(seconds=401)  # the code's 10 minutes are not over; the session's 15 are
     with pytest.raises(InvalidSession):
         rig.portal.registration.verify_holder(session, code, USER)
-    assert rig.account().phone == PHONE
+    assert rig.account().holders[0].phone == PHONE
 
 
 @pytest.mark.parametrize("secret", [None, "", "garbage", "A" * 43, 42])
@@ -95,7 +95,7 @@ def test_logout_ends_the_session_and_its_pending_code(rig, account):
         rig.portal.registration.verify_holder(session, code, USER)
     assert not [item for item in rig.store.items(rig.settings.challenges_table)
                 if item["kind"] in ("session", "phone")]
-    assert rig.account().phone == PHONE
+    assert rig.account().holders[0].phone == PHONE
 
 
 def test_logout_without_a_session_does_nothing(rig, account):
@@ -178,10 +178,10 @@ def test_a_rejected_password_does_not_consume_the_token(rig, account):
 
 def test_a_token_of_a_since_disabled_account_changes_nothing(rig, account):
     token = rig.reset_token()
-    rig.portal.support.disable(USERNAME)
+    rig.portal.account_changes.disable(USERNAME)
     with pytest.raises(TokenExpired):
         complete(rig, token)
-    rig.portal.support.enable(USERNAME)
+    rig.portal.account_changes.enable(USERNAME)
     assert rig.login()["username"] == USERNAME
 
 
@@ -212,7 +212,7 @@ def test_a_pending_number_change_cannot_be_finished_after_a_reset(rig, account):
     complete(rig, rig.reset_token())
     with pytest.raises(InvalidSession):
         rig.portal.registration.verify_holder(session, code, USER)
-    assert rig.account().phone == PHONE
+    assert rig.account().holders[0].phone == PHONE
 
 
 def test_a_rejected_password_ends_no_session(rig, account):

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 from chalicelib.domain.limits import LOGIN_FAILURES, WRONG_CODES
 from chalicelib.domain import holders as holding, phone as phones, policy
 from chalicelib.domain.account import Account, normalise_username
-from chalicelib.domain.errors import (AccountExists, NoDirectoryEntry, PasswordRejected,
-                                      ServiceUnavailable)
+from chalicelib.domain.errors import AccountExists, ServiceUnavailable
 from chalicelib.domain.events import SUPPORT
-from chalicelib.ports import Clock, Conflict, Hasher, PasswordStore, Refused
+from chalicelib.ports import Clock, Conflict, PasswordChange, Refused
 from chalicelib.services.support.state import existing
 from chalicelib.services.unit_of_work import retrying
 
@@ -44,6 +43,12 @@ class Unlocked:
     cleared: list[str]  # login_lock, login_failures, reset_pause, wrong_codes
 
 
+def first_number(account: Account) -> str | None:
+    """The number first in line on the account: its first holder's, or a version 1 account's
+    one number."""
+    return account.holders[0].phone if account.holders else account.version_1_number
+
+
 # A change of an account as read: (the changed account, the audit record's details), or
 # None when there is nothing to change.
 Change = Callable[[Account], "tuple[Account, dict] | None"]
@@ -58,12 +63,7 @@ class AccountChanges:
     limits: Limits
     audit: Audit
     notifications: Notifications
-    hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
-    passwords: Callable[[], PasswordStore]  # where the password lives (SPEC 13)
-
-    @property
-    def in_directory(self) -> bool:
-        return self.passwords().in_directory
+    password_change: PasswordChange  # where the password lives (SPEC 13)
 
     # -- creating --------------------------------------------------------------------------
 
@@ -75,62 +75,55 @@ class AccountChanges:
             if not policy.violations(candidate, username, rules):
                 return candidate
 
-    def create(self, raw_username, password: str | None, raw_phone: str | None = None,
-               raw_name: str | None = None) -> Account:
+    def create(self, raw_username, password: str | Callable[[], str] | None,
+               raw_phone: str | None = None, raw_name: str | None = None) -> Account:
         """A new account; with a number, its first holder (SPEC 9): named `raw_name`, or
-        "Registrerat nummer" when support gives no name. In `ldap` mode (SPEC 13) the link to
-        an existing directory entry, whose password is never set (`password` is not used)."""
+        "Registrerat nummer" when support gives no name. Its password is `password` (or what
+        `password()` answers, asked only where the portal keeps it), judged by the policy;
+        where the directory keeps it (SPEC 13), the link to the existing entry, whose
+        password is never set nor asked for."""
         username = normalise_username(raw_username)
         number = (phones.parse(raw_phone, self.settings.allowed_countries)
                   if raw_phone else None)
         name = holding.normalise_name(raw_name, self.settings.reserved_names) \
             if raw_name is not None else None
-        if self.in_directory:
-            return self.link(username, number, holder_name=name)
-        broken = policy.violations(password, username, self.settings.policy)
-        if broken:
-            raise PasswordRejected(broken)
-        return self.insert(username, password, number, holder_name=name)
+        asked = password if callable(password) else lambda: password
+        account, _ = self._create(username, asked, number, name, {})
+        return account
 
-    def insert(self, username: str, password: str, number: str | None,
-               holder_name: str | None = None, **details) -> Account:
-        """Store a new account (`username` already normalised, `password` already judged),
-        with its `account.created` record; AccountExists if the username is taken. A number
-        becomes the account's one holder, named `holder_name` or "Registrerat nummer"."""
-        hasher = self.hasher()
-        salt = secrets.token_bytes(16)
+    def imported(self, username: str, number: str | None) -> tuple[Account, str | None]:
+        """An account of an import file (`username` and `number` checked already), with a
+        generated password where the portal keeps it; (account, that password or None).
+        AccountExists if the username is taken."""
+        return self._create(username, lambda: self.generate_password(username), number, None,
+                            {"source": "import"}, handover=True)
+
+    def can_hold(self, username: str) -> bool:
+        """Whether an account can be made for `username` where the password lives."""
+        return self.password_change.can_hold(username)
+
+    def _create(self, username: str, password: Callable[[], str], number: str | None,
+                holder_name: str | None, details: dict, handover: bool = False
+                ) -> tuple[Account, str | None]:
         now = self.clock.now()
+        first = self.password_change.first(username, password, now)
         account = Account(
-            username=username, password_hash=hasher.hash(password), history_salt=salt.hex(),
-            history=[hasher.fingerprint(password, salt)], password_changed_at=now,
-            password_expires_at=now + timedelta(days=self.settings.policy.max_age_days),
-            created_at=now, phone=number, holders=self._holders(number, holder_name, now))
-        return self._add(account, number, details)
+            username=username, password_hash=first.password_hash,
+            history_salt=first.history_salt, history=first.history,
+            password_changed_at=first.changed_at,
+            password_expires_at=first.changed_at + timedelta(
+                days=self.settings.policy.max_age_days),
+            created_at=now, holders=self._holders(number, holder_name, now))
+        details = {**first.details, **details}
+        if handover and first.given is not None:  # how its holder learns the password
+            details["handover"] = "pwreset" if number else "printed_once"
+        return self._add(account, number, details), first.given
 
     def _holders(self, number: str | None, holder_name: str | None, now) -> list:
         return ([holding.Holder(id=holding.new_id(),
                                 name=holder_name or holding.MIGRATED_NAME, phone=number,
                                 added_at=now, added_by=holding.SUPPORT)]
                 if number else [])
-
-    def link(self, username: str, number: str | None, holder_name: str | None = None,
-             **details) -> Account:
-        """`ldap` mode: an account for the directory entry of `username` (NoDirectoryEntry if
-        there is none). Its password stays the directory's: no hash, an empty history, and
-        the expiry from when the directory says it was last set (`pwdLastSet`,
-        `pwdChangedTime`), or from now where it does not say."""
-        store = self.passwords()
-        if not store.exists(username):
-            raise NoDirectoryEntry()
-        now = self.clock.now()
-        changed_at = store.changed_at(username) or now
-        account = Account(
-            username=username, password_hash="", history_salt=secrets.token_bytes(16).hex(),
-            history=[], password_changed_at=changed_at,
-            password_expires_at=changed_at + timedelta(
-                days=self.settings.policy.max_age_days),
-            created_at=now, phone=number, holders=self._holders(number, holder_name, now))
-        return self._add(account, number, {"directory": "linked", **details})
 
     def _add(self, account: Account, number: str | None, details: dict) -> Account:
         username, holders = account.username, account.holders
@@ -176,19 +169,19 @@ class AccountChanges:
 
     def set_phone(self, raw_username, raw_phone: str, raw_name: str | None = None
                   ) -> Account:
-        """The number version 1's flows send codes to, set after support checked the person
-        by phone (SPEC 9: the adding of one holder, named as support gives). The number
-        becomes a holder (or, already one, keeps its holder, renamed if a name is given) and
-        the account's first holder, whose number those flows use until they name holders;
-        the holders before stay. The number that stops getting codes is told (SPEC 7)."""
+        """A number set after support checked the person by phone (SPEC 9: the adding of one
+        holder, named as support gives). The number becomes a holder (or, already one, keeps
+        its holder, renamed if a name is given) and the account's first holder; the holders
+        before stay (a version 1 number becomes one of them first). The number that was
+        first before is told (SPEC 7)."""
         number = phones.parse(raw_phone, self.settings.allowed_countries)
         name = holding.normalise_name(raw_name, self.settings.reserved_names) \
             if raw_name is not None else None
         now = self.clock.now()
 
         def set_first(account: Account):
-            holders = account.holders or ([holding.migrated(account.phone, now)]
-                                          if account.phone else [])
+            holders = account.holders or ([holding.migrated(account.version_1_number, now)]
+                                          if account.version_1_number else [])
             known = next((h for h in holders if h.phone == number), None)
             added = holding.add(holders, name or (known.name if known else
                                                   holding.MIGRATED_NAME),
@@ -197,14 +190,14 @@ class AccountChanges:
             if ordered == account.holders:
                 return None
             return account.with_holders(ordered), {
-                "phone": number, "previous": phones.masked(account.phone) or "-",
+                "phone": number, "previous": phones.masked(first_number(account)) or "-",
                 "subject_id": added.holder.id, "subject_name": added.holder.name}
 
         before, after = self._change(raw_username, "phone.set_by_support", set_first)
         if after is None:
             return before
         # SPEC 7: the number that was replaced hears of it
-        self.notifications.phone_changed(after.username, before.phone, number, now,
+        self.notifications.phone_changed(after.username, first_number(before), number, now,
                                          after.lang, SUPPORT)
         return after
 

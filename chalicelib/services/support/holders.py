@@ -175,7 +175,7 @@ class HolderChanges:
             account = Account.from_item(item)
             if account.holders:
                 result.already += 1
-            elif not account.phone:
+            elif not account.version_1_number:
                 result.without_number += 1
             elif dry_run:
                 result.migrated.append(account.username)
@@ -190,7 +190,7 @@ class HolderChanges:
     def _migrate_one(self, username: str) -> bool:
         def attempt(_):
             account = self.accounts.get(username)
-            if account is None or account.holders or not account.phone:
+            if account is None or account.holders or not account.version_1_number:
                 return False  # removed, migrated or changed by someone else meanwhile
             before, records = self._migrated(account, self.clock.now())
             self._save(account, account.with_holders(before), records)
@@ -200,9 +200,9 @@ class HolderChanges:
     def _migrated(self, account: Account, now: datetime) -> tuple[list[Holder], list[dict]]:
         """The account's holders, a version 1 number made the holder "Registrerat nummer"
         first; and the audit record of that, if it happened."""
-        if account.holders or not account.phone:
+        if account.holders or not account.version_1_number:
             return account.holders, []
-        holder = holding.migrated(account.phone, now)
+        holder = holding.migrated(account.version_1_number, now)
         return [holder], [self.audit.record("holder.added", account.username, "migrated",
                                             SUPPORT, phone=holder.phone,
                                             **_subject(holder, added=True))]

@@ -139,11 +139,10 @@ class Imports:
                  self.accounts.get_many([username for _, username, _ in check.rows])}
         problems = check.problems + [ImportProblem(line, "account_exists", username)
                                      for line, username, _ in check.rows if username in taken]
-        if self.changes.in_directory:  # SPEC 13: every account links an existing entry
-            store = self.changes.passwords()
-            problems += [ImportProblem(line, "no_directory_entry", username)
-                         for line, username, _ in check.rows
-                         if username not in taken and not store.exists(username)]
+        # SPEC 13: where passwords live in a directory, every account links an existing entry
+        problems += [ImportProblem(line, "no_directory_entry", username)
+                     for line, username, _ in check.rows
+                     if username not in taken and not self.changes.can_hold(username)]
         if problems:
             raise ImportRejected(sorted(problems, key=lambda problem: problem.line))
         return check.rows
@@ -163,15 +162,9 @@ class Imports:
         """
         rows = self.check_import(csv_text)
         result = ImportResult()
-        linking = self.changes.in_directory
         for index, (line, username, number) in enumerate(rows):
-            password = None if linking else self.changes.generate_password(username)
             try:
-                if linking:  # ldap mode: the password is the directory's, never set here
-                    self.changes.link(username, number, source="import")
-                else:
-                    self.changes.insert(username, password, number, source="import",
-                                         handover="pwreset" if number else "printed_once")
+                _, password = self.changes.imported(username, number)
             except AccountExists:  # created by someone else since the check
                 result.not_created.append(ImportProblem(line, "account_exists", username))
                 continue
@@ -180,6 +173,6 @@ class Imports:
                 result.not_created += [ImportProblem(later, error.code, name)
                                        for later, name, _ in rows[index:]]
                 break
-            result.created.append(Imported(username, number,
-                                           None if number or linking else password))
+            # ldap mode (SPEC 13) links the entry: no password here, none to hand out
+            result.created.append(Imported(username, number, None if number else password))
         return result

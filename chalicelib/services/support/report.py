@@ -105,13 +105,13 @@ class Reports:
         counts = {label: sum(1 for r in records if matches(r)) for label, matches in REPORT_COUNTS}
         rate_limits = Counter(r.get("limit", "-") for r in records
                               if r["event"] == "ratelimit.exceeded")
-        everyone = self.accounts.all(["username", "phone", "disabled"])
+        everyone = self.accounts.all(["username", "holders", "disabled"])
         days = expiring_window(self.settings.policy)
         return Report(
             start=start, end=end, counts=counts, rate_limits=dict(rate_limits.most_common()),
             expiring=self.states.expiring(days, now=end),
             without_number=sorted(item["username"] for item in everyone
-                                  if not item.get("phone") and not item.get("disabled")),
+                                  if not item.get("holders") and not item.get("disabled")),
             accounts=len(everyone), disabled=sum(1 for item in everyone if item.get("disabled")),
             expiring_within_days=days)
 

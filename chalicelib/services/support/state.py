@@ -66,9 +66,10 @@ class AccountState:
         return bool(self.login_locked_until or self.reset_paused_until)
 
     def why_no_code(self) -> list[str]:
-        """Why a reset started now would get no SMS, most basic reason first; [] if it would.
+        """Why a reset started now would get no SMS to any holder, most basic reason first;
+        [] if it would (services/support/diagnosis.py says it per holder and channel).
 
-        `no_account`, `disabled`, `no_number`, `reset_paused`, `sms_limit`,
+        `no_account`, `disabled`, `no_number` (no holders), `reset_paused`, `sms_limit`,
         `service_sms_limit`.
         """
         if self.account is None:
@@ -76,7 +77,7 @@ class AccountState:
         reasons = []
         if self.account.disabled:
             reasons.append("disabled")
-        if not self.account.phone:
+        if not self.account.holders:
             reasons.append("no_number")
         if self.reset_paused_until:
             reasons.append("reset_paused")

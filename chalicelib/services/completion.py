@@ -1,0 +1,82 @@
+"""pwreset's last step (SPEC 2, 3, 6, 11, 13): a verified reset token and a new password.
+
+The token must be live and its holder still one of the account's (and, for a code from the
+authenticator app, with the same app: the token carries its nonce). The password is judged
+by the policy, its history included (its fingerprint under the account's salt), before
+anything is written; a rejection is recorded and the token kept. The password store then
+makes it the account's (ports.PasswordChange, picked in bootstrap.py: the portal's own
+verifier, or the directory with the portal's record): the token spent, the pwreg login lock
+lifted, `password.changed` recorded and every holder told. Read again and tried again when
+the account changed in between (`retrying`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
+
+from chalicelib.domain import policy
+from chalicelib.domain.account import in_history
+from chalicelib.domain.errors import InvalidRequest, PasswordRejected, TokenExpired
+from chalicelib.domain.events import Caller
+from chalicelib.domain.records import ResetToken
+from chalicelib.ports import Clock, Hasher, PasswordChange
+from chalicelib.services.unit_of_work import retrying
+
+if TYPE_CHECKING:
+    from chalicelib.repositories.accounts import Accounts
+    from chalicelib.repositories.audit import Audit
+    from chalicelib.repositories.records import Records
+    from chalicelib.settings import Settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResetCompletion:
+    settings: Settings
+    clock: Clock
+    accounts: Accounts
+    records: Records
+    audit: Audit
+    hasher: Callable[[], Hasher]  # built on first use: the history's fingerprints
+    password_change: PasswordChange
+
+    def complete(self, raw_token, password, caller: Caller) -> dict:
+        if not isinstance(raw_token, str) or not raw_token:
+            raise InvalidRequest(field="reset_token")
+        if not isinstance(password, str):
+            raise InvalidRequest(field="password")
+        rules = self.settings.policy
+        token_id = ResetToken.id_of(raw_token)
+
+        def attempt(_):
+            now = self.clock.now().timestamp()
+            token = self.records.get(ResetToken, token_id)
+            if not token or not token.is_live(now):
+                raise TokenExpired()
+            account = self.accounts.get(token.username)
+            holder = account.holder(token.holder_id) if account and token.holder_id else None
+            if not account or account.disabled or (token.holder_id and holder is None) or (
+                    token.app_nonce and (holder is None or holder.app_nonce != token.app_nonce)):
+                # (or the holder was removed since their code, or the app whose code it was)
+                raise TokenExpired()
+            username = account.username
+            broken = policy.violations(password, username, rules)
+            if "max_length" in broken:  # never spend argon2 on an oversized password
+                self._rejected(username, token, broken, caller)
+            fingerprint = self.hasher().fingerprint(password, bytes.fromhex(account.history_salt))
+            if in_history(fingerprint, account.history[:rules.history]):
+                broken = policy.violations(password, username, rules, reused=True)
+            if broken:
+                self._rejected(username, token, broken, caller)
+            return self.password_change.change(account, token, password, fingerprint, caller)
+
+        changed = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        return {"changed": True, "username": changed.username}
+
+    def _rejected(self, username: str, token: ResetToken, broken: list[str],
+                  caller: Caller) -> NoReturn:
+        holder_fields = ({"holder_id": token.holder_id, "holder_name": token.holder_name}
+                         if token.holder_id else {})
+        self.audit.write(self.audit.record("password.rejected", username, "rejected", caller,
+                                           rules=broken, **holder_fields))
+        raise PasswordRejected(broken)
