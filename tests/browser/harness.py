@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
-import pyotp
 import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests import app_codes
 from tests.conftest import ROOT
 from tests.local_stack_process import RunningStack
 
@@ -217,10 +217,8 @@ def open_site(page, url: str) -> None:
 
 
 def app_code(key: str, after_step: int | None = None) -> tuple[str, int]:
-    """The code an authenticator app shows now for `key` (the grouped text the page shows), as
+    """A code an authenticator app shows for `key` (the grouped text the page shows), as
     Microsoft Authenticator makes it, and its time step. With `after_step`: from a later step
-    (the server never accepts a step again: no replay), waiting for one if need be."""
-    while after_step is not None and int(time.time() // 30) <= after_step:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    step = int(time.time() // 30)
-    return pyotp.TOTP(key.replace(" ", "")).at(step * 30), step
+    (the server never accepts a step again: no replay). No new step is waited for while the
+    server's window has one (tests/app_codes.py)."""
+    return app_codes.app_code(key.replace(" ", ""), after_step)
