@@ -21,8 +21,10 @@ from tests.local_stack_process import RunningStack
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-# The few pictures of the flows that docs/ shows, rewritten by every run so that they stay true.
-DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The few pictures of the flows that docs/ shows, drawn again by every run (so that they stay
+# true) beside the others, never over tracked files: `make screenshots` copies them to
+# docs/screenshots/.
+DOCS_SCREENSHOTS = ROOT / "test-artifacts" / "docs-screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -197,7 +199,8 @@ def check_view(page, name: str) -> None:
 
 
 def docs_screenshot(page, name: str) -> None:
-    """A picture for docs/screenshots/ (phone size, at CSS pixels to stay small)."""
+    """A picture for docs/screenshots/ (phone size, at CSS pixels to stay small), written to
+    test-artifacts/docs-screenshots/; `make screenshots` copies it to docs/."""
     DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True, scale="css",
                     animations="disabled", caret="hide")
