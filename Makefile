@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.test-installed
 # The `ldap` mode's tests and `make run DIRECTORY=ldap` run a real OpenLDAP from Debian.
 SLAPD  := /usr/sbin/slapd
 SAMBA  := /usr/sbin/samba
-# Workers for the suites that run in parallel (`make test JOBS=1` runs them one by one).
+# Parallel test workers (`make test JOBS=0` runs every test in one process, one at a time).
 JOBS   ?= 2
 
 .PHONY: setup run test infra-check package deploy teardown bench clean browser-tools screenshots
@@ -71,15 +71,16 @@ $(SAMBA):
 infra-check: $(TEST_STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup tests/infra
 
-# First the suites whose tests share nothing but their process (each worker has its own
-# in-process moto, bootstrap and environment; servers bind ports the OS gives), JOBS at a
-# time; then the suites that start the `make run` stack, slapd, Samba or Chromium, one test
-# at a time. Nothing here writes to tracked files (screenshots go to test-artifacts/).
+# Every folder of tests/ in JOBS parallel workers (pytest-xdist; JOBS=0: in this process).
+# Each test module runs whole in one worker, so that a module's stack, slapd or moto server
+# is made once; the browser tests share one stack, and the `chalice package` builds one cache,
+# so each of those runs in one worker too (tests/conftest.py). Each worker has its own
+# in-process moto, portal and environment, and the servers tests start bind ports the OS
+# gives them (slapd alone one found free). Nothing here writes to tracked files: screenshots
+# and each test's time (junit.xml) go to test-artifacts/; the slowest tests are listed.
 test: $(TEST_STAMP) browser-tools $(SLAPD) $(SAMBA)
-	@echo "== the suites in parallel ($(JOBS) workers): unit, api, integration, infra"
-	$(PY) -m pytest -n $(JOBS) --dist loadgroup tests/unit tests/api tests/integration tests/infra
-	@echo "== the suites with servers, one test at a time: e2e, browser, concurrency, directory, faults, fuzz"
-	$(PY) -m pytest tests/e2e tests/browser tests/concurrency tests/directory tests/faults tests/fuzz
+	@echo "== every test, in $(JOBS) workers"
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup --durations=15 --junitxml=test-artifacts/junit.xml
 
 # The pictures docs/screenshots.md shows, as the last browser run drew them.
 screenshots:

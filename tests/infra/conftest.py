@@ -13,6 +13,7 @@ PACKAGING = {"test_template.py", "test_access_logs.py"}
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py gives each module its own group
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.parent == HERE and item.path.name in PACKAGING:
