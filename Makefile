@@ -1,26 +1,45 @@
 # pwportal: `make run` starts the whole system on this machine, `make test` runs every test.
-# Both set themselves up on a fresh machine: a virtualenv in .venv with requirements-dev.txt.
+# Both set themselves up on a fresh machine, in a virtualenv in .venv: `make run` installs
+# what running needs (requirements-run.txt), `make test` adds the test tools
+# (requirements-dev.txt). Each step says what it does; pip shows each package it fetches.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+PIP    := $(PY) -m pip install --disable-pip-version-check --progress-bar off
+RUN_STAMP  := $(VENV)/.run-installed
+TEST_STAMP := $(VENV)/.test-installed
 # The `ldap` mode's tests and `make run DIRECTORY=ldap` run a real OpenLDAP from Debian.
 SLAPD  := /usr/sbin/slapd
 SAMBA  := /usr/sbin/samba
+# Parallel test workers (`make test JOBS=0` runs every test in one process, one at a time).
+JOBS   ?= 2
 
-.PHONY: setup run test typecheck infra-check package deploy teardown bench clean browser-tools
+.PHONY: setup run test typecheck infra-check package deploy teardown bench clean browser-tools screenshots
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+$(PY):
+	@echo "== creating the virtualenv $(VENV) with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
 
-setup: $(STAMP)
+$(RUN_STAMP): requirements.txt requirements-run.txt | $(PY)
+	@echo "== installing what running needs (requirements-run.txt) into $(VENV)"
+	$(PIP) -r requirements-run.txt
+	@touch $@
+
+$(TEST_STAMP): $(RUN_STAMP) requirements-dev.txt
+	@echo "== installing the test and build tools (requirements-dev.txt) into $(VENV)"
+	$(PIP) -r requirements-dev.txt
+	@touch $@
+
+setup: $(TEST_STAMP)
 
 # DIRECTORY=ldap: the passwords in a real OpenLDAP slapd on PWPORTAL_LDAP_PORT (SPEC 13).
-run: $(STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD))
-	$(if $(DIRECTORY),PWPORTAL_DIRECTORY=$(DIRECTORY)) $(PY) -m infra.local_stack
+# `exec`: Python is the recipe's process, not a child of `sh -c`, so the SIGTERM that make
+# passes on to its recipe reaches the stack, which stops its parts (and make's Ctrl-C
+# reaches it as the terminal's whole process group does).
+run: $(RUN_STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD))
+	@echo "== starting the local stack (python -m infra.local_stack$(if $(DIRECTORY), with PWPORTAL_DIRECTORY=$(DIRECTORY)))"
+	$(if $(DIRECTORY),export PWPORTAL_DIRECTORY=$(DIRECTORY);) exec $(PY) -m infra.local_stack
 
 # The browser tests' tools, for `make test` only: Debian's Chromium (Playwright drives it;
 # no browser is downloaded) and axe-core from npm, pinned in tests/browser/package-lock.json.
@@ -49,15 +68,34 @@ $(SAMBA):
 
 # The deploy template of every stage, built offline (`chalice package --merge-template`), run
 # through cfn-lint and checked: tables, queues, least privilege, CloudFront, alarms, hygiene.
-infra-check: $(STAMP)
-	$(PY) -m pytest tests/infra
+infra-check: $(TEST_STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup tests/infra
 
-# mypy, configured in mypy.ini: strict on chalicelib/domain and ports.py (docs/testing.md).
-typecheck: $(STAMP)
+# mypy, configured in mypy.ini: strict on chalicelib/domain, ports.py and services (docs/testing.md).
+typecheck: $(TEST_STAMP)
 	$(PY) -m mypy
 
-test: $(STAMP) typecheck infra-check browser-tools $(SLAPD) $(SAMBA)
-	$(PY) -m pytest --ignore=tests/infra
+# Every folder of tests/ in JOBS parallel workers (pytest-xdist; JOBS=0: in this process).
+# Each test module runs whole in one worker, so that a module's stack, slapd or moto server
+# is made once; the browser tests share one stack, and the `chalice package` builds one cache,
+# so each of those runs in one worker too (tests/conftest.py). Each worker has its own
+# in-process moto, portal and environment, and the servers tests start bind ports the OS
+# gives them (slapd alone one found free). tests/concurrency runs after, alone: its 50
+# clients queue on one single-threaded moto, and the API's AWS calls give up after 5 s, so
+# that queue must not wait for the CPU behind other tests. Nothing here writes to tracked
+# files: screenshots and each test's time (junit*.xml) go to test-artifacts/.
+test: $(TEST_STAMP) typecheck browser-tools $(SLAPD) $(SAMBA)
+	@echo "== every test but tests/concurrency, in $(JOBS) workers"
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup --ignore=tests/concurrency --durations=15 \
+		--junitxml=test-artifacts/junit.xml
+	@echo "== tests/concurrency, alone"
+	$(PY) -m pytest tests/concurrency --junitxml=test-artifacts/junit-concurrency.xml
+
+# The pictures docs/screenshots.md shows, as the last browser run drew them.
+screenshots:
+	@test -d test-artifacts/docs-screenshots || { echo "no screenshots yet: run the browser tests first (make test, or $(PY) -m pytest tests/browser)"; exit 2; }
+	mkdir -p docs/screenshots
+	cp test-artifacts/docs-screenshots/*.png docs/screenshots/
 
 # Deploying to AWS (docs/deploying.md): your AWS credentials, a stage, the portal's host
 # name and its ACM certificate in us-east-1.
@@ -77,21 +115,21 @@ DEPLOY_OPTIONS = $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
 	  $(if $(DIRECTORY_ROUTE_TABLE_IDS),--directory-route-table-ids $(DIRECTORY_ROUTE_TABLE_IDS)) \
 	  $(if $(DIRECTORY_VPC_ENDPOINTS),--directory-vpc-endpoints $(DIRECTORY_VPC_ENDPOINTS)))
 
-package: $(STAMP)
+package: $(TEST_STAMP)
 	$(PY) -m infra.template package --stage $(STAGE) --region $(REGION) --out build/$(STAGE)
 
-deploy: $(STAMP)
+deploy: $(TEST_STAMP)
 	@test -n "$(HOST)" || { echo "make deploy needs HOST=portal.host.name"; exit 2; }
 	@test -n "$(CERTIFICATE_ARN)" || { echo "make deploy needs CERTIFICATE_ARN=arn:aws:acm:us-east-1:..."; exit 2; }
 	$(PY) -m infra.deploy deploy --stage $(STAGE) --region $(REGION) --host $(HOST) \
 		--certificate-arn $(CERTIFICATE_ARN) $(DEPLOY_OPTIONS)
 
-teardown: $(STAMP)
+teardown: $(TEST_STAMP)
 	$(PY) -m infra.deploy teardown --stage $(STAGE) --region $(REGION)
 
 # Figures and their targets (AWS calls per step, times, cold start, package size); writes
 # bench/results.json. `chalice package` in it downloads the Lambda wheels from PyPI.
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) -m bench.run
 
 clean:

@@ -147,13 +147,16 @@ def apply_environment(values: dict[str, str]) -> None:
 
 
 def port_setting(name: str, default: int) -> int:
+    """A port from the environment; 0 means any free one, which the OS picks when the server
+    binds and the summary prints (the tests run stacks side by side this way)."""
     raw = os.environ.get(name, "").strip() or str(default)
     try:
         port = int(raw)
     except ValueError:
         raise StartupFailed(f"{name} must be a port number, not {raw!r}") from None
-    if not 0 < port < 65536:
-        raise StartupFailed(f"{name} must be a port number between 1 and 65535, not {port}")
+    if not 0 <= port < 65536:
+        raise StartupFailed(f"{name} must be a port number between 1 and 65535 (or 0 for any "
+                            f"free one), not {port}")
     return port
 
 
@@ -312,6 +315,7 @@ class EmbeddedAws:
         # Threaded, with werkzeug's listen backlog of 128: a burst waits in OneAtATime.
         self.server = make_server(HOST, port, app, threaded=True,
                                   request_handler=MotoRequestHandler)
+        self.port = self.server.server_port  # the one the OS gave, when asked for 0
         self.thread = threading.Thread(target=self.server.serve_forever, name="moto",
                                        daemon=True)
         self.thread.start()
@@ -941,16 +945,19 @@ class LocalStack:
     def _start(self) -> None:
         ensure_port_free(self.port, "the site and API", "PWPORTAL_PORT")
         ensure_port_free(self.moto_port, "the embedded AWS", "PWPORTAL_MOTO_PORT")
+        self.moto = start_moto(self.moto_port, self.sms_kept)
+        self.moto_port = self.moto.port
         apply_environment(local_environment(self.moto_port))
         if self.static_root == STATIC_ROOT:  # the pages with this stage's texts and settings
             from infra.site_build import build_site
             from chalicelib.settings import load_settings
             self.built_site = Path(tempfile.mkdtemp(prefix="pwportal-site-"))
             self.static_root = build_site(load_settings(), self.built_site / "site")
-        self.moto = start_moto(self.moto_port, self.sms_kept)
         self.queue_urls = create_resources()
-        if self.ldap_port:
-            self.directory = start_directory(self.ldap_port)
+        if self.ldap_port is not None:
+            # slapd cannot bind port 0 and say which it got: for 0, a free one is taken here
+            self.directory = start_directory(self.ldap_port or free_port())
+            self.ldap_port = self.directory.port
         if self.demo:
             self.demo_created = ensure_demo_account()
 
@@ -973,6 +980,7 @@ class LocalStack:
         except OSError as error:  # taken since ensure_port_free looked
             raise StartupFailed(f"the site cannot listen on {self.url}: {error}; choose "
                                 "another port with PWPORTAL_PORT=<port>") from None
+        self.port = self.front.server_port
         self.front.quiet = True
         wait_until_answers(self.url + "/api/config", self.timeout, self.stop_event)
         self.front.quiet = False

@@ -56,7 +56,7 @@ API_STAGE = "api"
 RUNTIME = "python3.13"
 # Powertools for AWS Lambda (Python) (chalicelib/adapters/telemetry.py: the log and the
 # metrics) comes from AWS's published layer, in every function, not from the package; the
-# same release is pinned in requirements-dev.txt for the tests and the local stack.
+# same release is pinned in requirements-run.txt for the local stack and the tests.
 # `aws lambda get-layer-version-by-arn --arn <the ARN>` names the release in Description.
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_VERSION = 40

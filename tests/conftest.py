@@ -111,3 +111,23 @@ def client(world):
     answer_unknown_routes_with_the_envelope()
     with Client(__import__("app").app, stage_name="local", project_dir=str(ROOT)) as chalice:
         yield chalice
+
+
+# -- parallel workers (`make test`: pytest-xdist, --dist loadgroup) ----------------------------
+
+# What must run in one worker, in one go: the browser tests share one stack and its accounts
+# (a package fixture); the modules that build a stage with `chalice package` share chalice's
+# cache, written through one fixed temporary name (tests/infra/conftest.py names them).
+# Every other module is its own unit, so that its module fixtures (a stack, slapd, a moto
+# server) are made once; the modules spread over the workers.
+WHOLE_FOLDERS = ("browser",)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        relative = item.path.relative_to(ROOT)
+        folder = relative.parts[1] if len(relative.parts) > 2 else ""
+        group = f"tests/{folder}" if folder in WHOLE_FOLDERS else relative.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -3,10 +3,13 @@ user would (tests/e2e over HTTP, tests/browser through Chromium).
 
 `python -m infra.local_stack` is started with its output collected as it comes (read
 continuously, so a full pipe can never stall it); `wait_until_ready` waits for the READY line.
+Its ports are 0: the OS gives each server a free one as it binds, and the stack prints which
+(a port found free and used later could be taken in between by anything on the machine).
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,21 +18,24 @@ import time
 
 import pytest
 
-from infra.local_stack import READY, free_port
+from infra.local_stack import READY
 from tests.conftest import ROOT
 
 STARTUP_TIMEOUT = 45
+# The lines of the stack's summary that name the ports it was given (infra/local_stack.py).
+PRINTED_PORTS = {"port": re.compile(r"^\s+site \(landing\)\s+http://127\.0\.0\.1:(\d+)/"),
+                 "moto_port": re.compile(r"^\s+embedded AWS\s+http://127\.0\.0\.1:(\d+)"),
+                 "ldap_port": re.compile(r"^\s+LDAP directory\s+ldaps://127\.0\.0\.1:(\d+)")}
 
 
 class RunningStack:
-    """`python -m infra.local_stack` on free ports; `settings` are PWPORTAL_* overrides."""
+    """`python -m infra.local_stack` on free ports; `settings` are PWPORTAL_* overrides.
+    Once ready: `port`, `moto_port` (and `ldap_port` in `ldap` mode) and `url`."""
 
     def __init__(self, settings: dict[str, str] | None = None):
-        self.port, self.moto_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "PWPORTAL_PORT": str(self.port),
-                    "PWPORTAL_MOTO_PORT": str(self.moto_port), "PYTHONUNBUFFERED": "1",
-                    **(settings or {})}
+        self.port = self.moto_port = self.ldap_port = None
+        self.env = {**os.environ, "PWPORTAL_PORT": "0", "PWPORTAL_MOTO_PORT": "0",
+                    "PWPORTAL_LDAP_PORT": "0", "PYTHONUNBUFFERED": "1", **(settings or {})}
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT,
@@ -37,9 +43,16 @@ class RunningStack:
                                         stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, daemon=True).start()
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def _read(self):
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
+            for name, printed in PRINTED_PORTS.items():
+                if getattr(self, name) is None and (found := printed.match(line)):
+                    setattr(self, name, int(found.group(1)))
             if line.startswith(READY):
                 self.ready.set()
 

@@ -10,19 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
-import pyotp
 import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests import app_codes
 from tests.conftest import ROOT
 from tests.local_stack_process import RunningStack
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-# The few pictures of the flows that docs/ shows, rewritten by every run so that they stay true.
-DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The few pictures of the flows that docs/ shows, drawn again by every run (so that they stay
+# true) beside the others, never over tracked files: `make screenshots` copies them to
+# docs/screenshots/.
+DOCS_SCREENSHOTS = ROOT / "test-artifacts" / "docs-screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -197,7 +199,8 @@ def check_view(page, name: str) -> None:
 
 
 def docs_screenshot(page, name: str) -> None:
-    """A picture for docs/screenshots/ (phone size, at CSS pixels to stay small)."""
+    """A picture for docs/screenshots/ (phone size, at CSS pixels to stay small), written to
+    test-artifacts/docs-screenshots/; `make screenshots` copies it to docs/."""
     DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True, scale="css",
                     animations="disabled", caret="hide")
@@ -217,10 +220,8 @@ def open_site(page, url: str) -> None:
 
 
 def app_code(key: str, after_step: int | None = None) -> tuple[str, int]:
-    """The code an authenticator app shows now for `key` (the grouped text the page shows), as
+    """A code an authenticator app shows for `key` (the grouped text the page shows), as
     Microsoft Authenticator makes it, and its time step. With `after_step`: from a later step
-    (the server never accepts a step again: no replay), waiting for one if need be."""
-    while after_step is not None and int(time.time() // 30) <= after_step:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    step = int(time.time() // 30)
-    return pyotp.TOTP(key.replace(" ", "")).at(step * 30), step
+    (the server never accepts a step again: no replay). No new step is waited for while the
+    server's window has one (tests/app_codes.py)."""
+    return app_codes.app_code(key.replace(" ", ""), after_step)

@@ -12,6 +12,8 @@ from infra.ldap_server import LocalDirectory, slapd_available
 
 
 def free_port() -> int:
+    """A port free now, for slapd: it binds the port it is given and cannot say which one
+    the OS gave for 0. (Where nothing must listen, tests hold one: tests/ports.py.)"""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -12,6 +12,7 @@ from chalicelib.adapters.ldap_directory import Entry, LdapDirectory, parse_chang
 from chalicelib.domain.errors import DirectoryUnavailable, PasswordRejected
 from infra.ldap_server import SERVICE_DN
 from tests.directory.conftest import directory_settings, free_port
+from tests.ports import unanswered_port
 
 OLD, NEW = "Gammal-Sol-2026", "Ny-Mane-Regn-7"
 
@@ -92,9 +93,8 @@ def test_an_unknown_ca_is_refused(slapd, tmp_path, username):
 
 
 def test_nothing_listening_is_a_failure(slapd):
-    settings_url = f"ldaps://127.0.0.1:{free_port()}"
-    with pytest.raises(DirectoryUnavailable) as failed:
-        store(slapd, url=settings_url).exists("hemtjanstab")
+    with unanswered_port() as port, pytest.raises(DirectoryUnavailable) as failed:
+        store(slapd, url=f"ldaps://127.0.0.1:{port}").exists("hemtjanstab")
     assert failed.value.reason == "unreachable"
 
 

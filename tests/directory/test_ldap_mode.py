@@ -12,7 +12,8 @@ from chalicelib.domain.errors import (InvalidCredentials, PasswordRejected,
                                       ServiceUnavailable, TokenExpired, TooManyAttempts)
 from chalicelib.domain.records import PendingPassword
 from chalicelib.ports import Delete
-from tests.directory.conftest import directory_settings, free_port
+from tests.directory.conftest import directory_settings
+from tests.ports import unanswered_port
 from tests.unit.conftest import AUTHENTICATOR_KEY, CODE_KEY, LIMIT_KEY, PEPPER, PHONE, USER, Rig, changed
 from tests.unit.fakes import MemoryStore
 
@@ -139,8 +140,8 @@ def test_a_directory_that_is_down_changes_nothing(slapd, username, caplog):
     rig = make_rig(slapd, username, MemoryStore())
     token = rig.reset_token(username)
     before = rig.account(username)
-    rig.build(changed(rig.settings, directory={"url": f"ldaps://127.0.0.1:{free_port()}"}))
-    with caplog.at_level(logging.DEBUG):
+    with unanswered_port() as port, caplog.at_level(logging.DEBUG):
+        rig.build(changed(rig.settings, directory={"url": f"ldaps://127.0.0.1:{port}"}))
         with pytest.raises(ServiceUnavailable):
             rig.portal.completion.complete(token, NEW, USER)
         with pytest.raises(ServiceUnavailable):

@@ -20,7 +20,8 @@ from infra.local_stack import (
     FrontServer,
     SmsWorker,
 )
-from tests.local_stack_process import RunningStack, free_port
+from tests.local_stack_process import RunningStack
+from tests.ports import unanswered_port
 
 SMS_TIMEOUT = 20
 NEW_PASSWORD = "Nytt-Hus-2026!x"
@@ -166,13 +167,14 @@ def front(tmp_path):
     (site / "app.js").write_text("export {};")
     (site / "empty").mkdir()
     (tmp_path / "secret.txt").write_text("not for the web")
-    server = FrontServer(0, api_port=free_port(), static_root=site)  # nothing listens there
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with unanswered_port() as api_port:  # nothing listens there
+        server = FrontServer(0, api_port=api_port, static_root=site)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def test_the_front_server_answers_503_in_the_api_envelope_when_the_api_is_down(front):

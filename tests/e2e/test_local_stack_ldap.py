@@ -13,7 +13,7 @@ import pytest
 from infra.ldap_server import account_dn, slapd_available
 from infra.local_stack import DEMO_PASSWORD, DEMO_PHONE, DEMO_USERNAME
 from tests.e2e.test_local_stack import codes_sent_to, next_code, post
-from tests.local_stack_process import RunningStack, free_port
+from tests.local_stack_process import RunningStack
 
 NEW_PASSWORD = "Nytt-Hus-2026!x"
 
@@ -23,12 +23,11 @@ def stack(tmp_path_factory):
     if not slapd_available() or not shutil.which("ldapwhoami"):
         pytest.skip("needs Debian's slapd and ldap-utils (make test installs them)")
     folder = tmp_path_factory.mktemp("ldap")
-    running = RunningStack({"PWPORTAL_DIRECTORY": "ldap", "PWPORTAL_LDAP_PORT": str(free_port()),
+    running = RunningStack({"PWPORTAL_DIRECTORY": "ldap",
                             "PWPORTAL_LDAP_FOLDER": str(folder),
                             "PWPORTAL_LIMIT_SMS_PER_USERNAME": "5/60,5/900,5/86400",
                             # two resets of the demo account within the minute
                             "PWPORTAL_LIMIT_SMS_PER_FLOW": "5/60"})
-    running.ldap_port = int(running.env["PWPORTAL_LDAP_PORT"])
     running.ca = folder / "ca.pem"
     try:
         running.wait_until_ready()

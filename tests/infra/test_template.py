@@ -345,7 +345,7 @@ def test_every_function_has_aws_powertools_layer_and_the_package_has_no_powertoo
         assert not [n for n in package.namelist() if n.startswith("aws_lambda_powertools")]
     # the tests and the local stack run the release the layer brings, and Lambda gets it
     # from the layer alone
-    pins = (root / "requirements-dev.txt").read_text(encoding="utf-8")
+    pins = (root / "requirements-run.txt").read_text(encoding="utf-8")  # dev includes it
     assert f"aws-lambda-powertools=={template.POWERTOOLS_VERSION}\n" in pins
     assert "powertools" not in (root / "requirements.txt").read_text(encoding="utf-8")
 

@@ -13,15 +13,15 @@ from moto.server import ThreadedMotoServer
 from chalicelib.admin import USERNAME_RULE
 from chalicelib.settings import load_settings
 from infra import resources
-from infra.local_stack import free_port
 from tests.conftest import ROOT, stage_environment
 
 
 @pytest.fixture(scope="module")
 def local_aws():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    # Port 0: the OS gives the server a port that is free when it binds, and it says which.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    _, port = server.get_host_and_port()
     env = {**os.environ, **stage_environment(), "PWPORTAL_MOTO_PORT": str(port),
            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
            "AWS_DEFAULT_REGION": "eu-north-1"}

@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 
-from infra.local_stack import free_port
 from tests.conftest import ROOT, stage_environment
+from tests.ports import unanswered_port
 
 
 def admin(env, *args):
@@ -25,8 +25,9 @@ def environment(**values) -> dict:
 
 
 def test_a_stack_that_is_not_running_is_named_with_its_port_and_the_setting():
-    port = free_port()  # nothing listens there
-    result = admin(environment(PWPORTAL_MOTO_PORT=str(port)), "accounts", "show", "hemtjanstab")
+    with unanswered_port() as port:
+        result = admin(environment(PWPORTAL_MOTO_PORT=str(port)), "accounts", "show",
+                       "hemtjanstab")
     assert result.returncode == 1
     assert result.stderr.startswith("error: service_unavailable: ")
     assert f"Could not reach http://127.0.0.1:{port}/." in result.stderr
@@ -35,9 +36,9 @@ def test_a_stack_that_is_not_running_is_named_with_its_port_and_the_setting():
 
 
 def test_the_endpoint_is_named_without_credentials_or_query():
-    port = free_port()
-    url = f"http://svc-admin:s3cret-word@127.0.0.1:{port}/?token=abc123#frag"
-    result = admin(environment(AWS_ENDPOINT_URL=url), "accounts", "list")
+    with unanswered_port() as port:
+        url = f"http://svc-admin:s3cret-word@127.0.0.1:{port}/?token=abc123#frag"
+        result = admin(environment(AWS_ENDPOINT_URL=url), "accounts", "list")
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stderr
     for secret in ("svc-admin", "s3cret-word", "abc123", "frag"):

@@ -97,11 +97,8 @@ def cause_every_event(world, client):
 
 def cause_directory_failed(world, client):
     """`ldap` mode (SPEC 13) against a directory that is not there: 503 at the login."""
-    import socket
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.MonkeyPatch.context() as patch:
+    from tests.ports import unanswered_port
+    with unanswered_port() as port, pytest.MonkeyPatch.context() as patch:
         for name, value in {"DIRECTORY": "ldap", "LDAP_URL": f"ldaps://127.0.0.1:{port}",
                             "LDAP_CA_FILE": "/etc/ssl/certs/ca-certificates.crt",
                             "LDAP_BIND_DN": "cn=pwportal,dc=pwportal,dc=local",
