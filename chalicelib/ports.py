@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.conditions import Condition
+from chalicelib.domain.sign_in import Identity
 
 Item = dict[str, Any]  # a stored item's attributes, as plain Python values
 Key = dict[str, Any]  # the item's key attributes, e.g. {"username": "hemtjanstab"}
@@ -156,3 +157,18 @@ class PasswordStore(Protocol):
     def changed_at(self, username: str) -> datetime | None:
         """When the password was last set, where the store tells (`pwdLastSet`,
         `pwdChangedTime`); None when it does not."""
+
+
+class IdentityProvider(Protocol):
+    """The organisation's OpenID Connect provider (SPEC 15): the console's sign-in today, the
+    holders and resets it proves next. The one client is adapters/oidc.py."""
+
+    def authorization_url(self, redirect_uri: str, state: str, nonce: str,
+                          code_challenge: str) -> str:
+        """Where to send the browser: the authorization code flow with PKCE (S256)."""
+
+    def identify(self, code: str, redirect_uri: str, code_verifier: str, nonce: str,
+                 now: datetime) -> Identity:
+        """Redeem `code` and verify its ID token (signature, issuer, audience, expiry at
+        `now`, `nonce`): the identity, or SignInRefused(reason); ServiceUnavailable when the
+        provider cannot be reached."""

@@ -1,0 +1,152 @@
+"""The support console's sign-in (SPEC 14): to the identity provider and back, the agent's
+session, and its end.
+
+`begin` makes a sign-in (state, nonce, PKCE verifier and a browser binding, 10 minutes, once)
+and says where to send the browser; `finish` takes the provider's answer, consumes the
+sign-in by a conditional write, lets the provider port redeem the code and verify the ID
+token, and opens a session for an agent (the support group in the token). Every refusal is
+audited (`support.sign_in_refused`, its reason the outcome) and raised as a domain error the
+route answers; `session` and `sign_out` serve every later call.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chalicelib.domain import sign_in as reasons
+from chalicelib.domain.codes import digest
+from chalicelib.domain.events import Caller
+from chalicelib.domain.sign_in import (SIGN_IN_SECONDS, SUPPORT, AgentSession, ConsoleOff,
+                                       Identity, NotAnAgent, NotSignedIn, SignInRefused,
+                                       SignInRequest)
+from chalicelib.ports import IdentityProvider
+
+CALLBACK_PATH = "/api/support/callback"
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Where to send the browser, and the secret the browser keeps until it comes back (the
+    route sets it as a cookie; only its digest is stored)."""
+
+    url: str
+    browser: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str  # the console's cookie; stored only hashed
+    session: AgentSession
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA-256(verifier)) without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()
+                                    ).decode("ascii").rstrip("=")
+
+
+class SupportSignIn:
+    def __init__(self, settings, clock, uow, sign_ins, audit,
+                 provider: Callable[[], IdentityProvider]):
+        self._settings = settings
+        self._clock = clock
+        self._uow = uow
+        self._sign_ins = sign_ins
+        self._audit = audit
+        self._provider = provider  # built on first use: no discovery before a sign-in
+
+    @property
+    def on(self) -> bool:
+        return bool(self._settings.idp_issuer)
+
+    @property
+    def redirect_uri(self) -> str:
+        return self._settings.redirect_base + CALLBACK_PATH
+
+    def begin(self, caller: Caller) -> Redirect:
+        if not self.on:
+            raise ConsoleOff()
+        now = self._clock.now().timestamp()
+        state, browser = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+        url = self._provider().authorization_url(self.redirect_uri, state, nonce,
+                                                 pkce_challenge(verifier))
+        self._sign_ins.begin(SignInRequest(
+            id=SignInRequest.id_of(state), purpose=SUPPORT, nonce=nonce,
+            code_verifier=verifier, browser=digest(browser), redirect_uri=self.redirect_uri,
+            created_at=now, expires_at=now + SIGN_IN_SECONDS))
+        return Redirect(url=url, browser=browser)
+
+    def finish(self, answer: dict[str, str], browser: str, caller: Caller) -> SignedIn:
+        """The provider's answer (the callback's query) in the browser that holds `browser`:
+        a session for an agent; SignInRefused or NotAnAgent, audited, otherwise."""
+        if not self.on:
+            raise ConsoleOff()
+        now = self._clock.now()
+        identity = None
+        try:
+            identity = self._identity(answer, browser, now)
+        except SignInRefused as refused:
+            self._refused(refused.reason, caller)
+            raise
+        if self._settings.idp_support_group not in identity.groups:
+            self._refused(reasons.NOT_AN_AGENT, caller, identity)
+            raise NotAnAgent(name=identity.name)
+        moment = now.timestamp()
+        token = secrets.token_urlsafe(32)  # 256 bits
+        ends_at = moment + self._settings.support_session_seconds
+        session = AgentSession(
+            id=AgentSession.id_of(token), issuer=identity.issuer, subject=identity.subject,
+            name=identity.name, created_at=moment,
+            idle_until=min(moment + self._settings.support_idle_seconds, ends_at),
+            ends_at=ends_at)
+        (self._uow.begin().add("session", self._sign_ins.open(session))
+         .record(self._audit.record("support.signed_in", None, "success", caller,
+                                    **session.agent)).commit())
+        return SignedIn(token=token, session=session)
+
+    def _identity(self, answer: dict[str, str], browser: str, now) -> Identity:
+        state = answer.get("state") or ""
+        if not state:
+            raise SignInRefused(reasons.BAD_STATE)
+        # Consumed first, whatever the answer: a state is good for one answer only.
+        request = self._sign_ins.consume(state, now.timestamp())
+        if not browser or not hmac.compare_digest(digest(browser), request.browser):
+            raise SignInRefused(reasons.OTHER_BROWSER)
+        if answer.get("error"):
+            raise SignInRefused(reasons.PROVIDER_ERROR)
+        code = answer.get("code") or ""
+        if not code:
+            raise SignInRefused(reasons.CODE_REFUSED)
+        return self._provider().identify(code, request.redirect_uri, request.code_verifier,
+                                         request.nonce, now)
+
+    def _refused(self, reason: str, caller: Caller, identity: Identity | None = None) -> None:
+        agent = {"agent_subject": identity.subject, "agent_name": identity.name} \
+            if identity else {}
+        self._audit.write_if_possible(self._audit.record(
+            "support.sign_in_refused", None, reason, caller, actor=SUPPORT, **agent))
+
+    def session(self, token: str) -> AgentSession:
+        """The live session of the cookie `token`, its idle end moved on; NotSignedIn."""
+        now = self._clock.now().timestamp()
+        found = self._sign_ins.session(token, now)
+        if found is not None:
+            found = self._sign_ins.touch(found, now, self._settings.support_idle_seconds)
+        if found is None:
+            raise NotSignedIn()
+        return found
+
+    def sign_out(self, token: str, caller: Caller) -> None:
+        """"Logga ut": the session ends (the cookie is refused after)."""
+        now = self._clock.now().timestamp()
+        found = self._sign_ins.session(token, now)
+        if found is None:
+            raise NotSignedIn()
+        (self._uow.begin().add("session", self._sign_ins.end(found))
+         .record(self._audit.record("support.signed_out", None, "success", caller,
+                                    **found.agent)).commit())
