@@ -5,7 +5,7 @@ and the tests. Never deployed; a development and test dependency only (requireme
         [--client ID:SECRET:URL …]
 
 Canaille brings its own login and consent pages, a discovery document, a JWKS and ID tokens
-signed with RS256/RS512, from an in-memory backend seeded here with the people SPEC 15 names
+signed with RS256/RS512, from a throwaway SQLite file seeded here with the people SPEC 15 names
 and the pwportal client. The socket is bound before the app is built (port 0: the OS picks),
 because the issuer is the server's own address; the first line on standard output is
 `READY <issuer>`, which is how the local stack and the tests' fixture learn the port.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from socketserver import ThreadingMixIn
@@ -68,29 +69,48 @@ def signing_key() -> dict:
     return {**key.as_dict(private=True), "kid": key.thumbprint()}
 
 
-def create_app(issuer_host: str, clients: list[Client], organisation: str = "pwportal"):
-    """Canaille's Flask app for `issuer_host` (`127.0.0.1:PORT`), seeded."""
+def create_app(issuer_host: str, clients: list[Client], database: str,
+               organisation: str = "pwportal"):
+    """Canaille's Flask app for `issuer_host` (`127.0.0.1:PORT`), seeded, its data in the
+    SQLite file `database`.
+
+    SQLite, not Canaille's `memory` backend: that one joins a query's filters with OR, so
+    `query(AuthorizationCode, code=…, client=…)` finds any code of the client, and a code
+    used once (or another sign-in's) is redeemed again; consents leak between people the
+    same way. The SQL backend keeps codes single-use and bound, as a real provider does."""
     # Plain HTTP on loopback: authlib refuses it unless told.
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     from canaille import create_app as canaille_app
+    from canaille.oidc import provider
+    # Canaille's access tokens are JWTs without a `jti`: two sign-ins of one person within a
+    # second get the same one, which its token table refuses as a duplicate (a 500). pwportal
+    # never uses the access token (the ID token says who signed in), so an opaque random one,
+    # as authlib makes by default, serves; Canaille resolves the dotted name at start.
+    provider.generate_access_token = _opaque_access_token
     config = {
         "SECRET_KEY": os.urandom(32).hex(),
         "SERVER_NAME": issuer_host,
         "PREFERRED_URL_SCHEME": "http",
         "TESTING": False,
         "CANAILLE": {
-            "DATABASE": "memory",
+            "DATABASE": "sql",
             "JAVASCRIPT": False,
             "NAME": organisation,
             "ACL": {"DEFAULT": {"PERMISSIONS": ["use_oidc"],
                                 "READ": ["user_name", "groups"]}},
         },
         "CANAILLE_OIDC": {"ACTIVE_JWKS": [signing_key()], "REQUIRE_NONCE": True},
+        "CANAILLE_SQL": {"DATABASE_URI": f"sqlite:///{database}", "AUTO_MIGRATE": True},
     }
     app = canaille_app(config=config)
     with app.app_context():
         seed(clients)
     return app
+
+
+def _opaque_access_token(client, grant_type, user, scope) -> str:
+    import secrets
+    return secrets.token_urlsafe(36)
 
 
 def seed(clients: list[Client]) -> None:
@@ -135,12 +155,13 @@ def serve(port: int, clients: list[Client], host: str = "127.0.0.1") -> None:
     server = make_server(host, port, lambda e, s: [b""], server_class=_Server,
                          handler_class=_QuietHandler)
     issuer_host = f"{host}:{server.server_address[1]}"
-    server.set_app(create_app(issuer_host, clients))
-    print(f"{READY} http://{issuer_host}", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    with tempfile.TemporaryDirectory(prefix="pwportal-idp-") as folder:
+        server.set_app(create_app(issuer_host, clients, os.path.join(folder, "idp.sqlite")))
+        print(f"{READY} http://{issuer_host}", flush=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,3 +185,56 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+class RunningProvider:
+    """A provider started by `start`: its issuer, and `stop()`."""
+
+    def __init__(self, process, issuer: str):
+        self.process = process
+        self.issuer = issuer
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except Exception:
+                self.process.kill()
+                self.process.wait()
+
+
+def start(port: int, redirect_uris: list[str], clients: list[str] = (),
+          client_secret: str = LOCAL_CLIENT_SECRET, timeout: float = 60.0,
+          guard: bool = True) -> RunningProvider:
+    """Start the provider as a child process (guarded: it dies with this one, even after a
+    `kill -9`, infra/child_guard.py) and wait for its READY line; port 0 lets the OS pick."""
+    import subprocess
+    import threading
+    from infra.child_guard import guarded
+    command = [sys.executable, "-m", "infra.identity_provider", "--port", str(port),
+               "--client-secret", client_secret]
+    for uri in redirect_uris:
+        command += ["--redirect-uri", uri]
+    for client in clients:
+        command += ["--client", client]
+    process = subprocess.Popen(guarded(command) if guard else command,
+                               stdout=subprocess.PIPE, text=True,
+                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    found: list[str] = []
+    ready = threading.Event()
+
+    def read_ready() -> None:
+        for line in process.stdout:
+            if line.startswith(READY + " ") and not found:
+                found.append(line.split()[1])
+                ready.set()
+        ready.set()  # the child ended before it was ready
+
+    threading.Thread(target=read_ready, daemon=True, name="idp-ready").start()
+    ready.wait(timeout)
+    if not found:
+        RunningProvider(process, "").stop()
+        raise RuntimeError("the identity provider (Canaille) did not start "
+                           f"(exit code {process.poll()})")
+    return RunningProvider(process, found[0])
