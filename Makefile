@@ -19,8 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 setup: $(STAMP)
 
 # DIRECTORY=ldap: the passwords in a real OpenLDAP slapd on PWPORTAL_LDAP_PORT (SPEC 13).
+# IDP=local: a real OpenID Connect provider (Canaille) on PWPORTAL_IDP_PORT (SPEC 15).
 run: $(STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD))
-	$(if $(DIRECTORY),PWPORTAL_DIRECTORY=$(DIRECTORY)) $(PY) -m infra.local_stack
+	$(if $(DIRECTORY),PWPORTAL_DIRECTORY=$(DIRECTORY)) $(if $(IDP),PWPORTAL_IDP=$(IDP)) \
+		$(PY) -m infra.local_stack
 
 # The browser tests' tools, for `make test` only: Debian's Chromium (Playwright drives it;
 # no browser is downloaded) and axe-core from npm, pinned in tests/browser/package-lock.json.
