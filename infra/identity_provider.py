@@ -103,8 +103,6 @@ def create_app(issuer_host: str, clients: list[Client], database: str,
         "CANAILLE_SQL": {"DATABASE_URI": f"sqlite:///{database}", "AUTO_MIGRATE": True},
     }
     app = canaille_app(config=config)
-    import logging
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its schema, made on each start
     with app.app_context():
         seed(clients)
     return app
