@@ -29,7 +29,8 @@ from chalicelib.api.http import caller_of, error_body, error_response, json_resp
 from chalicelib.bootstrap import portal
 from chalicelib.domain.errors import PortalError
 from chalicelib.domain.events import Caller
-from chalicelib.domain.sign_in import SIGN_IN_SECONDS, AgentSession, OriginRefused
+from chalicelib.domain.sign_in import (SIGN_IN_SECONDS, AgentSession, ConsoleOff,
+                                       OriginRefused)
 from chalicelib.messages import language
 
 support = Blueprint(__name__)
@@ -150,6 +151,8 @@ def me(request: Request, caller: Caller) -> Response:
 @support.route("/logout", methods=["POST"], content_types=["application/json", "text/plain"])
 @console
 def logout(request: Request, caller: Caller) -> Response:
+    if not portal().support_sign_in.on:
+        raise ConsoleOff()  # off: 404 like every path of the console, before any other check
     same_origin(request)
     portal().support_sign_in.sign_out(session_token(request), caller)
     return json_response(204, None, {

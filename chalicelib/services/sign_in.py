@@ -133,6 +133,8 @@ class SupportSignIn:
 
     def session(self, token: str) -> AgentSession:
         """The live session of the cookie `token`, its idle end moved on; NotSignedIn."""
+        if not self.on:
+            raise ConsoleOff()
         now = self._clock.now().timestamp()
         found = self._sign_ins.session(token, now)
         if found is not None:
@@ -143,6 +145,8 @@ class SupportSignIn:
 
     def sign_out(self, token: str, caller: Caller) -> None:
         """"Logga ut": the session ends (the cookie is refused after)."""
+        if not self.on:
+            raise ConsoleOff()
         now = self._clock.now().timestamp()
         found = self._sign_ins.session(token, now)
         if found is None:

@@ -315,9 +315,12 @@ def test_logout_ends_the_session_and_the_cookie_is_refused_after(console, client
 
 
 def test_without_a_provider_configured_the_console_is_off(world, client):
-    answer = client.http.get("/api/support/login")
-    assert answer.status_code == 404
-    assert answer.json_body["error"]["code"] == "not_found"
+    for answer in (client.http.get("/api/support/login"),
+                   client.http.get("/api/support/callback?state=x&code=y"),
+                   client.http.get("/api/support/me"),
+                   client.http.post("/api/support/logout", headers=CONSOLE_HEADERS, body=b"")):
+        assert answer.status_code == 404
+        assert answer.json_body["error"]["code"] == "not_found"
 
 
 # -- the client itself -----------------------------------------------------------------------
