@@ -16,6 +16,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from chalicelib.domain import sign_in as reasons
 from chalicelib.domain.codes import digest
@@ -23,7 +24,11 @@ from chalicelib.domain.events import Caller
 from chalicelib.domain.sign_in import (SIGN_IN_SECONDS, SUPPORT, AgentSession, ConsoleOff,
                                        Identity, NotAnAgent, NotSignedIn, SignInRefused,
                                        SignInRequest)
-from chalicelib.ports import IdentityProvider
+from chalicelib.ports import Clock, IdentityProvider
+from chalicelib.repositories.audit import Audit
+from chalicelib.repositories.sign_ins import SignIns
+from chalicelib.services.unit_of_work import UnitOfWork
+from chalicelib.settings import Settings
 
 CALLBACK_PATH = "/api/support/callback"
 
@@ -49,33 +54,32 @@ def pkce_challenge(verifier: str) -> str:
                                     ).decode("ascii").rstrip("=")
 
 
+@dataclass(frozen=True, kw_only=True)
 class SupportSignIn:
-    def __init__(self, settings, clock, uow, sign_ins, audit,
-                 provider: Callable[[], IdentityProvider]):
-        self._settings = settings
-        self._clock = clock
-        self._uow = uow
-        self._sign_ins = sign_ins
-        self._audit = audit
-        self._provider = provider  # built on first use: no discovery before a sign-in
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWork
+    sign_ins: SignIns
+    audit: Audit
+    provider: Callable[[], IdentityProvider]  # built on first use: no discovery before
 
     @property
     def on(self) -> bool:
-        return bool(self._settings.idp_issuer)
+        return bool(self.settings.idp_issuer)
 
     @property
     def redirect_uri(self) -> str:
-        return self._settings.redirect_base + CALLBACK_PATH
+        return self.settings.redirect_base + CALLBACK_PATH
 
     def begin(self, caller: Caller) -> Redirect:
         if not self.on:
             raise ConsoleOff()
-        now = self._clock.now().timestamp()
+        now = self.clock.now().timestamp()
         state, browser = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
-        url = self._provider().authorization_url(self.redirect_uri, state, nonce,
+        url = self.provider().authorization_url(self.redirect_uri, state, nonce,
                                                  pkce_challenge(verifier))
-        self._sign_ins.begin(SignInRequest(
+        self.sign_ins.begin(SignInRequest(
             id=SignInRequest.id_of(state), purpose=SUPPORT, nonce=nonce,
             code_verifier=verifier, browser=digest(browser), redirect_uri=self.redirect_uri,
             created_at=now, expires_at=now + SIGN_IN_SECONDS))
@@ -86,35 +90,35 @@ class SupportSignIn:
         a session for an agent; SignInRefused or NotAnAgent, audited, otherwise."""
         if not self.on:
             raise ConsoleOff()
-        now = self._clock.now()
+        now = self.clock.now()
         identity = None
         try:
             identity = self._identity(answer, browser, now)
         except SignInRefused as refused:
             self._refused(refused.reason, caller)
             raise
-        if self._settings.idp_support_group not in identity.groups:
+        if self.settings.idp_support_group not in identity.groups:
             self._refused(reasons.NOT_AN_AGENT, caller, identity)
             raise NotAnAgent(name=identity.name)
         moment = now.timestamp()
         token = secrets.token_urlsafe(32)  # 256 bits
-        ends_at = moment + self._settings.support_session_seconds
+        ends_at = moment + self.settings.support_session_seconds
         session = AgentSession(
             id=AgentSession.id_of(token), issuer=identity.issuer, subject=identity.subject,
             name=identity.name, created_at=moment,
-            idle_until=min(moment + self._settings.support_idle_seconds, ends_at),
+            idle_until=min(moment + self.settings.support_idle_seconds, ends_at),
             ends_at=ends_at)
-        (self._uow.begin().add("session", self._sign_ins.open(session))
-         .record(self._audit.record("support.signed_in", None, "success", caller,
+        (self.uow.begin().add("session", self.sign_ins.open(session))
+         .record(self.audit.record("support.signed_in", None, "success", caller,
                                     **session.agent)).commit())
         return SignedIn(token=token, session=session)
 
-    def _identity(self, answer: dict[str, str], browser: str, now) -> Identity:
+    def _identity(self, answer: dict[str, str], browser: str, now: datetime) -> Identity:
         state = answer.get("state") or ""
         if not state:
             raise SignInRefused(reasons.BAD_STATE)
         # Consumed first, whatever the answer: a state is good for one answer only.
-        request = self._sign_ins.consume(state, now.timestamp())
+        request = self.sign_ins.consume(state, now.timestamp())
         if not browser or not hmac.compare_digest(digest(browser), request.browser):
             raise SignInRefused(reasons.OTHER_BROWSER)
         if answer.get("error"):
@@ -122,23 +126,23 @@ class SupportSignIn:
         code = answer.get("code") or ""
         if not code:
             raise SignInRefused(reasons.CODE_REFUSED)
-        return self._provider().identify(code, request.redirect_uri, request.code_verifier,
+        return self.provider().identify(code, request.redirect_uri, request.code_verifier,
                                          request.nonce, now)
 
     def _refused(self, reason: str, caller: Caller, identity: Identity | None = None) -> None:
         agent = {"agent_subject": identity.subject, "agent_name": identity.name} \
             if identity else {}
-        self._audit.write_if_possible(self._audit.record(
+        self.audit.write_if_possible(self.audit.record(
             "support.sign_in_refused", None, reason, caller, actor=SUPPORT, **agent))
 
     def session(self, token: str) -> AgentSession:
         """The live session of the cookie `token`, its idle end moved on; NotSignedIn."""
         if not self.on:
             raise ConsoleOff()
-        now = self._clock.now().timestamp()
-        found = self._sign_ins.session(token, now)
+        now = self.clock.now().timestamp()
+        found = self.sign_ins.session(token, now)
         if found is not None:
-            found = self._sign_ins.touch(found, now, self._settings.support_idle_seconds)
+            found = self.sign_ins.touch(found, now, self.settings.support_idle_seconds)
         if found is None:
             raise NotSignedIn()
         return found
@@ -147,10 +151,10 @@ class SupportSignIn:
         """"Logga ut": the session ends (the cookie is refused after)."""
         if not self.on:
             raise ConsoleOff()
-        now = self._clock.now().timestamp()
-        found = self._sign_ins.session(token, now)
+        now = self.clock.now().timestamp()
+        found = self.sign_ins.session(token, now)
         if found is None:
             raise NotSignedIn()
-        (self._uow.begin().add("session", self._sign_ins.end(found))
-         .record(self._audit.record("support.signed_out", None, "success", caller,
+        (self.uow.begin().add("session", self.sign_ins.end(found))
+         .record(self.audit.record("support.signed_out", None, "success", caller,
                                     **found.agent)).commit())
