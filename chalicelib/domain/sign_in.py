@@ -29,14 +29,15 @@ OTHER_BROWSER = "other_browser"  # the answer reached a browser that did not ask
 CODE_REFUSED = "code_refused"  # the provider refused the code (replayed, wrong verifier)
 BAD_TOKEN = "bad_token"  # no ID token, or not a JWT, or an algorithm not allowed
 BAD_SIGNATURE = "bad_signature"  # not signed by any of the provider's keys
-WRONG_ISSUER = "wrong_issuer"
+WRONG_ISSUER = "wrong_issuer"  # in the token, or the answer's `iss` (RFC 9207)
 WRONG_AUDIENCE = "wrong_audience"  # issued to another client
 EXPIRED_TOKEN = "expired_token"
 WRONG_NONCE = "wrong_nonce"  # a token of another sign-in
 NOT_AN_AGENT = "not_an_agent"  # signed in, but not in the support group
+PROVIDER_UNAVAILABLE = "provider_unavailable"  # no answer from it: a 503, audited all the same
 REASONS = (PROVIDER_ERROR, BAD_STATE, USED_STATE, EXPIRED_STATE, OTHER_BROWSER, CODE_REFUSED,
            BAD_TOKEN, BAD_SIGNATURE, WRONG_ISSUER, WRONG_AUDIENCE, EXPIRED_TOKEN, WRONG_NONCE,
-           NOT_AN_AGENT)
+           NOT_AN_AGENT, PROVIDER_UNAVAILABLE)
 
 
 class SignInRefused(PortalError):

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from chalicelib.domain import sign_in as reasons
 from chalicelib.domain.codes import digest
+from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.sign_in import (SIGN_IN_SECONDS, SUPPORT, AgentSession, ConsoleOff,
                                        Identity, NotAnAgent, NotSignedIn, SignInRefused,
@@ -91,11 +92,13 @@ class SupportSignIn:
         if not self.on:
             raise ConsoleOff()
         now = self.clock.now()
-        identity = None
         try:
             identity = self._identity(answer, browser, now)
         except SignInRefused as refused:
             self._refused(refused.reason, caller)
+            raise
+        except ServiceUnavailable:  # the provider did not answer: 503, and on the record
+            self._refused(reasons.PROVIDER_UNAVAILABLE, caller)
             raise
         if self.settings.idp_support_group not in identity.groups:
             self._refused(reasons.NOT_AN_AGENT, caller, identity)
@@ -123,6 +126,11 @@ class SupportSignIn:
             raise SignInRefused(reasons.OTHER_BROWSER)
         if answer.get("error"):
             raise SignInRefused(reasons.PROVIDER_ERROR)
+        # RFC 9207: a provider that names itself in the answer must be ours (a mix-up
+        # attack sends the browser back with another provider's code).
+        issuer = answer.get("iss")
+        if issuer is not None and issuer.rstrip("/") != self.settings.idp_issuer.rstrip("/"):
+            raise SignInRefused(reasons.WRONG_ISSUER)
         code = answer.get("code") or ""
         if not code:
             raise SignInRefused(reasons.CODE_REFUSED)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import urllib.parse
 from datetime import timedelta
 
@@ -181,6 +182,28 @@ def test_a_code_replayed_under_a_new_sign_in_is_refused_by_the_provider(console,
     replayed = {**second, "code": first["code"]}
     refused(browser.callback(CALLBACK + "?" + urllib.parse.urlencode(replayed)),
             "code_refused")
+
+
+def test_an_answer_naming_another_provider_is_refused(console, client):
+    """RFC 9207: the mix-up attack brings another provider's answer to our callback."""
+    browser = Browser(client)
+    answer = {**query(browser.provider_answer()), "iss": "https://evil.example"}
+    refused(browser.callback(CALLBACK + "?" + urllib.parse.urlencode(answer)), "wrong_issuer")
+
+
+def test_a_provider_that_stops_answering_is_503_and_audited(console, client, monkeypatch):
+    browser = Browser(client)
+    answer = browser.provider_answer()
+    adapter = console.portal.identity_provider
+    with socket.socket() as closed:  # a port the OS gave and nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/oauth/token"
+    monkeypatch.setitem(adapter.discovery, "token_endpoint", dead)
+    failed = browser.callback(answer)
+    assert failed.status_code == 503
+    assert failed.json_body["error"]["code"] == "service_unavailable"
+    [record] = events(console, "support.sign_in_refused")
+    assert record["outcome"] == "provider_unavailable"
 
 
 def test_an_answer_after_ten_minutes_is_refused(console, client):
