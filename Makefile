@@ -20,7 +20,12 @@ setup: $(STAMP)
 
 # DIRECTORY=ldap: the passwords in a real OpenLDAP slapd on PWPORTAL_LDAP_PORT (SPEC 13).
 # IDP=local: a real OpenID Connect provider (Canaille) on PWPORTAL_IDP_PORT (SPEC 15).
-run: $(STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD))
+IDP_STAMP := $(VENV)/.installed-idp
+$(IDP_STAMP): requirements-idp.txt | $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-idp.txt
+	touch $(IDP_STAMP)
+
+run: $(STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD)) $(if $(filter local,$(IDP)),$(IDP_STAMP))
 	$(if $(DIRECTORY),PWPORTAL_DIRECTORY=$(DIRECTORY)) $(if $(IDP),PWPORTAL_IDP=$(IDP)) \
 		$(PY) -m infra.local_stack
 

@@ -1,5 +1,6 @@
 """A real OpenID Connect provider on this machine (SPEC 15): Canaille, for `make run IDP=local`
-and the tests. Never deployed; a development and test dependency only (requirements-dev.txt).
+and the tests. Never deployed: a development and test dependency only (requirements-idp.txt,
+which `make run IDP=local` installs and requirements-dev.txt includes).
 
     python -m infra.identity_provider --port 0 --redirect-uri URL [--redirect-uri URL …]
         [--client ID:SECRET:URL …]
