@@ -26,7 +26,7 @@ $(RUN_STAMP): requirements.txt requirements-run.txt | $(PY)
 	$(PIP) -r requirements-run.txt
 	@touch $@
 
-$(TEST_STAMP): $(RUN_STAMP) requirements-dev.txt
+$(TEST_STAMP): $(RUN_STAMP) requirements-dev.txt requirements-idp.txt
 	@echo "== installing the test and build tools (requirements-dev.txt) into $(VENV)"
 	$(PIP) -r requirements-dev.txt
 	@touch $@
@@ -34,12 +34,19 @@ $(TEST_STAMP): $(RUN_STAMP) requirements-dev.txt
 setup: $(TEST_STAMP)
 
 # DIRECTORY=ldap: the passwords in a real OpenLDAP slapd on PWPORTAL_LDAP_PORT (SPEC 13).
+# IDP=local: a real OpenID Connect provider (Canaille) on PWPORTAL_IDP_PORT (SPEC 15).
+IDP_STAMP := $(VENV)/.idp-installed
+$(IDP_STAMP): requirements-idp.txt | $(RUN_STAMP)
+	@echo "== installing the local identity provider (requirements-idp.txt) into $(VENV)"
+	$(PIP) -r requirements-idp.txt
+	@touch $@
+
 # `exec`: Python is the recipe's process, not a child of `sh -c`, so the SIGTERM that make
 # passes on to its recipe reaches the stack, which stops its parts (and make's Ctrl-C
 # reaches it as the terminal's whole process group does).
-run: $(RUN_STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD))
-	@echo "== starting the local stack (python -m infra.local_stack$(if $(DIRECTORY), with PWPORTAL_DIRECTORY=$(DIRECTORY)))"
-	$(if $(DIRECTORY),export PWPORTAL_DIRECTORY=$(DIRECTORY);) exec $(PY) -m infra.local_stack
+run: $(RUN_STAMP) $(if $(filter ldap,$(DIRECTORY)),$(SLAPD)) $(if $(filter local,$(IDP)),$(IDP_STAMP))
+	@echo "== starting the local stack (python -m infra.local_stack$(if $(DIRECTORY), with PWPORTAL_DIRECTORY=$(DIRECTORY))$(if $(IDP), with PWPORTAL_IDP=$(IDP)))"
+	$(if $(DIRECTORY),export PWPORTAL_DIRECTORY=$(DIRECTORY);) $(if $(IDP),export PWPORTAL_IDP=$(IDP);) exec $(PY) -m infra.local_stack
 
 # The browser tests' tools, for `make test` only: Debian's Chromium (Playwright drives it;
 # no browser is downloaded) and axe-core from npm, pinned in tests/browser/package-lock.json.

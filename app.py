@@ -13,6 +13,7 @@ from chalicelib.api.http import with_headers
 from chalicelib.api.public import public
 from chalicelib.api.registration import registration
 from chalicelib.api.reset import reset
+from chalicelib.api.support import support
 from chalicelib.bootstrap import portal
 from chalicelib.domain.sms import SmsMessage
 
@@ -24,6 +25,7 @@ app.register_middleware(with_headers, "http")
 app.register_blueprint(public)
 app.register_blueprint(registration, url_prefix="/api/registration")
 app.register_blueprint(reset, url_prefix="/api/reset")
+app.register_blueprint(support, url_prefix="/api/support")
 
 
 @app.middleware("http")

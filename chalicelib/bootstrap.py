@@ -248,6 +248,30 @@ class Portal:
         from chalicelib.services.support.monthly import MonthlyReports
         return MonthlyReports(accounts=self.accounts, audit=self.audit)
 
+    # -- the organisation's identity provider (SPEC 14, 15) --------------------------------
+
+    @cached_property
+    def sign_ins(self):
+        from chalicelib.repositories.sign_ins import SignIns
+        return SignIns(self.store, self.settings.challenges_table)
+
+    @cached_property
+    def identity_provider(self):
+        """The OpenID Connect client, built when a sign-in first needs it; its discovery
+        document and keys are then kept for the container's life."""
+        from chalicelib.adapters.oidc import OidcProvider
+        s = self.settings
+        return OidcProvider(s.idp_issuer, s.idp_client_id,
+                            lambda: self.secrets.idp_client_secret, scopes=s.idp_scopes,
+                            name_claim=s.idp_name_claim, groups_claim=s.idp_groups_claim)
+
+    @cached_property
+    def support_sign_in(self):
+        from chalicelib.services.sign_in import SupportSignIn
+        return SupportSignIn(settings=self.settings, clock=self.clock, uow=self.uow,
+                             sign_ins=self.sign_ins, audit=self.audit,
+                             provider=lambda: self.identity_provider)
+
 
 _portal: Portal | None = None
 

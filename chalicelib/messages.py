@@ -59,6 +59,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Din inloggning har gått ut. Logga in igen.",
         "en": "Your login has expired. Please log in again.",
     },
+    # the support console's sign-in (SPEC 14)
+    "sign_in_refused": {
+        "sv": "Inloggningen kunde inte godkännas. Börja om från supportkonsolens startsida.",
+        "en": "The sign-in could not be accepted. Start again from the support console.",
+    },
+    "not_an_agent": {
+        "sv": "Du är inloggad, men du är inte supporthandläggare och kan inte använda "
+              "supportkonsolen.",
+        "en": "You are signed in, but you are not a support agent and cannot use the "
+              "support console.",
+    },
+    "not_signed_in": {
+        "sv": "Du är inte inloggad i supportkonsolen. Logga in igen.",
+        "en": "You are not signed in to the support console. Please sign in again.",
+    },
+    "origin_refused": {
+        "sv": "Förfrågan måste komma från supportkonsolens egen sida.",
+        "en": "The request must come from the support console's own page.",
+    },
     "invalid_phone": {
         "sv": "Skriv ett svenskt mobilnummer, till exempel 070-123 45 67.",
         "en": "Enter a Swedish mobile number, for example 070-123 45 67.",

@@ -19,6 +19,7 @@ from chalicelib.domain.events import Caller
 from chalicelib.domain.holders import Holder
 from chalicelib.domain.records import ResetChallenge, ResetToken
 from chalicelib.domain.sms import SmsMessage
+from chalicelib.domain.sign_in import Identity
 
 Item = dict[str, Any]  # a stored item's attributes, as plain Python values
 Key = dict[str, Any]  # the item's key attributes, e.g. {"username": "hemtjanstab"}
@@ -240,3 +241,18 @@ class CodeChannel(Protocol):
     def check(self, challenge: ResetChallenge, code: str, now: float) -> Proof:
         """Whether `code` proves `challenge` at `now`: compared in every case, with the
         same work whether or not there is a holder or an app."""
+
+
+class IdentityProvider(Protocol):
+    """The organisation's OpenID Connect provider (SPEC 15): the console's sign-in today, the
+    holders and resets it proves next. The one client is adapters/oidc.py."""
+
+    def authorization_url(self, redirect_uri: str, state: str, nonce: str,
+                          code_challenge: str) -> str:
+        """Where to send the browser: the authorization code flow with PKCE (S256)."""
+
+    def identify(self, code: str, redirect_uri: str, code_verifier: str, nonce: str,
+                 now: datetime) -> Identity:
+        """Redeem `code` and verify its ID token (signature, issuer, audience, expiry at
+        `now`, `nonce`): the identity, or SignInRefused(reason); ServiceUnavailable when the
+        provider cannot be reached."""

@@ -154,6 +154,19 @@ SETTINGS: tuple[Setting, ...] = (
     S("sms_max_receives",          "SMS_MAX_RECEIVES",        "5", number),
     S("trusted_proxy_hops",        "TRUSTED_PROXY_HOPS",      "0", number),
     S("client_address_header",     "CLIENT_ADDRESS_HEADER",   "", lower),
+    # the organisation's identity provider (SPEC 14, 15): none configured, the console is off.
+    # The client secret is the secrets parameter's `idp_client_secret` on a deployed stage.
+    S("idp_issuer",                "IDP_ISSUER",              "", text),
+    S("idp_client_id",             "IDP_CLIENT_ID",           "pwportal", text),
+    S("idp_client_secret",         "IDP_CLIENT_SECRET",       "", text),
+    S("idp_scopes",                "IDP_SCOPES",              "openid profile", text),
+    S("idp_name_claim",            "IDP_NAME_CLAIM",          "name", text),
+    S("idp_groups_claim",          "IDP_GROUPS_CLAIM",        "groups", text),
+    S("idp_support_group",         "IDP_SUPPORT_GROUP",       "pwportal-support", text),
+    # what the provider sends the browser back to: <this>/api/support/callback
+    S("idp_redirect_base",         "IDP_REDIRECT_BASE",       "", text),
+    S("support_idle_seconds",      "SUPPORT_IDLE_SECONDS",    "1800", number),
+    S("support_session_seconds",   "SUPPORT_SESSION_SECONDS", "28800", number),
     # the password policy of SPEC 3
     S("policy.min_length",         "PASSWORD_MIN_LENGTH",     "8", number),
     S("policy.max_length",         "PASSWORD_MAX_LENGTH",     "128", number),
@@ -324,6 +337,16 @@ class Settings:
     sms_max_receives: int
     trusted_proxy_hops: int
     client_address_header: str
+    idp_issuer: str
+    idp_client_id: str
+    idp_client_secret: str
+    idp_scopes: str
+    idp_name_claim: str
+    idp_groups_claim: str
+    idp_support_group: str
+    idp_redirect_base: str
+    support_idle_seconds: int
+    support_session_seconds: int
     policy: PolicySettings
     code: CodeSettings
     limits: LimitSettings
@@ -343,6 +366,11 @@ class Settings:
         """What no holder may be called: the organisation's name and its support channels
         (domain/holders.py: `support` and `admin` are refused in any case)."""
         return holding.reserved_names(self.organisation_name, self.support_channels)
+
+    @property
+    def redirect_base(self) -> str:
+        """Where the provider sends the browser back (SPEC 15): the portal's own address."""
+        return (self.idp_redirect_base or f"https://{self.portal_host}").rstrip("/")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import secrets as secrets_module
 import sys
@@ -60,6 +61,10 @@ ROOT = template.ROOT
 SITE_ROOT = ROOT / "static_site"
 WAF_REGION = "us-east-1"  # CloudFront's web ACLs live there
 SECRET_KEYS = ("pepper", "code_key", "limit_key", "authenticator_key", "origin_key")
+# Keys the operator gives rather than `make deploy` makes: the identity provider's client
+# secret (SPEC 15), read from this environment variable at deploy time (never an argument,
+# which `ps` and the shell's history would show).
+GIVEN_SECRETS = {"idp_client_secret": "PWPORTAL_IDP_CLIENT_SECRET"}
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 NO_CHANGES = ("The submitted information didn't contain changes",
               "No updates are to be performed")
@@ -122,17 +127,26 @@ def _new_secret() -> str:
     return secrets_module.token_urlsafe(32)
 
 
-def ensure_secrets(ssm, name: str) -> str:
+def given_secrets(environ=None) -> dict[str, str]:
+    """The operator's secrets (GIVEN_SECRETS) this deploy was given in its environment."""
+    environ = os.environ if environ is None else environ
+    return {key: environ[variable].strip() for key, variable in GIVEN_SECRETS.items()
+            if (environ.get(variable) or "").strip()}
+
+
+def ensure_secrets(ssm, name: str, given: dict[str, str] | None = None) -> str:
     """The SecureString `name` holds JSON with a pepper, a code key and an origin key. Creates
     it if it is missing, adds only the keys that are missing, never changes a value that is
-    there. Returns the origin key (for the template's OriginKey parameter)."""
+    there; `given` (the operator's, GIVEN_SECRETS) are set as given, the others untouched.
+    Returns the origin key (for the template's OriginKey parameter)."""
     try:
         raw = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     except ClientError as error:
         if error.response["Error"]["Code"] != "ParameterNotFound":
             raise
-        return _create_secrets(ssm, name)
-    values = _complete_secrets(ssm, name, _stored_secrets(name, raw))
+        _create_secrets(ssm, name)
+        return ensure_secrets(ssm, name, given)
+    values = _complete_secrets(ssm, name, _stored_secrets(name, raw), given or {})
     return values["origin_key"]
 
 
@@ -164,16 +178,22 @@ def _stored_secrets(name: str, raw: str) -> dict:
     return values
 
 
-def _complete_secrets(ssm, name: str, values: dict) -> dict:
-    """Adds the keys `values` lacks (and only those) to the parameter; the values after."""
+def _complete_secrets(ssm, name: str, values: dict, given: dict[str, str]) -> dict:
+    """Adds the keys `values` lacks (and only those) to the parameter, and sets the operator's
+    `given` ones that differ; the values after."""
     missing = [key for key in SECRET_KEYS if not values.get(key)]
-    if not missing:
+    changed = [key for key, value in given.items() if values.get(key) != value]
+    if not missing and not changed:
         say(f"secrets: {name} is complete, unchanged")
         return values
-    merged = {**values, **{key: _new_secret() for key in missing}}
+    merged = {**values, **{key: _new_secret() for key in missing},
+              **{key: given[key] for key in changed}}
     ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps(merged),
                       Overwrite=True)
-    say(f"secrets: added {', '.join(missing)} to {name}")
+    if missing:
+        say(f"secrets: added {', '.join(missing)} to {name}")
+    for key in changed:
+        say(f"secrets: {'set' if values.get(key) else 'added'} {key} in {name} (as given)")
     return merged
 
 
@@ -672,7 +692,8 @@ def deploy(args) -> dict[str, str]:
     account = session.client("sts").get_caller_identity()["Account"]
     say(f"deploying pwportal {stage} to account {account} in {region}")
 
-    origin_key = ensure_secrets(session.client("ssm"), template.secrets_parameter(stage))
+    origin_key = ensure_secrets(session.client("ssm"), template.secrets_parameter(stage),
+                                given_secrets())
 
     build = build_dir(stage)
     say(f"package: chalice package into {build}")

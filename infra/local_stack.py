@@ -19,7 +19,11 @@ This module owns the local stage's process layout and nothing of the product its
 - the SMS worker: a thread that runs the real Lambda handler (`app.deliver_sms`) over the
   queue, as the SQS event source mapping would;
 - expiry: a thread that deletes expired items every minute, as DynamoDB's TTL would;
-- a demo account, and the printed URLs and credentials.
+- a demo account, and the printed URLs and credentials;
+- with `PWPORTAL_IDP=local` (`make run IDP=local`), a real OpenID Connect provider on
+  127.0.0.1:`PWPORTAL_IDP_PORT` (default 8090): Canaille, a guarded child like the API
+  (infra/identity_provider.py), seeded with SPEC 15's people and the pwportal client, and
+  the API pointed at it (the support console's sign-in is then on).
 
 A SIGINT or SIGTERM stops the parts in order; if that takes more than
 STOP_TIMEOUT_SECONDS, the process exits anyway.
@@ -376,6 +380,42 @@ def start_directory(port: int, folder: Path | None = None):
     from chalicelib import bootstrap
     bootstrap.reset()
     return directory
+
+
+# -- the identity provider (IDP=local) ---------------------------------------------------------
+
+def start_identity_provider(port: int, site_url: str):
+    """Canaille on 127.0.0.1:`port` (infra/identity_provider.py), a guarded child, with the
+    pwportal client's redirect URIs on this stack's site; this process's environment (which
+    the API inherits) then points the portal at it."""
+    from infra import identity_provider
+    ensure_port_free(port, "the identity provider", "PWPORTAL_IDP_PORT")
+    try:
+        running = identity_provider.start(
+            port, [site_url + "/api/support/callback", site_url + "/api/idp/callback"])
+    except (ImportError, RuntimeError) as error:
+        raise StartupFailed(f"IDP=local: {error} (it needs requirements-dev.txt's canaille; "
+                            "make run installs it)") from None
+    os.environ.update({
+        "PWPORTAL_IDP_ISSUER": running.issuer,
+        "PWPORTAL_IDP_CLIENT_ID": identity_provider.CLIENT_ID,
+        "PWPORTAL_IDP_CLIENT_SECRET": identity_provider.LOCAL_CLIENT_SECRET,
+        # Canaille gives the `groups` claim for its own scope of that name.
+        "PWPORTAL_IDP_SCOPES": "openid profile groups",
+        "PWPORTAL_IDP_REDIRECT_BASE": site_url,
+    })
+    from chalicelib import bootstrap
+    bootstrap.reset()
+    return running
+
+
+def identity_provider_summary(issuer: str, site_url: str) -> list[str]:
+    from infra.identity_provider import PEOPLE
+    lines = [f"  identity provider {issuer}  (Canaille; sign in at {site_url}/api/support/login)"]
+    for person in PEOPLE:
+        role = "support agent" if person.groups else "care worker"
+        lines.append(f"    {person.user_name:16s} {person.password:19s} {person.name} ({role})")
+    return [*lines, ""]
 
 
 # -- the API (chalice local) -------------------------------------------------------------------
@@ -915,7 +955,8 @@ class LocalStack:
     def __init__(self, port: int = 8000, moto_port: int = 5000, api_port: int | None = None,
                  static_root: Path = STATIC_ROOT, stop_event: threading.Event | None = None,
                  timeout: float = STARTUP_TIMEOUT_SECONDS, demo: bool = True,
-                 sms_kept: int = SMS_KEPT, ldap_port: int | None = None):
+                 sms_kept: int = SMS_KEPT, ldap_port: int | None = None,
+                 idp_port: int | None = None):
         self.port, self.moto_port, self.sms_kept = port, moto_port, sms_kept
         self.api_port = api_port or free_port()
         self.static_root, self.timeout, self.demo = static_root, timeout, demo
@@ -925,6 +966,7 @@ class LocalStack:
         self.queue_urls: dict[str, str] = {}
         self.demo_created = False
         self.ldap_port, self.directory = ldap_port, None  # ldap_port: DIRECTORY=ldap
+        self.idp_port, self.idp = idp_port, None  # idp_port: IDP=local
 
     @property
     def url(self) -> str:
@@ -960,6 +1002,8 @@ class LocalStack:
             self.ldap_port = self.directory.port
         if self.demo:
             self.demo_created = ensure_demo_account()
+        if self.idp_port:
+            self.idp = start_identity_provider(self.idp_port, self.url)
 
         self.api = start_api(self.api_port)
         relay_output(self.api)
@@ -1007,6 +1051,9 @@ class LocalStack:
         if self.directory is not None:
             self.directory.stop()
             self.directory = None
+        if self.idp is not None:
+            self.idp.stop()
+            self.idp = None
         if self.built_site is not None:
             shutil.rmtree(self.built_site, ignore_errors=True)
             self.static_root, self.built_site = STATIC_ROOT, None
@@ -1036,6 +1083,7 @@ class LocalStack:
             f"  demo number      {national(DEMO_PHONE)} ({DEMO_PHONE})",
             *([f"  LDAP directory   {self.directory.url}  (base dc=pwportal,dc=local, "
                f"CA {self.directory.ca_file})", ""] if self.directory else [""]),
+            *(identity_provider_summary(self.idp.issuer, self.url) if self.idp else []),
         ])
 
 
@@ -1078,7 +1126,10 @@ def main() -> int:
                            sms_kept=count_setting("PWPORTAL_DEV_SMS_KEPT", SMS_KEPT),
                            ldap_port=(port_setting("PWPORTAL_LDAP_PORT", 6360)
                                       if os.environ.get("PWPORTAL_DIRECTORY", "").strip()
-                                      .lower() == "ldap" else None))
+                                      .lower() == "ldap" else None),
+                           idp_port=(port_setting("PWPORTAL_IDP_PORT", 8090)
+                                     if os.environ.get("PWPORTAL_IDP", "").strip()
+                                     .lower() == "local" else None))
         stack.start()
     except Stopped:
         print("pwportal stopped before it was running.", flush=True)

@@ -43,6 +43,11 @@ EVENTS = (
     "authenticator.added",
     "authenticator.removed",
     "directory.failed",
+    # v3 (SPEC 14): the support console's sign-in; a refusal's outcome is its reason
+    # (domain/sign_in.py REASONS), the agent named where the provider named them.
+    "support.signed_in",
+    "support.signed_out",
+    "support.sign_in_refused",
 )
 
 METRIC_NAMESPACE = "pwportal"

@@ -21,7 +21,7 @@ def test_every_post_describes_the_errors_every_post_can_give():
     for operation in operations():
         if operation.method == "POST":
             assert {415, 503} <= set(operation.answers), operation.id
-            if operation.id != "logout":  # logout reads no body
+            if operation.id not in ("logout", "support_logout"):  # the logouts read no body
                 assert {400, 413} <= set(operation.answers), operation.id
 
 

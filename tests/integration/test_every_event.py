@@ -12,6 +12,7 @@ from chalicelib import bootstrap
 from chalicelib.domain.events import EVENTS
 from tests.api_client import post
 from tests.conftest import REGION, FailingGateway
+from tests.idp.conftest import provider  # noqa: F401 (the real identity provider, SPEC 15)
 
 PASSWORD = "tuvKAJ58!x"
 
@@ -31,7 +32,8 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 500001) % 1000000:06d}"
 
 
-def cause_every_event(world, client):
+def cause_every_event(world, client, provider):
+    cause_support_sign_in(world, client, provider)
     changes, holders = world.portal.account_changes, world.portal.holder_changes
     world.create_account()                                             # account.created
     started = post(client, "/api/reset/start",                         # reset.requested
@@ -95,6 +97,29 @@ def cause_every_event(world, client):
                                       receive_count=world.settings.sms_max_receives)
 
 
+def cause_support_sign_in(world, client, provider):
+    """The console's sign-in (SPEC 14) at the real provider, on the real time its tokens
+    carry: support.signed_in, support.signed_out, support.sign_in_refused."""
+    from datetime import datetime, timezone
+
+    from infra.identity_provider import LOCAL_CLIENT_SECRET
+    from tests.idp.conftest import PORTAL
+    from tests.idp.test_support_sign_in import CONSOLE_HEADERS, Browser
+    world.clock.set(datetime.now(timezone.utc))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"IDP_ISSUER": provider.issuer, "IDP_REDIRECT_BASE": PORTAL,
+                            "IDP_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
+                            "IDP_SCOPES": "openid profile groups"}.items():
+            patch.setenv("PWPORTAL_" + name, value)
+        world.portal = bootstrap.override(clock=world.clock)
+        browser = Browser(client)
+        assert browser.callback(browser.provider_answer()).status_code == 303   # signed_in
+        assert browser.post("/api/support/logout", CONSOLE_HEADERS).status_code == 204
+        assert browser.get("/api/support/callback?state=forged&code=x"       # sign_in_refused
+                           ).status_code == 400
+    world.portal = bootstrap.override(clock=world.clock)
+
+
 def cause_directory_failed(world, client):
     """`ldap` mode (SPEC 13) against a directory that is not there: 503 at the login."""
     from tests.ports import unanswered_port
@@ -112,8 +137,9 @@ def cause_directory_failed(world, client):
     world.portal = bootstrap.override(clock=world.clock)
 
 
-def test_every_event_is_in_the_audit_table_the_log_and_the_metrics(metered, client, capsys):
-    cause_every_event(metered, client)
+def test_every_event_is_in_the_audit_table_the_log_and_the_metrics(metered, client, capsys,
+                                                                   provider):
+    cause_every_event(metered, client, provider)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()
              if line.startswith('{"')]
     logged = {line["event"] for line in lines if "event" in line}

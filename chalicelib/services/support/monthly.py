@@ -57,6 +57,9 @@ DESCRIPTIONS = {
     "authenticator.added": "Autentiseringsapp lades till",
     "authenticator.removed": "Autentiseringsapp togs bort",
     "directory.failed": "Lösenordskatalogen (LDAP/AD) svarade inte, svarade fel eller kunde inte bokföras",
+    "support.signed_in": "En supporthandläggare loggade in i supportkonsolen",
+    "support.signed_out": "En supporthandläggare loggade ut ur supportkonsolen",
+    "support.sign_in_refused": "En inloggning i supportkonsolen nekades",
 }
 
 # Shown in their own columns, or not at all (the keys and the retention of the record).

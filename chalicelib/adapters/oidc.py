@@ -1,0 +1,206 @@
+"""The OpenID Connect client (SPEC 14, 15): the one way pwportal speaks to the organisation's
+identity provider, the `IdentityProvider` port over HTTP and joserfc.
+
+- The discovery document (`<issuer>/.well-known/openid-configuration`) is fetched on first
+  use and kept for the container's life; so is the JWKS, fetched again once when a token
+  names a key it does not hold (the provider rotated its keys).
+- The authorization code flow with PKCE (S256); the code is redeemed with the client secret
+  (HTTP Basic, `client_secret_basic`).
+- The ID token: its algorithm must be RS256 or RS512 (never `none`, never HS*: a shared
+  secret would let anyone holding it mint tokens), its signature one of the provider's keys,
+  its issuer the configured one, its audience this client (with `azp` when there are
+  several), unexpired at the use case's `now`, and its nonce the sign-in's.
+
+Every refusal is a `SignInRefused(reason)`; a provider that cannot be reached is a
+`ServiceUnavailable`. joserfc (with `cryptography`) is imported here only, on the first
+verification, so `import app` does not pay for it.
+"""
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain import sign_in as reasons
+from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.domain.sign_in import Identity, SignInRefused
+
+ALGORITHMS = ("RS256", "RS512")  # Canaille signs RS512 by default; Entra ID and AD FS RS256
+LEEWAY_SECONDS = 60  # the provider's clock and ours may differ a little, never more
+TIMEOUT_SECONDS = 5
+
+
+class OidcProvider:
+    def __init__(self, issuer: str, client_id: str, client_secret: Callable[[], str],
+                 scopes: str = "openid profile", name_claim: str = "name",
+                 groups_claim: str = "groups", timeout: float = TIMEOUT_SECONDS) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.client_id = client_id
+        self._client_secret = client_secret  # from the secrets parameter, read when needed
+        self.scopes = scopes
+        self.name_claim = name_claim
+        self.groups_claim = groups_claim
+        self._timeout = timeout
+        self._discovery: dict[str, Any] | None = None
+        self._jwks: dict[str, Any] | None = None
+
+    # -- the provider's documents ----------------------------------------------------------
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(url, timeout=self._timeout) as answer:
+                body = json.loads(answer.read().decode("utf-8"))
+        except (urllib.error.URLError, OSError, ValueError):
+            raise ServiceUnavailable() from None
+        if not isinstance(body, dict):
+            raise ServiceUnavailable()
+        return body
+
+    @property
+    def discovery(self) -> dict[str, Any]:
+        if self._discovery is None:
+            document = self._get_json(self.issuer + "/.well-known/openid-configuration")
+            # OpenID Connect Discovery 4.3: the document must name the issuer it was asked of.
+            if str(document.get("issuer", "")).rstrip("/") != self.issuer:
+                raise ServiceUnavailable()
+            self._discovery = document
+        return self._discovery
+
+    def _keys(self, refresh: bool = False) -> dict[str, Any]:
+        if self._jwks is None or refresh:
+            self._jwks = self._get_json(self.discovery["jwks_uri"])
+        return self._jwks
+
+    # -- the flow --------------------------------------------------------------------------
+
+    def authorization_url(self, redirect_uri: str, state: str, nonce: str,
+                          code_challenge: str) -> str:
+        query = urllib.parse.urlencode({
+            "response_type": "code", "client_id": self.client_id,
+            "redirect_uri": redirect_uri, "scope": self.scopes, "state": state,
+            "nonce": nonce, "code_challenge": code_challenge,
+            "code_challenge_method": "S256"})
+        endpoint = self.discovery["authorization_endpoint"]
+        return endpoint + ("&" if "?" in endpoint else "?") + query
+
+    def exchange(self, code: str, redirect_uri: str, code_verifier: str) -> str:
+        """The ID token the provider gives for `code`; SignInRefused(code_refused) when it
+        refuses the code (used before, another client's, a wrong verifier)."""
+        body = urllib.parse.urlencode({
+            "grant_type": "authorization_code", "code": code,
+            "redirect_uri": redirect_uri, "code_verifier": code_verifier}).encode("ascii")
+        # RFC 6749 2.3.1: the id and secret are form-encoded before they are joined.
+        credentials = (urllib.parse.quote(self.client_id, safe="") + ":"
+                       + urllib.parse.quote(self._client_secret(), safe=""))
+        request = urllib.request.Request(
+            self.discovery["token_endpoint"], data=body, method="POST", headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "Authorization": "Basic " + base64.b64encode(
+                    credentials.encode("utf-8")).decode("ascii")})
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as answer:
+                tokens = json.loads(answer.read().decode("utf-8"))
+        except urllib.error.HTTPError as error:
+            if 400 <= error.code < 500:
+                raise SignInRefused(reasons.CODE_REFUSED) from None
+            raise ServiceUnavailable() from None
+        except (urllib.error.URLError, OSError, ValueError):
+            raise ServiceUnavailable() from None
+        id_token = tokens.get("id_token") if isinstance(tokens, dict) else None
+        if not isinstance(id_token, str) or not id_token:
+            raise SignInRefused(reasons.BAD_TOKEN)
+        return id_token
+
+    def identify(self, code: str, redirect_uri: str, code_verifier: str, nonce: str,
+                 now: datetime) -> Identity:
+        return self.verify(self.exchange(code, redirect_uri, code_verifier), nonce, now)
+
+    # -- the ID token ----------------------------------------------------------------------
+
+    def verify(self, id_token: str, nonce: str, now: datetime) -> Identity:
+        from joserfc import jwt
+        from joserfc.errors import BadSignatureError, JoseError
+        from joserfc.jwk import KeySet
+
+        header = _header(id_token)
+        algorithm = header.get("alg")
+        if algorithm not in ALGORITHMS:
+            raise SignInRefused(reasons.BAD_TOKEN)
+        key = self._key(KeySet, header.get("kid"))
+        try:
+            token = jwt.decode(id_token, key, algorithms=[algorithm])
+        except BadSignatureError:
+            raise SignInRefused(reasons.BAD_SIGNATURE) from None
+        except (JoseError, ValueError, TypeError):
+            raise SignInRefused(reasons.BAD_TOKEN) from None
+        return self._identity(token.claims, nonce, now.timestamp())
+
+    def _key(self, key_set_kind: Any, kid: Any) -> Any:
+        """The provider's key for `kid` (the JWKS fetched again, once, when it is not there);
+        SignInRefused(bad_signature) when no key of the provider can have signed it."""
+        for refresh in (False, True):
+            try:
+                keys = key_set_kind.import_key_set(self._keys(refresh))
+            except Exception:  # a JWKS we cannot read: no key of it can vouch for anything
+                raise ServiceUnavailable() from None
+            candidates = [k for k in keys.keys if k.key_type == "RSA"
+                          and (kid is None or k.kid == kid)]
+            if len(candidates) == 1 or (candidates and kid is not None):
+                return candidates[0]
+        raise SignInRefused(reasons.BAD_SIGNATURE)
+
+    def _identity(self, claims: dict[str, Any], nonce: str, now: float) -> Identity:
+        if claims.get("iss") != self.issuer and str(claims.get("iss", "")).rstrip("/") \
+                != self.issuer:
+            raise SignInRefused(reasons.WRONG_ISSUER)
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience
+        if not isinstance(audiences, list) or self.client_id not in audiences:
+            raise SignInRefused(reasons.WRONG_AUDIENCE)
+        # OpenID Connect Core 3.1.3.7: with several audiences, `azp` must be this client.
+        if len(audiences) > 1 and claims.get("azp") != self.client_id:
+            raise SignInRefused(reasons.WRONG_AUDIENCE)
+        expires = claims.get("exp")
+        if not isinstance(expires, (int, float)) or isinstance(expires, bool) \
+                or now >= expires + LEEWAY_SECONDS:
+            raise SignInRefused(reasons.EXPIRED_TOKEN)
+        issued = claims.get("iat")
+        if isinstance(issued, (int, float)) and issued > now + LEEWAY_SECONDS:
+            raise SignInRefused(reasons.BAD_TOKEN)  # from the future: a clock or a forgery
+        given = claims.get("nonce")
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode("utf-8"),
+                                                                 nonce.encode("utf-8")):
+            raise SignInRefused(reasons.WRONG_NONCE)
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise SignInRefused(reasons.BAD_TOKEN)
+        groups = claims.get(self.groups_claim) or []
+        if isinstance(groups, str):
+            groups = [groups]
+        name = claims.get(self.name_claim)
+        return Identity(issuer=self.issuer, subject=subject,
+                        name=name if isinstance(name, str) and name.strip() else subject,
+                        groups=tuple(str(g) for g in groups if isinstance(g, (str, int))))
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, read before its signature is checked only to choose
+    the key and refuse an algorithm; SignInRefused(bad_token) when it is no JWS."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise SignInRefused(reasons.BAD_TOKEN)
+    try:
+        raw = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4))
+        header = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise SignInRefused(reasons.BAD_TOKEN) from None
+    if not isinstance(header, dict):
+        raise SignInRefused(reasons.BAD_TOKEN)
+    return header
