@@ -42,7 +42,8 @@ class MakeRun:
              f"VENV={venv}", *args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.process.stdout:
@@ -137,6 +138,7 @@ def test_make_run_stops_on_sigterm_and_ctrl_c_and_frees_its_ports(args, how, tmp
         pids = run.stack_pids()
         assert len(pids) >= 2, "make runs the stack, the stack runs the API"
         stops(run, how, pids)
+        run.reader.join(5)  # the output to its end, now that every writer is gone
         assert "pwportal stopped." in run.output
     finally:
         run.clean_up(pids)
