@@ -34,7 +34,8 @@ from chalicelib.domain import sign_in as reasons
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.sign_in import Identity, SignInRefused
 
-ALGORITHMS = tuple(jws.HASHES)  # RS256, RS512: Canaille signs RS512 by default; Entra ID RS256
+# RS256 and RS512 (adapters/jws.py): Canaille signs RS512 by default; Entra ID and AD FS RS256
+ALGORITHMS = tuple(jws.HASHES)
 LEEWAY_SECONDS = 60  # the provider's clock and ours may differ a little, never more
 TIMEOUT_SECONDS = 5
 
@@ -198,4 +199,3 @@ class OidcProvider:
         return Identity(issuer=self.issuer, subject=subject,
                         name=name if isinstance(name, str) and name.strip() else subject,
                         groups=tuple(str(g) for g in groups if isinstance(g, (str, int))))
-
