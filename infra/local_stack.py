@@ -1003,6 +1003,9 @@ class LocalStack:
         if self.demo:
             self.demo_created = ensure_demo_account()
         if self.idp_port:
+            # The provider must know the site's callback before the site listens: for port
+            # 0, a free one is taken here (as slapd's above).
+            self.port = self.port or free_port()
             self.idp = start_identity_provider(self.idp_port, self.url)
 
         self.api = start_api(self.api_port)

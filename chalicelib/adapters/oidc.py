@@ -1,5 +1,6 @@
 """The OpenID Connect client (SPEC 14, 15): the one way pwportal speaks to the organisation's
-identity provider, the `IdentityProvider` port over HTTP and joserfc.
+identity provider, the `IdentityProvider` port over HTTP, its ID tokens checked by
+adapters/jws.py (the standard library alone).
 
 - The discovery document (`<issuer>/.well-known/openid-configuration`) is fetched on first
   use and kept for the container's life; so is the JWKS, fetched again once when a token
@@ -7,13 +8,14 @@ identity provider, the `IdentityProvider` port over HTTP and joserfc.
 - The authorization code flow with PKCE (S256); the code is redeemed with the client secret
   (HTTP Basic, `client_secret_basic`).
 - The ID token: its algorithm must be RS256 or RS512 (never `none`, never HS*: a shared
-  secret would let anyone holding it mint tokens), its signature one of the provider's keys,
+  secret would let anyone holding it mint tokens; nor ES*, PS*, RS384, which no provider we
+  serve needs), its signature one of the provider's RSA keys of 2048 bits or more,
   its issuer the configured one, its audience this client (with `azp` when there are
   several), unexpired at the use case's `now`, and its nonce the sign-in's.
 
 Every refusal is a `SignInRefused(reason)`; a provider that cannot be reached is a
-`ServiceUnavailable`. joserfc (with `cryptography`) is imported here only, on the first
-verification, so `import app` does not pay for it.
+`ServiceUnavailable`. bootstrap.py imports this module when a sign-in first needs it, so
+`import app` does not pay for it.
 """
 from __future__ import annotations
 
@@ -27,11 +29,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from chalicelib.adapters import jws
 from chalicelib.domain import sign_in as reasons
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.sign_in import Identity, SignInRefused
 
-ALGORITHMS = ("RS256", "RS512")  # Canaille signs RS512 by default; Entra ID and AD FS RS256
+# RS256 and RS512 (adapters/jws.py): Canaille signs RS512 by default; Entra ID and AD FS RS256
+ALGORITHMS = tuple(jws.HASHES)
 LEEWAY_SECONDS = 60  # the provider's clock and ours may differ a little, never more
 TIMEOUT_SECONDS = 5
 
@@ -39,7 +43,8 @@ TIMEOUT_SECONDS = 5
 class OidcProvider:
     def __init__(self, issuer: str, client_id: str, client_secret: Callable[[], str],
                  scopes: str = "openid profile", name_claim: str = "name",
-                 groups_claim: str = "groups", timeout: float = TIMEOUT_SECONDS) -> None:
+                 groups_claim: str = "groups", timeout: float = TIMEOUT_SECONDS,
+                 fetch: Callable[[str], Any] | None = None) -> None:
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret  # from the secrets parameter, read when needed
@@ -47,17 +52,22 @@ class OidcProvider:
         self.name_claim = name_claim
         self.groups_claim = groups_claim
         self._timeout = timeout
+        # GET url → its JSON: over HTTP, or a test's documents (tests/unit/test_id_token.py).
+        self._fetch = fetch or self._fetch_over_http
         self._discovery: dict[str, Any] | None = None
         self._jwks: dict[str, Any] | None = None
 
     # -- the provider's documents ----------------------------------------------------------
 
-    def _get_json(self, url: str) -> dict[str, Any]:
+    def _fetch_over_http(self, url: str) -> Any:
         try:
             with urllib.request.urlopen(url, timeout=self._timeout) as answer:
-                body = json.loads(answer.read().decode("utf-8"))
+                return json.loads(answer.read().decode("utf-8"))
         except (urllib.error.URLError, OSError, ValueError):
             raise ServiceUnavailable() from None
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        body = self._fetch(url)
         if not isinstance(body, dict):
             raise ServiceUnavailable()
         return body
@@ -125,33 +135,34 @@ class OidcProvider:
     # -- the ID token ----------------------------------------------------------------------
 
     def verify(self, id_token: str, nonce: str, now: datetime) -> Identity:
-        from joserfc import jwt
-        from joserfc.errors import BadSignatureError, JoseError
-        from joserfc.jwk import KeySet
-
-        header = _header(id_token)
-        algorithm = header.get("alg")
-        if algorithm not in ALGORITHMS:
-            raise SignInRefused(reasons.BAD_TOKEN)
-        key = self._key(KeySet, header.get("kid"))
         try:
-            token = jwt.decode(id_token, key, algorithms=[algorithm])
-        except BadSignatureError:
-            raise SignInRefused(reasons.BAD_SIGNATURE) from None
-        except (JoseError, ValueError, TypeError):
+            token = jws.parse(id_token)
+        except jws.NotAJws:
             raise SignInRefused(reasons.BAD_TOKEN) from None
-        return self._identity(token.claims, nonce, now.timestamp())
+        algorithm = token.header.get("alg")
+        # RFC 7515 4.1.11: an extension we would have to understand is one we do not.
+        if algorithm not in ALGORITHMS or "crit" in token.header:
+            raise SignInRefused(reasons.BAD_TOKEN)
+        key = self._key(token.header.get("kid"))
+        if not jws.verify(key, algorithm, token.signing_input, token.signature):
+            raise SignInRefused(reasons.BAD_SIGNATURE)
+        try:  # read only now that the provider is known to have written it
+            claims = json.loads(token.payload.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise SignInRefused(reasons.BAD_TOKEN) from None
+        if not isinstance(claims, dict):
+            raise SignInRefused(reasons.BAD_TOKEN)
+        return self._identity(claims, nonce, now.timestamp())
 
-    def _key(self, key_set_kind: Any, kid: Any) -> Any:
+    def _key(self, kid: Any) -> jws.RsaPublicKey:
         """The provider's key for `kid` (the JWKS fetched again, once, when it is not there);
         SignInRefused(bad_signature) when no key of the provider can have signed it."""
         for refresh in (False, True):
-            try:
-                keys = key_set_kind.import_key_set(self._keys(refresh))
-            except Exception:  # a JWKS we cannot read: no key of it can vouch for anything
-                raise ServiceUnavailable() from None
-            candidates = [k for k in keys.keys if k.key_type == "RSA"
-                          and (kid is None or k.kid == kid)]
+            listed = self._keys(refresh).get("keys")
+            if not isinstance(listed, list):  # a JWKS we cannot read vouches for nothing
+                raise ServiceUnavailable()
+            keys = [k for k in map(jws.public_key, listed) if k is not None]
+            candidates = [k for k in keys if kid is None or k.kid == kid]
             if len(candidates) == 1 or (candidates and kid is not None):
                 return candidates[0]
         raise SignInRefused(reasons.BAD_SIGNATURE)
@@ -188,19 +199,3 @@ class OidcProvider:
         return Identity(issuer=self.issuer, subject=subject,
                         name=name if isinstance(name, str) and name.strip() else subject,
                         groups=tuple(str(g) for g in groups if isinstance(g, (str, int))))
-
-
-def _header(token: str) -> dict[str, Any]:
-    """The JOSE header of a compact JWS, read before its signature is checked only to choose
-    the key and refuse an algorithm; SignInRefused(bad_token) when it is no JWS."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise SignInRefused(reasons.BAD_TOKEN)
-    try:
-        raw = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4))
-        header = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise SignInRefused(reasons.BAD_TOKEN) from None
-    if not isinstance(header, dict):
-        raise SignInRefused(reasons.BAD_TOKEN)
-    return header

@@ -11,7 +11,15 @@ import requests
 
 from infra.identity_provider import PEOPLE
 from tests.idp.provider_login import sign_in
-from tests.local_stack_process import RunningStack, free_port
+from tests.local_stack_process import RunningStack
+
+
+def free_port() -> int:
+    """A port free now, for the provider: the stack starts no provider on port 0 (its
+    issuer is its own address, which the stack must know before it starts it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
