@@ -162,8 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("code.resend_after_seconds", "CODE_RESEND_AFTER_SECONDS", "60", number),
     S("code.max_attempts",         "CODE_MAX_ATTEMPTS",       "5", number),
     # rate limits (SPEC 6)
-    S("limits.sms_per_username",   "LIMIT_SMS_PER_USERNAME",  "3/900,5/86400", rules),
+    # code SMS per (username, number), both flows together; per flow; per account (v3)
+    S("limits.sms_per_number",     "LIMIT_SMS_PER_NUMBER",    "3/900,5/86400", rules),
     S("limits.sms_per_flow",       "LIMIT_SMS_PER_FLOW",      "1/60", rules),
+    S("limits.sms_per_account",    "LIMIT_SMS_PER_ACCOUNT",   "20/86400", rules),
     S("limits.wrong_codes_per_username", "LIMIT_WRONG_CODES_PER_USERNAME", "10/86400", rules),
     S("limits.reset_pause_seconds", "LIMIT_RESET_PAUSE_SECONDS", "86400", number),
     S("limits.login_failures_per_username", "LIMIT_LOGIN_FAILURES_PER_USERNAME",
@@ -244,8 +246,9 @@ class CodeSettings:
 @dataclass(frozen=True)
 @_defaults("limits")
 class LimitSettings:
-    sms_per_username: tuple[Rule, ...]
+    sms_per_number: tuple[Rule, ...]
     sms_per_flow: tuple[Rule, ...]
+    sms_per_account: tuple[Rule, ...]
     wrong_codes_per_username: tuple[Rule, ...]
     reset_pause_seconds: int
     login_failures_per_username: tuple[Rule, ...]

@@ -2,17 +2,21 @@
 new password (SPEC 2, 4–6, 11).
 
 Unknown usernames and numbers that are no holder's travel exactly the same path as a
-holder's: the account is read in the same batch as the limits, a challenge is stored, SMS
-limits are counted and a message is queued; the SMS worker, not the API, looks up the
-holder's number and drops a message that names none. So nothing in a response, its shape
-or its timing, says whether an account exists or whose a number is. Without a holder the
-SMS limits counted are a stand-in subject's (`~username`), so a stranger's starts never use
-up the codes of the account's holders.
+holder's: the account is read in the same batch as the limits, a challenge is stored, the
+number's and the account's SMS logs are read and written back and a message is queued; the
+SMS worker, not the API, looks up the holder's number and drops a message that names none.
+So nothing in a response, its shape or its timing, says whether an account exists or whose
+a number is. The code SMS limits are per (username, number) and per account (SPEC 5 v3):
+only a code sent counts, so a number that is no holder's, which never gets an SMS, counts
+only against the client network, and a stranger's starts never use up a holder's codes.
 
-A challenge whose number was no holder's never yields a token, and its wrong codes are
-counted on the stand-in's counter, never the account's: nobody without a holder's number
-can pause the account's reset (SPEC 11). From the verified code on, the holder is known:
-the token, the password change, its audit record and the notices name them.
+A challenge whose number was no holder's never yields a token, and its wrong codes count
+only against the client network (the per-network verify limit), never the account's: nobody
+without a holder's number can pause the account's reset (SPEC 11). They are answered as a
+holder's are in every state: where a holder's wrong code is reserved on the username's
+counter, theirs is the same conditional update, counting nothing, that is refused while the
+reset is paused (`Counters.unlocked_check`). From the verified code on, the holder is
+known: the token, the password change, its audit record and the notices name them.
 
 A wrong code is counted before the code is compared: `verify` reserves one event on the
 username's wrong-code counter (repositories/limits.py), and the reservation that fills it pauses
@@ -46,8 +50,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, RESENDS,
-                                      RESET_STARTS, VERIFIES, WRONG_CODES, Counter, LimitLog)
+from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_ACCOUNT, CODE_SMS_RESET,
+                                      LOGIN_FAILURES, RESENDS, RESET_STARTS, VERIFIES,
+                                      WRONG_CODES, Counter, LimitLog)
 from chalicelib.domain import codes, phone as phones, policy
 from chalicelib.domain.account import Account, in_history, normalise_username
 from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidPhone,
@@ -100,11 +105,6 @@ class _Replayed(Exception):
     """The app code's time step was accepted for the holder before (no replay, SPEC 12)."""
 
 
-def stand_in(username: str) -> str:
-    """The subject whose limits a start without a holder counts: never a username (SPEC 8)."""
-    return "~" + username
-
-
 def holder_of(account: Account | None, phone: str | None, holder_id: str | None = None):
     """The holder of `account` with that number (or id), if the account can be reset."""
     if account is None or account.disabled:
@@ -125,13 +125,16 @@ def by_holder(token: ResetToken) -> dict:
 
 @dataclass(frozen=True)
 class _Sent:
-    """A start's or resend's change, committed: the `code` to queue (None: no SMS), when,
-    the SMS limit to note as refused, and the holder the SMS goes to ("": none)."""
+    """A start's or resend's change, committed: the `code` to queue (None: no message),
+    when, the SMS limit to note as refused, the holder the SMS goes to ("": none, the
+    worker drops it), and whether it was counted on the SMS logs of `number_key`."""
 
     code: str | None
     now: float
     refused_limit: str | None
     holder_id: str
+    counted: bool
+    number_key: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,7 +176,8 @@ class Reset:
         secret = codes.new_secret()
         challenge = ResetChallenge(id=ResetChallenge.id_of(secret), username=username,
                                    lang=caller.lang, created_at=now, sent_at=now,
-                                   expires_at=now, code_mac="", channel=chosen)
+                                   expires_at=now, code_mac="", channel=chosen,
+                                   number_key=self.limits.number_key(username, number))
         self._send_code(challenge, caller, first=True, phone=number)
         return self._answer(secret)
 
@@ -235,18 +239,17 @@ class Reset:
     def _send_once(self, challenge: ResetChallenge, channel: CodeChannel, caller: Caller,
                    first: bool, phone: str | None, try_: Attempt) -> _Sent:
         username = challenge.username
+        # the number's logs, a holder's or not (a challenge from before keys had none: "-")
+        number_key = challenge.number_key or "-"
         found = self.uow.read(
             account=self.accounts.read(username),
-            sms=self.limits.read(CODE_SMS, username),
-            flow_sms=self.limits.read(CODE_SMS_RESET, username),
-            stand_in_sms=self.limits.read(CODE_SMS, stand_in(username)),
-            stand_in_flow_sms=self.limits.read(CODE_SMS_RESET, stand_in(username)),
+            sms=self.limits.read(CODE_SMS, username, number_key),
+            flow_sms=self.limits.read(CODE_SMS_RESET, username, number_key),
+            account_sms=self.limits.read(CODE_SMS_ACCOUNT, username),
             pause=self.limits.lock_read(WRONG_CODES, username))
         holder = holder_of(found.account, phone if first else None,
                            None if first else challenge.holder_id)
-        # without a holder, the same writes on the stand-in's limits
-        shared, flow = (found.sms, found.flow_sms) if holder else \
-            (found.stand_in_sms, found.stand_in_flow_sms)
+        shared, flow = found.sms, found.flow_sms
         now = self.now()
         if holder and first:
             challenge = replace(challenge, holder_id=holder.id, holder_name=holder.name)
@@ -254,11 +257,12 @@ class Reset:
         sending = decide(Seen(
             first=first, holder=holder is not None, has_app=bool(holder and holder.app_nonce),
             by_sms=channel.sends, paused=found.pause.locked(now),
-            per_flow=flow.decide(now), per_username=shared.decide(now), last_try=try_.last))
-        self._write_sending(challenge, issue.challenge, sending, (shared, flow), holder,
-                            caller, now)
-        return _Sent(issue.code if sending.send else None, now, sending.refused_limit,
-                     holder.id if holder else "")
+            per_flow=flow.decide(now), per_number=shared.decide(now),
+            per_account=found.account_sms.decide(now), last_try=try_.last))
+        self._write_sending(challenge, issue.challenge, sending,
+                            (shared, flow, found.account_sms), holder, caller, now)
+        return _Sent(issue.code if sending.queue else None, now, sending.refused_limit,
+                     holder.id if holder and sending.send else "", sending.send, number_key)
 
     def _write_sending(self, challenge: ResetChallenge, issued: ResetChallenge,
                        sending: Sending, sms_logs: tuple[LimitLog, ...],
@@ -274,8 +278,10 @@ class Reset:
             tx.add(CHALLENGE, self.records.resent(challenge, issued, now, renew=sending.renew,
                                                   void=sending.void))
             tx.add_group(NETWORK, self.limits.counting_writes(RESENDS, "", now, ip=caller.ip))
-        if sending.send:
-            tx.add_group(SMS_LIMITS, [self.limits.record(log, now) for log in sms_logs])
+        if sending.queue:  # the same writes whether or not the code is sent (and counted)
+            tx.add_group(SMS_LIMITS, [self.limits.record(log, now) if sending.send
+                                      else self.limits.touched(log, now)
+                                      for log in sms_logs])
         tx.record(self.audit.record(
             "reset.requested", username, sending.outcome, caller, channel=challenge.channel,
             resend=sending.resend, phone=holder.phone if holder else None,
@@ -298,7 +304,8 @@ class Reset:
         username = challenge.username
         try:
             # The worker looks the holder's number up (none: dropped, as an unknown
-            # username's code is), so this is the same work whoever the number is.
+            # username's code is, or a code a limit held back), so this is the same work
+            # whoever the number is and whatever the limits say.
             self.code_sms.send(code, caller, username=username, event="reset.code_sent",
                                holder=sent.holder_id)
         except ServiceUnavailable:
@@ -309,7 +316,9 @@ class Reset:
                     self.records.unsend(challenge, sent.now)
                 except (Refused, ServiceUnavailable):
                     pass
-            self.code_sms.take_back(username, sent.now, caller, CODE_SMS_RESET)
+            if sent.counted:
+                self.code_sms.take_back(username, sent.number_key, sent.now, caller,
+                                        CODE_SMS_RESET)
             raise
 
     # -- verify ----------------------------------------------------------------------------
@@ -327,9 +336,10 @@ class Reset:
             self._paused(challenge, caller)
         # The wrong code this may be is counted before it is compared: parallel guesses
         # cannot outrun the pause, and none goes uncounted. Refused while paused. Without a
-        # holder, on the stand-in's counter: such codes never pause the account (SPEC 11).
-        subject = username if challenge.holder_id else stand_in(username)
-        reserved = self.limits.reserve(WRONG_CODES, subject, now)
+        # holder it counts nowhere but on the network (SPEC 11 v3), by the same update that
+        # counts nothing: answered as a holder's is, paused or not.
+        reserved = self.limits.reserve(WRONG_CODES, username, now) if challenge.holder_id \
+            else self.limits.unlocked_check(WRONG_CODES, username, now)
         if not reserved.allowed:
             self._paused(challenge, caller)
         attempts_left = max(0, self.settings.code.max_attempts - challenge.attempts)
@@ -340,7 +350,7 @@ class Reset:
                 return self._issue_token(challenge, reserved, caller, proof.step)
             except _Replayed:  # the app's code was used before: a wrong code
                 outcome = "replayed"
-        self._count_wrong_code(subject, reserved, attempts_left, caller,
+        self._count_wrong_code(reserved, attempts_left, caller,
                                username=username, holder=bool(challenge.holder_id),
                                outcome=outcome, channel=challenge.channel)
         raise InvalidCode(attempts_left=attempts_left)
@@ -411,13 +421,13 @@ class Reset:
             raise ServiceUnavailable() from None
         return {"reset_token": secret, "username": username, "expires_in": lifetime}
 
-    def _count_wrong_code(self, subject: str, reserved: Reservation, attempts_left: int,
+    def _count_wrong_code(self, reserved: Reservation, attempts_left: int,
                           caller: Caller, username: str, holder: bool, outcome: str,
                           channel: str) -> None:
-        """The wrong code is counted already (its reservation, on `subject`); record it,
-        and pause `subject` if it filled the counter: the username's reset when the
-        challenge named a holder, else only the stand-in's (`stand_in`). If even that
-        cannot be written, 503: the counter still holds the failure."""
+        """The wrong code is counted already (its reservation, when the challenge named a
+        holder); record it, and pause the username's reset if it filled the counter (a
+        holderless challenge's check never fills it). If even that cannot be written, 503:
+        the counter still holds the failure."""
         limits = self.settings.limits
 
         def attempt(_):
@@ -427,9 +437,8 @@ class Reset:
                                          channel=channel, attempts_left=attempts_left))
             if reserved.filled:
                 tx.add(PAUSE, self.limits.locked_until(
-                    WRONG_CODES, subject, now + limits.reset_pause_seconds))
-                if holder:
-                    tx.record(self.audit.record("reset.paused", username, "paused", caller))
+                    WRONG_CODES, username, now + limits.reset_pause_seconds))
+                tx.record(self.audit.record("reset.paused", username, "paused", caller))
             tx.commit()
         retrying(attempt)
 
