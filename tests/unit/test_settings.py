@@ -45,7 +45,7 @@ def test_an_empty_environment_gives_specs_defaults():
             reset_starts_per_ip=(Rule(30, 3600),), logins_per_ip=(Rule(30, 3600),),
             verifies_per_network=(Rule(60, 3600),), resends_per_network=(Rule(60, 3600),),
             trusted_networks=(),
-            numbers_per_account=(Rule(3, 86400),), sms_per_service=(Rule(1000, 3600),)),
+            numbers_per_account=(Rule(5, 86400),), sms_per_service=(Rule(1000, 3600),)),
     )
 
 
