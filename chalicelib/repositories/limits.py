@@ -372,6 +372,13 @@ class Counters(_LimitsTable):
 
     # -- at most one audit record per refused subject and window ---------------------------
 
+    def refused_before(self, name: str, who: str, window: int, now: float) -> Read:
+        """Whether the marker of `first_refusal` (no network) is written for this window:
+        read with the rest of a change, so that the change itself can write it."""
+        start = int(now // max(1, window)) * max(1, window)
+        return Read(self.table, {"key": f"refused#{name}#{who}#{start}"},
+                    lambda item: item is not None)
+
     def first_refusal(self, name: str, who: str, window: int, now: float, *,
                       ip: str | None = None) -> Put:
         """A marker that only the first refusal of `who` on limit `name` in this window can

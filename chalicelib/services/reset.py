@@ -83,6 +83,8 @@ if TYPE_CHECKING:
 # the names of a reset's writes, as a refusal names them
 CHALLENGE, TOKEN, REPLAY, PAUSE = "challenge", "token", "replay", "pause"
 WRONG_CODES_BACK, NETWORK, SMS_LIMITS = "wrong codes", "network", "sms limits"
+FIRST_REFUSAL = "first refusal"  # the window's first `ratelimit.exceeded` of the SMS limits
+SMS_REFUSALS = "sms"  # the subject of that marker, with the username
 
 
 def required_text(value, name: str) -> str:
@@ -229,10 +231,8 @@ class Reset:
         channel = self.channels[challenge.channel]
         sent = retrying(lambda try_: self._send_once(challenge, channel, caller, first, phone,
                                                      try_),
-                        retryable=refused_by(SMS_LIMITS, NETWORK), tries=TRIES + 1)
-        if sent.refused_limit:
-            self.refusals.note(sent.refused_limit, challenge.username, caller,
-                               self.settings.code.resend_after_seconds, outcome="no_sms")
+                        retryable=refused_by(SMS_LIMITS, NETWORK, FIRST_REFUSAL),
+                        tries=TRIES + 1)
         if sent.code is not None:
             self._queue(challenge, sent.code, sent, caller, first)
 
@@ -241,16 +241,18 @@ class Reset:
         username = challenge.username
         # the number's logs, a holder's or not (a challenge from before keys had none: "-")
         number_key = challenge.number_key or "-"
+        now = self.now()
         found = self.uow.read(
             account=self.accounts.read(username),
             sms=self.limits.read(CODE_SMS, username, number_key),
             flow_sms=self.limits.read(CODE_SMS_RESET, username, number_key),
             account_sms=self.limits.read(CODE_SMS_ACCOUNT, username),
-            pause=self.limits.lock_read(WRONG_CODES, username))
+            pause=self.limits.lock_read(WRONG_CODES, username),
+            refused_before=self.limits.refused_before(SMS_REFUSALS, username,
+                                                      self._refusal_window(), now))
         holder = holder_of(found.account, phone if first else None,
                            None if first else challenge.holder_id)
         shared, flow = found.sms, found.flow_sms
-        now = self.now()
         if holder and first:
             challenge = replace(challenge, holder_id=holder.id, holder_name=holder.name)
         issue = channel.issue(challenge, holder, now, self.settings.code.lifetime_seconds)
@@ -260,15 +262,22 @@ class Reset:
             per_flow=flow.decide(now), per_number=shared.decide(now),
             per_account=found.account_sms.decide(now), last_try=try_.last))
         self._write_sending(challenge, issue.challenge, sending,
-                            (shared, flow, found.account_sms), holder, caller, now)
+                            (shared, flow, found.account_sms), holder, caller, now,
+                            found.refused_before)
         return _Sent(issue.code if sending.queue else None, now, sending.refused_limit,
                      holder.id if holder and sending.send else "", sending.send, number_key)
 
+    def _refusal_window(self) -> int:
+        return self.settings.code.resend_after_seconds
+
     def _write_sending(self, challenge: ResetChallenge, issued: ResetChallenge,
                        sending: Sending, sms_logs: tuple[LimitLog, ...],
-                       holder: Holder | None, caller: Caller, now: float) -> None:
+                       holder: Holder | None, caller: Caller, now: float,
+                       refused_before: bool) -> None:
         """Write what `sending` says: the challenge (stored, or renewed, or kept), the
-        counts, the trail."""
+        counts, the trail. An SMS limit that held a holder's code back is noted
+        (`ratelimit.exceeded`) in the same transaction, the window's first time only, so
+        that a limited start makes no call that another start does not (issue 21)."""
         username = challenge.username
         tx = self.uow.begin()
         if not sending.resend:  # with no SMS (and always for the app), a code nobody knows
@@ -289,6 +298,15 @@ class Reset:
             holder_name=holder.name if holder else None))
         if sending.void:
             tx.record(self.audit.record("reset.paused", username, "no_sms", caller))
+        refusal = None
+        if sending.refused_limit:
+            refusal = self.audit.record("ratelimit.exceeded", username, "no_sms", caller,
+                                        limit=sending.refused_limit)
+            if not refused_before:  # once per window in the table; every time in the log
+                tx.add(FIRST_REFUSAL, self.limits.first_refusal(
+                    SMS_REFUSALS, username, self._refusal_window(), now))
+                tx.record(refusal)
+                refusal = None
         try:
             tx.commit()
         except Refused as refused:
@@ -298,6 +316,8 @@ class Reset:
             if refused.by == NETWORK:
                 self._network_refused(RESENDS, username, caller, now)
             raise
+        if refusal is not None:
+            self.audit.emit(refusal)
 
     def _queue(self, challenge: ResetChallenge, code: str, sent: _Sent, caller: Caller,
                first: bool) -> None:
