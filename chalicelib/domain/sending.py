@@ -12,9 +12,10 @@ The rules, in one place:
   that is no holder's never gets an SMS, so its starts count only against the client
   network (SPEC 5 v3).
 - The same work in every case, so that no limit state makes a holder's start slower than a
-  stranger's (issue 21, point 2): a channel that sends writes its number's and the
-  account's SMS logs back (with the event only when it sends) and queues one message, which
-  names the holder only when it is to be sent (the worker drops one that names nobody).
+  stranger's (issue 21, point 2): a channel that sends writes the puts of its number's and
+  the account's SMS logs (to the logs when it sends, else to items of their own) and queues
+  one message, which names the holder only when it is to be sent (the worker drops one that
+  names nobody).
 - A resend renews the challenge's code when a code is sent (or would be, were the number a
   holder's), and for a channel that sends nothing (the app) whenever the reset is not
   paused; else the code sent before stays.
@@ -57,7 +58,7 @@ class Seen:
 @dataclass(frozen=True)
 class Sending:
     """What to write: `send` (the queued message names the holder, and the SMS limits
-    count it), `queue` (one message is queued and the SMS logs are written back, counted or
+    count it), `queue` (one message is queued and the SMS logs' puts are written, counted or
     not: every start of a channel that sends), `renew` (a resend's challenge gets the new
     code), `void`, `resend` (the challenge is updated, not added, and the network's resend
     limit counts it), the

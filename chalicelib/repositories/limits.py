@@ -24,8 +24,9 @@ subjects, `Logs` for `Log` subjects; `Limits` is both, for a caller that reads b
 - Logs (code SMS per (username, number) and per flow, per account, new numbers per
   account): the recent timestamps of one subject in one item, read, judged by
   `domain.limits` and written back on the condition that nobody wrote in between
-  (services/unit_of_work.retrying). A log may be written back unchanged (`touched`), so
-  that a start that counts nothing writes the same items as one that counts.
+  (services/unit_of_work.retrying). A start that counts nothing writes the same puts to
+  items beside the logs that expire at once (`touched`), so that it does the same work as
+  one that counts.
 
 A client network, and a phone number in a per-number log's key, is never stored: it is an
 HMAC-SHA256 (of the network: an IPv4 address, an IPv6 /64) under the limits key of the
@@ -36,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,6 +48,7 @@ from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
 HOUSEKEEPING_SECONDS = 60
 RESERVE_TRIES = 3  # a reservation, and again after dropping slices that left the window
+TOUCH_SLOTS = 8  # the items beside a log that a start counting nothing writes (`touched`)
 
 
 @dataclass(frozen=True)
@@ -425,18 +428,24 @@ class Logs(_LimitsTable):
         return self._written(log, log.recent(now) + [now], max(until, log.until))
 
     def touched(self, log: LimitLog, now: float) -> Put:
-        """The conditional write of `log` as it is, no event added: the same write as
-        `record`'s to the same item, for a start that sends nothing (services/reset.py)."""
-        return self._written(log, log.recent(now), log.until, now)
+        """For a start that counts nothing (services/reset.py): the put `record` would
+        make, of the same kind and size of item, to one of TOUCH_SLOTS items beside the log
+        that expire at once: it counts nothing, is refused by nothing, and parallel starts
+        of one account seldom meet on one item (they would on the log itself), while the
+        items a burst leaves stay few."""
+        slot = uuid.uuid4().int % TOUCH_SLOTS
+        item = {"key": f"touched#{log.key}#{slot}", "events": log.recent(now) + [now],
+                "version": log.version + 1, "until": log.until,
+                "ttl": int(now + HOUSEKEEPING_SECONDS)}
+        return Put(self.table, item)
 
     def forget(self, log: LimitLog, at: float) -> Put:
         """Take back the event recorded at `at` (an SMS counted that could not be queued),
         so that the limit does not hold back the user's retry."""
         return self._written(log, [e for e in log.events if e != at], log.until)
 
-    def _written(self, log: LimitLog, events: list[float], until: float,
-                 now: float = 0.0) -> Put:
-        newest = max(events, default=now)
+    def _written(self, log: LimitLog, events: list[float], until: float) -> Put:
+        newest = max(events, default=0.0)
         expires = max(newest + rules_.longest_window(log.rules), until) + HOUSEKEEPING_SECONDS
         item = {"key": log.key, "events": events, "version": log.version + 1,
                 "until": until, "ttl": int(expires)}

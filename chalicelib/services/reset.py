@@ -3,7 +3,8 @@ new password (SPEC 2, 4–6, 11).
 
 Unknown usernames and numbers that are no holder's travel exactly the same path as a
 holder's: the account is read in the same batch as the limits, a challenge is stored, the
-number's and the account's SMS logs are read and written back and a message is queued; the
+number's and the account's SMS logs are read, the same puts as their records are written
+(to items of their own when nothing is sent) and a message is queued; the
 SMS worker, not the API, looks up the holder's number and drops a message that names none.
 So nothing in a response, its shape or its timing, says whether an account exists or whose
 a number is. The code SMS limits are per (username, number) and per account (SPEC 5 v3):
@@ -66,7 +67,7 @@ from chalicelib.domain.sending import Seen, Sending, decide
 from chalicelib.ports import Clock, CodeChannel, Conflict, Hasher, PasswordStore, Refused
 from chalicelib.repositories.limits import Reservation
 from chalicelib.repositories.records import NotTriable
-from chalicelib.services.unit_of_work import TRIES, Attempt, refused_by, retrying
+from chalicelib.services.unit_of_work import TRIES, Attempt, Tx, refused_by, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -231,7 +232,7 @@ class Reset:
         channel = self.channels[challenge.channel]
         sent = retrying(lambda try_: self._send_once(challenge, channel, caller, first, phone,
                                                      try_),
-                        retryable=refused_by(SMS_LIMITS, NETWORK, FIRST_REFUSAL),
+                        retryable=refused_by(SMS_LIMITS, NETWORK),
                         tries=TRIES + 1)
         if sent.code is not None:
             self._queue(challenge, sent.code, sent, caller, first)
@@ -263,7 +264,8 @@ class Reset:
             per_account=found.account_sms.decide(now), last_try=try_.last))
         self._write_sending(challenge, issue.challenge, sending,
                             (shared, flow, found.account_sms), holder, caller, now,
-                            found.refused_before)
+                            # the last try writes no marker, so that it cannot lose
+                            found.refused_before or try_.last)
         return _Sent(issue.code if sending.queue else None, now, sending.refused_limit,
                      holder.id if holder and sending.send else "", sending.send, number_key)
 
@@ -279,6 +281,39 @@ class Reset:
         (`ratelimit.exceeded`) in the same transaction, the window's first time only, so
         that a limited start makes no call that another start does not (issue 21)."""
         username = challenge.username
+        refusal = self.audit.record("ratelimit.exceeded", username, "no_sms", caller,
+                                    limit=sending.refused_limit) \
+            if sending.refused_limit else None
+        tx = self._sending_tx(challenge, issued, sending, sms_logs, holder, caller, now,
+                              None if refused_before else refusal)
+        try:
+            try:
+                tx.commit()
+            except Refused as refused:
+                if refused.by != FIRST_REFUSAL:
+                    raise
+                # noted by a parallel start this window: the same change without the note
+                # (its other writes were not refused), rather than a whole new try
+                refused_before = True
+                self._sending_tx(challenge, issued, sending, sms_logs, holder, caller, now,
+                                 None).commit()
+        except Refused as refused:
+            if refused.by == CHALLENGE:  # resent or used since it was read
+                raise ResendTooSoon(
+                    retry_after=self.settings.code.resend_after_seconds) from None
+            if refused.by == NETWORK:
+                self._network_refused(RESENDS, username, caller, now)
+            raise
+        if refusal is not None and refused_before:
+            self.audit.emit(refusal)  # once per window in the table; every time in the log
+
+    def _sending_tx(self, challenge: ResetChallenge, issued: ResetChallenge,
+                    sending: Sending, sms_logs: tuple[LimitLog, ...],
+                    holder: Holder | None, caller: Caller, now: float,
+                    refusal: dict | None) -> Tx:
+        """The transaction of `_write_sending`, with the window's first note of `refusal`
+        if given."""
+        username = challenge.username
         tx = self.uow.begin()
         if not sending.resend:  # with no SMS (and always for the app), a code nobody knows
             tx.add(CHALLENGE, self.records.add(replace(issued, sent_at=now,
@@ -287,7 +322,9 @@ class Reset:
             tx.add(CHALLENGE, self.records.resent(challenge, issued, now, renew=sending.renew,
                                                   void=sending.void))
             tx.add_group(NETWORK, self.limits.counting_writes(RESENDS, "", now, ip=caller.ip))
-        if sending.queue:  # the same writes whether or not the code is sent (and counted)
+        # The same writes whether or not the code is sent: counted on the logs, or the
+        # same puts to items of their own (`touched`) that nothing parallel contends for.
+        if sending.queue:
             tx.add_group(SMS_LIMITS, [self.limits.record(log, now) if sending.send
                                       else self.limits.touched(log, now)
                                       for log in sms_logs])
@@ -298,26 +335,11 @@ class Reset:
             holder_name=holder.name if holder else None))
         if sending.void:
             tx.record(self.audit.record("reset.paused", username, "no_sms", caller))
-        refusal = None
-        if sending.refused_limit:
-            refusal = self.audit.record("ratelimit.exceeded", username, "no_sms", caller,
-                                        limit=sending.refused_limit)
-            if not refused_before:  # once per window in the table; every time in the log
-                tx.add(FIRST_REFUSAL, self.limits.first_refusal(
-                    SMS_REFUSALS, username, self._refusal_window(), now))
-                tx.record(refusal)
-                refusal = None
-        try:
-            tx.commit()
-        except Refused as refused:
-            if refused.by == CHALLENGE:  # resent or used since it was read
-                raise ResendTooSoon(
-                    retry_after=self.settings.code.resend_after_seconds) from None
-            if refused.by == NETWORK:
-                self._network_refused(RESENDS, username, caller, now)
-            raise
-        if refusal is not None:
-            self.audit.emit(refusal)
+        if refusal is not None:  # once per window in the table (the marker's condition)
+            tx.add(FIRST_REFUSAL, self.limits.first_refusal(
+                SMS_REFUSALS, username, self._refusal_window(), now))
+            tx.record(refusal)
+        return tx
 
     def _queue(self, challenge: ResetChallenge, code: str, sent: _Sent, caller: Caller,
                first: bool) -> None:
