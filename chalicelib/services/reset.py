@@ -323,7 +323,7 @@ class Reset:
                                                   void=sending.void))
             tx.add_group(NETWORK, self.limits.counting_writes(RESENDS, "", now, ip=caller.ip))
         # The same writes whether or not the code is sent: counted on the logs, or the
-        # same puts to items of their own (`touched`) that nothing parallel contends for.
+        # same puts to items beside them (`touched`) that count nothing.
         if sending.queue:
             tx.add_group(SMS_LIMITS, [self.limits.record(log, now) if sending.send
                                       else self.limits.touched(log, now)
