@@ -13,7 +13,7 @@ The rules, in one place:
   network (SPEC 5 v3).
 - The same work in every case, so that no limit state makes a holder's start slower than a
   stranger's (issue 21, point 2): a channel that sends writes the puts of its number's and
-  the account's SMS logs (to the logs when it sends, else to items of their own) and queues
+  the account's SMS logs (to the logs when it sends, else to items beside them) and queues
   one message, which names the holder only when it is to be sent (the worker drops one that
   names nobody).
 - A resend renews the challenge's code when a code is sent (or would be, were the number a

@@ -4,7 +4,7 @@ new password (SPEC 2, 4–6, 11).
 Unknown usernames and numbers that are no holder's travel exactly the same path as a
 holder's: the account is read in the same batch as the limits, a challenge is stored, the
 number's and the account's SMS logs are read, the same puts as their records are written
-(to items of their own when nothing is sent) and a message is queued; the
+(to items beside them when nothing is sent) and a message is queued; the
 SMS worker, not the API, looks up the holder's number and drops a message that names none.
 So nothing in a response, its shape or its timing, says whether an account exists or whose
 a number is. The code SMS limits are per (username, number) and per account (SPEC 5 v3):
