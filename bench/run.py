@@ -11,6 +11,8 @@
   the app, and login);
 - while a username's reset is paused, the time difference between verifying the right code
   and a wrong one (issue 12: a paused reset must be no oracle, in timing either);
+- reset start with a holder's number against another made-up number, after one start with
+  a made-up number (issue 21, point 2: no limit state may make a holder's start do more);
 - `python -c "import app"` against importing only chalice and boto3, in fresh processes;
   and `import app` with what the first log line of a cold start adds (Powertools' Logger
   and Metrics, which chalicelib/adapters/telemetry.py imports then, not with the app);
@@ -55,6 +57,7 @@ MAX_HISTORY_RATIO = 1.3
 MAX_IMPORT_RATIO = 1.3
 MAX_PACKAGE_BYTES = 5 * 1024 * 1024
 MAX_ENUMERATION_MS = 20.0
+MAX_LIMITED_START_MS = 5.0  # issue 21, point 2
 STEPS = ("login", "phone", "phone verify", "reset start", "resend", "verify", "complete",
          "reset start (app)", "verify (app)")
 
@@ -495,6 +498,53 @@ def measure_paused(bench: Bench, runs: int, warmup: int = 2) -> dict:
             "difference_ms": ms(abs(medians["right"] - medians["wrong"])), "runs": runs}
 
 
+def measure_limited_start(bench: Bench, runs: int, warmup: int = 2) -> dict:
+    """`reset/start` with a holder's number against one with another made-up number, each
+    round after one start with a made-up number (the attack of issue 21, point 2: that
+    start filled a stand-in's limits, and a holder's start then did more work). Every start
+    writes its number's and the account's SMS logs and queues one message alike."""
+    import random
+    username, holder = "limited.bench", "+46701239005"
+    bench.create(username, holder)
+    kinds = {"holder's number": holder, "another made-up number": "+46709239003"}
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    calls: dict[str, set[tuple[str, ...]]] = {kind: set() for kind in kinds}
+    shuffle = random.Random(21)
+    for i in range(warmup + runs):
+        bench.next_day()
+        first, _, _ = bench.post("/api/reset/start",
+                                 {"username": username, "phone": "+46709239002"},
+                                 ip=f"192.0.2.{i % 200 + 1}")
+        expect(first, 202, "a start with a made-up number")
+        order = list(kinds)
+        shuffle.shuffle(order)
+        for n, kind in enumerate(order):
+            response, elapsed, made = bench.post("/api/reset/start",
+                                                 {"username": username, "phone": kinds[kind]},
+                                                 ip=f"203.0.{n + 1}.{i % 200 + 1}")
+            expect(response, 202, f"reset start, {kind}")
+            calls[kind].add(tuple(made))
+            if i >= warmup:
+                times[kind].append(elapsed)
+    medians = {kind: statistics.median(found) for kind, found in times.items()}
+    return {"median_ms": {kind: ms(value) for kind, value in medians.items()},
+            "difference_ms": ms(max(medians.values()) - min(medians.values())), "runs": runs,
+            # in-process, moto's SQS costs next to nothing: the calls say what a deployed
+            # queue's round trip would add to one case and not the other
+            "same_calls": len({made for found in calls.values() for made in found}) == 1,
+            "calls": {kind: [list(made) for made in sorted(found)]
+                      for kind, found in calls.items()}}
+
+
+def add_limited_start(figures, found: dict) -> None:
+    same = found["same_calls"]
+    figures.add("reset start: holder's number vs another, after a made-up one",
+                found["difference_ms"], f"{found['difference_ms']:.1f} ms between medians"
+                + ("" if same else ", NOT the same AWS calls"),
+                f"< {MAX_LIMITED_START_MS:.0f} ms, same calls",
+                found["difference_ms"] < MAX_LIMITED_START_MS and same)
+
+
 # -- cold start: importing the app ----------------------------------------------------------
 
 def measure_imports(runs: int) -> dict:
@@ -557,7 +607,12 @@ def main(argv=None) -> int:
     parser.add_argument("--import-runs", type=int, default=7)
     parser.add_argument("--no-package", action="store_true", help="skip chalice package")
     parser.add_argument("--no-stack", action="store_true", help="skip the make run stack")
+    parser.add_argument("--only", choices=sorted(ONLY),
+                        help="measure and print one figure alone (results.json is left as "
+                             "it is)")
     args = parser.parse_args(argv)
+    if args.only:
+        return only(args.only, args.runs)
     figures = Figures()
 
     print("bench: API steps, history and enumeration in-process on moto...", flush=True)
@@ -567,6 +622,7 @@ def main(argv=None) -> int:
         history = measure_history(bench, args.runs)
         enumeration = measure_enumeration(bench, args.runs)
         paused = measure_paused(bench, args.runs)
+        limited_start = measure_limited_start(bench, args.runs)
     for step in STEPS:
         found = steps[step]
         figures.add(f"{step}: AWS calls", found["calls"], str(found["calls"]),
@@ -581,8 +637,9 @@ def main(argv=None) -> int:
     for path, found in enumeration.items():
         add_timing(figures, f"{path}: time, exists or not", found)
     add_timing(figures, "verify while paused: right or wrong", paused)
+    add_limited_start(figures, limited_start)
     figures.details.update(steps=steps, history=history, enumeration=enumeration,
-                           paused=paused)
+                           paused=paused, limited_start=limited_start)
 
     print("bench: ldap mode against a real slapd...", flush=True)
     with open(os.devnull, "w") as quiet, redirect_stdout(quiet):
@@ -645,6 +702,25 @@ def main(argv=None) -> int:
         print("missed: " + ", ".join(row["figure"] for row in figures.failed))
         return 1
     return 0
+
+
+# the figures `--only` measures alone: how each is measured in-process, and how it is shown
+ONLY = {"limited-start": (measure_limited_start, add_limited_start),
+        "paused": (measure_paused,
+                   lambda figures, found: add_timing(
+                       figures, "verify while paused: right or wrong", found))}
+
+
+def only(name: str, runs: int) -> int:
+    """`python -m bench.run --only NAME`: one in-process figure, printed with PASS/FAIL."""
+    measure, add = ONLY[name]
+    figures = Figures()
+    with open(os.devnull, "w") as quiet, redirect_stdout(quiet), app_on_moto() as bench:
+        found = measure(bench, runs)
+    add(figures, found)
+    print(figures.table())
+    print(json.dumps(found, ensure_ascii=False))
+    return 1 if figures.failed else 0
 
 
 if __name__ == "__main__":

@@ -211,14 +211,22 @@ def diagnosis(found) -> list[tuple[str, str]]:
     else:
         reset = (f"not paused ({state.wrong_codes} wrong codes; pauses at "
                  f"{rules(limits.wrong_codes_per_username)})")
-    window = duration(max(rule.window for rule in limits.sms_per_username))
-    sms = f"{state.codes_sent_recently} in the last {window}; "
-    sms_rules = f"{rules(limits.sms_per_flow)} per flow, {rules(limits.sms_per_username)}"
-    if state.sms_allowed_at:
-        sms += f"LIMIT REACHED ({sms_rules}): next code {when(state.sms_allowed_at, now)}"
+    window = duration(max(rule.window for rule in limits.sms_per_account))
+    sms = f"{state.codes_sent_recently} to the account in the last {window}; "
+    sms_rules = (f"{rules(limits.sms_per_flow)} per flow and {rules(limits.sms_per_number)} "
+                 f"per number, {rules(limits.sms_per_account)} per account")
+    if state.account_sms_allowed_at:
+        sms += (f"ACCOUNT LIMIT REACHED ({sms_rules}): next code "
+                f"{when(state.account_sms_allowed_at, now)}")
     else:
-        sms += f"within the limit ({sms_rules})"
+        sms += f"within the account's limit ({sms_rules})"
     rows += [("pwreg login", login), ("reset", reset), ("code SMS", sms)]
+    names = {holder.id: holder for holder in account.holders}
+    for holder_id, allowed in state.holders_sms_allowed_at:  # SPEC 5 v3: per number
+        holder = names[holder_id]
+        rows.append((f"  {number(holder.phone)}",
+                     f"LIMIT REACHED: next code {when(allowed, now)}" if allowed
+                     else "within its number's limit"))
     if state.service_sms_allowed_at:
         rows.append(("service SMS", "LIMIT REACHED for the whole service: SMS resume "
                      + when(state.service_sms_allowed_at, now)))
@@ -243,7 +251,8 @@ REASONS = {
     "disabled": "the account is disabled",
     "no_number": "no number registered",
     "reset_paused": "reset paused after too many wrong codes",
-    "sms_limit": "the per-username SMS limit is reached",
+    "sms_limit": "the SMS limit of that number is reached",
+    "account_sms_limit": "the account's SMS limit (every number together) is reached",
     "service_sms_limit": "the service-wide SMS limit is reached",
     "no_app": "no authenticator app added",
 }

@@ -51,7 +51,8 @@ class Portal:
         # one table, two kinds of subject: a use case is given the kind it counts
         self.counters = Counters(store, settings.limits_table, settings.limits,
                                  key=self._limit_key)
-        self.logs = Logs(store, settings.limits_table, settings.limits)
+        self.logs = Logs(store, settings.limits_table, settings.limits,
+                         key=self._limit_key)  # a number in a log's key is an HMAC under it
         self.limits = Limits(store, settings.limits_table, settings.limits,
                              key=self._limit_key)
         from chalicelib.adapters.telemetry import TelemetryLog

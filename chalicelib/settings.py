@@ -182,8 +182,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("code.resend_after_seconds", "CODE_RESEND_AFTER_SECONDS", "60", number),
     S("code.max_attempts",         "CODE_MAX_ATTEMPTS",       "5", number),
     # rate limits (SPEC 6)
-    S("limits.sms_per_username",   "LIMIT_SMS_PER_USERNAME",  "3/900,5/86400", rules),
+    # code SMS per (username, number), both flows together; per flow; per account (v3)
+    S("limits.sms_per_number",     "LIMIT_SMS_PER_NUMBER",    "3/900,5/86400", rules),
     S("limits.sms_per_flow",       "LIMIT_SMS_PER_FLOW",      "1/60", rules),
+    S("limits.sms_per_account",    "LIMIT_SMS_PER_ACCOUNT",   "20/86400", rules),
     S("limits.wrong_codes_per_username", "LIMIT_WRONG_CODES_PER_USERNAME", "10/86400", rules),
     S("limits.reset_pause_seconds", "LIMIT_RESET_PAUSE_SECONDS", "86400", number),
     S("limits.login_failures_per_username", "LIMIT_LOGIN_FAILURES_PER_USERNAME",
@@ -195,7 +197,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("limits.verifies_per_network", "LIMIT_VERIFIES_PER_NETWORK", "60/3600", rules),
     S("limits.resends_per_network", "LIMIT_RESENDS_PER_NETWORK", "60/3600", rules),
     S("limits.trusted_networks",   "TRUSTED_NETWORKS",        "", networks),
-    S("limits.numbers_per_account", "LIMIT_NUMBERS_PER_ACCOUNT", "3/86400", rules),
+    # SPEC 5 v3: five people added to one account on one morning is normal use (was 3/86400)
+    S("limits.numbers_per_account", "LIMIT_NUMBERS_PER_ACCOUNT", "5/86400", rules),
     S("limits.sms_per_service",    "LIMIT_SMS_PER_SERVICE",   "1000/3600", rules),
     # where the password lives (SPEC 13): "portal" or "ldap"; the rest is ldap mode's
     S("directory.mode",            "DIRECTORY",               "portal", lower),
@@ -264,8 +267,9 @@ class CodeSettings:
 @dataclass(frozen=True)
 @_defaults("limits")
 class LimitSettings:
-    sms_per_username: tuple[Rule, ...]
+    sms_per_number: tuple[Rule, ...]
     sms_per_flow: tuple[Rule, ...]
+    sms_per_account: tuple[Rule, ...]
     wrong_codes_per_username: tuple[Rule, ...]
     reset_pause_seconds: int
     login_failures_per_username: tuple[Rule, ...]

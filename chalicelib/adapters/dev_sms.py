@@ -25,7 +25,8 @@ def sent_messages() -> list[dict]:
     except urllib.error.HTTPError as error:
         if not 400 <= error.code < 500:  # a plain moto: no such path (S3 says so)
             raise
-    with urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=5) as response:
+    # a plain moto dumps its whole state (every table's items): seconds on a busy machine
+    with urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=30) as response:
         data = json.load(response)
     return _sms_from_state(data)
 

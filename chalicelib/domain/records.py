@@ -98,6 +98,10 @@ class ResetChallenge(Expiring):
     # codes count against the account as any holder's do (services/reset.py).
     channel: str = SMS
     app_nonce: str = ""
+    # SPEC 5 v3: what stands for the start's number in the keys of its SMS logs (an HMAC,
+    # repositories/limits.py `Logs.number_key`), so that a resend counts on the same logs
+    # whoever the number is, and the number itself is never stored here.
+    number_key: str = ""
 
     @property
     def ttl(self) -> int:

@@ -21,19 +21,23 @@ subjects, `Logs` for `Log` subjects; `Limits` is both, for a caller that reads b
 - The login failures per username carry, in the same item, one sub-counter per client
   network (`t_<h>`, `s_<h>_<i>`, `l_<h>_<i>`, `<h>` an HMAC of the network): one update
   reserves the attempt against both the network's limit and the all-networks ceiling.
-- Logs (code SMS per username and per flow, new numbers per account): the recent
-  timestamps of one subject in one item, read, judged by `domain.limits` and written back on
-  the condition that nobody wrote in between (services/unit_of_work.retrying).
+- Logs (code SMS per (username, number) and per flow, per account, new numbers per
+  account): the recent timestamps of one subject in one item, read, judged by
+  `domain.limits` and written back on the condition that nobody wrote in between
+  (services/unit_of_work.retrying). A start that counts nothing writes the same puts to
+  items beside the logs that expire at once (`touched`), so that it does the same work as
+  one that counts.
 
-A client network is never stored: it is an HMAC-SHA256 of the network (an IPv4 address,
-an IPv6 /64) under the limits key of the secrets, so the table cannot be reversed into
-addresses by hashing the address space.
+A client network, and a phone number in a per-number log's key, is never stored: it is an
+HMAC-SHA256 (of the network: an IPv4 address, an IPv6 /64) under the limits key of the
+secrets, so the table cannot be reversed into addresses or numbers by hashing them all.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,6 +48,7 @@ from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
 HOUSEKEEPING_SECONDS = 60
 RESERVE_TRIES = 3  # a reservation, and again after dropping slices that left the window
+TOUCH_SLOTS = 8  # the items beside a log that a start counting nothing writes (`touched`)
 
 
 @dataclass(frozen=True)
@@ -304,6 +309,26 @@ class Counters(_LimitsTable):
             except Exception:  # noqa: BLE001 (see above: the limit errs on its safe side)
                 pass
 
+    def unlocked_check(self, counter: Counter, who: str, now: float) -> Reservation:
+        """The same conditional update as a reservation's, on the counter's first rule's item,
+        that counts nothing: allowed unless the subject is locked (or paused) at `now`. For
+        a failure that must not count, answered as one that counts is (a wrong code of a
+        challenge whose number is no holder's, SPEC 11 v3). It never creates the item: on a
+        missing one it is refused, which says "not locked"."""
+        rule = self.rules(counter)[0]
+        key = self._first_key(counter, who, None)
+        write = Update(self.table, key, add={"t": 0},
+                       expect=c.all_of(c.Present("t"),
+                                       c.any_of(c.Missing("until"), c.le("until", now))))
+        try:
+            self._store.write(write, returns_new=True)
+        except Refused as refused:
+            until = float((refused.item or {}).get("until", 0))
+            if until > now:
+                return Reservation(False, max(1, math.ceil(until - now)), window=rule.window,
+                                   locked=True)
+        return Reservation(True, left=rule.limit)
+
     # -- locks -----------------------------------------------------------------------------
 
     def lock_read(self, counter: Counter, who: str, *, ip: str | None = None) -> Read:
@@ -350,6 +375,13 @@ class Counters(_LimitsTable):
 
     # -- at most one audit record per refused subject and window ---------------------------
 
+    def refused_before(self, name: str, who: str, window: int, now: float) -> Read:
+        """Whether the marker of `first_refusal` (no network) is written for this window:
+        read with the rest of a change, so that the change itself can write it."""
+        start = int(now // max(1, window)) * max(1, window)
+        return Read(self.table, {"key": f"refused#{name}#{who}#{start}"},
+                    lambda item: item is not None)
+
     def first_refusal(self, name: str, who: str, window: int, now: float, *,
                       ip: str | None = None) -> Put:
         """A marker that only the first refusal of `who` on limit `name` in this window can
@@ -367,8 +399,21 @@ class Logs(_LimitsTable):
     """The logs (`Log` subjects): one subject's recent events in one item, read, judged by
     domain/limits.py and written back on the version read."""
 
-    def read(self, log: Log, who: str) -> Read:
-        key, rules = f"{log.name}#{who}", self._rules(log.setting)
+    def number_key(self, username: str, number: str) -> str:
+        """What stands for `number` in the keys of `username`'s per-number logs: an HMAC
+        under the limits key, so that the table holds no number (SPEC 5 v3)."""
+        return self._hmac("number", username, number)[:32]
+
+    @staticmethod
+    def _log_key(log: Log, who: str, number_key: str) -> str:
+        if log.per_number != bool(number_key):
+            raise ValueError(f"the log {log.name!r} is "
+                             + ("per number" if log.per_number else "not per number"))
+        return f"{log.name}#{who}#{number_key}" if number_key else f"{log.name}#{who}"
+
+    def read(self, log: Log, who: str, number_key: str = "") -> Read:
+        """The log of `who` (for a per-number log: of `who`'s number `number_key`)."""
+        key, rules = self._log_key(log, who, number_key), self._rules(log.setting)
 
         def parse(item: dict | None) -> LimitLog:
             if not item:
@@ -381,6 +426,18 @@ class Logs(_LimitsTable):
         """The conditional write that adds the event at `now` to `log` (and a lock or pause
         to `until`, if later than the one it has)."""
         return self._written(log, log.recent(now) + [now], max(until, log.until))
+
+    def touched(self, log: LimitLog, now: float) -> Put:
+        """For a start that counts nothing (services/reset.py): the put `record` would
+        make, of the same kind and size of item, to one of TOUCH_SLOTS items beside the log
+        that expire at once: it counts nothing, is refused by nothing, and parallel starts
+        of one account seldom meet on one item (they would on the log itself), while the
+        items a burst leaves stay few."""
+        slot = uuid.uuid4().int % TOUCH_SLOTS
+        item = {"key": f"touched#{log.key}#{slot}", "events": log.recent(now) + [now],
+                "version": log.version + 1, "until": log.until,
+                "ttl": int(now + HOUSEKEEPING_SECONDS)}
+        return Put(self.table, item)
 
     def forget(self, log: LimitLog, at: float) -> Put:
         """Take back the event recorded at `at` (an SMS counted that could not be queued),
@@ -395,8 +452,8 @@ class Logs(_LimitsTable):
         expect = c.eq("version", log.version) if log.version else c.Missing("key")
         return Put(self.table, item, expect=expect)
 
-    def clear(self, log: Log, who: str) -> Delete:
-        return Delete(self.table, {"key": f"{log.name}#{who}"})
+    def clear(self, log: Log, who: str, number_key: str = "") -> Delete:
+        return Delete(self.table, {"key": self._log_key(log, who, number_key)})
 
 
 class Limits(Counters, Logs):

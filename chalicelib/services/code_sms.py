@@ -1,17 +1,18 @@
 """A security code's way to its user: an SMS on the queue (SPEC 4).
 
-The code SMS of both portals count against one per-username limit (repositories/limits.py,
-CODE_SMS: 3 per 15 min, 5 per 24 h) and each against its own flow's (CODE_SMS_RESET,
-CODE_SMS_REGISTRATION: 1 per 60 s, so that a pwreg code does not delay a pwreset code),
-recorded in the same transaction as the code itself. A code whose SMS cannot be queued must
-not count, so that the user's retry gets one: `take_back` forgets the event.
+The code SMS of both portals count against one limit per (username, number) (CODE_SMS: 3
+per 15 min, 5 per 24 h), each against its own flow's for that number (CODE_SMS_RESET,
+CODE_SMS_REGISTRATION: 1 per 60 s, so that a pwreg code does not delay a pwreset code), and
+against the account's ceiling, every number together (CODE_SMS_ACCOUNT: 20 per 24 h), SPEC
+5 v3; recorded in the same transaction as the code itself. A code whose SMS cannot be
+queued must not count, so that the user's retry gets one: `take_back` forgets the event.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.limits import CODE_SMS, Log
+from chalicelib.domain.limits import CODE_SMS, CODE_SMS_ACCOUNT, Log
 from chalicelib.domain.sms import CODE, SmsMessage
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
 
-SMS_LIMITS = "sms limits"  # the shared and the flow's log, forgotten together
+SMS_LIMITS = "sms limits"  # the number's, the flow's and the account's log, together
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,14 +48,16 @@ class CodeSms:
         self.queue.send(SmsMessage(CODE, body, to=to, username=username, event=event,
                                    lang=caller.lang, holder=holder))
 
-    def take_back(self, username: str, at: float, caller: Caller, flow: Log,
-                  phone: str | None = None):
-        """The SMS counted at `at` (in the shared and in `flow`'s limit) was not queued:
-        forget it, and say so in the trail."""
+    def take_back(self, username: str, number_key: str, at: float, caller: Caller,
+                  flow: Log, phone: str | None = None):
+        """The SMS counted at `at` (in the number's shared and `flow`'s limits, and the
+        account's) was not queued: forget it, and say so in the trail."""
         def forget(_):
-            found = self.uow.read(shared=self.logs.read(CODE_SMS, username),
-                                  flow=self.logs.read(flow, username))
-            counted = [self.logs.forget(log, at) for log in (found.shared, found.flow)
+            found = self.uow.read(shared=self.logs.read(CODE_SMS, username, number_key),
+                                  flow=self.logs.read(flow, username, number_key),
+                                  account=self.logs.read(CODE_SMS_ACCOUNT, username))
+            counted = [self.logs.forget(log, at)
+                       for log in (found.shared, found.flow, found.account)
                        if at in log.events]
             if counted:
                 self.uow.begin().add_group(SMS_LIMITS, counted).commit()

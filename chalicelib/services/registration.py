@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_REGISTRATION, LOGIN_FAILURES, LOGINS,
-                                      NUMBERS, LimitLog)
+from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_ACCOUNT, CODE_SMS_REGISTRATION,
+                                      LOGIN_FAILURES, LOGINS, NUMBERS, LimitLog)
 from chalicelib.repositories.limits import Reservation
 from chalicelib.domain import codes, holders as holding, phone as phones
 from chalicelib.domain.account import Account, normalise_username
@@ -209,11 +209,16 @@ class Registration:
         number = phones.parse(raw_phone, settings.allowed_countries)
         username = session.username
         change_id = PhoneChange.id_of(secret)
+        # SPEC 5 v3: the SMS limits of this (username, number), a new number's its own, and
+        # the account's ceiling: five people added in one morning each get their code
+        number_key = self.logs.number_key(username, number)
 
         def attempt(_):
             found = self.uow.read(
-                account=self.accounts.read(username), sms=self.logs.read(CODE_SMS, username),
-                flow_sms=self.logs.read(CODE_SMS_REGISTRATION, username),
+                account=self.accounts.read(username),
+                sms=self.logs.read(CODE_SMS, username, number_key),
+                flow_sms=self.logs.read(CODE_SMS_REGISTRATION, username, number_key),
+                account_sms=self.logs.read(CODE_SMS_ACCOUNT, username),
                 numbers=self.logs.read(NUMBERS, username),
                 before=self.records.read(PhoneChange, change_id))
             account = account_of(session.epoch, found.account)
@@ -223,8 +228,9 @@ class Registration:
                 raise TooManyHolders(max_holders=settings.max_holders)
             now = self.now()
             self._within(found.numbers, now, username, "numbers_per_account", caller)
-            self._within(sms_log, now, username, "sms_per_username", caller)
+            self._within(sms_log, now, username, "sms_per_number", caller)
             self._within(flow_log, now, username, "sms_per_flow", caller)
+            self._within(found.account_sms, now, username, "sms_per_account", caller)
             # A new code for this session carries the wrong attempts of the one before
             # (SPEC 4 v2), as a reset's resend does: asking again restores nothing.
             attempts = before.attempts if before and not before.used else 0
@@ -236,8 +242,8 @@ class Registration:
                 expires_at=min(now + settings.code.lifetime_seconds, session.expires_at),
                 attempts=attempts, name=name, by_id=session.holder_id,
                 by_name=session.holder_name), before))
-            tx.add_group(SMS_LIMITS, [self.logs.record(sms_log, now),
-                                      self.logs.record(flow_log, now)])
+            tx.add_group(SMS_LIMITS, [self.logs.record(log, now)
+                                      for log in (sms_log, flow_log, found.account_sms)])
             tx.record(self.audit.record("phone.change_requested", username, "code_queued",
                                          caller, phone=number, **acting(session)))
             tx.commit()
@@ -248,7 +254,8 @@ class Registration:
         try:
             self.code_sms.send(code, caller, to=number)
         except ServiceUnavailable:
-            self.code_sms.take_back(username, now, caller, CODE_SMS_REGISTRATION, phone=number)
+            self.code_sms.take_back(username, number_key, now, caller, CODE_SMS_REGISTRATION,
+                                    phone=number)
             raise
         return {"phone": number, "expires_in": settings.code.lifetime_seconds,
                 "resend_after": settings.code.resend_after_seconds}

@@ -2,17 +2,22 @@
 new password (SPEC 2, 4–6, 11).
 
 Unknown usernames and numbers that are no holder's travel exactly the same path as a
-holder's: the account is read in the same batch as the limits, a challenge is stored, SMS
-limits are counted and a message is queued; the SMS worker, not the API, looks up the
-holder's number and drops a message that names none. So nothing in a response, its shape
-or its timing, says whether an account exists or whose a number is. Without a holder the
-SMS limits counted are a stand-in subject's (`~username`), so a stranger's starts never use
-up the codes of the account's holders.
+holder's: the account is read in the same batch as the limits, a challenge is stored, the
+number's and the account's SMS logs are read, the same puts as their records are written
+(to items beside them when nothing is sent) and a message is queued; the
+SMS worker, not the API, looks up the holder's number and drops a message that names none.
+So nothing in a response, its shape or its timing, says whether an account exists or whose
+a number is. The code SMS limits are per (username, number) and per account (SPEC 5 v3):
+only a code sent counts, so a number that is no holder's, which never gets an SMS, counts
+only against the client network, and a stranger's starts never use up a holder's codes.
 
-A challenge whose number was no holder's never yields a token, and its wrong codes are
-counted on the stand-in's counter, never the account's: nobody without a holder's number
-can pause the account's reset (SPEC 11). From the verified code on, the holder is known:
-the token, the password change, its audit record and the notices name them.
+A challenge whose number was no holder's never yields a token, and its wrong codes count
+only against the client network (the per-network verify limit), never the account's: nobody
+without a holder's number can pause the account's reset (SPEC 11). They are answered as a
+holder's are in every state: where a holder's wrong code is reserved on the username's
+counter, theirs is the same conditional update, counting nothing, that is refused while the
+reset is paused (`Counters.unlocked_check`). From the verified code on, the holder is
+known: the token, the password change, its audit record and the notices name them.
 
 A wrong code is counted before the code is compared: `verify` reserves one event on the
 username's wrong-code counter (repositories/limits.py), and the reservation that fills it pauses
@@ -47,8 +52,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_RESET, RESENDS, RESET_STARTS,
-                                      VERIFIES, WRONG_CODES, Counter, LimitLog)
+from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_ACCOUNT, CODE_SMS_RESET, RESENDS,
+                                      RESET_STARTS, VERIFIES, WRONG_CODES, Counter, LimitLog)
 from chalicelib.domain import codes, phone as phones
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidPhone,
@@ -61,7 +66,7 @@ from chalicelib.domain.sending import Seen, Sending, decide
 from chalicelib.ports import Clock, CodeChannel, Conflict, Refused
 from chalicelib.repositories.limits import Reservation
 from chalicelib.repositories.records import NotTriable
-from chalicelib.services.unit_of_work import TRIES, Attempt, refused_by, retrying
+from chalicelib.services.unit_of_work import TRIES, Attempt, Tx, refused_by, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -76,6 +81,8 @@ if TYPE_CHECKING:
 # the names of a reset's writes, as a refusal names them
 CHALLENGE, TOKEN, REPLAY, PAUSE = "challenge", "token", "replay", "pause"
 WRONG_CODES_BACK, NETWORK, SMS_LIMITS = "wrong codes", "network", "sms limits"
+FIRST_REFUSAL = "first refusal"  # the window's first `ratelimit.exceeded` of the SMS limits
+SMS_REFUSALS = "sms"  # the subject of that marker, with the username
 
 
 def required_text(value, name: str) -> str:
@@ -98,11 +105,6 @@ class _Replayed(Exception):
     """The app code's time step was accepted for the holder before (no replay, SPEC 12)."""
 
 
-def stand_in(username: str) -> str:
-    """The subject whose limits a start without a holder counts: never a username (SPEC 8)."""
-    return "~" + username
-
-
 def holder_of(account: Account | None, phone: str | None, holder_id: str | None = None):
     """The holder of `account` with that number (or id), if the account can be reset."""
     if account is None or account.disabled:
@@ -116,13 +118,16 @@ def holder_of(account: Account | None, phone: str | None, holder_id: str | None 
 
 @dataclass(frozen=True)
 class _Sent:
-    """A start's or resend's change, committed: the `code` to queue (None: no SMS), when,
-    the SMS limit to note as refused, and the holder the SMS goes to ("": none)."""
+    """A start's or resend's change, committed: the `code` to queue (None: no message),
+    when, the SMS limit to note as refused, the holder the SMS goes to ("": none, the
+    worker drops it), and whether it was counted on the SMS logs of `number_key`."""
 
     code: str | None
     now: float
     refused_limit: str | None
     holder_id: str
+    counted: bool
+    number_key: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,7 +164,8 @@ class Reset:
         secret = codes.new_secret()
         challenge = ResetChallenge(id=ResetChallenge.id_of(secret), username=username,
                                    lang=caller.lang, created_at=now, sent_at=now,
-                                   expires_at=now, code_mac="", channel=chosen)
+                                   expires_at=now, code_mac="", channel=chosen,
+                                   number_key=self.limits.number_key(username, number))
         self._send_code(challenge, caller, first=True, phone=number)
         return self._answer(secret)
 
@@ -211,46 +217,87 @@ class Reset:
         channel = self.channels[challenge.channel]
         sent = retrying(lambda try_: self._send_once(challenge, channel, caller, first, phone,
                                                      try_),
-                        retryable=refused_by(SMS_LIMITS, NETWORK), tries=TRIES + 1)
-        if sent.refused_limit:
-            self.refusals.note(sent.refused_limit, challenge.username, caller,
-                               self.settings.code.resend_after_seconds, outcome="no_sms")
+                        retryable=refused_by(SMS_LIMITS, NETWORK),
+                        tries=TRIES + 1)
         if sent.code is not None:
             self._queue(challenge, sent.code, sent, caller, first)
 
     def _send_once(self, challenge: ResetChallenge, channel: CodeChannel, caller: Caller,
                    first: bool, phone: str | None, try_: Attempt) -> _Sent:
         username = challenge.username
+        # the number's logs, a holder's or not (a challenge from before keys had none: "-")
+        number_key = challenge.number_key or "-"
+        now = self.now()
         found = self.uow.read(
             account=self.accounts.read(username),
-            sms=self.limits.read(CODE_SMS, username),
-            flow_sms=self.limits.read(CODE_SMS_RESET, username),
-            stand_in_sms=self.limits.read(CODE_SMS, stand_in(username)),
-            stand_in_flow_sms=self.limits.read(CODE_SMS_RESET, stand_in(username)),
-            pause=self.limits.lock_read(WRONG_CODES, username))
+            sms=self.limits.read(CODE_SMS, username, number_key),
+            flow_sms=self.limits.read(CODE_SMS_RESET, username, number_key),
+            account_sms=self.limits.read(CODE_SMS_ACCOUNT, username),
+            pause=self.limits.lock_read(WRONG_CODES, username),
+            refused_before=self.limits.refused_before(SMS_REFUSALS, username,
+                                                      self._refusal_window(), now))
         holder = holder_of(found.account, phone if first else None,
                            None if first else challenge.holder_id)
-        # without a holder, the same writes on the stand-in's limits
-        shared, flow = (found.sms, found.flow_sms) if holder else \
-            (found.stand_in_sms, found.stand_in_flow_sms)
-        now = self.now()
+        shared, flow = found.sms, found.flow_sms
         if holder and first:
             challenge = replace(challenge, holder_id=holder.id, holder_name=holder.name)
         issue = channel.issue(challenge, holder, now, self.settings.code.lifetime_seconds)
         sending = decide(Seen(
             first=first, holder=holder is not None, has_app=bool(holder and holder.app_nonce),
             by_sms=channel.sends, paused=found.pause.locked(now),
-            per_flow=flow.decide(now), per_username=shared.decide(now), last_try=try_.last))
-        self._write_sending(challenge, issue.challenge, sending, (shared, flow), holder,
-                            caller, now)
-        return _Sent(issue.code if sending.send else None, now, sending.refused_limit,
-                     holder.id if holder else "")
+            per_flow=flow.decide(now), per_number=shared.decide(now),
+            per_account=found.account_sms.decide(now), last_try=try_.last))
+        self._write_sending(challenge, issue.challenge, sending,
+                            (shared, flow, found.account_sms), holder, caller, now,
+                            # the last try writes no marker, so that it cannot lose
+                            found.refused_before or try_.last)
+        return _Sent(issue.code if sending.queue else None, now, sending.refused_limit,
+                     holder.id if holder and sending.send else "", sending.send, number_key)
+
+    def _refusal_window(self) -> int:
+        return self.settings.code.resend_after_seconds
 
     def _write_sending(self, challenge: ResetChallenge, issued: ResetChallenge,
                        sending: Sending, sms_logs: tuple[LimitLog, ...],
-                       holder: Holder | None, caller: Caller, now: float) -> None:
+                       holder: Holder | None, caller: Caller, now: float,
+                       refused_before: bool) -> None:
         """Write what `sending` says: the challenge (stored, or renewed, or kept), the
-        counts, the trail."""
+        counts, the trail. An SMS limit that held a holder's code back is noted
+        (`ratelimit.exceeded`) in the same transaction, the window's first time only, so
+        that a limited start makes no call that another start does not (issue 21)."""
+        username = challenge.username
+        refusal = self.audit.record("ratelimit.exceeded", username, "no_sms", caller,
+                                    limit=sending.refused_limit) \
+            if sending.refused_limit else None
+        tx = self._sending_tx(challenge, issued, sending, sms_logs, holder, caller, now,
+                              None if refused_before else refusal)
+        try:
+            try:
+                tx.commit()
+            except Refused as refused:
+                if refused.by != FIRST_REFUSAL:
+                    raise
+                # noted by a parallel start this window: the same change without the note
+                # (its other writes were not refused), rather than a whole new try
+                refused_before = True
+                self._sending_tx(challenge, issued, sending, sms_logs, holder, caller, now,
+                                 None).commit()
+        except Refused as refused:
+            if refused.by == CHALLENGE:  # resent or used since it was read
+                raise ResendTooSoon(
+                    retry_after=self.settings.code.resend_after_seconds) from None
+            if refused.by == NETWORK:
+                self._network_refused(RESENDS, username, caller, now)
+            raise
+        if refusal is not None and refused_before:
+            self.audit.emit(refusal)  # once per window in the table; every time in the log
+
+    def _sending_tx(self, challenge: ResetChallenge, issued: ResetChallenge,
+                    sending: Sending, sms_logs: tuple[LimitLog, ...],
+                    holder: Holder | None, caller: Caller, now: float,
+                    refusal: dict | None) -> Tx:
+        """The transaction of `_write_sending`, with the window's first note of `refusal`
+        if given."""
         username = challenge.username
         tx = self.uow.begin()
         if not sending.resend:  # with no SMS (and always for the app), a code nobody knows
@@ -260,8 +307,12 @@ class Reset:
             tx.add(CHALLENGE, self.records.resent(challenge, issued, now, renew=sending.renew,
                                                   void=sending.void))
             tx.add_group(NETWORK, self.limits.counting_writes(RESENDS, "", now, ip=caller.ip))
-        if sending.send:
-            tx.add_group(SMS_LIMITS, [self.limits.record(log, now) for log in sms_logs])
+        # The same writes whether or not the code is sent: counted on the logs, or the
+        # same puts to items beside them (`touched`) that count nothing.
+        if sending.queue:
+            tx.add_group(SMS_LIMITS, [self.limits.record(log, now) if sending.send
+                                      else self.limits.touched(log, now)
+                                      for log in sms_logs])
         tx.record(self.audit.record(
             "reset.requested", username, sending.outcome, caller, channel=challenge.channel,
             resend=sending.resend, phone=holder.phone if holder else None,
@@ -269,22 +320,19 @@ class Reset:
             holder_name=holder.name if holder else None))
         if sending.void:
             tx.record(self.audit.record("reset.paused", username, "no_sms", caller))
-        try:
-            tx.commit()
-        except Refused as refused:
-            if refused.by == CHALLENGE:  # resent or used since it was read
-                raise ResendTooSoon(
-                    retry_after=self.settings.code.resend_after_seconds) from None
-            if refused.by == NETWORK:
-                self._network_refused(RESENDS, username, caller, now)
-            raise
+        if refusal is not None:  # once per window in the table (the marker's condition)
+            tx.add(FIRST_REFUSAL, self.limits.first_refusal(
+                SMS_REFUSALS, username, self._refusal_window(), now))
+            tx.record(refusal)
+        return tx
 
     def _queue(self, challenge: ResetChallenge, code: str, sent: _Sent, caller: Caller,
                first: bool) -> None:
         username = challenge.username
         try:
             # The worker looks the holder's number up (none: dropped, as an unknown
-            # username's code is), so this is the same work whoever the number is.
+            # username's code is, or a code a limit held back), so this is the same work
+            # whoever the number is and whatever the limits say.
             self.code_sms.send(code, caller, username=username, event="reset.code_sent",
                                holder=sent.holder_id)
         except ServiceUnavailable:
@@ -295,7 +343,9 @@ class Reset:
                     self.records.unsend(challenge, sent.now)
                 except (Refused, ServiceUnavailable):
                     pass
-            self.code_sms.take_back(username, sent.now, caller, CODE_SMS_RESET)
+            if sent.counted:
+                self.code_sms.take_back(username, sent.number_key, sent.now, caller,
+                                        CODE_SMS_RESET)
             raise
 
     # -- verify ----------------------------------------------------------------------------
@@ -313,9 +363,10 @@ class Reset:
             self._paused(challenge, caller)
         # The wrong code this may be is counted before it is compared: parallel guesses
         # cannot outrun the pause, and none goes uncounted. Refused while paused. Without a
-        # holder, on the stand-in's counter: such codes never pause the account (SPEC 11).
-        subject = username if challenge.holder_id else stand_in(username)
-        reserved = self.limits.reserve(WRONG_CODES, subject, now)
+        # holder it counts nowhere but on the network (SPEC 11 v3), by the same update that
+        # counts nothing: answered as a holder's is, paused or not.
+        reserved = self.limits.reserve(WRONG_CODES, username, now) if challenge.holder_id \
+            else self.limits.unlocked_check(WRONG_CODES, username, now)
         if not reserved.allowed:
             self._paused(challenge, caller)
         attempts_left = max(0, self.settings.code.max_attempts - challenge.attempts)
@@ -326,7 +377,7 @@ class Reset:
                 return self._issue_token(challenge, reserved, caller, proof.step)
             except _Replayed:  # the app's code was used before: a wrong code
                 outcome = "replayed"
-        self._count_wrong_code(subject, reserved, attempts_left, caller,
+        self._count_wrong_code(reserved, attempts_left, caller,
                                username=username, holder=bool(challenge.holder_id),
                                outcome=outcome, channel=challenge.channel)
         raise InvalidCode(attempts_left=attempts_left)
@@ -397,13 +448,13 @@ class Reset:
             raise ServiceUnavailable() from None
         return {"reset_token": secret, "username": username, "expires_in": lifetime}
 
-    def _count_wrong_code(self, subject: str, reserved: Reservation, attempts_left: int,
+    def _count_wrong_code(self, reserved: Reservation, attempts_left: int,
                           caller: Caller, username: str, holder: bool, outcome: str,
                           channel: str) -> None:
-        """The wrong code is counted already (its reservation, on `subject`); record it,
-        and pause `subject` if it filled the counter: the username's reset when the
-        challenge named a holder, else only the stand-in's (`stand_in`). If even that
-        cannot be written, 503: the counter still holds the failure."""
+        """The wrong code is counted already (its reservation, when the challenge named a
+        holder); record it, and pause the username's reset if it filled the counter (a
+        holderless challenge's check never fills it). If even that cannot be written, 503:
+        the counter still holds the failure."""
         limits = self.settings.limits
 
         def attempt(_):
@@ -413,8 +464,7 @@ class Reset:
                                          channel=channel, attempts_left=attempts_left))
             if reserved.filled:
                 tx.add(PAUSE, self.limits.locked_until(
-                    WRONG_CODES, subject, now + limits.reset_pause_seconds))
-                if holder:
-                    tx.record(self.audit.record("reset.paused", username, "paused", caller))
+                    WRONG_CODES, username, now + limits.reset_pause_seconds))
+                tx.record(self.audit.record("reset.paused", username, "paused", caller))
             tx.commit()
         retrying(attempt)

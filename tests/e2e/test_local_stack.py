@@ -40,7 +40,7 @@ def stack():
     # The walk sends a reset code and then, seconds later, a pwreg code for the same username:
     # the 1 SMS per 60 s is per flow (SPEC 5 v2), so the defaults let it through; the shared
     # limit is widened only so that a rerun within the minute is not held back.
-    running = RunningStack({"PWPORTAL_LIMIT_SMS_PER_USERNAME": "5/60,5/900,5/86400"})
+    running = RunningStack({"PWPORTAL_LIMIT_SMS_PER_NUMBER": "5/60,5/900,5/86400"})
     try:
         running.wait_until_ready()
         yield running

@@ -25,7 +25,7 @@ HOLDER = "Anna Andersson"
 @pytest.fixture(scope="module")
 def stack():
     running = RunningStack({"PWPORTAL_ORGANISATION_NAME": ORGANISATION,
-                            "PWPORTAL_LIMIT_SMS_PER_USERNAME": "5/60,5/900,5/86400"})
+                            "PWPORTAL_LIMIT_SMS_PER_NUMBER": "5/60,5/900,5/86400"})
     try:
         running.wait_until_ready()
         yield running

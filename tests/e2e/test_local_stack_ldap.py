@@ -25,7 +25,7 @@ def stack(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ldap")
     running = RunningStack({"PWPORTAL_DIRECTORY": "ldap",
                             "PWPORTAL_LDAP_FOLDER": str(folder),
-                            "PWPORTAL_LIMIT_SMS_PER_USERNAME": "5/60,5/900,5/86400",
+                            "PWPORTAL_LIMIT_SMS_PER_NUMBER": "5/60,5/900,5/86400",
                             # two resets of the demo account within the minute
                             "PWPORTAL_LIMIT_SMS_PER_FLOW": "5/60"})
     running.ca = folder / "ca.pem"

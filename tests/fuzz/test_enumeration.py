@@ -206,3 +206,84 @@ def test_reset_with_the_app_answers_and_works_alike_for_every_username_and_numbe
     assert post(client, "/api/reset/verify", {
         "challenge": challenges["holder with an app"],
         "code": app_code(secret, world.clock.now())}).status_code == 200
+
+
+def test_reset_start_works_alike_whatever_the_sms_limits_say(world, client, accounts,
+                                                             aws_calls):
+    """Issue 21, point 2 (SPEC 5 v3): after a start with a made-up number, a holder's number,
+    another made-up number, the holder's number now limited (1 per 60 s) and the first
+    made-up number again all get the same answer and cost the same AWS calls in the same
+    order: the same writes to the same kinds of items, and one message queued in every case
+    (the worker drops those that name no holder). Only the holder's first start is sent."""
+    known = accounts["with_number"]
+    world.deliver()
+    before = len(world.sent())
+    assert post(client, "/api/reset/start", {"username": known, "phone": STRANGER},
+                ip="203.0.113.90").status_code == 202
+    cases = {"holder's number": "+46701234567", "another made-up number": "+46709999998",
+             "holder's number, limited": "+46701234567", "the first made-up number": STRANGER}
+    found, made = {}, {}
+    for i, (kind, phone) in enumerate(cases.items()):
+        del aws_calls[:]
+        found[kind] = post(client, "/api/reset/start", {"username": known, "phone": phone},
+                           ip=f"203.0.113.{i + 91}")
+        made[kind] = list(aws_calls)
+    assert_alike(found)
+    first = next(iter(made.values()))
+    assert first and all(calls == first for calls in made.values()), made
+    assert first.count("sqs.SendMessage") == 1
+    world.deliver()
+    assert [to for to, _ in world.sent()[before:]] == ["+46701234567"]
+
+
+def test_reset_verify_answers_and_works_alike_for_a_holders_number_and_another_in_every_state(
+        world, client, accounts, aws_calls):
+    """Issue 21, point 1 (SPEC 11 v3): a wrong code on a challenge for a holder's number and
+    on one for a made-up number get the same answer and the same AWS calls, fresh, after
+    many wrong codes on made-up numbers, and while the account's reset is paused (by wrong
+    codes on the holder's number)."""
+    known = accounts["with_number"]
+    states = {}
+
+    def challenges() -> dict:
+        found = {}
+        for kind, phone in (("holder", "+46701234567"), ("made-up", STRANGER)):
+            world.clock.advance(seconds=61)
+            found[kind] = post(client, "/api/reset/start", {
+                "username": known, "phone": phone, "channel": "app"},
+                ip="203.0.113.120").json_body["challenge"]
+        return found
+
+    def wrong_code_on_each(state: str, open_: dict) -> None:
+        states[state] = {}
+        for i, (kind, challenge) in enumerate(open_.items()):
+            del aws_calls[:]
+            response = post(client, "/api/reset/verify", {"challenge": challenge,
+                                                          "code": "000000"},
+                            ip=f"203.0.113.{130 + i}")
+            states[state][kind] = (response, list(aws_calls))
+
+    wrong_code_on_each("fresh", challenges())
+    for _ in range(3):  # 15 wrong codes on made-up numbers: they count on no account
+        made_up = challenges()["made-up"]
+        for _ in range(5):
+            post(client, "/api/reset/verify", {"challenge": made_up, "code": "000000"},
+                 ip="203.0.113.140")
+    wrong_code_on_each("after wrong codes on made-up numbers", challenges())
+    before_the_pause = challenges()
+    for _ in range(2):  # ten wrong codes on the holder's number pause the reset
+        holder = challenges()["holder"]
+        for _ in range(5):
+            post(client, "/api/reset/verify", {"challenge": holder, "code": "000000"},
+                 ip="203.0.113.141")
+    assert "reset.paused" in [r["event"] for r in world.audit(known)]
+    wrong_code_on_each("paused, challenges from before", before_the_pause)
+    wrong_code_on_each("paused, new challenges", challenges())
+    for state, found in states.items():
+        assert_alike({kind: response for kind, (response, _) in found.items()})
+        assert len({repr(response.json_body["error"]) for response, _ in found.values()}) == 1, \
+            (state, found)
+        calls = [made for _, made in found.values()]
+        assert calls[0] and all(made == calls[0] for made in calls), (state, calls)
+    assert states["fresh"]["holder"][0].status_code == 400
+    assert states["paused, new challenges"]["holder"][0].status_code == 410

@@ -38,14 +38,15 @@ def test_an_empty_environment_gives_specs_defaults():
                                             "password")),
         code=CodeSettings(lifetime_seconds=600, resend_after_seconds=60, max_attempts=5),
         limits=LimitSettings(
-            sms_per_username=(Rule(3, 900), Rule(5, 86400)), sms_per_flow=(Rule(1, 60),),
+            sms_per_number=(Rule(3, 900), Rule(5, 86400)), sms_per_flow=(Rule(1, 60),),
+            sms_per_account=(Rule(20, 86400),),
             wrong_codes_per_username=(Rule(10, 86400),), reset_pause_seconds=86400,
             login_failures_per_username=(Rule(50, 86400),),
             login_failures_per_network=(Rule(5, 900),), login_lock_seconds=900,
             reset_starts_per_ip=(Rule(30, 3600),), logins_per_ip=(Rule(30, 3600),),
             verifies_per_network=(Rule(60, 3600),), resends_per_network=(Rule(60, 3600),),
             trusted_networks=(),
-            numbers_per_account=(Rule(3, 86400),), sms_per_service=(Rule(1000, 3600),)),
+            numbers_per_account=(Rule(5, 86400),), sms_per_service=(Rule(1000, 3600),)),
     )
 
 

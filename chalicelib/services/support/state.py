@@ -2,7 +2,9 @@
 
 The account, its per-username limit logs and counters are read together, each through its
 own named Read in one batched `uow.read`, and matched back by name (the username and the
-limit's subject), never by position in the batch. (A per-network login lock is keyed by an HMAC of the network:
+limit's subject), never by position in the batch. The code SMS limits are per (username,
+number) since SPEC 5 v3: `state` reads each holder's number's logs in a second batch, once
+the account says who the holders are (a list needs no SMS limits: it shows the locks). (A per-network login lock is keyed by an HMAC of the network:
 support sees the username's all-networks failures, not which networks are locked.)
 """
 from __future__ import annotations
@@ -12,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_RESET, LOGIN_FAILURES, NUMBERS,
-                                      SERVICE_SMS, WRONG_CODES)
+from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_ACCOUNT, CODE_SMS_RESET,
+                                      LOGIN_FAILURES, NUMBERS, SERVICE_SMS, WRONG_CODES)
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.limits import LimitLog
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 # The subject the SMS worker (services/delivery.py) counts every SMS of the service under.
 EVERY_SMS = "all"
 ACCOUNT = "account"  # the name of an account's own read, next to its limit subjects
-LOGS = (CODE_SMS, CODE_SMS_RESET, NUMBERS)
+LOGS = (CODE_SMS_ACCOUNT, NUMBERS)  # per username; CODE_SMS and CODE_SMS_RESET per number
+NUMBER_LOGS = (CODE_SMS, CODE_SMS_RESET)
 COUNTERS = (LOGIN_FAILURES, WRONG_CODES)  # each with its lock
 
 
@@ -56,8 +59,12 @@ class AccountState:
     login_locked_until: datetime | None = None
     wrong_codes: int = 0  # wrong codes that still count toward the reset pause
     reset_paused_until: datetime | None = None
-    codes_sent_recently: int = 0  # code SMS within the longest per-username SMS window
-    sms_allowed_at: datetime | None = None  # None: the per-username limit allows an SMS now
+    codes_sent_recently: int = 0  # the account's code SMS (every number) in its window
+    # None: the limits of the first holder's number (a reset's to it) allow an SMS now
+    sms_allowed_at: datetime | None = None
+    account_sms_allowed_at: datetime | None = None  # None: the account's ceiling has room
+    # each holder's (id, when their number may get a reset's code: None now), SPEC 5 v3
+    holders_sms_allowed_at: tuple[tuple[str, datetime | None], ...] = ()
     numbers_allowed_at: datetime | None = None  # None: a new number may be verified now
     service_sms_allowed_at: datetime | None = None  # None: the service-wide limit has room
 
@@ -69,7 +76,8 @@ class AccountState:
         """Why a reset started now would get no SMS to any holder, most basic reason first;
         [] if it would (services/support/diagnosis.py says it per holder and channel).
 
-        `no_account`, `disabled`, `no_number` (no holders), `reset_paused`, `sms_limit`,
+        `no_account`, `disabled`, `no_number` (no holders), `reset_paused`, `sms_limit` (the
+        first holder's number's), `account_sms_limit` (every number together),
         `service_sms_limit`.
         """
         if self.account is None:
@@ -83,21 +91,29 @@ class AccountState:
             reasons.append("reset_paused")
         if self.sms_allowed_at:
             reasons.append("sms_limit")
+        if self.account_sms_allowed_at:
+            reasons.append("account_sms_limit")
         if self.service_sms_allowed_at:
             reasons.append("service_sms_limit")
         return reasons
 
 
 def state_of(username: str, account: Account | None, logs: dict, now: datetime,
-             service_sms_allowed_at: datetime | None = None) -> AccountState:
-    """The state of `username` from its account and its limit logs (by subject) at `now`."""
+             service_sms_allowed_at: datetime | None = None,
+             numbers_logs: dict[str, tuple[LimitLog, ...]] | None = None) -> AccountState:
+    """The state of `username` from its account and its limit logs (by subject) at `now`;
+    `numbers_logs`: each holder's (by id) number's SMS logs, if they were read."""
     at = now.timestamp()
     (login, login_failures), (codes, wrong_codes) = logs[LOGIN_FAILURES], logs[WRONG_CODES]
-    sms, flow, numbers = logs[CODE_SMS], logs[CODE_SMS_RESET], logs[NUMBERS]
+    every, numbers = logs[CODE_SMS_ACCOUNT], logs[NUMBERS]
 
     def allowed_at(*logs: LimitLog) -> datetime | None:
-        wait = max(log.decide(at).retry_after for log in logs)
+        wait = max((log.decide(at).retry_after for log in logs), default=0)
         return _moment(at + wait) if wait else None
+
+    holders = tuple((holder_id, allowed_at(*found))
+                    for holder_id, found in (numbers_logs or {}).items())
+    first = account.holders[0].id if account and account.holders else None
 
     return AccountState(
         username=username, account=account, now=now,
@@ -106,8 +122,10 @@ def state_of(username: str, account: Account | None, logs: dict, now: datetime,
         else None,
         wrong_codes=wrong_codes,
         reset_paused_until=_moment(codes.until) if codes.locked(at) else None,
-        codes_sent_recently=len(sms.recent(at)),
-        sms_allowed_at=allowed_at(sms, flow),
+        codes_sent_recently=len(every.recent(at)),
+        sms_allowed_at=dict(holders).get(first) if first else None,
+        account_sms_allowed_at=allowed_at(every),
+        holders_sms_allowed_at=holders,
         numbers_allowed_at=allowed_at(numbers),
         service_sms_allowed_at=service_sms_allowed_at)
 
@@ -132,8 +150,22 @@ class AccountStates:
         found = self._read({**self._reads(username, with_account=True),
                             SERVICE_SMS: self.limits.lock_read(SERVICE_SMS, EVERY_SMS)})
         wait = self.limits.wait(SERVICE_SMS, found[SERVICE_SMS], at)
-        return state_of(username, found[username, ACCOUNT], self._logs(found, username, now),
-                        now, service_sms_allowed_at=_moment(at + wait) if wait else None)
+        account = found[username, ACCOUNT]
+        return state_of(username, account, self._logs(found, username, now),
+                        now, service_sms_allowed_at=_moment(at + wait) if wait else None,
+                        numbers_logs=self._numbers_logs(username, account))
+
+    def _numbers_logs(self, username: str, account: Account | None
+                      ) -> dict[str, tuple[LimitLog, ...]]:
+        """Each holder's number's SMS logs (a reset's: the number's and its flow's), by the
+        holder's id, from one batch: what decides whether a reset sends them a code."""
+        holders = account.holders if account else []
+        wanted = {(holder.id, log): self.limits.read(
+                      log, username, self.limits.number_key(username, holder.phone))
+                  for holder in holders for log in NUMBER_LOGS}
+        found = self._read(wanted) if wanted else {}
+        return {holder.id: tuple(found[holder.id, log] for log in NUMBER_LOGS)
+                for holder in holders}
 
     def events(self, raw_username, limit: int = 50) -> tuple[AccountState, list[dict]]:
         """Why a username does or does not get codes, and its audit trail, newest first."""
