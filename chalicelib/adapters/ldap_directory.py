@@ -24,7 +24,9 @@ Directory, or OpenLDAP and its kin — reached with ldap3.
   with a character SASLprep maps, such as a no-break space, binds from the portal as
   mapped.)
 - Every network step is bounded by PWPORTAL_LDAP_TIMEOUT_SECONDS; any failure is
-  DirectoryUnavailable with a short reason, never a DN or a password.
+  DirectoryUnavailable with a short reason, never a DN or a password. A set whose request
+  went out and whose answer never came (a timeout, the connection lost) is
+  DirectoryAnswerLost: the directory may have taken it, and the caller must ask it.
 """
 from __future__ import annotations
 
@@ -33,9 +35,10 @@ import ssl
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib.domain.errors import DirectoryUnavailable, PasswordRejected
+from chalicelib.domain.errors import DirectoryAnswerLost, DirectoryUnavailable, PasswordRejected
 from chalicelib.domain.policy import refused_by_saslprep
 
 FOUND = ("objectClass", "pwdChangedTime", "pwdLastSet")
@@ -60,6 +63,14 @@ class Entry:
     @property
     def is_active_directory(self) -> bool:
         return "user" in {str(value).lower() for value in self.values("objectClass")}
+
+
+def _close(connection: Any) -> None:
+    """Unbind; a connection already lost has nothing to unbind, and no error to add."""
+    try:
+        connection.unbind()
+    except Exception:  # noqa: BLE001 (closing a lost connection: nothing left to do)
+        pass
 
 
 def parse_changed_at(entry: Entry) -> datetime | None:
@@ -209,7 +220,7 @@ class LdapDirectory:
         if refused_by_saslprep(password):  # the policy refuses it first; ldap3 would raise
             raise PasswordRejected(["invalid_characters"])
 
-        def work():
+        def work() -> None:
             connection = self._service()
             try:
                 entry = self._find(connection, username)
@@ -217,14 +228,15 @@ class LdapDirectory:
                     raise DirectoryUnavailable("no_entry")
                 method = self.settings.password_method
                 if method == "ad" or (method == "auto" and entry.is_active_directory):
-                    connection.modify(entry.dn, {"unicodePwd": [(
-                        "MODIFY_REPLACE", [f'"{password}"'.encode("utf-16-le")])]})
+                    result = self._sent(connection, lambda: connection.modify(
+                        entry.dn, {"unicodePwd": [(
+                            "MODIFY_REPLACE", [f'"{password}"'.encode("utf-16-le")])]}))
                 else:
-                    connection.extend.standard.modify_password(user=entry.dn,
-                                                               new_password=password)
-                result = connection.result
+                    result = self._sent(connection, lambda: connection.extend.standard
+                                        .modify_password(user=entry.dn,
+                                                         new_password=password))
             finally:
-                connection.unbind()
+                _close(connection)
             code = result.get("result")
             if code == 0:
                 return
@@ -233,6 +245,23 @@ class LdapDirectory:
                 raise PasswordRejected(["directory"])
             raise DirectoryUnavailable(f"set_{code}")
         self._call(work)
+
+    @staticmethod
+    def _sent(connection: Any, operation: Callable[[], object]) -> dict[str, Any]:
+        """The directory's answer to a set: once the request went out, a timeout or a lost
+        connection is DirectoryAnswerLost (it may have been taken), never a plain failure;
+        a failure to send it is one (the directory cannot take half a request)."""
+        import ldap3.core.exceptions as errors
+        try:
+            operation()
+        except errors.LDAPSocketSendError:
+            raise DirectoryUnavailable("unreachable") from None
+        except (errors.LDAPCommunicationError, OSError, ssl.SSLError):
+            raise DirectoryAnswerLost("answer_lost") from None
+        result = connection.result
+        if not isinstance(result, dict):  # no answer read: the same as a lost one
+            raise DirectoryAnswerLost("answer_lost")
+        return result
 
     def exists(self, username: str) -> bool:
         return self._entry(username) is not None

@@ -33,9 +33,10 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.account import Account, FirstPassword
-from chalicelib.domain.errors import (DirectoryUnavailable, NoDirectoryEntry, PasswordRejected,
+from chalicelib.domain.errors import (ChangeUnconfirmed, DirectoryAnswerLost,
+                                      DirectoryUnavailable, NoDirectoryEntry, PasswordRejected,
                                       ServiceUnavailable, TokenExpired)
-from chalicelib.domain.events import Caller
+from chalicelib.domain.events import DAILY_JOB, Caller
 from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import PendingPassword, ResetToken
 from chalicelib.ports import Clock, Conflict, OperationsLog, PasswordStore, Refused
@@ -143,10 +144,30 @@ class DirectoryPasswordChange:
                                                  **by_holder(token.holder_id,
                                                              token.holder_name)))
             raise
+        except DirectoryAnswerLost as lost:
+            # Sent, and no answer: the directory may have it. The marker stays.
+            self.failed(username, "reset", lost, caller)
+            return self._settle_now(account, marker, password, caller)
         except DirectoryUnavailable as failure:
             self._drop(marker)
             self.failed(username, "reset", failure, caller)
             raise
+        recorded = self.record(marker, caller, via="reset", account=account)
+        return recorded or self._as_recorded(account, marker)
+
+    def _settle_now(self, account: Account, marker: PendingPassword, password: str,
+                    caller: Caller) -> Account:
+        """A set whose answer was lost: a bind with the new password asks the directory at
+        once. It binds: recorded (as in 3.). Anything else — a refusal that may only mean
+        the set is still on its way, or no answer again — leaves the marker for the repair
+        (4.), and the answer is ChangeUnconfirmed: the outcome is being checked."""
+        try:
+            took = self.passwords().verify(marker.username, account.password_hash, password)
+        except DirectoryUnavailable as failure:
+            self.failed(marker.username, "settle", failure, caller)
+            took = False
+        if not took:
+            raise ChangeUnconfirmed()
         recorded = self.record(marker, caller, via="reset", account=account)
         return recorded or self._as_recorded(account, marker)
 
@@ -245,24 +266,40 @@ class DirectoryPasswordChange:
 
     # -- the repair ------------------------------------------------------------------------
 
-    def repair(self, username: str, caller: Caller) -> Account | None:
+    def repair(self, username: str, caller: Caller) -> str:
         """Finish (or drop) a change a request left half way; see the module. Never raises:
-        whatever it cannot do now, a later request does."""
+        whatever it cannot do now, a later request (or the daily job) does. The outcome:
+        `none` (no marker), `under_way` (too young to judge), `unreachable` (left for
+        later), `dropped`, `recorded` or `unrecorded` (DynamoDB would not take it)."""
         try:
             marker = self.records.get(PendingPassword, PendingPassword.id_of(username))
         except ServiceUnavailable:
-            return None
+            return "unreachable"
         if marker is None:
-            return None
+            return "none"
         if self.clock.now().timestamp() - marker.started_at < self.in_flight_seconds():
-            return None
+            return "under_way"
         try:
             changed_at = self.passwords().changed_at(username)
         except DirectoryUnavailable as failure:
             self.failed(username, "repair", failure, caller)
-            return None
+            return "unreachable"
         if changed_at is not None and \
                 changed_at.timestamp() < marker.started_at - CLOCK_SKEW_SECONDS:
             self._drop(marker)  # the directory never took it
-            return None
-        return self.record(marker, caller, via="repair")
+            return "dropped"
+        return "recorded" if self.record(marker, caller, via="repair") else "unrecorded"
+
+    def settle_left_behind(self) -> dict[str, int]:
+        """The daily job's part (services/reminders.py): every marker still there, found
+        through the challenges table's by_pending index, repaired as a request would; a
+        marker repaired meanwhile (or twice) is recorded once."""
+        try:
+            usernames = self.records.left_behind()
+        except ServiceUnavailable:
+            return {"unreachable": 1}
+        counts: dict[str, int] = {}
+        for username in usernames:
+            outcome = self.repair(username, DAILY_JOB)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts

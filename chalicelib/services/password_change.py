@@ -105,3 +105,6 @@ class PortalPasswordChange:
 
     def set_later(self, account: Account) -> datetime | None:
         return None  # nobody sets it but the portal
+
+    def settle_left_behind(self) -> dict[str, int]:
+        return {}  # no change is ever half way: the account's own write is the change

@@ -18,7 +18,10 @@ In `ldap` mode (SPEC 13) the directory has the last word on when a password was 
 have been changed there directly): before reminding, the job asks where the password lives
 (`PasswordChange.set_later`: the directory's `pwdLastSet`, `pwdChangedTime`), and an
 account whose password was set later than the portal knows gets that date and its new
-expiry instead of a reminder.
+expiry instead of a reminder. First, though, the job finishes the portal's own changes that
+requests left half way (`PasswordChange.settle_left_behind`: a directory whose answer to
+the set was lost, a record DynamoDB would not take): recorded, with `password.changed` and
+the holders told, or dropped, from what the directory says.
 """
 from __future__ import annotations
 
@@ -65,6 +68,10 @@ class Reminders:
     def run(self) -> dict:
         """Send today's reminders; returns how many were queued and skipped, for the log."""
         counts = {"queued": 0, "already_sent": 0, "no_number": 0, "disabled": 0, "changed": 0}
+        # First the changes left half way (ldap mode): a change recorded now moves its expiry.
+        settled = self.password_change.settle_left_behind()
+        if settled:
+            counts.update({f"pending_{outcome}": n for outcome, n in settled.items()})
         for reminder, left, day in self.due():
             usernames = self.accounts.expiring_on(day)
             for account in self.accounts.get_many(usernames) if usernames else []:
