@@ -40,7 +40,7 @@ from chalicelib.domain.events import DAILY_JOB, Caller
 from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import PendingPassword, ResetToken
 from chalicelib.ports import Clock, Conflict, OperationsLog, PasswordStore, Refused
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.services.unit_of_work import Attempt, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -56,7 +56,7 @@ REMINDER_SKEW = timedelta(minutes=1)  # a set later than the portal knows, for t
 BEGIN_TRIES = 2  # the marker, and again once a marker left behind is repaired
 
 
-def by_holder(holder_id: str, holder_name: str) -> dict:
+def by_holder(holder_id: str, holder_name: str) -> dict[str, str | None]:
     return {"holder_id": holder_id or None, "holder_name": holder_name or None}
 
 
@@ -175,7 +175,7 @@ class DirectoryPasswordChange:
                caller: Caller) -> PendingPassword:
         """Write the pending marker, with the token's claim; a marker an earlier request
         left is repaired first, one still under way is 503."""
-        def attempt(try_):
+        def attempt(try_: Attempt) -> PendingPassword:
             now = self.clock.now().timestamp()
             marker = PendingPassword(id=PendingPassword.id_of(username), username=username,
                                      token_id=token.id, fingerprint=fingerprint,
@@ -220,7 +220,7 @@ class DirectoryPasswordChange:
         username = marker.username
         known = [account]  # the account as the caller read it, for the first try only
 
-        def attempt(_):
+        def attempt(_: Attempt) -> Account | None:
             try:
                 current = known.pop() if known and known[0] is not None else \
                     self.accounts.get(username)
@@ -248,7 +248,7 @@ class DirectoryPasswordChange:
                 raise Conflict() from None
             return changed
 
-        def unrecorded():
+        def unrecorded() -> Account | None:
             # The words the operators' log search looks for, as they always were.
             self.log.error('"alarm": "directory.unrecorded"', username=username)
             self.audit.emit(self.audit.record("directory.failed", username, "unrecorded",

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.settings import Settings
 
 
-def by_holder(token: ResetToken) -> dict:
+def by_holder(token: ResetToken) -> dict[str, str]:
     """The audit fields naming the holder who verified the token's code."""
     if not token.holder_id:
         return {}
