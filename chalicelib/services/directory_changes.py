@@ -9,8 +9,13 @@ reminder job follows a later set made in the directory itself (`set_later`). A r
 1. a pending marker (`PendingPassword`, domain/records.py) is written, in one transaction
    with a check that the token is still usable; one change at a time per account;
 2. the directory sets the password (adapters/ldap_directory.py). It refuses: the marker is
-   deleted, `password.rejected` (rule `directory`), 422, the token kept. It fails: the
-   marker is deleted, `directory.failed`, 503, nothing changed;
+   deleted, `password.rejected` (rule `directory`), 422, the token kept. It fails before
+   the request went out, or answers an error: the marker is deleted, `directory.failed`,
+   503, nothing changed. Its answer is lost (a timeout or a lost connection after the
+   request went out: `DirectoryAnswerLost`): `directory.failed` (`answer_lost`), the
+   marker kept, and the directory asked at once with a bind as the entry with the new
+   password: it binds, and on to 3.; otherwise ChangeUnconfirmed (503
+   `change_unconfirmed`: the outcome is being checked) and 4. settles it;
 3. the portal records the change (history fingerprint, expiry, sessions ended, login lock
    lifted, token spent, `password.changed`, the marker deleted: one transaction) through
    `retrying`, where a transaction DynamoDB failed or throttled is tried again as a
@@ -22,7 +27,10 @@ reminder job follows a later set made in the directory itself (`set_later`). A r
    set: at or after the marker, the record is completed (as in 3, `via=repair`); before
    it, the directory never took it and the marker is dropped. A directory that does not
    say (no `pwdChangedTime`/`pwdLastSet`) is taken to have taken it: the portal would
-   rather know of a change that did not happen than not know of one that did.
+   rather know of a change that did not happen than not know of one that did. The daily
+   job does the same for every marker still there (`settle_left_behind`), found through
+   the challenges table's sparse `by_pending` index: a change whose account nobody uses
+   again is still recorded and its holders told.
 """
 from __future__ import annotations
 
