@@ -126,6 +126,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.",
         "en": "The service is temporarily unavailable. Please try again shortly.",
     },
+    "change_unconfirmed": {  # ldap mode: the directory's answer to the set was lost
+        "sv": "Vi vet ännu inte om lösenordet hann bytas. Vi kontrollerar det, och när det är klart får kontots personer ett sms. Testa om några minuter att logga in med det nya lösenordet; går det inte, börja om.",
+        "en": "We do not know yet whether the password was changed. We are checking, and the account's people get a text message once it is done. In a few minutes, try logging in with the new password; if that does not work, start again.",
+    },
     "no_directory_entry": {
         "sv": "Det finns inget konto med det namnet i katalogen (LDAP/AD).",
         "en": "The directory (LDAP/AD) has no entry with that name.",

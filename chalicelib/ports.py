@@ -199,6 +199,12 @@ class PasswordChange(Protocol):
         """When the password was set where it lives, if that is later than the account
         knows (a directory's own change); None otherwise, or when it cannot tell now."""
 
+    def settle_left_behind(self) -> dict[str, int]:
+        """The daily job's part: finish the changes requests left half way (a directory's
+        lost answer, a record DynamoDB would not take), from what the directory says. How
+        many were recorded, dropped or left for later; nothing to do where the portal holds
+        the password."""
+
 
 # -- a way to prove a person: a reset's code channel (SPEC 4, 12) ---------------------------
 

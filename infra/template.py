@@ -103,10 +103,17 @@ ACCESS = {
         "send": [], "receive": ["SmsQueue"], "sms": True, "secrets": False,
     },
     "send_reminders": {
-        "tables": {"AccountsTable": ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
+        # ldap mode (SPEC 13): the job also settles the changes requests left half way,
+        # found through by_pending: the marker read and deleted, the token deleted, the
+        # account read and written, the login lock lifted (services/directory_changes.py)
+        "tables": {"AccountsTable": ["dynamodb:BatchGetItem", "dynamodb:GetItem",
+                                     "dynamodb:PutItem"],
+                   "ChallengesTable": ["dynamodb:GetItem", "dynamodb:DeleteItem"],
+                   "LimitsTable": ["dynamodb:DeleteItem"],
                    "AuditTable": ["dynamodb:PutItem"]},
         "indexes": {"AccountsTable/by_expiry": ["dynamodb:Query"],
-                    "AccountsTable/by_holder_use": ["dynamodb:Query"]},
+                    "AccountsTable/by_holder_use": ["dynamodb:Query"],
+                    "ChallengesTable/by_pending": ["dynamodb:Query"]},
         # secrets: in ldap mode (SPEC 13) the job asks the directory as the service account
         "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": True,
     },

@@ -24,7 +24,9 @@ Directory, or OpenLDAP and its kin — reached with ldap3.
   with a character SASLprep maps, such as a no-break space, binds from the portal as
   mapped.)
 - Every network step is bounded by PWPORTAL_LDAP_TIMEOUT_SECONDS; any failure is
-  DirectoryUnavailable with a short reason, never a DN or a password.
+  DirectoryUnavailable with a short reason, never a DN or a password. A set whose request
+  went out and whose answer never came (a timeout, the connection lost) is
+  DirectoryAnswerLost: the directory may have taken it, and the caller must ask it.
 """
 from __future__ import annotations
 
@@ -33,11 +35,16 @@ import ssl
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from chalicelib.domain.errors import DirectoryUnavailable, PasswordRejected
+from chalicelib.domain.errors import DirectoryAnswerLost, DirectoryUnavailable, PasswordRejected
 from chalicelib.domain.policy import refused_by_saslprep
 
+if TYPE_CHECKING:
+    from chalicelib.settings import DirectorySettings
+
+T = TypeVar("T")
 FOUND = ("objectClass", "pwdChangedTime", "pwdLastSet")
 INVALID_CREDENTIALS = 49
 CONSTRAINT_VIOLATION = 19
@@ -47,11 +54,11 @@ FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
 
 class Entry:
-    def __init__(self, dn: str, attributes: dict):
+    def __init__(self, dn: str, attributes: dict[str, Any]):
         self.dn = dn
         self.attributes = attributes
 
-    def values(self, name: str) -> list:
+    def values(self, name: str) -> list[Any]:
         for key, value in self.attributes.items():
             if key.lower() == name.lower():
                 return value if isinstance(value, list) else [value]
@@ -60,6 +67,14 @@ class Entry:
     @property
     def is_active_directory(self) -> bool:
         return "user" in {str(value).lower() for value in self.values("objectClass")}
+
+
+def _close(connection: Any) -> None:
+    """Unbind; a connection already lost has nothing to unbind, and no error to add."""
+    try:
+        connection.unbind()
+    except Exception:  # noqa: BLE001 (closing a lost connection: nothing left to do)
+        pass
 
 
 def parse_changed_at(entry: Entry) -> datetime | None:
@@ -87,7 +102,7 @@ def parse_changed_at(entry: Entry) -> datetime | None:
 
 
 class LdapDirectory:
-    def __init__(self, settings, bind_password: Callable[[], str]):
+    def __init__(self, settings: DirectorySettings, bind_password: Callable[[], str]) -> None:
         """`settings` is Settings.directory; `bind_password` is read on first use."""
         self.settings = settings
         self._bind_password = bind_password
@@ -111,7 +126,7 @@ class LdapDirectory:
 
     # -- connections -----------------------------------------------------------------------
 
-    def _open(self, user: str, password: str):
+    def _open(self, user: str, password: str) -> tuple[Any, bool]:
         """A connection with TLS in place (LDAPS, or StartTLS before anything else), bound as
         `user`: (connection, bound?)."""
         import ldap3
@@ -129,7 +144,7 @@ class LdapDirectory:
             raise DirectoryUnavailable("start_tls")
         return connection, connection.bind()
 
-    def _call(self, work: Callable):
+    def _call(self, work: Callable[[], T]) -> T:
         import ldap3.core.exceptions as errors
         try:
             return work()
@@ -147,7 +162,7 @@ class LdapDirectory:
         except (OSError, ssl.SSLError):
             raise DirectoryUnavailable("unreachable") from None
 
-    def _service(self):
+    def _service(self) -> Any:
         connection, bound = self._open(self.settings.bind_dn, self._bind_password())
         if not bound:
             code = connection.result.get("result")
@@ -155,7 +170,7 @@ class LdapDirectory:
             raise DirectoryUnavailable(f"service_bind_{code}")
         return connection
 
-    def _find(self, connection, username: str) -> Entry | None:
+    def _find(self, connection: Any, username: str) -> Entry | None:
         from ldap3.utils.conv import escape_filter_chars
         wanted = self.settings.filter.format(username=escape_filter_chars(username))
         connection.search(self.settings.base_dn, wanted, search_scope="SUBTREE",
@@ -170,7 +185,7 @@ class LdapDirectory:
         return found[0] if found else None
 
     def _entry(self, username: str) -> Entry | None:
-        def work():
+        def work() -> Entry | None:
             connection = self._service()
             try:
                 return self._find(connection, username)
@@ -193,7 +208,7 @@ class LdapDirectory:
         if refused:
             password = secrets.token_urlsafe(24)
 
-        def work():
+        def work() -> bool:
             connection, bound = self._open(dn, password)
             code = connection.result.get("result")
             connection.unbind()
@@ -209,7 +224,7 @@ class LdapDirectory:
         if refused_by_saslprep(password):  # the policy refuses it first; ldap3 would raise
             raise PasswordRejected(["invalid_characters"])
 
-        def work():
+        def work() -> None:
             connection = self._service()
             try:
                 entry = self._find(connection, username)
@@ -217,14 +232,15 @@ class LdapDirectory:
                     raise DirectoryUnavailable("no_entry")
                 method = self.settings.password_method
                 if method == "ad" or (method == "auto" and entry.is_active_directory):
-                    connection.modify(entry.dn, {"unicodePwd": [(
-                        "MODIFY_REPLACE", [f'"{password}"'.encode("utf-16-le")])]})
+                    result = self._sent(connection, lambda: connection.modify(
+                        entry.dn, {"unicodePwd": [(
+                            "MODIFY_REPLACE", [f'"{password}"'.encode("utf-16-le")])]}))
                 else:
-                    connection.extend.standard.modify_password(user=entry.dn,
-                                                               new_password=password)
-                result = connection.result
+                    result = self._sent(connection, lambda: connection.extend.standard
+                                        .modify_password(user=entry.dn,
+                                                         new_password=password))
             finally:
-                connection.unbind()
+                _close(connection)
             code = result.get("result")
             if code == 0:
                 return
@@ -233,6 +249,23 @@ class LdapDirectory:
                 raise PasswordRejected(["directory"])
             raise DirectoryUnavailable(f"set_{code}")
         self._call(work)
+
+    @staticmethod
+    def _sent(connection: Any, operation: Callable[[], object]) -> dict[str, Any]:
+        """The directory's answer to a set: once the request went out, a timeout or a lost
+        connection is DirectoryAnswerLost (it may have been taken), never a plain failure;
+        a failure to send it is one (the directory cannot take half a request)."""
+        import ldap3.core.exceptions as errors
+        try:
+            operation()
+        except errors.LDAPSocketSendError:
+            raise DirectoryUnavailable("unreachable") from None
+        except (errors.LDAPCommunicationError, OSError, ssl.SSLError):
+            raise DirectoryAnswerLost("answer_lost") from None
+        result = connection.result
+        if not isinstance(result, dict):  # no answer read: the same as a lost one
+            raise DirectoryAnswerLost("answer_lost")
+        return result
 
     def exists(self, username: str) -> bool:
         return self._entry(username) is not None

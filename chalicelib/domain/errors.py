@@ -127,3 +127,17 @@ class DirectoryUnavailable(ServiceUnavailable):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class DirectoryAnswerLost(DirectoryUnavailable):
+    """A password set that went out to the directory and whose answer never came back (a
+    timeout, or the connection lost, after the request was sent): the directory may have
+    taken it. Never raised for a failure before the request went out."""
+
+
+class ChangeUnconfirmed(ServiceUnavailable):
+    """`ldap` mode (SPEC 13): the directory was sent the new password but its answer was
+    lost, and it could not be asked at once whether it took it. The portal finishes the
+    change (records it and tells the holders) as soon as the directory says so."""
+
+    code, status = "change_unconfirmed", 503

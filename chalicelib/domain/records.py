@@ -273,6 +273,7 @@ class SmsDelivery(Record):
 
 
 PENDING_DAYS = 30  # how long a pending change waits for its repair before housekeeping
+PENDING_INDEX = "password"  # the one partition of the challenges table's by_pending index
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,10 @@ class PendingPassword(Expiring):
     @property
     def ttl(self) -> int:
         return int(self.expires_at + PENDING_DAYS * 86400)
+
+    def to_item(self) -> dict[str, Any]:
+        # the sparse by_pending index: the daily job finds the markers left behind by it
+        return {**super().to_item(), "pending": PENDING_INDEX}
 
     def same(self) -> c.Condition:
         """The very marker read (not a later change's)."""

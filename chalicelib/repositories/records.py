@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import TypeVar
 
 from chalicelib.domain import authenticator, conditions as c
-from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, PendingPassword, Record,
-                                       ResetChallenge, SmsDelivery, triable, why_not_triable)
+from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, PENDING_INDEX, PendingPassword,
+                                       Record, ResetChallenge, SmsDelivery, triable,
+                                       why_not_triable)
 from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
 
 R = TypeVar("R", bound=Record)
@@ -153,6 +154,13 @@ class Records:
         usable (an UpdateItem: no grant beyond the flows')."""
         return Update(self.table, {"id": token.id}, set={"changing_since": now},
                       expect=token.usable(now))
+
+    def left_behind(self) -> list[str]:
+        """The usernames with a pending marker (`ldap` mode), through the sparse by_pending
+        index: one Query, never a scan; as many as there are markers, usually none."""
+        return [item["id"].removeprefix(PendingPassword.PREFIX) for item in
+                self._store.query(self.table, "pending", PENDING_INDEX, index="by_pending",
+                                  order="id")]
 
     def end_change(self, marker: PendingPassword) -> Delete:
         """Delete the very marker read (not a later change's)."""

@@ -9,8 +9,13 @@ reminder job follows a later set made in the directory itself (`set_later`). A r
 1. a pending marker (`PendingPassword`, domain/records.py) is written, in one transaction
    with a check that the token is still usable; one change at a time per account;
 2. the directory sets the password (adapters/ldap_directory.py). It refuses: the marker is
-   deleted, `password.rejected` (rule `directory`), 422, the token kept. It fails: the
-   marker is deleted, `directory.failed`, 503, nothing changed;
+   deleted, `password.rejected` (rule `directory`), 422, the token kept. It fails before
+   the request went out, or answers an error: the marker is deleted, `directory.failed`,
+   503, nothing changed. Its answer is lost (a timeout or a lost connection after the
+   request went out: `DirectoryAnswerLost`): `directory.failed` (`answer_lost`), the
+   marker kept, and the directory asked at once with a bind as the entry with the new
+   password: it binds, and on to 3.; otherwise ChangeUnconfirmed (503
+   `change_unconfirmed`: the outcome is being checked) and 4. settles it;
 3. the portal records the change (history fingerprint, expiry, sessions ended, login lock
    lifted, token spent, `password.changed`, the marker deleted: one transaction) through
    `retrying`, where a transaction DynamoDB failed or throttled is tried again as a
@@ -22,7 +27,10 @@ reminder job follows a later set made in the directory itself (`set_later`). A r
    set: at or after the marker, the record is completed (as in 3, `via=repair`); before
    it, the directory never took it and the marker is dropped. A directory that does not
    say (no `pwdChangedTime`/`pwdLastSet`) is taken to have taken it: the portal would
-   rather know of a change that did not happen than not know of one that did.
+   rather know of a change that did not happen than not know of one that did. The daily
+   job does the same for every marker still there (`settle_left_behind`), found through
+   the challenges table's sparse `by_pending` index: a change whose account nobody uses
+   again is still recorded and its holders told.
 """
 from __future__ import annotations
 
@@ -33,13 +41,14 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.account import Account, FirstPassword
-from chalicelib.domain.errors import (DirectoryUnavailable, NoDirectoryEntry, PasswordRejected,
+from chalicelib.domain.errors import (ChangeUnconfirmed, DirectoryAnswerLost,
+                                      DirectoryUnavailable, NoDirectoryEntry, PasswordRejected,
                                       ServiceUnavailable, TokenExpired)
-from chalicelib.domain.events import Caller
+from chalicelib.domain.events import DAILY_JOB, Caller
 from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import PendingPassword, ResetToken
 from chalicelib.ports import Clock, Conflict, OperationsLog, PasswordStore, Refused
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.services.unit_of_work import Attempt, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -55,7 +64,7 @@ REMINDER_SKEW = timedelta(minutes=1)  # a set later than the portal knows, for t
 BEGIN_TRIES = 2  # the marker, and again once a marker left behind is repaired
 
 
-def by_holder(holder_id: str, holder_name: str) -> dict:
+def by_holder(holder_id: str, holder_name: str) -> dict[str, str | None]:
     return {"holder_id": holder_id or None, "holder_name": holder_name or None}
 
 
@@ -143,6 +152,10 @@ class DirectoryPasswordChange:
                                                  **by_holder(token.holder_id,
                                                              token.holder_name)))
             raise
+        except DirectoryAnswerLost as lost:
+            # Sent, and no answer: the directory may have it. The marker stays.
+            self.failed(username, "reset", lost, caller)
+            return self._settle_now(account, marker, password, caller)
         except DirectoryUnavailable as failure:
             self._drop(marker)
             self.failed(username, "reset", failure, caller)
@@ -150,11 +163,27 @@ class DirectoryPasswordChange:
         recorded = self.record(marker, caller, via="reset", account=account)
         return recorded or self._as_recorded(account, marker)
 
+    def _settle_now(self, account: Account, marker: PendingPassword, password: str,
+                    caller: Caller) -> Account:
+        """A set whose answer was lost: a bind with the new password asks the directory at
+        once. It binds: recorded (as in 3.). Anything else — a refusal that may only mean
+        the set is still on its way, or no answer again — leaves the marker for the repair
+        (4.), and the answer is ChangeUnconfirmed: the outcome is being checked."""
+        try:
+            took = self.passwords().verify(marker.username, account.password_hash, password)
+        except DirectoryUnavailable as failure:
+            self.failed(marker.username, "settle", failure, caller)
+            took = False
+        if not took:
+            raise ChangeUnconfirmed()
+        recorded = self.record(marker, caller, via="reset", account=account)
+        return recorded or self._as_recorded(account, marker)
+
     def _begin(self, username: str, token: ResetToken, fingerprint: str,
                caller: Caller) -> PendingPassword:
         """Write the pending marker, with the token's claim; a marker an earlier request
         left is repaired first, one still under way is 503."""
-        def attempt(try_):
+        def attempt(try_: Attempt) -> PendingPassword:
             now = self.clock.now().timestamp()
             marker = PendingPassword(id=PendingPassword.id_of(username), username=username,
                                      token_id=token.id, fingerprint=fingerprint,
@@ -199,7 +228,7 @@ class DirectoryPasswordChange:
         username = marker.username
         known = [account]  # the account as the caller read it, for the first try only
 
-        def attempt(_):
+        def attempt(_: Attempt) -> Account | None:
             try:
                 current = known.pop() if known and known[0] is not None else \
                     self.accounts.get(username)
@@ -227,7 +256,7 @@ class DirectoryPasswordChange:
                 raise Conflict() from None
             return changed
 
-        def unrecorded():
+        def unrecorded() -> Account | None:
             # The words the operators' log search looks for, as they always were.
             self.log.error('"alarm": "directory.unrecorded"', username=username)
             self.audit.emit(self.audit.record("directory.failed", username, "unrecorded",
@@ -245,24 +274,40 @@ class DirectoryPasswordChange:
 
     # -- the repair ------------------------------------------------------------------------
 
-    def repair(self, username: str, caller: Caller) -> Account | None:
+    def repair(self, username: str, caller: Caller) -> str:
         """Finish (or drop) a change a request left half way; see the module. Never raises:
-        whatever it cannot do now, a later request does."""
+        whatever it cannot do now, a later request (or the daily job) does. The outcome:
+        `none` (no marker), `under_way` (too young to judge), `unreachable` (left for
+        later), `dropped`, `recorded` or `unrecorded` (DynamoDB would not take it)."""
         try:
             marker = self.records.get(PendingPassword, PendingPassword.id_of(username))
         except ServiceUnavailable:
-            return None
+            return "unreachable"
         if marker is None:
-            return None
+            return "none"
         if self.clock.now().timestamp() - marker.started_at < self.in_flight_seconds():
-            return None
+            return "under_way"
         try:
             changed_at = self.passwords().changed_at(username)
         except DirectoryUnavailable as failure:
             self.failed(username, "repair", failure, caller)
-            return None
+            return "unreachable"
         if changed_at is not None and \
                 changed_at.timestamp() < marker.started_at - CLOCK_SKEW_SECONDS:
             self._drop(marker)  # the directory never took it
-            return None
-        return self.record(marker, caller, via="repair")
+            return "dropped"
+        return "recorded" if self.record(marker, caller, via="repair") else "unrecorded"
+
+    def settle_left_behind(self) -> dict[str, int]:
+        """The daily job's part (services/reminders.py): every marker still there, found
+        through the challenges table's by_pending index, repaired as a request would; a
+        marker repaired meanwhile (or twice) is recorded once."""
+        try:
+            usernames = self.records.left_behind()
+        except ServiceUnavailable:
+            return {"unreachable": 1}
+        counts: dict[str, int] = {}
+        for username in usernames:
+            outcome = self.repair(username, DAILY_JOB)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts

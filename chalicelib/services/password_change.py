@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.settings import Settings
 
 
-def by_holder(token: ResetToken) -> dict:
+def by_holder(token: ResetToken) -> dict[str, str]:
     """The audit fields naming the holder who verified the token's code."""
     if not token.holder_id:
         return {}
@@ -105,3 +105,6 @@ class PortalPasswordChange:
 
     def set_later(self, account: Account) -> datetime | None:
         return None  # nobody sets it but the portal
+
+    def settle_left_behind(self) -> dict[str, int]:
+        return {}  # no change is ever half way: the account's own write is the change

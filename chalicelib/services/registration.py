@@ -10,7 +10,8 @@ A login attempt is counted before the password is compared (SPEC 5 v2): one even
 on the username's counter for the client's network (5 per 15 min: that network's lock) and
 one on its all-networks ceiling (50 per 24 h). A burst of parallel guesses therefore has at
 most as many passwords compared as the limits allow, every failure is counted whatever
-happens after it, and a success gives its reservations back. The session is issued in a
+happens after it, and a success gives its reservations back, as does an attempt that was
+never compared (the directory unreachable, SPEC 13). The session is issued in a
 transaction that checks the ceiling's lock again.
 """
 from __future__ import annotations
@@ -101,7 +102,13 @@ class Registration:
         if len(password) > self.settings.policy.max_length * 4:
             reason, ok = "oversized", False  # no account's password is this long: skip argon2
         else:  # where the password lives (SPEC 13); no account: the same work, refused
-            ok = self.password_change.check(account, username, password, caller)
+            try:
+                ok = self.password_change.check(account, username, password, caller)
+            except ServiceUnavailable:
+                # Not compared (the directory unreachable): no failure, so it is given back,
+                # or an outage would lock the username out of every network.
+                self.counters.give_back(reserved)
+                raise
             reason = "unknown_user" if account is None else "wrong_password" if not ok else None
             if ok and account.disabled:
                 reason, ok = "disabled", False

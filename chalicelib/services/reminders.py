@@ -18,7 +18,10 @@ In `ldap` mode (SPEC 13) the directory has the last word on when a password was 
 have been changed there directly): before reminding, the job asks where the password lives
 (`PasswordChange.set_later`: the directory's `pwdLastSet`, `pwdChangedTime`), and an
 account whose password was set later than the portal knows gets that date and its new
-expiry instead of a reminder.
+expiry instead of a reminder. First, though, the job finishes the portal's own changes that
+requests left half way (`PasswordChange.settle_left_behind`: a directory whose answer to
+the set was lost, a record DynamoDB would not take): recorded, with `password.changed` and
+the holders told, or dropped, from what the directory says.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.ports import Clock, Conflict, PasswordChange, Queue, Refused
 
 if TYPE_CHECKING:
+    from chalicelib.domain.account import Account
     from chalicelib.repositories.accounts import Accounts
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork
@@ -62,9 +66,13 @@ class Reminders:
                 looked_at.append((reminder, left, (today + timedelta(days=left)).isoformat()))
         return looked_at
 
-    def run(self) -> dict:
+    def run(self) -> dict[str, int]:
         """Send today's reminders; returns how many were queued and skipped, for the log."""
         counts = {"queued": 0, "already_sent": 0, "no_number": 0, "disabled": 0, "changed": 0}
+        # First the changes left half way (ldap mode): a change recorded now moves its expiry.
+        settled = self.password_change.settle_left_behind()
+        if settled:
+            counts.update({f"pending_{outcome}": n for outcome, n in settled.items()})
         for reminder, left, day in self.due():
             usernames = self.accounts.expiring_on(day)
             for account in self.accounts.get_many(usernames) if usernames else []:
@@ -72,7 +80,7 @@ class Reminders:
                 counts[outcome] += 1
         return counts
 
-    def _remind(self, account, reminder: int, left: int, day: str) -> str:
+    def _remind(self, account: Account, reminder: int, left: int, day: str) -> str:
         if account.disabled:
             return "disabled"
         if not account.holders:
@@ -99,7 +107,7 @@ class Reminders:
             raise
         return "queued"
 
-    def _set_later(self, account) -> bool:
+    def _set_later(self, account: Account) -> bool:
         """The password was set later than the portal knows, where it lives (ldap mode: in
         the directory itself); the account takes that date (and a new expiry, no reminders
         sent yet)."""
@@ -116,7 +124,7 @@ class Reminders:
             pass  # changed meanwhile: tomorrow's run sees it
         return True
 
-    def _unmark(self, marked, reminder: int) -> None:
+    def _unmark(self, marked: Account, reminder: int) -> None:
         unmarked = replace(marked, reminders_sent=[d for d in marked.reminders_sent
                                                    if d != reminder],
                            version=marked.version + 1)

@@ -270,6 +270,12 @@ function run(config) {
         passwordInput.focus();
       } else if (["token_expired", "invalid_request"].includes(error.code)) {
         startOver(error);
+      } else if (error.code === "change_unconfirmed") {
+        // ldap mode (SPEC 13): the directory may have the new password, and the portal is
+        // checking. Not another try on this step: the text says to test the new password in
+        // a few minutes, and to start over only if it does not work.
+        passwordInput.value = againInput.value = "";
+        startOver(error);
       } else {
         showError(flow.alert("password"), error);
       }

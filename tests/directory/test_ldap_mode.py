@@ -233,3 +233,28 @@ def test_a_reset_lifts_the_pwreg_login_lock(ldap_rig, slapd, username):
     token = ldap_rig.reset_token(username)
     assert ldap_rig.portal.completion.complete(token, NEW, USER)["changed"]
     assert ldap_rig.login(username, NEW)["session"]
+
+
+def test_logins_the_directory_never_compared_count_as_no_failures(slapd, username):
+    """Issue 21, 7: with the directory down, logins with the right password are 503 every
+    one, never the network's 429 (5 failures) nor a lock for every network (50); once it is
+    back the right password logs in at once."""
+    rig = make_rig(slapd, username, MemoryStore())
+    with unanswered_port() as port:
+        rig.build(changed(rig.settings, directory={"url": f"ldaps://127.0.0.1:{port}"}))
+        answers = []
+        for _ in range(6):
+            try:
+                rig.login(username, OLD)
+            except (ServiceUnavailable, TooManyAttempts) as error:
+                answers.append(error.status)
+        assert answers == [503] * 6
+    assert not [r for r in rig.audit(username) if r["event"] in ("login.failed", "login.locked")]
+    rig.build(changed(rig.settings, directory={"url": slapd.url}))
+    assert rig.login(username, OLD)["session"]
+    for _ in range(4):  # the network's five failures are all still there
+        with pytest.raises(InvalidCredentials):
+            rig.login(username, "Fel-Losen-99")
+    with pytest.raises(InvalidCredentials) as last:
+        rig.login(username, "Fel-Losen-99")
+    assert last.value.fields["attempts_left"] == 0

@@ -46,12 +46,12 @@ def failures(rig, *usernames) -> list[dict]:
 def test_a_password_saslprep_refuses_is_422_invalid_characters_before_the_directory(
         ldap_rig, slapd, username, password):
     token = ldap_rig.reset_token(username)
-    control = refusal(lambda: ldap_rig.portal.reset.complete(token, "Abc\u0000-Regn-77", USER))
+    control = refusal(lambda: ldap_rig.portal.completion.complete(token, "Abc\u0000-Regn-77", USER))
     assert control == ("PasswordRejected", "password_rejected", 422, ["invalid_characters"])
-    assert refusal(lambda: ldap_rig.portal.reset.complete(token, password, USER)) == control
+    assert refusal(lambda: ldap_rig.portal.completion.complete(token, password, USER)) == control
     assert slapd.changed_time(username) is None and slapd.binds(username, OLD)  # untouched
     assert failures(ldap_rig, username) == []
-    ldap_rig.portal.reset.complete(token, NEW, USER)  # the same token, another password
+    ldap_rig.portal.completion.complete(token, NEW, USER)  # the same token, another password
     assert slapd.binds(username, NEW)
 
 

@@ -10,10 +10,12 @@ from datetime import datetime, timezone
 from chalicelib import bootstrap
 from chalicelib.adapters import aws
 from tests.api.helpers import PHONE, USERNAME, complete, login, reset_token
+from tests.directory.relay import LosingRelay
 from tests.directory.conftest import slapd  # noqa: F401 (the module's real directory)
 from tests.faults.conftest import dynamodb_error, transaction_items
 
 OLD, NEW = "Gammal-Sol-2026", "Ny-Mane-Regn-7"
+OTHER_USER = "korttidsboende"  # the module's directory has USERNAME already
 
 
 class RecordFails:
@@ -73,3 +75,41 @@ def test_a_record_dynamodb_refuses_is_answered_changed_and_repaired_later(
     trail = world.portal.audit.events(USERNAME, limit=50)
     assert [r.get("via") for r in trail if r["event"] == "password.changed"] == ["repair"]
     assert complete(client, token, "Tredje-Vag-55x").status_code == 410  # spent by the repair
+
+
+def test_a_lost_answer_is_503_change_unconfirmed_and_the_daily_job_records_it(
+        world, client, environment, slapd):  # noqa: F811
+    """Issue 21, 5 on real DynamoDB calls: the directory's answer to the set is lost and
+    it cannot be asked at once (tests/directory/relay.py); the page is told the outcome is
+    being checked, and the daily job, through the by_pending index, records it once."""
+    relay = LosingRelay(slapd, refuse_after=True)
+    for name, value in {**slapd.settings(), "PWPORTAL_LDAP_URL": relay.url}.items():
+        environment.setenv(name, value)
+    world.clock.set(datetime.now(timezone.utc))
+    world.portal = bootstrap.override(clock=world.clock)
+    slapd.add_account(OTHER_USER, OLD)
+    world.create_account(OTHER_USER, None, PHONE)
+    before = world.portal.accounts.get(OTHER_USER)
+    token = reset_token(world, client, OTHER_USER)
+    try:
+        answer = complete(client, token, NEW, lang="en")
+    finally:
+        relay.close()
+    assert answer.status_code == 503, answer.body
+    assert answer.json_body["error"]["code"] == "change_unconfirmed"
+    assert answer.json_body["error"]["message"].startswith(
+        "We do not know yet whether the password was changed.")
+    assert slapd.binds(OTHER_USER, NEW)
+    assert world.portal.accounts.get(OTHER_USER) == before
+
+    environment.setenv("PWPORTAL_LDAP_URL", slapd.url)  # the directory answers again
+    world.portal = bootstrap.override(clock=world.clock)
+    world.clock.advance(seconds=world.portal.password_change.in_flight_seconds() + 1)
+    assert world.portal.reminders.run()["pending_recorded"] == 1
+    assert "pending_recorded" not in world.portal.reminders.run()  # once
+    after = world.portal.accounts.get(OTHER_USER)
+    assert len(after.history) == len(before.history) + 1
+    trail = world.portal.audit.events(OTHER_USER, limit=50)
+    assert [r.get("via") for r in trail if r["event"] == "password.changed"] == ["repair"]
+    assert login(client, OTHER_USER, NEW).status_code == 200
+    assert complete(client, token, "Tredje-Vag-55x").status_code == 410

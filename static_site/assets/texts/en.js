@@ -75,6 +75,7 @@ export default {
   "api.token_expired": "The time to change the password has run out. Please start again.",
   "api.password_rejected": "The password does not meet the requirements.",
   "api.service_unavailable": "The service is temporarily unavailable. Please try again shortly.",
+  "api.change_unconfirmed": "We do not know yet whether the password was changed. We are checking, and the account's people get a text message once it is done. In a few minutes, try logging in with the new password; if that does not work, start again.",
   "api.internal_error": "Something went wrong on our side. Please try again shortly.",
   "api.not_found": "The page or resource does not exist.",
 

@@ -76,6 +76,7 @@ export default {
   "api.token_expired": "Tiden för att byta lösenord har gått ut. Börja om från början.",
   "api.password_rejected": "Lösenordet uppfyller inte kraven.",
   "api.service_unavailable": "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.",
+  "api.change_unconfirmed": "Vi vet ännu inte om lösenordet hann bytas. Vi kontrollerar det, och när det är klart får kontots personer ett sms. Testa om några minuter att logga in med det nya lösenordet; går det inte, börja om.",
   "api.internal_error": "Något gick fel hos oss. Försök igen om en stund.",
   "api.not_found": "Sidan eller resursen finns inte.",
 
