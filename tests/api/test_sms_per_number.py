@@ -50,7 +50,7 @@ def test_the_account_ceiling_counts_every_number_together(world, client, configu
     configure(LIMIT_SMS_PER_ACCOUNT="3/86400")
     world.create_account()
     for name, number in PEOPLE[:3]:
-        world.portal.support.add_holder(USERNAME, name, number)
+        world.portal.holder_changes.add(USERNAME, name, number)
     world.deliver()  # the notices of the new holders
     for _, number in PEOPLE[:3]:  # one code to each number: the account's 3
         assert start(client, phone=number).status_code == 202

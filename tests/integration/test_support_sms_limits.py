@@ -12,11 +12,11 @@ BO = "+46702222222"
 
 def test_each_holders_number_has_its_own_limit_in_the_diagnosis(world):
     world.create_account()
-    bo = world.portal.support.add_holder("hemtjanstab", "Bo Ek", BO).holder
+    bo = world.portal.holder_changes.add("hemtjanstab", "Bo Ek", BO).holder
     first = world.portal.accounts.get("hemtjanstab").holders[0]
     world.portal.reset.start("hemtjanstab", first.phone, USER)
     world.clock.advance(seconds=10)
-    state = world.portal.support.state("hemtjanstab")
+    state = world.portal.account_states.state("hemtjanstab")
     allowed = dict(state.holders_sms_allowed_at)
     assert allowed[first.id] == world.clock.now() + timedelta(seconds=50)  # 1 per 60 s
     assert allowed[bo.id] is None  # Bo's number has its own limits
@@ -29,7 +29,7 @@ def test_a_strangers_starts_limit_nobody_in_the_diagnosis(world):
     for _ in range(6):
         world.portal.reset.start("hemtjanstab", "+46709999999", USER)
         world.clock.advance(seconds=61)
-    state = world.portal.support.state("hemtjanstab")
+    state = world.portal.account_states.state("hemtjanstab")
     assert state.why_no_code() == [] and state.codes_sent_recently == 0
     assert all(when is None for _, when in state.holders_sms_allowed_at)
 
@@ -39,9 +39,9 @@ def test_the_accounts_ceiling_is_a_reason_of_its_own(world, environment):
     from chalicelib import bootstrap
     world.portal = bootstrap.override(clock=world.clock)
     world.create_account()
-    world.portal.support.add_holder("hemtjanstab", "Bo Ek", BO)
+    world.portal.holder_changes.add("hemtjanstab", "Bo Ek", BO)
     world.portal.reset.start("hemtjanstab", BO, USER)
     world.clock.advance(seconds=61)
-    state = world.portal.support.state("hemtjanstab")
+    state = world.portal.account_states.state("hemtjanstab")
     assert "account_sms_limit" in state.why_no_code()
     assert state.account_sms_allowed_at is not None
