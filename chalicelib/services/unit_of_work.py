@@ -86,6 +86,10 @@ class Found:
         except KeyError:
             raise AttributeError(name) from None
 
+    def __getitem__(self, name: str) -> Any:
+        """By a name made at run time (one per username of a batch, say)."""
+        return self._values[name]
+
 
 class UnitOfWork:
     def __init__(self, store: Store, audit):
@@ -121,7 +125,7 @@ class UnitOfWork:
 
 def refused_by(*names: str) -> Callable[[Refused], bool]:
     """`retryable` for `retrying`: a refusal by one of these writes or groups."""
-    return lambda refused: refused.by in names
+    return lambda refused: refused.by_any(*names)
 
 
 @dataclass(frozen=True)
