@@ -26,10 +26,13 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.domain.errors import ServiceUnavailable
-from chalicelib.ports import Conflict, Read, Refused, Store, Write
+from chalicelib.ports import Conflict, Item, Read, Refused, Store, Write
+
+if TYPE_CHECKING:
+    from chalicelib.repositories.audit import Audit
 
 T = TypeVar("T")
 TRIES = 8
@@ -37,12 +40,12 @@ AUDIT = "audit"  # the group of a change's audit records
 
 
 class Tx:
-    def __init__(self, store: Store, audit):
+    def __init__(self, store: Store, audit: Audit) -> None:
         self._store = store
         self._audit = audit
         self._writes: list[tuple[str, Write]] = []
         self._names: set[str] = set()
-        self._records: list[dict] = []
+        self._records: list[Item] = []
 
     def _named(self, name: str) -> None:
         if name in self._names or name == AUDIT:
@@ -62,7 +65,7 @@ class Tx:
         self._writes.extend((name, write) for write in writes)
         return self
 
-    def record(self, *records: dict) -> "Tx":
+    def record(self, *records: Item) -> "Tx":
         """Audit records written with the change (the group `AUDIT`) and logged after it."""
         self._records.extend(records)
         return self
@@ -77,7 +80,7 @@ class Tx:
 class Found:
     """What a batch of named reads found, by the names they were given: `found.account`."""
 
-    def __init__(self, values: dict[str, Any]):
+    def __init__(self, values: dict[str, Any]) -> None:
         self._values = values
 
     def __getattr__(self, name: str) -> Any:
@@ -92,7 +95,7 @@ class Found:
 
 
 class UnitOfWork:
-    def __init__(self, store: Store, audit):
+    def __init__(self, store: Store, audit: Audit) -> None:
         self._store = store
         self._audit = audit
 
@@ -103,24 +106,14 @@ class UnitOfWork:
         """One conditional write on its own (Refused if its condition fails)."""
         self._store.write(write)
 
-    @overload
-    def read(self, **named: Read) -> Found: ...
-
-    @overload
-    def read(self, *reads: Read) -> list: ...
-
-    def read(self, *reads: Read, **named: Read):
-        """Several items in one strongly consistent batch, each as its repository makes it:
-        by the names given (`uow.read(account=accounts.read(u), pause=…).account`), or, for
-        a batch of reads of one kind (one subject's counters, say), a list in their order."""
-        if reads and named:
-            raise ValueError("a batch of reads is named or listed, not both")
-        wanted = list(named.values()) or list(reads)
+    def read(self, **named: Read[Any]) -> Found:
+        """Several items in one strongly consistent batch, each as its repository makes it,
+        by the names given: `uow.read(account=accounts.read(u), pause=…).account`, or
+        `found[name]` for names made at run time. Never by position."""
+        wanted = list(named.values())
         found = [read.parse(item) for read, item in zip(wanted, self._store.get_many(
             [(read.table, read.key) for read in wanted]))]
-        if named:
-            return Found(dict(zip(named, found)))
-        return found
+        return Found(dict(zip(named, found)))
 
 
 def refused_by(*names: str) -> Callable[[Refused], bool]:
