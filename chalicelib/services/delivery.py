@@ -44,7 +44,7 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import DROPPED, SENDING, SENT, SmsDelivery
 from chalicelib.domain.sms import SmsMessage
-from chalicelib.ports import Clock, Conflict, Gateway, OperationsLog, Refused
+from chalicelib.ports import Clock, Conflict, Gateway, Item, OperationsLog, Refused
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -146,7 +146,7 @@ class Delivery:
         except (Refused, ServiceUnavailable):
             pass
 
-    def _finish(self, claim: SmsDelivery, state: str, records: list[dict]) -> None:
+    def _finish(self, claim: SmsDelivery, state: str, records: list[Item]) -> None:
         """Record the final state with the audit records, in one transaction. A failure
         here is logged, never raised: raising would have SQS send the SMS again."""
         tx = self.uow.begin()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.account import Account
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.ports import Clock, Conflict, PasswordChange, Queue, Refused
 
@@ -62,7 +63,7 @@ class Reminders:
                 looked_at.append((reminder, left, (today + timedelta(days=left)).isoformat()))
         return looked_at
 
-    def run(self) -> dict:
+    def run(self) -> dict[str, int]:
         """Send today's reminders; returns how many were queued and skipped, for the log."""
         counts = {"queued": 0, "already_sent": 0, "no_number": 0, "disabled": 0, "changed": 0}
         for reminder, left, day in self.due():
@@ -72,7 +73,7 @@ class Reminders:
                 counts[outcome] += 1
         return counts
 
-    def _remind(self, account, reminder: int, left: int, day: str) -> str:
+    def _remind(self, account: Account, reminder: int, left: int, day: str) -> str:
         if account.disabled:
             return "disabled"
         if not account.holders:
@@ -99,7 +100,7 @@ class Reminders:
             raise
         return "queued"
 
-    def _set_later(self, account) -> bool:
+    def _set_later(self, account: Account) -> bool:
         """The password was set later than the portal knows, where it lives (ldap mode: in
         the directory itself); the account takes that date (and a new expiry, no reminders
         sent yet)."""
@@ -116,7 +117,7 @@ class Reminders:
             pass  # changed meanwhile: tomorrow's run sees it
         return True
 
-    def _unmark(self, marked, reminder: int) -> None:
+    def _unmark(self, marked: Account, reminder: int) -> None:
         unmarked = replace(marked, reminders_sent=[d for d in marked.reminders_sent
                                                    if d != reminder],
                            version=marked.version + 1)
