@@ -47,7 +47,7 @@ from typing import TextIO
 
 from chalicelib.domain.account import is_username
 from chalicelib.domain.clock import iso
-from chalicelib.domain.errors import PortalError
+from chalicelib.domain.errors import PasswordRejected, PortalError
 from chalicelib.domain.records import APP, SMS
 from chalicelib.messages import text
 
@@ -531,7 +531,7 @@ def acted(record: dict) -> str:
 
 def holder_rows(account, now: datetime) -> list[list[str]]:
     from chalicelib.domain.phone import masked_national
-    return [[holder.id, holder.name, masked_national(holder.phone), iso(holder.added_at),
+    return [[holder.id, holder.name, masked_national(holder.phone) or "-", iso(holder.added_at),
              holder.added_by, when(holder.last_used_at, now) if holder.last_used_at
              else "never", app(holder)] for holder in account.holders]
 
@@ -647,8 +647,10 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_, epilog=POSITIONALS)
         sub.set_defaults(handler=handler)
         for argument in arguments:
-            sub.add_argument(argument, **({"metavar": "USERNAME", "help": USERNAME_RULE}
-                                          if argument == "username" else {}))
+            if argument == "username":
+                sub.add_argument(argument, metavar="USERNAME", help=USERNAME_RULE)
+            else:
+                sub.add_argument(argument)
         return sub
 
     create_ = command("create", create, "create an account (password from stdin)", "username")
@@ -747,7 +749,7 @@ def error_line(error: PortalError, args) -> str:
     if error.code == "not_found" and getattr(args, "username", None):
         return f"error: not_found: no account named {args.username.strip().lower()}"
     message = text(error.code, "en", **error.fields)
-    if getattr(error, "rules", None):
+    if isinstance(error, PasswordRejected) and error.rules:
         message += " Broken rules: " + ", ".join(error.rules)
     if error.code == "service_unavailable":
         message += unreachable(error, args.stage)

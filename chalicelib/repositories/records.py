@@ -5,7 +5,7 @@ SMS claimed at most as often as the rule says, whatever runs in parallel.
 """
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain import authenticator, conditions as c
 from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, PendingPassword, PhoneChange,
@@ -25,12 +25,12 @@ class Usable(Protocol):
     def usable(self, now: float) -> c.Condition: ...
 
 
-class NotTriable(Exception):
+class NotTriable(Exception, Generic[R]):
     """A code that could not be tried (`Records.spend_attempt`): `record`, its record as it
     was (None: there is none of that kind), and `why` (`why_not_triable`: the audit's
     outcome)."""
 
-    def __init__(self, record: Record | None, why: str) -> None:
+    def __init__(self, record: R | None, why: str) -> None:
         super().__init__(why)
         self.record = record
         self.why = why

@@ -83,7 +83,7 @@ class Notifications:
 
     def holder_changed(self, change: str, username: str, holder: Holder, recipients: list[str],
                        at: datetime, lang: str, by: str, caller: Caller,
-                       **fields: str) -> None:
+                       **fields: object) -> None:
         """`change` is `added`, `removed` or `expired` (SPEC 7, 11): told, with the holder's
         name and masked number, to each of `recipients` (the other holders, and the holder
         concerned where they should hear of it), one SMS each. `by` names who did it: a

@@ -74,8 +74,7 @@ class Sessions:
             record = self.records.spend_attempt(kind, kind.id_of(session_secret), now,
                                                 self.settings.code.max_attempts)
         except NotTriable as refusal:
-            # the record as it was is of `kind` (spend_attempt made it so), or None
-            refused(refusal.record if isinstance(refusal.record, kind) else None, refusal.why)
+            refused(refusal.record, refusal.why)
             raise CodeExpired() from None
         if record is None:
             raise CodeExpired()

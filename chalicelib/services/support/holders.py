@@ -199,7 +199,8 @@ class HolderChanges:
             return True
         return retrying(attempt, retryable=refused_by(ACCOUNT))
 
-    def _migrated(self, account: Account, now: datetime) -> tuple[list[Holder], list[dict[str, Any]]]:
+    def _migrated(self, account: Account, now: datetime
+                  ) -> tuple[list[Holder], list[dict[str, Any]]]:
         """The account's holders, a version 1 number made the holder "Registrerat nummer"
         first; and the audit record of that, if it happened."""
         if account.holders or not account.version_1_number:
