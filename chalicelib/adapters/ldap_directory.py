@@ -33,10 +33,16 @@ import ssl
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import DirectoryUnavailable, PasswordRejected
 from chalicelib.domain.policy import refused_by_saslprep
+
+if TYPE_CHECKING:
+    from chalicelib.settings import DirectorySettings
+
+T = TypeVar("T")
 
 FOUND = ("objectClass", "pwdChangedTime", "pwdLastSet")
 INVALID_CREDENTIALS = 49
@@ -47,11 +53,11 @@ FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
 
 class Entry:
-    def __init__(self, dn: str, attributes: dict):
+    def __init__(self, dn: str, attributes: dict[str, Any]) -> None:
         self.dn = dn
         self.attributes = attributes
 
-    def values(self, name: str) -> list:
+    def values(self, name: str) -> list[Any]:
         for key, value in self.attributes.items():
             if key.lower() == name.lower():
                 return value if isinstance(value, list) else [value]
@@ -87,7 +93,8 @@ def parse_changed_at(entry: Entry) -> datetime | None:
 
 
 class LdapDirectory:
-    def __init__(self, settings, bind_password: Callable[[], str]):
+    def __init__(self, settings: DirectorySettings, bind_password: Callable[[], str]
+                 ) -> None:
         """`settings` is Settings.directory; `bind_password` is read on first use."""
         self.settings = settings
         self._bind_password = bind_password
@@ -111,7 +118,7 @@ class LdapDirectory:
 
     # -- connections -----------------------------------------------------------------------
 
-    def _open(self, user: str, password: str):
+    def _open(self, user: str, password: str) -> tuple[Any, bool]:  # ldap3: untyped
         """A connection with TLS in place (LDAPS, or StartTLS before anything else), bound as
         `user`: (connection, bound?)."""
         import ldap3
@@ -129,7 +136,7 @@ class LdapDirectory:
             raise DirectoryUnavailable("start_tls")
         return connection, connection.bind()
 
-    def _call(self, work: Callable):
+    def _call(self, work: Callable[[], T]) -> T:
         import ldap3.core.exceptions as errors
         try:
             return work()
@@ -147,7 +154,7 @@ class LdapDirectory:
         except (OSError, ssl.SSLError):
             raise DirectoryUnavailable("unreachable") from None
 
-    def _service(self):
+    def _service(self) -> Any:  # an ldap3 connection
         connection, bound = self._open(self.settings.bind_dn, self._bind_password())
         if not bound:
             code = connection.result.get("result")
@@ -155,7 +162,7 @@ class LdapDirectory:
             raise DirectoryUnavailable(f"service_bind_{code}")
         return connection
 
-    def _find(self, connection, username: str) -> Entry | None:
+    def _find(self, connection: Any, username: str) -> Entry | None:
         from ldap3.utils.conv import escape_filter_chars
         wanted = self.settings.filter.format(username=escape_filter_chars(username))
         connection.search(self.settings.base_dn, wanted, search_scope="SUBTREE",
@@ -170,7 +177,7 @@ class LdapDirectory:
         return found[0] if found else None
 
     def _entry(self, username: str) -> Entry | None:
-        def work():
+        def work() -> Entry | None:
             connection = self._service()
             try:
                 return self._find(connection, username)
@@ -193,7 +200,7 @@ class LdapDirectory:
         if refused:
             password = secrets.token_urlsafe(24)
 
-        def work():
+        def work() -> bool:
             connection, bound = self._open(dn, password)
             code = connection.result.get("result")
             connection.unbind()
@@ -209,7 +216,7 @@ class LdapDirectory:
         if refused_by_saslprep(password):  # the policy refuses it first; ldap3 would raise
             raise PasswordRejected(["invalid_characters"])
 
-        def work():
+        def work() -> None:
             connection = self._service()
             try:
                 entry = self._find(connection, username)

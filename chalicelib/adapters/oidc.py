@@ -86,7 +86,7 @@ class OidcProvider:
             "redirect_uri": redirect_uri, "scope": self.scopes, "state": state,
             "nonce": nonce, "code_challenge": code_challenge,
             "code_challenge_method": "S256"})
-        endpoint = self.discovery["authorization_endpoint"]
+        endpoint = str(self.discovery["authorization_endpoint"])
         return endpoint + ("&" if "?" in endpoint else "?") + query
 
     def exchange(self, code: str, redirect_uri: str, code_verifier: str) -> str:
