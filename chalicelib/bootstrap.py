@@ -11,7 +11,6 @@ when a use case first needs them, the use cases only when a route first asks.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
