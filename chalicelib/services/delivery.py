@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 # read), shorter than the queue's visibility timeout (60 s, infra/resources.json), so that
 # the first receive after a crash can take the claim over.
 CLAIM_LEASE_SECONDS = 30
+DELIVERY = "delivery"  # the name of the claim's final write in a unit of work
 
 
 class DeliveryInProgress(Exception):
@@ -150,7 +151,7 @@ class Delivery:
         """Record the final state with the audit records, in one transaction. A failure
         here is logged, never raised: raising would have SQS send the SMS again."""
         tx = self.uow.begin()
-        tx.add("delivery", self.records.finish(claim, state, self._now()))
+        tx.add(DELIVERY, self.records.finish(claim, state, self._now()))
         tx.record(*records)
         try:
             tx.commit()

@@ -9,7 +9,7 @@
 
 A refusal names the operation, or the group of operations, whose condition failed, never a
 position, so adding an operation changes nothing for the others. A use case names its
-writes by constants of its module and compares `Refused.by` with those. The audit records
+writes by constants of its module and asks `refused.by_any(NAME)`, never the name's text. The audit records
 of the change are written in the same transaction (the group `AUDIT`) and logged only once
 it has succeeded.
 
@@ -53,14 +53,14 @@ class Tx:
         self._names.add(name)
 
     def add(self, name: str, write: Write) -> "Tx":
-        """One write under its own name: `Refused.by == name` when its condition fails."""
+        """One write under its own name: `refused.by_any(name)` when its condition fails."""
         self._named(name)
         self._writes.append((name, write))
         return self
 
     def add_group(self, name: str, writes: Iterable[Write]) -> "Tx":
         """Several writes of one kind (a counter's rules, a lock's items) under one name: a
-        refusal of any of them is `Refused.by == name`. An empty group adds nothing."""
+        refusal of any of them is `refused.by_any(name)`. An empty group adds nothing."""
         self._named(name)
         self._writes.extend((name, write) for write in writes)
         return self
