@@ -9,12 +9,12 @@
 
 A refusal names the operation, or the group of operations, whose condition failed, never a
 position, so adding an operation changes nothing for the others. A use case names its
-writes by constants of its module and asks `refused.by_any(NAME)`, never the name's text. The audit records
-of the change are written in the same transaction (the group `AUDIT`) and logged only once
-it has succeeded.
+writes by constants of its module and asks `refused.by_any(NAME)`, never the name's text.
+The audit records of the change are written in the same transaction (the group `AUDIT`)
+and logged only once it has succeeded.
 
 Reads are named too: `uow.read(account=…, pause=…)` reads in one batch and answers each
-value by its name.
+value by its name (`found.account`, or `found[name]` for a name made at run time).
 
 `retrying` is the one optimistic-retry loop: build the change from a fresh read, commit,
 and on a conflict (or a refusal the caller calls retryable, e.g. `refused_by(ACCOUNT)`)
