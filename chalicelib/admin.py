@@ -43,13 +43,18 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from chalicelib.domain.account import is_username
 from chalicelib.domain.clock import iso
-from chalicelib.domain.errors import PortalError
+from chalicelib.domain.errors import PasswordRejected, PortalError
 from chalicelib.domain.records import APP, SMS
 from chalicelib.messages import text
+
+if TYPE_CHECKING:
+    from chalicelib.services.support.diagnosis import Diagnosis
+    from chalicelib.services.support.state import AccountState
+    from chalicelib.settings import LimitSettings
 
 CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
 MAX_PERIOD_DAYS = 366
@@ -176,10 +181,10 @@ def duration(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def diagnosis(found) -> list[tuple[str, str]]:
+def diagnosis(found: Diagnosis) -> list[tuple[str, str]]:
     """services/support/diagnosis.py's answer to "why didn't it get a code?", line by line."""
     state = found.state
-    account, now, limits = state.account, state.now, found.limits
+    account = state.account
     if account is None:
         return [("account", (f"no account named {state.username}: a reset for this name "
                              "never sends a code (check the spelling; see `accounts list`)"))]
@@ -196,10 +201,17 @@ def diagnosis(found) -> list[tuple[str, str]]:
                                  + ("yes" if route.open else "no, "
                                     + ", ".join(REASONS[r] for r in route.reasons))
                                  for route in ways)))
-    rows.append(("password expires", expiry(account, now)))
+    rows.append(("password expires", expiry(account, state.now)))
+    return rows + _limit_rows(state, account.username, found.limits) + _verdict_rows(found)
+
+
+def _limit_rows(state: AccountState, username: str, limits: LimitSettings
+                ) -> list[tuple[str, str]]:
+    """The diagnosis's lines on the limits: the login lock, the reset pause, the SMS."""
+    now = state.now
     if state.login_locked_until:
         login = (f"LOCKED until {when(state.login_locked_until, now)} — "
-                 f"`accounts unlock {account.username}` lifts it")
+                 f"`accounts unlock {username}` lifts it")
     else:
         login = (f"not locked ({state.login_failures} recent failures; locks a network at "
                  f"{rules(limits.login_failures_per_network)}, every network at "
@@ -207,7 +219,7 @@ def diagnosis(found) -> list[tuple[str, str]]:
     if state.reset_paused_until:
         reset = (f"PAUSED until {when(state.reset_paused_until, now)} after "
                  f"{state.wrong_codes} wrong codes: no codes are sent — "
-                 f"`accounts unlock {account.username}` lifts it")
+                 f"`accounts unlock {username}` lifts it")
     else:
         reset = (f"not paused ({state.wrong_codes} wrong codes; pauses at "
                  f"{rules(limits.wrong_codes_per_username)})")
@@ -220,8 +232,8 @@ def diagnosis(found) -> list[tuple[str, str]]:
                 f"{when(state.account_sms_allowed_at, now)}")
     else:
         sms += f"within the account's limit ({sms_rules})"
-    rows += [("pwreg login", login), ("reset", reset), ("code SMS", sms)]
-    names = {holder.id: holder for holder in account.holders}
+    rows = [("pwreg login", login), ("reset", reset), ("code SMS", sms)]
+    names = {holder.id: holder for holder in state.account.holders} if state.account else {}
     for holder_id, allowed in state.holders_sms_allowed_at:  # SPEC 5 v3: per number
         holder = names[holder_id]
         rows.append((f"  {number(holder.phone)}",
@@ -233,12 +245,17 @@ def diagnosis(found) -> list[tuple[str, str]]:
     if state.numbers_allowed_at:
         rows.append(("new numbers",
                      f"limit reached: next one {when(state.numbers_allowed_at, now)}"))
-    reasons = state.why_no_code()
+    return rows
+
+
+def _verdict_rows(found: Diagnosis) -> list[tuple[str, str]]:
+    """What a reset started now would do, by SMS and by the app."""
+    reasons = found.state.why_no_code()
     by_sms = found.open(SMS)
-    rows.append(("verdict", "a reset now would send a code to "
-                 + ", ".join(number(holder.phone) for holder in by_sms)
-                 if by_sms and not reasons else "a reset now would NOT send a code: "
-                 + "; ".join(REASONS[reason] for reason in reasons)))
+    rows = [("verdict", "a reset now would send a code to "
+             + ", ".join(number(holder.phone) for holder in by_sms)
+             if by_sms and not reasons else "a reset now would NOT send a code: "
+             + "; ".join(REASONS[reason] for reason in reasons))]
     by_app = found.open(APP)
     if by_app:
         rows.append(("app", "a reset with the authenticator app would give a code to "
@@ -540,7 +557,7 @@ def acted(record: dict) -> str:
 
 def holder_rows(account, now: datetime) -> list[list[str]]:
     from chalicelib.domain.phone import masked_national
-    return [[holder.id, holder.name, masked_national(holder.phone), iso(holder.added_at),
+    return [[holder.id, holder.name, masked_national(holder.phone) or "-", iso(holder.added_at),
              holder.added_by, when(holder.last_used_at, now) if holder.last_used_at
              else "never", app(holder)] for holder in account.holders]
 
@@ -656,8 +673,10 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_, epilog=POSITIONALS)
         sub.set_defaults(handler=handler)
         for argument in arguments:
-            sub.add_argument(argument, **({"metavar": "USERNAME", "help": USERNAME_RULE}
-                                          if argument == "username" else {}))
+            if argument == "username":
+                sub.add_argument(argument, metavar="USERNAME", help=USERNAME_RULE)
+            else:
+                sub.add_argument(argument)
         return sub
 
     create_ = command("create", create, "create an account (password from stdin)", "username")
@@ -756,7 +775,7 @@ def error_line(error: PortalError, args) -> str:
     if error.code == "not_found" and getattr(args, "username", None):
         return f"error: not_found: no account named {args.username.strip().lower()}"
     message = text(error.code, "en", **error.fields)
-    if getattr(error, "rules", None):
+    if isinstance(error, PasswordRejected) and error.rules:
         message += " Broken rules: " + ", ".join(error.rules)
     if error.code == "service_unavailable":
         message += unreachable(error, args.stage)

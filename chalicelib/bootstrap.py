@@ -12,21 +12,50 @@ when a use case first needs them, the use cases only when a route first asks.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.adapters import aws
+from chalicelib.domain.clock import SystemClock
+from chalicelib.ports import (Clock, CodeChannel, Gateway, Hasher, IdentityProvider,
+                              PasswordChange, PasswordStore, Queue, Store)
 from chalicelib.repositories.accounts import Accounts
 from chalicelib.repositories.audit import Audit
 from chalicelib.repositories.limits import Counters, Limits, Logs
 from chalicelib.repositories.records import Records
-from chalicelib.domain.clock import SystemClock
 from chalicelib.services.unit_of_work import UnitOfWork
-from chalicelib.settings import load_settings
+from chalicelib.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.secrets import Secrets
+    from chalicelib.repositories.sign_ins import SignIns
+    from chalicelib.services.authenticator_enrolment import AuthenticatorEnrolment
+    from chalicelib.services.code_sms import CodeSms
+    from chalicelib.services.completion import ResetCompletion
+    from chalicelib.services.delivery import Delivery
+    from chalicelib.services.holder_expiry import HolderExpiry
+    from chalicelib.services.notifications import Notifications
+    from chalicelib.services.refusals import Refusals
+    from chalicelib.services.registration import Registration
+    from chalicelib.services.reminders import Reminders
+    from chalicelib.services.reset import Reset
+    from chalicelib.services.sessions import Sessions
+    from chalicelib.services.sign_in import SupportSignIn
+    from chalicelib.services.support.changes import AccountChanges
+    from chalicelib.services.support.diagnosis import Diagnoses
+    from chalicelib.services.support.holders import HolderChanges
+    from chalicelib.services.support.imports import Imports
+    from chalicelib.services.support.monthly import MonthlyReports
+    from chalicelib.services.support.report import Reports
+    from chalicelib.services.support.state import AccountStates
 
 
 class Portal:
-    def __init__(self, settings=None, clock=None, store=None, queue=None, gateway=None,
-                 hasher=None, secrets=None, audit_stream=None, passwords=None):
-        self._given = {"hasher": hasher, "secrets": secrets, "audit_stream": audit_stream,
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None,
+                 store: Store | None = None, queue: Queue | None = None,
+                 gateway: Gateway | None = None, hasher: Hasher | None = None,
+                 secrets: Secrets | None = None, audit_stream: IO[str] | None = None,
+                 passwords: PasswordStore | None = None) -> None:
+        self._given: dict[str, Any] = {"hasher": hasher, "secrets": secrets, "audit_stream": audit_stream,
                        "passwords": passwords}
         self.settings = settings or load_settings()
         self.clock = clock or SystemClock()
@@ -38,7 +67,8 @@ class Portal:
             from chalicelib.adapters.sms import SmsGateway, SmsQueue
             queue = queue or SmsQueue(self.settings)
             gateway = gateway or SmsGateway(self.settings)
-        self.queue, self.gateway = queue, gateway
+        self.queue: Queue = queue
+        self.gateway: Gateway = gateway
         if hasher is not None:
             self.hasher = hasher
         if secrets is not None:
@@ -60,50 +90,54 @@ class Portal:
         self.audit = Audit(settings, self.clock, store, self.log)
         self.uow = UnitOfWork(store, self.audit)
 
-    def but(self, **parts) -> "Portal":
+    def but(self, **parts: Any) -> Portal:
         """A portal built from the same parts as this one, with `parts` replaced."""
         return Portal(**{"settings": self.settings, "clock": self.clock, "store": self.store,
                          "queue": self.queue, "gateway": self.gateway, **self._given,
                          **parts})
 
     @cached_property
-    def secrets(self):
+    def secrets(self) -> Secrets:
         from chalicelib.adapters import secrets
         return secrets.load(self.settings)
 
     @cached_property
-    def hasher(self):
+    def hasher(self) -> Hasher:
         from chalicelib.adapters.passwords import PasswordHasher
         return PasswordHasher(self.secrets.pepper)
 
-    def _hasher(self):
+    def _hasher(self) -> Hasher:
         return self.hasher
 
     @cached_property
-    def passwords(self):
+    def passwords(self) -> PasswordStore:
         """`ldap` mode's directory (SPEC 13), built on first use."""
         from chalicelib.adapters.ldap_directory import LdapDirectory
         return LdapDirectory(self.settings.directory, lambda: self.secrets.ldap_bind_password)
 
-    def _passwords(self):
+    def _passwords(self) -> PasswordStore:
         return self.passwords
 
     @cached_property
-    def password_change(self):
+    def password_change(self) -> PasswordChange:
         """Where the password lives (SPEC 13), picked here once: PWPORTAL_DIRECTORY `portal`
         (the account's own verifier) or `ldap` (a directory, with the portal's record)."""
         mode = self.settings.directory.mode
         in_directory = mode == "ldap"
         if not in_directory and mode != "portal":
             raise RuntimeError(f"PWPORTAL_DIRECTORY is portal or ldap, not {mode!r}")
-        parts = dict(settings=self.settings, clock=self.clock, uow=self.uow,
-                     accounts=self.accounts, records=self.records, limits=self.limits,
-                     audit=self.audit, notifications=self.notifications)
         if in_directory:
             from chalicelib.services.directory_changes import DirectoryPasswordChange
-            return DirectoryPasswordChange(**parts, log=self.log, passwords=self._passwords)
+            return DirectoryPasswordChange(
+                settings=self.settings, clock=self.clock, uow=self.uow,
+                accounts=self.accounts, records=self.records, limits=self.limits,
+                audit=self.audit, notifications=self.notifications, log=self.log,
+                passwords=self._passwords)
         from chalicelib.services.password_change import PortalPasswordChange
-        return PortalPasswordChange(**parts, hasher=self._hasher)
+        return PortalPasswordChange(
+            settings=self.settings, clock=self.clock, uow=self.uow, accounts=self.accounts,
+            records=self.records, limits=self.limits, audit=self.audit,
+            notifications=self.notifications, hasher=self._hasher)
 
     def _code_key(self) -> bytes:
         return self.secrets.code_key
@@ -115,31 +149,31 @@ class Portal:
         return self.secrets.authenticator_key
 
     @cached_property
-    def notifications(self):
+    def notifications(self) -> Notifications:
         from chalicelib.services.notifications import Notifications
         return Notifications(settings=self.settings, queue=self.queue, audit=self.audit)
 
     @cached_property
-    def code_sms(self):
+    def code_sms(self) -> CodeSms:
         from chalicelib.services.code_sms import CodeSms
         return CodeSms(settings=self.settings, queue=self.queue, uow=self.uow,
                        logs=self.logs, audit=self.audit)
 
     @cached_property
-    def refusals(self):
+    def refusals(self) -> Refusals:
         """A refused request's `ratelimit.exceeded`, once per subject and window."""
         from chalicelib.services.refusals import Refusals
         return Refusals(clock=self.clock, uow=self.uow, counters=self.counters,
                         audit=self.audit)
 
     @cached_property
-    def sessions(self):
+    def sessions(self) -> Sessions:
         """pwreg's session: the live one, its account, its codes spent before compared."""
         from chalicelib.services.sessions import Sessions
         return Sessions(settings=self.settings, clock=self.clock, records=self.records)
 
     @cached_property
-    def code_channels(self):
+    def code_channels(self) -> dict[str, CodeChannel]:
         """The ways a reset's code proves a holder (SPEC 4, 12), by their name."""
         from chalicelib.services.channels import AppChannel, SmsChannel, channels
         return channels(SmsChannel(code_key=self._code_key),
@@ -147,7 +181,7 @@ class Portal:
                                    authenticator_key=self._authenticator_key))
 
     @cached_property
-    def registration(self):
+    def registration(self) -> Registration:
         from chalicelib.services.registration import Registration
         return Registration(settings=self.settings, clock=self.clock, uow=self.uow,
                             accounts=self.accounts, records=self.records,
@@ -157,7 +191,7 @@ class Portal:
                             code_key=self._code_key, password_change=self.password_change)
 
     @cached_property
-    def authenticators(self):
+    def authenticators(self) -> AuthenticatorEnrolment:
         """pwreg's authenticator app: add (show the key, check the first code), remove."""
         from chalicelib.services.authenticator_enrolment import AuthenticatorEnrolment
         return AuthenticatorEnrolment(settings=self.settings, clock=self.clock, uow=self.uow,
@@ -167,7 +201,7 @@ class Portal:
                                       authenticator_key=self._authenticator_key)
 
     @cached_property
-    def reset(self):
+    def reset(self) -> Reset:
         from chalicelib.services.reset import Reset
         return Reset(settings=self.settings, clock=self.clock, uow=self.uow,
                      accounts=self.accounts, records=self.records, limits=self.limits,
@@ -175,7 +209,7 @@ class Portal:
                      code_sms=self.code_sms)
 
     @cached_property
-    def completion(self):
+    def completion(self) -> ResetCompletion:
         """pwreset's new password."""
         from chalicelib.services.completion import ResetCompletion
         return ResetCompletion(settings=self.settings, clock=self.clock,
@@ -183,14 +217,14 @@ class Portal:
                                hasher=self._hasher, password_change=self.password_change)
 
     @cached_property
-    def delivery(self):
+    def delivery(self) -> Delivery:
         from chalicelib.services.delivery import Delivery
         return Delivery(settings=self.settings, clock=self.clock, uow=self.uow,
                         accounts=self.accounts, records=self.records, limits=self.limits,
                         audit=self.audit, gateway=self.gateway, log=self.log)
 
     @cached_property
-    def reminders(self):
+    def reminders(self) -> Reminders:
         from chalicelib.services.reminders import Reminders
         return Reminders(settings=self.settings, clock=self.clock, uow=self.uow,
                          accounts=self.accounts, queue=self.queue,
@@ -198,7 +232,7 @@ class Portal:
                          password_change=self.password_change)
 
     @cached_property
-    def holder_expiry(self):
+    def holder_expiry(self) -> HolderExpiry:
         from chalicelib.services.holder_expiry import HolderExpiry
         return HolderExpiry(settings=self.settings, clock=self.clock, uow=self.uow,
                             accounts=self.accounts, audit=self.audit,
@@ -207,7 +241,7 @@ class Portal:
     # -- support (SPEC 9): the admin CLI's use cases, and the console's to come ----------
 
     @cached_property
-    def account_changes(self):
+    def account_changes(self) -> AccountChanges:
         from chalicelib.services.support.changes import AccountChanges
         return AccountChanges(settings=self.settings, clock=self.clock, uow=self.uow,
                               accounts=self.accounts, limits=self.limits, audit=self.audit,
@@ -215,49 +249,49 @@ class Portal:
                               password_change=self.password_change)
 
     @cached_property
-    def account_states(self):
+    def account_states(self) -> AccountStates:
         from chalicelib.services.support.state import AccountStates
         return AccountStates(clock=self.clock, uow=self.uow, accounts=self.accounts,
                              limits=self.limits, audit=self.audit)
 
     @cached_property
-    def diagnoses(self):
+    def diagnoses(self) -> Diagnoses:
         from chalicelib.services.support.diagnosis import Diagnoses
         return Diagnoses(settings=self.settings, states=self.account_states)
 
     @cached_property
-    def imports(self):
+    def imports(self) -> Imports:
         from chalicelib.services.support.imports import Imports
         return Imports(settings=self.settings, accounts=self.accounts,
                        changes=self.account_changes)
 
     @cached_property
-    def reports(self):
+    def reports(self) -> Reports:
         from chalicelib.services.support.report import Reports
         return Reports(settings=self.settings, clock=self.clock, accounts=self.accounts,
                        audit=self.audit, states=self.account_states)
 
     @cached_property
-    def holder_changes(self):
+    def holder_changes(self) -> HolderChanges:
         from chalicelib.services.support.holders import HolderChanges
         return HolderChanges(settings=self.settings, clock=self.clock, uow=self.uow,
                              accounts=self.accounts, audit=self.audit,
                              notifications=self.notifications)
 
     @cached_property
-    def monthly_reports(self):
+    def monthly_reports(self) -> MonthlyReports:
         from chalicelib.services.support.monthly import MonthlyReports
         return MonthlyReports(accounts=self.accounts, audit=self.audit)
 
     # -- the organisation's identity provider (SPEC 14, 15) --------------------------------
 
     @cached_property
-    def sign_ins(self):
+    def sign_ins(self) -> SignIns:
         from chalicelib.repositories.sign_ins import SignIns
         return SignIns(self.store, self.settings.challenges_table)
 
     @cached_property
-    def identity_provider(self):
+    def identity_provider(self) -> IdentityProvider:
         """The OpenID Connect client, built when a sign-in first needs it; its discovery
         document and keys are then kept for the container's life."""
         from chalicelib.adapters.oidc import OidcProvider
@@ -267,7 +301,7 @@ class Portal:
                             name_claim=s.idp_name_claim, groups_claim=s.idp_groups_claim)
 
     @cached_property
-    def support_sign_in(self):
+    def support_sign_in(self) -> SupportSignIn:
         from chalicelib.services.sign_in import SupportSignIn
         return SupportSignIn(settings=self.settings, clock=self.clock, uow=self.uow,
                              sign_ins=self.sign_ins, audit=self.audit,
@@ -284,7 +318,7 @@ def portal() -> Portal:
     return _portal
 
 
-def override(**parts) -> Portal:
+def override(**parts: Any) -> Portal:
     """Replace the current portal with one built from the current environment and `parts`."""
     global _portal
     _portal = Portal(**parts)

@@ -80,6 +80,12 @@ class Refused(Exception):
         self.by = by
         self.item = item
 
+    def by_any(self, *names: str) -> bool:
+        """Was it one of these writes or groups (names a use case gave them) that was
+        refused: `if refused.by_any(TOKEN):`. The one comparison of `by`, so that a name is
+        matched whole, never by its text."""
+        return self.by in names
+
 
 class Conflict(Exception):
     """A parallel transaction touched the same items: nothing was written; read again."""
@@ -163,6 +169,11 @@ class PasswordStore(Protocol):
         directory does not say."""
 
 
+# The name a PasswordChange gives its write of the account: a refusal by it
+# (`refused.by_any(ACCOUNT_WRITE)`) means the account changed since it was read.
+ACCOUNT_WRITE = "account"
+
+
 class PasswordChange(Protocol):
     """Where a password is checked and a new one written (SPEC 13), chosen once, in
     bootstrap.py, by where passwords live: the account's own verifier (`portal`,
@@ -181,7 +192,7 @@ class PasswordChange(Protocol):
         """Make `password` (judged by the policy already; `fingerprint` its history entry)
         the account's, with the token spent, the pwreg login lock lifted, `password.changed`
         recorded and the holders told. The account as recorded. TokenExpired if the token
-        was used meanwhile; Refused(by="account") if the account changed since it was read
+        was used meanwhile; Refused(by=ACCOUNT_WRITE) if the account changed since it was read
         (read it again); PasswordRejected(["directory"]) or ServiceUnavailable from the
         directory."""
 

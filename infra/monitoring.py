@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from chalicelib.domain.events import CHANNEL, CHANNELS, EVENTS, METRIC_NAMESPACE
+from chalicelib.domain.events import CHANNEL, EVENTS, METRIC_NAMESPACE
+from chalicelib.domain.records import CHANNELS
 
 APP_NAME = "pwportal"
 API_STAGE = "api"

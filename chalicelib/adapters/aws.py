@@ -7,13 +7,14 @@ AWS_ENDPOINT_URL, which is how the local stack points everything at its moto ser
 from __future__ import annotations
 
 import threading
+from typing import Any
 
-_clients: dict[str, object] = {}
+_clients: dict[str, Any] = {}
 _session = None  # one boto3 Session: building one loads botocore's data files again
 _lock = threading.Lock()
 
 
-def client(service: str):
+def client(service: str) -> Any:  # a boto3 client: boto3 has no types
     global _session
     found = _clients.get(service)
     if found is None:

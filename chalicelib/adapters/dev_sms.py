@@ -11,11 +11,12 @@ import json
 import os
 import urllib.error
 import urllib.request
+from typing import Any
 
 STACK_PATH = "/_pwportal/sms"  # served by infra/local_stack.py
 
 
-def sent_messages() -> list[dict]:
+def sent_messages() -> list[dict[str, Any]]:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "").rstrip("/")
     if not endpoint.startswith(("http://127.0.0.1", "http://localhost")):
         return []
@@ -31,7 +32,7 @@ def sent_messages() -> list[dict]:
     return _sms_from_state(data)
 
 
-def _sms_from_state(data: dict) -> list[dict]:
+def _sms_from_state(data: dict[str, Any]) -> list[dict[str, Any]]:
     """`{"id", "to", "text"}` per SMS, oldest first.
 
     moto's data.json lists every tracked model instance by service and class name; an SNS

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.adapters import aws
 from chalicelib.domain import conditions as c
 from chalicelib.domain.errors import ServiceUnavailable
-from chalicelib.ports import Check, Conflict, Delete, Put, Refused, Update, Write
+from chalicelib.ports import Check, Conflict, Delete, Item, Key, Put, Refused, Update, Write
 
 BATCH_GET_KEYS = 100
 BATCH_GET_TRIES = 6  # the first call and 5 retries of what DynamoDB left unprocessed
@@ -30,12 +30,12 @@ def _pause(retry: int) -> None:
     time.sleep(random.uniform(0, BATCH_GET_BACKOFF * (2 ** retry)))
 
 
-def _serializer():
+def _serializer() -> tuple[Any, Any]:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     return TypeSerializer(), TypeDeserializer()
 
 
-def _prepare(value):
+def _prepare(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(repr(value))
     if isinstance(value, dict):
@@ -45,7 +45,7 @@ def _prepare(value):
     return value
 
 
-def _restore(value):
+def _restore(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -57,7 +57,7 @@ def _restore(value):
     return value
 
 
-def to_dynamo(item: dict) -> dict:
+def to_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     serializer, _ = _serializer()
     return {k: serializer.serialize(_prepare(v)) for k, v in item.items() if v is not None}
 
@@ -81,7 +81,7 @@ def from_dynamo(item: dict[str, Any] | None) -> dict[str, Any] | None:
 class _Expression:
     """Builds one request's expressions, with a placeholder for every name and value."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, object] = {}
 
@@ -90,7 +90,7 @@ class _Expression:
         self.names[placeholder] = attribute
         return placeholder
 
-    def value(self, value) -> str:
+    def value(self, value: Any) -> str:
         placeholder = f":v{len(self.values)}"
         self.values[placeholder] = value
         return placeholder
@@ -107,7 +107,7 @@ class _Expression:
         return "(" + joiner.join(self.condition(part) for part in condition.parts) + ")"
 
     def update(self, write: Update) -> str:
-        clauses = []
+        clauses: list[str] = []
         if write.set:
             clauses.append("SET " + ", ".join(f"{self.name(k)} = {self.value(v)}"
                                                for k, v in write.set.items()))
@@ -118,10 +118,11 @@ class _Expression:
             clauses.append("REMOVE " + ", ".join(self.name(k) for k in write.remove))
         return " ".join(clauses)
 
-    def request(self, write: Write) -> tuple[str, dict]:
+    def request(self, write: Write) -> tuple[str, dict[str, Any]]:
         """(the client's operation, its arguments) for one write."""
         if isinstance(write, Put):
-            kind, kwargs = "Put", {"TableName": write.table, "Item": to_dynamo(write.item)}
+            kind = "Put"
+            kwargs: dict[str, Any] = {"TableName": write.table, "Item": to_dynamo(write.item)}
         else:
             kind = {Update: "Update", Delete: "Delete", Check: "ConditionCheck"}[type(write)]
             kwargs = {"TableName": write.table, "Key": to_dynamo(write.key)}
@@ -141,12 +142,14 @@ SINGLE = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
 class DynamoStore:
     @property
-    def _client(self):
+    def _client(self) -> Any:  # boto3's client: untyped
         return aws.client("dynamodb")
 
-    def _call(self, operation: str, names: list[str] | None = None, **kwargs):
+    def _call(self, operation: str, names: list[str] | None = None, **kwargs: Any
+              ) -> dict[str, Any]:
         try:
-            return getattr(self._client, operation)(**kwargs)
+            answer: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+            return answer
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code == "ConditionalCheckFailedException":
@@ -165,23 +168,23 @@ class DynamoStore:
         except BotoCoreError as error:
             raise ServiceUnavailable() from error
 
-    def get(self, table: str, key: dict) -> dict | None:
+    def get(self, table: str, key: Key) -> Item | None:
         response = self._call("get_item", TableName=table, Key=to_dynamo(key),
                               ConsistentRead=True)
         return from_dynamo(response.get("Item"))
 
-    def get_many(self, wanted: list[tuple[str, dict]]) -> list[dict | None]:
+    def get_many(self, wanted: list[tuple[str, Key]]) -> list[Item | None]:
         """Several items of one or more tables, strongly consistent: one call for up to 100
         keys (DynamoDB's limit), in order; None where an item does not exist."""
         if len(wanted) > BATCH_GET_KEYS:
             return [item for start in range(0, len(wanted), BATCH_GET_KEYS)
                     for item in self.get_many(wanted[start:start + BATCH_GET_KEYS])]
-        request: dict[str, dict] = {}
+        request: dict[str, Any] = {}
         for table, key in wanted:
             keys = request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"]
             if to_dynamo(key) not in keys:
                 keys.append(to_dynamo(key))
-        found: dict[tuple, dict] = {}
+        found: dict[tuple[str, tuple[tuple[str, Any], ...]], Item] = {}
         for retry in range(BATCH_GET_TRIES + 1):
             if not request:
                 break
@@ -202,7 +205,7 @@ class DynamoStore:
             request = response.get("UnprocessedKeys") or {}
         return [found.get((table, tuple(sorted(key.items())))) for table, key in wanted]
 
-    def write(self, write: Write, returns_new: bool = False) -> dict | None:
+    def write(self, write: Write, returns_new: bool = False) -> Item | None:
         kind, kwargs = _Expression().request(write)
         if kind == "Update":
             kwargs["ReturnValues"] = "ALL_NEW" if returns_new else "NONE"
@@ -212,16 +215,17 @@ class DynamoStore:
         return from_dynamo(response.get("Attributes"))
 
     def commit(self, writes: list[tuple[str, Write]]) -> None:
-        items = []
+        items: list[dict[str, Any]] = []
         for _, write in writes:
             kind, kwargs = _Expression().request(write)
             items.append({kind: kwargs})
         self._call("transact_write_items", names=[name for name, _ in writes],
                    TransactItems=items)
 
-    def query(self, table: str, attribute: str, value, index: str | None = None,
+    def query(self, table: str, attribute: str, value: Any, index: str | None = None,
               order: str | None = None, newest_first: bool = False,
-              limit: int | None = None, between: tuple | None = None) -> list[dict]:
+              limit: int | None = None, between: tuple[Any, Any] | None = None
+              ) -> list[Item]:
         """The items whose `attribute` (the table's or `index`'s partition key) is `value`,
         in the order of the sort key (`order` is what it is; DynamoDB knows); with
         `between`, only those whose sort key lies from its low to its high end."""
@@ -238,7 +242,7 @@ class DynamoStore:
                 to_dynamo({":low": between[0], ":high": between[1]}))
         if index:
             kwargs["IndexName"] = index
-        items: list[dict] = []
+        items: list[Item] = []
         while True:
             if limit:
                 kwargs["Limit"] = limit - len(items)
@@ -248,15 +252,15 @@ class DynamoStore:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def scan(self, table: str, attributes: list[str] | None = None) -> list[dict]:
+    def scan(self, table: str, attributes: list[str] | None = None) -> list[Item]:
         """Every item of a table, page by page: for the support CLI only. Nothing on a
         request path or in a scheduled job may scan; they use keys and indexes."""
-        kwargs: dict = {"TableName": table, "ConsistentRead": True}
+        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
         if attributes:
             names = {f"#a{i}": name for i, name in enumerate(attributes)}
             kwargs["ProjectionExpression"] = ", ".join(names)
             kwargs["ExpressionAttributeNames"] = names
-        items: list[dict] = []
+        items: list[Item] = []
         while True:
             response = self._call("scan", **kwargs)
             items += [from_dynamo(raw) for raw in response.get("Items", [])]

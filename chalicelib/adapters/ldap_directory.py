@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from chalicelib.settings import DirectorySettings
 
 T = TypeVar("T")
+
 FOUND = ("objectClass", "pwdChangedTime", "pwdLastSet")
 INVALID_CREDENTIALS = 49
 CONSTRAINT_VIOLATION = 19
@@ -54,7 +55,7 @@ FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
 
 class Entry:
-    def __init__(self, dn: str, attributes: dict[str, Any]):
+    def __init__(self, dn: str, attributes: dict[str, Any]) -> None:
         self.dn = dn
         self.attributes = attributes
 
@@ -102,7 +103,8 @@ def parse_changed_at(entry: Entry) -> datetime | None:
 
 
 class LdapDirectory:
-    def __init__(self, settings: DirectorySettings, bind_password: Callable[[], str]) -> None:
+    def __init__(self, settings: DirectorySettings, bind_password: Callable[[], str]
+                 ) -> None:
         """`settings` is Settings.directory; `bind_password` is read on first use."""
         self.settings = settings
         self._bind_password = bind_password
@@ -126,7 +128,7 @@ class LdapDirectory:
 
     # -- connections -----------------------------------------------------------------------
 
-    def _open(self, user: str, password: str) -> tuple[Any, bool]:
+    def _open(self, user: str, password: str) -> tuple[Any, bool]:  # ldap3: untyped
         """A connection with TLS in place (LDAPS, or StartTLS before anything else), bound as
         `user`: (connection, bound?)."""
         import ldap3
@@ -162,7 +164,7 @@ class LdapDirectory:
         except (OSError, ssl.SSLError):
             raise DirectoryUnavailable("unreachable") from None
 
-    def _service(self) -> Any:
+    def _service(self) -> Any:  # an ldap3 connection
         connection, bound = self._open(self.settings.bind_dn, self._bind_password())
         if not bound:
             code = connection.result.get("result")

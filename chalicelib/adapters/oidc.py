@@ -96,7 +96,7 @@ class OidcProvider:
             "redirect_uri": redirect_uri, "scope": self.scopes, "state": state,
             "nonce": nonce, "code_challenge": code_challenge,
             "code_challenge_method": "S256"})
-        endpoint = self.discovery["authorization_endpoint"]
+        endpoint = str(self.discovery["authorization_endpoint"])
         return endpoint + ("&" if "?" in endpoint else "?") + query
 
     def exchange(self, code: str, redirect_uri: str, code_verifier: str) -> str:
@@ -168,23 +168,10 @@ class OidcProvider:
         raise SignInRefused(reasons.BAD_SIGNATURE)
 
     def _identity(self, claims: dict[str, Any], nonce: str, now: float) -> Identity:
-        if claims.get("iss") != self.issuer and str(claims.get("iss", "")).rstrip("/") \
-                != self.issuer:
-            raise SignInRefused(reasons.WRONG_ISSUER)
-        audience = claims.get("aud")
-        audiences = [audience] if isinstance(audience, str) else audience
-        if not isinstance(audiences, list) or self.client_id not in audiences:
-            raise SignInRefused(reasons.WRONG_AUDIENCE)
-        # OpenID Connect Core 3.1.3.7: with several audiences, `azp` must be this client.
-        if len(audiences) > 1 and claims.get("azp") != self.client_id:
-            raise SignInRefused(reasons.WRONG_AUDIENCE)
-        expires = claims.get("exp")
-        if not isinstance(expires, (int, float)) or isinstance(expires, bool) \
-                or now >= expires + LEEWAY_SECONDS:
-            raise SignInRefused(reasons.EXPIRED_TOKEN)
-        issued = claims.get("iat")
-        if isinstance(issued, (int, float)) and issued > now + LEEWAY_SECONDS:
-            raise SignInRefused(reasons.BAD_TOKEN)  # from the future: a clock or a forgery
+        """The identity the verified token's claims give, once they are checked: issued by
+        this provider for this client, live at `now`, for this sign-in (`nonce`)."""
+        self._check_issuer_and_audience(claims)
+        _check_times(claims, now)
         given = claims.get("nonce")
         if not isinstance(given, str) or not hmac.compare_digest(given.encode("utf-8"),
                                                                  nonce.encode("utf-8")):
@@ -199,3 +186,27 @@ class OidcProvider:
         return Identity(issuer=self.issuer, subject=subject,
                         name=name if isinstance(name, str) and name.strip() else subject,
                         groups=tuple(str(g) for g in groups if isinstance(g, (str, int))))
+
+    def _check_issuer_and_audience(self, claims: dict[str, Any]) -> None:
+        if claims.get("iss") != self.issuer and str(claims.get("iss", "")).rstrip("/") \
+                != self.issuer:
+            raise SignInRefused(reasons.WRONG_ISSUER)
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience
+        if not isinstance(audiences, list) or self.client_id not in audiences:
+            raise SignInRefused(reasons.WRONG_AUDIENCE)
+        # OpenID Connect Core 3.1.3.7: with several audiences, `azp` must be this client.
+        if len(audiences) > 1 and claims.get("azp") != self.client_id:
+            raise SignInRefused(reasons.WRONG_AUDIENCE)
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """Not expired at `now`, and not issued in the future (both with the leeway)."""
+    expires = claims.get("exp")
+    if not isinstance(expires, (int, float)) or isinstance(expires, bool) \
+            or now >= expires + LEEWAY_SECONDS:
+        raise SignInRefused(reasons.EXPIRED_TOKEN)
+    issued = claims.get("iat")
+    if isinstance(issued, (int, float)) and issued > now + LEEWAY_SECONDS:
+        raise SignInRefused(reasons.BAD_TOKEN)  # from the future: a clock or a forgery
+

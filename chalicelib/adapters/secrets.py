@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters import aws
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class Secrets:
     idp_client_secret: str = ""  # the identity provider's client (SPEC 15); given, not made
 
 
-def load(settings) -> Secrets:
+def load(settings: Settings) -> Secrets:
     if settings.secrets_parameter:
         raw = aws.client("ssm").get_parameter(Name=settings.secrets_parameter,
                                               WithDecryption=True)["Parameter"]["Value"]

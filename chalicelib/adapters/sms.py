@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -11,16 +12,20 @@ from chalicelib.adapters import aws
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.sms import SmsMessage
 
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
+
 
 class SmsQueue:
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     @cached_property
     def url(self) -> str:
         if self._settings.sms_queue_url:
             return self._settings.sms_queue_url
-        return aws.client("sqs").get_queue_url(QueueName=self._settings.sms_queue)["QueueUrl"]
+        return str(aws.client("sqs").get_queue_url(
+            QueueName=self._settings.sms_queue)["QueueUrl"])
 
     def send(self, sms: SmsMessage) -> None:
         try:
@@ -47,7 +52,7 @@ class SmsQueue:
 class SmsGateway:
     """Amazon SNS direct-to-phone publishing, as Transactional SMS with a sender ID."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     def publish(self, phone: str, text: str) -> str:
@@ -58,4 +63,4 @@ class SmsGateway:
                                                   "StringValue": self._settings.sms_sender_id}
         response = aws.client("sns").publish(PhoneNumber=phone, Message=text,
                                              MessageAttributes=attributes)
-        return response.get("MessageId", "")
+        return str(response.get("MessageId", ""))

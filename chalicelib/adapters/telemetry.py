@@ -26,19 +26,26 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
+from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.domain.events import CHANNEL, METRIC_NAMESPACE
 from chalicelib.domain.records import CHANNELS
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
+
+    from chalicelib.settings import Settings
+
 SERVICE = "pwportal"
 
-_target: ContextVar = ContextVar("pwportal_telemetry_stream", default=None)
+_target: ContextVar[IO[str] | None] = ContextVar("pwportal_telemetry_stream", default=None)
 _lock = threading.Lock()
-_logger = None
-_metrics = None
+_logger: Logger | None = None
+_metrics: Metrics | None = None
 # chalice local serves requests in threads: the first ones must not build two loggers at once
 # (Powertools' second one finds the first half made and fails with AttributeError).
 _building = threading.Lock()
@@ -53,7 +60,7 @@ class _Out:
     """The stream a line goes to: `writing_to`'s, else sys.stdout as it is now."""
 
     @staticmethod
-    def _stream():
+    def _stream() -> IO[str]:
         return _target.get() or sys.stdout
 
     def write(self, text: str) -> None:
@@ -64,7 +71,7 @@ class _Out:
 
 
 @contextmanager
-def writing_to(stream):
+def writing_to(stream: IO[str] | None) -> Iterator[None]:
     """Lines written inside go to `stream` (None: standard output)."""
     token = _target.set(stream)
     try:
@@ -73,15 +80,15 @@ def writing_to(stream):
         _target.reset(token)
 
 
-def logger():
+def logger() -> Logger:
     if _logger is None:
         with _building:
             if _logger is None:
-                _build_logger()
+                return _build_logger()
     return _logger
 
 
-def _build_logger() -> None:
+def _build_logger() -> Logger:
     global _logger
     from aws_lambda_powertools import Logger
     built = Logger(service=SERVICE, level="INFO", utc=True,
@@ -95,9 +102,10 @@ def _build_logger() -> None:
     # somewhere) would write a second one, and not as JSON.
     logging.getLogger(SERVICE).propagate = False  # the logger Powertools configured
     _logger = built
+    return built
 
 
-def metrics():
+def metrics() -> Metrics:
     global _metrics
     if _metrics is None:
         from aws_lambda_powertools import Metrics
@@ -114,20 +122,20 @@ def correlate(request_id: str | None) -> None:
         _logger.set_correlation_id(_correlation_id)
 
 
-def info(message: str, **fields) -> None:
+def info(message: str, **fields: Any) -> None:
     fields = {(f"field_{key}" if key in _TAKEN else key): value
               for key, value in fields.items()}
     logger().info(message, extra=fields, stacklevel=3)  # `location`: who called info
 
 
-def error(message: str, **fields) -> None:
+def error(message: str, **fields: Any) -> None:
     """As `info`, at level ERROR: a failure or an alarm the operator must see."""
     fields = {(f"field_{key}" if key in _TAKEN else key): value
               for key, value in fields.items()}
     logger().error(message, extra=fields, stacklevel=3)
 
 
-def count(name: str, stage: str, **fields) -> None:
+def count(name: str, stage: str, **fields: Any) -> None:
     """One EMF line: `name` counted once in namespace pwportal, dimension stage; `fields`
     ride along as metadata (in the line, not dimensions), so the line says what it counts.
 
@@ -138,11 +146,11 @@ def count(name: str, stage: str, **fields) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
     found = metrics()
     channel = fields.get(CHANNEL)
-    by_channel = isinstance(channel, str) and channel in CHANNELS
+    by_channel = channel if isinstance(channel, str) and channel in CHANNELS else None
     with _lock:  # Powertools keeps the metric set per process, not per call
         found.add_dimension(name="stage", value=stage)
         if by_channel:
-            found.add_dimensions(**{"stage": stage, CHANNEL: channel})
+            found.add_dimensions(**{"stage": stage, CHANNEL: by_channel})
         found.add_metric(name=name, unit=MetricUnit.Count, value=1)
         for key, value in fields.items():
             if key not in (name, "stage", "_aws") and not (by_channel and key == CHANNEL):
@@ -160,17 +168,17 @@ class TelemetryLog:
     are on, one embedded metric format line through Powertools Metrics (to `stream`, or
     standard output)."""
 
-    def __init__(self, settings, stream=None):
+    def __init__(self, settings: Settings, stream: IO[str] | None = None) -> None:
         self._settings = settings
         self._stream = stream
 
-    def emit(self, event: str, line: dict) -> None:
+    def emit(self, event: str, line: dict[str, Any]) -> None:
         with writing_to(self._stream):
             info(event, **line)
             if self._settings.metrics:
                 count(event, self._settings.stage, **line)
 
-    def error(self, message: str, **fields) -> None:
+    def error(self, message: str, **fields: Any) -> None:
         """The `OperationsLog` port: one line at level ERROR."""
         with writing_to(self._stream):
             error(message, **fields)

@@ -14,8 +14,6 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.records import CHANNELS
-
 EVENTS = (
     "account.created",
     "login.succeeded",

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import EVENTS, Caller, truncate_ip
 from chalicelib.domain.phone import masked
-from chalicelib.ports import AuditLog, Put, Store
+from chalicelib.ports import AuditLog, Clock, Item, Put, Store
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
 
 
 def _at(moment: datetime) -> str:
@@ -23,14 +27,14 @@ def _at(moment: datetime) -> str:
 
 
 class Audit:
-    def __init__(self, settings, clock, store: Store, log: AuditLog):
+    def __init__(self, settings: Settings, clock: Clock, store: Store, log: AuditLog) -> None:
         self._settings = settings
         self._clock = clock
         self._store = store
         self._log = log
 
     def record(self, event: str, username: str | None, outcome: str, caller: Caller,
-               phone: str | None = None, **details) -> dict:
+               phone: str | None = None, **details: Any) -> Item:
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event!r}")
         now = self._clock.now()
@@ -52,14 +56,14 @@ class Audit:
                 record[key] = value
         return record
 
-    def put(self, record: dict) -> Put:
+    def put(self, record: Item) -> Put:
         return Put(self._settings.audit_table, record)
 
-    def write(self, record: dict) -> None:
+    def write(self, record: Item) -> None:
         self._store.write(self.put(record))
         self.emit(record)
 
-    def write_if_possible(self, record: dict) -> None:
+    def write_if_possible(self, record: Item) -> None:
         """For a record about a failure already under way: into the table if DynamoDB
         answers, into the log in any case."""
         try:
@@ -68,21 +72,21 @@ class Audit:
             pass
         self.emit(record)
 
-    def emit(self, record: dict) -> None:
+    def emit(self, record: Item) -> None:
         """The record's log line (and metric), through the `AuditLog` port."""
         self._log.emit(record["event"], {k: v for k, v in record.items()
                                          if k not in ("at", "day", "ttl")})
 
-    def on_day(self, day: str) -> list[dict]:
+    def on_day(self, day: str) -> list[Item]:
         """Every record of one UTC day (YYYY-MM-DD), oldest first, through the by_day index."""
         return self._store.query(self._settings.audit_table, "day", day, index="by_day",
                                  order="at")
 
-    def events(self, username: str, limit: int = 50) -> list[dict]:
+    def events(self, username: str, limit: int = 50) -> list[Item]:
         return self._store.query(self._settings.audit_table, "username", username,
                                  order="at", newest_first=True, limit=limit)
 
-    def between(self, username: str, start: datetime, end: datetime) -> list[dict]:
+    def between(self, username: str, start: datetime, end: datetime) -> list[Item]:
         """Every record of `username` from `start` up to (not including) `end`, oldest
         first: one Query on the table's key, never the whole trail."""
         return self._store.query(self._settings.audit_table, "username", username,

@@ -5,23 +5,32 @@ SMS claimed at most as often as the rule says, whatever runs in parallel.
 """
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain import authenticator, conditions as c
 from chalicelib.domain.records import (HOUSEKEEPING_SECONDS, PENDING_INDEX, PendingPassword,
-                                       Record, ResetChallenge, SmsDelivery, triable,
-                                       why_not_triable)
-from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
+                                       PhoneChange, Record, ResetChallenge, ResetToken, Session,
+                                       SmsDelivery, triable, why_not_triable)
+from chalicelib.ports import Delete, Item, Put, Read, Refused, Store, Update
 
 R = TypeVar("R", bound=Record)
 
 
-class NotTriable(Exception):
+class Usable(Protocol):
+    """A code's or a token's record: used once, while its condition holds."""
+
+    @property
+    def id(self) -> str: ...
+
+    def usable(self, now: float) -> c.Condition: ...
+
+
+class NotTriable(Exception, Generic[R]):
     """A code that could not be tried (`Records.spend_attempt`): `record`, its record as it
     was (None: there is none of that kind), and `why` (`why_not_triable`: the audit's
     outcome)."""
 
-    def __init__(self, record, why: str):
+    def __init__(self, record: R | None, why: str) -> None:
         super().__init__(why)
         self.record = record
         self.why = why
@@ -31,20 +40,20 @@ STEP_PREFIX, STEP_KIND = "step#", "authenticator_step"  # a holder's last accept
 
 
 class Records:
-    def __init__(self, store: Store, table: str):
+    def __init__(self, store: Store, table: str) -> None:
         self._store = store
         self.table = table
 
     def get(self, kind: type[R], record_id: str) -> R | None:
         return kind.from_item(self._store.get(self.table, {"id": record_id}))
 
-    def add(self, record) -> Put:
+    def add(self, record: Record) -> Put:
         return Put(self.table, record.to_item())
 
-    def read(self, kind: type[R], record_id: str) -> Read:
+    def read(self, kind: type[R], record_id: str) -> Read[R | None]:
         return Read(self.table, {"id": record_id}, kind.from_item)
 
-    def replace(self, record, previous) -> Put:
+    def replace(self, record: PhoneChange, previous: PhoneChange | None) -> Put:
         """Put `record` in place of `previous` (None: there was none), if nobody tried or
         replaced that one since it was read."""
         if previous is None:
@@ -52,7 +61,7 @@ class Records:
         return Put(self.table, record.to_item(), expect=c.all_of(
             c.eq("attempts", previous.attempts), c.eq("code_mac", previous.code_mac)))
 
-    def name_session(self, session, holder_id: str, holder_name: str) -> Update:
+    def name_session(self, session: Session, holder_id: str, holder_name: str) -> Update:
         """The session's actions are the holder's from now on (SPEC 9, 11)."""
         return Update(self.table, {"id": session.id},
                       set={"holder_id": holder_id, "holder_name": holder_name},
@@ -61,12 +70,12 @@ class Records:
     def delete(self, record_id: str) -> Delete:
         return Delete(self.table, {"id": record_id})
 
-    def use(self, record, now: float) -> Update:
+    def use(self, record: Usable, now: float) -> Update:
         """Mark a code or token used, if it still is usable (nobody used it first)."""
         return Update(self.table, {"id": record.id}, set={"used": True},
                       expect=record.usable(now))
 
-    def use_up(self, record, now: float) -> Delete:
+    def use_up(self, record: Usable, now: float) -> Delete:
         """Delete a code's record as it is used, if it still is usable (nobody used or
         replaced it first): what it held is needed no longer."""
         return Delete(self.table, {"id": record.id}, expect=record.usable(now))
@@ -93,7 +102,7 @@ class Records:
         """A resend at `now` of `challenge` (as read): with the new code of `issued`
         (`renew`), or keeping the code sent before; `void` during a pause; the holder's
         channel as `issued` found it (an app challenge: their app as it is now)."""
-        changes: dict = {"sent_at": now}
+        changes: Item = {"sent_at": now}
         if void:
             changes["void"] = True
         if renew:
@@ -149,7 +158,7 @@ class Records:
         """The pending marker, if no change of the account is under way."""
         return Put(self.table, marker.to_item(), expect=c.Missing("id"))
 
-    def changing(self, token, now: float) -> Update:
+    def changing(self, token: ResetToken, now: float) -> Update:
         """Note on the reset token that its change is under way, if the token is still
         usable (an UpdateItem: no grant beyond the flows')."""
         return Update(self.table, {"id": token.id}, set={"changing_since": now},

@@ -32,17 +32,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from chalicelib.domain import authenticator, holders as holding
+from chalicelib.domain.account import Account
 from chalicelib.domain.errors import CodeExpired, InvalidCode, NotFound
 from chalicelib.domain.events import Caller
+from chalicelib.domain.holders import Holder
 from chalicelib.domain.records import AppEnrolment
 from chalicelib.messages import text
 from chalicelib.ports import Clock, Refused
 from chalicelib.services.holder_fields import acting_as, shown, subject
 from chalicelib.services.sessions import account_of
-from chalicelib.services.unit_of_work import refused_by, retrying
+from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -74,7 +76,8 @@ class AuthenticatorEnrolment:
 
     # -- add: show the key -----------------------------------------------------------------
 
-    def add_app(self, session_secret, holder_id, caller: Caller) -> dict:
+    def add_app(self, session_secret: str, holder_id: str, caller: Caller
+                ) -> dict[str, Any]:
         """A new app for the session's own holder: `{secret, otpauth_uri, qr_svg,
         expires_in}`. Nothing is saved on the holder before its first code is right."""
         now = self.now()
@@ -102,7 +105,8 @@ class AuthenticatorEnrolment:
 
     # -- add: the app's first code ---------------------------------------------------------
 
-    def verify_app(self, session_secret, holder_id, raw_code, caller: Caller) -> dict:
+    def verify_app(self, session_secret: str, holder_id: str, raw_code: object,
+                   caller: Caller) -> dict[str, Any]:
         """The app's first code: right, and the app is the holder's (`{holder}` as pwreg
         shows it); wrong, 400 `invalid_code` with the attempts left; the key expired, used,
         replaced or out of attempts, 410 `code_expired`."""
@@ -141,12 +145,13 @@ class AuthenticatorEnrolment:
             subject_id=enrolment.holder_id, subject_name=enrolment.holder_name))
         raise InvalidCode(attempts_left=attempts_left)
 
-    def _save_app(self, enrolment: AppEnrolment, step: int, caller: Caller):
+    def _save_app(self, enrolment: AppEnrolment, step: int, caller: Caller
+                  ) -> tuple[Account, Holder]:
         """The nonce on the holder, the enrolment gone, the step noted and the record
         written, all at once; retried on a concurrent change of the account."""
         username = enrolment.username
 
-        def attempt(_):
+        def attempt(_: Attempt) -> tuple[Account, Holder]:
             account = account_of(enrolment.epoch, self.accounts.get(username))
             holder = account.holder(enrolment.holder_id)
             if holder is None:  # removed meanwhile
@@ -167,9 +172,9 @@ class AuthenticatorEnrolment:
             try:
                 tx.commit()
             except Refused as refused:
-                if refused.by == ENROLMENT:
+                if refused.by_any(ENROLMENT):
                     raise CodeExpired() from None
-                if refused.by == STEP:  # this code's time step was accepted before
+                if refused.by_any(STEP):  # this code's time step was accepted before
                     self._wrong(enrolment, "code_used", caller,
                                 self.settings.code.max_attempts)
                 raise
@@ -179,7 +184,7 @@ class AuthenticatorEnrolment:
 
     # -- remove ----------------------------------------------------------------------------
 
-    def remove_app(self, session_secret, holder_id, caller: Caller) -> None:
+    def remove_app(self, session_secret: str, holder_id: str, caller: Caller) -> None:
         """The session's own holder removes their app: its codes are accepted no longer.
         404 `not_found` for another holder's id, an unknown one, or a holder without an
         app."""
@@ -188,7 +193,7 @@ class AuthenticatorEnrolment:
             raise NotFound()
         username = session.username
 
-        def attempt(_):
+        def attempt(_: Attempt) -> tuple[Account, Holder]:
             account = account_of(session.epoch, self.accounts.get(username))
             holder = account.holder(holder_id)
             if holder is None or holder.authenticator is None:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from chalicelib.domain import policy
-from chalicelib.domain.account import in_history
+from chalicelib.domain.account import Account, in_history
 from chalicelib.domain.errors import InvalidRequest, PasswordRejected, TokenExpired
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import ResetToken
-from chalicelib.ports import Clock, Hasher, PasswordChange
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.ports import ACCOUNT_WRITE, Clock, Hasher, PasswordChange
+from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -40,7 +40,8 @@ class ResetCompletion:
     hasher: Callable[[], Hasher]  # built on first use: the history's fingerprints
     password_change: PasswordChange
 
-    def complete(self, raw_token, password, caller: Caller) -> dict:
+    def complete(self, raw_token: object, password: object, caller: Caller
+                 ) -> dict[str, Any]:
         if not isinstance(raw_token, str) or not raw_token:
             raise InvalidRequest(field="reset_token")
         if not isinstance(password, str):
@@ -48,7 +49,7 @@ class ResetCompletion:
         rules = self.settings.policy
         token_id = ResetToken.id_of(raw_token)
 
-        def attempt(_):
+        def attempt(_: Attempt) -> Account:
             now = self.clock.now().timestamp()
             token = self.records.get(ResetToken, token_id)
             if not token or not token.is_live(now):
@@ -70,7 +71,7 @@ class ResetCompletion:
                 self._rejected(username, token, broken, caller)
             return self.password_change.change(account, token, password, fingerprint, caller)
 
-        changed = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        changed = retrying(attempt, retryable=refused_by(ACCOUNT_WRITE))
         return {"changed": True, "username": changed.username}
 
     def _rejected(self, username: str, token: ResetToken, broken: list[str],

@@ -44,7 +44,7 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import DROPPED, SENDING, SENT, SmsDelivery
 from chalicelib.domain.sms import SmsMessage
-from chalicelib.ports import Clock, Conflict, Gateway, OperationsLog, Refused
+from chalicelib.ports import Clock, Conflict, Gateway, Item, OperationsLog, Refused
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 # read), shorter than the queue's visibility timeout (60 s, infra/resources.json), so that
 # the first receive after a crash can take the claim over.
 CLAIM_LEASE_SECONDS = 30
+DELIVERY = "delivery"  # the name of the claim's final write in a unit of work
 
 
 class DeliveryInProgress(Exception):
@@ -146,11 +147,11 @@ class Delivery:
         except (Refused, ServiceUnavailable):
             pass
 
-    def _finish(self, claim: SmsDelivery, state: str, records: list[dict]) -> None:
+    def _finish(self, claim: SmsDelivery, state: str, records: list[Item]) -> None:
         """Record the final state with the audit records, in one transaction. A failure
         here is logged, never raised: raising would have SQS send the SMS again."""
         tx = self.uow.begin()
-        tx.add("delivery", self.records.finish(claim, state, self._now()))
+        tx.add(DELIVERY, self.records.finish(claim, state, self._now()))
         tx.record(*records)
         try:
             tx.commit()

@@ -12,13 +12,17 @@ is refused and the account read again).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.domain import holders as holding
 from chalicelib.domain.events import DAILY_JOB
+from chalicelib.domain.account import Account
+from chalicelib.domain.holders import Holder
 from chalicelib.ports import Clock
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
+
+ACCOUNT = "account"  # the name of the account's write: refused when it changed since read
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -37,7 +41,7 @@ class HolderExpiry:
     audit: Audit
     notifications: Notifications
 
-    def run(self) -> dict:
+    def run(self) -> dict[str, int]:
         """Remove today's expired holders; how many accounts and holders, for the log."""
         now = self.clock.now()
         days = self.settings.holder_unused_days
@@ -50,7 +54,8 @@ class HolderExpiry:
         return counts
 
     def _expire(self, username: str, days: int) -> int:
-        def attempt(_):
+        def attempt(_: Attempt
+                    ) -> tuple[Account, list[Holder], list[Holder], datetime] | None:
             account = self.accounts.get(username)
             now = self.clock.now()
             if account is None:
@@ -59,7 +64,7 @@ class HolderExpiry:
             if not gone:
                 return None  # the index is a day's grain: due tomorrow, or used meanwhile
             tx = self.uow.begin()
-            tx.add("account", self.accounts.save(account.with_holders(kept), account.version))
+            tx.add(ACCOUNT, self.accounts.save(account.with_holders(kept), account.version))
             tx.record(*(self.audit.record(
                 "holder.expired", username, "success", DAILY_JOB, phone=holder.phone,
                 subject_id=holder.id, subject_name=holder.name, unused_days=days)
@@ -67,7 +72,7 @@ class HolderExpiry:
             tx.commit()
             return account, kept, gone, now
 
-        done = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        done = retrying(attempt, retryable=refused_by(ACCOUNT))
         if done is None:
             return 0
         account, kept, gone, now = done

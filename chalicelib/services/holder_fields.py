@@ -3,25 +3,27 @@ about (SPEC 8 v2, 11): shared by services/registration.py and authenticator_enro
 """
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.domain import phone as phones
 from chalicelib.domain.holders import Holder
 
 
-def shown(holder: Holder) -> dict:
+def shown(holder: Holder) -> dict[str, Any]:
     """A holder as pwreg shows them (SPEC 8 v2): never the whole number."""
     return {"id": holder.id, "name": holder.name,
             "phone_masked": phones.masked_national(holder.phone),
             "authenticator": holder.authenticator is not None}
 
 
-def acting_as(holder_id: str, holder_name: str) -> dict:
+def acting_as(holder_id: str, holder_name: str) -> dict[str, str]:
     """The audit fields naming the holder who acted (none: a login alone names nobody)."""
     if not holder_id:
         return {}
     return {"holder_id": holder_id, "holder_name": holder_name}
 
 
-def subject(holder: Holder, added: bool = False) -> dict:
+def subject(holder: Holder, added: bool = False) -> dict[str, str]:
     """The audit fields naming the holder an event is about."""
     fields = {"subject_id": holder.id, "subject_name": holder.name}
     return {**fields, "added_by": holder.added_by} if added else fields

@@ -17,6 +17,7 @@ from chalicelib.domain import organisation
 from chalicelib.domain.clock import month_name, swedish_time
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
+from chalicelib.domain.holders import Holder
 from chalicelib.domain.phone import masked, masked_national
 from chalicelib.domain.sms import NOTICE, SmsMessage
 from chalicelib.messages import quoted, said_by, text
@@ -80,9 +81,9 @@ class Notifications:
                     phone=masked(new_phone), support=self._support_in(lang))
         self._send(SmsMessage(NOTICE, body, to=old_phone, lang=lang), username, caller)
 
-    def holder_changed(self, change: str, username: str, holder, recipients: list[str],
+    def holder_changed(self, change: str, username: str, holder: Holder, recipients: list[str],
                        at: datetime, lang: str, by: str, caller: Caller,
-                       **fields) -> None:
+                       **fields: object) -> None:
         """`change` is `added`, `removed` or `expired` (SPEC 7, 11): told, with the holder's
         name and masked number, to each of `recipients` (the other holders, and the holder
         concerned where they should hear of it), one SMS each. `by` names who did it: a
@@ -93,7 +94,7 @@ class Notifications:
         for number in dict.fromkeys(recipients):  # each number once
             self._send(SmsMessage(NOTICE, body, to=number, lang=lang), username, caller)
 
-    def authenticator_changed(self, change: str, username: str, holder, at: datetime,
+    def authenticator_changed(self, change: str, username: str, holder: Holder, at: datetime,
                               lang: str, by: str, caller: Caller) -> None:
         """`change` is `added` or `removed` (SPEC 12): told to the holder whose app it is,
         at their own number; `by` names who did it (their name, or `support`). Never the

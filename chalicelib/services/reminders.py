@@ -29,11 +29,11 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.account import Account
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.ports import Clock, Conflict, PasswordChange, Queue, Refused
 
 if TYPE_CHECKING:
-    from chalicelib.domain.account import Account
     from chalicelib.repositories.accounts import Accounts
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.unit_of_work import UnitOfWork

@@ -49,7 +49,7 @@ class Sessions:
     def now(self) -> float:
         return self.clock.now().timestamp()
 
-    def live(self, secret, now: float | None = None) -> Session:
+    def live(self, secret: object, now: float | None = None) -> Session:
         """The live pwreg session `secret` names; InvalidSession otherwise."""
         if not isinstance(secret, str) or not secret:
             raise InvalidSession()
@@ -58,7 +58,7 @@ class Sessions:
             raise InvalidSession()
         return session
 
-    def spend_code(self, kind: type[R], session_secret, raw_code,
+    def spend_code(self, kind: type[R], session_secret: object, raw_code: object,
                    refused: Callable[[R | None, str], None]) -> SpentCode[R]:
         """One attempt spent on the session's record of `kind` (PhoneChange, AppEnrolment)
         before the code is compared, whatever runs in parallel. No session string: 401; a

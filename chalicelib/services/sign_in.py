@@ -32,6 +32,7 @@ from chalicelib.services.unit_of_work import UnitOfWork
 from chalicelib.settings import Settings
 
 CALLBACK_PATH = "/api/support/callback"
+SESSION = "session"  # the name of the agent's session's write in a unit of work
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class SupportSignIn:
             name=identity.name, created_at=moment,
             idle_until=min(moment + self.settings.support_idle_seconds, ends_at),
             ends_at=ends_at)
-        (self.uow.begin().add("session", self.sign_ins.open(session))
+        (self.uow.begin().add(SESSION, self.sign_ins.open(session))
          .record(self.audit.record("support.signed_in", None, "success", caller,
                                     **session.agent)).commit())
         return SignedIn(token=token, session=session)
@@ -163,6 +164,6 @@ class SupportSignIn:
         found = self.sign_ins.session(token, now)
         if found is None:
             raise NotSignedIn()
-        (self.uow.begin().add("session", self.sign_ins.end(found))
+        (self.uow.begin().add(SESSION, self.sign_ins.end(found))
          .record(self.audit.record("support.signed_out", None, "success", caller,
                                     **found.agent)).commit())

@@ -9,12 +9,12 @@
 
 A refusal names the operation, or the group of operations, whose condition failed, never a
 position, so adding an operation changes nothing for the others. A use case names its
-writes by constants of its module and compares `Refused.by` with those. The audit records
-of the change are written in the same transaction (the group `AUDIT`) and logged only once
-it has succeeded.
+writes by constants of its module and asks `refused.by_any(NAME)`, never the name's text.
+The audit records of the change are written in the same transaction (the group `AUDIT`)
+and logged only once it has succeeded.
 
 Reads are named too: `uow.read(account=…, pause=…)` reads in one batch and answers each
-value by its name.
+value by its name (`found.account`, or `found[name]` for a name made at run time).
 
 `retrying` is the one optimistic-retry loop: build the change from a fresh read, commit,
 and on a conflict (or a refusal the caller calls retryable, e.g. `refused_by(ACCOUNT)`)
@@ -26,10 +26,13 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.domain.errors import ServiceUnavailable
-from chalicelib.ports import Conflict, Read, Refused, Store, Write
+from chalicelib.ports import Conflict, Item, Read, Refused, Store, Write
+
+if TYPE_CHECKING:
+    from chalicelib.repositories.audit import Audit
 
 T = TypeVar("T")
 TRIES = 8
@@ -37,12 +40,12 @@ AUDIT = "audit"  # the group of a change's audit records
 
 
 class Tx:
-    def __init__(self, store: Store, audit):
+    def __init__(self, store: Store, audit: Audit) -> None:
         self._store = store
         self._audit = audit
         self._writes: list[tuple[str, Write]] = []
         self._names: set[str] = set()
-        self._records: list[dict] = []
+        self._records: list[Item] = []
 
     def _named(self, name: str) -> None:
         if name in self._names or name == AUDIT:
@@ -50,19 +53,19 @@ class Tx:
         self._names.add(name)
 
     def add(self, name: str, write: Write) -> "Tx":
-        """One write under its own name: `Refused.by == name` when its condition fails."""
+        """One write under its own name: `refused.by_any(name)` when its condition fails."""
         self._named(name)
         self._writes.append((name, write))
         return self
 
     def add_group(self, name: str, writes: Iterable[Write]) -> "Tx":
         """Several writes of one kind (a counter's rules, a lock's items) under one name: a
-        refusal of any of them is `Refused.by == name`. An empty group adds nothing."""
+        refusal of any of them is `refused.by_any(name)`. An empty group adds nothing."""
         self._named(name)
         self._writes.extend((name, write) for write in writes)
         return self
 
-    def record(self, *records: dict) -> "Tx":
+    def record(self, *records: Item) -> "Tx":
         """Audit records written with the change (the group `AUDIT`) and logged after it."""
         self._records.extend(records)
         return self
@@ -77,7 +80,7 @@ class Tx:
 class Found:
     """What a batch of named reads found, by the names they were given: `found.account`."""
 
-    def __init__(self, values: dict[str, Any]):
+    def __init__(self, values: dict[str, Any]) -> None:
         self._values = values
 
     def __getattr__(self, name: str) -> Any:
@@ -86,9 +89,13 @@ class Found:
         except KeyError:
             raise AttributeError(name) from None
 
+    def __getitem__(self, name: str) -> Any:
+        """By a name made at run time (one per username of a batch, say)."""
+        return self._values[name]
+
 
 class UnitOfWork:
-    def __init__(self, store: Store, audit):
+    def __init__(self, store: Store, audit: Audit) -> None:
         self._store = store
         self._audit = audit
 
@@ -99,29 +106,19 @@ class UnitOfWork:
         """One conditional write on its own (Refused if its condition fails)."""
         self._store.write(write)
 
-    @overload
-    def read(self, **named: Read) -> Found: ...
-
-    @overload
-    def read(self, *reads: Read) -> list: ...
-
-    def read(self, *reads: Read, **named: Read):
-        """Several items in one strongly consistent batch, each as its repository makes it:
-        by the names given (`uow.read(account=accounts.read(u), pause=…).account`), or, for
-        a batch of reads of one kind (one subject's counters, say), a list in their order."""
-        if reads and named:
-            raise ValueError("a batch of reads is named or listed, not both")
-        wanted = list(named.values()) or list(reads)
+    def read(self, **named: Read[Any]) -> Found:
+        """Several items in one strongly consistent batch, each as its repository makes it,
+        by the names given: `uow.read(account=accounts.read(u), pause=…).account`, or
+        `found[name]` for names made at run time. Never by position."""
+        wanted = list(named.values())
         found = [read.parse(item) for read, item in zip(wanted, self._store.get_many(
             [(read.table, read.key) for read in wanted]))]
-        if named:
-            return Found(dict(zip(named, found)))
-        return found
+        return Found(dict(zip(named, found)))
 
 
 def refused_by(*names: str) -> Callable[[Refused], bool]:
     """`retryable` for `retrying`: a refusal by one of these writes or groups."""
-    return lambda refused: refused.by in names
+    return lambda refused: refused.by_any(*names)
 
 
 @dataclass(frozen=True)

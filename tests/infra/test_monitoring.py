@@ -10,7 +10,8 @@ from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters.telemetry import TelemetryLog
 from chalicelib.repositories.audit import Audit
-from chalicelib.domain.events import CHANNELS, EVENTS, METRIC_NAMESPACE, Caller
+from chalicelib.domain.events import EVENTS, METRIC_NAMESPACE, Caller
+from chalicelib.domain.records import CHANNELS
 from chalicelib.settings import Settings
 from infra import monitoring, resources
 from tests.clock import FakeClock

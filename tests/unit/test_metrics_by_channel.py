@@ -11,7 +11,8 @@ import pytest
 
 from chalicelib.adapters.telemetry import TelemetryLog
 from chalicelib.repositories.audit import Audit
-from chalicelib.domain.events import CHANNELS, METRIC_NAMESPACE, Caller
+from chalicelib.domain.events import METRIC_NAMESPACE, Caller
+from chalicelib.domain.records import CHANNELS
 from chalicelib.settings import Settings
 from tests.clock import FakeClock
 

@@ -10,8 +10,8 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.limits import LOGIN_FAILURES, WRONG_CODES
 from chalicelib.domain import holders as holding, phone as phones, policy
@@ -20,7 +20,7 @@ from chalicelib.domain.errors import AccountExists, ServiceUnavailable
 from chalicelib.domain.events import SUPPORT
 from chalicelib.ports import Clock, Conflict, PasswordChange, Refused
 from chalicelib.services.support.state import existing
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -32,9 +32,13 @@ if TYPE_CHECKING:
 
 GENERATED_ALPHABET = string.ascii_letters + string.digits + "!#%+-.:=?_"
 
-# What unlock clears: (name of the write, subject, what a lock is called, what failures are).
-UNLOCKED = (("login failures", LOGIN_FAILURES, "login_lock", "login_failures"),
-            ("wrong codes", WRONG_CODES, "reset_pause", "wrong_codes"))
+# The names of a change's writes (and of unlock's reads): how a refusal says which it was.
+ACCOUNT = "account"
+LOGIN_LOCK, CODES_PAUSE = "login_lock", "codes_pause"
+
+# What unlock clears: (name of the group, subject, what a lock is called, what failures are).
+UNLOCKED = ((LOGIN_LOCK, LOGIN_FAILURES, "login_lock", "login_failures"),
+            (CODES_PAUSE, WRONG_CODES, "reset_pause", "wrong_codes"))
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def first_number(account: Account) -> str | None:
 
 # A change of an account as read: (the changed account, the audit record's details), or
 # None when there is nothing to change.
-Change = Callable[[Account], "tuple[Account, dict] | None"]
+Change = Callable[[Account], "tuple[Account, dict[str, Any]] | None"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +79,7 @@ class AccountChanges:
             if not policy.violations(candidate, username, rules):
                 return candidate
 
-    def create(self, raw_username, password: str | Callable[[], str] | None,
+    def create(self, raw_username: str, password: str | Callable[[], str] | None,
                raw_phone: str | None = None, raw_name: str | None = None) -> Account:
         """A new account; with a number, its first holder (SPEC 9): named `raw_name`, or
         "Registrerat nummer" when support gives no name. Its password is `password` (or what
@@ -87,8 +91,12 @@ class AccountChanges:
                   if raw_phone else None)
         name = holding.normalise_name(raw_name, self.settings.reserved_names) \
             if raw_name is not None else None
-        asked = password if callable(password) else lambda: password
-        account, _ = self._create(username, asked, number, name, {})
+        def given() -> str:
+            if password is None:  # only a directory's account may come without one
+                raise ValueError("a password is needed where the portal keeps it")
+            return password if isinstance(password, str) else password()
+
+        account, _ = self._create(username, given, number, name, {})
         return account
 
     def imported(self, username: str, number: str | None) -> tuple[Account, str | None]:
@@ -103,7 +111,7 @@ class AccountChanges:
         return self.password_change.can_hold(username)
 
     def _create(self, username: str, password: Callable[[], str], number: str | None,
-                holder_name: str | None, details: dict, handover: bool = False
+                holder_name: str | None, details: dict[str, Any], handover: bool = False
                 ) -> tuple[Account, str | None]:
         now = self.clock.now()
         first = self.password_change.first(username, password, now)
@@ -119,16 +127,18 @@ class AccountChanges:
             details["handover"] = "pwreset" if number else "printed_once"
         return self._add(account, number, details), first.given
 
-    def _holders(self, number: str | None, holder_name: str | None, now) -> list:
+    def _holders(self, number: str | None, holder_name: str | None, now: datetime
+                 ) -> list[holding.Holder]:
         return ([holding.Holder(id=holding.new_id(),
                                 name=holder_name or holding.MIGRATED_NAME, phone=number,
                                 added_at=now, added_by=holding.SUPPORT)]
                 if number else [])
 
-    def _add(self, account: Account, number: str | None, details: dict) -> Account:
+    def _add(self, account: Account, number: str | None, details: dict[str, Any]
+             ) -> Account:
         username, holders = account.username, account.holders
         tx = self.uow.begin()
-        tx.add("account", self.accounts.create(account))
+        tx.add(ACCOUNT, self.accounts.create(account))
         tx.record(self.audit.record("account.created", username, "success", SUPPORT,
                                      phone=number, **details))
         if holders:
@@ -139,7 +149,7 @@ class AccountChanges:
         try:
             tx.commit()
         except Refused as refused:
-            if refused.by == "account":
+            if refused.by_any(ACCOUNT):
                 raise AccountExists() from None
             raise ServiceUnavailable() from refused
         except Conflict as conflict:  # never retried: the password is hashed once
@@ -148,11 +158,11 @@ class AccountChanges:
 
     # -- changing --------------------------------------------------------------------------
 
-    def disable(self, raw_username) -> tuple[Account, bool]:
+    def disable(self, raw_username: str) -> tuple[Account, bool]:
         """Disable an account and end its pwreg sessions (and any number change they had
         started): sessions carry the account's session epoch, which this bumps. Logins, codes
         and resets then fail as for a wrong password. (account, False) if already disabled."""
-        def disabled(account: Account):
+        def disabled(account: Account) -> tuple[Account, dict[str, Any]] | None:
             if account.disabled:
                 return None
             return replace(account, disabled=True,
@@ -160,14 +170,14 @@ class AccountChanges:
         before, after = self._change(raw_username, "account.disabled", disabled)
         return after or before, after is not None
 
-    def enable(self, raw_username) -> tuple[Account, bool]:
+    def enable(self, raw_username: str) -> tuple[Account, bool]:
         """(account, False) if it was not disabled."""
-        def enabled(account: Account):
+        def enabled(account: Account) -> tuple[Account, dict[str, Any]] | None:
             return (replace(account, disabled=False), {}) if account.disabled else None
         before, after = self._change(raw_username, "account.enabled", enabled)
         return after or before, after is not None
 
-    def set_phone(self, raw_username, raw_phone: str, raw_name: str | None = None
+    def set_phone(self, raw_username: str, raw_phone: str, raw_name: str | None = None
                   ) -> Account:
         """A number set after support checked the person by phone (SPEC 9: the adding of one
         holder, named as support gives). The number becomes a holder (or, already one, keeps
@@ -179,7 +189,7 @@ class AccountChanges:
             if raw_name is not None else None
         now = self.clock.now()
 
-        def set_first(account: Account):
+        def set_first(account: Account) -> tuple[Account, dict[str, Any]] | None:
             holders = account.holders or ([holding.migrated(account.version_1_number, now)]
                                           if account.version_1_number else [])
             known = next((h for h in holders if h.phone == number), None)
@@ -201,14 +211,14 @@ class AccountChanges:
                                          after.lang, SUPPORT)
         return after
 
-    def _change(self, raw_username, event: str, change: Change
+    def _change(self, raw_username: str, event: str, change: Change
                 ) -> tuple[Account, Account | None]:
         """Apply `change` to the account as read, with its audit record, in one transaction
         conditioned on the version read; read again and retry when someone changed it first.
         Answers (before, after); after is None when there was nothing to change."""
         username = normalise_username(raw_username)
 
-        def attempt(_):
+        def attempt(_: Attempt) -> tuple[Account, Account | None]:
             account = existing(self.accounts, username)
             changed = change(account)
             if changed is None:
@@ -216,36 +226,35 @@ class AccountChanges:
             updated, details = changed
             updated = replace(updated, version=account.version + 1)
             tx = self.uow.begin()
-            tx.add("account", self.accounts.save(updated, account.version))
+            tx.add(ACCOUNT, self.accounts.save(updated, account.version))
             tx.record(self.audit.record(event, username, "success", SUPPORT, **details))
             tx.commit()
             return account, updated
 
-        return retrying(attempt, retryable=lambda refused: refused.by == "account")
+        return retrying(attempt, retryable=refused_by(ACCOUNT))
 
     # -- unlocking -------------------------------------------------------------------------
 
-    def unlock(self, raw_username) -> Unlocked:
+    def unlock(self, raw_username: str) -> Unlocked:
         """Clear the account's pwreg login lock and its reset pause, and forget the failures
         counting toward them, so the holder starts afresh (after support has checked who they
         are). The SMS limits are left alone: they protect the service's SMS budget and clear
         themselves. Nothing to clear: no write, no audit record."""
         username = normalise_username(raw_username)
-        names = {name for name, *_ in UNLOCKED}
 
-        def attempt(_):
+        def attempt(_: Attempt) -> Unlocked:
             account = existing(self.accounts, username)
             now = self.clock.now().timestamp()
-            locks = self.uow.read(*(self.limits.lock_read(subject, username)
-                                     for _, subject, _, _ in UNLOCKED))
+            locks = self.uow.read(**{name: self.limits.lock_read(subject, username)
+                                     for name, subject, _, _ in UNLOCKED})
             tx = self.uow.begin()
             cleared = []
-            for (name, subject, locked, counted), lock in zip(UNLOCKED, locks):
+            for name, subject, locked, counted in UNLOCKED:
+                lock = getattr(locks, name)
                 if lock.locked_somewhere(now) or self.limits.counted(subject, lock, now):
                     cleared.append(locked if lock.locked_somewhere(now) else counted)
                     # Every network's failures with it: they live in the same item.
-                    for n, clear in enumerate(self.limits.unlock(subject, username)):
-                        tx.add(f"{name} {n}", clear)
+                    tx.add_group(name, self.limits.unlock(subject, username))
             if not cleared:
                 return Unlocked(account, [])
             tx.record(self.audit.record("account.unlocked", username, "success", SUPPORT,
@@ -253,4 +262,4 @@ class AccountChanges:
             tx.commit()
             return Unlocked(account, cleared)
 
-        return retrying(attempt, retryable=lambda refused: refused.by in names)
+        return retrying(attempt, retryable=refused_by(LOGIN_LOCK, CODES_PAUSE))

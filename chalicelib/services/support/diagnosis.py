@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.domain.holders import Holder
 from chalicelib.domain.records import APP, SMS
+from chalicelib.ports import Item
 from chalicelib.services.support.state import AccountState
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class Diagnosis:
     state: AccountState
     limits: LimitSettings  # the rules the limits stand on, to say them
     routes: tuple[Route, ...]  # per holder and channel
-    trail: list[dict]  # the username's audit records, newest first
+    trail: list[Item]  # the username's audit records, newest first
 
     def open(self, channel: str) -> list[Holder]:
         """The holders a reset started now gives a code by `channel`."""
@@ -71,7 +72,7 @@ class Diagnoses:
     settings: Settings
     states: AccountStates
 
-    def events(self, raw_username, limit: int = 50) -> Diagnosis:
+    def events(self, raw_username: str, limit: int = 50) -> Diagnosis:
         """The account's state, its routes to a code and its audit trail (`limit` records,
         newest first). An unknown name is a diagnosis too: no account, no routes."""
         state, trail = self.states.events(raw_username, limit=limit)

@@ -17,7 +17,7 @@ would.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import holders as holding, phone as phones
 from chalicelib.domain.account import Account, normalise_username
@@ -26,7 +26,9 @@ from chalicelib.domain.events import SUPPORT
 from chalicelib.domain.holders import Holder
 from chalicelib.ports import Clock
 from chalicelib.services.support.state import existing
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
+
+ACCOUNT = "account"  # the name of the account's write: refused when it changed since read
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -62,7 +64,7 @@ class Migration:
     dry_run: bool = False
 
 
-def _subject(holder: Holder, added: bool = False) -> dict:
+def _subject(holder: Holder, added: bool = False) -> dict[str, Any]:
     """The audit fields naming the holder an event is about (and, for a new holder, who
     added them)."""
     fields = {"subject_id": holder.id, "subject_name": holder.name}
@@ -78,11 +80,11 @@ class HolderChanges:
     audit: Audit
     notifications: Notifications
 
-    def holders(self, raw_username) -> Account:
+    def holders(self, raw_username: str) -> Account:
         """The account, whose `holders` support lists (NotFound if there is none)."""
         return existing(self.accounts, raw_username)
 
-    def add(self, raw_username, raw_name, raw_phone) -> HolderAdded:
+    def add(self, raw_username: str, raw_name: str, raw_phone: str) -> HolderAdded:
         """Add the person `raw_name` at `raw_phone`, whom support has checked by phone; the
         same number again updates that holder's name. InvalidName, InvalidPhone,
         PhoneNotAllowed, TooManyHolders or NotFound change nothing."""
@@ -90,7 +92,7 @@ class HolderChanges:
         name = holding.normalise_name(raw_name, self.settings.reserved_names)
         number = phones.parse(raw_phone, self.settings.allowed_countries)
 
-        def attempt(_):
+        def attempt(_: Attempt) -> HolderAdded:
             account = existing(self.accounts, username)
             now = self.clock.now()
             before, records = self._migrated(account, now)
@@ -106,19 +108,19 @@ class HolderChanges:
             self._save(account, updated, records)
             return HolderAdded(updated, added.holder, new=added.new, changed=True)
 
-        done = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        done = retrying(attempt, retryable=refused_by(ACCOUNT))
         if done.new:
             self.notifications.holder_changed(
                 "added", username, done.holder, [h.phone for h in done.account.holders],
                 self.clock.now(), done.account.lang, "support", SUPPORT)
         return done
 
-    def remove(self, raw_username, holder_id: str) -> HolderRemoved:
+    def remove(self, raw_username: str, holder_id: str) -> HolderRemoved:
         """Remove the holder `holder_id`; NotFound(holder_id=…) if the account has none such.
         Removing needs no code (SPEC 11); it is told to the removed holder and the others."""
         username = normalise_username(raw_username)
 
-        def attempt(_):
+        def attempt(_: Attempt) -> HolderRemoved:
             account = existing(self.accounts, username)
             before, records = self._migrated(account, self.clock.now())
             try:
@@ -131,21 +133,21 @@ class HolderChanges:
             self._save(account, updated, records)
             return HolderRemoved(updated, gone)
 
-        done = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        done = retrying(attempt, retryable=refused_by(ACCOUNT))
         self.notifications.holder_changed(
             "removed", username, done.holder,
             [h.phone for h in done.account.holders] + [done.holder.phone],
             self.clock.now(), done.account.lang, "support", SUPPORT)
         return done
 
-    def remove_app(self, raw_username, holder_id: str) -> HolderRemoved:
+    def remove_app(self, raw_username: str, holder_id: str) -> HolderRemoved:
         """Remove the authenticator app of the holder `holder_id` (SPEC 9, 12: a lost
         phone), so that its codes are accepted no longer; told to that holder by SMS.
         NotFound if there is no such account, NotFound(holder_id=…) if it has no such
         holder, NotFound(holder_id=…, without_app=True) if that holder has no app."""
         username = normalise_username(raw_username)
 
-        def attempt(_):
+        def attempt(_: Attempt) -> HolderRemoved:
             account = existing(self.accounts, username)
             holder = account.holder(holder_id)
             if holder is None:
@@ -158,7 +160,7 @@ class HolderChanges:
                 "authenticator.removed", username, "success", SUPPORT, **_subject(holder))])
             return HolderRemoved(updated, holder)
 
-        done = retrying(attempt, retryable=lambda refused: refused.by == "account")
+        done = retrying(attempt, retryable=refused_by(ACCOUNT))
         self.notifications.authenticator_changed(
             "removed", username, done.holder, self.clock.now(), done.account.lang, "support",
             SUPPORT)
@@ -188,16 +190,17 @@ class HolderChanges:
     # -- inside ----------------------------------------------------------------------------
 
     def _migrate_one(self, username: str) -> bool:
-        def attempt(_):
+        def attempt(_: Attempt) -> bool:
             account = self.accounts.get(username)
             if account is None or account.holders or not account.version_1_number:
                 return False  # removed, migrated or changed by someone else meanwhile
             before, records = self._migrated(account, self.clock.now())
             self._save(account, account.with_holders(before), records)
             return True
-        return retrying(attempt, retryable=lambda refused: refused.by == "account")
+        return retrying(attempt, retryable=refused_by(ACCOUNT))
 
-    def _migrated(self, account: Account, now: datetime) -> tuple[list[Holder], list[dict]]:
+    def _migrated(self, account: Account, now: datetime
+                  ) -> tuple[list[Holder], list[dict[str, Any]]]:
         """The account's holders, a version 1 number made the holder "Registrerat nummer"
         first; and the audit record of that, if it happened."""
         if account.holders or not account.version_1_number:
@@ -207,9 +210,9 @@ class HolderChanges:
                                             SUPPORT, phone=holder.phone,
                                             **_subject(holder, added=True))]
 
-    def _save(self, read: Account, updated: Account, records: list[dict]) -> None:
+    def _save(self, read: Account, updated: Account, records: list[dict[str, Any]]) -> None:
         tx = self.uow.begin()
-        tx.add("account", self.accounts.save(updated, read.version))
+        tx.add(ACCOUNT, self.accounts.save(updated, read.version))
         tx.record(*records)
         tx.commit()
 

@@ -6,6 +6,7 @@ creates nothing, and every bad line is named.
 """
 from __future__ import annotations
 
+import _csv
 import csv
 import io
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ class ImportResult:
 Row = tuple[int, str, "str | None"]  # (line, username, number)
 
 
-def _reader(csv_text: str) -> csv.reader:
+def _reader(csv_text: str) -> _csv.Reader:
     text = csv_text.lstrip("\ufeff")
     header_line = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = ";" if ";" in header_line and "," not in header_line else ","
@@ -71,7 +72,7 @@ def _header(cells: list[str], line: int) -> list[str]:
 class _Check:
     """The lines of one file, judged one at a time."""
 
-    def __init__(self, allowed_countries):
+    def __init__(self, allowed_countries: tuple[str, ...]) -> None:
         self.allowed_countries = allowed_countries
         self.header: list[str] | None = None
         self.header_at = 0

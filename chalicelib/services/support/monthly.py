@@ -13,13 +13,14 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.account import normalise_username
 from chalicelib.domain.clock import swedish_time
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.events import who
+from chalicelib.ports import Item
 from chalicelib.services.support.state import existing
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def _swedish_midnight(year: int, month_: int) -> datetime:
     """The first moment of a month on Swedish clocks, in UTC. (Sweden's clocks change at
     01:00 UTC on a Sunday, never between a local and a UTC midnight.)"""
     utc_midnight = datetime(year, month_, 1, tzinfo=timezone.utc)
-    return utc_midnight - swedish_time(utc_midnight).utcoffset()
+    return utc_midnight - (swedish_time(utc_midnight).utcoffset() or timedelta(0))
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class MonthlyLog:
     month: int
     start: datetime  # UTC
     end: datetime  # UTC, not included
-    records: list[dict]  # oldest first
+    records: list[Item]  # oldest first
 
     @property
     def title(self) -> str:
@@ -111,7 +112,7 @@ class MonthlyLog:
         return text.getvalue().encode("utf-8-sig")
 
 
-def _row(record: dict) -> list[str]:
+def _row(record: Item) -> list[str]:
     name, holder_id = who(record)
     at = datetime.strptime(record["at"].split("#")[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
         tzinfo=timezone.utc)
@@ -126,7 +127,7 @@ def _row(record: dict) -> list[str]:
             record.get("ip") or "-", other or "-"]
 
 
-def _shown(value) -> str:
+def _shown(value: Any) -> str:
     if isinstance(value, (list, tuple, set)):
         return "+".join(str(v) for v in value) or "-"
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -143,7 +144,7 @@ class MonthlyReports:
     accounts: Accounts
     audit: Audit
 
-    def log(self, raw_username, year: int, month_: int) -> MonthlyLog:
+    def log(self, raw_username: str, year: int, month_: int) -> MonthlyLog:
         """Every audit record of the account in that month (NotFound if there is no such
         account: a misspelt name must not look like a quiet month)."""
         username = normalise_username(raw_username)

@@ -10,19 +10,20 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.records import APP
-from chalicelib.ports import Clock
+from chalicelib.ports import Clock, Item
 from chalicelib.services.support.state import AccountState
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
     from chalicelib.repositories.audit import Audit
     from chalicelib.services.support.state import AccountStates
+    from chalicelib.domain.policy import PolicySettings
     from chalicelib.settings import Settings
 
 FIRST_REMINDER_DAYS = 14  # SPEC 3's default first reminder, if none is configured
 
 
-def expiring_window(policy) -> int:
+def expiring_window(policy: PolicySettings) -> int:
     """The days ahead in which the report lists expiring passwords: up to the first reminder
     (the largest of PolicySettings.reminder_days, SPEC 3), the window in which pwreg warns
     too (SPEC 2; domain/policy.py publishes it)."""
@@ -42,20 +43,20 @@ class Report:
     expiring_within_days: int = FIRST_REMINDER_DAYS  # expiring_window(settings.policy)
 
 
-def _event(event: str, **where) -> Callable[[dict], bool]:
+def _event(event: str, **where: object) -> Callable[[Item], bool]:
     """Records of `event` whose fields equal `where` (a bool compares truthiness)."""
     return lambda record: record["event"] == event and all(
         bool(record.get(k)) == v if isinstance(v, bool) else record.get(k) == v
         for k, v in where.items())
 
 
-def _except(event: str, outcome: str) -> Callable[[dict], bool]:
+def _except(event: str, outcome: str) -> Callable[[Item], bool]:
     return lambda record: record["event"] == event and record.get("outcome") != outcome
 
 
 # What `report` counts: (label, which audit records). See chalicelib/services/reset.py,
 # registration.py and delivery.py for where each record is written.
-REPORT_COUNTS: tuple[tuple[str, Callable[[dict], bool]], ...] = (
+REPORT_COUNTS: tuple[tuple[str, Callable[[Item], bool]], ...] = (
     ("resets started", _event("reset.requested", resend=False)),
     ("new codes asked for", _event("reset.requested", resend=True)),
     ("reset requests without SMS", _event("reset.requested", outcome="no_sms")),
@@ -115,9 +116,9 @@ class Reports:
             accounts=len(everyone), disabled=sum(1 for item in everyone if item.get("disabled")),
             expiring_within_days=days)
 
-    def _records(self, start: datetime, end: datetime) -> list[dict]:
+    def _records(self, start: datetime, end: datetime) -> list[Item]:
         since = start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        records: list[dict] = []
+        records: list[Item] = []
         day = start.date()
         while day <= end.date():
             records += [r for r in self.audit.on_day(day.isoformat()) if r["at"] >= since]

@@ -1,35 +1,35 @@
 """What login and reset see of a username right now (SPEC 9: `accounts show|list`, `events`).
 
 The account, its per-username limit logs and counters are read together, each through its
-own named Read in one batched `uow.read`, and matched back by name (the username and the
-limit's subject), never by position in the batch. The code SMS limits are per (username,
+own named Read in one batched `uow.read`, and matched back by name (the limit's subject and
+the username), never by position in the batch. The code SMS limits are per (username,
 number) since SPEC 5 v3: `state` reads each holder's number's logs in a second batch, once
 the account says who the holders are (a list needs no SMS limits: it shows the locks). (A per-network login lock is keyed by an HMAC of the network:
 support sees the username's all-networks failures, not which networks are locked.)
 """
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_ACCOUNT, CODE_SMS_RESET,
                                       LOGIN_FAILURES, NUMBERS, SERVICE_SMS, WRONG_CODES)
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.limits import LimitLog
+from chalicelib.domain.limits import Counter, LimitLog, Log
 from chalicelib.ports import Clock, Read
+from chalicelib.services.unit_of_work import Found
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
     from chalicelib.repositories.audit import Audit
-    from chalicelib.repositories.limits import Limits
+    from chalicelib.repositories.limits import Limits, Lock
     from chalicelib.services.unit_of_work import UnitOfWork
 
 # The subject the SMS worker (services/delivery.py) counts every SMS of the service under.
 EVERY_SMS = "all"
-ACCOUNT = "account"  # the name of an account's own read, next to its limit subjects
+ACCOUNT = "account"  # the account's own read, named next to its limit subjects
 LOGS = (CODE_SMS_ACCOUNT, NUMBERS)  # per username; CODE_SMS and CODE_SMS_RESET per number
 NUMBER_LOGS = (CODE_SMS, CODE_SMS_RESET)
 COUNTERS = (LOGIN_FAILURES, WRONG_CODES)  # each with its lock
@@ -39,7 +39,13 @@ def _moment(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, timezone.utc)
 
 
-def existing(accounts, raw_username) -> Account:
+def read_name(subject: str, username: str) -> str:
+    """The name of one username's read of `subject` (a limit's name, or ACCOUNT) in a batch:
+    the subject first, as subjects hold no space."""
+    return f"{subject} {username}"
+
+
+def existing(accounts: Accounts, raw_username: str) -> Account:
     """The account of `raw_username`, or NotFound."""
     account = accounts.get(normalise_username(raw_username))
     if not account:
@@ -98,13 +104,15 @@ class AccountState:
         return reasons
 
 
-def state_of(username: str, account: Account | None, logs: dict, now: datetime,
+def state_of(username: str, account: Account | None, logs: dict[Log, LimitLog],
+             counters: dict[Counter, tuple[Lock, int]], now: datetime,
              service_sms_allowed_at: datetime | None = None,
              numbers_logs: dict[str, tuple[LimitLog, ...]] | None = None) -> AccountState:
-    """The state of `username` from its account and its limit logs (by subject) at `now`;
-    `numbers_logs`: each holder's (by id) number's SMS logs, if they were read."""
+    """The state of `username` from its account, its limit logs and its counters (each
+    with its lock and how many events count), by subject, at `now`."""
     at = now.timestamp()
-    (login, login_failures), (codes, wrong_codes) = logs[LOGIN_FAILURES], logs[WRONG_CODES]
+    (login, login_failures) = counters[LOGIN_FAILURES]
+    (codes, wrong_codes) = counters[WRONG_CODES]
     every, numbers = logs[CODE_SMS_ACCOUNT], logs[NUMBERS]
 
     def allowed_at(*logs: LimitLog) -> datetime | None:
@@ -138,21 +146,22 @@ class AccountStates:
     limits: Limits
     audit: Audit
 
-    def show(self, raw_username) -> Account:
+    def show(self, raw_username: str) -> Account:
         return existing(self.accounts, raw_username)
 
-    def state(self, raw_username) -> AccountState:
+    def state(self, raw_username: str) -> AccountState:
         """The account (or its absence), every per-username limit and the service-wide SMS
         limit, from one batched read."""
         username = normalise_username(raw_username)
         now = self.clock.now()
         at = now.timestamp()
-        found = self._read({**self._reads(username, with_account=True),
-                            SERVICE_SMS: self.limits.lock_read(SERVICE_SMS, EVERY_SMS)})
-        wait = self.limits.wait(SERVICE_SMS, found[SERVICE_SMS], at)
-        account = found[username, ACCOUNT]
-        return state_of(username, account, self._logs(found, username, now),
-                        now, service_sms_allowed_at=_moment(at + wait) if wait else None,
+        service = read_name(SERVICE_SMS.name, EVERY_SMS)
+        found = self.uow.read(**self._reads(username, with_account=True),
+                              **{service: self.limits.lock_read(SERVICE_SMS, EVERY_SMS)})
+        wait = self.limits.wait(SERVICE_SMS, found[service], at)
+        account = found[read_name(ACCOUNT, username)]
+        return state_of(username, account, *self._limits(found, username, now), now,
+                        service_sms_allowed_at=_moment(at + wait) if wait else None,
                         numbers_logs=self._numbers_logs(username, account))
 
     def _numbers_logs(self, username: str, account: Account | None
@@ -160,14 +169,17 @@ class AccountStates:
         """Each holder's number's SMS logs (a reset's: the number's and its flow's), by the
         holder's id, from one batch: what decides whether a reset sends them a code."""
         holders = account.holders if account else []
-        wanted = {(holder.id, log): self.limits.read(
-                      log, username, self.limits.number_key(username, holder.phone))
-                  for holder in holders for log in NUMBER_LOGS}
-        found = self._read(wanted) if wanted else {}
-        return {holder.id: tuple(found[holder.id, log] for log in NUMBER_LOGS)
+        if not holders:
+            return {}
+        found = self.uow.read(**{
+            read_name(log.name, holder.id): self.limits.read(
+                log, username, self.limits.number_key(username, holder.phone))
+            for holder in holders for log in NUMBER_LOGS})
+        return {holder.id: tuple(found[read_name(log.name, holder.id)] for log in NUMBER_LOGS)
                 for holder in holders}
 
-    def events(self, raw_username, limit: int = 50) -> tuple[AccountState, list[dict]]:
+    def events(self, raw_username: str, limit: int = 50
+               ) -> tuple[AccountState, list[dict[str, Any]]]:
         """Why a username does or does not get codes, and its audit trail, newest first."""
         state = self.state(raw_username)
         return state, self.audit.events(state.username, limit=limit)
@@ -177,10 +189,10 @@ class AccountStates:
         CLI (hundreds of accounts, run by a person), never used on a request path."""
         now = self.clock.now()
         accounts = [Account.from_item(item) for item in self.accounts.all()]
-        found = self._read({name: read for account in accounts
-                            for name, read in self._reads(account.username).items()})
+        found = self.uow.read(**{name: read for account in accounts
+                                 for name, read in self._reads(account.username).items()})
         states = [state_of(account.username, account,
-                           self._logs(found, account.username, now), now)
+                           *self._limits(found, account.username, now), now)
                   for account in accounts]
         return sorted(states, key=lambda state: state.username)
 
@@ -196,37 +208,38 @@ class AccountStates:
         while day <= last:
             usernames += self.accounts.expiring_on(day.isoformat())
             day += timedelta(days=1)
-        found = self._read({name: read for username in usernames
-                            for name, read in self._reads(username, with_account=True).items()})
-        states = [state_of(username, found[username, ACCOUNT],
-                           self._logs(found, username, now), now)
+        found = self.uow.read(**{name: read for username in usernames for name, read
+                                 in self._reads(username, with_account=True).items()})
+        states = [state_of(username, found[read_name(ACCOUNT, username)],
+                           *self._limits(found, username, now), now)
                   for username in usernames]
         # The index is eventually consistent: keep only what the accounts themselves say.
-        return sorted((state for state in states if state.account and first
-                       <= state.account.password_expires_at.date() <= last),
-                      key=lambda state: (state.account.password_expires_at, state.username))
+        expiring = [(state.account.password_expires_at, state) for state in states
+                    if state.account
+                    and first <= state.account.password_expires_at.date() <= last]
+        return [state for _, state in sorted(expiring, key=lambda pair: (
+            pair[0], pair[1].username))]
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _reads(self, username: str, with_account: bool = False) -> dict[Hashable, Read]:
-        """The reads of one username's limit logs (and account), each named by
-        (username, subject)."""
-        reads = {(username, log): self.limits.read(log, username) for log in LOGS}
-        reads.update({(username, counter): self.limits.lock_read(counter, username)
-                      for counter in COUNTERS})
+    def _reads(self, username: str, with_account: bool = False) -> dict[str, Read[Any]]:
+        """The reads of one username's limit logs and counters (and account), each named
+        by `read_name`."""
+        reads = {read_name(log.name, username): self.limits.read(log, username)
+                 for log in LOGS}
+        reads.update({read_name(counter.name, username):
+                      self.limits.lock_read(counter, username) for counter in COUNTERS})
         if with_account:
-            reads[username, ACCOUNT] = self.accounts.read(username)
+            reads[read_name(ACCOUNT, username)] = self.accounts.read(username)
         return reads
 
-    def _read(self, wanted: dict[Hashable, Read]) -> dict:
-        """Every read of `wanted` in one batch, each value under its read's name."""
-        return dict(zip(wanted, self.uow.read(*wanted.values())))
-
-    def _logs(self, found: dict, username: str, now) -> dict:
-        """The username's logs, and for each counter (its lock, how many events count)."""
+    def _limits(self, found: Found, username: str, now: datetime
+                ) -> tuple[dict[Log, LimitLog], dict[Counter, tuple[Lock, int]]]:
+        """The username's logs, and each counter's lock with how many events count."""
         at = now.timestamp()
-        logs = {log: found[username, log] for log in LOGS}
+        logs = {log: found[read_name(log.name, username)] for log in LOGS}
+        counters = {}
         for counter in COUNTERS:
-            lock = found[username, counter]
-            logs[counter] = (lock, self.limits.counted(counter, lock, at))
-        return logs
+            lock = found[read_name(counter.name, username)]
+            counters[counter] = (lock, self.limits.counted(counter, lock, at))
+        return logs, counters
