@@ -12,7 +12,8 @@ where random data cannot get in: a known account's username and password on some
 and starts, the holder's number on some starts, a name and an allowed mobile number on some holder requests, and the last code the worker
 sent on some verifies (the walk then goes on to complete, with the token that verify gave
 and a password the policy takes), and the scenario's last session
-on some holder calls that have none (as the browser keeps it). Each call comes from a new
+on some holder calls that have none and the last start's challenge on some verifies (as
+the browser keeps them). Each call comes from a new
 client network, so that the per-network limits stop only what they should. Every scenario
 starts from the same tables and the same decisions at each step, so that Hypothesis can
 replay one.
@@ -37,8 +38,8 @@ from tests.api_client import post
 from tests.fuzz.description import DESCRIPTION, operations, problems
 from tests.fuzz.test_fuzz_api import cheap_argon2  # noqa: F401  (a fixture)
 
-MAX_EXAMPLES = 50
-STEPS = 8
+MAX_EXAMPLES = 100
+STEPS = 12
 SECONDS_PER_CALL = 20  # the fake clock moves on: resend delays pass, codes expire
 PWREG, PWREG_PHONE = "pwreg.konto", "+46701112233"
 KNOWN = {USERNAME: "+46701234567", PWREG: PWREG_PHONE}
@@ -127,6 +128,7 @@ def flows(world, client, walk: Walk):
             self.session = None  # the scenario's last session, as the browser keeps it
             self.pending = None  # (Authorization, number) of the last holder asked for
             self.token = None  # the reset token of the last verify that gave one
+            self.challenge = None  # the challenge of the last start, as the page keeps it
 
         def before_call(self, case):
             # decisions that depend only on the step's place in its scenario, so that a
@@ -160,6 +162,8 @@ def flows(world, client, walk: Walk):
                     body["code"] = world.last_code(number)
             elif (body is not None and name in ("reset_verify", "verify_holder")
                     and rnd.random() < 0.7):
+                if name == "reset_verify" and self.challenge and rnd.random() < 0.8:
+                    body["challenge"] = self.challenge
                 code = sent_code(body.get("challenge") if name == "reset_verify" else None)
                 if code:
                     body["code"] = code
@@ -185,6 +189,8 @@ def flows(world, client, walk: Walk):
                                 response.json()["phone"])
             if name == "login" and response.status_code == 200:
                 self.session = response.json()["session"]
+            if name == "reset_start" and response.status_code == 202:
+                self.challenge = response.json()["challenge"]
             if name == "reset_verify" and response.status_code == 200:
                 self.token = response.json()["reset_token"]
             walk.sms_queued += max(0, queued() - self.queued_before)
