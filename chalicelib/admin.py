@@ -28,9 +28,12 @@ talks to the embedded AWS of a running `make run`; other stages use the operator
 credentials and the stage's settings from .chalice/config.json.
 
 This module only lays out what chalicelib/services/support/ answers: aligned tables,
-masked numbers, ISO times in UTC with the relative time next to them. An error is one line
-on standard error (`error: <code>: <message>`) and exit status 1, with nothing changed; a
-command line that does not parse exits with 2. boto3 is imported only once a command runs.
+numbers masked in the national form (`070-*** ** 67`, as the SMS and the pages show them),
+times on Swedish clocks (Europe/Stockholm, as the SMS say them) with the zone named once
+below the output, and the relative time next to them. An error is one line on standard
+error (`error: <code>: <message>`) and exit status 1, with nothing changed; a command line
+that does not parse exits with 2. boto3 is imported only once a command runs. `--help`
+shows HELP, written for the support staff who use the CLI, not this docstring.
 """
 from __future__ import annotations
 
@@ -46,7 +49,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chalicelib.domain.account import is_username
-from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import PasswordRejected, PortalError
 from chalicelib.domain.records import APP, SMS
 from chalicelib.messages import text
@@ -56,6 +58,36 @@ if TYPE_CHECKING:
     from chalicelib.services.support.state import AccountState
     from chalicelib.settings import LimitSettings
 
+HELP = """Support CLI of pwportal: the functional accounts, their holders and their logs.
+
+    accounts create USERNAME [--phone NUMBER] [--name NAME] [--generate]
+    accounts show USERNAME
+    accounts list [--expiring-within DAYS]
+    accounts disable USERNAME
+    accounts enable USERNAME
+    accounts unlock USERNAME
+    accounts set-phone USERNAME NUMBER [--name NAME]
+    accounts import FILE.csv
+    events USERNAME [--limit N]
+    report [--since 24h]
+    report --account USERNAME --month YYYY-MM [--csv]
+    holders list USERNAME
+    holders add USERNAME NAME NUMBER
+    holders remove USERNAME HOLDER_ID
+    authenticator remove USERNAME HOLDER_ID
+    migrate holders [--dry-run]
+
+A username is 1–64 ASCII letters, digits, '.', '_' or '-', the first a letter or a digit.
+An argument that starts with '-' is read as an option: write '--' before a name or number
+that starts with '-'. A password is read from standard input (asked twice on a terminal),
+never from the command line.
+
+--stage local works with a running `make run`; other stages use your own AWS credentials.
+Numbers are shown masked (070-*** ** 67) and times on Swedish clocks (Europe/Stockholm).
+An error is one line starting with "error:", and nothing is changed.
+"""
+TIME_ZONE = "Europe/Stockholm"
+NO_NAME = "(namn saknas)"  # a holder without a name: a version 1 number (SPEC 9)
 CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
 MAX_PERIOD_DAYS = 366
 POSITIONALS = ("An argument that starts with '-' is read as an option; write '--' before "
@@ -101,14 +133,38 @@ def relative(moment: datetime, now: datetime) -> str:
     return f"in {amount}" if future else f"{amount} ago"
 
 
+_times_shown: list[bool] = []  # whether the output holds a time: then the zone is named
+
+
+def local(moment: datetime) -> str:
+    """`2027-02-23 09:00`: the moment on Swedish clocks, as the SMS say it."""
+    from chalicelib.domain.clock import swedish_time
+    _times_shown.append(True)
+    return swedish_time(moment).strftime("%Y-%m-%d %H:%M")
+
+
 def when(moment: datetime, now: datetime) -> str:
-    """`2027-02-23T08:00:00Z (in 90 days)`."""
-    return f"{iso(moment)} ({relative(moment, now)})"
+    """`2027-02-23 09:00 (in 90 days)`."""
+    return f"{local(moment)} ({relative(moment, now)})"
 
 
 def number(phone: str | None) -> str:
-    from chalicelib.domain.phone import masked
-    return masked(phone) or "-"
+    """`070-*** ** 67`: a number as the SMS and the pages show it."""
+    from chalicelib.domain.phone import masked_national
+    return masked_national(phone) or "-"
+
+
+def logged_number(value: str | None) -> str:
+    """A number as the audit records hold it (`+4670*****67`) in the national form the rest
+    of the output uses (`070-*** ** 67`); anything else as it is."""
+    if not value:
+        return "-"
+    found = re.fullmatch(r"\+46(7\d)\*{5}(\d\d)", value)
+    return f"0{found.group(1)}-*** ** {found.group(2)}" if found else value
+
+
+def holder_name(name: str) -> str:
+    return name or NO_NAME
 
 
 def first_number(account) -> str:
@@ -161,11 +217,12 @@ def describe(account, now: datetime) -> list[tuple[str, str]]:
         ("status", "disabled" if account.disabled else "enabled"),
         ("numbers", ", ".join(number(h.phone) for h in account.holders)
          or "none registered"),
-        ("holders", f"{len(account.holders)}: " + ", ".join(h.name for h in account.holders)
+        ("holders", f"{len(account.holders)}: "
+         + ", ".join(holder_name(h.name) for h in account.holders)
          if account.holders else "none (see `holders list`)"),
         ("password changed", when(account.password_changed_at, now)),
         ("password expires", expiry(account, now)),
-        ("created", iso(account.created_at)),
+        ("created", local(account.created_at)),
     ]
 
 
@@ -196,7 +253,8 @@ def diagnosis(found: Diagnosis) -> list[tuple[str, str]]:
                      "on pwreg, or `accounts set-phone` after checking identity by phone)"))
     for holder in account.holders:
         ways = [route for route in found.routes if route.holder.id == holder.id]
-        rows.append(("holder", f"{holder.name} ({holder.id}) at {number(holder.phone)}: "
+        rows.append(("holder", f"{holder_name(holder.name)} ({holder.id}) at "
+                     f"{number(holder.phone)}: "
                      + "; ".join(f"{CHANNEL_NAMES[route.channel]} "
                                  + ("yes" if route.open else "no, "
                                     + ", ".join(REASONS[r] for r in route.reasons))
@@ -259,7 +317,7 @@ def _verdict_rows(found: Diagnosis) -> list[tuple[str, str]]:
     by_app = found.open(APP)
     if by_app:
         rows.append(("app", "a reset with the authenticator app would give a code to "
-                     + ", ".join(holder.name for holder in by_app)))
+                     + ", ".join(holder_name(holder.name) for holder in by_app)))
     return rows
 
 
@@ -291,7 +349,8 @@ def details(record: dict) -> str:
         if isinstance(value, (list, tuple, set)):
             return "+".join(str(v) for v in value) or "-"
         return str(value)
-    parts = [f"{key}={shown(record[key])}" for key in sorted(record) if key not in _TRAIL_FIELDS]
+    parts = [f"{key}={logged_number(record[key]) if key == 'phone' else shown(record[key])}"
+             for key in sorted(record) if key not in _TRAIL_FIELDS]
     return " ".join(parts)  # who acted has its own column (`acted`)
 
 
@@ -416,7 +475,7 @@ def list_accounts(args, portal, io) -> int:
         states = states_.expiring(args.expiring_within)
         last = (now + timedelta(days=args.expiring_within)).date()
         summary = (f"{len(states)} password{'s' if len(states) != 1 else ''} expiring from "
-                   f"{now.date()} to {last} (UTC days). Passwords that expired before today "
+                   f"{now.date()} to {last}. Passwords that expired before today "
                    "are not included: `accounts list` shows every account.")
     if states:
         table(["username", "status", "number", "password expires", "locked"],
@@ -511,7 +570,7 @@ def events(args, portal, io) -> int:
         io.out.write("  nothing recorded for this username.\n")
         return 0
     table(["time", "relative", "event", "outcome", "who", "ip", "details"],
-          [[iso(recorded_at(r)), relative(recorded_at(r), state.now), r["event"],
+          [[local(recorded_at(r)), relative(recorded_at(r), state.now), r["event"],
             r.get("outcome", "-"), acted(r), r.get("ip", "-"), details(r)] for r in trail],
           io.out)
     return 0
@@ -525,7 +584,7 @@ def report(args, portal, io) -> int:
                          "(--account USERNAME --month YYYY-MM)")
     result = portal.reports.report(args.since)
     now = result.end
-    io.out.write(f"Report from {when(result.start, now)} to {iso(result.end)} (UTC)\n\n")
+    io.out.write(f"Report from {when(result.start, now)} to {local(result.end)}\n\n")
     table(["event", "count"], [[label, str(count)] for label, count in result.counts.items()],
           io.out, right=(1,))
     if result.rate_limits:
@@ -556,17 +615,33 @@ def acted(record: dict) -> str:
 
 
 def holder_rows(account, now: datetime) -> list[list[str]]:
-    from chalicelib.domain.phone import masked_national
-    return [[holder.id, holder.name, masked_national(holder.phone) or "-", iso(holder.added_at),
-             holder.added_by, when(holder.last_used_at, now) if holder.last_used_at
-             else "never", app(holder)] for holder in account.holders]
+    return [[holder.id, holder_name(holder.name), number(holder.phone),
+             local(holder.added_at), added_by(holder, account.holders),
+             when(holder.last_used_at, now) if holder.last_used_at else "never", app(holder)]
+            for holder in account.holders]
+
+
+def added_by(holder, holders) -> str:
+    """Who added the holder, by name: `support`, `themselves`, another holder's name, or
+    `a holder since removed` (the id alone would tell support nothing)."""
+    from chalicelib.domain.holders import SUPPORT
+    if holder.added_by == SUPPORT:
+        return "support"
+    if holder.added_by == holder.id:
+        return "themselves"
+    for other in holders:
+        if other.id == holder.added_by:
+            return holder_name(other.name)
+    return "a holder since removed"
 
 
 def app(holder) -> str:
     """Whether the holder has an authenticator app (SPEC 12), and since when."""
     if holder.authenticator is None:
         return "no"
-    return f"yes, since {holder.authenticator.get('added_at', '?')}"
+    from chalicelib.domain.clock import parse_iso
+    added = holder.authenticator.get("added_at")
+    return f"yes, since {local(parse_iso(added)) if added else '?'}"
 
 
 def holders_table(account, now: datetime, out) -> None:
@@ -592,10 +667,10 @@ def list_holders(args, portal, io) -> int:
 def add_holder(args, portal, io) -> int:
     done = portal.holder_changes.add(args.username, args.name, args.number)
     if not done.changed:
-        io.out.write(f"{done.holder.name} at that number already holds "
+        io.out.write(f"{holder_name(done.holder.name)} at that number already holds "
                      f"{done.account.username}; nothing changed.\n")
     elif done.new:
-        io.out.write(f"Added {done.holder.name} ({done.holder.id}) to "
+        io.out.write(f"Added {holder_name(done.holder.name)} ({done.holder.id}) to "
                      f"{done.account.username}; the holders are told by SMS.\n")
     else:
         io.out.write(f"That number already holds {done.account.username}: its holder "
@@ -606,7 +681,7 @@ def add_holder(args, portal, io) -> int:
 
 def remove_holder(args, portal, io) -> int:
     done = portal.holder_changes.remove(args.username, args.holder_id)
-    io.out.write(f"Removed {done.holder.name} ({done.holder.id}) from "
+    io.out.write(f"Removed {holder_name(done.holder.name)} ({done.holder.id}) from "
                  f"{done.account.username}; they and the other holders are told by SMS.\n")
     if done.account.holders:
         holders_table(done.account, portal.clock.now(), io.out)
@@ -618,9 +693,9 @@ def remove_holder(args, portal, io) -> int:
 
 def remove_authenticator(args, portal, io) -> int:
     done = portal.holder_changes.remove_app(args.username, args.holder_id)
-    io.out.write(f"Removed the authenticator app of {done.holder.name} ({done.holder.id}) "
-                 f"from {done.account.username}: its codes are accepted no longer; "
-                 f"{done.holder.name} is told by SMS and can add a new app on pwreg.\n")
+    io.out.write(f"Removed the authenticator app of {holder_name(done.holder.name)} "
+                 f"({done.holder.id}) from {done.account.username}: its codes are accepted "
+                 f"no longer; the holder is told by SMS and can add a new app on pwreg.\n")
     holders_table(done.account, portal.clock.now(), io.out)
     return 0
 
@@ -629,7 +704,7 @@ def migrate_holders(args, portal, io) -> int:
     result = portal.holder_changes.migrate(dry_run=args.dry_run)
     verb = "would become" if result.dry_run else "became"
     io.out.write(f"{len(result.migrated)} version 1 number{'s' if len(result.migrated) != 1 else ''} "
-                 f"{verb} the holder \"Registrerat nummer\"; {result.already} account"
+                 f"{verb} a holder without a name {NO_NAME}; {result.already} account"
                  f"{'s' if result.already != 1 else ''} had holders already; "
                  f"{result.without_number} without a number.\n")
     for username in result.migrated:
@@ -662,9 +737,10 @@ def monthly_report(args, portal, io) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m chalicelib.admin", description=__doc__,
+    main = argparse.ArgumentParser(prog="python -m chalicelib.admin", description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    main.add_argument("--stage", default=os.environ.get("PWPORTAL_STAGE", "local"))
+    main.add_argument("--stage", default=os.environ.get("PWPORTAL_STAGE", "local"),
+                      help="local (a running `make run`, the default) or a deployed stage")
     groups = main.add_subparsers(dest="group", required=True)
     accounts = groups.add_parser("accounts", help="functional accounts")
     commands = accounts.add_subparsers(dest="command", required=True)
@@ -681,8 +757,9 @@ def parser() -> argparse.ArgumentParser:
 
     create_ = command("create", create, "create an account (password from stdin)", "username")
     create_.add_argument("--phone", help="the account's mobile number, e.g. 070-123 45 67")
-    create_.add_argument("--name", help="the name of the person at --phone (default "
-                         "\"Registrerat nummer\")")
+    create_.add_argument("--name", help="the name of the person at --phone (without it "
+                         "the number is a holder without a name until its person adds "
+                         "themselves on pwreg)")
     create_.add_argument("--generate", action="store_true",
                          help="generate a password that meets the policy and print it once")
     command("show", show, "an account's state", "username")
@@ -694,7 +771,8 @@ def parser() -> argparse.ArgumentParser:
     command("unlock", unlock, "clear the pwreg login lock and the reset pause", "username")
     command("set-phone", set_phone, "set the number after checking identity by phone "
             "(it becomes the first holder)", "username", "number").add_argument(
-        "--name", help="the name of the person at the number")
+        "--name", help="the name of the person at the number (kept if the number already "
+                       "holds the account and no name is given)")
     command("import", import_accounts, "create the accounts of a CSV file (username,phone); "
             "all or nothing", "file")
 
@@ -719,18 +797,21 @@ def parser() -> argparse.ArgumentParser:
     holder_commands = holding.add_subparsers(dest="command", required=True)
     listed = holder_commands.add_parser("list", help="an account's holders")
     listed.set_defaults(handler=list_holders)
-    listed.add_argument("username")
+    listed.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
     added = holder_commands.add_parser(
         "add", help="add a person after checking them by phone (the same number again "
                     "renames its holder)")
     added.set_defaults(handler=add_holder)
-    for argument in ("username", "name", "number"):
-        added.add_argument(argument)
+    added.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
+    added.add_argument("name", metavar="NAME",
+                       help="the person's first and last name, as colleagues know them")
+    added.add_argument("number", metavar="NUMBER",
+                       help="their Swedish mobile number, e.g. 070-123 45 67")
     removed = holder_commands.add_parser("remove", help="remove a holder (see `holders list`)")
     removed.set_defaults(handler=remove_holder)
-    removed.add_argument("username")
-    removed.add_argument("holder_id")
-    apps = groups.add_parser("authenticator", help="holders' authenticator apps (SPEC 12)")
+    removed.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
+    removed.add_argument("holder_id", metavar="HOLDER_ID", help="the id `holders list` shows")
+    apps = groups.add_parser("authenticator", help="holders' authenticator apps")
     app_commands = apps.add_subparsers(dest="command", required=True)
     unapp = app_commands.add_parser(
         "remove", epilog=POSITIONALS,
@@ -741,7 +822,8 @@ def parser() -> argparse.ArgumentParser:
     migrating = groups.add_parser("migrate", help="data migrations of a deployed table")
     migrations = migrating.add_subparsers(dest="command", required=True)
     migration = migrations.add_parser(
-        "holders", help="each version 1 number becomes one holder, \"Registrerat nummer\"")
+        "holders", help="each number of an account from before holders becomes one holder "
+                        "without a name")
     migration.set_defaults(handler=migrate_holders)
     migration.add_argument("--dry-run", action="store_true",
                            help="count what would change, write nothing")
@@ -838,8 +920,12 @@ def run(argv: list[str], stdin=None, out=None, err=None) -> int:
     # Audit records go to the audit table as always; their JSON log lines are meant for
     # CloudWatch (Lambda's standard output) and would only clutter a terminal.
     portal = bootstrap.portal().but(audit_stream=_Discard())
+    _times_shown.clear()
     try:
-        return args.handler(args, portal, io)
+        status = args.handler(args, portal, io)
+        if _times_shown and not getattr(args, "csv", False):
+            io.out.write(f"Times are Swedish time ({TIME_ZONE}).\n")
+        return status
     except PortalError as error:
         io.err.write(error_line(error, args) + "\n")
         for entry in getattr(error, "problems", []):

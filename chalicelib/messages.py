@@ -220,11 +220,36 @@ TEXTS: dict[str, dict[str, str]] = {
     # SMS notifications of holders (SPEC 7): to the other holders and to the one concerned
     "sms.holder_added": {
         "sv": "Numret {phone} lades till {time} och kan nu få säkerhetskoder för kontot "
-              "{username}. Namn: {name}. Av: {by}. Stämmer det inte? "
+              "{username}. {named}Av: {by}. Stämmer det inte? "
               "Kontakta support: {support}.",
         "en": "The number {phone} was added {time} and can now get security codes for the "
-              "account {username}. Name: {name}. By: {by}. Not right? "
+              "account {username}. {named}By: {by}. Not right? "
               "Contact support: {support}.",
+    },
+    # the same, when the person added their own number (`{named}` is "sms.name_self")
+    "sms.holder_added_self": {
+        "sv": "Numret {phone} lades till {time} och kan nu få säkerhetskoder för kontot "
+              "{username}. {named}Stämmer det inte? Kontakta support: {support}.",
+        "en": "The number {phone} was added {time} and can now get security codes for the "
+              "account {username}. {named}Not right? Contact support: {support}.",
+    },
+    # A holder's name as the SMS above quote it: `{named}` is "sms.name" with the quoted name,
+    # or nothing for a holder without a name (a version 1 number, SPEC 9).
+    "sms.name": {
+        "sv": "Namn: {name}. ",
+        "en": "Name: {name}. ",
+    },
+    "sms.name_self": {
+        "sv": "Namn: {name}, som lade till sig själv. ",
+        "en": "Name: {name}, who added themselves. ",
+    },
+    "sms.nameless_self": {
+        "sv": "Personen lade till sig själv. ",
+        "en": "The person added themselves. ",
+    },
+    "sms.by_nameless": {  # who did a change: a holder without a name
+        "sv": "en person utan namn",
+        "en": "a person without a name",
     },
     "sms.by_login": {  # who removed a holder, when nobody was verified in that session
         "sv": "någon inloggad med kontots lösenord",
@@ -232,43 +257,45 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "sms.holder_removed": {
         "sv": "Numret {phone} togs bort {time} och får inte längre säkerhetskoder för kontot "
-              "{username}. Namn: {name}. Av: {by}. Stämmer det inte? "
+              "{username}. {named}Av: {by}. Stämmer det inte? "
               "Kontakta support: {support}.",
         "en": "The number {phone} was removed {time} and no longer gets security codes for "
-              "the account {username}. Name: {name}. By: {by}. Not right? "
+              "the account {username}. {named}By: {by}. Not right? "
               "Contact support: {support}.",
     },
     "sms.holder_expired": {
         "sv": "Numret {phone} hade inte använt kontot {username} på {days} dagar och togs "
-              "bort {time}; det får inte längre säkerhetskoder för kontot. Namn: {name}. "
+              "bort {time}; det får inte längre säkerhetskoder för kontot. {named}"
               "Frågor? Kontakta support: {support}.",
         "en": "The number {phone} had not used the account {username} for {days} days and "
               "was removed {time}; it no longer gets security codes for the account. "
-              "Name: {name}. Questions? Contact support: {support}.",
+              "{named}Questions? Contact support: {support}.",
     },
     # SMS notices of a holder's authenticator app (SPEC 12): to that holder only; never
     # the key, a code or the app's address
     "sms.authenticator_added": {
         "sv": "En autentiseringsapp lades till på kontot {username} {time}. Koder från appen "
-              "kan nu användas för att byta lösenord. Namn: {name}. Av: {by}. "
+              "kan nu användas för att byta lösenord. {named}Av: {by}. "
               "Var det inte du? Kontakta support: {support}.",
         "en": "An authenticator app was added on the account {username} {time}. Codes from "
-              "the app can now be used to change the password. Name: {name}. By: {by}. "
+              "the app can now be used to change the password. {named}By: {by}. "
               "Wasn't this you? Contact support: {support}.",
     },
     "sms.authenticator_removed": {
         "sv": "En autentiseringsapp togs bort från kontot {username} {time}. Koder från den "
-              "appen gäller inte längre. Namn: {name}. Av: {by}. "
+              "appen gäller inte längre. {named}Av: {by}. "
               "Stämmer det inte? Kontakta support: {support}.",
         "en": "An authenticator app was removed from the account {username} {time}. Codes "
-              "from that app are no longer accepted. Name: {name}. By: {by}. "
+              "from that app are no longer accepted. {named}By: {by}. "
               "Not right? Contact support: {support}.",
     },
+    # the link last, so that no full stop sticks to it when a phone makes it a link
     "sms.reminder": {
         "sv": "Lösenordet för kontot {username} går ut om {days} dagar ({date}). "
-              "Byt det i tid via pwreset på {host}. Frågor? Kontakta support: {support}.",
+              "Frågor? Kontakta support: {support}. Byt det i tid på https://{host}/pwreset/",
         "en": "The password of the account {username} expires in {days} days ({date}). "
-              "Change it in time with pwreset at {host}. Questions? Contact support: {support}.",
+              "Questions? Contact support: {support}. Change it in time at "
+              "https://{host}/pwreset/",
     },
     # The text alternative of the enrolment's QR code (SPEC 12): what a screen reader says
     "authenticator.qr_title": {
@@ -294,10 +321,21 @@ def quoted(name: str) -> str:
     return f'"{name}"'
 
 
-def said_by(by: str) -> str:
+def said_by(by: str, lang: str = "sv") -> str:
     """Who did a change, as an SMS says it: `support` or a login as they are, a holder's
-    name quoted."""
+    name quoted, a holder without a name (SPEC 9's version 1 number) said so."""
+    if not by:
+        return text("sms.by_nameless", lang)
     return by if by in NOT_A_NAME else quoted(by)
+
+
+def named(name: str, lang: str, *, added_themselves: bool = False) -> str:
+    """The name field of a holder's SMS (`{named}`): the quoted name, or nothing for a
+    holder without a name; when the person added their own number, said so."""
+    if added_themselves:
+        return (text("sms.name_self", lang, name=quoted(name)) if name
+                else text("sms.nameless_self", lang))
+    return text("sms.name", lang, name=quoted(name)) if name else ""
 
 
 def language(accept_language: str | None) -> str:

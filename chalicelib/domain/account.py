@@ -52,7 +52,7 @@ class Account:
     lang: str = "sv"  # the language the account's user last chose: that of its notices
     holders: list[Holder] = field(default_factory=list)  # SPEC 11, first holder first
     # A version 1 account's one number, read from its item's `phone` until `migrate holders`
-    # (or support's first change of its holders) makes it the holder "Registrerat nummer";
+    # (or support's first change of its holders) makes it a holder without a name;
     # no flow sends a code to it. None once the account has holders.
     version_1_number: str | None = None
 

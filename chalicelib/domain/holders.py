@@ -39,7 +39,12 @@ if TYPE_CHECKING:
     from chalicelib.domain.organisation import SupportChannel
 
 SUPPORT = "support"  # `added_by` of a holder support added (SPEC 9: checked by phone)
-MIGRATED_NAME = "Registrerat nummer"  # the holder a version 1 number becomes (SPEC 9)
+# The holder a version 1 number becomes (SPEC 9) has no name: it is a number, not a person,
+# until someone proves it with a code and names it (pwreg's "Lägg till mig" with the same
+# number renames). The pages say "Namn saknas", the CLI "(namn saknas)".
+MIGRATED_NAME = ""
+# What such a holder was called before: a stored holder of that exact name has no name.
+LEGACY_MIGRATED_NAME = "Registrerat nummer"
 NAME_MAX_LENGTH = 60
 ID_LENGTH = 16
 _ID = re.compile(r"[A-Za-z0-9_-]{%d}" % ID_LENGTH)
@@ -119,7 +124,7 @@ def normalise_name(raw: object, reserved: tuple[str, ...] = ()) -> str:
 @dataclass(frozen=True)
 class Holder:
     id: str
-    name: str
+    name: str  # "" for a number nobody has named yet (MIGRATED_NAME)
     phone: str  # E.164, verified (by a code, or by support on the phone) before it is saved
     added_at: datetime
     added_by: str  # a holder id, or SUPPORT
@@ -158,7 +163,9 @@ class Holder:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "Holder":
-        return cls(id=item["id"], name=item["name"], phone=item["phone"],
+        name = item.get("name") or ""
+        return cls(id=item["id"], name="" if name == LEGACY_MIGRATED_NAME else name,
+                   phone=item["phone"],
                    added_at=parse_iso(item["added_at"]), added_by=item["added_by"],
                    last_used_at=parse_iso(item["last_used_at"])
                    if item.get("last_used_at") else None,
@@ -217,7 +224,7 @@ def expired(holders: list[Holder], now: datetime, unused_days: int
 
 
 def migrated(phone: str, now: datetime) -> Holder:
-    """The holder a version 1 account's number becomes: named "Registrerat nummer", added
-    by support (the migration), counted as used from the migration on."""
+    """The holder a version 1 account's number becomes: without a name (MIGRATED_NAME),
+    added by support (the migration), counted as used from the migration on."""
     return Holder(id=new_id(), name=MIGRATED_NAME, phone=phone, added_at=now,
                   added_by=SUPPORT)

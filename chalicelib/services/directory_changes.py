@@ -269,7 +269,7 @@ class DirectoryPasswordChange:
             self.notifications.password_changed(
                 username, changed.password_changed_at, marker.lang, caller,
                 holders=[h.phone for h in changed.holders],
-                by=marker.holder_name or "support")
+                by=marker.holder_name if marker.holder_id else "support")  # "": no name
         return changed
 
     # -- the repair ------------------------------------------------------------------------

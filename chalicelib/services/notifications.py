@@ -20,7 +20,7 @@ from chalicelib.domain.events import Caller
 from chalicelib.domain.holders import Holder
 from chalicelib.domain.phone import masked, masked_national
 from chalicelib.domain.sms import NOTICE, SmsMessage
-from chalicelib.messages import quoted, said_by, text
+from chalicelib.messages import named, said_by, text
 from chalicelib.ports import Queue
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class Notifications:
                          holders: list[str], by: str) -> None:
         """To every holder's number (SPEC 7 v2), naming who did it: the holder who verified
         the code, or `support`."""
-        body = text("sms.password_changed", lang, username=username, by=said_by(by),
+        body = text("sms.password_changed", lang, username=username, by=said_by(by, lang),
                     time=spoken_time(at, lang), support=self._support_in(lang))
         messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
                     for number in dict.fromkeys(holders)]  # each number once, in one call
@@ -87,10 +87,14 @@ class Notifications:
         """`change` is `added`, `removed` or `expired` (SPEC 7, 11): told, with the holder's
         name and masked number, to each of `recipients` (the other holders, and the holder
         concerned where they should hear of it), one SMS each. `by` names who did it: a
-        holder's name or `support`."""
-        body = text(f"sms.holder_{change}", lang, name=quoted(holder.name),
-                    phone=masked_national(holder.phone), by=said_by(by), username=username,
-                    time=spoken_time(at, lang), support=self._support, **fields)
+        holder's name or `support`. A person who added their own number (`added_by` is
+        their own id) is said to have added themselves, not named twice."""
+        themselves = change == "added" and holder.added_by == holder.id
+        key = "sms.holder_added_self" if themselves else f"sms.holder_{change}"
+        body = text(key, lang, named=named(holder.name, lang, added_themselves=themselves),
+                    phone=masked_national(holder.phone), by=said_by(by, lang),
+                    username=username, time=spoken_time(at, lang), support=self._support,
+                    **fields)
         for number in dict.fromkeys(recipients):  # each number once
             self._send(SmsMessage(NOTICE, body, to=number, lang=lang), username, caller)
 
@@ -99,8 +103,8 @@ class Notifications:
         """`change` is `added` or `removed` (SPEC 12): told to the holder whose app it is,
         at their own number; `by` names who did it (their name, or `support`). Never the
         key, a code or the app's address."""
-        body = text(f"sms.authenticator_{change}", lang, name=quoted(holder.name),
-                    by=said_by(by),
+        body = text(f"sms.authenticator_{change}", lang, named=named(holder.name, lang),
+                    by=said_by(by, lang),
                     username=username, time=spoken_time(at, lang),
                     support=self._support_in(lang))
         self._send(SmsMessage(NOTICE, body, to=holder.phone, lang=lang), username, caller)

@@ -85,7 +85,8 @@ class PortalPasswordChange:
             raise
         self.notifications.password_changed(
             username, changed.password_changed_at, caller.lang, caller,
-            holders=[h.phone for h in changed.holders], by=token.holder_name or "support")
+            holders=[h.phone for h in changed.holders],
+            by=token.holder_name if token.holder_id else "support")  # "": no name
         return changed
 
     def first(self, username: str, password: Callable[[], str], now: datetime

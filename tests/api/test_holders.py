@@ -51,7 +51,7 @@ def test_the_same_number_again_updates_the_holders_name_and_adds_no_one(world, c
     again = add_typed(world, client, session, "070-765 43 21", NEW_PHONE, name="Anna Berg")
     assert again == {**anna, "name": "Anna Berg"}
     assert [(h.name, h.phone) for h in holders(world)] == [
-        ("Registrerat nummer", PHONE), ("Anna Berg", NEW_PHONE)]
+        ("", PHONE), ("Anna Berg", NEW_PHONE)]
     renamed = [r for r in world.audit(USERNAME) if r["event"] == "holder.added"][0]
     assert (renamed["outcome"], renamed["previous_name"]) == ("renamed", "Anna Andersson")
 
@@ -141,7 +141,7 @@ def test_adding_a_holder_is_told_to_the_others_but_not_to_the_new_number(world, 
     world.deliver()
     [notice] = [text for to, text in world.sent() if to == PHONE]
     assert "Numret 070-*** ** 21 lades till" in notice
-    assert 'Namn: "Anna Andersson". Av: "Anna Andersson".' in notice
+    assert 'Namn: "Anna Andersson", som lade till sig själv.' in notice
     assert all("lades till" not in text for to, text in world.sent() if to == NEW_PHONE)
 
 

@@ -23,7 +23,7 @@ def test_login_answers_session_username_holders_and_password_times(world, client
                          "password_changed_at", "password_expires_at"}
     assert body["username"] == USERNAME
     [holder] = world.portal.accounts.get(USERNAME).holders
-    assert body["holders"] == [{"id": holder.id, "name": "Registrerat nummer",
+    assert body["holders"] == [{"id": holder.id, "name": "",
                                 "phone_masked": "070-*** ** 67", "authenticator": False}]
     assert body["max_holders"] == 5
     assert PHONE not in response.body.decode()  # never the whole number

@@ -28,7 +28,7 @@ def test_a_name_that_is_no_persons_name_is_refused_as_an_empty_one_and_nothing_i
     assert (scan(world, world.settings.challenges_table), world.sent()) == before
     assert world.codes_sent_to(NEW_PHONE) == []
     assert [h.name for h in world.portal.accounts.get("hemtjanstab").holders] == [
-        "Registrerat nummer"]
+        ""]
 
 
 def test_the_others_read_a_new_holders_name_quoted_after_the_facts(world, client):
@@ -39,7 +39,7 @@ def test_the_others_read_a_new_holders_name_quoted_after_the_facts(world, client
     world.deliver()
     [notice] = [text for to, text in world.sent() if to == "+46701234567"]
     assert notice.startswith("Numret 070-*** ** 21 lades till ")
-    assert 'för kontot hemtjanstab. Namn: "Anna Andersson". Av: "Anna Andersson". ' in notice
+    assert 'för kontot hemtjanstab. Namn: "Anna Andersson", som lade till sig själv. ' in notice
 
 
 # -- 4: the common-word rule and Unicode's punctuation ---------------------------------------

@@ -10,11 +10,16 @@ invalid ones); the requests go in-process through chalice.test.Client (a small W
 adapter) to the app on an in-process moto, with a fake clock. Realistic data is put in
 where random data cannot get in: a known account's username and password on some logins
 and starts, the holder's number on some starts, a name and an allowed mobile number on some holder requests, and the last code the worker
-sent on some verifies (the walk then goes on to complete), and the scenario's last session
-on some holder calls that have none (as the browser keeps it). Each call comes from a new
+sent on some verifies (the walk then goes on to complete, with the token that verify gave
+and a password the policy takes), and the scenario's last session
+on some holder calls that have none and the last start's challenge on some verifies (as
+the browser keeps them). Each call comes from a new
 client network, so that the per-network limits stop only what they should. Every scenario
 starts from the same tables and the same decisions at each step, so that Hypothesis can
 replay one.
+
+The walk prints how often it reached each deep state (DEEP: a reset's code accepted, the
+password changed, a holder's code accepted) and fails unless it reached each at least once.
 
 Bounded: MAX_EXAMPLES scenarios of at most STEPS calls each (about half a minute here)."""
 from __future__ import annotations
@@ -33,12 +38,15 @@ from tests.api_client import post
 from tests.fuzz.description import DESCRIPTION, operations, problems
 from tests.fuzz.test_fuzz_api import cheap_argon2  # noqa: F401  (a fixture)
 
-MAX_EXAMPLES = 50
-STEPS = 8
+MAX_EXAMPLES = 100
+STEPS = 12
 SECONDS_PER_CALL = 20  # the fake clock moves on: resend delays pass, codes expire
 PWREG, PWREG_PHONE = "pwreg.konto", "+46701112233"
 KNOWN = {USERNAME: "+46701234567", PWREG: PWREG_PHONE}
 OPERATIONS = {(o.method, o.path): o for o in operations()}
+# The deep states the walk must reach, each at least once, counted in its output: a code
+# accepted (pwreset's and pwreg's), and a password changed with the token it gave.
+DEEP = (("reset_verify", 200), ("reset_complete", 200), ("verify_holder", 200))
 
 
 def wsgi(client):
@@ -119,6 +127,8 @@ def flows(world, client, walk: Walk):
             self.steps = 0
             self.session = None  # the scenario's last session, as the browser keeps it
             self.pending = None  # (Authorization, number) of the last holder asked for
+            self.token = None  # the reset token of the last verify that gave one
+            self.challenge = None  # the challenge of the last start, as the page keeps it
 
         def before_call(self, case):
             # decisions that depend only on the step's place in its scenario, so that a
@@ -152,9 +162,16 @@ def flows(world, client, walk: Walk):
                     body["code"] = world.last_code(number)
             elif (body is not None and name in ("reset_verify", "verify_holder")
                     and rnd.random() < 0.7):
+                if name == "reset_verify" and self.challenge and rnd.random() < 0.8:
+                    body["challenge"] = self.challenge
                 code = sent_code(body.get("challenge") if name == "reset_verify" else None)
                 if code:
                     body["code"] = code
+            if body is not None and name == "reset_complete":
+                if self.token and rnd.random() < 0.8:  # the token the last verify gave
+                    body["reset_token"] = self.token
+                if rnd.random() < 0.8:  # a password the policy takes, as a person types it
+                    body["password"] = f"Nytt-Hus-{rnd.randrange(1000, 9999)}!x"
             self.queued_before = queued()
 
         def get_call_kwargs(self, case):
@@ -172,6 +189,10 @@ def flows(world, client, walk: Walk):
                                 response.json()["phone"])
             if name == "login" and response.status_code == 200:
                 self.session = response.json()["session"]
+            if name == "reset_start" and response.status_code == 202:
+                self.challenge = response.json()["challenge"]
+            if name == "reset_verify" and response.status_code == 200:
+                self.token = response.json()["reset_token"]
             walk.sms_queued += max(0, queued() - self.queued_before)
             world.deliver()  # the worker, as Lambda's SQS trigger would
 
@@ -205,4 +226,7 @@ def test_the_stateful_walk_reaches_the_sms_path_and_every_answer_is_described(
     # session used for a number, a code sent by the worker accepted
     assert walk.count("reset_verify", 200, 400) > 0, walk.answers
     assert walk.count("add_holder", 202) > 0, walk.answers
-    assert walk.count("reset_verify", 200) + walk.count("verify_holder", 200) > 0, walk.answers
+    reached = {f"{name} {status}": walk.count(name, status) for name, status in DEEP}
+    print("stateful walk reached:", ", ".join(f"{key}: {n}" for key, n in reached.items()),
+          f"({len(walk.answers)} calls)")
+    assert all(reached.values()), (reached, walk.answers)

@@ -58,7 +58,7 @@ def test_create_reads_the_password_from_stdin_and_show_displays_the_account(loca
     assert "tuvKAJ58!x" not in created.stdout + created.stderr
     shown = admin(env, "accounts", "show", "HEMVARDSGRUPPEN")
     assert shown.returncode == 0, shown.stderr
-    assert "hemvardsgruppen" in shown.stdout and "+4670*****67" in shown.stdout
+    assert "hemvardsgruppen" in shown.stdout and "070-*** ** 67" in shown.stdout
     assert "in 90 days" in shown.stdout
     assert "0701234567" not in shown.stdout and "+46701234567" not in shown.stdout
     item = dynamodb.get_item(TableName="pwportal-local-accounts",
@@ -204,7 +204,7 @@ def test_whose_passwords_expire_this_month_is_one_command(local_aws):
     assert "snartute" not in month.stdout  # a new password lasts 90 days
     quarter = admin(env, "accounts", "list", "--expiring-within", "91")
     row = next(line for line in quarter.stdout.splitlines() if line.startswith("snartute "))
-    assert "+4670*****67" in row and "(in 90 days)" in row and row.split()[1] == "enabled"
+    assert "070-*** ** 67" in row and "(in 90 days)" in row and row.split()[1] == "enabled"
     assert "0701234567" not in quarter.stdout
     everyone = admin(env, "accounts", "list")
     assert everyone.returncode == 0 and "snartute " in everyone.stdout
@@ -306,7 +306,7 @@ def test_import_creates_the_accounts_and_shows_a_password_only_where_one_is_hand
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines()
             if line.startswith("import-")}
-    assert "+4670*****67" in rows["import-med"] and "pwreset" in rows["import-med"]
+    assert "070-*** ** 67" in rows["import-med"] and "pwreset" in rows["import-med"]
     password = rows["import-utan"].split()[-1]
     from chalicelib.domain.policy import violations
     assert violations(password, "import-utan", load_settings().policy) == []

@@ -35,7 +35,7 @@ def test_support_removes_a_holders_app_and_the_holder_is_told(local_aws, queues)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.split("\n")[0].split()[-1] == "app"
     rows = {row.split()[0]: row for row in listed.stdout.split("\n")[2:] if row.strip()}
-    assert rows[bo].rstrip().endswith("yes, since 2026-11-25T08:00:00Z")
+    assert rows[bo].rstrip().endswith("yes, since 2026-11-25 09:00")
     assert rows[first].rstrip().endswith("no")
 
     removed = admin(env, "authenticator", "remove", "AppKonto", bo)

@@ -21,7 +21,7 @@ def test_holders_are_stored_in_the_accounts_item_on_dynamodb(world):
     item = world.dynamodb.get_item(TableName=world.settings.accounts_table,
                                    Key={"username": {"S": "hemtjanstab"}})["Item"]
     names = [h["M"]["name"]["S"] for h in item["holders"]["L"]]
-    assert names == ["Registrerat nummer", "Bo Ek"] and item["phone"]["S"] == PHONE
+    assert names == ["", "Bo Ek"] and item["phone"]["S"] == PHONE
     assert item["holder_use"]["S"] == "holders"
     account = world.portal.accounts.get("hemtjanstab")
     assert [h.phone for h in account.holders] == [PHONE, BO] and account.version == 2
@@ -51,7 +51,7 @@ def test_the_daily_schedule_removes_holders_unused_for_400_days_through_the_inde
     assert ("Query", "by_holder_use") in calls
     account = world.portal.accounts.get("hemtjanstab")
     assert [h.name for h in account.holders] == ["Bo Ek"] and account.holders[0].phone == BO
-    assert [h.name for h in world.portal.accounts.get("ny0").holders] == ["Registrerat nummer"]
+    assert [h.name for h in world.portal.accounts.get("ny0").holders] == [""]
     for number in (PHONE, BO):
         assert "hade inte använt kontot hemtjanstab på 400 dagar" in texts_to(world, number)[-1]
     expired = [r for r in world.audit("hemtjanstab") if r["event"] == "holder.expired"]
@@ -76,5 +76,5 @@ def test_the_local_stacks_demo_account_has_its_number_as_its_one_holder(world):
     assert ensure_demo_account()
     account = world.portal.accounts.get(DEMO_USERNAME)
     assert [(h.name, h.phone, h.added_by) for h in account.holders] == [
-        ("Registrerat nummer", DEMO_PHONE, "support")]
+        ("", DEMO_PHONE, "support")]
     assert account.holders[0].phone == DEMO_PHONE

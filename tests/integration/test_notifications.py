@@ -47,7 +47,7 @@ def test_a_changed_password_is_told_to_the_registered_number_with_the_swedish_ti
     code = reset_password(world, client)
     notices = notices_to(world, "+46701234567")
     assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00. "
-                       'Av: "Registrerat nummer". '
+                       "Av: en person utan namn. "
                        "Var det inte du? Kontakta support: vardochstod@orebro.se eller 2000 "
                        "(internt nummer, knappval 3 och 1)."]
     assert code not in notices[0] and NEW_PASSWORD not in notices[0]
@@ -59,7 +59,7 @@ def test_the_password_notice_follows_the_language_of_the_reset(world, client):
     notices = notices_to(world, "+46701234567")
     assert len(notices) == 1
     assert notices[0].startswith("The password of the account hemtjanstab was changed "
-                                 '25 November 2026 at 09:00. By: "Registrerat nummer". '
+                                 "25 November 2026 at 09:00. By: a person without a name. "
                                  "Wasn't this you?")
 
 
@@ -77,7 +77,7 @@ def test_an_added_holder_is_told_to_the_others_with_the_new_number_masked(world,
     old = notices_to(world, "+46701234567")
     assert len(old) == 1
     assert "hemtjanstab" in old[0] and "Numret 070-*** ** 21 lades till" in old[0]
-    assert 'Namn: "Anna Andersson".' in old[0]
+    assert 'Namn: "Anna Andersson", som lade till sig själv.' in old[0]
     assert "+46707654321" not in old[0] and "0707654321" not in old[0]
     assert "Kontakta support: vardochstod@orebro.se eller 2000 (internt nummer, knappval 3 och 1)" in old[0]
     assert notices_to(world, "+46707654321") == []  # the new number only got its code

@@ -45,8 +45,9 @@ def test_a_whole_cycle_gets_the_14_and_the_3_day_reminder_once_each(world, accou
     got = run_days(world, 0, 95)
     assert sorted(got) == [76, 87]
     assert got[76] == ["Lösenordet för kontot hemtjanstab går ut om 14 dagar (5 april). "
-                       "Byt det i tid via pwreset på localhost. Frågor? Kontakta support: "
-                       "vardochstod@orebro.se eller 2000 (internt nummer, knappval 3 och 1)."]
+                       "Frågor? Kontakta support: vardochstod@orebro.se eller 2000 "
+                       "(internt nummer, knappval 3 och 1). Byt det i tid på "
+                       "https://localhost/pwreset/"]
     assert "går ut om 3 dagar (5 april)" in got[87][0]
     assert [r["event"] for r in world.audit("hemtjanstab")].count("reminder.sent") == 2
 

@@ -43,7 +43,7 @@ def holders(rig, username=USERNAME):
 def test_an_account_created_with_a_number_has_that_number_as_its_one_holder(rig):
     rig.create_account()
     [holder] = rig.account().holders
-    assert (holder.name, holder.phone, holder.added_by) == ("Registrerat nummer", PHONE,
+    assert (holder.name, holder.phone, holder.added_by) == ("", PHONE,
                                                               "support")
     assert sorted(rig.events()) == ["account.created", "holder.added"]
     rig.portal.account_changes.create("nattpatrullen", "tuvKAJ58!x", "0707654321", "Bo Ek")
@@ -54,7 +54,7 @@ def test_support_adds_a_holder_whom_the_other_holders_and_the_new_one_are_told_o
     rig.create_account()
     done = rig.portal.holder_changes.add(USERNAME, " Bo Ek ", "070-765 43 21")
     assert done.new and done.changed and done.holder.name == "Bo Ek"
-    assert holders(rig) == [("Registrerat nummer", PHONE), ("Bo Ek", BO)]
+    assert holders(rig) == [("", PHONE), ("Bo Ek", BO)]
     added = last(rig, "holder.added", subject_name="Bo Ek")
     assert (added["event"], added["outcome"], added["subject_id"], added["subject_name"],
             added["added_by"], added["request_id"], added["phone"]) == (
@@ -76,7 +76,7 @@ def test_the_same_number_again_renames_its_holder_and_tells_nobody(rig):
     renamed = [r for r in rig.audit() if r["event"] == "holder.added"
                and r["outcome"] == "renamed"][0]
     assert (renamed["event"], renamed["outcome"], renamed["previous_name"]) == (
-        "holder.added", "renamed", "Registrerat nummer")
+        "holder.added", "renamed", "")
     assert rig.queue.sent == []
     before = snapshot(rig)
     same = rig.portal.holder_changes.add(USERNAME, "Anna Berg", "+46701234567")
@@ -133,7 +133,7 @@ def test_a_removed_holder_and_the_others_are_told_and_codes_go_to_the_next_holde
     rig.deliver()
     for number in (PHONE, BO):
         assert "Numret 070-*** ** 67 togs bort" in rig.texts_to(number)[-1]
-        assert 'Namn: "Registrerat nummer". Av: support.' in rig.texts_to(number)[-1]
+        assert 'för kontot hemtjanstab. Av: support.' in rig.texts_to(number)[-1]
     rig.clock.advance(seconds=61)
     rig.portal.reset.start(USERNAME, PHONE, USER)  # the removed number: no code
     rig.clock.advance(seconds=61)
@@ -165,7 +165,7 @@ def test_support_setting_a_number_makes_it_the_first_holder_and_keeps_the_others
     rig.create_account()
     account = rig.portal.account_changes.set_phone(USERNAME, "0707654321", "Bo Ek")
     assert account.holders[0].phone == BO
-    assert holders(rig) == [("Bo Ek", BO), ("Registrerat nummer", PHONE)]
+    assert holders(rig) == [("Bo Ek", BO), ("", PHONE)]
     assert last(rig, "phone.set_by_support")["subject_name"] == "Bo Ek"
 
 
@@ -211,7 +211,7 @@ def test_the_migration_makes_each_version_1_number_one_holder_once(rig):
     done = rig.portal.holder_changes.migrate()
     assert (done.migrated, done.already, done.without_number) == (["gammal"], 1, 1)
     [holder] = rig.account("gammal").holders
-    assert (holder.name, holder.phone, holder.added_by) == ("Registrerat nummer", PHONE,
+    assert (holder.name, holder.phone, holder.added_by) == ("", PHONE,
                                                               "support")
     assert last(rig, "holder.added", "gammal")["outcome"] == "migrated"
     again = rig.portal.holder_changes.migrate()
@@ -222,7 +222,7 @@ def test_the_migration_makes_each_version_1_number_one_holder_once(rig):
 def test_adding_to_a_version_1_account_migrates_its_number_in_the_same_write(rig):
     version_1_account(rig, "gammal", PHONE)
     rig.portal.holder_changes.add("gammal", "Bo Ek", BO)
-    assert holders(rig, "gammal") == [("Registrerat nummer", PHONE), ("Bo Ek", BO)]
+    assert holders(rig, "gammal") == [("", PHONE), ("Bo Ek", BO)]
     assert sorted(r["outcome"] for r in rig.audit("gammal")
                   if r["event"] == "holder.added") == ["migrated", "success"]
 
@@ -270,17 +270,17 @@ def test_the_daily_job_removes_a_holder_unused_for_400_days_and_tells_them_and_t
     rig.deliver()
     rig.clock.advance(days=299, hours=23)
     assert rig.portal.holder_expiry.run() == {"accounts": 0, "holders_expired": 0}
-    rig.clock.advance(hours=1)  # 400 days since "Registrerat nummer" was added
+    rig.clock.advance(hours=1)  # 400 days since the holder without a name was added
     assert rig.portal.holder_expiry.run() == {"accounts": 1, "holders_expired": 1}
     assert holders(rig) == [("Bo Ek", BO)] and rig.account().holders[0].phone == BO
     expired = last(rig, "holder.expired")
     assert (expired["subject_name"], expired["request_id"], expired["unused_days"]) == (
-        "Registrerat nummer", "daily-job", 400)
+        "", "daily-job", 400)
     rig.deliver()
     for number in (PHONE, BO):
         assert "Numret 070-*** ** 67 hade inte använt kontot hemtjanstab på 400 dagar" \
             in rig.texts_to(number)[-1]
-        assert 'Namn: "Registrerat nummer".' in rig.texts_to(number)[-1]
+        assert 'för kontot. Frågor?' in rig.texts_to(number)[-1]
     assert rig.portal.holder_expiry.run() == {"accounts": 0, "holders_expired": 0}
 
 
@@ -295,7 +295,7 @@ def test_the_daily_job_catches_up_after_an_outage_and_counts_use_not_adding(rig,
     rig.clock.advance(days=45)  # the job did not run for 45 days
     assert rig.portal.holder_expiry.run() == {"accounts": 1, "holders_expired": 1}
     assert rig.account().holders == []
-    assert holders(rig, "nattpatrullen") == [("Registrerat nummer", BO)]
+    assert holders(rig, "nattpatrullen") == [("", BO)]
 
 
 def test_the_job_finds_accounts_through_the_index_never_a_scan(rig, monkeypatch):

@@ -82,7 +82,7 @@ class AccountChanges:
     def create(self, raw_username: str, password: str | Callable[[], str] | None,
                raw_phone: str | None = None, raw_name: str | None = None) -> Account:
         """A new account; with a number, its first holder (SPEC 9): named `raw_name`, or
-        "Registrerat nummer" when support gives no name. Its password is `password` (or what
+        without a name (MIGRATED_NAME) when support gives none. Its password is `password` (or what
         `password()` answers, asked only where the portal keeps it), judged by the policy;
         where the directory keeps it (SPEC 13), the link to the existing entry, whose
         password is never set nor asked for."""

@@ -11,7 +11,7 @@ concerned; a renamed holder (the same number added again) is told nothing, as th
 that get codes are unchanged.
 
 An account migrated from version 1 has its number and no holders: any change here first
-makes that number the holder "Registrerat nummer", in the same write, as the migration
+makes that number a holder without a name, in the same write, as the migration
 would.
 """
 from __future__ import annotations
@@ -167,7 +167,7 @@ class HolderChanges:
         return done
 
     def migrate(self, dry_run: bool = False) -> Migration:
-        """Each version 1 account's number becomes one holder named "Registrerat nummer",
+        """Each version 1 account's number becomes one holder without a name,
         added by support (SPEC 9). Idempotent and resumable: an account with holders is left
         alone, each account is its own conditional write, and one that changed meanwhile is
         read again. A dry run writes nothing and counts what it would do. Nobody is told:
@@ -201,7 +201,7 @@ class HolderChanges:
 
     def _migrated(self, account: Account, now: datetime
                   ) -> tuple[list[Holder], list[dict[str, Any]]]:
-        """The account's holders, a version 1 number made the holder "Registrerat nummer"
+        """The account's holders, a version 1 number made a holder without a name
         first; and the audit record of that, if it happened."""
         if account.holders or not account.version_1_number:
             return account.holders, []

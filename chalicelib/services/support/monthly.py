@@ -63,6 +63,46 @@ DESCRIPTIONS = {
     "support.sign_in_refused": "En inloggning i supportkonsolen nekades",
 }
 
+# What an event was when its outcome was not what the event's name says: the row is read
+# by its description, and "Mobilnumret byttes" beside `wrong_code` reads as if it changed.
+DESCRIPTIONS_BY_OUTCOME = {
+    ("phone.changed", "wrong_code"): "Fel kod vid byte av mobilnummer",
+    ("phone.changed", "expired"): "Koden för byte av mobilnummer hade gått ut",
+    ("phone.changed", "code_expired"): "Koden för byte av mobilnummer hade gått ut",
+    ("phone.changed", "too_many_attempts"): "För många fel koder vid byte av mobilnummer",
+    ("holder.added", "renamed"): "En innehavare fick nytt namn",
+    ("holder.added", "migrated"): "Kontots tidigare nummer blev en innehavare utan namn",
+    ("password.changed", "rejected"): "Lösenordet uppfyllde inte kraven",
+    ("reset.code_verified", "wrong_code"): "Fel säkerhetskod",
+}
+
+# Each outcome in the manager's words; one not listed is shown with spaces for `_`.
+OUTCOMES = {
+    "success": "lyckades",
+    "renamed": "nytt namn",
+    "migrated": "flyttat från version 1",
+    "wrong_code": "fel kod",
+    "expired": "för sent",
+    "code_expired": "för sent",
+    "too_many_attempts": "för många försök",
+    "locked": "spärrad",
+    "paused": "pausad",
+    "no_sms": "inget sms skickat",
+    "code_queued": "kod skickad",
+    "rejected": "nekad",
+    "refused": "nekad",
+    "not_queued": "kunde inte köas",
+    "dead_letter": "kom inte fram",
+    "unrecorded": "inte bokfört",
+    "replayed": "upprepad",
+    "invalid_credentials": "fel lösenord",
+    "wrong_password": "fel lösenord",
+    "unknown_user": "okänt konto",
+    "disabled": "kontot avstängt",
+    "sent": "skickad",
+    "failed": "misslyckades",
+}
+
 # Shown in their own columns, or not at all (the keys and the retention of the record).
 _SHOWN = {"username", "at", "day", "time", "event", "outcome", "request_id", "ip", "ttl",
           "phone", "holder_id", "holder_name", "subject_id", "subject_name"}
@@ -121,10 +161,21 @@ def _row(record: Item) -> list[str]:
         subject = f"{subject} ({record['subject_id']})"
     other = " ".join(f"{key}={_shown(record[key])}" for key in sorted(record)
                      if key not in _SHOWN)
-    return [swedish_time(at).strftime("%Y-%m-%d %H:%M:%S"), record["event"],
-            DESCRIPTIONS.get(record["event"], record["event"]), record.get("outcome", "-"),
-            name, holder_id or "-", subject or "-", record.get("phone") or "-",
+    event, outcome = record["event"], record.get("outcome", "")
+    description = DESCRIPTIONS_BY_OUTCOME.get((event, outcome)) or DESCRIPTIONS.get(event, event)
+    return [swedish_time(at).strftime("%Y-%m-%d %H:%M:%S"), event, description,
+            OUTCOMES.get(outcome, outcome.replace("_", " ")) or "-",
+            name, holder_id or "-", subject or "-", _national(record.get("phone")),
             record.get("ip") or "-", other or "-"]
+
+
+def _national(logged: str | None) -> str:
+    """A number as the audit holds it (`+4670*****67`) in the form the manager knows from
+    the SMS and the pages (`070-*** ** 67`)."""
+    if not logged:
+        return "-"
+    found = re.fullmatch(r"\+46(7\d)\*{5}(\d\d)", logged)
+    return f"0{found.group(1)}-*** ** {found.group(2)}" if found else logged
 
 
 def _shown(value: Any) -> str:
