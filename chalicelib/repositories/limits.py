@@ -40,15 +40,22 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chalicelib.domain import conditions as c
 from chalicelib.domain import limits as rules_
 from chalicelib.domain.limits import Counter, LimitLog, Log, Rule, Slice
-from chalicelib.ports import Delete, Put, Read, Refused, Store, Update
+from chalicelib.ports import Delete, Item, Key, Put, Read, Refused, Store, Update
+
+if TYPE_CHECKING:
+    from chalicelib.settings import LimitSettings
 
 HOUSEKEEPING_SECONDS = 60
 RESERVE_TRIES = 3  # a reservation, and again after dropping slices that left the window
 TOUCH_SLOTS = 8  # the items beside a log that a start counting nothing writes (`touched`)
+
+# A per-network sub-counter: the HMAC of the caller's network, and its rule.
+Network = tuple[str, Rule]
 
 
 @dataclass(frozen=True)
@@ -106,10 +113,10 @@ class Lock:
         return latest if latest > now else 0.0
 
 
-def _slices(item: dict, prefix: str) -> dict[str, Slice]:
+def _slices(item: Item, prefix: str) -> dict[str, Slice]:
     """The slices of `item` under `prefix` ("" for the counter's own, "<h>_" for a
     network's), by the name of their count attribute."""
-    found = {}
+    found: dict[str, Slice] = {}
     for name, value in item.items():
         if name.startswith("s" + prefix) and name[1 + len(prefix):].isdigit():
             index = name[1 + len(prefix):]
@@ -118,15 +125,15 @@ def _slices(item: dict, prefix: str) -> dict[str, Slice]:
 
 
 class _LimitsTable:
-    def __init__(self, store: Store, table: str, settings,
-                 key: Callable[[], bytes] = lambda: b""):
+    def __init__(self, store: Store, table: str, settings: LimitSettings,
+                 key: Callable[[], bytes] = lambda: b"") -> None:
         self._store = store
         self.table = table
-        self._settings = settings  # LimitSettings
+        self._settings = settings
         self._key = key  # the limits key of the secrets, read on first need
 
     def _rules(self, setting: str, ip: str | None = None) -> tuple[Rule, ...]:
-        rules = getattr(self._settings, setting)
+        rules: tuple[Rule, ...] = getattr(self._settings, setting)
         if ip is not None and rules_.is_trusted(ip, self._settings.trusted_networks):
             return rules_.scaled(rules, rules_.TRUSTED_FACTOR)
         return rules
@@ -150,10 +157,10 @@ class Counters(_LimitsTable):
             return who
         return self._hmac(counter.name, who, rules_.network_of(ip or ""))[:32]
 
-    def _key_of(self, counter: Counter, who: str, rule: Rule, ip: str | None) -> dict:
+    def _key_of(self, counter: Counter, who: str, rule: Rule, ip: str | None) -> Key:
         return {"key": f"{counter.name}#{self.who(counter, who, ip)}#{rule.window}"}
 
-    def _first_key(self, counter: Counter, who: str, ip: str | None = None) -> dict:
+    def _first_key(self, counter: Counter, who: str, ip: str | None = None) -> Key:
         return self._key_of(counter, who, self.rules(counter)[0], ip)
 
     # -- counters --------------------------------------------------------------------------
@@ -208,7 +215,7 @@ class Counters(_LimitsTable):
                 return self._refusal(item, rule, None, now)
         return None
 
-    def _counting(self, key: dict, rule: Rule, network, now: float) -> Update:
+    def _counting(self, key: Key, rule: Rule, network: Network | None, now: float) -> Update:
         index = int(now // rules_.slice_seconds(rule))
         add = {"t": 1, f"s{index}": 1}
         changes = {f"l{index}": now, "ttl": int(now + rule.window + HOUSEKEEPING_SECONDS)}
@@ -222,10 +229,11 @@ class Counters(_LimitsTable):
             expect.append(c.any_of(c.Missing(f"t_{h}"), c.lt(f"t_{h}", net_rule.limit)))
         return Update(self.table, key, add=add, set=changes, expect=c.all_of(*expect))
 
-    def _reserve_one(self, key: dict, rule: Rule, network, now: float) -> Reservation:
+    def _reserve_one(self, key: Key, rule: Rule, network: Network | None,
+                     now: float) -> Reservation:
         write = self._counting(key, rule, network, now)
         add = write.add
-        old: dict = {}
+        old: Item = {}
         for _ in range(RESERVE_TRIES):
             try:
                 new = self._store.write(write, returns_new=True) or {}
@@ -249,7 +257,8 @@ class Counters(_LimitsTable):
     def _counted(rule: Rule, slices: dict[str, Slice], now: float) -> int:
         return sum(s.n for s in rules_.counting(rule, list(slices.values()), now))
 
-    def _drop_expired(self, key: dict, item: dict, rule: Rule, network, now: float) -> bool:
+    def _drop_expired(self, key: Key, item: Item, rule: Rule, network: Network | None,
+                      now: float) -> bool:
         """Remove the slices of `item` whose last event left the window, if nobody changed
         them since; whether there were any (the reservation is worth trying again)."""
         parts = [("", "t", rule)]
@@ -273,7 +282,7 @@ class Counters(_LimitsTable):
             pass  # somebody dropped them first, or a late event came: try again all the same
         return True
 
-    def _refusal(self, item: dict, rule: Rule, network, now: float) -> Reservation:
+    def _refusal(self, item: Item, rule: Rule, network: Network | None, now: float) -> Reservation:
         until = float(item.get("until", 0))
         if until > now:
             return Reservation(False, max(1, math.ceil(until - now)), window=rule.window,
@@ -331,11 +340,11 @@ class Counters(_LimitsTable):
 
     # -- locks -----------------------------------------------------------------------------
 
-    def lock_read(self, counter: Counter, who: str, *, ip: str | None = None) -> Read:
+    def lock_read(self, counter: Counter, who: str, *, ip: str | None = None) -> Read[Lock]:
         """The counter's (first rule's) item: its lock and its own slices."""
         key = self._first_key(counter, who, ip)
 
-        def parse(item: dict | None) -> Lock:
+        def parse(item: Item | None) -> Lock:
             item = item or {}
             return Lock(key["key"], float(item.get("until", 0)),
                         float(item.get("network_until", 0)),
@@ -358,7 +367,7 @@ class Counters(_LimitsTable):
                      ip: str | None = None, network_until: float = 0.0) -> Update:
         """Lock (or pause) the subject until `until` (the latest failure's lock: a later
         one is never shorter), and note `network_until` if given (see below)."""
-        changes: dict = {"until": until, "ttl": int(until + HOUSEKEEPING_SECONDS)}
+        changes: Item = {"until": until, "ttl": int(until + HOUSEKEEPING_SECONDS)}
         if network_until:
             changes["network_until"] = network_until
         return Update(self.table, self._first_key(counter, who, ip), set=changes)
@@ -375,7 +384,7 @@ class Counters(_LimitsTable):
 
     # -- at most one audit record per refused subject and window ---------------------------
 
-    def refused_before(self, name: str, who: str, window: int, now: float) -> Read:
+    def refused_before(self, name: str, who: str, window: int, now: float) -> Read[bool]:
         """Whether the marker of `first_refusal` (no network) is written for this window:
         read with the rest of a change, so that the change itself can write it."""
         start = int(now // max(1, window)) * max(1, window)
@@ -411,11 +420,11 @@ class Logs(_LimitsTable):
                              + ("per number" if log.per_number else "not per number"))
         return f"{log.name}#{who}#{number_key}" if number_key else f"{log.name}#{who}"
 
-    def read(self, log: Log, who: str, number_key: str = "") -> Read:
+    def read(self, log: Log, who: str, number_key: str = "") -> Read[LimitLog]:
         """The log of `who` (for a per-number log: of `who`'s number `number_key`)."""
         key, rules = self._log_key(log, who, number_key), self._rules(log.setting)
 
-        def parse(item: dict | None) -> LimitLog:
+        def parse(item: Item | None) -> LimitLog:
             if not item:
                 return LimitLog(key, rules)
             return LimitLog(key, rules, tuple(float(t) for t in item.get("events", [])),
@@ -452,8 +461,6 @@ class Logs(_LimitsTable):
         expect = c.eq("version", log.version) if log.version else c.Missing("key")
         return Put(self.table, item, expect=expect)
 
-    def clear(self, log: Log, who: str, number_key: str = "") -> Delete:
-        return Delete(self.table, {"key": self._log_key(log, who, number_key)})
 
 
 class Limits(Counters, Logs):

@@ -17,11 +17,11 @@ from chalicelib.domain.records import APP, SMS, ResetChallenge
 from chalicelib.ports import CodeChannel, Issue, Proof
 
 
-def _issued(challenge: ResetChallenge, code_key: bytes, now: float, lifetime: int,
-            **changes) -> Issue:
+def _issued(challenge: ResetChallenge, code_key: bytes, now: float, lifetime: int
+            ) -> Issue:
     code = codes.new_code()
     return Issue(replace(challenge, code_mac=codes.code_mac(code_key, challenge.id, code),
-                         expires_at=now + lifetime, **changes), code)
+                         expires_at=now + lifetime), code)
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class AppChannel:
 
     def issue(self, challenge: ResetChallenge, holder: Holder | None, now: float,
               lifetime: int) -> Issue:
-        return _issued(challenge, self.code_key(), now, lifetime,
-                       app_nonce=holder.app_nonce if holder else "")
+        return _issued(replace(challenge, app_nonce=holder.app_nonce if holder else ""),
+                       self.code_key(), now, lifetime)
 
     def check(self, challenge: ResetChallenge, code: str, now: float) -> Proof:
         """Without an app (no holder, or a holder without one) the code is compared all

@@ -18,7 +18,7 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
 from chalicelib.messages import text
 from chalicelib.ports import Queue
-from chalicelib.services.unit_of_work import retrying
+from chalicelib.services.unit_of_work import Attempt, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.audit import Audit
@@ -49,10 +49,10 @@ class CodeSms:
                                    lang=caller.lang, holder=holder))
 
     def take_back(self, username: str, number_key: str, at: float, caller: Caller,
-                  flow: Log, phone: str | None = None):
+                  flow: Log, phone: str | None = None) -> None:
         """The SMS counted at `at` (in the number's shared and `flow`'s limits, and the
         account's) was not queued: forget it, and say so in the trail."""
-        def forget(_):
+        def forget(_: Attempt) -> None:
             found = self.uow.read(shared=self.logs.read(CODE_SMS, username, number_key),
                                   flow=self.logs.read(flow, username, number_key),
                                   account=self.logs.read(CODE_SMS_ACCOUNT, username))

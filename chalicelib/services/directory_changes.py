@@ -47,8 +47,9 @@ from chalicelib.domain.errors import (ChangeUnconfirmed, DirectoryAnswerLost,
 from chalicelib.domain.events import DAILY_JOB, Caller
 from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import PendingPassword, ResetToken
-from chalicelib.ports import Clock, Conflict, OperationsLog, PasswordStore, Refused
-from chalicelib.services.unit_of_work import Attempt, retrying
+from chalicelib.ports import (ACCOUNT_WRITE, Clock, Conflict, OperationsLog, PasswordStore,
+                              Refused)
+from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -62,6 +63,9 @@ if TYPE_CHECKING:
 CLOCK_SKEW_SECONDS = 5  # between this function's clock and the directory's
 REMINDER_SKEW = timedelta(minutes=1)  # a set later than the portal knows, for the reminders
 BEGIN_TRIES = 2  # the marker, and again once a marker left behind is repaired
+
+# the names of a change's writes, as a refusal names them (the account's: ports.ACCOUNT_WRITE)
+PENDING, TOKEN, LOGIN_LOCK = "pending", "token", "login lock"
 
 
 def by_holder(holder_id: str, holder_name: str) -> dict[str, str | None]:
@@ -191,12 +195,12 @@ class DirectoryPasswordChange:
                                      holder_id=token.holder_id,
                                      holder_name=token.holder_name)
             tx = self.uow.begin()
-            tx.add("pending", self.records.begin_change(marker))
-            tx.add("token", self.records.changing(token, now))
+            tx.add(PENDING, self.records.begin_change(marker))
+            tx.add(TOKEN, self.records.changing(token, now))
             try:
                 tx.commit()
             except Refused as refused:
-                if refused.by == "token":
+                if refused.by_any(TOKEN):
                     raise TokenExpired() from None
                 if not try_.last:
                     self.repair(username, caller)  # a marker is there: finish it, then again
@@ -204,8 +208,7 @@ class DirectoryPasswordChange:
             return marker
 
         # Still a marker after the repair: another change of this account is under way (503).
-        return retrying(attempt, retryable=lambda refused: refused.by == "pending",
-                        tries=BEGIN_TRIES)
+        return retrying(attempt, retryable=refused_by(PENDING), tries=BEGIN_TRIES)
 
     def _drop(self, marker: PendingPassword) -> None:
         try:
@@ -237,17 +240,16 @@ class DirectoryPasswordChange:
                     return None
                 changed = self._as_recorded(current, marker)
                 tx = self.uow.begin()
-                tx.add("account", self.accounts.save(changed, current.version))
-                tx.add("token", self.records.delete(marker.token_id))
-                for n, clear in enumerate(self.limits.unlock(LOGIN_FAILURES, username)):
-                    tx.add(f"login lock {n}", clear)
-                tx.add("pending", self.records.end_change(marker))
+                tx.add(ACCOUNT_WRITE, self.accounts.save(changed, current.version))
+                tx.add(TOKEN, self.records.delete(marker.token_id))
+                tx.add_group(LOGIN_LOCK, self.limits.unlock(LOGIN_FAILURES, username))
+                tx.add(PENDING, self.records.end_change(marker))
                 tx.record(self.audit.record("password.changed", username, "success", caller,
                                              via=via, **by_holder(marker.holder_id,
                                                                   marker.holder_name)))
                 tx.commit()
             except Refused as refused:
-                if refused.by == "pending":
+                if refused.by_any(PENDING):
                     return None  # recorded by a parallel request
                 raise
             except ServiceUnavailable:

@@ -21,7 +21,7 @@ from chalicelib.domain.errors import PasswordRejected, TokenExpired
 from chalicelib.domain.events import Caller
 from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import ResetToken
-from chalicelib.ports import Clock, Hasher, Refused
+from chalicelib.ports import ACCOUNT_WRITE, Clock, Hasher, Refused
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
 
+# the names of a change's writes, as a refusal names them (the account's: ports.ACCOUNT_WRITE)
+TOKEN, LOGIN_LOCK = "token", "login lock"
 
 def by_holder(token: ResetToken) -> dict[str, str]:
     """The audit fields naming the holder who verified the token's code."""
@@ -71,16 +73,15 @@ class PortalPasswordChange:
                           lang=caller.lang, version=account.version + 1)  # one change
         username = account.username
         tx = self.uow.begin()
-        tx.add("account", self.accounts.save(changed, account.version))
-        tx.add("token", self.records.use(token, moment.timestamp()))
-        for n, clear in enumerate(self.limits.unlock(LOGIN_FAILURES, username)):
-            tx.add(f"login lock {n}", clear)
+        tx.add(ACCOUNT_WRITE, self.accounts.save(changed, account.version))
+        tx.add(TOKEN, self.records.use(token, moment.timestamp()))
+        tx.add_group(LOGIN_LOCK, self.limits.unlock(LOGIN_FAILURES, username))
         tx.record(self.audit.record("password.changed", username, "success", caller,
                                      via="reset", **by_holder(token)))
         try:
             tx.commit()
         except Refused as refused:
-            if refused.by == "token":
+            if refused.by_any(TOKEN):
                 raise TokenExpired() from None
             raise
         self.notifications.password_changed(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_ACCOUNT, CODE_SMS_REGISTRATION,
                                       LOGIN_FAILURES, LOGINS, NUMBERS, LimitLog)
@@ -33,10 +33,11 @@ from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidCredentia
 from chalicelib.messages import text
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import AppEnrolment, PhoneChange, Session
+from chalicelib.domain.holders import Added, Holder
 from chalicelib.ports import Clock, Conflict, PasswordChange, Refused
 from chalicelib.services.holder_fields import acting_as, shown, subject
 from chalicelib.services.sessions import account_of
-from chalicelib.services.unit_of_work import refused_by, retrying
+from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -56,7 +57,7 @@ PHONE_CHANGE, APP_ENROLMENT, SMS_LIMITS = "phone change", "app enrolment", "sms 
 ACCOUNT, CODE, NUMBERS_LIMIT = "account", "code", "numbers"
 
 
-def acting(session: Session) -> dict:
+def acting(session: Session) -> dict[str, str]:
     """The audit fields naming the holder a session acts as, if one was verified in it."""
     return acting_as(session.holder_id, session.holder_name)
 
@@ -83,7 +84,8 @@ class Registration:
 
     # -- login -----------------------------------------------------------------------------
 
-    def login(self, raw_username, password, caller: Caller) -> dict:
+    def login(self, raw_username: object, password: object, caller: Caller
+              ) -> dict[str, Any]:
         username = normalise_username(raw_username)
         if not isinstance(password, str) or not password:
             raise InvalidRequest(field="password")
@@ -92,16 +94,17 @@ class Registration:
         if not decision.allowed:
             self._refused("logins_per_ip", username, caller, decision, who=LOGINS.name,
                           ip=caller.ip)  # once per network and window, not per service
-        account = self.uow.read(account=self.accounts.read(username)).account
+        account: Account | None = self.uow.read(account=self.accounts.read(username)).account
         # Counted before the compare, on the caller's network and on every network's ceiling.
         reserved = self.counters.reserve(LOGIN_FAILURES, username, now, ip=caller.ip)
         if not reserved.allowed:
             self._refused("login_failures_per_network" if reserved.network
                           else "login_failures_per_username", username, caller, reserved,
                           who=username, ip=caller.ip if reserved.network else None)
-        if len(password) > self.settings.policy.max_length * 4:
-            reason, ok = "oversized", False  # no account's password is this long: skip argon2
-        else:  # where the password lives (SPEC 13); no account: the same work, refused
+        # why the login fails; None: it does not
+        reason: str | None = "oversized"  # no account's password is this long: skip argon2
+        if len(password) <= self.settings.policy.max_length * 4:
+            # where the password lives (SPEC 13); no account: the same work, refused
             try:
                 ok = self.password_change.check(account, username, password, caller)
             except ServiceUnavailable:
@@ -109,16 +112,15 @@ class Registration:
                 # or an outage would lock the username out of every network.
                 self.counters.give_back(reserved)
                 raise
-            reason = "unknown_user" if account is None else "wrong_password" if not ok else None
-            if ok and account.disabled:
-                reason, ok = "disabled", False
-        if not ok:
-            self._record_failure(username, reason, reserved, caller)
-            raise InvalidCredentials(attempts_left=reserved.network_left)
-        return self._open_session(account, reserved, caller)
+            reason = ("unknown_user" if account is None else "wrong_password" if not ok
+                      else "disabled" if account.disabled else None)
+        if reason is None and account is not None:
+            return self._open_session(account, reserved, caller)
+        self._record_failure(username, reason or "unknown_user", reserved, caller)
+        raise InvalidCredentials(attempts_left=reserved.network_left)
 
     def _refused(self, limit: str, username: str, caller: Caller, refusal: Reservation,
-                 who: str = "", ip: str | None = None):
+                 who: str = "", ip: str | None = None) -> NoReturn:
         self.refusals.note(limit, username, caller, refusal.window, who=who, ip=ip)
         raise TooManyAttempts(retry_after=refusal.retry_after)
 
@@ -129,7 +131,7 @@ class Registration:
         503, the counters still hold the failure."""
         limits = self.settings.limits
 
-        def attempt(_):
+        def attempt(_: Attempt) -> None:
             now = self.now()
             tx = self.uow.begin()
             tx.record(self.audit.record("login.failed", username, reason, caller,
@@ -152,7 +154,8 @@ class Registration:
             tx.commit()
         retrying(attempt)
 
-    def _open_session(self, account: Account, reserved: Reservation, caller: Caller) -> dict:
+    def _open_session(self, account: Account, reserved: Reservation, caller: Caller
+                      ) -> dict[str, Any]:
         secret = codes.new_secret()
         now = self.now()
         tx = self.uow.begin()
@@ -180,10 +183,10 @@ class Registration:
 
     # -- the session -----------------------------------------------------------------------
 
-    def _session(self, secret) -> Session:
+    def _session(self, secret: str) -> Session:
         return self.sessions.live(secret)
 
-    def logout(self, secret) -> None:
+    def logout(self, secret: str) -> None:
         if not isinstance(secret, str) or not secret:
             return
         tx = self.uow.begin()
@@ -204,7 +207,8 @@ class Registration:
             self.refusals.note(limit, username, caller, max(r.window for r in log.rules))
             raise TooManyRequests(retry_after=decision.retry_after)
 
-    def request_holder(self, secret, raw_name, raw_phone, caller: Caller) -> dict:
+    def request_holder(self, secret: str, raw_name: object, raw_phone: object,
+                       caller: Caller) -> dict[str, Any]:
         """Send a code to the number of the person who adds themselves (SPEC 2, 11); they
         are saved only once it is verified. 409 when the account has its holders already
         and the number is none of theirs."""
@@ -220,7 +224,7 @@ class Registration:
         # the account's ceiling: five people added in one morning each get their code
         number_key = self.logs.number_key(username, number)
 
-        def attempt(_):
+        def attempt(_: Attempt) -> tuple[str, float]:
             found = self.uow.read(
                 account=self.accounts.read(username),
                 sms=self.logs.read(CODE_SMS, username, number_key),
@@ -267,10 +271,11 @@ class Registration:
         return {"phone": number, "expires_in": settings.code.lifetime_seconds,
                 "resend_after": settings.code.resend_after_seconds}
 
-    def _too_soon(self):
+    def _too_soon(self) -> NoReturn:
         raise TooManyRequests(retry_after=self.settings.code.resend_after_seconds)
 
-    def verify_holder(self, secret, raw_code, caller: Caller) -> dict:
+    def verify_holder(self, secret: str, raw_code: object, caller: Caller
+                      ) -> dict[str, Any]:
         """Check the code sent to the new number; if right, the person is a holder (the
         same number again: that holder's name is updated), and the session is theirs."""
         def refused(change: PhoneChange | None, why: str) -> None:
@@ -302,14 +307,15 @@ class Registration:
                 self.clock.now(), account.lang, by, caller)
         return {"holder": shown(added.holder)}
 
-    def _save_holder(self, change: PhoneChange, session: Session, caller: Caller):
+    def _save_holder(self, change: PhoneChange, session: Session, caller: Caller
+                     ) -> tuple[Account, Added, str]:
         """Save the verified holder with the code used up, within the new-numbers limit and
         the most holders an account may have; the session acts as them from now on.
         Answers (the account as saved, what was added, the name of who added them)."""
         username = change.username
         name = change.name or holding.MIGRATED_NAME
 
-        def attempt(_):
+        def attempt(_: Attempt) -> tuple[Account, Added, str]:
             found = self.uow.read(account=self.accounts.read(username),
                                   numbers=self.logs.read(NUMBERS, username))
             account, numbers = account_of(change.epoch, found.account), found.numbers
@@ -338,9 +344,9 @@ class Registration:
             try:
                 tx.commit()
             except Refused as refused:
-                if refused.by == CODE:
+                if refused.by_any(CODE):
                     raise CodeExpired() from None
-                if refused.by == SESSION:
+                if refused.by_any(SESSION):
                     raise InvalidSession() from None
                 raise
             result = replace(added, holders=updated.holders, holder=holder)
@@ -350,7 +356,7 @@ class Registration:
 
     # -- remove a holder -------------------------------------------------------------------
 
-    def remove_holder(self, secret, holder_id, caller: Caller) -> None:
+    def remove_holder(self, secret: str, holder_id: str, caller: Caller) -> None:
         """Remove a holder who has left (SPEC 11): no code needed; told by SMS to the removed
         holder and to the others. 404 `not_found` for an id that is no holder of the
         session's account."""
@@ -359,7 +365,7 @@ class Registration:
             raise NotFound()
         username = session.username
 
-        def attempt(_):
+        def attempt(_: Attempt) -> tuple[Account, Holder]:
             account = account_of(session.epoch, self.accounts.get(username))
             rest, gone = holding.remove(account.holders, holder_id)
             updated = account.with_holders(rest)

@@ -50,7 +50,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from chalicelib.domain.limits import (CODE_SMS, CODE_SMS_ACCOUNT, CODE_SMS_RESET, RESENDS,
                                       RESET_STARTS, VERIFIES, WRONG_CODES, Counter, LimitLog)
@@ -63,7 +63,7 @@ from chalicelib.domain.events import Caller
 from chalicelib.domain.holders import Holder
 from chalicelib.domain.records import CHANNELS, SMS, ResetChallenge, ResetToken
 from chalicelib.domain.sending import Seen, Sending, decide
-from chalicelib.ports import Clock, CodeChannel, Conflict, Refused
+from chalicelib.ports import Clock, CodeChannel, Conflict, Item, Refused
 from chalicelib.repositories.limits import Reservation
 from chalicelib.repositories.records import NotTriable
 from chalicelib.services.unit_of_work import TRIES, Attempt, Tx, refused_by, retrying
@@ -85,13 +85,13 @@ FIRST_REFUSAL = "first refusal"  # the window's first `ratelimit.exceeded` of th
 SMS_REFUSALS = "sms"  # the subject of that marker, with the username
 
 
-def required_text(value, name: str) -> str:
+def required_text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidRequest(field=name)
     return value
 
 
-def channel_of(raw) -> str:
+def channel_of(raw: object) -> str:
     """Where the code is to come from: "sms" when not given, "sms" or "app" exactly, else
     400 invalid_request (SPEC 8 v2)."""
     if raw is None:
@@ -105,7 +105,8 @@ class _Replayed(Exception):
     """The app code's time step was accepted for the holder before (no replay, SPEC 12)."""
 
 
-def holder_of(account: Account | None, phone: str | None, holder_id: str | None = None):
+def holder_of(account: Account | None, phone: str | None, holder_id: str | None = None
+              ) -> Holder | None:
     """The holder of `account` with that number (or id), if the account can be reset."""
     if account is None or account.disabled:
         return None
@@ -148,7 +149,8 @@ class Reset:
 
     # -- start and resend ------------------------------------------------------------------
 
-    def start(self, raw_username, raw_phone, caller: Caller, channel=None) -> dict:
+    def start(self, raw_username: object, raw_phone: object, caller: Caller,
+              channel: object = None) -> dict[str, Any]:
         """A challenge for `username` and the holder's number; the code by SMS, or (channel
         "app") from the holder's authenticator app, with no SMS. 202 alike in every case."""
         username = normalise_username(raw_username)
@@ -169,7 +171,7 @@ class Reset:
         self._send_code(challenge, caller, first=True, phone=number)
         return self._answer(secret)
 
-    def resend(self, raw_secret, caller: Caller) -> dict:
+    def resend(self, raw_secret: object, caller: Caller) -> dict[str, Any]:
         secret = required_text(raw_secret, "challenge")
         code = self.settings.code
         challenge = self.records.get(ResetChallenge, ResetChallenge.id_of(secret))
@@ -201,7 +203,7 @@ class Reset:
                                who=counter.name, ip=caller.ip)
             raise TooManyRequests(retry_after=refusal.retry_after)
 
-    def _answer(self, secret: str) -> dict:
+    def _answer(self, secret: str) -> dict[str, Any]:
         code = self.settings.code
         return {"challenge": secret, "expires_in": code.lifetime_seconds,
                 "resend_after": code.resend_after_seconds}
@@ -275,7 +277,7 @@ class Reset:
             try:
                 tx.commit()
             except Refused as refused:
-                if refused.by != FIRST_REFUSAL:
+                if not refused.by_any(FIRST_REFUSAL):
                     raise
                 # noted by a parallel start this window: the same change without the note
                 # (its other writes were not refused), rather than a whole new try
@@ -283,10 +285,10 @@ class Reset:
                 self._sending_tx(challenge, issued, sending, sms_logs, holder, caller, now,
                                  None).commit()
         except Refused as refused:
-            if refused.by == CHALLENGE:  # resent or used since it was read
+            if refused.by_any(CHALLENGE):  # resent or used since it was read
                 raise ResendTooSoon(
                     retry_after=self.settings.code.resend_after_seconds) from None
-            if refused.by == NETWORK:
+            if refused.by_any(NETWORK):
                 self._network_refused(RESENDS, username, caller, now)
             raise
         if refusal is not None and refused_before:
@@ -295,7 +297,7 @@ class Reset:
     def _sending_tx(self, challenge: ResetChallenge, issued: ResetChallenge,
                     sending: Sending, sms_logs: tuple[LimitLog, ...],
                     holder: Holder | None, caller: Caller, now: float,
-                    refusal: dict | None) -> Tx:
+                    refusal: Item | None) -> Tx:
         """The transaction of `_write_sending`, with the window's first note of `refusal`
         if given."""
         username = challenge.username
@@ -350,7 +352,8 @@ class Reset:
 
     # -- verify ----------------------------------------------------------------------------
 
-    def verify(self, raw_secret, raw_code, caller: Caller) -> dict:
+    def verify(self, raw_secret: object, raw_code: object, caller: Caller
+               ) -> dict[str, Any]:
         secret = required_text(raw_secret, "challenge")
         if not isinstance(raw_code, str):
             raise InvalidRequest(field="code")
@@ -398,7 +401,7 @@ class Reset:
             raise ChallengeExpired()
         return challenge
 
-    def _paused(self, challenge: ResetChallenge, caller: Caller):
+    def _paused(self, challenge: ResetChallenge, caller: Caller) -> NoReturn:
         """The answer to every code, right or wrong, while the username is paused: the code
         is not compared, and the challenge is void for good."""
         tx = self.uow.begin()
@@ -412,7 +415,7 @@ class Reset:
         raise ChallengeExpired()
 
     def _issue_token(self, challenge: ResetChallenge, reserved: Reservation,
-                     caller: Caller, step: int | None = None) -> dict:
+                     caller: Caller, step: int | None = None) -> dict[str, Any]:
         """The reset token for a right code; for an app's code (`step`), in the same write
         that notes the step as accepted for the holder: _Replayed if it was before."""
         username = challenge.username
@@ -439,9 +442,9 @@ class Reset:
         try:
             tx.commit()
         except Refused as refused:
-            if refused.by == PAUSE:
+            if refused.by_any(PAUSE):
                 self._paused(challenge, caller)
-            if refused.by == REPLAY:
+            if refused.by_any(REPLAY):
                 raise _Replayed() from None
             raise ChallengeExpired() from None  # used in parallel
         except Conflict:
@@ -457,7 +460,7 @@ class Reset:
         the counter still holds the failure."""
         limits = self.settings.limits
 
-        def attempt(_):
+        def attempt(_: Attempt) -> None:
             now = self.now()
             tx = self.uow.begin()
             tx.record(self.audit.record("reset.code_failed", username, outcome, caller,

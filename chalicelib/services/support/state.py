@@ -225,8 +225,8 @@ class AccountStates:
     def _reads(self, username: str, with_account: bool = False) -> dict[str, Read[Any]]:
         """The reads of one username's limit logs and counters (and account), each named
         by `read_name`."""
-        reads = {read_name(log.name, username): self.limits.read(log, username)
-                 for log in LOGS}
+        reads: dict[str, Read[Any]] = {read_name(log.name, username):
+                                       self.limits.read(log, username) for log in LOGS}
         reads.update({read_name(counter.name, username):
                       self.limits.lock_read(counter, username) for counter in COUNTERS})
         if with_account:
