@@ -1,21 +1,5 @@
-"""The support and operator CLI (SPEC 9): `python -m chalicelib.admin [--stage STAGE] COMMAND`.
-
-    accounts create USERNAME [--phone NUMBER] [--generate]
-    accounts show USERNAME
-    accounts list [--expiring-within DAYS]
-    accounts disable USERNAME
-    accounts enable USERNAME
-    accounts unlock USERNAME
-    accounts set-phone USERNAME NUMBER
-    accounts import FILE.csv
-    events USERNAME [--limit N]
-    report [--since 24h]
-    report --account USERNAME --month YYYY-MM [--csv]
-    holders list USERNAME
-    holders add USERNAME NAME NUMBER
-    holders remove USERNAME HOLDER_ID
-    authenticator remove USERNAME HOLDER_ID
-    migrate holders [--dry-run]
+"""The support and operator CLI (SPEC 9): `python -m chalicelib.admin [--stage STAGE] COMMAND`;
+its commands, as support staff read them, are HELP below (what `--help` prints).
 
 A username is 1–64 ASCII letters, digits, `.`, `_` or `-`, the first a letter or a digit
 (SPEC 8 v2): anything else is refused with a line that shows the name escaped. An argument
