@@ -24,6 +24,11 @@ def login(request: Request, caller: Caller) -> dict[str, Any]:
 @endpoint(registration, status=202)
 def add_holder(request: Request, caller: Caller) -> dict[str, Any]:
     body = json_body(request)
+    # `holder_id` instead of `phone`: a holder already listed ("Det här är jag") proves
+    # their own number, which the page only shows masked
+    if "holder_id" in body and body.get("phone") is None:
+        return portal().registration.request_as_holder(bearer(request), body.get("holder_id"),
+                                                       body.get("name"), caller)
     return portal().registration.request_holder(bearer(request), body.get("name"),
                                                 body.get("phone"), caller)
 

@@ -382,3 +382,24 @@ class Registration:
         self.notifications.holder_changed(
             "removed", username, gone, [h.phone for h in account.holders] + [gone.phone],
             self.clock.now(), account.lang, by, caller)
+
+    # -- a holder already listed: "Det här är jag" -----------------------------------------
+
+    def request_as_holder(self, secret, holder_id, raw_name, caller: Caller) -> dict:
+        """A holder already listed proves their number to act as themselves, e.g. to add
+        their app, without adding themselves again (issue 22 point 5): the code goes to THAT
+        holder's number, which the page never shows whole, and is verified by
+        `verify_holder` (the same number: no new holder; the name kept, or `raw_name` for a
+        holder without one). Answers the masked number only. 404 `not_found` for an id that
+        is no holder of the session's account."""
+        session = self._session(secret)
+        if not holding.is_id(holder_id):
+            raise NotFound()
+        account = account_of(session.epoch, self.accounts.get(session.username))
+        holder = next((h for h in account.holders if h.id == holder_id), None)
+        if holder is None:
+            raise NotFound()
+        name = raw_name if raw_name is not None or not holder.name else holder.name
+        sent = self.request_holder(secret, name, holder.phone, caller)
+        return {"phone_masked": phones.masked_national(holder.phone),
+                **{key: value for key, value in sent.items() if key != "phone"}}

@@ -2,7 +2,8 @@
 // oneself: name and number) → the code sent to the new number → done. Once a person has added
 // themselves, the session is theirs (the API's session.holder_id): their own entry, and only
 // theirs, offers to add or remove an authenticator app (SPEC 12), an aside step ("app") after
-// the four.
+// the four. A person already listed says "Det här är jag" on their own row instead: the code
+// goes to that holder's number (never shown whole here), and the session is then theirs too.
 
 import { call, post } from "./api.js";
 import { CodeField } from "./code.js";
@@ -39,8 +40,9 @@ const hasName = (holder) => Boolean(holder.name?.trim()) && holder.name !== MIGR
 
 /** One holder as a list item: the name and the masked number as text (never markup), whether
  *  they have an app (in words), and a button that asks before removing. The session's own
- *  holder is marked and may add or remove their app. */
-function holderItem(holder, { own, onRemove, onAddApp, onRemoveApp }) {
+ *  holder is marked and may add or remove their app; any other named holder has "Det här är
+ *  jag" (a holder without a name is named through "Lägg till mig" with the same number). */
+function holderItem(holder, { own, onRemove, onAddApp, onRemoveApp, onItsMe }) {
   const item = document.createElement("li");
   const named = hasName(holder);
   const name = span(named ? "holder-name" : "holder-name holder-unnamed",
@@ -58,7 +60,12 @@ function holderItem(holder, { own, onRemove, onAddApp, onRemoveApp }) {
   } else if (own) {
     app.append(" ", button("pwreg.app.add", "secondary", () => onAddApp("phone")));
   }
-  item.append(name, " ", span("holder-phone", holder.phone_masked), " ", remove, app);
+  item.append(name, " ", span("holder-phone", holder.phone_masked), " ", remove);
+  if (!own && named) {
+    item.append(" ", button("pwreg.holders.itsMe", "secondary holder-its-me", (made) => onItsMe(holder, made),
+                            t("pwreg.holders.itsMeNamed", { name: holder.name })));
+  }
+  item.append(app);
   if (!named) item.append(span("holder-hint", t("pwreg.holders.noNameHint")));
   return item;
 }
@@ -105,8 +112,9 @@ function run(config) {
     if (step === "phone") {
       $("#reg-account").textContent = data.username;
       drawHolders();
-      if (data.newPhone && !phoneInput.value) phoneInput.value = nationalNumber(data.newPhone);
-      if (data.newName && !nameInput.value) nameInput.value = data.newName;
+      // a listed holder's code ("Det här är jag") leaves the form as it was: its number is masked
+      if (data.newPhone && !data.newHolderId && !phoneInput.value) phoneInput.value = nationalNumber(data.newPhone);
+      if (data.newName && !data.newHolderId && !nameInput.value) nameInput.value = data.newName;
     }
     if (step === "code") {
       render($("#reg-code-sent"), "pwreg.code.sent", { phone: nationalNumber(data.newPhone) });
@@ -123,7 +131,7 @@ function run(config) {
     const holders = flow.data.holders ?? [];
     const own = ownHolder();
     $("#reg-holders").replaceChildren(...holders.map((holder) => holderItem(holder, {
-      own: holder === own, onRemove: askRemove, onAddApp: startEnrolment, onRemoveApp: askRemoveApp,
+      own: holder === own, onRemove: askRemove, onAddApp: startEnrolment, onRemoveApp: askRemoveApp, onItsMe: itsMe,
     })));
     $("#reg-holders").hidden = holders.length === 0;
     $("#reg-no-holders").hidden = holders.length > 0;
@@ -226,8 +234,9 @@ function run(config) {
     showNotice(flow.notice("login"), "pwreg.done.loggedOut");
   }));
 
-  function drawDone({ username, name, phone, passwordExpiresAt }) {
-    render($("#reg-done-text"), "pwreg.done.text", { name, phone: nationalNumber(phone), username });
+  function drawDone({ username, name, phone, passwordExpiresAt, listed }) {
+    render($("#reg-done-text"), listed ? "pwreg.done.textListed" : "pwreg.done.text",
+           { name, phone: nationalNumber(phone), username });
     const note = $("#reg-expiry");
     const expires = new Date(passwordExpiresAt);
     if (Number.isNaN(expires.getTime())) return render(note, "pwreg.done.next", { username });
@@ -261,9 +270,10 @@ function run(config) {
 
   const noCodeHint = () => ({ key: "pwreg.code.noCode", params: { phone: nationalNumber(flow.data.newPhone) } });
 
+  // A listed holder's code is answered with the number masked (`phone_masked`), shown as it is.
   const codeSent = (answer) => {
     const now = Date.now();
-    return { newPhone: answer.phone, codeExpiresAt: now + answer.expires_in * 1000,
+    return { newPhone: answer.phone ?? answer.phone_masked, codeExpiresAt: now + answer.expires_in * 1000,
              resendAt: now + answer.resend_after * 1000, sentAt: now };
   };
 
@@ -313,7 +323,7 @@ function run(config) {
     }
     try {
       const answer = await post("/registration/holders", { name, phone: typed }, data.session);
-      flow.update({ ...codeSent(answer), newName: name });
+      flow.update({ ...codeSent(answer), newName: name, newHolderId: null });
       code.clear();
       flow.show("code");
     } catch (error) {
@@ -325,6 +335,29 @@ function run(config) {
       field.focus();
     }
   });
+
+  /** "Det här är jag": a code to that listed holder's own number; once right, the session is
+   *  theirs (as after "Lägg till mig"), so that they may add their app. */
+  function itsMe(holder) {
+    return once("itsMe", async () => {
+      clearMessages(flow.section("phone"));
+      const data = flow.data;
+      // Back here and the same row again: the code already sent still works.
+      if (data.newHolderId === holder.id && Date.now() < data.codeExpiresAt) {
+        flow.show("code");
+        return;
+      }
+      try {
+        const answer = await post("/registration/holders", { holder_id: holder.id }, data.session);
+        flow.update({ ...codeSent(answer), newName: holder.name, newHolderId: holder.id });
+        code.clear();
+        flow.show("code");
+      } catch (error) {
+        if (error.code === "invalid_session") return sessionEnded(error);
+        showError(flow.alert("phone"), error);
+      }
+    });
+  }
 
   flow.onSubmit($("#reg-code-form"), async () => {
     clearMessages(flow.section("code"));
@@ -340,7 +373,7 @@ function run(config) {
                          maxHolders: data.maxHolders, passwordExpiresAt: data.passwordExpiresAt,
                          ownHolderId: answer.holder.id,
                          done: { username: data.username, name: answer.holder.name, phone: data.newPhone,
-                                 passwordExpiresAt: data.passwordExpiresAt } });
+                                 passwordExpiresAt: data.passwordExpiresAt, listed: Boolean(data.newHolderId) } });
       flow.show("done", { history: "replace" });
     } catch (error) {
       if (error.code === "invalid_session") return sessionEnded(error);
@@ -360,13 +393,13 @@ function run(config) {
     clearMessages(flow.section("code"));
     const data = flow.data;
     try {
-      const answer = await post("/registration/holders", { name: data.newName, phone: data.newPhone },
-                                data.session);
+      const answer = await post("/registration/holders", data.newHolderId ? { holder_id: data.newHolderId }
+        : { name: data.newName, phone: data.newPhone }, data.session);
       flow.update(codeSent(answer));
       code.clear();
       code.countDownTo(flow.data.resendAt);
       code.hintAfter(flow.data.sentAt, noCodeHint());
-      showNotice(flow.notice("code"), "pwreg.code.resent", { phone: nationalNumber(answer.phone) });
+      showNotice(flow.notice("code"), "pwreg.code.resent", { phone: nationalNumber(answer.phone ?? answer.phone_masked) });
       codeInput.focus();
     } catch (error) {
       if (error.code === "invalid_session") return sessionEnded(error);

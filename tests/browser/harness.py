@@ -95,6 +95,8 @@ ACCOUNTS = {
     "reset_app_en": Account("brevlada.app", "+46701110017"),
     "reg_app_en": Account("hemvard.appen", None),
     "reset_app_remembered": Account("brevlada.minne", "+46701110019"),
+    "reg_its_me": Account("hemvard.jag", "+46701110020"),
+    "reg_five": Account("hemvard.fem", None),
 }
 
 class Site:
