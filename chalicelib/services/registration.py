@@ -238,7 +238,8 @@ class Registration:
                     and all(h.phone != number for h in account.holders)):
                 raise TooManyHolders(max_holders=settings.max_holders)
             now = self.now()
-            self._within(found.numbers, now, username, "numbers_per_account", caller)
+            if all(h.phone != number for h in account.holders):  # a number new to it
+                self._within(found.numbers, now, username, "numbers_per_account", caller)
             self._within(sms_log, now, username, "sms_per_number", caller)
             self._within(flow_log, now, username, "sms_per_flow", caller)
             self._within(found.account_sms, now, username, "sms_per_account", caller)
@@ -321,9 +322,10 @@ class Registration:
             account, numbers = account_of(change.epoch, found.account), found.numbers
             moment = self.clock.now()
             now = moment.timestamp()
-            self._within(numbers, now, username, "numbers_per_account", caller)
             added = holding.add(account.holders, name, change.phone, moment,
                                 session.holder_id, self.settings.max_holders)
+            if added.new:  # a listed holder proving their number is no new number
+                self._within(numbers, now, username, "numbers_per_account", caller)
             holder = added.holder
             if added.new and not session.holder_id:  # they added themselves
                 holder = replace(holder, added_by=holder.id)
@@ -335,7 +337,8 @@ class Registration:
             tx = self.uow.begin()
             tx.add(ACCOUNT, self.accounts.save(updated, account.version))
             tx.add(CODE, self.records.use(change, now))
-            tx.add(NUMBERS_LIMIT, self.logs.record(numbers, now))
+            if added.new:
+                tx.add(NUMBERS_LIMIT, self.logs.record(numbers, now))
             tx.add(SESSION, self.records.name_session(session, holder.id, holder.name))
             tx.record(self.audit.record(
                 "holder.added", username, "success" if added.new else "renamed", caller,
@@ -385,7 +388,8 @@ class Registration:
 
     # -- a holder already listed: "Det här är jag" -----------------------------------------
 
-    def request_as_holder(self, secret, holder_id, raw_name, caller: Caller) -> dict:
+    def request_as_holder(self, secret: str, holder_id: object, raw_name: object,
+                          caller: Caller) -> dict[str, Any]:
         """A holder already listed proves their number to act as themselves, e.g. to add
         their app, without adding themselves again (issue 22 point 5): the code goes to THAT
         holder's number, which the page never shows whole, and is verified by

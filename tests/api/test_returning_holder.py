@@ -2,8 +2,8 @@
 issue 22 point 5): POST /api/registration/holders with `holder_id` sends the code to THAT
 holder's number, never shown whole, and once verified the session is theirs (their app may
 be added) without a new holder."""
-from tests.api.helpers import (NEW_PHONE, PHONE, USERNAME, error, login, session_of,
-                               verify_phone)
+from tests.api.helpers import (NEW_PHONE, PHONE, USERNAME, error, login, request_phone,
+                               session_of, verify_phone)
 from tests.api_client import post
 
 HOLDERS = "/api/registration/holders"
@@ -71,3 +71,26 @@ def test_a_holder_without_a_name_gives_one_and_the_row_gets_it(world, client):
     assert verified.status_code == 200, verified.body
     assert verified.json_body["holder"]["id"] == first_id
     assert [h.name for h in world.portal.accounts.get(USERNAME).holders] == ["Bo Berg"]
+
+
+def test_a_listed_holder_proving_their_number_is_no_new_number_for_the_daily_limit(
+        world, client, configure):
+    """The new-numbers limit (SPEC 5) counts numbers new to the account: after the day's
+    new numbers are spent, a listed holder still gets their code, and proving it counts
+    nothing."""
+    configure(LIMIT_NUMBERS_PER_ACCOUNT="1/86400")
+    anna_id = anna_listed(world)
+    session = session_of(client)
+    assert request_phone(client, session, "+46701111111").status_code == 202
+    assert verify_phone(client, session, world.last_code("+46701111111")).status_code == 200
+    world.clock.advance(seconds=61)
+    session = session_of(client)
+    refused = request_phone(client, session, "+46702222222")  # a second new number: 429
+    assert refused.status_code == 429, refused.body
+
+    sent = its_me(client, session, anna_id)
+    assert sent.status_code == 202, sent.body
+    world.deliver()
+    verified = verify_phone(client, session, world.last_code(NEW_PHONE))
+    assert verified.status_code == 200, verified.body
+    assert verified.json_body["holder"]["id"] == anna_id
