@@ -68,6 +68,12 @@ class Account:
     def holder(self, holder_id: str) -> Holder | None:
         return next((h for h in self.holders if h.id == holder_id), None)
 
+    def used_by(self, holder_id: str, moment: datetime) -> "Account":
+        """This account with the holder `holder_id` last used at `moment` (SPEC 11: their
+        reset), the same version: part of the change that uses it."""
+        return replace(self, holders=[replace(h, last_used_at=moment) if h.id == holder_id
+                                      else h for h in self.holders])
+
     def with_password(self, password_hash: str, fingerprint: str, history_size: int,
                       now: datetime, max_age_days: int) -> "Account":
         return replace(self, password_hash=password_hash,

@@ -21,6 +21,7 @@ from chalicelib.domain.errors import InvalidRequest, PasswordRejected, TokenExpi
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import ResetToken
 from chalicelib.ports import ACCOUNT_WRITE, Clock, Hasher, PasswordChange
+from chalicelib.services.holder_fields import acting_as
 from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
 if TYPE_CHECKING:
@@ -76,8 +77,7 @@ class ResetCompletion:
 
     def _rejected(self, username: str, token: ResetToken, broken: list[str],
                   caller: Caller) -> NoReturn:
-        holder_fields = ({"holder_id": token.holder_id, "holder_name": token.holder_name}
-                         if token.holder_id else {})
         self.audit.write(self.audit.record("password.rejected", username, "rejected", caller,
-                                           rules=broken, **holder_fields))
+                                           rules=broken,
+                                           **acting_as(token.holder_id, token.holder_name)))
         raise PasswordRejected(broken)

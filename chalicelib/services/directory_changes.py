@@ -49,6 +49,7 @@ from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import PendingPassword, ResetToken
 from chalicelib.ports import (ACCOUNT_WRITE, Clock, Conflict, OperationsLog, PasswordStore,
                               Refused)
+from chalicelib.services.holder_fields import acting_as
 from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
 if TYPE_CHECKING:
@@ -68,8 +69,6 @@ BEGIN_TRIES = 2  # the marker, and again once a marker left behind is repaired
 PENDING, TOKEN, LOGIN_LOCK = "pending", "token", "login lock"
 
 
-def by_holder(holder_id: str, holder_name: str) -> dict[str, str | None]:
-    return {"holder_id": holder_id or None, "holder_name": holder_name or None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,7 +152,7 @@ class DirectoryPasswordChange:
             self._drop(marker)
             self.audit.write(self.audit.record("password.rejected", username, "rejected",
                                                  caller, rules=refused.rules,
-                                                 **by_holder(token.holder_id,
+                                                 **acting_as(token.holder_id,
                                                              token.holder_name)))
             raise
         except DirectoryAnswerLost as lost:
@@ -219,8 +218,9 @@ class DirectoryPasswordChange:
     def _as_recorded(self, account: Account, marker: PendingPassword) -> Account:
         rules = self.settings.policy
         at = datetime.fromtimestamp(marker.started_at, tz=timezone.utc)
-        return replace(account.with_password("", marker.fingerprint, rules.history, at,
-                                             rules.max_age_days), lang=marker.lang)
+        # the holder who verified the code used the account then (SPEC 11), as in portal mode
+        return replace(account.used_by(marker.holder_id, at).with_password(
+            "", marker.fingerprint, rules.history, at, rules.max_age_days), lang=marker.lang)
 
     def record(self, marker: PendingPassword, caller: Caller, via: str,
                account: Account | None = None) -> Account | None:
@@ -245,7 +245,7 @@ class DirectoryPasswordChange:
                 tx.add_group(LOGIN_LOCK, self.limits.unlock(LOGIN_FAILURES, username))
                 tx.add(PENDING, self.records.end_change(marker))
                 tx.record(self.audit.record("password.changed", username, "success", caller,
-                                             via=via, **by_holder(marker.holder_id,
+                                             via=via, **acting_as(marker.holder_id,
                                                                   marker.holder_name)))
                 tx.commit()
             except Refused as refused:

@@ -1,5 +1,5 @@
 """How pwreg shows a holder, and the audit fields that name who acted and whom an event is
-about (SPEC 8 v2, 11): shared by services/registration.py and authenticator_enrolment.py.
+about (SPEC 8 v2, 11): shared by pwreg, the enrolment and the password changes.
 """
 from __future__ import annotations
 

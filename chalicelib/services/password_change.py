@@ -22,6 +22,7 @@ from chalicelib.domain.events import Caller
 from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import ResetToken
 from chalicelib.ports import ACCOUNT_WRITE, Clock, Hasher, Refused
+from chalicelib.services.holder_fields import acting_as
 
 if TYPE_CHECKING:
     from chalicelib.repositories.accounts import Accounts
@@ -35,11 +36,6 @@ if TYPE_CHECKING:
 # the names of a change's writes, as a refusal names them (the account's: ports.ACCOUNT_WRITE)
 TOKEN, LOGIN_LOCK = "token", "login lock"
 
-def by_holder(token: ResetToken) -> dict[str, str]:
-    """The audit fields naming the holder who verified the token's code."""
-    if not token.holder_id:
-        return {}
-    return {"holder_id": token.holder_id, "holder_name": token.holder_name}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,9 +61,7 @@ class PortalPasswordChange:
         moment = self.clock.now()
         rules = self.settings.policy
         # the holder who verified the code used the account now (SPEC 11)
-        used = account.with_holders([replace(h, last_used_at=moment)
-                                     if h.id == token.holder_id else h
-                                     for h in account.holders])
+        used = account.used_by(token.holder_id, moment)
         changed = replace(used.with_password(self.hasher().hash(password), fingerprint,
                                              rules.history, moment, rules.max_age_days),
                           lang=caller.lang, version=account.version + 1)  # one change
@@ -77,7 +71,8 @@ class PortalPasswordChange:
         tx.add(TOKEN, self.records.use(token, moment.timestamp()))
         tx.add_group(LOGIN_LOCK, self.limits.unlock(LOGIN_FAILURES, username))
         tx.record(self.audit.record("password.changed", username, "success", caller,
-                                     via="reset", **by_holder(token)))
+                                     via="reset",
+                                     **acting_as(token.holder_id, token.holder_name)))
         try:
             tx.commit()
         except Refused as refused:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain.records import ResetToken
+
 from chalicelib.domain.errors import (ImportRejected, InvalidCredentials, NoDirectoryEntry,
                                       TooManyAttempts)
 from tests.unit.conftest import NEW_PASSWORD, PASSWORD, PHONE, USER, USERNAME, Rig, changed
@@ -47,6 +49,18 @@ def test_the_old_password_stops_working_after_a_reset(mode_rig):
     with pytest.raises(InvalidCredentials):
         mode_rig.login(password=PASSWORD)
     assert mode_rig.login(password=NEW_PASSWORD)["session"]
+
+
+def test_the_holder_whose_code_reset_the_password_was_last_used_then_in_both_modes(
+        mode_rig):
+    """SPEC 11: a reset uses the account as the holder who verified the code (the 400-day
+    rule counts from it), whichever store keeps the password."""
+    token = mode_rig.reset_token()
+    holder_id = mode_rig.portal.records.get(ResetToken, ResetToken.id_of(token)).holder_id
+    mode_rig.portal.completion.complete(token, NEW_PASSWORD, USER)
+    [holder] = [h for h in mode_rig.portal.accounts.get(USERNAME).holders
+                if h.id == holder_id]
+    assert holder.last_used_at == mode_rig.clock.now()
 
 
 def ldap_rig(base_settings, *usernames) -> Rig:
