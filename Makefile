@@ -11,7 +11,7 @@ RUN_STAMP  := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 # The `ldap` mode's tests and `make run DIRECTORY=ldap` run a real OpenLDAP from Debian.
 SLAPD  := /usr/sbin/slapd
-SAMBA  := /usr/sbin/samba
+SAMBA  := /usr/lib/$(shell uname -m)-linux-gnu/samba/ldb/samba_dsdb.so
 # Parallel test workers (`make test JOBS=0` runs every test in one process, one at a time).
 JOBS   ?= 2
 
@@ -69,9 +69,13 @@ $(SLAPD):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd ldap-utils
 
 # Active Directory's path is tested against a Samba AD domain controller (tests/directory).
+# `samba` alone cannot be one: its Recommends, left out by --no-install-recommends, hold the
+# provisioning's files (samba-ad-provision), the directory's ldb modules without which the
+# secrets database does not open (samba-dsdb-modules, whose samba_dsdb.so is the target) and
+# the acl_xattr module provisioning sets the sysvol's ACLs with (samba-vfs-modules).
 $(SAMBA):
 	$(SUDO) apt-get update
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends samba
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends samba samba-ad-provision samba-dsdb-modules samba-vfs-modules
 
 # The deploy template of every stage, built offline (`chalice package --merge-template`), run
 # through cfn-lint and checked: tables, queues, least privilege, CloudFront, alarms, hygiene.

@@ -1,8 +1,9 @@
 """A real Samba Active Directory domain controller on 127.0.0.1 (SPEC 13): what the tests run
 the `ldap` mode's Active Directory path against (`unicodePwd`, AD's refusals, `pwdLastSet`).
 
-Debian's `samba` provisions a domain `PWPORTAL.LOCAL` in a folder (`samba-tool domain
-provision`, no DNS), with only the LDAP server running (`server services = ldap`), LDAPS on
+Debian's `samba` (with samba-ad-provision, samba-dsdb-modules and samba-vfs-modules: its
+Recommends, which it cannot be a DC without) provisions a domain `PWPORTAL.LOCAL` in a
+folder (`samba-tool domain provision`, no DNS), with only the LDAP server running (`server services = ldap`), LDAPS on
 127.0.0.1:636 (Samba's port cannot be moved) with a certificate from a CA made here (the
 same as infra/ldap_server.py's), and `old password allowed period = 0`, so that an old
 password stops working at once (AD's default keeps it for NTLM for an hour). Needs root (the
@@ -30,12 +31,22 @@ ADMIN_DN = f"CN=Administrator,{USERS_DN}"
 FILTER = "(&(objectClass=user)(sAMAccountName={username}))"
 HOST, PORT = "127.0.0.1", 636
 STARTUP_SECONDS = 60.0
+# What an AD DC needs beyond `samba` (its Recommends), and a file each one installs.
+PACKAGES = ("samba", "samba-ad-provision", "samba-dsdb-modules", "samba-vfs-modules")
+_LIBRARIES = list(Path("/usr/lib").glob("*-linux-gnu/samba"))
+PARTS = {"samba-ad-provision": [Path("/usr/share/samba/setup/provision.ldif")],
+         "samba-dsdb-modules": [lib / "ldb" / "samba_dsdb.so" for lib in _LIBRARIES],
+         "samba-vfs-modules": [lib / "vfs" / "acl_xattr.so" for lib in _LIBRARIES]}
 
 
 def probe() -> str | None:
     """None if a DC can run here, else the exact reason it cannot."""
     if not (Path(SAMBA).exists() and Path(SAMBA_TOOL).exists()):
-        return "Samba is not installed (apt-get install samba)"
+        return f"Samba is not installed (apt-get install {' '.join(PACKAGES)})"
+    missing = [package for package, files in PARTS.items()
+               if not any(file.exists() for file in files)]
+    if missing:  # `samba` without its Recommends provisions nothing (the Makefile's note)
+        return f"Samba's AD DC parts are missing (apt-get install {' '.join(missing)})"
     if os.geteuid() != 0:
         return "a Samba AD DC needs root (it listens on 636 and checks its own privileges)"
     with socket.socket() as sock:
