@@ -16,8 +16,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.adapters import aws
 from chalicelib.domain.clock import SystemClock
-from chalicelib.ports import (Clock, CodeChannel, Gateway, Hasher, IdentityProvider,
-                              PasswordChange, PasswordStore, Queue, Store)
+from chalicelib.ports import (Clock, CodeChannel, DirectoryLocks, Gateway, Hasher,
+                              IdentityProvider, PasswordChange, PasswordStore, Queue, Store)
 from chalicelib.repositories.accounts import Accounts
 from chalicelib.repositories.audit import Audit
 from chalicelib.repositories.limits import Counters, Limits, Logs
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.services.code_sms import CodeSms
     from chalicelib.services.completion import ResetCompletion
     from chalicelib.services.delivery import Delivery
+    from chalicelib.services.directory_unlock import DirectoryUnlock
     from chalicelib.services.holder_expiry import HolderExpiry
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.refusals import Refusals
@@ -119,14 +120,18 @@ class Portal:
         return self.passwords
 
     @cached_property
+    def _in_directory(self) -> bool:
+        """PWPORTAL_DIRECTORY (SPEC 13): `ldap` (True) or `portal`; read here alone."""
+        mode = self.settings.directory.mode
+        if mode not in ("portal", "ldap"):
+            raise RuntimeError(f"PWPORTAL_DIRECTORY is portal or ldap, not {mode!r}")
+        return mode == "ldap"
+
+    @cached_property
     def password_change(self) -> PasswordChange:
         """Where the password lives (SPEC 13), picked here once: PWPORTAL_DIRECTORY `portal`
         (the account's own verifier) or `ldap` (a directory, with the portal's record)."""
-        mode = self.settings.directory.mode
-        in_directory = mode == "ldap"
-        if not in_directory and mode != "portal":
-            raise RuntimeError(f"PWPORTAL_DIRECTORY is portal or ldap, not {mode!r}")
-        if in_directory:
+        if self._in_directory:
             from chalicelib.services.directory_changes import DirectoryPasswordChange
             return DirectoryPasswordChange(
                 settings=self.settings, clock=self.clock, uow=self.uow,
@@ -138,6 +143,24 @@ class Portal:
             settings=self.settings, clock=self.clock, uow=self.uow, accounts=self.accounts,
             records=self.records, limits=self.limits, audit=self.audit,
             notifications=self.notifications, hasher=self._hasher)
+
+    def _directory_locks(self) -> DirectoryLocks:
+        """The directory's lockouts (SPEC 16): the `ldap` mode's directory, built on first
+        use; in `portal` mode none, nothing locks."""
+        if self._in_directory:
+            return self.passwords  # the same directory holds the passwords and the locks
+        from chalicelib.services.directory_unlock import NoDirectory
+        return NoDirectory()
+
+    @cached_property
+    def directory_unlock(self) -> DirectoryUnlock:
+        """pwreset's unlock without a new password, and verify's `directory_locked`; the
+        console's view of the entry (`state`)."""
+        from chalicelib.services.directory_unlock import DirectoryUnlock
+        return DirectoryUnlock(clock=self.clock, uow=self.uow, accounts=self.accounts,
+                               records=self.records, audit=self.audit,
+                               notifications=self.notifications,
+                               directory=self._directory_locks)
 
     def _code_key(self) -> bytes:
         return self.secrets.code_key
@@ -206,7 +229,7 @@ class Portal:
         return Reset(settings=self.settings, clock=self.clock, uow=self.uow,
                      accounts=self.accounts, records=self.records, limits=self.limits,
                      audit=self.audit, refusals=self.refusals, channels=self.code_channels,
-                     code_sms=self.code_sms)
+                     code_sms=self.code_sms, unlocks=self.directory_unlock)
 
     @cached_property
     def completion(self) -> ResetCompletion:

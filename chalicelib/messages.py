@@ -209,6 +209,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The password of the account {username} was changed {time}. By: {by}. "
               "Wasn't this you? Contact support: {support}.",
     },
+    # SPEC 16: the directory's lock lifted by a holder, the password unchanged
+    "sms.account_unlocked": {
+        "sv": "Kontot {username} låstes upp {time} utan nytt lösenord. Av: {by}. "
+              "En mobil med gammalt lösenord låser det igen. "
+              "Var det inte du? Kontakta support: {support}.",
+        "en": "The account {username} was unlocked {time}, same password. "
+              "By: {by}. A phone with an old password locks it again. "
+              "Wasn't this you? Contact support: {support}.",
+    },
     "sms.phone_changed": {
         "sv": "Mobilnumret för kontot {username} ändrades {time} till {phone}. "
               "Det här numret får inte längre säkerhetskoder för kontot. "

@@ -148,9 +148,40 @@ class Hasher(Protocol):
     def fingerprint(self, password: str, salt: bytes) -> str: ...
 
 
-class PasswordStore(Protocol):
+@dataclass(frozen=True)
+class DirectoryState:
+    """What the directory says of an account's entry now (SPEC 14, 16): whether there is
+    one, and whether failed logins have locked it (a lock an administrator set by hand is
+    not one: the portal leaves it alone)."""
+
+    exists: bool
+    locked: bool
+
+
+class DirectoryLocks(Protocol):
+    """The directory's lockout after failed logins, and its lifting by the service account
+    without a new password (SPEC 16): adapters/ldap_directory.py in `ldap` mode (AD's
+    `lockoutTime`, OpenLDAP ppolicy's `pwdAccountLockedTime`); in `portal` mode nothing
+    locks (services/directory_unlock.py `NoDirectory`). `now` is the use case's clock,
+    against which a lock's duration is counted where the directory does not count it."""
+
+    def locked(self, username: str, now: datetime) -> bool:
+        """Is the entry locked now. DirectoryUnavailable when the directory cannot answer."""
+
+    def state(self, username: str, now: datetime) -> DirectoryState | None:
+        """The entry as the support console shows it; None where no directory holds the
+        passwords (`portal` mode). DirectoryUnavailable when the directory cannot answer."""
+
+    def unlock(self, username: str, now: datetime) -> bool:
+        """Lift the entry's lockout, the password untouched: True if there was one to lift,
+        False if it was not locked (or has no entry). DirectoryUnavailable when the
+        directory cannot do it."""
+
+
+class PasswordStore(DirectoryLocks, Protocol):
     """An LDAP directory that holds the accounts' passwords (SPEC 13, `ldap` mode):
-    adapters/ldap_directory.py. Used by the `ldap` mode's PasswordChange alone."""
+    adapters/ldap_directory.py. Used by the `ldap` mode's PasswordChange alone; its
+    lockouts (DirectoryLocks) by the unlock (services/directory_unlock.py)."""
 
     def verify(self, username: str, stored_hash: str | None, password: str) -> bool:
         """pwreg's login check, a bind as the entry. `stored_hash` None: no such account,

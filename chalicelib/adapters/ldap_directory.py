@@ -23,6 +23,16 @@ Directory, or OpenLDAP and its kin — reached with ldap3.
   directory failure. (`unicodePwd` is written as typed, not SASLprep-mapped: a password
   with a character SASLprep maps, such as a no-break space, binds from the portal as
   mapped.)
+- Lockouts (SPEC 16): Active Directory's is `lockoutTime`, read through the DC's own
+  verdict (`msDS-User-Account-Control-Computed`'s UF_LOCKOUT, which counts the domain's
+  lockout duration) where it gives one, else `lockoutTime` > 0 within the domain's
+  `lockoutDuration` (read from the domain's head entry; > 0 alone where it cannot be read);
+  lifted by replacing `lockoutTime` with 0. OpenLDAP ppolicy's is `pwdAccountLockedTime`
+  (ppolicy lifts a lapsed one only at the next bind, so one still there counts as a lock;
+  clearing it then changes nothing a bind would not); lifted by deleting it, which makes
+  ppolicy delete `pwdFailureTime` with it. ppolicy's administrative lock (the value
+  `000001010000Z`, "locked until an administrator unlocks it") is not a lockout from
+  failed logins: never reported as one, never lifted. The password is never touched.
 - Every network step is bounded by PWPORTAL_LDAP_TIMEOUT_SECONDS; any failure is
   DirectoryUnavailable with a short reason, never a DN or a password. A set whose request
   went out and whose answer never came (a timeout, the connection lost) is
@@ -40,6 +50,7 @@ from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import DirectoryAnswerLost, DirectoryUnavailable, PasswordRejected
 from chalicelib.domain.policy import refused_by_saslprep
+from chalicelib.ports import DirectoryState
 
 if TYPE_CHECKING:
     from chalicelib.settings import DirectorySettings
@@ -47,6 +58,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 FOUND = ("objectClass", "pwdChangedTime", "pwdLastSet")
+AD_COMPUTED = "msDS-User-Account-Control-Computed"  # constructed by the DC: asked by name
+LOCKS = ("objectClass", "lockoutTime", AD_COMPUTED, "pwdAccountLockedTime")
+UF_LOCKOUT = 0x10
+AD_LOCKED_FOREVER = (0, -2**63)  # lockoutDuration: until an administrator unlocks it
+PPOLICY_ADMINISTRATIVE_LOCK = "000001010000Z"
+NO_SUCH_ATTRIBUTE = 16
 INVALID_CREDENTIALS = 49
 CONSTRAINT_VIOLATION = 19
 UNWILLING_TO_PERFORM = 53
@@ -100,6 +117,58 @@ def parse_changed_at(entry: Entry) -> datetime | None:
         if 0 < ticks < 2**63 - 1:
             return FILETIME_EPOCH + timedelta(microseconds=ticks // 10)
     return None
+
+
+def _ints(entry: Entry, name: str) -> list[int]:
+    found = []
+    for value in entry.values(name):
+        try:
+            found.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return found
+
+
+def ad_lockout(entry: Entry) -> datetime | None:
+    """When AD locked the entry (`lockoutTime`, 100 ns since 1601); None: not locked."""
+    ticks = next(iter(_ints(entry, "lockoutTime")), 0)
+    if not 0 < ticks < 2**63 - 1:
+        return None
+    return FILETIME_EPOCH + timedelta(microseconds=ticks // 10)
+
+
+def ppolicy_lockout(entry: Entry) -> bool:
+    """ppolicy's lockout after failed binds (`pwdAccountLockedTime`), not an
+    administrator's lock."""
+    return any(str(value).strip() != PPOLICY_ADMINISTRATIVE_LOCK
+               for value in entry.values("pwdAccountLockedTime"))
+
+
+def locked_now(entry: Entry, lockout_duration: int | None, now: datetime) -> bool:
+    """Has a lockout after failed logins locked the entry at `now`. AD: the DC's own verdict
+    where it gives one (UF_LOCKOUT), else `lockoutTime` within `lockout_duration` (the
+    domain's `lockoutDuration`, negative 100 ns; None: unknown, so any `lockoutTime` > 0).
+    OpenLDAP: ppolicy's `pwdAccountLockedTime`."""
+    computed = _ints(entry, AD_COMPUTED)
+    if computed:
+        return bool(computed[0] & UF_LOCKOUT)
+    since = ad_lockout(entry)
+    if since is not None:
+        if lockout_duration is None or lockout_duration in AD_LOCKED_FOREVER:
+            return True
+        return now < since + timedelta(microseconds=abs(lockout_duration) // 10)
+    return ppolicy_lockout(entry)
+
+
+def domain_of(dn: str) -> str:
+    """The domain's head entry of an AD entry's DN: its trailing `DC=` parts."""
+    parts = [part.strip() for part in dn.split(",")]
+    tail: list[str] = []
+    for part in reversed(parts):
+        if not part.lower().startswith("dc="):
+            break
+        tail.insert(0, part)
+    return ",".join(tail)
 
 
 class LdapDirectory:
@@ -172,11 +241,12 @@ class LdapDirectory:
             raise DirectoryUnavailable(f"service_bind_{code}")
         return connection
 
-    def _find(self, connection: Any, username: str) -> Entry | None:
+    def _find(self, connection: Any, username: str,
+              attributes: tuple[str, ...] = FOUND) -> Entry | None:
         from ldap3.utils.conv import escape_filter_chars
         wanted = self.settings.filter.format(username=escape_filter_chars(username))
         connection.search(self.settings.base_dn, wanted, search_scope="SUBTREE",
-                          attributes=list(FOUND), size_limit=2)
+                          attributes=list(attributes), size_limit=2)
         code = connection.result.get("result")
         if code not in (0, 32):  # success, noSuchObject
             raise DirectoryUnavailable(f"search_{code}")
@@ -275,3 +345,61 @@ class LdapDirectory:
     def changed_at(self, username: str) -> datetime | None:
         entry = self._entry(username)
         return parse_changed_at(entry) if entry is not None else None
+
+    # -- lockouts (SPEC 16) ----------------------------------------------------------------
+
+    def _lockout_duration(self, connection: Any, entry: Entry) -> int | None:
+        """The domain's `lockoutDuration` (AD), None where it cannot be read."""
+        head = domain_of(entry.dn)
+        if not head or not connection.search(head, "(objectClass=*)", search_scope="BASE",
+                                             attributes=["lockoutDuration"]):
+            return None
+        for item in connection.response or []:
+            if item.get("type") == "searchResEntry":
+                found = _ints(Entry(item["dn"], item.get("attributes") or {}),
+                              "lockoutDuration")
+                return found[0] if found else None
+        return None
+
+    def _locked(self, connection: Any, entry: Entry, now: datetime) -> bool:
+        needs_duration = not _ints(entry, AD_COMPUTED) and ad_lockout(entry) is not None
+        duration = self._lockout_duration(connection, entry) if needs_duration else None
+        return locked_now(entry, duration, now)
+
+    def state(self, username: str, now: datetime) -> DirectoryState | None:
+        def work() -> DirectoryState:
+            connection = self._service()
+            try:
+                entry = self._find(connection, username, LOCKS)
+                if entry is None:
+                    return DirectoryState(exists=False, locked=False)
+                return DirectoryState(exists=True, locked=self._locked(connection, entry, now))
+            finally:
+                _close(connection)
+        return self._call(work)
+
+    def locked(self, username: str, now: datetime) -> bool:
+        found = self.state(username, now)
+        return found is not None and found.locked
+
+    def unlock(self, username: str, now: datetime) -> bool:
+        def work() -> bool:
+            connection = self._service()
+            try:
+                entry = self._find(connection, username, LOCKS)
+                if entry is None or not self._locked(connection, entry, now):
+                    return False
+                if ad_lockout(entry) is not None:
+                    change = {"lockoutTime": [("MODIFY_REPLACE", ["0"])]}
+                else:  # ppolicy deletes pwdFailureTime with it
+                    change = {"pwdAccountLockedTime": [("MODIFY_DELETE", [])]}
+                connection.modify(entry.dn, change)
+                code = connection.result.get("result")
+            finally:
+                _close(connection)
+            if code == NO_SUCH_ATTRIBUTE:  # lifted meanwhile (a right bind after it lapsed)
+                return False
+            if code != 0:
+                raise DirectoryUnavailable(f"unlock_{code}")
+            return True
+        return self._call(work)

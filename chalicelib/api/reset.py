@@ -1,4 +1,4 @@
-"""pwreset's API: /api/reset/start, /resend, /verify, /complete (SPEC 8)."""
+"""pwreset's API: /api/reset/start, /resend, /verify, /complete (SPEC 8), /unlock (SPEC 16)."""
 from typing import Any
 
 from chalice import Blueprint
@@ -37,3 +37,10 @@ def verify(request: Request, caller: Caller) -> dict[str, Any]:
 def complete(request: Request, caller: Caller) -> dict[str, Any]:
     body = json_body(request)
     return portal().completion.complete(body.get("reset_token"), body.get("password"), caller)
+
+
+@reset.route("/unlock", methods=["POST"])
+@endpoint(reset)
+def unlock(request: Request, caller: Caller) -> dict[str, Any]:
+    """SPEC 16: the directory's lock lifted, the password unchanged; the token used."""
+    return portal().directory_unlock.unlock(json_body(request).get("reset_token"), caller)

@@ -31,6 +31,30 @@ if TYPE_CHECKING:
     from chalicelib.settings import Settings
 
 
+@dataclass(frozen=True)
+class Proven:
+    """A live reset token and the account it lets its holder act on."""
+
+    token: ResetToken
+    account: Account
+
+
+def proven_by(records: Records, accounts: Accounts, token_id: str, now: float) -> Proven:
+    """The token and its account, if the token is live and its holder still one of the
+    account's, with the same app where an app's code gave it; TokenExpired otherwise (also
+    when the holder, or the app whose code it was, was removed since). What the completion
+    and the directory's unlock (services/directory_unlock.py) both ask of a token."""
+    token = records.get(ResetToken, token_id)
+    if not token or not token.is_live(now):
+        raise TokenExpired()
+    account = accounts.get(token.username)
+    holder = account.holder(token.holder_id) if account and token.holder_id else None
+    if not account or account.disabled or (token.holder_id and holder is None) or (
+            token.app_nonce and (holder is None or holder.app_nonce != token.app_nonce)):
+        raise TokenExpired()
+    return Proven(token, account)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ResetCompletion:
     settings: Settings
@@ -51,16 +75,9 @@ class ResetCompletion:
         token_id = ResetToken.id_of(raw_token)
 
         def attempt(_: Attempt) -> Account:
-            now = self.clock.now().timestamp()
-            token = self.records.get(ResetToken, token_id)
-            if not token or not token.is_live(now):
-                raise TokenExpired()
-            account = self.accounts.get(token.username)
-            holder = account.holder(token.holder_id) if account and token.holder_id else None
-            if not account or account.disabled or (token.holder_id and holder is None) or (
-                    token.app_nonce and (holder is None or holder.app_nonce != token.app_nonce)):
-                # (or the holder was removed since their code, or the app whose code it was)
-                raise TokenExpired()
+            proven = proven_by(self.records, self.accounts, token_id,
+                               self.clock.now().timestamp())
+            token, account = proven.token, proven.account
             username = account.username
             broken = policy.violations(password, username, rules)
             if "max_length" in broken:  # never spend argon2 on an oversized password

@@ -1,5 +1,6 @@
-"""The SMS notices of SPEC 7: password changed, number changed, a holder added, removed or
-expired, a holder's authenticator app added or removed (SPEC 12), and the expiry reminders.
+"""The SMS notices of SPEC 7: password changed, the directory's lock lifted (SPEC 16), number
+changed, a holder added, removed or expired, a holder's authenticator app added or removed
+(SPEC 12), and the expiry reminders.
 
 They travel the same queue as the codes. A notice never holds a code, a password or a full
 number other than the recipient's own, and it is sent in the language the account last
@@ -61,6 +62,20 @@ class Notifications:
         """To every holder's number (SPEC 7 v2), naming who did it: the holder who verified
         the code, or `support`."""
         body = text("sms.password_changed", lang, username=username, by=said_by(by, lang),
+                    time=spoken_time(at, lang), support=self._support_in(lang))
+        messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
+                    for number in dict.fromkeys(holders)]  # each number once, in one call
+        try:
+            self.queue.send_many(messages)
+        except ServiceUnavailable:
+            self.audit.write_if_possible(self.audit.record(
+                "sms.failed", username, "not_queued", caller, kind="notice"))
+
+    def account_unlocked(self, username: str, at: datetime, lang: str, caller: Caller,
+                         holders: list[str], by: str) -> None:
+        """The directory's lock lifted (SPEC 16), the password unchanged: to every holder's
+        number, naming the holder who did it, as a password change is told."""
+        body = text("sms.account_unlocked", lang, username=username, by=said_by(by, lang),
                     time=spoken_time(at, lang), support=self._support_in(lang))
         messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
                     for number in dict.fromkeys(holders)]  # each number once, in one call

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from chalicelib.repositories.limits import Limits
     from chalicelib.repositories.records import Records
     from chalicelib.services.code_sms import CodeSms
+    from chalicelib.services.directory_unlock import DirectoryUnlock
     from chalicelib.services.refusals import Refusals
     from chalicelib.services.unit_of_work import UnitOfWork
     from chalicelib.settings import Settings
@@ -143,6 +144,7 @@ class Reset:
     refusals: Refusals
     channels: Mapping[str, CodeChannel]  # by the name a challenge keeps (services/channels.py)
     code_sms: CodeSms
+    unlocks: DirectoryUnlock  # verify's `directory_locked` (SPEC 16)
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -377,9 +379,11 @@ class Reset:
         outcome = proof.wrong if challenge.holder_id else "no_holder"
         if proof.right and challenge.holder_id:  # no holder: nobody was sent it, never right
             try:
-                return self._issue_token(challenge, reserved, caller, proof.step)
+                token = self._issue_token(challenge, reserved, caller, proof.step)
             except _Replayed:  # the app's code was used before: a wrong code
                 outcome = "replayed"
+            else:  # only a proven holder learns whether the directory locked the account
+                return {**token, "directory_locked": self.unlocks.locked(username, caller)}
         self._count_wrong_code(reserved, attempts_left, caller,
                                username=username, holder=bool(challenge.holder_id),
                                outcome=outcome, channel=challenge.channel)

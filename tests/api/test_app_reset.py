@@ -69,7 +69,8 @@ def test_a_holder_with_an_app_resets_with_its_code_and_no_sms_is_queued(world, c
     assert queued(world) == 0  # no SMS for the app
     verified = verify(client, started.json_body["challenge"], app_code(secret, now(world)))
     assert verified.status_code == 200, verified.body
-    assert set(verified.json_body) == {"reset_token", "username", "expires_in"}
+    assert set(verified.json_body) == {"reset_token", "username", "expires_in",
+                                       "directory_locked"}
     assert verified.json_body["username"] == USERNAME
     changed = complete(client, verified.json_body["reset_token"], NEW_PASSWORD)
     assert changed.status_code == 200, changed.body

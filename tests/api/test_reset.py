@@ -82,8 +82,9 @@ def test_the_right_code_gives_a_reset_token(world, client):
     response = verify(client, challenge, world.last_code(PHONE))
     assert response.status_code == 200, response.body
     body = response.json_body
-    assert set(body) == {"reset_token", "username", "expires_in"}
+    assert set(body) == {"reset_token", "username", "expires_in", "directory_locked"}
     assert body["username"] == USERNAME and body["expires_in"] == 600
+    assert body["directory_locked"] is False  # SPEC 16: no directory locks in portal mode
     assert re.fullmatch(r"[A-Za-z0-9_-]{43,}", body["reset_token"])
     assert body["reset_token"] not in scan(world, world.settings.challenges_table)
     assert "reset.code_verified" in events(world)

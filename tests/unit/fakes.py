@@ -33,7 +33,7 @@ from chalicelib.adapters.passwords import HASH_LEN, PARALLELISM, PasswordHasher
 from chalicelib.domain.conditions import holds
 from chalicelib.domain.sms import SmsMessage
 from chalicelib.domain.errors import DirectoryUnavailable, ServiceUnavailable
-from chalicelib.ports import Check, Conflict, Delete, Put, Refused, Update, Write
+from chalicelib.ports import Check, Conflict, Delete, DirectoryState, Put, Refused, Update, Write
 from chalicelib.settings import Settings
 from tests.clock import FakeClock
 from infra import resources
@@ -385,11 +385,13 @@ class FakeDirectory:
     """An LDAP directory's entries in memory: username → (password, when it was last set, or
     None as a new slapd entry says nothing). `add` makes an entry as the directory's own
     administrator would; `set` is the portal's change, at `clock`'s time; `down = True`
-    makes every call fail as an unreachable directory does."""
+    makes every call fail as an unreachable directory does; `lock` locks an entry as failed
+    binds would."""
 
     def __init__(self, clock=None):
         self.clock = clock
         self.entries: dict[str, tuple[str, object]] = {}
+        self.locks: set[str] = set()
         self.down = False
 
     def add(self, username: str, password: str) -> None:
@@ -417,6 +419,26 @@ class FakeDirectory:
         self._reachable()
         entry = self.entries.get(username)
         return entry[1] if entry else None
+
+    # SPEC 16: the directory's lockout after failed logins (`lock` is the directory's doing)
+
+    def lock(self, username: str) -> None:
+        self.locks.add(username)
+
+    def locked(self, username: str, now) -> bool:
+        self._reachable()
+        return username in self.locks
+
+    def state(self, username: str, now) -> DirectoryState:
+        self._reachable()
+        return DirectoryState(exists=username in self.entries, locked=username in self.locks)
+
+    def unlock(self, username: str, now) -> bool:
+        self._reachable()
+        if username not in self.locks:
+            return False
+        self.locks.discard(username)
+        return True
 
 
 __all__ = ["FakeClock", "FakeDirectory", "FakeGateway", "FakeQueue", "FastHasher",
