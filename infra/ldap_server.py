@@ -4,9 +4,11 @@ DIRECTORY=ldap` run the `ldap` mode against.
 Debian's `slapd` (installed by the Makefile) on 127.0.0.1, LDAPS only, with a CA made here
 (`ca.pem` in the directory's folder, `.local/ldap/` for `make run`); base
 `dc=pwportal,dc=local`, accounts as `uid=<username>,ou=accounts,dc=pwportal,dc=local`, the
-ppolicy overlay (so `pwdChangedTime` is kept, and a history of 5 is enforced for changes
-that are not made by the root DN), and a service account `cn=pwportal,ou=services,…` that
-may read entries and set passwords and do nothing else. Nothing here is used by the product:
+ppolicy overlay (so `pwdChangedTime` is kept, a history of 5 is enforced for changes
+that are not made by the root DN, and 5 wrong binds lock an entry for 15 minutes:
+`pwdAccountLockedTime`, SPEC 16), and a service account `cn=pwportal,ou=services,…` that
+may read entries, set passwords and lift a lockout (delete `pwdAccountLockedTime`; ppolicy
+deletes `pwdFailureTime` with it) and do nothing else. Nothing here is used by the product:
 it is the directory a municipality would have, made small.
 """
 from __future__ import annotations
@@ -29,6 +31,10 @@ ROOT_DN = f"cn=admin,{BASE_DN}"
 POLICY_DN = f"cn=default,ou=policies,{BASE_DN}"
 FILTER = "(&(objectClass=inetOrgPerson)(uid={username}))"
 HISTORY = 5
+# ppolicy's lockout (SPEC 16): this many wrong binds in a row lock the entry for
+# LOCKOUT_SECONDS, as AD's lockout threshold does; what pwreset's "Lås upp kontot" lifts.
+LOCKOUT_AFTER = 5
+LOCKOUT_SECONDS = 900
 STARTUP_SECONDS = 15.0
 
 
@@ -113,6 +119,10 @@ overlay ppolicy
 ppolicy_default "{POLICY_DN}"
 ppolicy_hash_cleartext
 
+access to attrs=pwdAccountLockedTime
+    by dn.exact="{service}" write
+    by self read
+    by * none
 access to attrs=userPassword
     by dn.exact="{service}" write
     by anonymous auth
@@ -246,7 +256,10 @@ class LocalDirectory:
                     (POLICY_DN, ["organizationalRole", "pwdPolicy"],
                      {"cn": "default", "pwdAttribute": "userPassword",
                       "pwdInHistory": str(HISTORY), "pwdMinLength": "8",
-                      "pwdCheckQuality": "1", "pwdMaxAge": "0"}),
+                      "pwdCheckQuality": "1", "pwdMaxAge": "0",
+                      "pwdLockout": "TRUE", "pwdMaxFailure": str(LOCKOUT_AFTER),
+                      "pwdLockoutDuration": str(LOCKOUT_SECONDS),
+                      "pwdFailureCountInterval": str(LOCKOUT_SECONDS)}),
                     (SERVICE_DN, ["organizationalRole", "simpleSecurityObject"],
                      {"cn": "pwportal", "userPassword": self.service_password})):
                 if not admin.add(dn, classes, attributes):
@@ -276,3 +289,25 @@ class LocalDirectory:
             return values[0] if values else None
         finally:
             admin.unbind()
+
+    def locked_time(self, username: str) -> str | None:
+        """ppolicy's `pwdAccountLockedTime` of the entry (None: not locked), as the root DN
+        reads it."""
+        admin = self.admin()
+        try:
+            admin.search(account_dn(username), "(objectClass=*)", search_scope="BASE",
+                         attributes=["pwdAccountLockedTime"])
+            values = admin.response[0]["attributes"].get("pwdAccountLockedTime") if \
+                admin.response else None
+            return values[0] if values else None
+        finally:
+            admin.unbind()
+
+    def lock_by_wrong_binds(self, username: str) -> None:
+        """What a phone with an old password does: LOCKOUT_AFTER wrong binds, and the entry
+        is locked (RuntimeError if ppolicy did not lock it)."""
+        for attempt in range(LOCKOUT_AFTER):
+            if self.binds(username, f"Gammalt-Losen-{attempt}"):
+                raise RuntimeError("a wrong password bound")
+        if self.locked_time(username) is None:
+            raise RuntimeError(f"{LOCKOUT_AFTER} wrong binds did not lock {username}")

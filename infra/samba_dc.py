@@ -1,14 +1,16 @@
-"""A real Samba Active Directory domain controller on 127.0.0.1 (SPEC 13): what the tests run
-the `ldap` mode's Active Directory path against (`unicodePwd`, AD's refusals, `pwdLastSet`).
+"""A real Samba Active Directory domain controller on 127.0.0.1 (SPEC 13, 16): what the tests
+run the `ldap` mode's Active Directory path against (`unicodePwd`, AD's refusals,
+`pwdLastSet`, the lockout's `lockoutTime`).
 
 Debian's `samba` (with samba-ad-provision, samba-dsdb-modules and samba-vfs-modules: its
 Recommends, which it cannot be a DC without) provisions a domain `PWPORTAL.LOCAL` in a
-folder (`samba-tool domain provision`, no DNS), with only the LDAP server running (`server services = ldap`), LDAPS on
-127.0.0.1:636 (Samba's port cannot be moved) with a certificate from a CA made here (the
-same as infra/ldap_server.py's), and `old password allowed period = 0`, so that an old
-password stops working at once (AD's default keeps it for NTLM for an hour). Needs root (the
-port, and Samba's own checks) and a free port 636; `probe()` says why it cannot run when it
-cannot.
+folder (`samba-tool domain provision`, no DNS), with only the LDAP server running
+(`server services = ldap`), LDAPS on 127.0.0.1:636 (Samba's port cannot be moved) with a
+certificate from a CA made here (the same as infra/ldap_server.py's), `old password allowed
+period = 0`, so that an old password stops working at once (AD's default keeps it for NTLM
+for an hour), and a lockout threshold of 5 wrong passwords (`samba-tool domain
+passwordsettings`). Needs root (the port, and Samba's own checks) and a free port 636;
+`probe()` says why it cannot run when it cannot.
 """
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ USERS_DN = f"CN=Users,{BASE_DN}"
 ADMIN_DN = f"CN=Administrator,{USERS_DN}"
 FILTER = "(&(objectClass=user)(sAMAccountName={username}))"
 HOST, PORT = "127.0.0.1", 636
+# AD's lockout (SPEC 16): this many wrong passwords lock an account (`lockoutTime`) for the
+# domain's lockout duration (Samba's default, 30 minutes); what "Lås upp kontot" lifts.
+LOCKOUT_AFTER = 5
 STARTUP_SECONDS = 60.0
 # What an AD DC needs beyond `samba` (its Recommends), and a file each one installs.
 PACKAGES = ("samba", "samba-ad-provision", "samba-dsdb-modules", "samba-vfs-modules")
@@ -98,6 +103,9 @@ class SambaDomainController:
                   "--server-role=dc", "--dns-backend=NONE", "--use-rfc2307",
                   f"--adminpass={self.admin_password}", "--host-name=dc1",
                   f"--targetdir={self.folder / 'dc'}")
+        self._run(SAMBA_TOOL, "domain", "passwordsettings", "set",
+                  f"--account-lockout-threshold={LOCKOUT_AFTER}",
+                  "-H", str(self.folder / "dc" / "private" / "sam.ldb"))
         tls = self.folder / "tls"
         text = self.config.read_text()
         services = next(line for line in text.splitlines() if "server services" in line)
@@ -170,3 +178,26 @@ class SambaDomainController:
             return bool(connection.bind())
         finally:
             connection.unbind()
+
+    def lockout_time(self, username: str) -> int:
+        """AD's `lockoutTime` of the account (0: not locked), as the Administrator reads it."""
+        admin = self._connection(ADMIN_DN, self.admin_password)
+        try:
+            if not admin.bind():
+                raise RuntimeError(f"Administrator bind failed: {admin.result}")
+            admin.search(f"CN={username},{USERS_DN}", "(objectClass=*)", search_scope="BASE",
+                         attributes=["lockoutTime"])
+            values = admin.response[0]["attributes"].get("lockoutTime") if admin.response \
+                else None
+            return int(values[0]) if values else 0
+        finally:
+            admin.unbind()
+
+    def lock_by_wrong_binds(self, username: str) -> None:
+        """What a phone with an old password does: LOCKOUT_AFTER wrong binds, and AD locks
+        the account (RuntimeError if it did not)."""
+        for attempt in range(LOCKOUT_AFTER):
+            if self.binds(username, f"Gammalt-Losen-{attempt}"):
+                raise RuntimeError("a wrong password bound")
+        if not self.lockout_time(username):
+            raise RuntimeError(f"{LOCKOUT_AFTER} wrong binds did not lock {username}")

@@ -1,7 +1,9 @@
 """SPEC 13, Active Directory's path against a real Samba AD domain controller (Debian's
 `samba`, provisioned here by infra/samba_dc.py): the entry found by sAMAccountName, login as
 a bind, the reset as AD's `unicodePwd` replace (auto-detected), AD's refusal (0000052D) as
-rule `directory`, and `pwdLastSet` as the date the expiry counts from."""
+rule `directory`, and `pwdLastSet` as the date the expiry counts from. SPEC 16: five wrong
+passwords lock the account (`lockoutTime`, the domain's lockout threshold), and a holder's
+code unlocks it on pwreset, the password unchanged."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -9,9 +11,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.adapters.ldap_directory import LdapDirectory
-from chalicelib.domain.errors import PasswordRejected
-from chalicelib.settings import load_settings
-from infra.samba_dc import SambaDomainController, probe
+from chalicelib.domain.errors import PasswordRejected, TokenExpired
+from chalicelib.ports import DirectoryState
+from chalicelib.settings import Settings, load_settings
+from infra.samba_dc import LOCKOUT_AFTER, SambaDomainController, probe
+from tests.unit.conftest import (AUTHENTICATOR_KEY, CODE_KEY, LIMIT_KEY, PEPPER, PHONE, USER,
+                                 Rig, changed)
+from tests.unit.fakes import MemoryStore
 
 OLD, NEW = "Gammal-Sol-2026", "Ny-Mane-Regn-7"
 
@@ -61,3 +67,54 @@ def test_an_unknown_user_is_refused_like_a_wrong_password(samba, directory):
     samba.add_user("dagverksamhet", OLD)
     assert directory.verify("dagverksamhet", None, OLD) is False  # no account in the portal
     assert directory.verify("finns-inte", None, OLD) is False
+
+
+def portal_on(samba, username: str) -> Rig:
+    """The use cases in ldap mode against the DC (on the unit tests' in-memory store), the
+    clock at the real time, `username` linked to its entry with one holder at PHONE."""
+    settings = changed(Settings(pepper=PEPPER, code_key=CODE_KEY, limit_key=LIMIT_KEY,
+                                authenticator_key=AUTHENTICATOR_KEY),
+                       directory=load_settings(samba.settings()).directory.__dict__)
+    rig = Rig(settings)
+    rig.store = MemoryStore()
+    rig.clock.set(datetime.now(timezone.utc))
+    rig.build(settings)
+    rig.create_account(username, password=OLD, phone=PHONE)
+    return rig
+
+
+def test_five_wrong_passwords_lock_and_a_holders_code_unlocks_with_the_password_unchanged(
+        samba, directory):
+    samba.add_user("kokettjanst", OLD)
+    set_at = directory.changed_at("kokettjanst")
+    samba.lock_by_wrong_binds("kokettjanst")  # a phone with an old password, 5 times
+    assert LOCKOUT_AFTER == 5 and samba.lockout_time("kokettjanst")
+    assert not samba.binds("kokettjanst", OLD)  # locked: the right password too
+    rig = portal_on(samba, "kokettjanst")
+    challenge = rig.challenge("kokettjanst")
+    answer = rig.portal.reset.verify(challenge, rig.last_code(PHONE), USER)
+    assert answer["directory_locked"] is True
+    assert rig.portal.directory_unlock.unlock(answer["reset_token"], USER) == {
+        "unlocked": True, "username": "kokettjanst"}
+    assert samba.lockout_time("kokettjanst") == 0
+    assert samba.binds("kokettjanst", OLD)  # the old password binds again
+    assert directory.changed_at("kokettjanst") == set_at  # pwdLastSet: never changed
+    assert rig.portal.directory_unlock.state("kokettjanst") == DirectoryState(exists=True,
+                                                                              locked=False)
+    [record] = [r for r in rig.audit("kokettjanst") if r["event"] == "account.unlocked"]
+    assert record["outcome"] == "success" and record["cleared"] == ["directory"]
+    assert record["holder_id"] == rig.account("kokettjanst").holders[0].id
+    rig.deliver()
+    assert "låstes upp" in rig.texts_to(PHONE)[-1]
+    with pytest.raises(TokenExpired):  # the token is used
+        rig.portal.completion.complete(answer["reset_token"], NEW, USER)
+    assert samba.binds("kokettjanst", OLD) and not samba.binds("kokettjanst", NEW)
+
+
+def test_an_account_ad_has_not_locked_is_not_locked(samba, directory):
+    samba.add_user("vaktmasteriet", OLD)
+    assert not samba.binds("vaktmasteriet", "Fel-Losen-1")  # one wrong: below the threshold
+    now = datetime.now(timezone.utc)
+    assert directory.state("vaktmasteriet", now) == DirectoryState(exists=True, locked=False)
+    assert directory.state("finns-inte", now) == DirectoryState(exists=False, locked=False)
+    assert directory.unlock("vaktmasteriet", now) is False
