@@ -4,6 +4,8 @@
 // code step; choosing the app starts again with `channel: "app"`, which sends no SMS.
 // A browser whose last reset was verified with the app remembers that (a flag, nothing about
 // the account): step 1's Next then starts with the app, and SMS is the other choice.
+// After the right code, a directory that has locked the account (SPEC 16) is offered to be
+// unlocked, the password unchanged, beside a new password: unlock.js.
 
 import { post } from "./api.js";
 import { CodeField } from "./code.js";
@@ -16,6 +18,7 @@ import { render } from "./i18n.js";
 import { markReady, showUnavailable, startPage } from "./page.js";
 import { PasswordRules } from "./password.js";
 import { typedNumber } from "./phone.js";
+import { offerUnlock } from "./unlock.js";
 
 const $ = (selector) => document.querySelector(selector);
 const APP_KEY = "pwportal.pwreset.app"; // before the await below: run() reads it
@@ -55,9 +58,11 @@ function run(config) {
   const flow = new Flow({
     name: "pwreset",
     portalKey: "pwreset.portal",
-    steps: ["username", "code", "password", "done"],
+    steps: ["username", "code", "password", "done", "unlocked"],
+    counted: 4, // "unlocked" (SPEC 16, unlock.js) is the other way out of the password step
     canShow: (step, data) => ({
       code: Boolean(data.challenge) && !data.token, password: Boolean(data.token), done: Boolean(data.done),
+      unlocked: Boolean(data.unlocked),
     })[step],
     enter,
   });
@@ -96,8 +101,10 @@ function run(config) {
       $("#reset-account-name").value = data.tokenUsername; // for a password manager to file it under
       if (rules.username !== data.tokenUsername) rules.draw(data.tokenUsername);
       else rules.update();
+      unlock.draw();
     }
     if (step === "done") render($("#reset-done-text"), "pwreset.done.text", { username: data.done.username });
+    if (step === "unlocked") unlock.drawDone();
   }
 
   // The number as typed, said back on the code step (SPEC 2 v3): a typo is seen at once.
@@ -132,6 +139,7 @@ function run(config) {
     flow.back("username");
   });
   const startOver = (error) => showError(flow.alert(flow.current), error, { actions: [startOverButton()] });
+  const unlock = offerUnlock(flow, { startOver });
 
   const noCodeHint = () => ({ key: "pwreset.code.noCode", params: { ...typedPhone(), username: flow.data.username } });
 
@@ -181,7 +189,8 @@ function run(config) {
     try {
       const answer = await post("/reset/verify", { challenge: flow.data.challenge, code: typed });
       rememberApp(flow.data.channel === "app");
-      flow.update({ challenge: null, token: answer.reset_token, tokenUsername: answer.username });
+      flow.update({ challenge: null, token: answer.reset_token, tokenUsername: answer.username,
+                    directoryLocked: answer.directory_locked === true });
       code.clear();
       flow.show("password", { history: "replace" }); // Back from there skips the used code
     } catch (error) {

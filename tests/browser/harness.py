@@ -97,6 +97,7 @@ ACCOUNTS = {
     "reset_app_remembered": Account("brevlada.minne", "+46701110019"),
     "reg_its_me": Account("hemvard.jag", "+46701110020"),
     "reg_five": Account("hemvard.fem", None),
+    "reset_unlock": Account("brevlada.upplast", "+46701110021"),
 }
 
 class Site:

@@ -598,3 +598,58 @@ def test_a_browser_whose_last_reset_took_the_apps_code_starts_with_the_app_and_s
     page.get_by_role("button", name="Nästa").click()
     shown_step(page, "password")
     assert site.sms_count(account.phone) == seen + 3  # one for each SMS chosen, none for the app
+
+
+def test_a_locked_account_is_unlocked_after_the_code_with_the_password_unchanged(site, browsers):
+    """SPEC 16: after the right code, when the directory has locked the account (verify's
+    `directory_locked`, here set on the real answer: the browsers' stack keeps passwords in
+    the portal, where nothing locks), the password step offers "Lås upp kontot" beside "Byt
+    lösenord", says in words that the password stays and that phones with an old one lock it
+    again, and the unlock's answer is shown plainly; the token is then used."""
+    account = ACCOUNTS["reset_unlock"]
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreset/")
+
+    def locked(route):
+        answer = route.fetch()
+        route.fulfill(response=answer, json={**answer.json(), "directory_locked": True})
+
+    page.route("**/api/reset/verify", locked)
+    seen = site.sms_count(account.phone)
+    page.get_by_label("Användarnamn").fill(account.username)
+    page.get_by_label("Ditt mobilnummer").fill(account.phone)
+    page.get_by_role("button", name="Nästa").click()
+    shown_step(page, "code")
+    page.get_by_label("Säkerhetskod").fill(site.next_code(account.phone, seen))
+    page.get_by_role("button", name="Nästa").click()
+
+    password_step = shown_step(page, "password")
+    offer = password_step.locator("#reset-unlock")
+    expect(offer).to_be_visible()
+    expect(offer.get_by_role("heading")).to_have_text("Kontot är låst")
+    expect(offer).to_contain_text(f"Kontot {account.username} är låst")
+    expect(offer).to_contain_text("utan att byta lösenord: lösenordet blir detsamma som nu")
+    expect(offer).to_contain_text("gammalt lösenord låser kontot igen")
+    check_view(page, "pwreset-3-password-unlock-offer-sv-phone")
+    offer.get_by_role("button", name="Byt lösenord").click()  # the form below is that way
+    expect(page.get_by_label("Nytt lösenord")).to_be_focused()
+
+    offer.get_by_role("button", name="Lås upp kontot").click()
+    unlocked = shown_step(page, "unlocked")
+    expect(unlocked.locator("h1")).to_have_text("Kontot är upplåst")  # an aside: no step count
+    expect(unlocked).to_contain_text(f"Kontot {account.username} är upplåst.")
+    expect(unlocked).to_contain_text("Lösenordet är detsamma som förut.")
+    check_view(page, "pwreset-unlocked-sv-phone")
+    page.reload()
+    ready(page)
+    expect(unlocked).to_be_visible()  # a reload keeps the answer, and sends nothing again
+    expect(unlocked).to_contain_text(f"Kontot {account.username} är upplåst.")
+
+
+def test_the_unlock_offer_is_in_english_and_absent_when_the_directory_has_not_locked(site, browsers):
+    page = browsers(DESKTOP).page()
+    open_site(page, site.url + "/pwreset/")
+    expect(page.locator("#reset-unlock")).to_be_hidden()
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("#reset-unlock-button")).to_have_text("Unlock the account")
+    expect(page.locator("#reset-unlock-change")).to_have_text("Change the password")
