@@ -48,7 +48,7 @@ DESCRIPTIONS = {
     "sms.failed": "Ett sms kunde inte skickas",
     "ratelimit.exceeded": "För många försök",
     "reminder.sent": "Påminnelse om lösenordet skickades",
-    "account.unlocked": "Kontot låstes upp av support",
+    "account.unlocked": "Kontot låstes upp",  # by support, or in the directory by a holder
     "account.disabled": "Kontot stängdes av",
     "account.enabled": "Kontot aktiverades",
     "phone.set_by_support": "Support satte mobilnumret",
@@ -74,6 +74,7 @@ DESCRIPTIONS_BY_OUTCOME = {
     ("holder.added", "migrated"): "Kontots tidigare nummer blev en innehavare utan namn",
     ("password.changed", "rejected"): "Lösenordet uppfyllde inte kraven",
     ("reset.code_verified", "wrong_code"): "Fel säkerhetskod",
+    ("account.unlocked", "not_locked"): "Upplåsning begärdes, men kontot var inte låst i katalogen",
 }
 
 # Each outcome in the manager's words; one not listed is shown with spaces for `_`.
@@ -101,6 +102,7 @@ OUTCOMES = {
     "disabled": "kontot avstängt",
     "sent": "skickad",
     "failed": "misslyckades",
+    "not_locked": "inte låst",
 }
 
 # Shown in their own columns, or not at all (the keys and the retention of the record).
