@@ -118,3 +118,19 @@ def test_an_account_ad_has_not_locked_is_not_locked(samba, directory):
     assert directory.state("vaktmasteriet", now) == DirectoryState(exists=True, locked=False)
     assert directory.state("finns-inte", now) == DirectoryState(exists=False, locked=False)
     assert directory.unlock("vaktmasteriet", now) is False
+
+
+def test_without_the_dcs_verdict_the_lockout_time_counts_within_the_domains_duration(
+        samba, directory, monkeypatch):
+    """A DC that does not construct msDS-User-Account-Control-Computed: `lockoutTime` read
+    against the domain head's `lockoutDuration` (Samba's default, 30 minutes)."""
+    import chalicelib.adapters.ldap_directory as adapter
+    monkeypatch.setattr(adapter, "LOCKS", tuple(name for name in adapter.LOCKS
+                                                if name != adapter.AD_COMPUTED))
+    samba.add_user("nattjouren", OLD)
+    samba.lock_by_wrong_binds("nattjouren")
+    now = datetime.now(timezone.utc)
+    assert directory.locked("nattjouren", now)
+    assert not directory.locked("nattjouren", now + timedelta(minutes=31))  # lapsed
+    assert directory.unlock("nattjouren", now) is True
+    assert samba.lockout_time("nattjouren") == 0 and samba.binds("nattjouren", OLD)
