@@ -92,11 +92,15 @@ class LosingRelay:
             return
         done = threading.Event()
 
-        def close_both() -> None:
+        def stop() -> None:
+            # Shut down, never close, while the other thread may be blocked in recv() on the
+            # socket: a closed descriptor is reused by the next accepted connection, and that
+            # recv() would then read the next connection's ClientHello (its handshake fails
+            # with UNEXPECTED_MESSAGE). The descriptors are closed once both threads are out.
             done.set()
             for end in (client, upstream):
                 try:
-                    end.close()
+                    end.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
 
@@ -107,11 +111,12 @@ class LosingRelay:
                     if not data:
                         break
                     upstream.sendall(data)
-            except (OSError, ssl.SSLError):
+            except (OSError, ssl.SSLError, ValueError):
                 pass
-            close_both()
+            stop()
 
-        threading.Thread(target=to_server, daemon=True).start()
+        forwarding = threading.Thread(target=to_server, daemon=True)
+        forwarding.start()
         buffer = bytearray()
         try:
             while not done.is_set():
@@ -122,9 +127,12 @@ class LosingRelay:
                 for message in messages(buffer):
                     if protocol_op(message) in LOST:
                         self.lost += 1
-                        close_both()
                         return
                     client.sendall(message)
-        except (OSError, ssl.SSLError):
+        except (OSError, ssl.SSLError, ValueError):
             pass
-        close_both()
+        finally:
+            stop()
+            forwarding.join(timeout=10)
+            for end in (client, upstream):
+                end.close()
