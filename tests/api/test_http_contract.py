@@ -12,13 +12,14 @@ from tests.api_client import get, post
 
 JSON_POSTS = ["/api/registration/login", "/api/registration/holders",
               "/api/registration/holders/verify", "/api/reset/start", "/api/reset/resend",
-              "/api/reset/verify", "/api/reset/complete"]
+              "/api/reset/verify", "/api/reset/complete", "/api/reset/unlock"]
 ANONYMOUS_POSTS = {
     "/api/registration/login": {"username": USERNAME, "password": PASSWORD},
     "/api/reset/start": {"username": USERNAME, "phone": PHONE},
     "/api/reset/resend": {"challenge": "x" * 43},
     "/api/reset/verify": {"challenge": "x" * 43, "code": "123456"},
     "/api/reset/complete": {"reset_token": "x" * 43, "password": "tuvKAJ58"},
+    "/api/reset/unlock": {"reset_token": "x" * 43},
 }
 
 
@@ -156,6 +157,7 @@ WRONG_TYPES = [
     ("/api/reset/verify", "code", 123456),
     ("/api/reset/complete", "reset_token", ["x"]),
     ("/api/reset/complete", "password", 12345678),
+    ("/api/reset/unlock", "reset_token", 42),
 ]
 
 
