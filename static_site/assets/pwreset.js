@@ -19,11 +19,26 @@ import { typedNumber } from "./phone.js";
 
 const $ = (selector) => document.querySelector(selector);
 const APP_KEY = "pwportal.pwreset.app"; // before the await below: run() reads it
+const resetLink = takeResetLink(); // at once, before anything is awaited
 let redraw = () => {};
 const config = await startPage({ onLanguageChange: () => redraw() });
 if (config) run(config);
 else showUnavailable();
 markReady();
+
+// The support console's reset link (SPEC 14), sent by SMS to the verified holder:
+// `#reset=<token>&u=<username>`, in the fragment so that no server or log ever sees it. It is
+// taken out of the address bar at once (history, a shared screen), and the password step
+// opens with the token as the reset's own; a used or expired one is refused on complete
+// (410 token_expired), which that step already explains.
+function takeResetLink() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const token = fragment.get("reset");
+  if (token === null) return null;
+  history.replaceState({ step: "password" }, "", window.location.pathname + window.location.search);
+  const username = (fragment.get("u") ?? "").trim().toLowerCase();
+  return token && USERNAME.test(username) ? { token, username } : null;
+}
 
 // pwreg's done page links here with ?username= (a name, nothing secret): filled in for step 1.
 function carriedUsername() {
@@ -282,5 +297,6 @@ function run(config) {
     }
   });
 
+  if (resetLink) flow.replaceData({ token: resetLink.token, tokenUsername: resetLink.username });
   flow.start();
 }
