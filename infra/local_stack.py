@@ -1002,9 +1002,10 @@ class LocalStack:
             self.ldap_port = self.directory.port
         if self.demo:
             self.demo_created = ensure_demo_account()
-        if self.idp_port:
+        if self.idp_port is not None:
             # The provider must know the site's callback before the site listens: for port
-            # 0, a free one is taken here (as slapd's above).
+            # 0, a free one is taken here (as slapd's above); the provider's own 0 is the
+            # OS's choice (the tests start it so).
             self.port = self.port or free_port()
             self.idp = start_identity_provider(self.idp_port, self.url)
 
