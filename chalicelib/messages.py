@@ -189,6 +189,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Får inte innehålla förbjudna ord som ”treserva” eller ”lösenord”.",
         "en": "Must not contain banned words such as “treserva” or “password”.",
     },
+    "rule.breached": {
+        "sv": "Lösenordet finns i listor över lösenord som har läckt vid dataintrång, och "
+              "sådana listor prövar angripare först. Välj ett annat.",
+        "en": "This password appears in lists of passwords leaked in data breaches, and "
+              "attackers try those lists first. Choose another.",
+    },
     "rule.directory": {
         "sv": "Organisationens egna lösenordsregler godtog inte lösenordet. Välj ett annat.",
         "en": "Your organisation's own password rules refused this password. Choose another.",

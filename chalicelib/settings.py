@@ -167,6 +167,12 @@ SETTINGS: tuple[Setting, ...] = (
     S("idp_redirect_base",         "IDP_REDIRECT_BASE",       "", text),
     S("support_idle_seconds",      "SUPPORT_IDLE_SECONDS",    "1800", number),
     S("support_session_seconds",   "SUPPORT_SESSION_SECONDS", "28800", number),
+    # breached passwords (SPEC 16): `range` asks the Pwned Passwords range API after the
+    # shipped list, `off` the shipped list alone. Off here (the local stage, the tests: no
+    # network); .chalice/config.json turns it on for every deployed stage.
+    S("breach_check",              "BREACH_CHECK",            "off", lower),
+    S("breach_range_url", "BREACH_RANGE_URL", "https://api.pwnedpasswords.com/range/", text),
+    S("breach_timeout_ms",         "BREACH_TIMEOUT_MS",       "1000", number),
     # the password policy of SPEC 3
     S("policy.min_length",         "PASSWORD_MIN_LENGTH",     "8", number),
     S("policy.max_length",         "PASSWORD_MAX_LENGTH",     "128", number),
@@ -351,6 +357,9 @@ class Settings:
     idp_redirect_base: str
     support_idle_seconds: int
     support_session_seconds: int
+    breach_check: str
+    breach_range_url: str
+    breach_timeout_ms: int
     policy: PolicySettings
     code: CodeSettings
     limits: LimitSettings

@@ -46,6 +46,9 @@ EVENTS = (
     "support.signed_in",
     "support.signed_out",
     "support.sign_in_refused",
+    # v3 (SPEC 16): the breach check's source (the range API) did not answer; the change
+    # went on without it. Outcome `unanswered`.
+    "breach_check.failed",
 )
 
 METRIC_NAMESPACE = "pwportal"
