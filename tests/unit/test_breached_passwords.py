@@ -64,3 +64,46 @@ def test_the_first_source_that_finds_it_decides_and_a_silent_one_leaves_cannot_t
     assert FirstThatKnows(unlisted, unlisted).breached("x") is False
     later = Says(True)
     assert FirstThatKnows(listed, later).breached("x") is True and later.asked == 0
+
+
+def test_breached_is_the_last_rule_and_named_only_when_the_caller_found_it():
+    from chalicelib.domain import policy
+    from chalicelib.settings import load_settings
+    rules = load_settings({}).policy
+    assert policy.RULES[-1] == "breached"
+    assert policy.violations("Aptx4869", "hemtjanstab", rules) == []
+    assert policy.violations("Aptx4869", "hemtjanstab", rules, breached=True) == ["breached"]
+
+
+class Recorded:
+    """The audit as the breach check uses it: the records it was asked to write."""
+
+    def __init__(self):
+        self.written = []
+
+    def record(self, event, username, outcome, caller, **details):
+        return {"event": event, "username": username, "outcome": outcome, **details}
+
+    def write_if_possible(self, record):
+        self.written.append(record)
+
+
+def test_the_breach_check_is_asked_only_about_a_password_every_other_rule_takes():
+    from chalicelib.domain.events import Caller
+    from chalicelib.services.breach_check import BreachCheck
+    listed, audit = Says(True), Recorded()
+    check = BreachCheck(breaches=lambda: listed, audit=audit)
+    assert check.breached("Aptx4869", ["reused"], "hemtjanstab", Caller()) is False
+    assert listed.asked == 0
+    assert check.breached("Aptx4869", [], "hemtjanstab", Caller()) is True
+    assert listed.asked == 1 and audit.written == []
+
+
+def test_a_source_that_cannot_tell_lets_the_password_pass_and_is_recorded_without_it():
+    from chalicelib.domain.events import Caller
+    from chalicelib.services.breach_check import BreachCheck
+    audit = Recorded()
+    check = BreachCheck(breaches=lambda: Says(None), audit=audit)
+    assert check.breached("Bla-Hus-2026-x", [], "hemtjanstab", Caller()) is False
+    assert audit.written == [{"event": "breach_check.failed", "username": "hemtjanstab",
+                              "outcome": "unanswered"}]
