@@ -61,7 +61,7 @@ DESCRIPTIONS = {
     "support.signed_in": "En supporthandläggare loggade in i supportkonsolen",
     "support.signed_out": "En supporthandläggare loggade ut ur supportkonsolen",
     "support.sign_in_refused": "En inloggning i supportkonsolen nekades",
-    "breach_check.failed": "Lösenordet kunde inte jämföras med läckta lösenord (tjänsten svarade inte); bytet gjordes ändå",
+    "breach_check.failed": "Ett nytt lösenord kunde inte jämföras med läckta lösenord (tjänsten svarade inte) och godtogs ändå",
 }
 
 # What an event was when its outcome was not what the event's name says: the row is read
