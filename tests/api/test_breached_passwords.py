@@ -119,8 +119,14 @@ def test_a_range_server_that_is_down_still_leaves_the_shipped_list_refusing(
     with unanswered_port() as port:  # nothing listens: the connection is refused
         configure(BREACH_CHECK="range", BREACH_RANGE_URL=f"http://127.0.0.1:{port}/range/")
         world.create_account()
-        response = complete(client, reset_token(world, client), BREACHED)
-    assert response.status_code == 422 and rules_of(response) == ["breached"]
+        token = reset_token(world, client)
+        refused = complete(client, token, BREACHED)
+        taken = complete(client, token, FRESH)
+    assert refused.status_code == 422 and rules_of(refused) == ["breached"]
+    assert taken.status_code == 200, taken.body  # the change goes on, and is counted
+    failed = [r for r in world.audit(USERNAME) if r["event"] == "breach_check.failed"
+              and r["request_id"] != "admin-cli"]
+    assert [r["outcome"] for r in failed] == ["unanswered"]
 
 
 def test_off_asks_no_range_server_but_the_shipped_list_still_refuses(world, client,
