@@ -170,6 +170,12 @@ SETTINGS: tuple[Setting, ...] = (
     # how long a caller verified by a code may be acted for (SPEC 14), and a reset link lives
     S("support_verified_seconds",  "SUPPORT_VERIFIED_SECONDS", "900", number),
     S("reset_link_seconds",        "RESET_LINK_SECONDS",      "600", number),
+    # breached passwords (SPEC 16): `range` asks the Pwned Passwords range API after the
+    # shipped list, `off` the shipped list alone. Off here (the local stage, the tests: no
+    # network); .chalice/config.json turns it on for every deployed stage.
+    S("breach_check",              "BREACH_CHECK",            "off", lower),
+    S("breach_range_url", "BREACH_RANGE_URL", "https://api.pwnedpasswords.com/range/", text),
+    S("breach_timeout_ms",         "BREACH_TIMEOUT_MS",       "1000", number),
     # the password policy of SPEC 3
     S("policy.min_length",         "PASSWORD_MIN_LENGTH",     "8", number),
     S("policy.max_length",         "PASSWORD_MAX_LENGTH",     "128", number),
@@ -368,6 +374,9 @@ class Settings:
     support_session_seconds: int
     support_verified_seconds: int
     reset_link_seconds: int
+    breach_check: str
+    breach_range_url: str
+    breach_timeout_ms: int
     policy: PolicySettings
     code: CodeSettings
     limits: LimitSettings

@@ -52,6 +52,9 @@ EVENTS = (
     "support.caller_verified",
     "support.caller_failed",
     "support.reset_link_sent",
+    # v3 (SPEC 16): the breach check's source (the range API) did not answer; the change
+    # went on without it. Outcome `unanswered`.
+    "breach_check.failed",
 )
 
 METRIC_NAMESPACE = "pwportal"
