@@ -82,6 +82,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Verify the caller before you change anything on the account: send a code to "
               "a holder and have them read it out.",
     },
+    "account_disabled": {
+        "sv": "Kontot är avstängt. Öppna det igen innan du skickar en länk.",
+        "en": "The account is disabled. Enable it before you send a link.",
+    },
     "holder_not_found": {
         "sv": "Kontot har ingen sådan person. Läs in kontot igen.",
         "en": "The account has no such holder. Load the account again.",
