@@ -40,12 +40,15 @@ if TYPE_CHECKING:
     from chalicelib.services.reset import Reset
     from chalicelib.services.sessions import Sessions
     from chalicelib.services.sign_in import SupportSignIn
+    from chalicelib.services.support.callers import CallerChecks
+    from chalicelib.services.support.callers import CallerChecks
     from chalicelib.services.support.changes import AccountChanges
     from chalicelib.services.support.diagnosis import Diagnoses
     from chalicelib.services.support.holders import HolderChanges
     from chalicelib.services.support.imports import Imports
     from chalicelib.services.support.monthly import MonthlyReports
     from chalicelib.services.support.report import Reports
+    from chalicelib.services.support.reset_links import ResetLinks
     from chalicelib.services.support.state import AccountStates
 
 
@@ -238,7 +241,7 @@ class Portal:
                             accounts=self.accounts, audit=self.audit,
                             notifications=self.notifications)
 
-    # -- support (SPEC 9): the admin CLI's use cases, and the console's to come ----------
+    # -- support (SPEC 9, 14): the use cases of the admin CLI and the console --------------
 
     @cached_property
     def account_changes(self) -> AccountChanges:
@@ -277,6 +280,22 @@ class Portal:
         return HolderChanges(settings=self.settings, clock=self.clock, uow=self.uow,
                              accounts=self.accounts, audit=self.audit,
                              notifications=self.notifications)
+
+    @cached_property
+    def caller_checks(self) -> CallerChecks:
+        from chalicelib.services.support.callers import CallerChecks
+        return CallerChecks(settings=self.settings, clock=self.clock, uow=self.uow,
+                            accounts=self.accounts, records=self.records, limits=self.limits,
+                            audit=self.audit, code_sms=self.code_sms,
+                            code_key=self._code_key,
+                            authenticator_key=self._authenticator_key)
+
+    @cached_property
+    def reset_links(self) -> ResetLinks:
+        from chalicelib.services.support.reset_links import ResetLinks
+        return ResetLinks(settings=self.settings, clock=self.clock, uow=self.uow,
+                          accounts=self.accounts, records=self.records, audit=self.audit,
+                          queue=self.queue, notifications=self.notifications)
 
     @cached_property
     def monthly_reports(self) -> MonthlyReports:

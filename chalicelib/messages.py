@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.console import ByAgent
+
 LANGUAGES = ("sv", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -73,6 +75,20 @@ TEXTS: dict[str, dict[str, str]] = {
     "not_signed_in": {
         "sv": "Du är inte inloggad i supportkonsolen. Logga in igen.",
         "en": "You are not signed in to the support console. Please sign in again.",
+    },
+    "caller_not_verified": {
+        "sv": "Verifiera den som ringer innan du ändrar något på kontot: skicka en kod till "
+              "en innehavare och låt personen läsa upp den.",
+        "en": "Verify the caller before you change anything on the account: send a code to "
+              "a holder and have them read it out.",
+    },
+    "holder_not_found": {
+        "sv": "Kontot har ingen sådan innehavare. Läs in kontot igen.",
+        "en": "The account has no such holder. Load the account again.",
+    },
+    "no_authenticator": {
+        "sv": "Den innehavaren har ingen autentiseringsapp. Skicka koden med sms i stället.",
+        "en": "That holder has no authenticator app. Send the code by SMS instead.",
     },
     "origin_refused": {
         "sv": "Förfrågan måste komma från supportkonsolens egen sida.",
@@ -200,6 +216,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Your security code is {code}. It is valid for {minutes} minutes. "
               "Never share the code with anyone.\n\n@{host} #{code}",
     },
+    # SPEC 14: the code a caller (or a new holder) reads out to the support desk on the phone
+    "sms.read_out_code": {
+        "sv": "Supportens kod för kontot {username} är {code}. Läs upp den för supporten "
+              "i telefonen. Den gäller i {minutes} minuter. Ge den aldrig till någon annan.",
+        "en": "The support desk's code for the account {username} is {code}. Read it out "
+              "to the support desk on the phone. It is valid for {minutes} minutes. Never "
+              "give it to anyone else.",
+    },
+    # SPEC 14: a reset link sent by the support desk, to the verified holder's own number;
+    # the link last, so that no full stop sticks to it
+    "sms.reset_link": {
+        "sv": "Supporten skickade en länk för att välja ett nytt lösenord för kontot "
+              "{username}. Den gäller i {minutes} minuter och en gång: {link}",
+        "en": "The support desk sent a link to choose a new password for the account "
+              "{username}. It is valid for {minutes} minutes and once: {link}",
+    },
     # SMS notifications (SPEC 7): never a code, a password or someone else's full number.
     # A holder's name is a quoted field after the facts (`Namn: "Anna Berg"`), never a part
     # of the sentence: names are written by people the other holders never met (issue 21).
@@ -250,6 +282,35 @@ TEXTS: dict[str, dict[str, str]] = {
     "sms.by_nameless": {  # who did a change: a holder without a name
         "sv": "en person utan namn",
         "en": "a person without a name",
+    },
+    "sms.by_agent": {  # who did a change: a console agent, for the holder they verified
+        "sv": "supporten {agent} för {holder}",
+        "en": "the support desk {agent} for {holder}",
+    },
+    # what the support desk did to the account (SPEC 14), told to every holder
+    "sms.support_unlocked": {
+        "sv": "Spärrar för kontot {username} togs bort {time}. Av: {by}. Stämmer det inte? "
+              "Kontakta support: {support}.",
+        "en": "Locks on the account {username} were lifted {time}. By: {by}. Not right? "
+              "Contact support: {support}.",
+    },
+    "sms.support_disabled": {
+        "sv": "Kontot {username} stängdes av {time}; lösenordet kan inte bytas förrän det "
+              "öppnas igen. Av: {by}. Stämmer det inte? Kontakta support: {support}.",
+        "en": "The account {username} was disabled {time}; its password cannot be changed "
+              "until it is enabled again. By: {by}. Not right? Contact support: {support}.",
+    },
+    "sms.support_enabled": {
+        "sv": "Kontot {username} öppnades igen {time}. Av: {by}. Stämmer det inte? "
+              "Kontakta support: {support}.",
+        "en": "The account {username} was enabled again {time}. By: {by}. Not right? "
+              "Contact support: {support}.",
+    },
+    "sms.support_reset_link": {
+        "sv": "En länk för att byta lösenord för kontot {username} skickades {time} till "
+              "{phone}. Av: {by}. Stämmer det inte? Kontakta support: {support}.",
+        "en": "A link to change the password of the account {username} was sent {time} to "
+              "{phone}. By: {by}. Not right? Contact support: {support}.",
     },
     "sms.by_login": {  # who removed a holder, when nobody was verified in that session
         "sv": "någon inloggad med kontots lösenord",
@@ -321,9 +382,13 @@ def quoted(name: str) -> str:
     return f'"{name}"'
 
 
-def said_by(by: str, lang: str = "sv") -> str:
+def said_by(by: str | ByAgent, lang: str = "sv") -> str:
     """Who did a change, as an SMS says it: `support` or a login as they are, a holder's
-    name quoted, a holder without a name (SPEC 9's version 1 number) said so."""
+    name quoted, a holder without a name (SPEC 9's version 1 number) said so, a console
+    agent by their name for the holder they verified (SPEC 14)."""
+    if isinstance(by, ByAgent):
+        return text("sms.by_agent", lang, agent=quoted(by.agent_name),
+                    holder=said_by(by.holder_name, lang))
     if not by:
         return text("sms.by_nameless", lang)
     return by if by in NOT_A_NAME else quoted(by)
