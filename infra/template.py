@@ -96,9 +96,11 @@ SUPPORT_HEADERS_FORWARDED = (*API_HEADERS_FORWARDED, "Accept", "Origin", "X-Pwpo
 # What each function may do, and to what: nothing else. No action has a `*`, every
 # resource is named. Only the API reads the secrets; only the worker publishes SMS and takes
 # messages off the queue (the three actions Lambda's SQS trigger needs); the reminder job
-# reads the expiry and holder-use indexes and marks accounts; scans and account deletes are the CLI's, with
-# an operator's own credentials. tests/infra/test_least_privilege.py runs the flows and
-# checks that every call each function makes is allowed here.
+# reads the expiry and holder-use indexes and marks accounts; scans and account deletes are
+# the CLI's, with an operator's own credentials. The support console (SPEC 14) is the API's:
+# its records and counters are in the challenges and limits tables, and it reads one
+# account's audit trail. tests/infra/test_least_privilege.py (and _console.py, _ldap.py)
+# run the flows and check that every call each function makes is allowed here.
 ACCESS = {
     "api_handler": {
         "tables": {"AccountsTable": ["dynamodb:GetItem", "dynamodb:BatchGetItem",
@@ -108,7 +110,10 @@ ACCESS = {
                                        "dynamodb:DeleteItem"],
                    "LimitsTable": ["dynamodb:BatchGetItem", "dynamodb:PutItem",
                                    "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                   "AuditTable": ["dynamodb:PutItem"]},
+                   # Query: the support console's account view (the last 50 events) and
+                   # monthly report read one username's trail by the table's key; never
+                   # the by_day index (the whole service's days), never a scan
+                   "AuditTable": ["dynamodb:PutItem", "dynamodb:Query"]},
         "indexes": {},
         "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": True,
     },
