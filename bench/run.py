@@ -595,6 +595,89 @@ def measure_package(stage: str = "prod") -> dict:
 
 # -- main -----------------------------------------------------------------------------------
 
+# -- the support console (SPEC 14): the account view and one action ------------------------
+
+CONSOLE_STEPS = ("console: account view", "console: lift a lock")
+PORTAL_ORIGIN = "http://127.0.0.1:8000"
+
+
+def measure_console(runs: int, warmup: int = 2) -> dict:
+    """The account view and one action (lifting a login lock, after the caller's code) as
+    a signed-in agent sees them. The agent's session is opened as the sign-in opens it (the
+    provider's part, a redirect and a token, is not the console's cost and is left out)."""
+    import secrets as secrets_
+
+    from chalicelib.domain.sign_in import AgentSession
+    environment = {"PWPORTAL_IDP_ISSUER": "http://127.0.0.1:9/bench",
+                   "PWPORTAL_IDP_REDIRECT_BASE": PORTAL_ORIGIN}
+    with open(os.devnull, "w") as quiet, redirect_stdout(quiet), \
+            app_on_moto(environment) as bench:
+        times = {step: [] for step in CONSOLE_STEPS}
+        calls = {step: [] for step in CONSOLE_STEPS}
+        portal = bench.portal
+        for i in range(warmup + runs):
+            bench.next_day()
+            username, phone = f"console{i:03d}", f"+4670{2000000 + i}"
+            bench.create(username, phone)
+            token = secrets_.token_urlsafe(32)
+            now = bench.clock.now().timestamp()
+            portal.uow.begin().add("session", portal.sign_ins.open(AgentSession(
+                id=AgentSession.id_of(token), issuer=environment["PWPORTAL_IDP_ISSUER"],
+                subject="bench.agent", name="Bench Agent", created_at=now,
+                idle_until=now + 1800, ends_at=now + 28800))).commit()
+            headers = {"Cookie": f"pwportal_support={token}", "X-Forwarded-For": IP,
+                       "Content-Type": "application/json", "X-Pwportal-Console": "1",
+                       "Origin": PORTAL_ORIGIN}
+            for _ in range(5):
+                bench.post("/api/registration/login", {"username": username,
+                                                       "password": "fel-Losen-1"})
+            path = f"/api/support/accounts/{username}"
+
+            def timed(step, method, url, body=None):
+                bench.calls = []
+                started = time.perf_counter()
+                response = bench.client.http.request(
+                    method, url, headers=headers,
+                    body=json.dumps(body).encode() if body is not None else b"")
+                elapsed = time.perf_counter() - started
+                made, bench.calls = bench.calls, None
+                if i >= warmup and step:
+                    times[step].append(elapsed)
+                    calls[step].append(made)
+                return response
+
+            view = expect(timed("console: account view", "GET", path), 200, "account view")
+            holder = view["holders"][0]["id"]
+            expect(timed(None, "POST", path + "/verify/start",
+                         {"holder_id": holder, "channel": "sms"}), 200, "verify start")
+            bench.deliver()
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.sns.models import sns_backends
+            import re
+            said = [text for to, text in
+                    sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values()
+                    if to == phone and "Supportens kod" in text]
+            code = re.search(r"\b(\d{6})\b", said[-1]).group(1)
+            expect(timed(None, "POST", path + "/verify", {"code": code}), 200, "verify")
+            done = expect(timed("console: lift a lock", "POST", path + "/unlock", {}), 200,
+                          "unlock")
+            assert "login_lock" in done["cleared"], done
+    return {step: {"calls": max(len(made) for made in calls[step]),
+                   "calls_made": calls[step][-1],
+                   "median_ms": ms(statistics.median(times[step])),
+                   "p95_ms": ms(p95(times[step])), "runs": len(times[step])}
+            for step in CONSOLE_STEPS}
+
+
+def add_console(figures, found: dict) -> None:
+    for step in CONSOLE_STEPS:
+        figures.add(f"{step}: AWS calls", found[step]["calls"], str(found[step]["calls"]),
+                    "-", None)
+        figures.add(f"{step}: median / p95", found[step]["median_ms"],
+                    f"{found[step]['median_ms']:.1f} / {found[step]['p95_ms']:.1f} ms", "-",
+                    None)
+
+
 def add_timing(figures, name: str, found: dict) -> None:
     """A figure that must not tell cases apart: the medians' difference, under the target."""
     figures.add(name, found["difference_ms"], f"{found['difference_ms']:.1f} ms between medians",
@@ -640,6 +723,11 @@ def main(argv=None) -> int:
     add_limited_start(figures, limited_start)
     figures.details.update(steps=steps, history=history, enumeration=enumeration,
                            paused=paused, limited_start=limited_start)
+
+    print("bench: the support console in-process on moto...", flush=True)
+    console = measure_console(max(5, args.runs // 3))
+    add_console(figures, console)
+    figures.details["console"] = console
 
     print("bench: ldap mode against a real slapd...", flush=True)
     with open(os.devnull, "w") as quiet, redirect_stdout(quiet):
@@ -706,6 +794,7 @@ def main(argv=None) -> int:
 
 # the figures `--only` measures alone: how each is measured in-process, and how it is shown
 ONLY = {"limited-start": (measure_limited_start, add_limited_start),
+        "console": (None, add_console),
         "paused": (measure_paused,
                    lambda figures, found: add_timing(
                        figures, "verify while paused: right or wrong", found))}
@@ -715,8 +804,11 @@ def only(name: str, runs: int) -> int:
     """`python -m bench.run --only NAME`: one in-process figure, printed with PASS/FAIL."""
     measure, add = ONLY[name]
     figures = Figures()
-    with open(os.devnull, "w") as quiet, redirect_stdout(quiet), app_on_moto() as bench:
-        found = measure(bench, runs)
+    if measure is None:  # a figure with its own environment
+        found = measure_console(max(5, runs // 3))
+    else:
+        with open(os.devnull, "w") as quiet, redirect_stdout(quiet), app_on_moto() as bench:
+            found = measure(bench, runs)
     add(figures, found)
     print(figures.table())
     print(json.dumps(found, ensure_ascii=False))

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from chalicelib.services.sessions import Sessions
     from chalicelib.services.sign_in import SupportSignIn
     from chalicelib.services.support.callers import CallerChecks
-    from chalicelib.services.support.callers import CallerChecks
     from chalicelib.services.support.changes import AccountChanges
     from chalicelib.services.support.diagnosis import Diagnoses
     from chalicelib.services.support.holders import HolderChanges

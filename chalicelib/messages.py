@@ -78,16 +78,16 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "caller_not_verified": {
         "sv": "Verifiera den som ringer innan du ändrar något på kontot: skicka en kod till "
-              "en innehavare och låt personen läsa upp den.",
+              "en av kontots personer och låt personen läsa upp den.",
         "en": "Verify the caller before you change anything on the account: send a code to "
               "a holder and have them read it out.",
     },
     "holder_not_found": {
-        "sv": "Kontot har ingen sådan innehavare. Läs in kontot igen.",
+        "sv": "Kontot har ingen sådan person. Läs in kontot igen.",
         "en": "The account has no such holder. Load the account again.",
     },
     "no_authenticator": {
-        "sv": "Den innehavaren har ingen autentiseringsapp. Skicka koden med sms i stället.",
+        "sv": "Den personen har ingen autentiseringsapp. Skicka koden med sms i stället.",
         "en": "That holder has no authenticator app. Send the code by SMS instead.",
     },
     "origin_refused": {

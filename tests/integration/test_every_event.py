@@ -97,6 +97,29 @@ def cause_every_event(world, client, provider):
                                       receive_count=world.settings.sms_max_receives)
 
 
+def cause_console_work(world, browser, headers):
+    """The agent's work on an account of its own: support.caller_failed,
+    support.caller_verified, support.reset_link_sent."""
+    import re
+    world.portal.account_changes.create("konsolkonto", PASSWORD, "+46701112233")
+    account = "/api/support/accounts/konsolkonto"
+
+    def send(path, body):
+        sent = {**headers, "Content-Type": "application/json",
+                "Cookie": "; ".join(f"{k}={v}" for k, v in browser.jar.items())}
+        return browser.client.http.post(account + path, headers=sent,
+                                        body=json.dumps(body).encode())
+
+    holder = world.portal.accounts.get("konsolkonto").holders[0].id
+    assert send("/verify/start", {"holder_id": holder, "channel": "sms"}).status_code == 200
+    world.deliver()
+    code = re.search(r"\b(\d{6})\b", [text for to, text in world.sent()
+                                        if "Supportens kod" in text][-1]).group(1)
+    assert send("/verify", {"code": wrong(code)}).status_code == 400    # caller_failed
+    assert send("/verify", {"code": code}).status_code == 200           # caller_verified
+    assert send("/reset-link", {"holder_id": holder}).status_code == 200  # reset_link_sent
+
+
 def cause_support_sign_in(world, client, provider):
     """The console's sign-in (SPEC 14) at the real provider, on the real time its tokens
     carry: support.signed_in, support.signed_out, support.sign_in_refused."""
@@ -114,6 +137,7 @@ def cause_support_sign_in(world, client, provider):
         world.portal = bootstrap.override(clock=world.clock)
         browser = Browser(client)
         assert browser.callback(browser.provider_answer()).status_code == 303   # signed_in
+        cause_console_work(world, browser, CONSOLE_HEADERS)
         assert browser.post("/api/support/logout", CONSOLE_HEADERS).status_code == 204
         assert browser.get("/api/support/callback?state=forged&code=x"       # sign_in_refused
                            ).status_code == 400
