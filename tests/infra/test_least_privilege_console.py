@@ -257,8 +257,9 @@ def test_every_answer_of_the_console_is_one_the_description_allows(console_deplo
         operation = described[operation_id]
         if headers.get("Content-Type", "").startswith("text/csv"):
             # the CSV download: the description names text/csv beside the JSON
-            assert status == 200 and body.startswith("\ufeff".encode() if isinstance(
-                body, bytes) else "\ufeff"), body[:40]
+            assert status == 200 and body.startswith(b"\xef\xbb\xbf"), body[:40]  # the BOM
+            assert headers.get("Cache-Control") == "no-store"
+            assert headers.get("Content-Disposition", "").startswith("attachment;")
             continue
         if status in (302, 303):  # the sign-in's redirects: Location and the cookie
             answer = operation.answers[status]
