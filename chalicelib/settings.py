@@ -194,6 +194,11 @@ SETTINGS: tuple[Setting, ...] = (
     # a console agent's wrong caller codes per account (SPEC 14), and the pause they cause
     S("limits.wrong_caller_codes", "LIMIT_WRONG_CALLER_CODES", "5/3600", rules),
     S("limits.caller_pause_seconds", "LIMIT_CALLER_PAUSE_SECONDS", "3600", number),
+    # and the ceilings beside it: one agent on every account, every agent on one account
+    S("limits.wrong_caller_codes_per_agent", "LIMIT_WRONG_CALLER_CODES_PER_AGENT", "20/3600",
+      rules),
+    S("limits.wrong_caller_codes_per_account", "LIMIT_WRONG_CALLER_CODES_PER_ACCOUNT",
+      "10/3600", rules),
     S("limits.login_failures_per_username", "LIMIT_LOGIN_FAILURES_PER_USERNAME",
       "50/86400", rules),
     S("limits.login_failures_per_network", "LIMIT_LOGIN_FAILURES_PER_NETWORK", "5/900", rules),
@@ -280,6 +285,8 @@ class LimitSettings:
     reset_pause_seconds: int
     wrong_caller_codes: tuple[Rule, ...]
     caller_pause_seconds: int
+    wrong_caller_codes_per_agent: tuple[Rule, ...]
+    wrong_caller_codes_per_account: tuple[Rule, ...]
     login_failures_per_username: tuple[Rule, ...]
     login_failures_per_network: tuple[Rule, ...]
     login_lock_seconds: int
