@@ -203,7 +203,10 @@ def drive_the_console(world, client, recorder) -> Desk:
             ("DELETE", f"{ACCOUNT}/holders/{'A' * 16}", None, "support_remove_holder", 404),
             ("DELETE", f"{ACCOUNT}/holders/{anna}/authenticator", None, "support_remove_app",
              404),
-            ("POST", ACCOUNT + "/reset-link", {"holder_id": anna}, "support_reset_link", 403)):
+            ("POST", ACCOUNT + "/reset-link", {"holder_id": anna}, "support_reset_link", 403),
+            ("POST", ACCOUNT + "/disable", {}, "support_disable", 200),
+            ("POST", ACCOUNT + "/reset-link", {"holder_id": bo}, "support_reset_link", 409),
+            ("POST", ACCOUNT + "/enable", {}, "support_enable", 200)):
         answer = desk.request(method, path, body, operation=operation)
         assert answer.status_code == status, (path, answer.status_code, answer.body)
     unguarded = desk.request("POST", ACCOUNT + "/unlock", {}, operation="support_unlock",
