@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chalicelib.domain.account import is_username
+from chalicelib.domain.console import CLI
 from chalicelib.domain.errors import PasswordRejected, PortalError
 from chalicelib.domain.records import APP, SMS
 from chalicelib.messages import text
@@ -58,6 +59,7 @@ HELP = """Support CLI of pwportal: the functional accounts, their holders and th
     holders list USERNAME
     holders add USERNAME NAME NUMBER
     holders remove USERNAME HOLDER_ID
+    holders reset-link USERNAME HOLDER_ID
     authenticator remove USERNAME HOLDER_ID
     migrate holders [--dry-run]
 
@@ -675,6 +677,16 @@ def remove_holder(args, portal, io) -> int:
     return 0
 
 
+def send_reset_link(args, portal, io) -> int:
+    """The console's reset link (SPEC 14), from the same use case: an SMS to that holder's
+    own number with a link to pwreset's password step, for 10 minutes, once."""
+    done = portal.reset_links.send(args.username, args.holder_id, CLI)
+    io.out.write(f"A link to choose a new password was sent to {done['phone']}; it "
+                 f"works once, for {done['expires_in'] // 60} minutes. The holders are told "
+                 "by SMS. Nobody at support sees the password.\n")
+    return 0
+
+
 def remove_authenticator(args, portal, io) -> int:
     done = portal.holder_changes.remove_app(args.username, args.holder_id)
     io.out.write(f"Removed the authenticator app of {holder_name(done.holder.name)} "
@@ -795,6 +807,12 @@ def parser() -> argparse.ArgumentParser:
     removed.set_defaults(handler=remove_holder)
     removed.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
     removed.add_argument("holder_id", metavar="HOLDER_ID", help="the id `holders list` shows")
+    linked = holder_commands.add_parser(
+        "reset-link", epilog=POSITIONALS,
+        help="send a holder (checked by phone) a link to choose a new password themselves")
+    linked.set_defaults(handler=send_reset_link)
+    linked.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
+    linked.add_argument("holder_id", metavar="HOLDER_ID", help="the id `holders list` shows")
     apps = groups.add_parser("authenticator", help="holders' authenticator apps")
     app_commands = apps.add_subparsers(dest="command", required=True)
     unapp = app_commands.add_parser(

@@ -61,6 +61,10 @@ DESCRIPTIONS = {
     "support.signed_in": "En supporthandläggare loggade in i supportkonsolen",
     "support.signed_out": "En supporthandläggare loggade ut ur supportkonsolen",
     "support.sign_in_refused": "En inloggning i supportkonsolen nekades",
+    "support.caller_verified": "Supporten verifierade den som ringde med en kod",
+    "support.caller_failed": "Fel kod lästes upp för supporten",
+    "support.reset_link_sent": "Supporten skickade en länk för att byta lösenord",
+    "breach_check.failed": "Ett nytt lösenord kunde inte jämföras med läckta lösenord (tjänsten svarade inte) och godtogs ändå",
 }
 
 # What an event was when its outcome was not what the event's name says: the row is read
