@@ -20,6 +20,10 @@ import { typedNumber } from "./phone.js";
 const $ = (selector) => document.querySelector(selector);
 const APP_KEY = "pwportal.pwreset.app"; // before the await below: run() reads it
 const resetLink = takeResetLink(); // at once, before anything is awaited
+// A link opened in a tab that shows pwreset already changes only the fragment: start again.
+window.addEventListener("hashchange", () => {
+  if (new URLSearchParams(window.location.hash.slice(1)).has("reset")) window.location.reload();
+});
 let redraw = () => {};
 const config = await startPage({ onLanguageChange: () => redraw() });
 if (config) run(config);

@@ -253,8 +253,10 @@ function drawState(view) {
                  expires: password.expires_at ? longDate(password.expires_at) : "–" }, Boolean(password.expired))
     : sentence("console.state.passwordUnknown")));
 
-  if (view.code_now) rows.push(fact("console.state.codeNow", sentence("console.state.codeYes")));
-  else {
+  if (view.code_now) {
+    rows.push(fact("console.state.codeNow", sentence("console.state.codeYes"),
+                   ...(view.app_now ? [" ", sentence("console.state.appYes")] : [])));
+  } else {
     const list = document.createElement("ul");
     for (const { reason, until } of view.why_no_code ?? []) {
       const li = document.createElement("li");
@@ -262,7 +264,8 @@ function drawState(view) {
         : word("console.reason", reason);
       list.append(li);
     }
-    rows.push(fact("console.state.codeNow", sentence("console.state.codeNo", {}, true), list));
+    rows.push(fact("console.state.codeNow", sentence("console.state.codeNo", {}, true), list,
+                   ...(view.app_now ? [sentence("console.state.appYes")] : [])));
   }
 
   const locks = view.locks ?? {};
@@ -284,6 +287,8 @@ function drawState(view) {
 }
 
 const holderName = (holder) => holder.name || holder.phone;
+// A holder the API names by id and name (a verification): an unnamed one by their number.
+const namedHolder = (id, name) => name || (state.view?.holders ?? []).find((h) => h.id === id)?.phone || "";
 
 /** The holder whose radio button is chosen (its value is the holder's place in the view). */
 function chosenHolder() {
@@ -324,7 +329,7 @@ function drawVerify(view) {
   const box = $("#verified");
   if (done) {
     showNotice(box, { key: "console.verify.done", params: {
-      agent: state.me.agent.name, holder: done.holder_name, time: formatTime(new Date(done.until * 1000)) } });
+      agent: state.me.agent.name, holder: namedHolder(done.holder_id, done.holder_name), time: formatTime(new Date(done.until * 1000)) } });
     // When the 15 minutes are over the actions close again, without a click.
     expiryTimer = setTimeout(expired, Math.min(done.until * 1000 - Date.now(), 2 ** 31 - 1));
   } else clear(box);
@@ -347,9 +352,10 @@ function drawChannels() {
 
 function drawPending() {
   const pending = state.pending;
-  if (pending.channel === "app") render($("#verify-sent"), "console.verify.appAsk", { name: pending.holder_name });
+  const name = namedHolder(pending.holder_id, pending.holder_name);
+  if (pending.channel === "app") render($("#verify-sent"), "console.verify.appAsk", { name });
   else {
-    render($("#verify-sent"), "console.verify.smsSent", { name: pending.holder_name, phone: pending.phone,
+    render($("#verify-sent"), "console.verify.smsSent", { name, phone: pending.phone,
                                                           minutes: Math.round((pending.expires_in ?? 600) / 60) });
   }
 }
@@ -398,13 +404,13 @@ async function checkVerification() {
     $("#actions-heading").focus(); // what the agent does next; the notice above says who for
   } catch (error) {
     if (signedOutIfSo(error)) return;
-    if (error.code === "wrong_code") {
+    if (error.code === "invalid_code") {
       setFieldError(input, errorParts(error));
       input.focus();
       input.select();
       return;
     }
-    if (["code_expired", "no_verification", "too_many_attempts"].includes(error.code)) {
+    if (["code_expired", "too_many_attempts"].includes(error.code)) {
       state.pending = null;
       drawAccount();
     }
@@ -458,7 +464,7 @@ function drawHolders(view) {
     const li = document.createElement("li");
     const name = document.createElement("strong");
     name.className = "holder-name";
-    name.textContent = holderName(holder);
+    name.textContent = holder.name || t("console.holders.unnamed");
     li.append(name, holderFacts(holder));
     if (holder.sms_allowed_at) {
       const limit = document.createElement("p");
@@ -487,9 +493,8 @@ function drawActions(view) {
   const caller = verified();
   for (const button of document.querySelectorAll("#account [data-action]")) button.disabled = !caller;
   $("#actions-locked").hidden = Boolean(caller);
-  const holder = (view.holders ?? []).find((h) => h.id === caller?.holder_id);
-  render($("#reset-link"), "console.actions.resetLink",
-         { name: caller ? caller.holder_name : (holder ? holderName(holder) : "…") });
+  if (caller) render($("#reset-link"), "console.actions.resetLink", { name: namedHolder(caller.holder_id, caller.holder_name) });
+  else render($("#reset-link"), "console.actions.resetLinkNobody");
   $("#disable").hidden = Boolean(view.disabled);
   $("#enable").hidden = !view.disabled;
   $("#add-form").hidden = Boolean(state.adding);
@@ -590,7 +595,7 @@ async function confirmHolder() {
     $("#actions-notice").scrollIntoView({ block: "nearest" });
   } catch (error) {
     if (signedOutIfSo(error)) return;
-    if (error.code === "wrong_code") return fieldProblem(input, error);
+    if (error.code === "invalid_code") return fieldProblem(input, error);
     state.adding = null;
     drawActions(state.view);
     showError($("#actions-alert"), error);
@@ -612,7 +617,8 @@ function drawEvents(view) {
   $("#events").closest(".table-wrap").hidden = !events.length;
   $("#events tbody").replaceChildren(...events.map((event) => {
     const tr = document.createElement("tr");
-    tr.append(cell(dateTime(event.time), "when"), cell(word("console.event", event.event)),
+    const what = word("console.event", event.event);
+    tr.append(cell(dateTime(event.time), "when"), cell(event.subject_name ? `${what}: ${event.subject_name}` : what),
               cell(word("console.outcome", event.outcome)), cell(event.who ?? "–"),
               cell(word("console.channel", event.channel)));
     return tr;
