@@ -314,7 +314,7 @@ function drawVerify(view) {
     });
     const label = document.createElement("label");
     label.htmlFor = input.id;
-    label.textContent = `${holderName(holder)}, ${holder.phone}`;
+    label.textContent = `${holder.name || t("console.holders.unnamed")}, ${holder.phone}`;
     row.append(input, label);
     return row;
   });

@@ -15,10 +15,20 @@ from playwright.sync_api import expect
 
 from chalicelib.admin import REASONS
 from chalicelib.domain.events import EVENTS
+from chalicelib.services.support.monthly import OUTCOMES
 from infra.identity_provider import PEOPLE
 from infra.local_stack import DEMO_PASSWORD, DEMO_PHONE, DEMO_USERNAME
 from infra.site_build import load_texts
-from tests.browser.harness import DESKTOP, PHONE, SMS_TIMEOUT, check_view, docs_screenshot, ready, shown_step
+from tests.browser.harness import (
+    DESKTOP,
+    DOCS_SCREENSHOTS,
+    PHONE,
+    SMS_TIMEOUT,
+    check_view,
+    docs_screenshot,
+    ready,
+    shown_step,
+)
 from tests.conftest import ROOT
 
 AGENT = next(person for person in PEOPLE if person.groups)
@@ -65,6 +75,20 @@ def code_in(text: str) -> str:
     found = re.search(r"#(\d{4,8})\b", text) or re.search(r"(?<![\d:])(\d{6})(?![\d:])", text)
     assert found, f"no code in the SMS {text!r}"
     return found.group(1)
+
+
+def docs_part(page, name: str, top: str, bottom: str) -> None:
+    """A picture for docs/screenshots/ of the part of the console from the top of `top` to the
+    bottom of `bottom` (the whole page, with 50 events and a month's report, is too long to
+    show), at CSS pixels; `make screenshots` copies it to docs/."""
+    edges = page.evaluate("""([top, bottom]) => [document.querySelector(top).getBoundingClientRect().top + scrollY,
+                                               document.querySelector(bottom).getBoundingClientRect().bottom + scrollY]""",
+                          [top, bottom])
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"]
+    page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True, scale="css", animations="disabled",
+                    caret="hide", clip={"x": 0, "y": max(0, edges[0] - 16), "width": width,
+                                        "height": edges[1] - edges[0] + 32})
 
 
 # -- the provider's own pages ------------------------------------------------------------------
@@ -133,7 +157,7 @@ def test_an_agent_verifies_the_caller_lifts_a_lock_and_sends_a_reset_link_the_ho
         expect(page.get_by_role("button", name=name)).to_be_disabled()
     expect(page.locator("#reset-link")).to_be_disabled()
     check_view(page, "support-account-sv-desktop")
-    docs_screenshot(page, "support-2-account")
+    docs_part(page, "support-2-account", ".site-header", "#holders")
 
     # Verify the caller: the code goes to the holder's number, the caller reads it out.
     seen = len(sms_to(site, DEMO_PHONE))
@@ -148,7 +172,7 @@ def test_an_agent_verifies_the_caller_lifts_a_lock_and_sends_a_reset_link_the_ho
     expect(page.locator("#actions-locked")).to_be_hidden()
     expect(page.locator("#actions-heading")).to_be_focused()
     check_view(page, "support-verified-sv-desktop")
-    docs_screenshot(page, "support-3-verified")
+    docs_part(page, "support-3-verified", "#account-heading", "#disable")
 
     # Lift the lock: the login works again, and the holder is told who did it.
     seen = len(sms_to(site, DEMO_PHONE))
@@ -212,7 +236,7 @@ def test_an_agent_verifies_the_caller_lifts_a_lock_and_sends_a_reset_link_the_ho
     csv_link = page.get_by_role("link", name="Ladda ned rapporten som CSV")
     expect(csv_link).to_have_attribute("href", re.compile(r"/api/support/accounts/hemtjanstab/report\?month=\d{4}-\d{2}&format=csv$"))
     check_view(page, "support-report-sv-desktop")
-    docs_screenshot(page, "support-4-report")
+    docs_part(page, "support-4-report", "#report-heading", "#report-csv")
     csv = page.request.get(site.url + csv_link.get_attribute("href"))
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv"), csv.headers
 
@@ -253,3 +277,4 @@ def test_every_text_the_console_names_is_there_in_swedish_and_english():
     # every event and every reason the API may name has its words
     assert not [event for event in EVENTS if f"console.event.{event}" not in sv]
     assert not [reason for reason in REASONS if f"console.reason.{reason}" not in sv]
+    assert not [outcome for outcome in OUTCOMES if f"console.outcome.{outcome}" not in sv]
