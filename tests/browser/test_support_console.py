@@ -7,6 +7,8 @@ are drawn here."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -253,6 +255,79 @@ def test_an_agent_verifies_the_caller_lifts_a_lock_and_sends_a_reset_link_the_ho
     after = requests.get(site.url + "/api/support/me", headers={"Cookie": f"pwportal_support={cookie}"}, timeout=10)
     assert after.status_code == 401, after.text
     assert after.json()["error"]["code"] == "not_signed_in"
+
+
+def cli(site, *argv: str, stdin: str = "") -> None:
+    """The support CLI against the running stack, as the desk would run it."""
+    done = subprocess.run([sys.executable, "-m", "chalicelib.admin", "--stage", "local", *argv], input=stdin,
+                          text=True, capture_output=True, cwd=ROOT, timeout=60, check=False,
+                          env={**site.stack.env, "PWPORTAL_MOTO_PORT": str(site.stack.moto_port)})
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_wrong_code_says_the_tries_left_and_disable_enable_and_remove_ask_first(site, browsers):
+    username, first, second = "hemvard.konsol", ("Cecilia Ek", "+46701110022"), ("Dan Ek", "+46701110023")
+    cli(site, "accounts", "create", username, "--phone", first[1], "--name", first[0], stdin="tuvKAJ58!x\n")
+    cli(site, "holders", "add", username, *second)
+    agent = browsers(SWEDISH)
+    page = agent.page()
+    sign_in(page, site, AGENT)
+    ready(page)
+    page.get_by_label("Användarnamn").fill(username)
+    page.get_by_role("button", name="Visa kontot").click()
+    account = page.locator("#account")
+    expect(account.locator("#holders li")).to_have_count(2)
+
+    # The caller says they are Dan: the code goes to Dan's number; a wrong one says the tries left.
+    seen = len(sms_to(site, second[1]))
+    page.get_by_label(f"{second[0]}, +4670*****23").check()
+    expect(page.get_by_label("Kod från personens autentiseringsapp")).to_be_disabled()  # Dan has no app
+    page.get_by_role("button", name="Fortsätt").click()
+    code = code_in(next_sms(site, second[1], seen))
+    page.get_by_label("Koden som personen läser upp").fill("000000" if code != "000000" else "111111")
+    page.get_by_role("button", name="Verifiera").click()
+    expect(page.locator("#verify-code-error")).to_have_text(re.compile(r"Fel kod\. \d försök kvar\."))
+    expect(page.locator("#actions-locked")).to_be_visible()
+    page.get_by_label("Koden som personen läser upp").fill(code)
+    page.get_by_role("button", name="Verifiera").click()
+    expect(page.locator("#verified")).to_contain_text(f"agerar för {second[0]} till")
+
+    # Disabling asks first: No leaves the account as it was, Yes disables it.
+    page.get_by_role("button", name="Stäng av kontot").click()
+    question = page.locator("#confirm-question")
+    expect(question).to_be_focused()
+    expect(question).to_contain_text(f"Stänga av kontot {username}?")
+    page.get_by_role("button", name="Nej, avbryt").click()
+    expect(page.locator("#confirm")).to_be_hidden()
+    expect(page.locator("#account-status")).to_have_text("Kontot är aktivt.")
+    seen = len(sms_to(site, first[1]))
+    page.get_by_role("button", name="Stäng av kontot").click()
+    page.get_by_role("button", name="Ja, gör det").click()
+    expect(page.locator("#account-status")).to_contain_text("Kontot är avstängt")
+    expect(page.locator("#actions-notice")).to_contain_text("Kontot är avstängt.")
+    sms_after(site, first[1], seen, lambda texts: any(AGENT.name in text for text in texts))
+
+    # A disabled account takes no reset link: the API's refusal is said; enabling needs no question.
+    page.locator("#reset-link").click()
+    expect(page.locator("#actions-alert")).to_contain_text("Kontot är avstängt.")
+    page.get_by_role("button", name="Aktivera kontot").click()
+    expect(page.locator("#account-status")).to_have_text("Kontot är aktivt.")
+
+    # Cecilia has left the unit: removed after the question.
+    page.get_by_role("button", name=f"Ta bort {first[0]}").click()
+    expect(page.locator("#confirm-question")).to_contain_text(f"Ta bort {first[0]} från kontot?")
+    page.get_by_role("button", name="Ja, gör det").click()
+    expect(page.locator("#actions-notice")).to_contain_text(f"{first[0]} är borttagen från kontot.")
+    expect(account.locator("#holders li")).to_have_count(1)
+    expect(account.locator("#events")).to_contain_text("Person borttagen")
+
+    # In English, the same account in the other language.
+    page.get_by_role("button", name="In English").click()
+    expect(page.locator("#account-heading")).to_have_text(f"The account {username}")
+    expect(page.locator("#verified")).to_contain_text(f"Verified: you ({AGENT.name}) act for {second[0]} until")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(account.locator("#events")).to_contain_text("Person removed")
+    check_view(page, "support-account-en-desktop")
 
 
 def test_a_care_worker_who_signs_in_is_refused_the_console(site, browsers):
