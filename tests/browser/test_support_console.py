@@ -90,7 +90,7 @@ def docs_part(page, name: str, top: str, bottom: str) -> None:
     width = page.viewport_size["width"]
     page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True, scale="css", animations="disabled",
                     caret="hide", clip={"x": 0, "y": max(0, edges[0] - 16), "width": width,
-                                        "height": edges[1] - edges[0] + 32})
+                                        "height": edges[1] - edges[0] + 24})
 
 
 # -- the provider's own pages ------------------------------------------------------------------
