@@ -1078,6 +1078,7 @@ class LocalStack:
             f"  site (landing)   {self.url}/",
             f"  pwreg            {self.url}/pwreg/",
             f"  pwreset          {self.url}/pwreset/",
+            *([f"  support console  {self.url}/support/"] if self.idp else []),
             f"  API              {self.url}/api/config",
             f"  sent SMS         {self.url}/dev/sms",
             f"  embedded AWS     {self.aws_url}  (moto; dashboard at {self.aws_url}/moto-api/)",

@@ -126,6 +126,7 @@ def lock_the_login(site, username: str) -> None:
 # -- the Done-when test ------------------------------------------------------------------------
 
 def test_an_agent_verifies_the_caller_lifts_a_lock_and_sends_a_reset_link_the_holder_uses(site, browsers):
+    assert f"support console  {site.url}/support/" in site.stack.output  # as `make run IDP=local` prints it
     lock_the_login(site, DEMO_USERNAME)
     agent = browsers(SWEDISH)
     page = agent.page()
@@ -353,3 +354,18 @@ def test_every_text_the_console_names_is_there_in_swedish_and_english():
     assert not [event for event in EVENTS if f"console.event.{event}" not in sv]
     assert not [reason for reason in REASONS if f"console.reason.{reason}" not in sv]
     assert not [outcome for outcome in OUTCOMES if f"console.outcome.{outcome}" not in sv]
+
+
+def test_the_built_console_page_reads_whole_in_swedish_before_its_script_runs(tmp_path):
+    """The site build writes the console's own texts into its page beside the shared ones
+    (infra/site_build.py page_texts); the portals' pages get none of them."""
+    from chalicelib.settings import Settings
+    from infra.site_build import build_site
+
+    site = build_site(Settings(), tmp_path / "site")
+    page = (site / "support" / "index.html").read_text(encoding="utf-8")
+    assert not re.findall(r'data-t="([^"]+)"[^>]*></', page)  # every text element has its text
+    assert "<title data-t=\"console.name\">Supportkonsolen</title>" in page
+    assert re.search(r'<a class="button" id="sign-in" href="/api/support/login" data-t="console.signIn">Logga in</a>', page)
+    assert not re.search(r"\{\w+\}", re.sub(r"data-t-params='[^']*'", "", page))
+    assert "console." not in (site / "assets" / "texts" / "sv.js").read_text(encoding="utf-8")
