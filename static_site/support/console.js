@@ -137,7 +137,7 @@ function signedIn() {
 
 function signedOut(noticeKey, { focus = true } = {}) {
   clearTimeout(expiryTimer);
-  Object.assign(state, { me: null, view: null, pending: null, adding: null, confirm: null, report: null });
+  Object.assign(state, { me: null, view: null, pending: null, chosen: null, adding: null, confirm: null, report: null });
   try {
     sessionStorage.removeItem(ACCOUNT_KEY);
   } catch {
@@ -148,6 +148,7 @@ function signedOut(noticeKey, { focus = true } = {}) {
   const notice = $("#signed-out-notice");
   if (noticeKey) showNotice(notice, { key: noticeKey });
   else clear(notice);
+  $("#sign-in").hidden = noticeKey === "console.off"; // off: there is nothing to sign in to
   showView("signed-out");
   drawTitle();
   if (focus) $('[data-view="signed-out"] h1').focus();
@@ -175,7 +176,7 @@ async function findAccount(username, { focus = true } = {}) {
   try {
     const view = await api("GET", accountPath(username));
     if (view.username !== state.view?.username) {
-      Object.assign(state, { pending: null, adding: null, confirm: null, report: null });
+      Object.assign(state, { pending: null, chosen: null, adding: null, confirm: null, report: null });
       clear($("#actions-alert"), $("#actions-notice"), $("#verify-alert"), $("#report-alert"));
       $("#report").hidden = true;
     }
@@ -192,6 +193,11 @@ async function findAccount(username, { focus = true } = {}) {
     if (signedOutIfSo(error)) return;
     if (error.code === "not_found") {
       state.view = null;
+      try {
+        sessionStorage.removeItem(ACCOUNT_KEY);
+      } catch {
+        // nothing kept
+      }
       $("#account").hidden = true;
       drawTitle();
       setFieldError($("#find-username"), "console.find.notFound", { username });

@@ -274,10 +274,14 @@ def test_a_wrong_code_says_the_tries_left_and_disable_enable_and_remove_ask_firs
     page = agent.page()
     sign_in(page, site, AGENT)
     ready(page)
+    page.get_by_label("Användarnamn").fill("finns.inte")
+    page.get_by_role("button", name="Visa kontot").click()
+    expect(page.locator("#find-username-error")).to_have_text("Det finns inget konto med användarnamnet finns.inte.")
     page.get_by_label("Användarnamn").fill(username)
     page.get_by_role("button", name="Visa kontot").click()
     account = page.locator("#account")
     expect(account.locator("#holders li")).to_have_count(2)
+    expect(page.locator("#find-username-error")).to_be_hidden()
 
     # The caller says they are Dan: the code goes to Dan's number; a wrong one says the tries left.
     seen = len(sms_to(site, second[1]))
@@ -321,6 +325,12 @@ def test_a_wrong_code_says_the_tries_left_and_disable_enable_and_remove_ask_firs
     expect(page.locator("#actions-notice")).to_contain_text(f"{first[0]} är borttagen från kontot.")
     expect(account.locator("#holders li")).to_have_count(1)
     expect(account.locator("#events")).to_contain_text("Person borttagen")
+
+    # A reload shows the same account, still verified (the API keeps the verification).
+    page.reload()
+    ready(page)
+    expect(page.locator("#account-heading")).to_have_text(f"Kontot {username}")
+    expect(page.locator("#verified")).to_contain_text(f"agerar för {second[0]} till")
 
     # In English, the same account in the other language.
     page.get_by_role("button", name="In English").click()

@@ -1,7 +1,6 @@
 // The support console's own texts in English; texts/sv.js has the same keys.
 export default {
   "console.name": "Support console",
-  "console.title": "Support console – {organisation}",
   "console.description": "The support desk's console for the Treserva mailboxes: find an account, verify the caller and help.",
   "console.signedInAs": "Signed in: {name}",
   "console.signOut": "Sign out",

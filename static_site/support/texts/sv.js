@@ -3,7 +3,6 @@
 // Swedish page by infra/site_build.py, as the portals' are. {name} is filled in by the page.
 export default {
   "console.name": "Supportkonsolen",
-  "console.title": "Supportkonsolen – {organisation}",
   "console.description": "Supportens konsol för Treservabrevlådorna: hitta ett konto, verifiera den som ringer och hjälp till.",
   "console.signedInAs": "Inloggad: {name}",
   "console.signOut": "Logga ut",
