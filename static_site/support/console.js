@@ -137,7 +137,8 @@ function signedIn() {
 
 function signedOut(noticeKey, { focus = true } = {}) {
   clearTimeout(expiryTimer);
-  Object.assign(state, { me: null, view: null, pending: null, chosen: null, adding: null, confirm: null, report: null });
+  Object.assign(state, { me: null, view: null, pending: null, chosen: null, adding: null, confirm: null,
+                         report: null });
   try {
     sessionStorage.removeItem(ACCOUNT_KEY);
   } catch {
@@ -266,8 +267,8 @@ function drawState(view) {
     const list = document.createElement("ul");
     for (const { reason, until } of view.why_no_code ?? []) {
       const li = document.createElement("li");
-      li.textContent = until ? t("console.reason.until", { reason: word("console.reason", reason), time: dateTime(until) })
-        : word("console.reason", reason);
+      const said = word("console.reason", reason);
+      li.textContent = until ? t("console.reason.until", { reason: said, time: dateTime(until) }) : said;
       list.append(li);
     }
     rows.push(fact("console.state.codeNow", sentence("console.state.codeNo", {}, true), list,
@@ -335,7 +336,8 @@ function drawVerify(view) {
   const box = $("#verified");
   if (done) {
     showNotice(box, { key: "console.verify.done", params: {
-      agent: state.me.agent.name, holder: namedHolder(done.holder_id, done.holder_name), time: formatTime(new Date(done.until * 1000)) } });
+      agent: state.me.agent.name, holder: namedHolder(done.holder_id, done.holder_name),
+      time: formatTime(new Date(done.until * 1000)) } });
     // When the 15 minutes are over the actions close again, without a click.
     expiryTimer = setTimeout(expired, Math.min(done.until * 1000 - Date.now(), 2 ** 31 - 1));
   } else clear(box);
@@ -499,8 +501,11 @@ function drawActions(view) {
   const caller = verified();
   for (const button of document.querySelectorAll("#account [data-action]")) button.disabled = !caller;
   $("#actions-locked").hidden = Boolean(caller);
-  if (caller) render($("#reset-link"), "console.actions.resetLink", { name: namedHolder(caller.holder_id, caller.holder_name) });
-  else render($("#reset-link"), "console.actions.resetLinkNobody");
+  if (caller) {
+    render($("#reset-link"), "console.actions.resetLink", { name: namedHolder(caller.holder_id, caller.holder_name) });
+  } else {
+    render($("#reset-link"), "console.actions.resetLinkNobody");
+  }
   $("#disable").hidden = Boolean(view.disabled);
   $("#enable").hidden = !view.disabled;
   $("#add-form").hidden = Boolean(state.adding);
@@ -562,7 +567,8 @@ async function addHolder() {
     return;
   }
   try {
-    const answered = await api("POST", `${accountPath()}/holders`, { name: name.value.trim(), phone: phone.value.trim() });
+    const answered = await api("POST", `${accountPath()}/holders`,
+                               { name: name.value.trim(), phone: phone.value.trim() });
     state.adding = { name: name.value.trim(), phone: answered.phone };
     render($("#add-sent"), "console.add.sent", { phone: answered.phone });
     $("#add-code").value = "";

@@ -83,9 +83,9 @@ def docs_part(page, name: str, top: str, bottom: str) -> None:
     """A picture for docs/screenshots/ of the part of the console from the top of `top` to the
     bottom of `bottom` (the whole page, with 50 events and a month's report, is too long to
     show), at CSS pixels; `make screenshots` copies it to docs/."""
-    edges = page.evaluate("""([top, bottom]) => [document.querySelector(top).getBoundingClientRect().top + scrollY,
-                                               document.querySelector(bottom).getBoundingClientRect().bottom + scrollY]""",
-                          [top, bottom])
+    edges = page.evaluate("""([top, bottom]) => [
+        document.querySelector(top).getBoundingClientRect().top + scrollY,
+        document.querySelector(bottom).getBoundingClientRect().bottom + scrollY]""", [top, bottom])
     DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     width = page.viewport_size["width"]
     page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True, scale="css", animations="disabled",
@@ -237,7 +237,8 @@ def test_an_agent_verifies_the_caller_lifts_a_lock_and_sends_a_reset_link_the_ho
     report = page.locator("#report")
     expect(report.locator("#report-title")).to_be_focused()
     csv_link = page.get_by_role("link", name="Ladda ned rapporten som CSV")
-    expect(csv_link).to_have_attribute("href", re.compile(r"/api/support/accounts/hemtjanstab/report\?month=\d{4}-\d{2}&format=csv$"))
+    expect(csv_link).to_have_attribute(
+        "href", re.compile(r"/api/support/accounts/hemtjanstab/report\?month=\d{4}-\d{2}&format=csv$"))
     check_view(page, "support-report-sv-desktop")
     docs_part(page, "support-4-report", "#report-heading", "#report-csv")
     csv = page.request.get(site.url + csv_link.get_attribute("href"))
@@ -376,6 +377,6 @@ def test_the_built_console_page_reads_whole_in_swedish_before_its_script_runs(tm
     page = (site / "support" / "index.html").read_text(encoding="utf-8")
     assert not re.findall(r'data-t="([^"]+)"[^>]*></', page)  # every text element has its text
     assert "<title data-t=\"console.name\">Supportkonsolen</title>" in page
-    assert re.search(r'<a class="button" id="sign-in" href="/api/support/login" data-t="console.signIn">Logga in</a>', page)
+    assert '<a class="button" id="sign-in" href="/api/support/login" data-t="console.signIn">Logga in</a>' in page
     assert not re.search(r"\{\w+\}", re.sub(r"data-t-params='[^']*'", "", page))
     assert "console." not in (site / "assets" / "texts" / "sv.js").read_text(encoding="utf-8")
