@@ -64,6 +64,7 @@ DESCRIPTIONS = {
     "support.caller_verified": "Supporten verifierade den som ringde med en kod",
     "support.caller_failed": "Fel kod lästes upp för supporten",
     "support.reset_link_sent": "Supporten skickade en länk för att byta lösenord",
+    "idp.sign_in_refused": "En inloggning med jobbinloggningen i pwreg nekades",
 }
 
 # What an event was when its outcome was not what the event's name says: the row is read
