@@ -23,7 +23,8 @@ This module owns the local stage's process layout and nothing of the product its
 - with `PWPORTAL_IDP=local` (`make run IDP=local`), a real OpenID Connect provider on
   127.0.0.1:`PWPORTAL_IDP_PORT` (default 8090): Canaille, a guarded child like the API
   (infra/identity_provider.py), seeded with SPEC 15's people and the pwportal client, and
-  the API pointed at it (the support console's sign-in is then on).
+  the API pointed at it (the support console's sign-in is then on, and pwreg and pwreset
+  offer it to holders: PWPORTAL_HOLDER_IDENTITY=offered).
 
 A SIGINT or SIGTERM stops the parts in order; if that takes more than
 STOP_TIMEOUT_SECONDS, the process exits anyway.
@@ -404,6 +405,9 @@ def start_identity_provider(port: int, site_url: str):
         "PWPORTAL_IDP_SCOPES": "openid profile groups",
         "PWPORTAL_IDP_REDIRECT_BASE": site_url,
     })
+    # SPEC 15: with IDP=local, pwreg offers "Logga in med din jobbinloggning" (and pwreset
+    # its third way), unless the caller chose otherwise
+    os.environ.setdefault("PWPORTAL_HOLDER_IDENTITY", "offered")
     from chalicelib import bootstrap
     bootstrap.reset()
     return running
