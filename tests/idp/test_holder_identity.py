@@ -375,3 +375,27 @@ def test_off_every_path_is_404_and_pwreg_as_before(console, client):
     assert post(client, "/api/registration/holders", {"name": "Kalle Typad",
                                                       "phone": NEW_PHONE},
                 session=session).status_code == 202
+
+
+# -- proven holders are marked everywhere support looks ------------------------------------
+
+def test_the_console_the_cli_and_the_monthly_report_mark_the_proven_holder(holders, client):
+    import io
+    from types import SimpleNamespace
+
+    from chalicelib import admin
+    from tests.idp.test_support_console import Agent
+    anna = add_proven(holders, client, ANNA)
+    view = Agent(client).view()
+    assert {h["name"]: h["proven"] for h in view["holders"]} == {"": False,
+                                                                 "Anna Andersson": True}
+    out = io.StringIO()
+    admin.list_holders(SimpleNamespace(username=USERNAME), holders.portal,
+                       SimpleNamespace(out=out))
+    [line] = [row for row in out.getvalue().splitlines() if anna["id"] in row]
+    assert "yes, by work login" in line
+    now = holders.clock.now()
+    rows = holders.portal.monthly_reports.log(USERNAME, now.year, now.month).rows()
+    [added] = [row for row in rows if row[1] == "holder.added" and "Anna" in row[6]]
+    assert added[4] == "Anna Andersson (jobbinloggning)"
+    assert added[6].endswith("(jobbinloggning)")
