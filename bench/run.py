@@ -5,6 +5,8 @@
   writes and the SQS send included), and each step's median and p95 time, in-process
   through chalice.test.Client against an in-process moto;
 - `reset/complete` with a password history of 1 and of 24;
+- `reset/complete` with the breach check off (the shipped list alone) and on (`range`: the
+  Pwned Passwords range API first, here tests/range_server.py on loopback; SPEC 16);
 - the same reset with the authenticator app (SPEC 12, `channel: "app"`): its start and its
   verify (the code an app shows, made by pyotp), AWS calls and time;
 - the time difference between usernames that exist and do not (reset start by SMS and by
@@ -54,6 +56,7 @@ MAX_AWS_CALLS = 4
 MAX_LDAP_AWS_CALLS = 5
 LDAP_STEPS = ("login", "reset start", "verify", "complete")
 MAX_HISTORY_RATIO = 1.3
+MAX_BREACH_CHECK_RATIO = 1.3  # issue 25: complete with the range API (loopback) against off
 MAX_IMPORT_RATIO = 1.3
 MAX_PACKAGE_BYTES = 5 * 1024 * 1024
 MAX_ENUMERATION_MS = 20.0
@@ -317,6 +320,51 @@ def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
     one, full = (statistics.median(times[depth]) for depth in sorted(accounts))
     return {"history": size, "median_ms_1": ms(one), f"median_ms_{size}": ms(full),
             "ratio": round(full / one, 3), "runs": runs}
+
+
+# -- reset/complete with the breach check off and on (SPEC 16) --------------------------------
+
+def measure_breach_check(bench: Bench, runs: int, warmup: int = 2) -> dict:
+    """The same reset completed with PWPORTAL_BREACH_CHECK `off` and `range`, alternating, the
+    range API being tests/range_server.py on loopback (the real protocol, padding included,
+    from the shipped list): what the check itself costs, a network's own latency aside."""
+    from chalicelib import bootstrap
+    from tests.range_server import range_server
+    username, phone = "breach.check", "+46701238001"
+    bench.create(username, phone)
+    times: dict[str, list[float]] = {"off": [], "range": []}
+    with range_server() as server:
+        os.environ["PWPORTAL_BREACH_RANGE_URL"] = server.url
+        for i in range(warmup + runs):
+            for mode in (("off", "range") if i % 2 else ("range", "off")):
+                bench.next_day()
+                os.environ["PWPORTAL_BREACH_CHECK"] = mode
+                bench.portal = bootstrap.override(clock=bench.clock)
+                challenge = expect(bench.post("/api/reset/start",
+                                              {"username": username, "phone": phone})[0], 202,
+                                   "reset start")["challenge"]
+                token = expect(bench.post("/api/reset/verify", {
+                    "challenge": challenge, "code": bench.last_code(phone)})[0], 200,
+                    "verify")["reset_token"]
+                response, elapsed, _ = bench.post("/api/reset/complete", {
+                    "reset_token": token, "password": f"Nytt-{i:03d}-{mode}-Hus!x"})
+                expect(response, 200, "complete")
+                if i >= warmup:
+                    times[mode].append(elapsed)
+        asked = len(server.received)
+    for name in ("PWPORTAL_BREACH_CHECK", "PWPORTAL_BREACH_RANGE_URL"):
+        os.environ.pop(name, None)
+    bench.portal = bootstrap.override(clock=bench.clock)
+    off, on = statistics.median(times["off"]), statistics.median(times["range"])
+    return {"median_ms_off": ms(off), "median_ms_range": ms(on), "ratio": round(on / off, 3),
+            "range_requests": asked, "runs": runs}
+
+
+def add_breach_check(figures, found: dict) -> None:
+    figures.add("complete, breach check off / range (loopback)", found["ratio"],
+                f"{found['median_ms_off']:.1f} / {found['median_ms_range']:.1f} ms "
+                f"(x{found['ratio']:.2f})", f"x <= {MAX_BREACH_CHECK_RATIO}",
+                found["ratio"] <= MAX_BREACH_CHECK_RATIO)
 
 
 # -- enumeration ----------------------------------------------------------------------------
@@ -703,6 +751,7 @@ def main(argv=None) -> int:
     with open(os.devnull, "w") as quiet, redirect_stdout(quiet), app_on_moto() as bench:
         steps = measure_steps(bench, args.runs)
         history = measure_history(bench, args.runs)
+        breach_check = measure_breach_check(bench, args.runs)
         enumeration = measure_enumeration(bench, args.runs)
         paused = measure_paused(bench, args.runs)
         limited_start = measure_limited_start(bench, args.runs)
@@ -717,11 +766,13 @@ def main(argv=None) -> int:
                 history["ratio"], f"{history['median_ms_1']:.1f} / "
                 f"{history[f'median_ms_{size}']:.1f} ms (x{history['ratio']:.2f})",
                 f"x <= {MAX_HISTORY_RATIO}", history["ratio"] <= MAX_HISTORY_RATIO)
+    add_breach_check(figures, breach_check)
     for path, found in enumeration.items():
         add_timing(figures, f"{path}: time, exists or not", found)
     add_timing(figures, "verify while paused: right or wrong", paused)
     add_limited_start(figures, limited_start)
-    figures.details.update(steps=steps, history=history, enumeration=enumeration,
+    figures.details.update(steps=steps, history=history, breach_check=breach_check,
+                           enumeration=enumeration,
                            paused=paused, limited_start=limited_start)
 
     print("bench: the support console in-process on moto...", flush=True)
@@ -795,6 +846,7 @@ def main(argv=None) -> int:
 # the figures `--only` measures alone: how each is measured in-process, and how it is shown
 ONLY = {"limited-start": (measure_limited_start, add_limited_start),
         "console": (None, add_console),
+        "breach-check": (measure_breach_check, add_breach_check),
         "paused": (measure_paused,
                    lambda figures, found: add_timing(
                        figures, "verify while paused: right or wrong", found))}

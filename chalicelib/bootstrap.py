@@ -16,8 +16,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.adapters import aws
 from chalicelib.domain.clock import SystemClock
-from chalicelib.ports import (Clock, CodeChannel, Gateway, Hasher, IdentityProvider,
-                              PasswordChange, PasswordStore, Queue, Store)
+from chalicelib.ports import (BreachedPasswords, Clock, CodeChannel, Gateway, Hasher,
+                              IdentityProvider, PasswordChange, PasswordStore, Queue, Store)
 from chalicelib.repositories.accounts import Accounts
 from chalicelib.repositories.audit import Audit
 from chalicelib.repositories.limits import Counters, Limits, Logs
@@ -27,6 +27,7 @@ from chalicelib.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.secrets import Secrets
+    from chalicelib.services.breach_check import BreachCheck
     from chalicelib.repositories.sign_ins import SignIns
     from chalicelib.services.authenticator_enrolment import AuthenticatorEnrolment
     from chalicelib.services.code_sms import CodeSms
@@ -140,7 +141,29 @@ class Portal:
         return PortalPasswordChange(
             settings=self.settings, clock=self.clock, uow=self.uow, accounts=self.accounts,
             records=self.records, limits=self.limits, audit=self.audit,
-            notifications=self.notifications, hasher=self._hasher)
+            notifications=self.notifications, hasher=self._hasher,
+            breach_check=self.breach_check)
+
+    @cached_property
+    def breaches(self) -> BreachedPasswords:
+        """Is a new password known from breaches (SPEC 16): the shipped list, and with
+        PWPORTAL_BREACH_CHECK `range` the Pwned Passwords range API before it."""
+        from chalicelib.adapters.breached import FirstThatKnows, RangeApi, ShippedList
+        mode = self.settings.breach_check
+        if mode == "off":
+            return ShippedList()
+        if mode != "range":
+            raise RuntimeError(f"PWPORTAL_BREACH_CHECK is range or off, not {mode!r}")
+        return FirstThatKnows(RangeApi(self.settings.breach_range_url,
+                                       self.settings.breach_timeout_ms / 1000), ShippedList())
+
+    def _breaches(self) -> BreachedPasswords:
+        return self.breaches
+
+    @cached_property
+    def breach_check(self) -> BreachCheck:
+        from chalicelib.services.breach_check import BreachCheck
+        return BreachCheck(breaches=self._breaches, audit=self.audit)
 
     def _code_key(self) -> bytes:
         return self.secrets.code_key
@@ -217,7 +240,8 @@ class Portal:
         from chalicelib.services.completion import ResetCompletion
         return ResetCompletion(settings=self.settings, clock=self.clock,
                                accounts=self.accounts, records=self.records, audit=self.audit,
-                               hasher=self._hasher, password_change=self.password_change)
+                               hasher=self._hasher, password_change=self.password_change,
+                               breach_check=self.breach_check)
 
     @cached_property
     def delivery(self) -> Delivery:

@@ -82,6 +82,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Verify the caller before you change anything on the account: send a code to "
               "a holder and have them read it out.",
     },
+    "account_disabled": {
+        "sv": "Kontot är avstängt. Öppna det igen innan du skickar en länk.",
+        "en": "The account is disabled. Enable it before you send a link.",
+    },
     "holder_not_found": {
         "sv": "Kontot har ingen sådan person. Läs in kontot igen.",
         "en": "The account has no such holder. Load the account again.",
@@ -209,6 +213,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Får inte innehålla förbjudna ord som ”treserva” eller ”lösenord”.",
         "en": "Must not contain banned words such as “treserva” or “password”.",
     },
+    "rule.breached": {
+        "sv": "Lösenordet finns i listor över lösenord som har läckt vid dataintrång, och "
+              "sådana listor prövar angripare först. Välj ett annat.",
+        "en": "This password appears in lists of passwords leaked in data breaches, and "
+              "attackers try those lists first. Choose another.",
+    },
     "rule.directory": {
         "sv": "Organisationens egna lösenordsregler godtog inte lösenordet. Välj ett annat.",
         "en": "Your organisation's own password rules refused this password. Choose another.",
@@ -239,11 +249,15 @@ TEXTS: dict[str, dict[str, str]] = {
     # SMS notifications (SPEC 7): never a code, a password or someone else's full number.
     # A holder's name is a quoted field after the facts (`Namn: "Anna Berg"`), never a part
     # of the sentence: names are written by people the other holders never met (issue 21).
+    # SPEC 16: a phone whose mail app keeps the old password locks the shared account for
+    # everyone, so the notice says where the new one must go.
     "sms.password_changed": {
         "sv": "Lösenordet för kontot {username} byttes {time}. Av: {by}. "
-              "Var det inte du? Kontakta support: {support}.",
+              "Var det inte du? Kontakta support: {support}. Skriv in det nya lösenordet i "
+              "alla mobiler och appar som använder kontot, t.ex. mejlappen.",
         "en": "The password of the account {username} was changed {time}. By: {by}. "
-              "Wasn't this you? Contact support: {support}.",
+              "Wasn't this you? Contact support: {support}. Enter the new password on every "
+              "phone and app that uses the account, such as the mail app.",
     },
     "sms.phone_changed": {
         "sv": "Mobilnumret för kontot {username} ändrades {time} till {phone}. "

@@ -175,6 +175,12 @@ SETTINGS: tuple[Setting, ...] = (
     # how long a caller verified by a code may be acted for (SPEC 14), and a reset link lives
     S("support_verified_seconds",  "SUPPORT_VERIFIED_SECONDS", "900", number),
     S("reset_link_seconds",        "RESET_LINK_SECONDS",      "600", number),
+    # breached passwords (SPEC 16): `range` asks the Pwned Passwords range API after the
+    # shipped list, `off` the shipped list alone. Off here (the local stage, the tests: no
+    # network); .chalice/config.json turns it on for every deployed stage.
+    S("breach_check",              "BREACH_CHECK",            "off", lower),
+    S("breach_range_url", "BREACH_RANGE_URL", "https://api.pwnedpasswords.com/range/", text),
+    S("breach_timeout_ms",         "BREACH_TIMEOUT_MS",       "1000", number),
     # the password policy of SPEC 3
     S("policy.min_length",         "PASSWORD_MIN_LENGTH",     "8", number),
     S("policy.max_length",         "PASSWORD_MAX_LENGTH",     "128", number),
@@ -199,6 +205,11 @@ SETTINGS: tuple[Setting, ...] = (
     # a console agent's wrong caller codes per account (SPEC 14), and the pause they cause
     S("limits.wrong_caller_codes", "LIMIT_WRONG_CALLER_CODES", "5/3600", rules),
     S("limits.caller_pause_seconds", "LIMIT_CALLER_PAUSE_SECONDS", "3600", number),
+    # and the ceilings beside it: one agent on every account, every agent on one account
+    S("limits.wrong_caller_codes_per_agent", "LIMIT_WRONG_CALLER_CODES_PER_AGENT", "20/3600",
+      rules),
+    S("limits.wrong_caller_codes_per_account", "LIMIT_WRONG_CALLER_CODES_PER_ACCOUNT",
+      "10/3600", rules),
     S("limits.login_failures_per_username", "LIMIT_LOGIN_FAILURES_PER_USERNAME",
       "50/86400", rules),
     S("limits.login_failures_per_network", "LIMIT_LOGIN_FAILURES_PER_NETWORK", "5/900", rules),
@@ -285,6 +296,8 @@ class LimitSettings:
     reset_pause_seconds: int
     wrong_caller_codes: tuple[Rule, ...]
     caller_pause_seconds: int
+    wrong_caller_codes_per_agent: tuple[Rule, ...]
+    wrong_caller_codes_per_account: tuple[Rule, ...]
     login_failures_per_username: tuple[Rule, ...]
     login_failures_per_network: tuple[Rule, ...]
     login_lock_seconds: int
@@ -368,6 +381,9 @@ class Settings:
     support_session_seconds: int
     support_verified_seconds: int
     reset_link_seconds: int
+    breach_check: str
+    breach_range_url: str
+    breach_timeout_ms: int
     policy: PolicySettings
     code: CodeSettings
     limits: LimitSettings

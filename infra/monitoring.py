@@ -48,6 +48,8 @@ ALARMS = {
     "DirectoryFailed": "ldap mode: the password directory failed or was slow (users see 503), "
                        "or a password it took could not be recorded yet (outcome "
                        "'unrecorded').",
+    "BreachCheckFailed": "The Pwned Passwords range API did not answer for many new passwords "
+                         "in an hour: they were taken after the shipped list alone.",
 }
 
 
@@ -229,6 +231,13 @@ def alarms(stage: str, spend_threshold_usd: float = 40.0) -> dict:
                                   Statistic="Sum", Period=PERIOD, EvaluationPeriods=1,
                                   Threshold=1,
                                   ComparisonOperator="GreaterThanOrEqualToThreshold"),
+        # SPEC 16: one unanswered breach check is a blip; ten in an hour, an outage.
+        "BreachCheckFailed": _alarm("BreachCheckFailed", stage, Namespace=METRIC_NAMESPACE,
+                                    MetricName=event("breach_check.failed"),
+                                    Dimensions=[{"Name": "stage", "Value": stage}],
+                                    Statistic="Sum", Period=3600, EvaluationPeriods=1,
+                                    Threshold=10,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold"),
     }
 
 

@@ -56,6 +56,9 @@ EVENTS = (
     # whose flow is unknown (a forged state), refused; the outcome is its reason. A reset's
     # is `reset.code_failed` with `channel: idp`.
     "idp.sign_in_refused",
+    # v3 (SPEC 16): the breach check's source (the range API) did not answer; the change
+    # went on without it. Outcome `unanswered`.
+    "breach_check.failed",
 )
 
 METRIC_NAMESPACE = "pwportal"

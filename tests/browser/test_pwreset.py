@@ -217,6 +217,14 @@ def test_a_password_is_changed_on_a_desktop_in_english_with_the_apis_messages_in
     page.get_by_role("button", name="Next").click()
     expect(rule(page, "common_word")).to_have_attribute("data-state", "broken")
     expect(rule(page, "common")).not_to_have_attribute("data-state", "broken")
+    # Known from breaches (SPEC 16): listed before typing, marked when the API refuses it,
+    # in words that say it leaked, not that it is weak.
+    expect(rule(page, "breached")).to_contain_text("leaked in data breaches")
+    page.get_by_label("New password").fill("Aptx4869")  # on the shipped list
+    page.get_by_label("Type the password again").fill("Aptx4869")
+    page.get_by_role("button", name="Next").click()
+    expect(rule(page, "breached")).to_have_attribute("data-state", "broken")
+    expect(page.locator("#reset-password-error")).to_contain_text("leaked in data breaches")
     page.get_by_label("New password").fill("Blue-Harbour-77")
     page.get_by_label("Type the password again").fill("Blue-Harbour-77")
     page.get_by_role("button", name="Next").click()

@@ -89,6 +89,7 @@ def cause_every_event(world, client, provider):
     world.clock.advance(days=400)                                      # holder.expired
     world.portal.holder_expiry.run()
     cause_directory_failed(world, client)                              # directory.failed
+    cause_breach_check_failed(world)                                   # breach_check.failed
 
     world.use(gateway=FailingGateway())                            # sms.failed
     from chalicelib.domain.sms import NOTICE, SmsMessage
@@ -162,6 +163,17 @@ def cause_directory_failed(world, client):
         answer = post(client, "/api/registration/login", {"username": "nattpatrullen",
                                                           "password": "Bla-Hus-2026-x"})
         assert answer.status_code == 503
+    world.portal = bootstrap.override(clock=world.clock)
+
+
+def cause_breach_check_failed(world):
+    """SPEC 16: the range API does not answer (nothing listens) for support's password."""
+    from tests.ports import unanswered_port
+    with unanswered_port() as port, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PWPORTAL_BREACH_CHECK", "range")
+        patch.setenv("PWPORTAL_BREACH_RANGE_URL", f"http://127.0.0.1:{port}/range/")
+        world.portal = bootstrap.override(clock=world.clock)
+        world.create_account("kvallspatrullen", phone=None)
     world.portal = bootstrap.override(clock=world.clock)
 
 

@@ -7,7 +7,9 @@ app's code. `verify` compares the code read out: right, the agent may act on the
 for that holder for `support_verified_seconds` (`support.caller_verified`); wrong,
 `support.caller_failed`. A wrong code is counted before it is compared, on a counter of the
 account and the agent (CALLER_CODES: 5 per hour), so that parallel guesses cannot outrun
-the pause; a right one gives its count back in the write that verifies.
+the pause, and on two ceilings beside it: one agent's on every account (20 per hour: a
+session in the wrong hands), every agent's on one account (10 per hour); a right one gives
+its counts back in the write that verifies.
 
 `start_new_holder` and `prove_new_holder` do the same for a person the verified caller
 adds: the code goes to the number they give, and only a right code read back yields the
@@ -17,7 +19,7 @@ first: the live verification of this agent on this account, or CallerNotVerified
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import authenticator, codes, holders as holding, phone as phones
@@ -28,7 +30,8 @@ from chalicelib.domain.console import (CALLER, NEW_HOLDER, Acting, Agent, Caller
 from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidRequest,
                                       ServiceUnavailable, TooManyAttempts, TooManyRequests)
 from chalicelib.domain.events import Caller
-from chalicelib.domain.limits import (CALLER_CODES, CODE_SMS, CODE_SMS_ACCOUNT,
+from chalicelib.domain.limits import (CALLER_CODES, CALLER_CODES_ACCOUNT,
+                                      CALLER_CODES_AGENT, CODE_SMS, CODE_SMS_ACCOUNT,
                                       CODE_SMS_RESET)
 from chalicelib.domain.records import APP, SMS
 from chalicelib.ports import Clock, Conflict, Refused
@@ -249,6 +252,18 @@ class CallerChecks:
         if not reserved.allowed:
             self._failed(record, agent, caller, "paused")
             raise TooManyAttempts(retry_after=reserved.retry_after)
+        ceilings: list[Reservation] = []
+        for counter, subject in ((CALLER_CODES_AGENT, agent.key),
+                                 (CALLER_CODES_ACCOUNT, username)):
+            ceiling = self.limits.reserve(counter, subject, now)
+            if not ceiling.allowed:
+                for taken in (reserved, *ceilings):
+                    self.limits.give_back(taken)
+                self._failed(record, agent, caller, "limited")
+                raise TooManyAttempts(retry_after=ceiling.retry_after)
+            ceilings.append(ceiling)
+        reserved = replace(reserved, give_back=reserved.give_back + tuple(
+            update for ceiling in ceilings for update in ceiling.give_back))
         step = None
         if record.channel == APP:
             secret = authenticator.secret_for(self.authenticator_key(), record.app_nonce)

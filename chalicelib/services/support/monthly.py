@@ -65,6 +65,7 @@ DESCRIPTIONS = {
     "support.caller_failed": "Fel kod lästes upp för supporten",
     "support.reset_link_sent": "Supporten skickade en länk för att byta lösenord",
     "idp.sign_in_refused": "En inloggning med jobbinloggningen i pwreg nekades",
+    "breach_check.failed": "Ett nytt lösenord kunde inte jämföras med läckta lösenord (tjänsten svarade inte) och godtogs ändå",
 }
 
 # What an event was when its outcome was not what the event's name says: the row is read

@@ -95,6 +95,7 @@ export default {
   "password.rule.banned_word": "not contain banned words such as “treserva” or “password”",
   "password.rule.common_word": "not be a common word or name with only digits or punctuation before or after it, such as Summer2024",
   "password.rule.invalid_characters": "not contain invisible or control characters, private-use characters, or Hebrew or Arabic script mixed with Latin",
+  "password.rule.breached": "not be among passwords leaked in data breaches",
   "password.rule.directory": "be accepted by your organisation's own password rules",
   "password.rule.match": "be typed the same in both fields",
   "password.serverNote": "(checked when you press Next)",

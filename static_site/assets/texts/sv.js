@@ -96,6 +96,7 @@ export default {
   "password.rule.banned_word": "inte innehålla förbjudna ord som ”treserva” eller ”lösenord”",
   "password.rule.common_word": "inte vara ett vanligt ord eller namn med bara siffror eller tecken före eller efter, som Sommar2024",
   "password.rule.invalid_characters": "inte innehålla osynliga tecken eller styrtecken, tecken för privat bruk eller hebreisk eller arabisk skrift blandad med latinsk",
+  "password.rule.breached": "inte finnas bland lösenord som har läckt vid dataintrång",
   "password.rule.directory": "godtas av organisationens egna lösenordsregler",
   "password.rule.match": "skrivas likadant i båda fälten",
   "password.serverNote": "(kontrolleras när du trycker på Nästa)",
