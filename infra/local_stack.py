@@ -416,6 +416,9 @@ def start_identity_provider(port: int, site_url: str):
 def identity_provider_summary(issuer: str, site_url: str) -> list[str]:
     from infra.identity_provider import PEOPLE
     lines = [f"  identity provider {issuer}  (Canaille; sign in at {site_url}/api/support/login)"]
+    if os.environ.get("PWPORTAL_HOLDER_IDENTITY", "").strip().lower() in ("offered", "required"):
+        lines.append("    and with \"Logga in med din jobbinloggning\" on pwreg and pwreset "
+                     f"(PWPORTAL_HOLDER_IDENTITY={os.environ['PWPORTAL_HOLDER_IDENTITY']})")
     for person in PEOPLE:
         role = "support agent" if person.groups else "care worker"
         lines.append(f"    {person.user_name:16s} {person.password:19s} {person.name} ({role})")
