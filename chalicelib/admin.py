@@ -603,8 +603,15 @@ def acted(record: dict) -> str:
 def holder_rows(account, now: datetime) -> list[list[str]]:
     return [[holder.id, holder_name(holder.name), number(holder.phone),
              local(holder.added_at), added_by(holder, account.holders),
-             when(holder.last_used_at, now) if holder.last_used_at else "never", app(holder)]
+             when(holder.last_used_at, now) if holder.last_used_at else "never", app(holder),
+             proven(holder)]
             for holder in account.holders]
+
+
+def proven(holder) -> str:
+    """Whether the organisation's identity provider proved the holder (SPEC 15): then their
+    name is the provider's, not typed."""
+    return "yes, by work login" if holder.proven else "no (name typed)"
 
 
 def added_by(holder, holders) -> str:
@@ -631,7 +638,7 @@ def app(holder) -> str:
 
 
 def holders_table(account, now: datetime, out) -> None:
-    table(["id", "name", "number", "added", "added by", "last used", "app"],
+    table(["id", "name", "number", "added", "added by", "last used", "app", "proven"],
           holder_rows(account, now), out)
 
 

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from chalicelib.services.reminders import Reminders
     from chalicelib.services.reset import Reset
     from chalicelib.services.sessions import Sessions
-    from chalicelib.services.sign_in import SupportSignIn
+    from chalicelib.services.holder_identity import HolderIdentity
+    from chalicelib.services.sign_in import OidcSignIn, SupportSignIn
     from chalicelib.services.support.callers import CallerChecks
     from chalicelib.services.support.changes import AccountChanges
     from chalicelib.services.support.diagnosis import Diagnoses
@@ -343,11 +344,28 @@ class Portal:
                             name_claim=s.idp_name_claim, groups_claim=s.idp_groups_claim)
 
     @cached_property
+    def oidc_sign_in(self) -> OidcSignIn:
+        """The one OpenID Connect sign-in, for the console, pwreg and pwreset alike."""
+        from chalicelib.services.sign_in import OidcSignIn
+        return OidcSignIn(settings=self.settings, clock=self.clock, sign_ins=self.sign_ins,
+                          provider=lambda: self.identity_provider)
+
+    @cached_property
     def support_sign_in(self) -> SupportSignIn:
         from chalicelib.services.sign_in import SupportSignIn
         return SupportSignIn(settings=self.settings, clock=self.clock, uow=self.uow,
                              sign_ins=self.sign_ins, audit=self.audit,
-                             provider=lambda: self.identity_provider)
+                             oidc=self.oidc_sign_in)
+
+    @cached_property
+    def holder_identity(self) -> HolderIdentity:
+        """SPEC 15: holders proven by the provider on pwreg, and pwreset's third way."""
+        from chalicelib.services.holder_identity import HolderIdentity
+        return HolderIdentity(settings=self.settings, clock=self.clock, uow=self.uow,
+                              accounts=self.accounts, records=self.records,
+                              limits=self.limits, audit=self.audit, refusals=self.refusals,
+                              sessions=self.sessions, sign_ins=self.sign_ins,
+                              oidc=self.oidc_sign_in)
 
 
 _portal: Portal | None = None

@@ -114,6 +114,10 @@ TEXTS: dict[str, dict[str, str]] = {
               "apostrophes and periods. No digits, web addresses or @, and not “support”, "
               "“admin” or the organisation's name.",
     },
+    "identity_required": {
+        "sv": "Logga in med din jobbinloggning först. Då hämtas ditt namn därifrån.",
+        "en": "Sign in with your work login first. Your name is then taken from it.",
+    },
     "too_many_holders": {
         "sv": "Kontot har redan {max_holders} personer. Ta bort någon först.",
         "en": "The account already has {max_holders} holders. Remove one first.",

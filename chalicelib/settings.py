@@ -163,8 +163,13 @@ SETTINGS: tuple[Setting, ...] = (
     S("idp_name_claim",            "IDP_NAME_CLAIM",          "name", text),
     S("idp_groups_claim",          "IDP_GROUPS_CLAIM",        "groups", text),
     S("idp_support_group",         "IDP_SUPPORT_GROUP",       "pwportal-support", text),
-    # what the provider sends the browser back to: <this>/api/support/callback
+    # what the provider sends the browser back to: <this>/api/support/callback and, for
+    # holders and resets (SPEC 15), <this>/api/idp/callback
     S("idp_redirect_base",         "IDP_REDIRECT_BASE",       "", text),
+    # SPEC 15: holders proven by the provider: `off`, `offered` (beside a typed name) or
+    # `required` (no holder without it); the group that may become a holder ("": anyone)
+    S("holder_identity",           "HOLDER_IDENTITY",         "off", lower),
+    S("idp_holder_group",          "IDP_HOLDER_GROUP",        "", text),
     S("support_idle_seconds",      "SUPPORT_IDLE_SECONDS",    "1800", number),
     S("support_session_seconds",   "SUPPORT_SESSION_SECONDS", "28800", number),
     # how long a caller verified by a code may be acted for (SPEC 14), and a reset link lives
@@ -370,6 +375,8 @@ class Settings:
     idp_groups_claim: str
     idp_support_group: str
     idp_redirect_base: str
+    holder_identity: str
+    idp_holder_group: str
     support_idle_seconds: int
     support_session_seconds: int
     support_verified_seconds: int
@@ -396,6 +403,13 @@ class Settings:
         """What no holder may be called: the organisation's name and its support channels
         (domain/holders.py: `support` and `admin` are refused in any case)."""
         return holding.reserved_names(self.organisation_name, self.support_channels)
+
+    @property
+    def holder_identity_mode(self) -> str:
+        """SPEC 15: `off` unless a provider is configured and the setting says `offered` or
+        `required` (anything else is off: a typo never requires what cannot be done)."""
+        mode = self.holder_identity
+        return mode if self.idp_issuer and mode in ("offered", "required") else "off"
 
     @property
     def redirect_base(self) -> str:

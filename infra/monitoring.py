@@ -6,10 +6,11 @@ The dashboard and the alarms below name those metrics only through EVENTS, next 
 AWS metrics of the parts that carry the service (Lambda, API Gateway, DynamoDB, SQS, SNS).
 
 The reset events that say where their code came from (`channel`, CHANNELS: "sms" or "app",
-SPEC 12) are counted by (stage, channel) as well. From those the dashboard shows the codes
-of each channel, the share of resets done with the authenticator app, and what the app saved
-in SMS: app resets times the price of one SMS, the template parameter SmsPriceUsd (given at
-deploy, `--sms-price-usd`), which CloudFormation's Fn::Sub writes into the dashboard.
+SPEC 12; "idp", the identity provider's sign-in, SPEC 15) are counted by (stage, channel) as
+well. From those the dashboard shows the resets of each channel, the share of resets done
+with the authenticator app, and what the app saved in SMS: app resets times the price of one
+SMS, the template parameter SmsPriceUsd (given at deploy, `--sms-price-usd`), which
+CloudFormation's Fn::Sub writes into the dashboard.
 
 `resources(stage)` gives the CloudFormation resources that the deploy template merges in.
 They refer to chalice's own logical ids (APIHandler, RestAPI, one function per event
@@ -104,7 +105,7 @@ def _app_widgets(stage: str, y: int) -> list:
                          "USD saved (app resets x ${%s} USD an SMS)" % SMS_PRICE)]
     whole_range = {"setPeriodToTimeRange": True}
     return [
-        _widget("Reset codes by channel: SMS vs authenticator app", by_channel, 0, y),
+        _widget("Reset codes by channel: SMS, authenticator app, identity provider", by_channel, 0, y),
         _widget("Resets done with the app (%)", share, 12, y, width=6, view="singleValue",
                 **whole_range),
         _widget("SMS cost saved by the app (USD)", saved, 18, y, width=6,

@@ -44,6 +44,7 @@ from chalice.utils import to_cfn_resource_name
 
 from chalicelib.api import contract
 from chalicelib.api.contract import API_HEADERS, ORIGIN_HEADER, SITE_HEADERS
+from chalicelib.api.idp import BROWSER_COOKIE as IDP_BROWSER_COOKIE
 from chalicelib.api.support import BROWSER_COOKIE, SESSION_COOKIE
 from infra import monitoring, resources
 from infra.stages import stage_settings
@@ -92,6 +93,12 @@ SUPPORT_PATH = "/api/support/*"
 SUPPORT_COOKIES = (BROWSER_COOKIE, SESSION_COOKIE)
 SUPPORT_QUERY = ("code", "state", "iss", "error", "error_description", "month", "format")
 SUPPORT_HEADERS_FORWARDED = (*API_HEADERS_FORWARDED, "Accept", "Origin", "X-Pwportal-Console")
+# Holders and resets proven by the identity provider (SPEC 15): the begins set the browser-
+# binding cookie, the callback reads it back with the provider's answer. Their behaviours
+# pass that one cookie and the answer's query, nothing else of the console's.
+IDP_PATHS = ("/api/idp/*", "/api/registration/idp/*", "/api/reset/idp/*")
+IDP_COOKIES = (IDP_BROWSER_COOKIE,)
+IDP_QUERY = ("code", "state", "iss", "error", "error_description")
 
 # What each function may do, and to what: nothing else. No action has a `*`, every
 # resource is named. Only the API reads the secrets; only the worker publishes SMS and takes
@@ -544,6 +551,17 @@ def _site(stage: str) -> dict:
                                   "Cookies": list(SUPPORT_COOKIES)},
                 "QueryStringsConfig": {"QueryStringBehavior": "whitelist",
                                        "QueryStrings": list(SUPPORT_QUERY)}}}},
+        "IdpRequests": {"Type": "AWS::CloudFront::OriginRequestPolicy", "Properties": {
+            "OriginRequestPolicyConfig": {
+                "Name": f"{APP}-{stage}-idp",
+                "Comment": "pwreg's and pwreset's sign-in: its browser-binding cookie and the "
+                           "provider's answer.",
+                "HeadersConfig": {"HeaderBehavior": "whitelist",
+                                  "Headers": list(API_HEADERS_FORWARDED)},
+                "CookiesConfig": {"CookieBehavior": "whitelist",
+                                  "Cookies": list(IDP_COOKIES)},
+                "QueryStringsConfig": {"QueryStringBehavior": "whitelist",
+                                       "QueryStrings": list(IDP_QUERY)}}}},
         "SiteIndex": {"Type": "AWS::CloudFront::Function", "Properties": {
             "Name": f"{APP}-{stage}-site-index", "AutoPublish": True,
             "FunctionConfig": {"Comment": "folder URLs to their index.html",
@@ -586,6 +604,8 @@ def _site(stage: str) -> dict:
                         "FunctionARN": {"Fn::GetAtt": ["SiteIndex", "FunctionARN"]}}]},
                 # in order: the first pattern that matches decides
                 "CacheBehaviors": [_api_behaviour(SUPPORT_PATH, "SupportRequests"),
+                                   *[_api_behaviour(path, "IdpRequests")
+                                     for path in IDP_PATHS],
                                    _api_behaviour(API_PATH, "ApiRequests")],
                 # S3 answers 403 for a file that is not there (CloudFront may not list
                 # the bucket). Nothing else here answers 403 through CloudFront: the API

@@ -66,7 +66,7 @@ def account_view(diagnosis: Diagnosis, verified: CallerVerified | None,
         "why_no_code": reasons,
         "holders": [{"id": h.id, "name": h.name, "phone": masked(h.phone),
                      "app": h.authenticator is not None, "added_at": iso(h.added_at),
-                     "last_used_at": iso(h.last_used_at), "proven": False,
+                     "last_used_at": iso(h.last_used_at), "proven": h.proven,
                      "sms_allowed_at": iso(sms_at.get(h.id))}
                     for h in account.holders],
         "directory": directory,

@@ -52,6 +52,10 @@ EVENTS = (
     "support.caller_verified",
     "support.caller_failed",
     "support.reset_link_sent",
+    # v3 (SPEC 15): a sign-in at the identity provider for pwreg (a proven holder), or one
+    # whose flow is unknown (a forged state), refused; the outcome is its reason. A reset's
+    # is `reset.code_failed` with `channel: idp`.
+    "idp.sign_in_refused",
     # v3 (SPEC 16): the breach check's source (the range API) did not answer; the change
     # went on without it. Outcome `unanswered`.
     "breach_check.failed",

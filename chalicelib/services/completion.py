@@ -84,5 +84,6 @@ class ResetCompletion:
                   caller: Caller) -> NoReturn:
         self.audit.write(self.audit.record("password.rejected", username, "rejected", caller,
                                            rules=broken,
-                                           **acting_as(token.holder_id, token.holder_name)))
+                                           **acting_as(token.holder_id, token.holder_name,
+                                                     token.proven_by)))
         raise PasswordRejected(broken)

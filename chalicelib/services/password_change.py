@@ -74,7 +74,8 @@ class PortalPasswordChange:
         tx.add_group(LOGIN_LOCK, self.limits.unlock(LOGIN_FAILURES, username))
         tx.record(self.audit.record("password.changed", username, "success", caller,
                                      via="reset",
-                                     **acting_as(token.holder_id, token.holder_name)))
+                                     **acting_as(token.holder_id, token.holder_name,
+                                               token.proven_by)))
         try:
             tx.commit()
         except Refused as refused:

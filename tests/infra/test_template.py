@@ -271,7 +271,13 @@ def test_cloudfront_serves_tls_1_2_at_least_and_routes_api_to_the_gateway_with_i
                                            "HeaderValue": {"Ref": "OriginKey"}}]
     assert found["Parameters"]["OriginKey"]["NoEcho"] is True
     # /api/* and, before it, the console's /api/support/* (tests/infra/test_console_deploy.py)
-    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/api/support/*", "/api/*"]
+    # and the paths of SPEC 15's sign-in for pwreg and pwreset, with their cookie and query
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == [
+        "/api/support/*", "/api/idp/*", "/api/registration/idp/*", "/api/reset/idp/*",
+        "/api/*"]
+    idp = found["Resources"]["IdpRequests"]["Properties"]["OriginRequestPolicyConfig"]
+    assert idp["CookiesConfig"] == {"CookieBehavior": "whitelist", "Cookies": ["pwportal_idp"]}
+    assert {"code", "state", "iss"} <= set(idp["QueryStringsConfig"]["QueryStrings"])
     for behaviour in config["CacheBehaviors"]:
         assert behaviour["TargetOriginId"] == "api"
         assert behaviour["CachePolicyId"] == template.CACHING_DISABLED

@@ -123,7 +123,8 @@ def cause_console_work(world, browser, headers):
 
 def cause_support_sign_in(world, client, provider):
     """The console's sign-in (SPEC 14) at the real provider, on the real time its tokens
-    carry: support.signed_in, support.signed_out, support.sign_in_refused."""
+    carry: support.signed_in, support.signed_out, support.sign_in_refused; and a holder's
+    (SPEC 15) refused: idp.sign_in_refused."""
     from datetime import datetime, timezone
 
     from infra.identity_provider import LOCAL_CLIENT_SECRET
@@ -133,7 +134,8 @@ def cause_support_sign_in(world, client, provider):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {"IDP_ISSUER": provider.issuer, "IDP_REDIRECT_BASE": PORTAL,
                             "IDP_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
-                            "IDP_SCOPES": "openid profile groups"}.items():
+                            "IDP_SCOPES": "openid profile groups",
+                            "HOLDER_IDENTITY": "offered"}.items():
             patch.setenv("PWPORTAL_" + name, value)
         world.portal = bootstrap.override(clock=world.clock)
         browser = Browser(client)
@@ -142,6 +144,8 @@ def cause_support_sign_in(world, client, provider):
         assert browser.post("/api/support/logout", CONSOLE_HEADERS).status_code == 204
         assert browser.get("/api/support/callback?state=forged&code=x"       # sign_in_refused
                            ).status_code == 400
+        assert browser.get("/api/idp/callback?state=forged&code=x"   # idp.sign_in_refused
+                           ).status_code == 303
     world.portal = bootstrap.override(clock=world.clock)
 
 
