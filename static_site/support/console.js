@@ -293,9 +293,16 @@ function drawState(view) {
   $("#state").replaceChildren(...rows);
 }
 
-const holderName = (holder) => holder.name || holder.phone;
+/** A masked number as the API gives it (+4670*****67), written as the CLI and the SMS write
+ *  it (070-*** ** 67), for reading out on the phone; anything else as it came. */
+function number(masked) {
+  const found = /^\+46(\d{2})\*{5}(\d{2})$/.exec(masked ?? "");
+  return found ? `0${found[1]}-*** ** ${found[2]}` : masked ?? "";
+}
+
+const holderName = (holder) => holder.name || number(holder.phone);
 // A holder the API names by id and name (a verification): an unnamed one by their number.
-const namedHolder = (id, name) => name || (state.view?.holders ?? []).find((h) => h.id === id)?.phone || "";
+const namedHolder = (id, name) => name || number((state.view?.holders ?? []).find((h) => h.id === id)?.phone);
 
 /** The holder whose radio button is chosen (its value is the holder's place in the view). */
 function chosenHolder() {
@@ -321,7 +328,7 @@ function drawVerify(view) {
     });
     const label = document.createElement("label");
     label.htmlFor = input.id;
-    label.textContent = `${holder.name || t("console.holders.unnamed")}, ${holder.phone}`;
+    label.textContent = `${holder.name || t("console.holders.unnamed")}, ${number(holder.phone)}`;
     row.append(input, label);
     return row;
   });
@@ -363,7 +370,7 @@ function drawPending() {
   const name = namedHolder(pending.holder_id, pending.holder_name);
   if (pending.channel === "app") render($("#verify-sent"), "console.verify.appAsk", { name });
   else {
-    render($("#verify-sent"), "console.verify.smsSent", { name, phone: pending.phone,
+    render($("#verify-sent"), "console.verify.smsSent", { name, phone: number(pending.phone),
                                                           minutes: Math.round((pending.expires_in ?? 600) / 60) });
   }
 }
@@ -446,7 +453,7 @@ function holderFacts(holder) {
   };
   const phone = document.createElement("span");
   phone.className = "nowrap";
-  phone.textContent = holder.phone;
+  phone.textContent = number(holder.phone);
   pair("console.holders.phone", phone);
   pair("console.holders.app", t(holder.app ? "console.holders.appYes" : "console.holders.appNo"));
   pair("console.holders.lastUsed", holder.last_used_at ? dateTime(holder.last_used_at) : t("console.holders.never"));
@@ -569,8 +576,8 @@ async function addHolder() {
   try {
     const answered = await api("POST", `${accountPath()}/holders`,
                                { name: name.value.trim(), phone: phone.value.trim() });
-    state.adding = { name: name.value.trim(), phone: answered.phone };
-    render($("#add-sent"), "console.add.sent", { phone: answered.phone });
+    state.adding = { name: name.value.trim(), phone: number(answered.phone) };
+    render($("#add-sent"), "console.add.sent", { phone: state.adding.phone });
     $("#add-code").value = "";
     drawActions(state.view);
     $("#add-code").focus();
@@ -732,7 +739,7 @@ function wire() {
   onClick("#unlock", () => act("POST", "/unlock", {}, unlocked));
   onClick("#reset-link", () => act("POST", "/reset-link", { holder_id: verified()?.holder_id }, (answered) => [{
     key: "console.actions.resetLinkSent",
-    params: { phone: answered.phone, minutes: Math.round((answered.expires_in ?? 600) / 60) } }]));
+    params: { phone: number(answered.phone), minutes: Math.round((answered.expires_in ?? 600) / 60) } }]));
   onClick("#disable", async () => ask(
     { key: "console.confirm.disable", params: { username: state.view.username } },
     () => act("POST", "/disable", {}, (answered) => [
