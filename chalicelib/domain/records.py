@@ -310,6 +310,7 @@ class PendingPassword(Expiring):
     expires_at: float
     holder_id: str = ""  # who verified the reset's code (SPEC 11)
     holder_name: str = ""
+    holder_proven_by: str = ""  # the identity provider that proved them (SPEC 15)
 
     @classmethod
     def id_of(cls, username: str) -> str:
