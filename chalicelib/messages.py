@@ -241,10 +241,10 @@ TEXTS: dict[str, dict[str, str]] = {
     # SPEC 14: a reset link sent by the support desk, to the verified holder's own number;
     # the link last, so that no full stop sticks to it
     "sms.reset_link": {
-        "sv": "Supporten skickade en länk för att välja ett nytt lösenord för kontot "
-              "{username}. Den gäller i {minutes} minuter och en gång: {link}",
-        "en": "The support desk sent a link to choose a new password for the account "
-              "{username}. It is valid for {minutes} minutes and once: {link}",
+        "sv": "Här är länken för att välja ett nytt lösenord för kontot {username}. "
+              "Av: {by}. Den gäller i {minutes} minuter och en gång: {link}",
+        "en": "Here is the link to choose a new password for the account {username}. "
+              "By: {by}. It is valid for {minutes} minutes and once: {link}",
     },
     # SMS notifications (SPEC 7): never a code, a password or someone else's full number.
     # A holder's name is a quoted field after the facts (`Namn: "Anna Berg"`), never a part

@@ -98,7 +98,8 @@ def test_a_forgotten_password_is_reset_on_a_phone_in_swedish_through_a_wrong_cod
     # 3. the password: the rules are there before typing and follow the typing
     password_step = shown_step(page, "password")
     expect(password_step).to_contain_text(f"Nytt lösenord för kontot {account.username}.")
-    expect(page.locator("#reset-rules > li")).to_have_count(9)
+    expect(page.locator("#reset-rules > li")).to_have_count(10)
+    expect(rule(page, "breached")).to_be_visible()  # SPEC 16: said before it is met
     expect(rule(page, "invalid_characters")).to_contain_text("hebreisk eller arabisk skrift")
     expect(rule(page, "common_word")).to_contain_text("vanligt ord eller namn med bara siffror")
     expect(rule(page, "length")).to_contain_text("ha minst 8 tecken")

@@ -345,6 +345,7 @@ def test_the_reset_link_goes_to_the_verified_holder_only_and_sets_a_password_onc
     found = re.search(r"/pwreset/#reset=([^&\s]+)&u=(\w+)", sms)
     assert found and found.group(2) == USERNAME
     token = found.group(1)
+    assert '"Sam Support"' in sms  # the holder's own SMS names the agent
     assert token not in json.dumps(account.audit(USERNAME))  # never in the trail
     assert any("skickades" in t and '"Sam Support"' in t for t in texts_to(account,
                                                                             OTHER_PHONE))

@@ -20,7 +20,7 @@ from chalicelib.domain.console import Acting, CallerNotVerified, HolderNotFound
 from chalicelib.domain.errors import PortalError, ServiceUnavailable
 from chalicelib.domain.records import ResetToken
 from chalicelib.domain.sms import CODE, SmsMessage
-from chalicelib.messages import text
+from chalicelib.messages import said_by, text
 from chalicelib.ports import Clock, Conflict, Queue, Refused
 from chalicelib.services.support.callers import text_of
 from chalicelib.services.support.state import existing
@@ -87,7 +87,7 @@ class ResetLinks:
             raise ServiceUnavailable() from None
         lang = account.lang
         body = text("sms.reset_link", lang, username=username, minutes=lifetime // 60,
-                    link=self.link(secret, username))
+                    by=said_by(acting.by, lang), link=self.link(secret, username))
         # a CODE: its text holds a secret, which nothing logs; to the holder's number as
         # the worker finds it (dropped if they are no holder by then)
         self.queue.send(SmsMessage(CODE, body, username=username, holder=holder.id,
