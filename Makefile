@@ -120,6 +120,8 @@ DEPLOY_OPTIONS = $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
 	$(if $(LOG_RETENTION_DAYS),--log-retention-days $(LOG_RETENTION_DAYS)) \
 	$(if $(API_RATE_LIMIT),--api-rate-limit $(API_RATE_LIMIT)) \
 	$(if $(API_BURST_LIMIT),--api-burst-limit $(API_BURST_LIMIT)) \
+	$(if $(IDP_ISSUER),--idp-issuer $(IDP_ISSUER)) \
+	$(if $(IDP_REDIRECT_BASE),--idp-redirect-base $(IDP_REDIRECT_BASE)) \
 	$(if $(DIRECTORY_VPC_ID),--directory-vpc-id $(DIRECTORY_VPC_ID) \
 	  --directory-subnet-ids $(DIRECTORY_SUBNET_IDS) \
 	  --directory-security-group-id $(DIRECTORY_SECURITY_GROUP_ID) \

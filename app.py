@@ -10,6 +10,7 @@ from chalice import Chalice, Cron
 
 from chalicelib.adapters import telemetry
 from chalicelib.api.http import with_headers
+from chalicelib.api.idp import idp
 from chalicelib.api.public import public
 from chalicelib.api.registration import registration
 from chalicelib.api.reset import reset
@@ -26,6 +27,8 @@ app.register_blueprint(public)
 app.register_blueprint(registration, url_prefix="/api/registration")
 app.register_blueprint(reset, url_prefix="/api/reset")
 app.register_blueprint(support, url_prefix="/api/support")
+# SPEC 15: /api/registration/idp/*, /api/reset/idp/begin and /api/idp/callback
+app.register_blueprint(idp, url_prefix="/api")
 
 
 @app.middleware("http")

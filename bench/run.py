@@ -5,6 +5,8 @@
   writes and the SQS send included), and each step's median and p95 time, in-process
   through chalice.test.Client against an in-process moto;
 - `reset/complete` with a password history of 1 and of 24;
+- `reset/complete` with the breach check off (the shipped list alone) and on (`range`: the
+  Pwned Passwords range API first, here tests/range_server.py on loopback; SPEC 16);
 - the same reset with the authenticator app (SPEC 12, `channel: "app"`): its start and its
   verify (the code an app shows, made by pyotp), AWS calls and time;
 - the time difference between usernames that exist and do not (reset start by SMS and by
@@ -54,6 +56,7 @@ MAX_AWS_CALLS = 4
 MAX_LDAP_AWS_CALLS = 5
 LDAP_STEPS = ("login", "reset start", "verify", "complete")
 MAX_HISTORY_RATIO = 1.3
+MAX_BREACH_CHECK_RATIO = 1.3  # issue 25: complete with the range API (loopback) against off
 MAX_IMPORT_RATIO = 1.3
 MAX_PACKAGE_BYTES = 5 * 1024 * 1024
 MAX_ENUMERATION_MS = 20.0
@@ -317,6 +320,51 @@ def measure_history(bench: Bench, runs: int, warmup: int = 2) -> dict:
     one, full = (statistics.median(times[depth]) for depth in sorted(accounts))
     return {"history": size, "median_ms_1": ms(one), f"median_ms_{size}": ms(full),
             "ratio": round(full / one, 3), "runs": runs}
+
+
+# -- reset/complete with the breach check off and on (SPEC 16) --------------------------------
+
+def measure_breach_check(bench: Bench, runs: int, warmup: int = 2) -> dict:
+    """The same reset completed with PWPORTAL_BREACH_CHECK `off` and `range`, alternating, the
+    range API being tests/range_server.py on loopback (the real protocol, padding included,
+    from the shipped list): what the check itself costs, a network's own latency aside."""
+    from chalicelib import bootstrap
+    from tests.range_server import range_server
+    username, phone = "breach.check", "+46701238001"
+    bench.create(username, phone)
+    times: dict[str, list[float]] = {"off": [], "range": []}
+    with range_server() as server:
+        os.environ["PWPORTAL_BREACH_RANGE_URL"] = server.url
+        for i in range(warmup + runs):
+            for mode in (("off", "range") if i % 2 else ("range", "off")):
+                bench.next_day()
+                os.environ["PWPORTAL_BREACH_CHECK"] = mode
+                bench.portal = bootstrap.override(clock=bench.clock)
+                challenge = expect(bench.post("/api/reset/start",
+                                              {"username": username, "phone": phone})[0], 202,
+                                   "reset start")["challenge"]
+                token = expect(bench.post("/api/reset/verify", {
+                    "challenge": challenge, "code": bench.last_code(phone)})[0], 200,
+                    "verify")["reset_token"]
+                response, elapsed, _ = bench.post("/api/reset/complete", {
+                    "reset_token": token, "password": f"Nytt-{i:03d}-{mode}-Hus!x"})
+                expect(response, 200, "complete")
+                if i >= warmup:
+                    times[mode].append(elapsed)
+        asked = len(server.received)
+    for name in ("PWPORTAL_BREACH_CHECK", "PWPORTAL_BREACH_RANGE_URL"):
+        os.environ.pop(name, None)
+    bench.portal = bootstrap.override(clock=bench.clock)
+    off, on = statistics.median(times["off"]), statistics.median(times["range"])
+    return {"median_ms_off": ms(off), "median_ms_range": ms(on), "ratio": round(on / off, 3),
+            "range_requests": asked, "runs": runs}
+
+
+def add_breach_check(figures, found: dict) -> None:
+    figures.add("complete, breach check off / range (loopback)", found["ratio"],
+                f"{found['median_ms_off']:.1f} / {found['median_ms_range']:.1f} ms "
+                f"(x{found['ratio']:.2f})", f"x <= {MAX_BREACH_CHECK_RATIO}",
+                found["ratio"] <= MAX_BREACH_CHECK_RATIO)
 
 
 # -- enumeration ----------------------------------------------------------------------------
@@ -595,6 +643,89 @@ def measure_package(stage: str = "prod") -> dict:
 
 # -- main -----------------------------------------------------------------------------------
 
+# -- the support console (SPEC 14): the account view and one action ------------------------
+
+CONSOLE_STEPS = ("console: account view", "console: lift a lock")
+PORTAL_ORIGIN = "http://127.0.0.1:8000"
+
+
+def measure_console(runs: int, warmup: int = 2) -> dict:
+    """The account view and one action (lifting a login lock, after the caller's code) as
+    a signed-in agent sees them. The agent's session is opened as the sign-in opens it (the
+    provider's part, a redirect and a token, is not the console's cost and is left out)."""
+    import secrets as secrets_
+
+    from chalicelib.domain.sign_in import AgentSession
+    environment = {"PWPORTAL_IDP_ISSUER": "http://127.0.0.1:9/bench",
+                   "PWPORTAL_IDP_REDIRECT_BASE": PORTAL_ORIGIN}
+    with open(os.devnull, "w") as quiet, redirect_stdout(quiet), \
+            app_on_moto(environment) as bench:
+        times = {step: [] for step in CONSOLE_STEPS}
+        calls = {step: [] for step in CONSOLE_STEPS}
+        portal = bench.portal
+        for i in range(warmup + runs):
+            bench.next_day()
+            username, phone = f"console{i:03d}", f"+4670{2000000 + i}"
+            bench.create(username, phone)
+            token = secrets_.token_urlsafe(32)
+            now = bench.clock.now().timestamp()
+            portal.uow.begin().add("session", portal.sign_ins.open(AgentSession(
+                id=AgentSession.id_of(token), issuer=environment["PWPORTAL_IDP_ISSUER"],
+                subject="bench.agent", name="Bench Agent", created_at=now,
+                idle_until=now + 1800, ends_at=now + 28800))).commit()
+            headers = {"Cookie": f"pwportal_support={token}", "X-Forwarded-For": IP,
+                       "Content-Type": "application/json", "X-Pwportal-Console": "1",
+                       "Origin": PORTAL_ORIGIN}
+            for _ in range(5):
+                bench.post("/api/registration/login", {"username": username,
+                                                       "password": "fel-Losen-1"})
+            path = f"/api/support/accounts/{username}"
+
+            def timed(step, method, url, body=None):
+                bench.calls = []
+                started = time.perf_counter()
+                response = bench.client.http.request(
+                    method, url, headers=headers,
+                    body=json.dumps(body).encode() if body is not None else b"")
+                elapsed = time.perf_counter() - started
+                made, bench.calls = bench.calls, None
+                if i >= warmup and step:
+                    times[step].append(elapsed)
+                    calls[step].append(made)
+                return response
+
+            view = expect(timed("console: account view", "GET", path), 200, "account view")
+            holder = view["holders"][0]["id"]
+            expect(timed(None, "POST", path + "/verify/start",
+                         {"holder_id": holder, "channel": "sms"}), 200, "verify start")
+            bench.deliver()
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.sns.models import sns_backends
+            import re
+            said = [text for to, text in
+                    sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values()
+                    if to == phone and "Supportens kod" in text]
+            code = re.search(r"\b(\d{6})\b", said[-1]).group(1)
+            expect(timed(None, "POST", path + "/verify", {"code": code}), 200, "verify")
+            done = expect(timed("console: lift a lock", "POST", path + "/unlock", {}), 200,
+                          "unlock")
+            assert "login_lock" in done["cleared"], done
+    return {step: {"calls": max(len(made) for made in calls[step]),
+                   "calls_made": calls[step][-1],
+                   "median_ms": ms(statistics.median(times[step])),
+                   "p95_ms": ms(p95(times[step])), "runs": len(times[step])}
+            for step in CONSOLE_STEPS}
+
+
+def add_console(figures, found: dict) -> None:
+    for step in CONSOLE_STEPS:
+        figures.add(f"{step}: AWS calls", found[step]["calls"], str(found[step]["calls"]),
+                    "-", None)
+        figures.add(f"{step}: median / p95", found[step]["median_ms"],
+                    f"{found[step]['median_ms']:.1f} / {found[step]['p95_ms']:.1f} ms", "-",
+                    None)
+
+
 def add_timing(figures, name: str, found: dict) -> None:
     """A figure that must not tell cases apart: the medians' difference, under the target."""
     figures.add(name, found["difference_ms"], f"{found['difference_ms']:.1f} ms between medians",
@@ -620,6 +751,7 @@ def main(argv=None) -> int:
     with open(os.devnull, "w") as quiet, redirect_stdout(quiet), app_on_moto() as bench:
         steps = measure_steps(bench, args.runs)
         history = measure_history(bench, args.runs)
+        breach_check = measure_breach_check(bench, args.runs)
         enumeration = measure_enumeration(bench, args.runs)
         paused = measure_paused(bench, args.runs)
         limited_start = measure_limited_start(bench, args.runs)
@@ -634,12 +766,19 @@ def main(argv=None) -> int:
                 history["ratio"], f"{history['median_ms_1']:.1f} / "
                 f"{history[f'median_ms_{size}']:.1f} ms (x{history['ratio']:.2f})",
                 f"x <= {MAX_HISTORY_RATIO}", history["ratio"] <= MAX_HISTORY_RATIO)
+    add_breach_check(figures, breach_check)
     for path, found in enumeration.items():
         add_timing(figures, f"{path}: time, exists or not", found)
     add_timing(figures, "verify while paused: right or wrong", paused)
     add_limited_start(figures, limited_start)
-    figures.details.update(steps=steps, history=history, enumeration=enumeration,
+    figures.details.update(steps=steps, history=history, breach_check=breach_check,
+                           enumeration=enumeration,
                            paused=paused, limited_start=limited_start)
+
+    print("bench: the support console in-process on moto...", flush=True)
+    console = measure_console(max(5, args.runs // 3))
+    add_console(figures, console)
+    figures.details["console"] = console
 
     print("bench: ldap mode against a real slapd...", flush=True)
     with open(os.devnull, "w") as quiet, redirect_stdout(quiet):
@@ -706,6 +845,8 @@ def main(argv=None) -> int:
 
 # the figures `--only` measures alone: how each is measured in-process, and how it is shown
 ONLY = {"limited-start": (measure_limited_start, add_limited_start),
+        "console": (None, add_console),
+        "breach-check": (measure_breach_check, add_breach_check),
         "paused": (measure_paused,
                    lambda figures, found: add_timing(
                        figures, "verify while paused: right or wrong", found))}
@@ -715,8 +856,11 @@ def only(name: str, runs: int) -> int:
     """`python -m bench.run --only NAME`: one in-process figure, printed with PASS/FAIL."""
     measure, add = ONLY[name]
     figures = Figures()
-    with open(os.devnull, "w") as quiet, redirect_stdout(quiet), app_on_moto() as bench:
-        found = measure(bench, runs)
+    if measure is None:  # a figure with its own environment
+        found = measure_console(max(5, runs // 3))
+    else:
+        with open(os.devnull, "w") as quiet, redirect_stdout(quiet), app_on_moto() as bench:
+            found = measure(bench, runs)
     add(figures, found)
     print(figures.table())
     print(json.dumps(found, ensure_ascii=False))

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chalicelib.domain.account import is_username
+from chalicelib.domain.console import CLI
 from chalicelib.domain.errors import PasswordRejected, PortalError
 from chalicelib.domain.records import APP, SMS
 from chalicelib.messages import text
@@ -58,6 +59,7 @@ HELP = """Support CLI of pwportal: the functional accounts, their holders and th
     holders list USERNAME
     holders add USERNAME NAME NUMBER
     holders remove USERNAME HOLDER_ID
+    holders reset-link USERNAME HOLDER_ID
     authenticator remove USERNAME HOLDER_ID
     migrate holders [--dry-run]
 
@@ -601,8 +603,15 @@ def acted(record: dict) -> str:
 def holder_rows(account, now: datetime) -> list[list[str]]:
     return [[holder.id, holder_name(holder.name), number(holder.phone),
              local(holder.added_at), added_by(holder, account.holders),
-             when(holder.last_used_at, now) if holder.last_used_at else "never", app(holder)]
+             when(holder.last_used_at, now) if holder.last_used_at else "never", app(holder),
+             proven(holder)]
             for holder in account.holders]
+
+
+def proven(holder) -> str:
+    """Whether the organisation's identity provider proved the holder (SPEC 15): then their
+    name is the provider's, not typed."""
+    return "yes, by work login" if holder.proven else "no (name typed)"
 
 
 def added_by(holder, holders) -> str:
@@ -629,7 +638,7 @@ def app(holder) -> str:
 
 
 def holders_table(account, now: datetime, out) -> None:
-    table(["id", "name", "number", "added", "added by", "last used", "app"],
+    table(["id", "name", "number", "added", "added by", "last used", "app", "proven"],
           holder_rows(account, now), out)
 
 
@@ -672,6 +681,16 @@ def remove_holder(args, portal, io) -> int:
     else:
         io.out.write(f"{done.account.username} has no holders now: no codes can be sent "
                      "for it until support adds one.\n")
+    return 0
+
+
+def send_reset_link(args, portal, io) -> int:
+    """The console's reset link (SPEC 14), from the same use case: an SMS to that holder's
+    own number with a link to pwreset's password step, for 10 minutes, once."""
+    done = portal.reset_links.send(args.username, args.holder_id, CLI)
+    io.out.write(f"A link to choose a new password was sent to {done['phone']}; it "
+                 f"works once, for {done['expires_in'] // 60} minutes. The holders are told "
+                 "by SMS. Nobody at support sees the password.\n")
     return 0
 
 
@@ -795,6 +814,12 @@ def parser() -> argparse.ArgumentParser:
     removed.set_defaults(handler=remove_holder)
     removed.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
     removed.add_argument("holder_id", metavar="HOLDER_ID", help="the id `holders list` shows")
+    linked = holder_commands.add_parser(
+        "reset-link", epilog=POSITIONALS,
+        help="send a holder (checked by phone) a link to choose a new password themselves")
+    linked.set_defaults(handler=send_reset_link)
+    linked.add_argument("username", metavar="USERNAME", help=USERNAME_RULE)
+    linked.add_argument("holder_id", metavar="HOLDER_ID", help="the id `holders list` shows")
     apps = groups.add_parser("authenticator", help="holders' authenticator apps")
     app_commands = apps.add_subparsers(dest="command", required=True)
     unapp = app_commands.add_parser(

@@ -16,8 +16,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.adapters import aws
 from chalicelib.domain.clock import SystemClock
-from chalicelib.ports import (Clock, CodeChannel, DirectoryLocks, Gateway, Hasher,
-                              IdentityProvider, PasswordChange, PasswordStore, Queue, Store)
+from chalicelib.ports import (BreachedPasswords, Clock, CodeChannel, DirectoryLocks, Gateway,
+                              Hasher, IdentityProvider, PasswordChange, PasswordStore, Queue,
+                              Store)
 from chalicelib.repositories.accounts import Accounts
 from chalicelib.repositories.audit import Audit
 from chalicelib.repositories.limits import Counters, Limits, Logs
@@ -27,6 +28,7 @@ from chalicelib.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.secrets import Secrets
+    from chalicelib.services.breach_check import BreachCheck
     from chalicelib.repositories.sign_ins import SignIns
     from chalicelib.services.authenticator_enrolment import AuthenticatorEnrolment
     from chalicelib.services.code_sms import CodeSms
@@ -40,13 +42,16 @@ if TYPE_CHECKING:
     from chalicelib.services.reminders import Reminders
     from chalicelib.services.reset import Reset
     from chalicelib.services.sessions import Sessions
-    from chalicelib.services.sign_in import SupportSignIn
+    from chalicelib.services.holder_identity import HolderIdentity
+    from chalicelib.services.sign_in import OidcSignIn, SupportSignIn
+    from chalicelib.services.support.callers import CallerChecks
     from chalicelib.services.support.changes import AccountChanges
     from chalicelib.services.support.diagnosis import Diagnoses
     from chalicelib.services.support.holders import HolderChanges
     from chalicelib.services.support.imports import Imports
     from chalicelib.services.support.monthly import MonthlyReports
     from chalicelib.services.support.report import Reports
+    from chalicelib.services.support.reset_links import ResetLinks
     from chalicelib.services.support.state import AccountStates
 
 
@@ -142,7 +147,29 @@ class Portal:
         return PortalPasswordChange(
             settings=self.settings, clock=self.clock, uow=self.uow, accounts=self.accounts,
             records=self.records, limits=self.limits, audit=self.audit,
-            notifications=self.notifications, hasher=self._hasher)
+            notifications=self.notifications, hasher=self._hasher,
+            breach_check=self.breach_check)
+
+    @cached_property
+    def breaches(self) -> BreachedPasswords:
+        """Is a new password known from breaches (SPEC 16): the shipped list, and with
+        PWPORTAL_BREACH_CHECK `range` the Pwned Passwords range API before it."""
+        from chalicelib.adapters.breached import FirstThatKnows, RangeApi, ShippedList
+        mode = self.settings.breach_check
+        if mode == "off":
+            return ShippedList()
+        if mode != "range":
+            raise RuntimeError(f"PWPORTAL_BREACH_CHECK is range or off, not {mode!r}")
+        return FirstThatKnows(RangeApi(self.settings.breach_range_url,
+                                       self.settings.breach_timeout_ms / 1000), ShippedList())
+
+    def _breaches(self) -> BreachedPasswords:
+        return self.breaches
+
+    @cached_property
+    def breach_check(self) -> BreachCheck:
+        from chalicelib.services.breach_check import BreachCheck
+        return BreachCheck(breaches=self._breaches, audit=self.audit)
 
     def _directory_locks(self) -> DirectoryLocks:
         """The directory's lockouts (SPEC 16): the `ldap` mode's directory, built on first
@@ -237,7 +264,8 @@ class Portal:
         from chalicelib.services.completion import ResetCompletion
         return ResetCompletion(settings=self.settings, clock=self.clock,
                                accounts=self.accounts, records=self.records, audit=self.audit,
-                               hasher=self._hasher, password_change=self.password_change)
+                               hasher=self._hasher, password_change=self.password_change,
+                               breach_check=self.breach_check)
 
     @cached_property
     def delivery(self) -> Delivery:
@@ -261,7 +289,7 @@ class Portal:
                             accounts=self.accounts, audit=self.audit,
                             notifications=self.notifications)
 
-    # -- support (SPEC 9): the admin CLI's use cases, and the console's to come ----------
+    # -- support (SPEC 9, 14): the use cases of the admin CLI and the console --------------
 
     @cached_property
     def account_changes(self) -> AccountChanges:
@@ -302,6 +330,22 @@ class Portal:
                              notifications=self.notifications)
 
     @cached_property
+    def caller_checks(self) -> CallerChecks:
+        from chalicelib.services.support.callers import CallerChecks
+        return CallerChecks(settings=self.settings, clock=self.clock, uow=self.uow,
+                            accounts=self.accounts, records=self.records, limits=self.limits,
+                            audit=self.audit, code_sms=self.code_sms,
+                            code_key=self._code_key,
+                            authenticator_key=self._authenticator_key)
+
+    @cached_property
+    def reset_links(self) -> ResetLinks:
+        from chalicelib.services.support.reset_links import ResetLinks
+        return ResetLinks(settings=self.settings, clock=self.clock, uow=self.uow,
+                          accounts=self.accounts, records=self.records, audit=self.audit,
+                          queue=self.queue, notifications=self.notifications)
+
+    @cached_property
     def monthly_reports(self) -> MonthlyReports:
         from chalicelib.services.support.monthly import MonthlyReports
         return MonthlyReports(accounts=self.accounts, audit=self.audit)
@@ -324,11 +368,28 @@ class Portal:
                             name_claim=s.idp_name_claim, groups_claim=s.idp_groups_claim)
 
     @cached_property
+    def oidc_sign_in(self) -> OidcSignIn:
+        """The one OpenID Connect sign-in, for the console, pwreg and pwreset alike."""
+        from chalicelib.services.sign_in import OidcSignIn
+        return OidcSignIn(settings=self.settings, clock=self.clock, sign_ins=self.sign_ins,
+                          provider=lambda: self.identity_provider)
+
+    @cached_property
     def support_sign_in(self) -> SupportSignIn:
         from chalicelib.services.sign_in import SupportSignIn
         return SupportSignIn(settings=self.settings, clock=self.clock, uow=self.uow,
                              sign_ins=self.sign_ins, audit=self.audit,
-                             provider=lambda: self.identity_provider)
+                             oidc=self.oidc_sign_in)
+
+    @cached_property
+    def holder_identity(self) -> HolderIdentity:
+        """SPEC 15: holders proven by the provider on pwreg, and pwreset's third way."""
+        from chalicelib.services.holder_identity import HolderIdentity
+        return HolderIdentity(settings=self.settings, clock=self.clock, uow=self.uow,
+                              accounts=self.accounts, records=self.records,
+                              limits=self.limits, audit=self.audit, refusals=self.refusals,
+                              sessions=self.sessions, sign_ins=self.sign_ins,
+                              oidc=self.oidc_sign_in)
 
 
 _portal: Portal | None = None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.console import ByAgent
+
 LANGUAGES = ("sv", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -74,6 +76,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Du är inte inloggad i supportkonsolen. Logga in igen.",
         "en": "You are not signed in to the support console. Please sign in again.",
     },
+    "caller_not_verified": {
+        "sv": "Verifiera den som ringer innan du ändrar något på kontot: skicka en kod till "
+              "en av kontots personer och låt personen läsa upp den.",
+        "en": "Verify the caller before you change anything on the account: send a code to "
+              "a holder and have them read it out.",
+    },
+    "account_disabled": {
+        "sv": "Kontot är avstängt. Öppna det igen innan du skickar en länk.",
+        "en": "The account is disabled. Enable it before you send a link.",
+    },
+    "holder_not_found": {
+        "sv": "Kontot har ingen sådan person. Läs in kontot igen.",
+        "en": "The account has no such holder. Load the account again.",
+    },
+    "no_authenticator": {
+        "sv": "Den personen har ingen autentiseringsapp. Skicka koden med sms i stället.",
+        "en": "That holder has no authenticator app. Send the code by SMS instead.",
+    },
     "origin_refused": {
         "sv": "Förfrågan måste komma från supportkonsolens egen sida.",
         "en": "The request must come from the support console's own page.",
@@ -93,6 +113,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Write your name in 1–{max_length} characters: letters, spaces, hyphens, "
               "apostrophes and periods. No digits, web addresses or @, and not “support”, "
               "“admin” or the organisation's name.",
+    },
+    "identity_required": {
+        "sv": "Logga in med din jobbinloggning först. Då hämtas ditt namn därifrån.",
+        "en": "Sign in with your work login first. Your name is then taken from it.",
     },
     "too_many_holders": {
         "sv": "Kontot har redan {max_holders} personer. Ta bort någon först.",
@@ -189,6 +213,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Får inte innehålla förbjudna ord som ”treserva” eller ”lösenord”.",
         "en": "Must not contain banned words such as “treserva” or “password”.",
     },
+    "rule.breached": {
+        "sv": "Lösenordet finns i listor över lösenord som har läckt vid dataintrång, och "
+              "sådana listor prövar angripare först. Välj ett annat.",
+        "en": "This password appears in lists of passwords leaked in data breaches, and "
+              "attackers try those lists first. Choose another.",
+    },
     "rule.directory": {
         "sv": "Organisationens egna lösenordsregler godtog inte lösenordet. Välj ett annat.",
         "en": "Your organisation's own password rules refused this password. Choose another.",
@@ -200,14 +230,34 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Your security code is {code}. It is valid for {minutes} minutes. "
               "Never share the code with anyone.\n\n@{host} #{code}",
     },
+    # SPEC 14: the code a caller (or a new holder) reads out to the support desk on the phone
+    "sms.read_out_code": {
+        "sv": "Supportens kod för kontot {username} är {code}. Läs upp den för supporten "
+              "i telefonen. Den gäller i {minutes} minuter. Ge den aldrig till någon annan.",
+        "en": "The support desk's code for the account {username} is {code}. Read it out "
+              "to the support desk on the phone. It is valid for {minutes} minutes. Never "
+              "give it to anyone else.",
+    },
+    # SPEC 14: a reset link sent by the support desk, to the verified holder's own number;
+    # the link last, so that no full stop sticks to it
+    "sms.reset_link": {
+        "sv": "Här är länken för att välja ett nytt lösenord för kontot {username}. "
+              "Av: {by}. Den gäller i {minutes} minuter och en gång: {link}",
+        "en": "Here is the link to choose a new password for the account {username}. "
+              "By: {by}. It is valid for {minutes} minutes and once: {link}",
+    },
     # SMS notifications (SPEC 7): never a code, a password or someone else's full number.
     # A holder's name is a quoted field after the facts (`Namn: "Anna Berg"`), never a part
     # of the sentence: names are written by people the other holders never met (issue 21).
+    # SPEC 16: a phone whose mail app keeps the old password locks the shared account for
+    # everyone, so the notice says where the new one must go.
     "sms.password_changed": {
         "sv": "Lösenordet för kontot {username} byttes {time}. Av: {by}. "
-              "Var det inte du? Kontakta support: {support}.",
+              "Var det inte du? Kontakta support: {support}. Skriv in det nya lösenordet i "
+              "alla mobiler och appar som använder kontot, t.ex. mejlappen.",
         "en": "The password of the account {username} was changed {time}. By: {by}. "
-              "Wasn't this you? Contact support: {support}.",
+              "Wasn't this you? Contact support: {support}. Enter the new password on every "
+              "phone and app that uses the account, such as the mail app.",
     },
     # SPEC 16: the directory's lock lifted by a holder, the password unchanged
     "sms.account_unlocked": {
@@ -259,6 +309,35 @@ TEXTS: dict[str, dict[str, str]] = {
     "sms.by_nameless": {  # who did a change: a holder without a name
         "sv": "en person utan namn",
         "en": "a person without a name",
+    },
+    "sms.by_agent": {  # who did a change: a console agent, for the holder they verified
+        "sv": "supporten {agent} för {holder}",
+        "en": "the support desk {agent} for {holder}",
+    },
+    # what the support desk did to the account (SPEC 14), told to every holder
+    "sms.support_unlocked": {
+        "sv": "Spärrar för kontot {username} togs bort {time}. Av: {by}. Stämmer det inte? "
+              "Kontakta support: {support}.",
+        "en": "Locks on the account {username} were lifted {time}. By: {by}. Not right? "
+              "Contact support: {support}.",
+    },
+    "sms.support_disabled": {
+        "sv": "Kontot {username} stängdes av {time}; lösenordet kan inte bytas förrän det "
+              "öppnas igen. Av: {by}. Stämmer det inte? Kontakta support: {support}.",
+        "en": "The account {username} was disabled {time}; its password cannot be changed "
+              "until it is enabled again. By: {by}. Not right? Contact support: {support}.",
+    },
+    "sms.support_enabled": {
+        "sv": "Kontot {username} öppnades igen {time}. Av: {by}. Stämmer det inte? "
+              "Kontakta support: {support}.",
+        "en": "The account {username} was enabled again {time}. By: {by}. Not right? "
+              "Contact support: {support}.",
+    },
+    "sms.support_reset_link": {
+        "sv": "En länk för att byta lösenord för kontot {username} skickades {time} till "
+              "{phone}. Av: {by}. Stämmer det inte? Kontakta support: {support}.",
+        "en": "A link to change the password of the account {username} was sent {time} to "
+              "{phone}. By: {by}. Not right? Contact support: {support}.",
     },
     "sms.by_login": {  # who removed a holder, when nobody was verified in that session
         "sv": "någon inloggad med kontots lösenord",
@@ -330,9 +409,13 @@ def quoted(name: str) -> str:
     return f'"{name}"'
 
 
-def said_by(by: str, lang: str = "sv") -> str:
+def said_by(by: str | ByAgent, lang: str = "sv") -> str:
     """Who did a change, as an SMS says it: `support` or a login as they are, a holder's
-    name quoted, a holder without a name (SPEC 9's version 1 number) said so."""
+    name quoted, a holder without a name (SPEC 9's version 1 number) said so, a console
+    agent by their name for the holder they verified (SPEC 14)."""
+    if isinstance(by, ByAgent):
+        return text("sms.by_agent", lang, agent=quoted(by.agent_name),
+                    holder=said_by(by.holder_name, lang))
     if not by:
         return text("sms.by_nameless", lang)
     return by if by in NOT_A_NAME else quoted(by)

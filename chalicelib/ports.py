@@ -200,6 +200,16 @@ class PasswordStore(DirectoryLocks, Protocol):
         directory does not say."""
 
 
+class BreachedPasswords(Protocol):
+    """Whether a new password has appeared in known breaches (SPEC 16, rule `breached`):
+    the list shipped in the package, and on a deployed stage the Pwned Passwords range API
+    too (adapters/breached.py; bootstrap.py picks by PWPORTAL_BREACH_CHECK)."""
+
+    def breached(self, password: str) -> bool | None:
+        """True when the password is known from breaches, False when it is not, None when
+        a source could not answer (the change goes on: `breach_check.failed`)."""
+
+
 # The name a PasswordChange gives its write of the account: a refusal by it
 # (`refused.by_any(ACCOUNT_WRITE)`) means the account changed since it was read.
 ACCOUNT_WRITE = "account"

@@ -163,10 +163,24 @@ SETTINGS: tuple[Setting, ...] = (
     S("idp_name_claim",            "IDP_NAME_CLAIM",          "name", text),
     S("idp_groups_claim",          "IDP_GROUPS_CLAIM",        "groups", text),
     S("idp_support_group",         "IDP_SUPPORT_GROUP",       "pwportal-support", text),
-    # what the provider sends the browser back to: <this>/api/support/callback
+    # what the provider sends the browser back to: <this>/api/support/callback and, for
+    # holders and resets (SPEC 15), <this>/api/idp/callback
     S("idp_redirect_base",         "IDP_REDIRECT_BASE",       "", text),
+    # SPEC 15: holders proven by the provider: `off`, `offered` (beside a typed name) or
+    # `required` (no holder without it); the group that may become a holder ("": anyone)
+    S("holder_identity",           "HOLDER_IDENTITY",         "off", lower),
+    S("idp_holder_group",          "IDP_HOLDER_GROUP",        "", text),
     S("support_idle_seconds",      "SUPPORT_IDLE_SECONDS",    "1800", number),
     S("support_session_seconds",   "SUPPORT_SESSION_SECONDS", "28800", number),
+    # how long a caller verified by a code may be acted for (SPEC 14), and a reset link lives
+    S("support_verified_seconds",  "SUPPORT_VERIFIED_SECONDS", "900", number),
+    S("reset_link_seconds",        "RESET_LINK_SECONDS",      "600", number),
+    # breached passwords (SPEC 16): `range` asks the Pwned Passwords range API after the
+    # shipped list, `off` the shipped list alone. Off here (the local stage, the tests: no
+    # network); .chalice/config.json turns it on for every deployed stage.
+    S("breach_check",              "BREACH_CHECK",            "off", lower),
+    S("breach_range_url", "BREACH_RANGE_URL", "https://api.pwnedpasswords.com/range/", text),
+    S("breach_timeout_ms",         "BREACH_TIMEOUT_MS",       "1000", number),
     # the password policy of SPEC 3
     S("policy.min_length",         "PASSWORD_MIN_LENGTH",     "8", number),
     S("policy.max_length",         "PASSWORD_MAX_LENGTH",     "128", number),
@@ -188,6 +202,14 @@ SETTINGS: tuple[Setting, ...] = (
     S("limits.sms_per_account",    "LIMIT_SMS_PER_ACCOUNT",   "20/86400", rules),
     S("limits.wrong_codes_per_username", "LIMIT_WRONG_CODES_PER_USERNAME", "10/86400", rules),
     S("limits.reset_pause_seconds", "LIMIT_RESET_PAUSE_SECONDS", "86400", number),
+    # a console agent's wrong caller codes per account (SPEC 14), and the pause they cause
+    S("limits.wrong_caller_codes", "LIMIT_WRONG_CALLER_CODES", "5/3600", rules),
+    S("limits.caller_pause_seconds", "LIMIT_CALLER_PAUSE_SECONDS", "3600", number),
+    # and the ceilings beside it: one agent on every account, every agent on one account
+    S("limits.wrong_caller_codes_per_agent", "LIMIT_WRONG_CALLER_CODES_PER_AGENT", "20/3600",
+      rules),
+    S("limits.wrong_caller_codes_per_account", "LIMIT_WRONG_CALLER_CODES_PER_ACCOUNT",
+      "10/3600", rules),
     S("limits.login_failures_per_username", "LIMIT_LOGIN_FAILURES_PER_USERNAME",
       "50/86400", rules),
     S("limits.login_failures_per_network", "LIMIT_LOGIN_FAILURES_PER_NETWORK", "5/900", rules),
@@ -272,6 +294,10 @@ class LimitSettings:
     sms_per_account: tuple[Rule, ...]
     wrong_codes_per_username: tuple[Rule, ...]
     reset_pause_seconds: int
+    wrong_caller_codes: tuple[Rule, ...]
+    caller_pause_seconds: int
+    wrong_caller_codes_per_agent: tuple[Rule, ...]
+    wrong_caller_codes_per_account: tuple[Rule, ...]
     login_failures_per_username: tuple[Rule, ...]
     login_failures_per_network: tuple[Rule, ...]
     login_lock_seconds: int
@@ -349,8 +375,15 @@ class Settings:
     idp_groups_claim: str
     idp_support_group: str
     idp_redirect_base: str
+    holder_identity: str
+    idp_holder_group: str
     support_idle_seconds: int
     support_session_seconds: int
+    support_verified_seconds: int
+    reset_link_seconds: int
+    breach_check: str
+    breach_range_url: str
+    breach_timeout_ms: int
     policy: PolicySettings
     code: CodeSettings
     limits: LimitSettings
@@ -370,6 +403,13 @@ class Settings:
         """What no holder may be called: the organisation's name and its support channels
         (domain/holders.py: `support` and `admin` are refused in any case)."""
         return holding.reserved_names(self.organisation_name, self.support_channels)
+
+    @property
+    def holder_identity_mode(self) -> str:
+        """SPEC 15: `off` unless a provider is configured and the setting says `offered` or
+        `required` (anything else is off: a typo never requires what cannot be done)."""
+        mode = self.holder_identity
+        return mode if self.idp_issuer and mode in ("offered", "required") else "off"
 
     @property
     def redirect_base(self) -> str:

@@ -5,7 +5,8 @@
         [--region eu-north-1] [--alarm-email E] [--sms-monthly-limit-usd 50] \\
         [--sms-price-usd 0.12] \\
         [--waf-requests-per-5-minutes 300 | --no-waf] [--log-retention-days 90] \\
-        [--api-rate-limit 50 --api-burst-limit 100]
+        [--api-rate-limit 50 --api-burst-limit 100] \\
+        [--idp-issuer https://login.microsoftonline.com/<tenant>/v2.0] [--idp-redirect-base U]
     python -m infra.deploy teardown --stage prod [--region eu-north-1] [--yes]
 
 `deploy`, in order (running it again is safe: every step creates or updates):
@@ -55,7 +56,7 @@ from infra import template
 from infra.resources import definitions
 from infra.site import content_type
 from infra.site_build import build_site
-from infra.stages import stage_settings
+from infra.stages import stage_environment, stage_settings
 
 ROOT = template.ROOT
 SITE_ROOT = ROOT / "static_site"
@@ -680,6 +681,7 @@ def _check_arguments(args) -> None:
         if not re.fullmatch(pattern, value):
             raise DeployError(f"{value!r} is not a valid {key}: "
                               f"{template.PARAMETERS[key]['Description']}")
+    identity_provider(args)
 
 
 def deploy(args) -> dict[str, str]:
@@ -734,6 +736,7 @@ def deploy(args) -> dict[str, str]:
         "WebAclArn": web_acl,
         "LogRetentionDays": args.log_retention_days,
         **directory_network(args),
+        **identity_provider(args),
     })
 
     # The pages with their Swedish text and this stage's organisation and support written in.
@@ -753,6 +756,11 @@ def deploy(args) -> dict[str, str]:
         f"(cloudfront/, s3/site/); docs/operations.md says how to read them")
     if args.alarm_email:
         say(f"  confirm the subscription e-mail sent to {args.alarm_email} to get the alarms")
+    provider = identity_provider(args)
+    if provider["IdpIssuer"]:
+        base = provider["IdpRedirectBase"] or f"https://{args.host}"
+        say(f"  support console: /support/, signing in at {provider['IdpIssuer']}; the "
+            f"provider must have the redirect URI {base}/api/support/callback")
     say(f"  SMS: a MonthlySpendLimit over 1 USD (asked for: {int(args.sms_monthly_limit_usd)}) "
         "needs an AWS support request, and a new account starts in the SMS sandbox (only "
         "verified numbers get SMS) until AWS moves it to production: ask for both in the "
@@ -864,6 +872,14 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--directory-route-table-ids", default="", help="comma-separated")
     up.add_argument("--directory-vpc-endpoints", choices=("create", "existing"),
                     default="create")
+    # The organisation's identity provider (SPEC 14, 15; docs/deploying.md). Not given: the
+    # stage's PWPORTAL_IDP_ISSUER / PWPORTAL_IDP_REDIRECT_BASE in .chalice/config.json, if
+    # any; "" turns the console off.
+    up.add_argument("--idp-issuer", default=None,
+                    help="the OpenID Connect provider's issuer URL (https://…); empty: the "
+                         "support console is off")
+    up.add_argument("--idp-redirect-base", default=None,
+                    help="the portal's origin as the browser sees it, if not https://HOST")
     down = commands.add_parser("teardown", help="delete a stage's stacks (not its data)")
     down.add_argument("--stage", choices=template.STAGES, required=True)
     down.add_argument("--region", default=template.DEFAULT_REGION)
@@ -885,6 +901,30 @@ def directory_network(args) -> dict[str, str]:
             "DirectorySecurityGroupId": getattr(args, "directory_security_group_id", "") or "",
             "DirectoryRouteTableIds": getattr(args, "directory_route_table_ids", "") or "",
             "DirectoryVpcEndpoints": getattr(args, "directory_vpc_endpoints", "create")}
+
+
+IDP_SETTINGS = {"IdpIssuer": ("idp_issuer", "PWPORTAL_IDP_ISSUER"),
+                "IdpRedirectBase": ("idp_redirect_base", "PWPORTAL_IDP_REDIRECT_BASE")}
+
+
+def identity_provider(args) -> dict[str, str]:
+    """The template's Idp* parameters (SPEC 14, 15): as given, else as the stage's
+    .chalice/config.json sets them (the template's value reaches the API function over
+    chalice's), checked against the template's patterns before anything is made."""
+    environment = stage_environment(args.stage)
+    found = {}
+    for parameter, (option, variable) in IDP_SETTINGS.items():
+        given = getattr(args, option, None)
+        value = (environment.get(variable, "") if given is None else given).strip()
+        if parameter == "IdpRedirectBase":
+            value = value.rstrip("/")  # an origin; the settings drop the slash too
+        pattern = template.PARAMETERS[parameter]["AllowedPattern"]
+        if not re.fullmatch(pattern, value):
+            flag = "--" + option.replace("_", "-")
+            raise DeployError(f"{value!r} is not a valid {parameter} ({flag} or {variable}): "
+                              f"{template.PARAMETERS[parameter]['Description']}")
+        found[parameter] = value
+    return found
 
 
 def main(argv=None) -> int:

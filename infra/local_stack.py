@@ -23,7 +23,8 @@ This module owns the local stage's process layout and nothing of the product its
 - with `PWPORTAL_IDP=local` (`make run IDP=local`), a real OpenID Connect provider on
   127.0.0.1:`PWPORTAL_IDP_PORT` (default 8090): Canaille, a guarded child like the API
   (infra/identity_provider.py), seeded with SPEC 15's people and the pwportal client, and
-  the API pointed at it (the support console's sign-in is then on).
+  the API pointed at it (the support console's sign-in is then on, and pwreg and pwreset
+  offer it to holders: PWPORTAL_HOLDER_IDENTITY=offered).
 
 A SIGINT or SIGTERM stops the parts in order; if that takes more than
 STOP_TIMEOUT_SECONDS, the process exits anyway.
@@ -404,6 +405,9 @@ def start_identity_provider(port: int, site_url: str):
         "PWPORTAL_IDP_SCOPES": "openid profile groups",
         "PWPORTAL_IDP_REDIRECT_BASE": site_url,
     })
+    # SPEC 15: with IDP=local, pwreg offers "Logga in med din jobbinloggning" (and pwreset
+    # its third way), unless the caller chose otherwise
+    os.environ.setdefault("PWPORTAL_HOLDER_IDENTITY", "offered")
     from chalicelib import bootstrap
     bootstrap.reset()
     return running
@@ -412,6 +416,9 @@ def start_identity_provider(port: int, site_url: str):
 def identity_provider_summary(issuer: str, site_url: str) -> list[str]:
     from infra.identity_provider import PEOPLE
     lines = [f"  identity provider {issuer}  (Canaille; sign in at {site_url}/api/support/login)"]
+    if os.environ.get("PWPORTAL_HOLDER_IDENTITY", "").strip().lower() in ("offered", "required"):
+        lines.append("    and with \"Logga in med din jobbinloggning\" on pwreg and pwreset "
+                     f"(PWPORTAL_HOLDER_IDENTITY={os.environ['PWPORTAL_HOLDER_IDENTITY']})")
     for person in PEOPLE:
         role = "support agent" if person.groups else "care worker"
         lines.append(f"    {person.user_name:16s} {person.password:19s} {person.name} ({role})")
@@ -1002,9 +1009,10 @@ class LocalStack:
             self.ldap_port = self.directory.port
         if self.demo:
             self.demo_created = ensure_demo_account()
-        if self.idp_port:
+        if self.idp_port is not None:
             # The provider must know the site's callback before the site listens: for port
-            # 0, a free one is taken here (as slapd's above).
+            # 0, a free one is taken here (as slapd's above); the provider's own 0 is the
+            # OS's choice (the tests start it so).
             self.port = self.port or free_port()
             self.idp = start_identity_provider(self.idp_port, self.url)
 
@@ -1077,6 +1085,7 @@ class LocalStack:
             f"  site (landing)   {self.url}/",
             f"  pwreg            {self.url}/pwreg/",
             f"  pwreset          {self.url}/pwreset/",
+            *([f"  support console  {self.url}/support/"] if self.idp else []),
             f"  API              {self.url}/api/config",
             f"  sent SMS         {self.url}/dev/sms",
             f"  embedded AWS     {self.aws_url}  (moto; dashboard at {self.aws_url}/moto-api/)",

@@ -6,10 +6,11 @@ The dashboard and the alarms below name those metrics only through EVENTS, next 
 AWS metrics of the parts that carry the service (Lambda, API Gateway, DynamoDB, SQS, SNS).
 
 The reset events that say where their code came from (`channel`, CHANNELS: "sms" or "app",
-SPEC 12) are counted by (stage, channel) as well. From those the dashboard shows the codes
-of each channel, the share of resets done with the authenticator app, and what the app saved
-in SMS: app resets times the price of one SMS, the template parameter SmsPriceUsd (given at
-deploy, `--sms-price-usd`), which CloudFormation's Fn::Sub writes into the dashboard.
+SPEC 12; "idp", the identity provider's sign-in, SPEC 15) are counted by (stage, channel) as
+well. From those the dashboard shows the resets of each channel, the share of resets done
+with the authenticator app, and what the app saved in SMS: app resets times the price of one
+SMS, the template parameter SmsPriceUsd (given at deploy, `--sms-price-usd`), which
+CloudFormation's Fn::Sub writes into the dashboard.
 
 `resources(stage)` gives the CloudFormation resources that the deploy template merges in.
 They refer to chalice's own logical ids (APIHandler, RestAPI, one function per event
@@ -47,6 +48,8 @@ ALARMS = {
     "DirectoryFailed": "ldap mode: the password directory failed or was slow (users see 503), "
                        "or a password it took could not be recorded yet (outcome "
                        "'unrecorded').",
+    "BreachCheckFailed": "The Pwned Passwords range API did not answer for many new passwords "
+                         "in an hour: they were taken after the shipped list alone.",
 }
 
 
@@ -102,7 +105,7 @@ def _app_widgets(stage: str, y: int) -> list:
                          "USD saved (app resets x ${%s} USD an SMS)" % SMS_PRICE)]
     whole_range = {"setPeriodToTimeRange": True}
     return [
-        _widget("Reset codes by channel: SMS vs authenticator app", by_channel, 0, y),
+        _widget("Reset codes by channel: SMS, authenticator app, identity provider", by_channel, 0, y),
         _widget("Resets done with the app (%)", share, 12, y, width=6, view="singleValue",
                 **whole_range),
         _widget("SMS cost saved by the app (USD)", saved, 18, y, width=6,
@@ -228,6 +231,13 @@ def alarms(stage: str, spend_threshold_usd: float = 40.0) -> dict:
                                   Statistic="Sum", Period=PERIOD, EvaluationPeriods=1,
                                   Threshold=1,
                                   ComparisonOperator="GreaterThanOrEqualToThreshold"),
+        # SPEC 16: one unanswered breach check is a blip; ten in an hour, an outage.
+        "BreachCheckFailed": _alarm("BreachCheckFailed", stage, Namespace=METRIC_NAMESPACE,
+                                    MetricName=event("breach_check.failed"),
+                                    Dimensions=[{"Name": "stage", "Value": stage}],
+                                    Statistic="Sum", Period=3600, EvaluationPeriods=1,
+                                    Threshold=10,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold"),
     }
 
 

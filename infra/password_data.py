@@ -9,9 +9,16 @@
   `wordfreq` (large lists) sees at least once per million words (Zipf >= 3), folded as the
   policy folds a password (lower case, no diacritics), letters a–z only, at least
   MIN_WORD_LENGTH long; about 50,000 words, 140 kB gzipped, read on first use.
+- `chalicelib/adapters/breached_passwords.txt.gz`: the passwords the `breached` rule knows
+  without any network (SPEC 16): Django's list of the 20,000 passwords seen most often in
+  Have I Been Pwned's Pwned Passwords (compiled by Royce Williams from the cracked
+  Pwned Passwords hashes; unhexed, lower-cased and deduplicated by Django), as the `django`
+  package (BSD-3-Clause) ships it in `django/contrib/auth/common-passwords.txt.gz`: 19,640
+  passwords in the list's order, most seen first, 80 kB gzipped. Django is only read, never
+  imported: its file is found where the package is installed.
 
-Both sources are development dependencies (requirements-dev.txt): the Lambda package only
-carries what this writes. `python -m infra.password_data` rewrites both files;
+The sources are development dependencies (requirements-dev.txt): the Lambda package only
+carries what this writes. `python -m infra.password_data` rewrites every file;
 `--check` exits 1 if the committed files differ from what the sources give now
 (tests/unit/test_password_data.py runs the same comparison).
 """
@@ -30,6 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = ROOT / "chalicelib" / "domain"
 LOOK_ALIKES = DOMAIN / "look_alikes.py"
 COMMON_WORDS = DOMAIN / "common_words.txt.gz"
+BREACHED = ROOT / "chalicelib" / "adapters" / "breached_passwords.txt.gz"
+# Where the `django` package keeps its list, inside the package.
+DJANGO_LIST = ("contrib", "auth", "common-passwords.txt.gz")
 
 LANGUAGES = ("sv", "en")
 MIN_ZIPF = 3.0  # once per million words
@@ -107,10 +117,29 @@ def common_words_file() -> bytes:
     return gzip.compress(text.encode("ascii"), compresslevel=9, mtime=0)
 
 
+def breached_passwords() -> list[str]:
+    """Django's list of the passwords Pwned Passwords saw most, in its order (most seen
+    first), read from the installed `django` package without importing it."""
+    import importlib.util
+
+    found = importlib.util.find_spec("django")
+    if found is None or not found.submodule_search_locations:
+        raise RuntimeError("the `django` package (requirements-dev.txt) is not installed")
+    source = Path(next(iter(found.submodule_search_locations))).joinpath(*DJANGO_LIST)
+    text = gzip.decompress(source.read_bytes()).decode("utf-8")
+    return [line for line in text.splitlines() if line]
+
+
+def breached_passwords_file() -> bytes:
+    text = "\n".join(breached_passwords()) + "\n"
+    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+
+
 def built() -> dict[Path, bytes]:
     """Every file this module writes, as the sources give it now."""
     return {LOOK_ALIKES: look_alikes_module().encode("ascii"),
-            COMMON_WORDS: common_words_file()}
+            COMMON_WORDS: common_words_file(),
+            BREACHED: breached_passwords_file()}
 
 
 def differing() -> list[Path]:

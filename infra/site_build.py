@@ -8,7 +8,9 @@ The pages in static_site/ hold no text of their own: an element with `data-t="ke
 draws it (`{name}` filled in, `[label](/path)` a link, a phone number kept on one line);
 `data-t-content` fills a `<meta>`'s content; `data-organisation`, `data-organisation-logo`,
 `data-support-line` and `data-support-channels` take the settings'. The scripts then draw
-the same texts again, in the language chosen; tests/browser compares both.
+the same texts again, in the language chosen; tests/browser compares both. A page whose
+folder has texts of its own (static_site/support/texts/sv.js, the support console's) gets
+those besides the shared ones, as its script loads them (i18n.js usePageTexts).
 
 The scripts and the style sheet are served without their comments: a line that is only a
 comment (`// …`, or a `/* … */` block that starts a line) is left out of the built copy, so that
@@ -55,10 +57,10 @@ class SiteBuildError(RuntimeError):
     """The site cannot be built; the message says what is wrong."""
 
 
-def load_texts(lang: str) -> dict[str, str]:
-    """static_site/assets/texts/<lang>.js: `export default { "key": "text", ... };`, whose
-    object is JSON but for comments and a trailing comma."""
-    source = (TEXTS / f"{lang}.js").read_text(encoding="utf-8")
+def load_texts(lang: str, folder: Path = TEXTS) -> dict[str, str]:
+    """static_site/assets/texts/<lang>.js (or a page's own, in `folder`): `export default
+    { "key": "text", ... };`, whose object is JSON but for comments and a trailing comma."""
+    source = (folder / f"{lang}.js").read_text(encoding="utf-8")
     body = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
     found = re.fullmatch(r"\s*export default (\{.*\});\s*", body, re.DOTALL)
     if not found:
@@ -199,6 +201,13 @@ def without_comments(source: str) -> str:
     return "".join(kept)
 
 
+def page_texts(page: Path, texts: dict[str, str]) -> dict[str, str]:
+    """The texts of one page: the shared ones, and those of its own folder's texts/sv.js
+    where it has one (the support console's, which the portals need not load)."""
+    own = page.parent / "texts"
+    return {**texts, **load_texts("sv", own)} if (own / "sv.js").is_file() else texts
+
+
 def build_site(settings, target: Path, source: Path = SITE_ROOT) -> Path:
     """static_site/ copied to `target` (emptied first), its pages written for `settings`,
     the organisation's logo copied in; returns `target`."""
@@ -209,8 +218,8 @@ def build_site(settings, target: Path, source: Path = SITE_ROOT) -> Path:
         shutil.rmtree(target)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".*"))
     for page in sorted(target.rglob("*.html")):
-        page.write_text(render_page(page.read_text(encoding="utf-8"), texts, config),
-                        encoding="utf-8")
+        page.write_text(render_page(page.read_text(encoding="utf-8"), page_texts(page, texts),
+                                    config), encoding="utf-8")
     for asset in sorted([*target.rglob("*.js"), *target.rglob("*.css")]):
         asset.write_text(without_comments(asset.read_text(encoding="utf-8")), encoding="utf-8")
     if settings.organisation_logo:

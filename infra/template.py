@@ -10,7 +10,9 @@ One CloudFormation (SAM) template per stage holds everything a municipality runs
   here, see `policies`), log groups with retention (chalice's `log_retention_in_days`);
 - the REST API, regional, with stage throttling and gateway answers in the API's envelope;
 - a private S3 bucket for static_site/ behind CloudFront (origin access control, TLS 1.2 on
-  the portal's own host name, `/api/*` to API Gateway, the site's security headers of
+  the portal's own host name, `/api/*` to API Gateway, `/api/support/*` too with what the
+  support console needs and no other path gets: its two cookies, the sign-in's and the
+  report's query, `Origin` and the console's header; the site's security headers of
   chalicelib/api/contract.py, which the local stack sends too, as a response-headers policy),
   the request that reaches the API carrying a secret origin header, so that nobody can go
   around CloudFront and its client address; API Gateway's and the WAF's own answers in the
@@ -42,6 +44,8 @@ from chalice.utils import to_cfn_resource_name
 
 from chalicelib.api import contract
 from chalicelib.api.contract import API_HEADERS, ORIGIN_HEADER, SITE_HEADERS
+from chalicelib.api.idp import BROWSER_COOKIE as IDP_BROWSER_COOKIE
+from chalicelib.api.support import BROWSER_COOKIE, SESSION_COOKIE
 from infra import monitoring, resources
 from infra.stages import stage_settings
 from infra.resources import definitions
@@ -75,12 +79,35 @@ FUNCTIONS = {"api_handler": "APIHandler", "deliver_sms": "DeliverSms",
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 
+# What CloudFront passes to the API (nothing is cached there). Every path under /api/ gets
+# the language, the body's type and the client's address, and no cookie and no query
+# string: the portals use neither, so a cookie or a query of another site on the same
+# domain never reaches the API.
+API_PATH = "/api/*"
+API_HEADERS_FORWARDED = ("Accept-Language", "Content-Type", CLIENT_ADDRESS_HEADER)
+# The support console (SPEC 14) has a behaviour of its own, before /api/*: its session and
+# sign-in cookies, the provider's answer on the callback (RFC 6749 4.1.2, RFC 9207's `iss`)
+# and the monthly report's query, the `Origin` and the console's header that every state
+# change needs, and `Accept` (a browser that navigates to the callback gets a page).
+SUPPORT_PATH = "/api/support/*"
+SUPPORT_COOKIES = (BROWSER_COOKIE, SESSION_COOKIE)
+SUPPORT_QUERY = ("code", "state", "iss", "error", "error_description", "month", "format")
+SUPPORT_HEADERS_FORWARDED = (*API_HEADERS_FORWARDED, "Accept", "Origin", "X-Pwportal-Console")
+# Holders and resets proven by the identity provider (SPEC 15): the begins set the browser-
+# binding cookie, the callback reads it back with the provider's answer. Their behaviours
+# pass that one cookie and the answer's query, nothing else of the console's.
+IDP_PATHS = ("/api/idp/*", "/api/registration/idp/*", "/api/reset/idp/*")
+IDP_COOKIES = (IDP_BROWSER_COOKIE,)
+IDP_QUERY = ("code", "state", "iss", "error", "error_description")
+
 # What each function may do, and to what: nothing else. No action has a `*`, every
 # resource is named. Only the API reads the secrets; only the worker publishes SMS and takes
 # messages off the queue (the three actions Lambda's SQS trigger needs); the reminder job
-# reads the expiry and holder-use indexes and marks accounts; scans and account deletes are the CLI's, with
-# an operator's own credentials. tests/infra/test_least_privilege.py runs the flows and
-# checks that every call each function makes is allowed here.
+# reads the expiry and holder-use indexes and marks accounts; scans and account deletes are
+# the CLI's, with an operator's own credentials. The support console (SPEC 14) is the API's:
+# its records and counters are in the challenges and limits tables, and it reads one
+# account's audit trail. tests/infra/test_least_privilege.py (and _console.py, _ldap.py)
+# run the flows and check that every call each function makes is allowed here.
 ACCESS = {
     "api_handler": {
         "tables": {"AccountsTable": ["dynamodb:GetItem", "dynamodb:BatchGetItem",
@@ -90,7 +117,10 @@ ACCESS = {
                                        "dynamodb:DeleteItem"],
                    "LimitsTable": ["dynamodb:BatchGetItem", "dynamodb:PutItem",
                                    "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                   "AuditTable": ["dynamodb:PutItem"]},
+                   # Query: the support console's account view (the last 50 events) and
+                   # monthly report read one username's trail by the table's key; never
+                   # the by_day index (the whole service's days), never a scan
+                   "AuditTable": ["dynamodb:PutItem", "dynamodb:Query"]},
         "indexes": {},
         "send": ["SmsQueue"], "receive": [], "sms": False, "secrets": True,
     },
@@ -364,7 +394,27 @@ PARAMETERS = {
     "WebAclArn": {"Type": "String", "Default": "",
                   "Description": "Optional: a CloudFront web ACL (from waf_template, in "
                                  "us-east-1) with the rate rule."},
+    # The organisation's identity provider (SPEC 14, 15); the client secret is the secrets
+    # parameter's idp_client_secret, the other claims and the client id the stage's
+    # settings in .chalice/config.json.
+    "IdpIssuer": {"Type": "String", "Default": "",
+                  "AllowedPattern": r"^(https://[^\s/?#]+(/[^\s?#]*)?)?$",
+                  "Description": "Optional: the OpenID Connect provider's issuer URL, as its "
+                                 "discovery document names it; empty: the support console "
+                                 "is off."},
+    "IdpRedirectBase": {"Type": "String", "Default": "",
+                        "AllowedPattern": r"^(https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?"
+                                          r"(:[0-9]{1,5})?)?$",
+                        "Description": "Optional: the portal's origin as the browser sees it "
+                                      "(https://host); the provider sends it back to "
+                                      "<this>/api/support/callback, and a console change "
+                                      "must come from this Origin. Empty: "
+                                      "https://PortalHost."},
 }
+# The settings the API function gets from the template's parameters (the others come from
+# .chalice/config.json through chalice).
+API_PARAMETER_SETTINGS = {"PWPORTAL_IDP_ISSUER": "IdpIssuer",
+                          "PWPORTAL_IDP_REDIRECT_BASE": "IdpRedirectBase"}
 
 
 def _tables(stage: str) -> dict:
@@ -398,6 +448,10 @@ def _functions(stage: str) -> dict:
                                       "Environment": {"Variables": dict(variables)},
                                       "Layers": [copy.deepcopy(POWERTOOLS_LAYER)]}}
              for function, logical in FUNCTIONS.items()}
+    # Only the API signs agents in (the worker and the job never ask the provider).
+    found["APIHandler"]["Properties"]["Environment"]["Variables"].update(
+        {variable: {"Ref": parameter}
+         for variable, parameter in API_PARAMETER_SETTINGS.items()})
     # app.py's decorator names a queue without the stage; the worker reads this stage's.
     # (A dict here is merged into chalice's Fn::Sub, so it is a Fn::Sub too. The function
     # refers to SmsQueue, so the queue exists before the event source mapping.)
@@ -426,6 +480,17 @@ def _api(stage: str) -> dict:
                                           "${AWS::AccountId}:log-group:${ApiAccessLogs}"},
             "Format": access_log_format()},
     }}}
+
+
+def _api_behaviour(path: str, requests: str) -> dict:
+    """A path to API Gateway, never cached, passing what the policy `requests` names."""
+    return {"PathPattern": path, "TargetOriginId": "api",
+            "ViewerProtocolPolicy": "https-only",
+            "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+            "CachedMethods": ["GET", "HEAD"], "Compress": True,
+            "CachePolicyId": CACHING_DISABLED,
+            "OriginRequestPolicyId": {"Ref": requests},
+            "ResponseHeadersPolicyId": {"Ref": "SiteHeaders"}}
 
 
 def _site(stage: str) -> dict:
@@ -471,10 +536,32 @@ def _site(stage: str) -> dict:
                 "Name": f"{APP}-{stage}-api",
                 "Comment": "What the API reads: language, body type and the client address. "
                            "Authorization goes with every POST.",
-                "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": [
-                    "Accept-Language", "Content-Type", CLIENT_ADDRESS_HEADER]},
+                "HeadersConfig": {"HeaderBehavior": "whitelist",
+                                  "Headers": list(API_HEADERS_FORWARDED)},
                 "CookiesConfig": {"CookieBehavior": "none"},
                 "QueryStringsConfig": {"QueryStringBehavior": "none"}}}},
+        "SupportRequests": {"Type": "AWS::CloudFront::OriginRequestPolicy", "Properties": {
+            "OriginRequestPolicyConfig": {
+                "Name": f"{APP}-{stage}-support",
+                "Comment": "The support console: its two cookies, the provider's answer and "
+                           "the report's query, Origin and the console's header.",
+                "HeadersConfig": {"HeaderBehavior": "whitelist",
+                                  "Headers": list(SUPPORT_HEADERS_FORWARDED)},
+                "CookiesConfig": {"CookieBehavior": "whitelist",
+                                  "Cookies": list(SUPPORT_COOKIES)},
+                "QueryStringsConfig": {"QueryStringBehavior": "whitelist",
+                                       "QueryStrings": list(SUPPORT_QUERY)}}}},
+        "IdpRequests": {"Type": "AWS::CloudFront::OriginRequestPolicy", "Properties": {
+            "OriginRequestPolicyConfig": {
+                "Name": f"{APP}-{stage}-idp",
+                "Comment": "pwreg's and pwreset's sign-in: its browser-binding cookie and the "
+                           "provider's answer.",
+                "HeadersConfig": {"HeaderBehavior": "whitelist",
+                                  "Headers": list(API_HEADERS_FORWARDED)},
+                "CookiesConfig": {"CookieBehavior": "whitelist",
+                                  "Cookies": list(IDP_COOKIES)},
+                "QueryStringsConfig": {"QueryStringBehavior": "whitelist",
+                                       "QueryStrings": list(IDP_QUERY)}}}},
         "SiteIndex": {"Type": "AWS::CloudFront::Function", "Properties": {
             "Name": f"{APP}-{stage}-site-index", "AutoPublish": True,
             "FunctionConfig": {"Comment": "folder URLs to their index.html",
@@ -515,15 +602,11 @@ def _site(stage: str) -> dict:
                     "FunctionAssociations": [{
                         "EventType": "viewer-request",
                         "FunctionARN": {"Fn::GetAtt": ["SiteIndex", "FunctionARN"]}}]},
-                "CacheBehaviors": [{
-                    "PathPattern": "/api/*", "TargetOriginId": "api",
-                    "ViewerProtocolPolicy": "https-only",
-                    "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST",
-                                       "DELETE"],
-                    "CachedMethods": ["GET", "HEAD"], "Compress": True,
-                    "CachePolicyId": CACHING_DISABLED,
-                    "OriginRequestPolicyId": {"Ref": "ApiRequests"},
-                    "ResponseHeadersPolicyId": {"Ref": "SiteHeaders"}}],
+                # in order: the first pattern that matches decides
+                "CacheBehaviors": [_api_behaviour(SUPPORT_PATH, "SupportRequests"),
+                                   *[_api_behaviour(path, "IdpRequests")
+                                     for path in IDP_PATHS],
+                                   _api_behaviour(API_PATH, "ApiRequests")],
                 # S3 answers 403 for a file that is not there (CloudFront may not list
                 # the bucket). Nothing else here answers 403 through CloudFront: the API
                 # gives 404 for an unknown path, in its envelope, and the WAF 429.

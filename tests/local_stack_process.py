@@ -35,7 +35,8 @@ class RunningStack:
     def __init__(self, settings: dict[str, str] | None = None):
         self.port = self.moto_port = self.ldap_port = None
         self.env = {**os.environ, "PWPORTAL_PORT": "0", "PWPORTAL_MOTO_PORT": "0",
-                    "PWPORTAL_LDAP_PORT": "0", "PYTHONUNBUFFERED": "1", **(settings or {})}
+                    "PWPORTAL_LDAP_PORT": "0", "PWPORTAL_IDP_PORT": "0", "PYTHONUNBUFFERED": "1",
+                    **(settings or {})}
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT,

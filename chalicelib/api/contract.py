@@ -66,6 +66,8 @@ def site_config(settings: Settings, lang: str = "sv") -> dict[str, Any]:
                          "logo": organisation.logo_path(settings.organisation_logo)},
         "statement": {"checked_on": settings.statement_checked_on.isoformat()},
         "languages": list(LANGUAGES),
+        # SPEC 15: "off", "offered" or "required": whether the pages offer the provider
+        "holder_identity": settings.holder_identity_mode,
     }
 
 

@@ -1,4 +1,6 @@
-"""The support console's sign-in API (SPEC 14): /api/support/login, /callback, /logout, /me.
+"""The support console's API (SPEC 14): the sign-in (/api/support/login, /callback,
+/logout, /me) and the agent's work on one account (/api/support/accounts/{username}: the
+view, the caller's verification, the actions, the monthly report).
 
 The console's session is a cookie (`HttpOnly`, `SameSite=Strict`, path `/api/support`,
 `Secure` on a deployed stage), never a URL or a header the page's script can read. Between
@@ -25,13 +27,18 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.api.contract import API_HEADERS
-from chalicelib.api.http import caller_of, error_body, error_response, json_response
+from chalicelib.api.http import (caller_of, error_body, error_response, json_body,
+                                 json_response)
+from chalicelib.api.support_views import account_view
 from chalicelib.bootstrap import portal
-from chalicelib.domain.errors import PortalError
+from chalicelib.domain.console import Acting, Agent
+from chalicelib.domain.errors import NotFound, PortalError
+from chalicelib.domain.phone import masked
 from chalicelib.domain.events import Caller
 from chalicelib.domain.sign_in import (SIGN_IN_SECONDS, AgentSession, ConsoleOff,
                                        OriginRefused)
 from chalicelib.messages import language
+from chalicelib.services.support.monthly import COLUMNS, month
 
 support = Blueprint(__name__)
 
@@ -157,3 +164,156 @@ def logout(request: Request, caller: Caller) -> Response:
     portal().support_sign_in.sign_out(session_token(request), caller)
     return json_response(204, None, {
         "Set-Cookie": cookie(SESSION_COOKIE, "", SESSION_PATH, 0, "Strict")})
+
+
+# -- the account: find, see, verify, act (SPEC 14) -------------------------------------------
+
+ACCOUNT = "/accounts/{username}"
+
+
+def as_agent(view: Callable[..., dict[str, Any] | Response]) -> Callable[..., Response]:
+    """A console view for a signed-in agent: 404 while the console is off, the console's
+    header and own `Origin` on every state change (403), the session's cookie (401); the
+    view gets the agent after the caller, and its dict is answered as JSON."""
+    @functools.wraps(view)
+    def wrapped(request: Request, caller: Caller, *args: Any, **kwargs: Any) -> Response:
+        sign_in = portal().support_sign_in
+        if not sign_in.on:
+            raise ConsoleOff()
+        if request.method != "GET":
+            same_origin(request)
+        session = sign_in.session(session_token(request))
+        answer = view(request, caller, Agent(session.issuer, session.subject, session.name),
+                      *args, **kwargs)
+        return answer if isinstance(answer, Response) else json_response(200, answer)
+    return wrapped
+
+
+def acting(username: str, agent: Agent, caller: Caller) -> Acting:
+    return portal().caller_checks.acting(username, agent, caller)
+
+
+@support.route(ACCOUNT, methods=["GET"])
+@console
+@as_agent
+def account(request: Request, caller: Caller, agent: Agent, username: str) -> dict[str, Any]:
+    diagnosis = portal().diagnoses.events(username, limit=50)
+    if diagnosis.state.account is None:
+        raise NotFound()
+    return account_view(diagnosis, portal().caller_checks.verification(username, agent))
+
+
+@support.route(ACCOUNT + "/verify/start", methods=["POST"])
+@console
+@as_agent
+def verify_start(request: Request, caller: Caller, agent: Agent, username: str
+                 ) -> dict[str, Any]:
+    body = json_body(request)
+    return portal().caller_checks.start(username, body.get("holder_id"), body.get("channel"),
+                                        agent, caller)
+
+
+@support.route(ACCOUNT + "/verify", methods=["POST"])
+@console
+@as_agent
+def verify(request: Request, caller: Caller, agent: Agent, username: str) -> dict[str, Any]:
+    verified = portal().caller_checks.verify(username, json_body(request).get("code"), agent,
+                                             caller)
+    return {"verified": {"holder_id": verified.holder_id,
+                         "holder_name": verified.holder_name, "until": verified.expires_at}}
+
+
+@support.route(ACCOUNT + "/unlock", methods=["POST"])
+@console
+@as_agent
+def unlock(request: Request, caller: Caller, agent: Agent, username: str) -> dict[str, Any]:
+    done = portal().account_changes.unlock(username, acting(username, agent, caller))
+    return {"cleared": done.cleared}
+
+
+@support.route(ACCOUNT + "/holders", methods=["POST"])
+@console
+@as_agent
+def add_holder(request: Request, caller: Caller, agent: Agent, username: str
+               ) -> dict[str, Any]:
+    body = json_body(request)
+    return portal().caller_checks.start_new_holder(
+        username, body.get("name"), body.get("phone"), acting(username, agent, caller))
+
+
+@support.route(ACCOUNT + "/holders/verify", methods=["POST"])
+@console
+@as_agent
+def prove_holder(request: Request, caller: Caller, agent: Agent, username: str
+                 ) -> dict[str, Any]:
+    by = acting(username, agent, caller)
+    proven = portal().caller_checks.prove_new_holder(username, json_body(request).get("code"),
+                                                     by)
+    added = portal().holder_changes.add(username, proven.name, proven.phone, by)
+    return {"holder": {"id": added.holder.id, "name": added.holder.name,
+                       "phone": masked(added.holder.phone), "new": added.new}}
+
+
+@support.route(ACCOUNT + "/holders/{holder_id}", methods=["DELETE"])
+@console
+@as_agent
+def remove_holder(request: Request, caller: Caller, agent: Agent, username: str,
+                  holder_id: str) -> dict[str, Any]:
+    done = portal().holder_changes.remove(username, holder_id,
+                                          acting(username, agent, caller))
+    return {"removed": done.holder.id}
+
+
+@support.route(ACCOUNT + "/holders/{holder_id}/authenticator", methods=["DELETE"])
+@console
+@as_agent
+def remove_app(request: Request, caller: Caller, agent: Agent, username: str,
+               holder_id: str) -> dict[str, Any]:
+    done = portal().holder_changes.remove_app(username, holder_id,
+                                              acting(username, agent, caller))
+    return {"removed": done.holder.id}
+
+
+@support.route(ACCOUNT + "/disable", methods=["POST"])
+@console
+@as_agent
+def disable(request: Request, caller: Caller, agent: Agent, username: str) -> dict[str, Any]:
+    account_, changed = portal().account_changes.disable(username,
+                                                         acting(username, agent, caller))
+    return {"disabled": account_.disabled, "changed": changed}
+
+
+@support.route(ACCOUNT + "/enable", methods=["POST"])
+@console
+@as_agent
+def enable(request: Request, caller: Caller, agent: Agent, username: str) -> dict[str, Any]:
+    account_, changed = portal().account_changes.enable(username,
+                                                        acting(username, agent, caller))
+    return {"disabled": account_.disabled, "changed": changed}
+
+
+@support.route(ACCOUNT + "/reset-link", methods=["POST"])
+@console
+@as_agent
+def reset_link(request: Request, caller: Caller, agent: Agent, username: str
+               ) -> dict[str, Any]:
+    return portal().reset_links.send(username, json_body(request).get("holder_id"),
+                                     acting(username, agent, caller))
+
+
+@support.route(ACCOUNT + "/report", methods=["GET"])
+@console
+@as_agent
+def report(request: Request, caller: Caller, agent: Agent, username: str
+           ) -> dict[str, Any] | Response:
+    """One month of the account's trail (SPEC 14: no caller verification; the unit manager
+    asks for it), as JSON or, with `format=csv`, the CLI's CSV file."""
+    query = {k: v for k, v in (request.query_params or {}).items() if isinstance(v, str)}
+    log = portal().monthly_reports.log(username, *month(query.get("month", "")))
+    if query.get("format") == "csv":
+        # as text (the BOM a character): API Gateway passes text/csv through as it is
+        return Response(body=log.csv().decode("utf-8"), status_code=200, headers={
+            **API_HEADERS, "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{log.username}-'
+                                   f'{log.year}-{log.month:02d}.csv"'})
+    return {"title": log.title, "columns": list(COLUMNS), "rows": log.rows()}

@@ -104,6 +104,13 @@ class ImportRejected(PortalError):
         self.problems = problems
 
 
+class IdentityRequired(PortalError):
+    """`PWPORTAL_HOLDER_IDENTITY=required` (SPEC 15): a holder is added only once the
+    organisation's identity provider has proven who they are."""
+
+    code, status = "identity_required", 403
+
+
 class InvalidName(PortalError):
     """A holder's name that is empty, longer than `max_length` or holds a control
     character (SPEC 8, 11)."""

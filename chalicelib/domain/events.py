@@ -46,6 +46,19 @@ EVENTS = (
     "support.signed_in",
     "support.signed_out",
     "support.sign_in_refused",
+    # v3 (SPEC 14): a caller verified by the code they read out to an agent, or not; a reset
+    # link sent to the verified holder. Every other change an agent makes carries
+    # `actor: support` with the agent's subject and name and the holder they act for.
+    "support.caller_verified",
+    "support.caller_failed",
+    "support.reset_link_sent",
+    # v3 (SPEC 15): a sign-in at the identity provider for pwreg (a proven holder), or one
+    # whose flow is unknown (a forged state), refused; the outcome is its reason. A reset's
+    # is `reset.code_failed` with `channel: idp`.
+    "idp.sign_in_refused",
+    # v3 (SPEC 16): the breach check's source (the range API) did not answer; the change
+    # went on without it. Outcome `unanswered`.
+    "breach_check.failed",
 )
 
 METRIC_NAMESPACE = "pwportal"
@@ -71,8 +84,11 @@ DAILY_JOB = Caller(ip="", request_id="daily-job", lang="sv")
 
 
 def who(record: dict[str, Any]) -> tuple[str, str]:
-    """(who acted, their holder id or "") of an audit record: a holder's name, `support`,
-    `system` (the daily job), or `-` when the record does not say (version 1 flows)."""
+    """(who acted, their holder id or "") of an audit record: a console agent as `name
+    (support)` (SPEC 14), a holder's name, `support` (the CLI), `system` (the daily job), or
+    `-` when the record does not say (version 1 flows)."""
+    if record.get("actor") == "support" and record.get("agent_name"):  # a console agent
+        return f"{record['agent_name']} (support)", ""
     if record.get("holder_id"):
         return str(record.get("holder_name") or "-"), str(record["holder_id"])
     if record.get("request_id") == SUPPORT.request_id:

@@ -13,6 +13,11 @@ account's own item (domain/account.py), so that a change of holders is one write
 conditioned on the account's version: two holders added at once can never both take the
 last place.
 
+A holder proven by the organisation's identity provider (SPEC 15) keeps the provider's
+`issuer` and `subject` (never a personal identity number), and their name is the provider's;
+one person (issuer and subject) is one holder per account, as one number is: the same
+person adding themselves again updates their name and number.
+
 A name is a person's name and nothing else (SPEC 8, 11 v3), because it stands in the SMS
 the other holders get: letters of any script (with their combining marks), spaces,
 hyphens, apostrophes and periods; a period ends a word (`A. Berg`, never `orebro-it.se`);
@@ -121,6 +126,18 @@ def normalise_name(raw: object, reserved: tuple[str, ...] = ()) -> str:
     return name
 
 
+def provider_name(raw: str) -> str:
+    """The name the identity provider gives a proven holder (SPEC 15): the organisation's own
+    record of the person, taken as it is written there (no rule of `is_name` applies: it is
+    not typed by whoever knows the account's password), in NFC, trimmed, without control or
+    format characters, at most NAME_MAX_LENGTH characters; InvalidName if none is left."""
+    name = "".join(char for char in unicodedata.normalize("NFC", raw or "")
+                   if unicodedata.category(char)[0] != "C").strip()[:NAME_MAX_LENGTH].strip()
+    if not name:
+        raise InvalidName(max_length=NAME_MAX_LENGTH)
+    return name
+
+
 @dataclass(frozen=True)
 class Holder:
     id: str
@@ -132,6 +149,17 @@ class Holder:
     # SPEC 12: {"nonce", "added_at", "added_by"} once an app is added; the app's secret is
     # derived from the nonce (domain/authenticator.py), never stored
     authenticator: dict[str, str] | None = None
+    # SPEC 15: who the identity provider says this holder is; "" for a typed-name holder
+    issuer: str = ""
+    subject: str = ""
+
+    @property
+    def proven(self) -> bool:
+        """Proven by the organisation's identity provider (SPEC 15), not a typed name."""
+        return bool(self.issuer and self.subject)
+
+    def is_person(self, issuer: str, subject: str) -> bool:
+        return bool(issuer and subject) and (self.issuer, self.subject) == (issuer, subject)
 
     def unused_since(self) -> datetime:
         """Since when the holder has not used the account: their last use, or their
@@ -159,6 +187,8 @@ class Holder:
             item["last_used_at"] = iso(self.last_used_at)
         if self.authenticator is not None:
             item["authenticator"] = self.authenticator
+        if self.proven:
+            item["issuer"], item["subject"] = self.issuer, self.subject
         return item
 
     @classmethod
@@ -169,7 +199,8 @@ class Holder:
                    added_at=parse_iso(item["added_at"]), added_by=item["added_by"],
                    last_used_at=parse_iso(item["last_used_at"])
                    if item.get("last_used_at") else None,
-                   authenticator=item.get("authenticator"))
+                   authenticator=item.get("authenticator"),
+                   issuer=item.get("issuer") or "", subject=item.get("subject") or "")
 
 
 @dataclass(frozen=True)
@@ -184,18 +215,32 @@ class Added:
 
 
 def add(holders: list[Holder], name: str, phone: str, now: datetime, by: str,
-        max_holders: int) -> Added:
-    """`holders` with the person `name` at `phone` (both already normalised): the same
-    number again renames that holder; a new number is appended, or TooManyHolders."""
-    for index, holder in enumerate(holders):
-        if holder.phone == phone:
-            renamed = replace(holder, name=name)
-            return Added(holders[:index] + [renamed] + holders[index + 1:], renamed,
-                         new=False, previous_name=holder.name)
+        max_holders: int, issuer: str = "", subject: str = "") -> Added:
+    """`holders` with the person `name` at `phone` (both already normalised), proven by the
+    identity provider as `issuer` and `subject` if given: that person already a holder
+    (SPEC 15) is updated (name, number); else the same number again renames that holder (and
+    it is proven as this person, or no longer proven when the name was typed); a new number
+    is appended, or TooManyHolders. A person found by their identity takes the number from
+    any other holder that had it: one number is one holder."""
+    found = next((i for i, h in enumerate(holders) if h.is_person(issuer, subject)), None)
+    if found is None:
+        found = next((i for i, h in enumerate(holders) if h.phone == phone), None)
+    if found is not None:
+        holder = holders[found]
+        renamed = replace(holder, name=name, phone=phone, issuer=issuer, subject=subject)
+        kept = [renamed if i == found else h for i, h in enumerate(holders)
+                if i == found or h.phone != phone]
+        return Added(kept, renamed, new=False, previous_name=holder.name)
     if len(holders) >= max_holders:
         raise TooManyHolders(max_holders=max_holders)
-    holder = Holder(id=new_id(), name=name, phone=phone, added_at=now, added_by=by)
+    holder = Holder(id=new_id(), name=name, phone=phone, added_at=now, added_by=by,
+                    issuer=issuer, subject=subject)
     return Added(holders + [holder], holder, new=True)
+
+
+def proven_holder(holders: list[Holder], issuer: str, subject: str) -> Holder | None:
+    """The holder the identity provider's `issuer` and `subject` are, if any (SPEC 15)."""
+    return next((h for h in holders if h.is_person(issuer, subject)), None)
 
 
 def remove(holders: list[Holder], holder_id: str) -> tuple[list[Holder], Holder]:

@@ -222,6 +222,13 @@ NUMBERS = Log("numbers", "numbers_per_account")  # new numbers verified per acco
 
 # wrong codes per username, and the reset pause
 WRONG_CODES = Counter("wrongcode", "wrong_codes_per_username", lock="reset_pause_seconds")
+# a console agent's wrong caller codes per account (SPEC 14): `who` is the username and the
+# agent's key; filling it pauses that agent's verifications on that account
+CALLER_CODES = Counter("callercode", "wrong_caller_codes", lock="caller_pause_seconds")
+# and the ceilings: one agent's on every account (`who` the agent's key), every agent's on
+# one account (`who` the username); full, they refuse until there is room
+CALLER_CODES_AGENT = Counter("callercode-agent", "wrong_caller_codes_per_agent")
+CALLER_CODES_ACCOUNT = Counter("callercode-account", "wrong_caller_codes_per_account")
 # pwreg login failures per username: all networks (the ceiling), and per client network
 LOGIN_FAILURES = Counter("loginfail", "login_failures_per_username",
                          network="login_failures_per_network")

@@ -1,7 +1,8 @@
 """The password policy of SPEC 3: every rule, each rejection named by its rule.
 
-Pure: the only outside knowledge is whether the password was used before, which the caller
-works out (it needs the account's history) and passes in.
+Pure: the only outside knowledge is whether the password was used before (the caller
+works it out from the account's history) and whether it is known from breaches (SPEC 16:
+the caller asks ports.BreachedPasswords, services/breach_check.py), both passed in.
 
 The username and the banned words are looked for in the password *folded* (SPEC 3 v2), so
 that what looks the same to a person is the same here: `xｄｅｌｔａx` (fullwidth) contains
@@ -36,7 +37,7 @@ class PolicySettings:
 
 # The order in which broken rules are reported.
 RULES = ("min_length", "max_length", "classes", "contains_username", "reused", "common",
-         "banned_word", "invalid_characters")
+         "banned_word", "invalid_characters", "breached")
 
 SPECIAL_CHARACTERS = string.punctuation  # !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~
 _UPPER = frozenset(string.ascii_uppercase)
@@ -191,7 +192,7 @@ def _undo_look_alikes(text: str) -> str:
 
 
 def violations(password: str, username: str, policy: PolicySettings, *,
-               reused: bool = False) -> list[str]:
+               reused: bool = False, breached: bool = False) -> list[str]:
     """Every rule the password breaks, in the order of RULES; empty when it is accepted."""
     password = normalise(password)
     broken = []
@@ -215,6 +216,8 @@ def violations(password: str, username: str, policy: PolicySettings, *,
         broken.append("banned_word")
     if has_invalid_characters(password):
         broken.append("invalid_characters")
+    if breached:
+        broken.append("breached")
     return broken
 
 

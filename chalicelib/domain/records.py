@@ -23,7 +23,9 @@ from chalicelib.domain import conditions as c
 from chalicelib.domain.codes import digest
 
 SMS, APP = "sms", "app"  # where a reset's code comes from (SPEC 8 v2, 12): `channel`
-CHANNELS = (SMS, APP)
+IDP = "idp"  # v3 (SPEC 15): a reset proven by the identity provider's sign-in, no code
+CHANNELS = (SMS, APP, IDP)  # what the audit, the metrics and the dashboard count resets by
+CODE_CHANNELS = (SMS, APP)  # what pwreset's start takes: the ways a code comes
 CHALLENGE_SECONDS = 3600  # how long "Skicka ny kod" keeps working on one challenge
 HOUSEKEEPING_SECONDS = 60  # TTL after a record's end: DynamoDB deletes it some time later
 
@@ -153,6 +155,8 @@ class ResetToken(Expiring):
     # the nonce of the app whose code was verified (SPEC 12; "" for an SMS code): a token
     # whose app was removed or replaced since is refused at `complete`
     app_nonce: str = ""
+    # the identity provider's issuer when the holder proved themselves there (SPEC 15)
+    proven_by: str = ""
 
     def is_live(self, now: float) -> bool:
         return c.holds(self.usable(now), self.to_item())
@@ -175,6 +179,12 @@ class Session(Expiring):
     # on is theirs (SPEC 9, 11). A login alone names no holder.
     holder_id: str = ""
     holder_name: str = ""
+    # SPEC 15: who the identity provider proved at this session's request (pwreg's "Logga
+    # in med din jobbinloggning"): the next holder it adds is this person, named so
+    proven_issuer: str = ""
+    proven_subject: str = ""
+    proven_name: str = ""
+    holder_proven_by: str = ""  # the issuer that proved the holder it acts as, if any
 
     def is_live(self, now: float) -> bool:
         return c.holds(c.gt("expires_at", now), self.to_item())
@@ -198,6 +208,9 @@ class PhoneChange(Expiring):
     name: str = ""  # the holder's name as they wrote it (SPEC 11)
     by_id: str = ""  # the holder the session acted as when it asked, if any
     by_name: str = ""
+    issuer: str = ""  # SPEC 15: the person the identity provider proved, if it did
+    subject: str = ""
+    by_proven: str = ""  # the issuer that proved the holder the session acted as, if any
 
     def session_live(self, now: float) -> bool:
         return self.session_expires_at > now
@@ -297,6 +310,7 @@ class PendingPassword(Expiring):
     expires_at: float
     holder_id: str = ""  # who verified the reset's code (SPEC 11)
     holder_name: str = ""
+    holder_proven_by: str = ""  # the identity provider that proved them (SPEC 15)
 
     @classmethod
     def id_of(cls, username: str) -> str:

@@ -61,11 +61,21 @@ class Records:
         return Put(self.table, record.to_item(), expect=c.all_of(
             c.eq("attempts", previous.attempts), c.eq("code_mac", previous.code_mac)))
 
-    def name_session(self, session: Session, holder_id: str, holder_name: str) -> Update:
-        """The session's actions are the holder's from now on (SPEC 9, 11)."""
+    def name_session(self, session: Session, holder_id: str, holder_name: str,
+                     proven_by: str = "") -> Update:
+        """The session's actions are the holder's from now on (SPEC 9, 11), proven by the
+        identity provider `proven_by` if it proved them (SPEC 15)."""
         return Update(self.table, {"id": session.id},
-                      set={"holder_id": holder_id, "holder_name": holder_name},
+                      set={"holder_id": holder_id, "holder_name": holder_name,
+                           "holder_proven_by": proven_by},
                       expect=c.Present("id"))
+
+    def prove_session(self, session: Session, issuer: str, subject: str, name: str) -> Update:
+        """The person the identity provider proved at the session's request (SPEC 15): the
+        next holder the session adds is them."""
+        return Update(self.table, {"id": session.id},
+                      set={"proven_issuer": issuer, "proven_subject": subject,
+                           "proven_name": name}, expect=c.Present("id"))
 
     def delete(self, record_id: str) -> Delete:
         return Delete(self.table, {"id": record_id})

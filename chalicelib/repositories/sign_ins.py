@@ -1,6 +1,6 @@
-"""Sign-ins with the identity provider and the console's sessions, in the challenges table
-(domain/sign_in.py), under the SHA-256 of their secret: the `state` and the cookie are never
-stored.
+"""Sign-ins with the identity provider, the identities proven for pwreg and the console's
+sessions, in the challenges table (domain/sign_in.py), under the SHA-256 of their secret: the
+`state`, the handle and the cookie are never stored.
 
 A sign-in is consumed by one conditional write (unused and unexpired → used), so an answer of
 the provider is accepted once, whatever runs in parallel; a session lives while every call
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from chalicelib.domain import conditions as c
 from chalicelib.domain import sign_in
-from chalicelib.domain.sign_in import AgentSession, SignInRefused, SignInRequest
+from chalicelib.domain.sign_in import (AgentSession, IdentityHandoff, SignInRefused,
+                                       SignInRequest)
 from chalicelib.ports import Delete, Put, Refused, Store, Update
 
 
@@ -37,11 +38,27 @@ class SignIns:
             if old is None:
                 raise SignInRefused(sign_in.BAD_STATE) from None
             raise SignInRefused(sign_in.USED_STATE if old.used
-                                else sign_in.EXPIRED_STATE) from None
+                                else sign_in.EXPIRED_STATE, request=old) from None
         found = SignInRequest.from_item(item)
         if found is None:  # the store answered nothing: never accept what was not read
             raise SignInRefused(sign_in.BAD_STATE)
         return found
+
+    # -- pwreg's proven identity, waiting for its session (SPEC 15) ------------------------
+
+    def hand_off(self, handoff: IdentityHandoff) -> Put:
+        return Put(self.table, handoff.to_item(), expect=c.Missing("id"))
+
+    def handoff(self, handle: str) -> IdentityHandoff | None:
+        if not handle:
+            return None
+        return IdentityHandoff.from_item(self._store.get(self.table,
+                                                         {"id": IdentityHandoff.id_of(handle)}))
+
+    def take(self, handoff: IdentityHandoff, now: float) -> Update:
+        """The handoff used, if it still is usable by its session (once, in time)."""
+        return Update(self.table, {"id": handoff.id}, set={"used": True},
+                      expect=handoff.usable(now))
 
     # -- the console's sessions ------------------------------------------------------------
 

@@ -48,6 +48,18 @@ class CodeSms:
         self.queue.send(SmsMessage(CODE, body, to=to, username=username, event=event,
                                    lang=caller.lang, holder=holder))
 
+    def read_out(self, code: str, caller: Caller, *, username: str,
+                 holder: str | None = None, to: str | None = None) -> None:
+        """Queue the code a caller reads out to the support desk (SPEC 14): to the number of
+        `username`'s holder `holder`, or to `to` (a new holder's number);
+        ServiceUnavailable if it cannot be."""
+        body = text("sms.read_out_code", caller.lang, code=code, username=username,
+                    minutes=self.settings.code.lifetime_seconds // 60)
+        # a holder's number is looked up by the worker (dropped if they are no holder by
+        # then); a new number is sent to as it is
+        self.queue.send(SmsMessage(CODE, body, to=to, username=None if to else username,
+                                   lang=caller.lang, holder=None if to else holder))
+
     def take_back(self, username: str, number_key: str, at: float, caller: Caller,
                   flow: Log, phone: str | None = None) -> None:
         """The SMS counted at `at` (in the number's shared and `flow`'s limits, and the

@@ -2,12 +2,13 @@
 
 The token must be live and its holder still one of the account's (and, for a code from the
 authenticator app, with the same app: the token carries its nonce). The password is judged
-by the policy, its history included (its fingerprint under the account's salt), before
-anything is written; a rejection is recorded and the token kept. The password store then
-makes it the account's (ports.PasswordChange, picked in bootstrap.py: the portal's own
-verifier, or the directory with the portal's record): the token spent, the pwreg login lock
-lifted, `password.changed` recorded and every holder told. Read again and tried again when
-the account changed in between (`retrying`).
+by the policy, its history included (its fingerprint under the account's salt), then by
+the breach check (SPEC 16, services/breach_check.py), before anything is written; a
+rejection is recorded and the token kept. The password store then makes it the account's
+(ports.PasswordChange, picked in bootstrap.py: the portal's own verifier, or the directory
+with the portal's record): the token spent, the pwreg login lock lifted, `password.changed`
+recorded and every holder told. Read again and tried again when the account changed in
+between (`retrying`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from chalicelib.domain.errors import InvalidRequest, PasswordRejected, TokenExpi
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import ResetToken
 from chalicelib.ports import ACCOUNT_WRITE, Clock, Hasher, PasswordChange
+from chalicelib.services.breach_check import BreachCheck
 from chalicelib.services.holder_fields import acting_as
 from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
@@ -39,7 +41,7 @@ class Proven:
     account: Account
 
 
-def proven_by(records: Records, accounts: Accounts, token_id: str, now: float) -> Proven:
+def usable_token(records: Records, accounts: Accounts, token_id: str, now: float) -> Proven:
     """The token and its account, if the token is live and its holder still one of the
     account's, with the same app where an app's code gave it; TokenExpired otherwise (also
     when the holder, or the app whose code it was, was removed since). What the completion
@@ -64,6 +66,7 @@ class ResetCompletion:
     audit: Audit
     hasher: Callable[[], Hasher]  # built on first use: the history's fingerprints
     password_change: PasswordChange
+    breach_check: BreachCheck
 
     def complete(self, raw_token: object, password: object, caller: Caller
                  ) -> dict[str, Any]:
@@ -75,7 +78,7 @@ class ResetCompletion:
         token_id = ResetToken.id_of(raw_token)
 
         def attempt(_: Attempt) -> Account:
-            proven = proven_by(self.records, self.accounts, token_id,
+            proven = usable_token(self.records, self.accounts, token_id,
                                self.clock.now().timestamp())
             token, account = proven.token, proven.account
             username = account.username
@@ -85,6 +88,8 @@ class ResetCompletion:
             fingerprint = self.hasher().fingerprint(password, bytes.fromhex(account.history_salt))
             if in_history(fingerprint, account.history[:rules.history]):
                 broken = policy.violations(password, username, rules, reused=True)
+            if self.breach_check.breached(password, broken, username, caller):
+                broken = policy.violations(password, username, rules, breached=True)
             if broken:
                 self._rejected(username, token, broken, caller)
             return self.password_change.change(account, token, password, fingerprint, caller)
@@ -96,5 +101,6 @@ class ResetCompletion:
                   caller: Caller) -> NoReturn:
         self.audit.write(self.audit.record("password.rejected", username, "rejected", caller,
                                            rules=broken,
-                                           **acting_as(token.holder_id, token.holder_name)))
+                                           **acting_as(token.holder_id, token.holder_name,
+                                                     token.proven_by)))
         raise PasswordRejected(broken)

@@ -153,7 +153,8 @@ class DirectoryPasswordChange:
             self.audit.write(self.audit.record("password.rejected", username, "rejected",
                                                  caller, rules=refused.rules,
                                                  **acting_as(token.holder_id,
-                                                             token.holder_name)))
+                                                             token.holder_name,
+                                                             token.proven_by)))
             raise
         except DirectoryAnswerLost as lost:
             # Sent, and no answer: the directory may have it. The marker stays.
@@ -192,7 +193,8 @@ class DirectoryPasswordChange:
                                      token_id=token.id, fingerprint=fingerprint,
                                      started_at=now, lang=caller.lang, expires_at=now,
                                      holder_id=token.holder_id,
-                                     holder_name=token.holder_name)
+                                     holder_name=token.holder_name,
+                                     holder_proven_by=token.proven_by)
             tx = self.uow.begin()
             tx.add(PENDING, self.records.begin_change(marker))
             tx.add(TOKEN, self.records.changing(token, now))
@@ -245,8 +247,9 @@ class DirectoryPasswordChange:
                 tx.add_group(LOGIN_LOCK, self.limits.unlock(LOGIN_FAILURES, username))
                 tx.add(PENDING, self.records.end_change(marker))
                 tx.record(self.audit.record("password.changed", username, "success", caller,
-                                             via=via, **acting_as(marker.holder_id,
-                                                                  marker.holder_name)))
+                                             via=via, **acting_as(
+                                                 marker.holder_id, marker.holder_name,
+                                                 marker.holder_proven_by)))
                 tx.commit()
             except Refused as refused:
                 if refused.by_any(PENDING):

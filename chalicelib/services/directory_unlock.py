@@ -10,7 +10,7 @@ password untouched.
   only a proven holder learns it. A directory that cannot answer then says "not locked"
   (`directory.failed`, step `locked`): the token is already given, and the holder can still
   change the password.
-- `unlock`: the token as the completion takes it (`completion.proven_by`: live, its holder
+- `unlock`: the token as the completion takes it (`completion.usable_token`: live, its holder
   still one, the same app); the directory lifts the lock; then, in one transaction, the token
   used (single use: a second unlock or a `complete` with it is 410), the holder's last use
   (SPEC 11) and `account.unlocked` by the holder (`cleared: ["directory"]`, or outcome
@@ -35,7 +35,7 @@ from chalicelib.domain.errors import DirectoryUnavailable, InvalidRequest, Token
 from chalicelib.domain.events import Caller
 from chalicelib.domain.records import ResetToken
 from chalicelib.ports import ACCOUNT_WRITE, Clock, DirectoryLocks, DirectoryState, Refused
-from chalicelib.services.completion import proven_by
+from chalicelib.services.completion import usable_token
 from chalicelib.services.holder_fields import acting_as
 from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
@@ -93,7 +93,7 @@ class DirectoryUnlock:
             raise InvalidRequest(field="reset_token")
         token_id = ResetToken.id_of(raw_token)
         now = self.clock.now()
-        proven = proven_by(self.records, self.accounts, token_id, now.timestamp())
+        proven = usable_token(self.records, self.accounts, token_id, now.timestamp())
         username = proven.account.username
         try:
             cleared = self.directory().unlock(username, now)
@@ -104,11 +104,12 @@ class DirectoryUnlock:
         unlocked = self.audit.record("account.unlocked", username,
                                      "success" if cleared else "not_locked", caller,
                                      cleared=[CLEARED] if cleared else [],
-                                     **acting_as(token.holder_id, token.holder_name))
+                                     **acting_as(token.holder_id, token.holder_name,
+                                                 token.proven_by))
 
         def attempt(_: Attempt) -> None:
             at = self.clock.now()
-            current = proven_by(self.records, self.accounts, token_id, at.timestamp())
+            current = usable_token(self.records, self.accounts, token_id, at.timestamp())
             account = current.account
             # the holder who verified the code used the account now (SPEC 11): one change
             used = replace(account.used_by(token.holder_id, at), version=account.version + 1)

@@ -13,17 +13,22 @@ def shown(holder: Holder) -> dict[str, Any]:
     """A holder as pwreg shows them (SPEC 8 v2): never the whole number."""
     return {"id": holder.id, "name": holder.name,
             "phone_masked": phones.masked_national(holder.phone),
-            "authenticator": holder.authenticator is not None}
+            "authenticator": holder.authenticator is not None,
+            "proven": holder.proven}  # by the organisation's identity provider (SPEC 15)
 
 
-def acting_as(holder_id: str, holder_name: str) -> dict[str, str]:
-    """The audit fields naming the holder who acted (none: a login alone names nobody)."""
+def acting_as(holder_id: str, holder_name: str, proven_by: str = "") -> dict[str, str]:
+    """The audit fields naming the holder who acted (none: a login alone names nobody), and
+    `proven_by`, the identity provider's issuer, when it proved them (SPEC 15)."""
     if not holder_id:
         return {}
-    return {"holder_id": holder_id, "holder_name": holder_name}
+    fields = {"holder_id": holder_id, "holder_name": holder_name}
+    return {**fields, "proven_by": proven_by} if proven_by else fields
 
 
 def subject(holder: Holder, added: bool = False) -> dict[str, str]:
     """The audit fields naming the holder an event is about."""
     fields = {"subject_id": holder.id, "subject_name": holder.name}
+    if holder.proven:
+        fields["subject_proven_by"] = holder.issuer
     return {**fields, "added_by": holder.added_by} if added else fields

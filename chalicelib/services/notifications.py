@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chalicelib.domain import organisation
+from chalicelib.domain.console import ByAgent
 from chalicelib.domain.clock import month_name, swedish_time
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.events import Caller
@@ -58,7 +59,7 @@ class Notifications:
         return self._support_in("sv")
 
     def password_changed(self, username: str, at: datetime, lang: str, caller: Caller,
-                         holders: list[str], by: str) -> None:
+                         holders: list[str], by: str | ByAgent) -> None:
         """To every holder's number (SPEC 7 v2), naming who did it: the holder who verified
         the code, or `support`."""
         body = text("sms.password_changed", lang, username=username, by=said_by(by, lang),
@@ -97,7 +98,7 @@ class Notifications:
         self._send(SmsMessage(NOTICE, body, to=old_phone, lang=lang), username, caller)
 
     def holder_changed(self, change: str, username: str, holder: Holder, recipients: list[str],
-                       at: datetime, lang: str, by: str, caller: Caller,
+                       at: datetime, lang: str, by: str | ByAgent, caller: Caller,
                        **fields: object) -> None:
         """`change` is `added`, `removed` or `expired` (SPEC 7, 11): told, with the holder's
         name and masked number, to each of `recipients` (the other holders, and the holder
@@ -114,7 +115,7 @@ class Notifications:
             self._send(SmsMessage(NOTICE, body, to=number, lang=lang), username, caller)
 
     def authenticator_changed(self, change: str, username: str, holder: Holder, at: datetime,
-                              lang: str, by: str, caller: Caller) -> None:
+                              lang: str, by: str | ByAgent, caller: Caller) -> None:
         """`change` is `added` or `removed` (SPEC 12): told to the holder whose app it is,
         at their own number; `by` names who did it (their name, or `support`). Never the
         key, a code or the app's address."""
@@ -123,6 +124,24 @@ class Notifications:
                     username=username, time=spoken_time(at, lang),
                     support=self._support_in(lang))
         self._send(SmsMessage(NOTICE, body, to=holder.phone, lang=lang), username, caller)
+
+    def support_changed(self, change: str, username: str, recipients: list[str],
+                        at: datetime, lang: str, by: str | ByAgent, caller: Caller,
+                        **fields: object) -> None:
+        """`change` is `unlocked`, `disabled`, `enabled` or `reset_link` (SPEC 14): what the
+        support desk did to the account, told to each of `recipients` (every holder), one
+        SMS each, naming who did it (`support`, or the agent for the verified holder)."""
+        body = text(f"sms.support_{change}", lang, username=username, by=said_by(by, lang),
+                    time=spoken_time(at, lang), support=self._support_in(lang), **fields)
+        messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
+                    for number in dict.fromkeys(recipients)]
+        if not messages:
+            return
+        try:
+            self.queue.send_many(messages)
+        except ServiceUnavailable:
+            self.audit.write_if_possible(self.audit.record(
+                "sms.failed", username, "not_queued", caller, kind="notice"))
 
     def reminder(self, username: str, expires_at: datetime, days: int, lang: str,
                  holder: str | None = None) -> SmsMessage:

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 from chalicelib.domain import policy
 from chalicelib.domain.account import Account, FirstPassword
 from chalicelib.domain.errors import PasswordRejected, TokenExpired
-from chalicelib.domain.events import Caller
+from chalicelib.domain.events import SUPPORT, Caller
 from chalicelib.domain.limits import LOGIN_FAILURES
 from chalicelib.domain.records import ResetToken
 from chalicelib.ports import ACCOUNT_WRITE, Clock, Hasher, Refused
+from chalicelib.services.breach_check import BreachCheck
 from chalicelib.services.holder_fields import acting_as
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class PortalPasswordChange:
     audit: Audit
     notifications: Notifications
     hasher: Callable[[], Hasher]  # built on first use (argon2 and the pepper)
+    breach_check: BreachCheck  # a new account's password too, given or generated (SPEC 16)
 
     def check(self, account: Account | None, username: str, password: str,
               caller: Caller) -> bool:
@@ -72,7 +74,8 @@ class PortalPasswordChange:
         tx.add_group(LOGIN_LOCK, self.limits.unlock(LOGIN_FAILURES, username))
         tx.record(self.audit.record("password.changed", username, "success", caller,
                                      via="reset",
-                                     **acting_as(token.holder_id, token.holder_name)))
+                                     **acting_as(token.holder_id, token.holder_name,
+                                               token.proven_by)))
         try:
             tx.commit()
         except Refused as refused:
@@ -88,7 +91,10 @@ class PortalPasswordChange:
     def first(self, username: str, password: Callable[[], str], now: datetime
               ) -> FirstPassword:
         given = password()
-        broken = policy.violations(given, username, self.settings.policy)
+        rules = self.settings.policy
+        broken = policy.violations(given, username, rules)
+        if self.breach_check.breached(given, broken, username, SUPPORT):
+            broken = policy.violations(given, username, rules, breached=True)
         if broken:
             raise PasswordRejected(broken)
         hasher = self.hasher()

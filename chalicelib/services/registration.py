@@ -2,6 +2,11 @@
 (name and number; saved only once a code sent to the new number is verified) or remove a
 holder who has left (SPEC 2, 5, 6, 11).
 
+SPEC 15: a session the organisation's identity provider proved a person in (services/
+holder_identity.py) adds that person, named by the provider, keeping its issuer and subject;
+with `PWPORTAL_HOLDER_IDENTITY=required` a session adds nobody before that (a holder already
+listed may still prove their number, "Det här är jag").
+
 What a session does once a holder was verified in it is that holder's: the audit records
 name them and `last_used_at` is theirs (a login alone names nobody: the account's password
 is shared).
@@ -26,8 +31,9 @@ from chalicelib.repositories.limits import Reservation
 from chalicelib.domain import codes, holders as holding, phone as phones
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.clock import iso
-from chalicelib.domain.errors import (CodeExpired, InvalidCode, InvalidCredentials,
-                                      InvalidRequest, InvalidSession, NotFound,
+from chalicelib.domain.errors import (CodeExpired, IdentityRequired, InvalidCode,
+                                      InvalidCredentials, InvalidRequest, InvalidSession,
+                                      NotFound,
                                       ServiceUnavailable, TooManyAttempts, TooManyHolders,
                                       TooManyRequests)
 from chalicelib.messages import text
@@ -59,7 +65,7 @@ ACCOUNT, CODE, NUMBERS_LIMIT = "account", "code", "numbers"
 
 def acting(session: Session) -> dict[str, str]:
     """The audit fields naming the holder a session acts as, if one was verified in it."""
-    return acting_as(session.holder_id, session.holder_name)
+    return acting_as(session.holder_id, session.holder_name, session.holder_proven_by)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,6 +184,7 @@ class Registration:
         return {"session": secret, "username": account.username,
                 "holders": [shown(holder) for holder in account.holders],
                 "max_holders": self.settings.max_holders,
+                "holder_identity": self.settings.holder_identity_mode,
                 "password_changed_at": iso(account.password_changed_at),
                 "password_expires_at": iso(account.password_expires_at)}
 
@@ -207,15 +214,26 @@ class Registration:
             self.refusals.note(limit, username, caller, max(r.window for r in log.rules))
             raise TooManyRequests(retry_after=decision.retry_after)
 
+    def _name(self, session: Session, raw_name: object, listed: bool) -> str:
+        """The name the holder is saved with: the provider's when the session proved the
+        person (a typed one is ignored, SPEC 15); else as typed, unless proving is required
+        (403 `identity_required`) and this is no holder already listed."""
+        if session.proven_issuer:
+            return holding.provider_name(session.proven_name)
+        if self.settings.holder_identity_mode == "required" and not listed:
+            raise IdentityRequired()
+        return holding.normalise_name(raw_name, self.settings.reserved_names)
+
     def request_holder(self, secret: str, raw_name: object, raw_phone: object,
-                       caller: Caller) -> dict[str, Any]:
+                       caller: Caller, listed: bool = False) -> dict[str, Any]:
         """Send a code to the number of the person who adds themselves (SPEC 2, 11); they
         are saved only once it is verified. 409 when the account has its holders already
-        and the number is none of theirs."""
+        and the number is none of theirs. `listed`: a holder already listed proving their
+        own number."""
         session = self._session(secret)
         if not isinstance(raw_phone, str):
             raise InvalidRequest(field="phone")
-        name = holding.normalise_name(raw_name, self.settings.reserved_names)
+        name = self._name(session, raw_name, listed)
         settings = self.settings
         number = phones.parse(raw_phone, settings.allowed_countries)
         username = session.username
@@ -253,7 +271,8 @@ class Registration:
                 code_mac=codes.code_mac(self.code_key(), change_id, code), sent_at=now,
                 expires_at=min(now + settings.code.lifetime_seconds, session.expires_at),
                 attempts=attempts, name=name, by_id=session.holder_id,
-                by_name=session.holder_name), before))
+                by_name=session.holder_name, issuer=session.proven_issuer,
+                subject=session.proven_subject, by_proven=session.holder_proven_by), before))
             tx.add_group(SMS_LIMITS, [self.logs.record(log, now)
                                       for log in (sms_log, flow_log, found.account_sms)])
             tx.record(self.audit.record("phone.change_requested", username, "code_queued",
@@ -291,7 +310,7 @@ class Registration:
         # the session as it was when it asked (one holder waits at a time per session)
         session = Session(Session.id_of(secret), change.username, change.epoch,
                           change.session_expires_at, holder_id=change.by_id,
-                          holder_name=change.by_name)
+                          holder_name=change.by_name, holder_proven_by=change.by_proven)
         if not (codes.looks_like_code(code)
                 and codes.code_matches(self.code_key(), change.id, code, change.code_mac)):
             attempts_left = max(0, max_attempts - change.attempts)
@@ -323,7 +342,8 @@ class Registration:
             moment = self.clock.now()
             now = moment.timestamp()
             added = holding.add(account.holders, name, change.phone, moment,
-                                session.holder_id, self.settings.max_holders)
+                                session.holder_id, self.settings.max_holders,
+                                issuer=change.issuer, subject=change.subject)
             if added.new:  # a listed holder proving their number is no new number
                 self._within(numbers, now, username, "numbers_per_account", caller)
             holder = added.holder
@@ -333,13 +353,15 @@ class Registration:
             holders = [holder if h.id == holder.id else h for h in added.holders]
             updated = account.with_holders(holders)
             updated.lang = caller.lang
-            actor = acting(session) or acting_as(holder.id, holder.name)
+            proven_by = holder.issuer if holder.proven else ""
+            actor = acting(session) or acting_as(holder.id, holder.name, proven_by)
             tx = self.uow.begin()
             tx.add(ACCOUNT, self.accounts.save(updated, account.version))
             tx.add(CODE, self.records.use(change, now))
             if added.new:
                 tx.add(NUMBERS_LIMIT, self.logs.record(numbers, now))
-            tx.add(SESSION, self.records.name_session(session, holder.id, holder.name))
+            tx.add(SESSION, self.records.name_session(session, holder.id, holder.name,
+                                                      proven_by))
             tx.record(self.audit.record(
                 "holder.added", username, "success" if added.new else "renamed", caller,
                 phone=change.phone, **actor, **subject(holder, added=added.new),
@@ -404,6 +426,6 @@ class Registration:
         if holder is None:
             raise NotFound()
         name = raw_name if raw_name is not None or not holder.name else holder.name
-        sent = self.request_holder(secret, name, holder.phone, caller)
+        sent = self.request_holder(secret, name, holder.phone, caller, listed=True)
         return {"phone_masked": phones.masked_national(holder.phone),
                 **{key: value for key, value in sent.items() if key != "phone"}}

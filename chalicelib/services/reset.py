@@ -61,7 +61,7 @@ from chalicelib.domain.errors import (ChallengeExpired, InvalidCode, InvalidPhon
                                       ServiceUnavailable, TooManyRequests)
 from chalicelib.domain.events import Caller
 from chalicelib.domain.holders import Holder
-from chalicelib.domain.records import CHANNELS, SMS, ResetChallenge, ResetToken
+from chalicelib.domain.records import CODE_CHANNELS, SMS, ResetChallenge, ResetToken
 from chalicelib.domain.sending import Seen, Sending, decide
 from chalicelib.ports import Clock, CodeChannel, Conflict, Item, Refused
 from chalicelib.repositories.limits import Reservation
@@ -97,7 +97,7 @@ def channel_of(raw: object) -> str:
     400 invalid_request (SPEC 8 v2)."""
     if raw is None:
         return SMS
-    if not isinstance(raw, str) or raw not in CHANNELS:
+    if not isinstance(raw, str) or raw not in CODE_CHANNELS:
         raise InvalidRequest(field="channel")
     return raw
 

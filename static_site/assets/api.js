@@ -15,9 +15,11 @@ export class ApiError extends Error {
   }
 }
 
-export async function call(method, path, { body, session } = {}) {
+// The portals send no cookie (`omit`); the support console sends its session cookie
+// (`same-origin`) and its own header with every change (support/console.js).
+export async function call(method, path, { body, session, headers: extra = {}, credentials = "omit" } = {}) {
   const lang = language();
-  const headers = { Accept: "application/json", "Accept-Language": lang };
+  const headers = { Accept: "application/json", "Accept-Language": lang, ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (session) headers.Authorization = `Bearer ${session}`;
   let response;
@@ -27,7 +29,7 @@ export async function call(method, path, { body, session } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
-      credentials: "omit",
+      credentials,
     });
   } catch {
     throw new ApiError({ status: 0, code: "network", lang });

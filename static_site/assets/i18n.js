@@ -14,6 +14,13 @@ const PHONE_NUMBER = /(?:\+46|0)\d{1,3}-[\d*]{2,3}(?: [\d*]{2,3})+/g;
 let current = "sv";
 let texts = {};
 let shared = {};
+let pageTexts = null;
+
+/** A page with texts of its own besides these (the support console's): `load(lang)` imports
+ *  its module, from the page's folder, with every change of language. */
+export function usePageTexts(load) {
+  pageTexts = load;
+}
 
 export const locale = () => LOCALES[current];
 export const otherLanguage = () => (current === "sv" ? "en" : "sv");
@@ -34,7 +41,8 @@ export async function useLanguage(lang, { remember = false } = {}) {
       // then the choice lasts for this page only
     }
   }
-  texts = (await import(`./texts/${lang}.js`)).default;
+  const [common, own] = await Promise.all([import(`./texts/${lang}.js`), pageTexts?.(lang)]);
+  texts = { ...common.default, ...own?.default };
   current = lang;
   document.documentElement.lang = lang;
 }

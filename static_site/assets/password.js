@@ -2,8 +2,9 @@
 // with a state per rule that is seen (icon, colour) and heard (a word in each rule, and a
 // short announcement of what changed), and the API's rejection shown at each rule it broke:
 // its item marked, and the rule named in the field's own error (brokenParts).
-// History, common passwords, banned words and the characters a password directory refuses
-// (SASLprep) only the API can check; the list says so.
+// History, common passwords, banned words, the characters a password directory refuses
+// (SASLprep) and passwords known from breaches (SPEC 16) only the API can check; the list
+// says so.
 
 import { hasText, render, t } from "./i18n.js";
 import { announce } from "./form.js";
@@ -11,7 +12,7 @@ import { announce } from "./form.js";
 const KINDS = ["upper", "lower", "digit", "special"];
 // "common_word" is told apart before typing; the API names it rule "common" (SPEC 3) with
 // reason "common_word", and the page marks that item.
-const SERVER_RULES = ["reused", "common", "common_word", "banned_word", "invalid_characters"];
+const SERVER_RULES = ["reused", "common", "common_word", "banned_word", "invalid_characters", "breached"];
 const LOCAL_RULES = ["length", "classes", "username"];
 // The API's rule names and the item of the list that stands for each.
 const ITEM_OF_RULE = { min_length: "length", max_length: "length", contains_username: "username" };

@@ -4,6 +4,9 @@
 // theirs, offers to add or remove an authenticator app (SPEC 12), an aside step ("app") after
 // the four. A person already listed says "Det här är jag" on their own row instead: the code
 // goes to that holder's number (never shown whole here), and the session is then theirs too.
+// SPEC 15: with the organisation's identity provider on, "Lägg till mig" offers (or requires)
+// "Logga in med din jobbinloggning": the browser goes to the provider and comes back with
+// `#idp=<handle>`, which the session takes; the name is then the provider's, not typed.
 
 import { call, post } from "./api.js";
 import { CodeField } from "./code.js";
@@ -47,6 +50,7 @@ function holderItem(holder, { own, onRemove, onAddApp, onRemoveApp, onItsMe }) {
   const named = hasName(holder);
   const name = span(named ? "holder-name" : "holder-name holder-unnamed",
                     named ? holder.name : t("pwreg.holders.noName"));
+  if (holder.proven) name.append(" ", span("holder-proven", t("pwreg.holders.proven")));
   if (own) name.append(" ", span("holder-you", t("pwreg.holders.you")));
   const remove = button("pwreg.holders.remove", "secondary holder-remove", (made) => onRemove(holder, made),
                         named ? t("pwreg.holders.removeNamed", { name: holder.name })
@@ -71,6 +75,7 @@ function holderItem(holder, { own, onRemove, onAddApp, onRemoveApp, onItsMe }) {
 }
 
 const $ = (selector) => document.querySelector(selector);
+const idpAnswer = takeIdpAnswer(); // at once, before anything is awaited
 const DAY = 24 * 60 * 60 * 1000;
 const midnight = (date) => new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
 const daysUntil = (date) => Math.round((midnight(date) - midnight(new Date())) / DAY);
@@ -79,6 +84,16 @@ const config = await startPage({ onLanguageChange: () => redraw() });
 if (config) run(config);
 else showUnavailable();
 markReady();
+
+// What the identity provider's sign-in brought back (SPEC 15): `#idp=<handle>` for the session
+// to take, or `#idp=failed|unavailable`. Taken out of the address bar at once.
+function takeIdpAnswer() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const answer = fragment.get("idp");
+  if (answer === null) return null;
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  return answer;
+}
 
 function run(config) {
   const warningDays = Math.max(...(config.policy.reminder_days ?? [14])); // SPEC 2, pwreg step 4
@@ -112,6 +127,7 @@ function run(config) {
     if (step === "phone") {
       $("#reg-account").textContent = data.username;
       drawHolders();
+      drawIdp();
       // a listed holder's code ("Det här är jag") leaves the form as it was: its number is masked
       if (data.newPhone && !data.newHolderId && !phoneInput.value) phoneInput.value = nationalNumber(data.newPhone);
       if (data.newName && !data.newHolderId && !nameInput.value) nameInput.value = data.newName;
@@ -126,6 +142,53 @@ function run(config) {
 
   /** The holder this session is (added in it through "Lägg till mig"), if still listed. */
   const ownHolder = () => (flow.data.holders ?? []).find((holder) => holder.id === flow.data.ownHolderId) ?? null;
+
+  /** "Logga in med din jobbinloggning" (SPEC 15): offered beside the typed name, or required
+   *  (no name field, no form before it); once proven, the name is the provider's. */
+  function drawIdp() {
+    const mode = flow.data.holderIdentity ?? config.holder_identity ?? "off";
+    const proven = flow.data.provenName;
+    $("#reg-idp").hidden = mode === "off" && !proven;
+    $("#reg-idp-start").hidden = Boolean(proven);
+    if (proven) render($("#reg-idp-text"), "pwreg.idp.proven", { name: proven });
+    else render($("#reg-idp-text"), mode === "required" ? "pwreg.idp.required" : "pwreg.idp.offer");
+    $("#reg-name-field").hidden = Boolean(proven) || mode === "required";
+    $("#reg-phone-form").hidden = mode === "required" && !proven;
+  }
+
+  $("#reg-idp-start").addEventListener("click", () => once("idp", async () => {
+    clearMessages(flow.section("phone"));
+    try {
+      const { url } = await call("POST", "/registration/idp/begin",
+                                 { body: {}, session: flow.data.session, credentials: "same-origin" });
+      window.location.assign(url);
+    } catch (error) {
+      if (error.code === "invalid_session") return sessionEnded(error);
+      showError(flow.alert("phone"), error);
+    }
+  }));
+
+  /** Back from the provider: the session takes the proven identity by its handle. */
+  async function takeIdentity(answer) {
+    if (!flow.data.session) return;
+    flow.show("phone", { history: "replace" });
+    const say = (key) => {
+      const said = document.createElement("p");
+      render(said, key);
+      showAlert(flow.alert("phone"), [said]);
+    };
+    if (answer === "failed" || answer === "unavailable") return say(`pwreg.idp.${answer}`);
+    try {
+      const { name } = await post("/registration/idp/finish", { handle: answer }, flow.data.session);
+      flow.update({ provenName: name });
+      drawIdp();
+      phoneInput.focus();
+    } catch (error) {
+      if (error.code === "invalid_session") return sessionEnded(error);
+      if (error.code === "code_expired") return say("pwreg.idp.failed"); // used, or too old
+      showError(flow.alert("phone"), error);
+    }
+  }
 
   function drawHolders() {
     const holders = flow.data.holders ?? [];
@@ -291,7 +354,8 @@ function run(config) {
       const answer = await post("/registration/login", { username, password: passwordInput.value });
       passwordInput.value = phoneInput.value = nameInput.value = "";
       flow.replaceData({ username: answer.username, session: answer.session, holders: answer.holders,
-                         maxHolders: answer.max_holders, passwordExpiresAt: answer.password_expires_at });
+                         maxHolders: answer.max_holders, passwordExpiresAt: answer.password_expires_at,
+                         holderIdentity: answer.holder_identity });
       flow.show("phone");
     } catch (error) {
       const field = { invalid_credentials: passwordInput, invalid_request: usernameInput }[error.code];
@@ -307,7 +371,7 @@ function run(config) {
   flow.onSubmit($("#reg-phone-form"), async () => {
     clearMessages(flow.section("phone"));
     const typed = phoneInput.value.trim();
-    const name = nameInput.value.trim();
+    const name = flow.data.provenName ?? nameInput.value.trim(); // the provider's, once proven
     if (!name) setFieldError(nameInput, "error.nameMissing");
     if (!typed) setFieldError(phoneInput, "error.phoneMissing");
     if (!name || !typed) {
@@ -371,6 +435,7 @@ function run(config) {
       // The session is now this holder's (SPEC 12: they may add their app), until it ends.
       flow.replaceData({ username: data.username, session: data.session, holders: withHolder(answer.holder),
                          maxHolders: data.maxHolders, passwordExpiresAt: data.passwordExpiresAt,
+                         holderIdentity: data.holderIdentity, provenName: data.provenName,
                          ownHolderId: answer.holder.id,
                          done: { username: data.username, name: answer.holder.name, phone: data.newPhone,
                                  passwordExpiresAt: data.passwordExpiresAt, listed: Boolean(data.newHolderId) } });
@@ -413,4 +478,5 @@ function run(config) {
   $("#reg-change-number").addEventListener("click", () => flow.back("phone"));
 
   flow.start();
+  if (idpAnswer) takeIdentity(idpAnswer);
 }

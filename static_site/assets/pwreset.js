@@ -6,8 +6,11 @@
 // the account): step 1's Next then starts with the app, and SMS is the other choice.
 // After the right code, a directory that has locked the account (SPEC 16) is offered to be
 // unlocked, the password unchanged, beside a new password: unlock.js.
+// SPEC 15: with the organisation's identity provider on, step 1 also offers "Logga in med din
+// jobbinloggning": a holder it proves comes back to the password step, anyone else to step 1
+// with why.
 
-import { post } from "./api.js";
+import { call, post } from "./api.js";
 import { CodeField } from "./code.js";
 import { Flow } from "./flow.js";
 import {
@@ -22,11 +25,43 @@ import { offerUnlock } from "./unlock.js";
 
 const $ = (selector) => document.querySelector(selector);
 const APP_KEY = "pwportal.pwreset.app"; // before the await below: run() reads it
+const resetLink = takeResetLink(); // at once, before anything is awaited
+const idpAnswer = takeIdpAnswer();
+// A link opened in a tab that shows pwreset already changes only the fragment: start again.
+window.addEventListener("hashchange", () => {
+  if (new URLSearchParams(window.location.hash.slice(1)).has("reset")) window.location.reload();
+});
 let redraw = () => {};
 const config = await startPage({ onLanguageChange: () => redraw() });
 if (config) run(config);
 else showUnavailable();
 markReady();
+
+// The support console's reset link (SPEC 14), sent by SMS to the verified holder:
+// `#reset=<token>&u=<username>`, in the fragment so that no server or log ever sees it. It is
+// taken out of the address bar at once (history, a shared screen), and the password step
+// opens with the token as the reset's own; a used or expired one is refused on complete
+// (410 token_expired), which that step already explains.
+function takeResetLink() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const token = fragment.get("reset");
+  if (token === null) return null;
+  history.replaceState({ step: "password" }, "", window.location.pathname + window.location.search);
+  const username = (fragment.get("u") ?? "").trim().toLowerCase();
+  return token && USERNAME.test(username) ? { token, username } : null;
+}
+
+// pwreset's third way (SPEC 15): the organisation's identity provider sends the browser back
+// through the API with `#idp=<why>&u=<username>` when the sign-in gave no reset token (a token
+// comes as the reset link's `#reset=` above): step 1 says why. Taken out of the address bar.
+function takeIdpAnswer() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const why = fragment.get("idp");
+  if (why === null) return null;
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  const username = (fragment.get("u") ?? "").trim().toLowerCase();
+  return { why, username: USERNAME.test(username) ? username : "" };
+}
 
 // pwreg's done page links here with ?username= (a name, nothing secret): filled in for step 1.
 function carriedUsername() {
@@ -291,5 +326,37 @@ function run(config) {
     }
   });
 
+  // "Logga in med din jobbinloggning" beside the number (SPEC 15): the username only; the API
+  // answers alike for every one, sets the cookie that binds the answer to this browser, and
+  // the provider sends the browser back to the password step (a token) or here (why not).
+  $("#reset-idp").hidden = (config.holder_identity ?? "off") === "off";
+  $("#reset-idp-start").addEventListener("click", () => once("idp", async () => {
+    clearMessages(flow.section("username"));
+    const { username, problem } = readUsername(usernameInput);
+    if (problem) {
+      setFieldError(usernameInput, problem);
+      usernameInput.focus();
+      return;
+    }
+    try {
+      const { url } = await call("POST", "/reset/idp/begin", { body: { username }, credentials: "same-origin" });
+      flow.replaceData({ username });
+      window.location.assign(url);
+    } catch (error) {
+      showError(flow.alert("username"), error);
+    }
+  }));
+  const IDP_ANSWERS = { not_a_holder: "pwreset.idp.notAHolder", paused: "pwreset.idp.paused",
+                        disabled: "pwreset.idp.disabled", unavailable: "pwreset.idp.unavailable" };
+
+  if (resetLink) flow.replaceData({ token: resetLink.token, tokenUsername: resetLink.username });
   flow.start();
+  if (idpAnswer) {
+    flow.replaceData({ username: idpAnswer.username || flow.data.username });
+    if (idpAnswer.username) usernameInput.value = idpAnswer.username;
+    flow.show("username", { history: "replace" });
+    const said = document.createElement("p");
+    render(said, IDP_ANSWERS[idpAnswer.why] ?? "pwreset.idp.failed", { username: idpAnswer.username });
+    showAlert(flow.alert("username"), [said]);
+  }
 }

@@ -84,7 +84,7 @@ def test_a_holder_adds_their_app_confirms_it_and_removes_it(world, client, anna)
     assert confirmed.status_code == 200, confirmed.body
     assert confirmed.json_body == {"holder": {"id": anna_id, "name": "Anna Berg",
                                               "phone_masked": "070-*** ** 67",
-                                              "authenticator": True}}
+                                              "authenticator": True, "proven": False}}
     assert login(client).json_body["holders"][0]["authenticator"] is True
     world.deliver()
     assert "En autentiseringsapp lades till" in world.sent()[-1][1]

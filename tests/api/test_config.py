@@ -9,7 +9,8 @@ def test_config_describes_policy_code_phone_support_and_languages(world, client)
     assert response.headers["Content-Type"].startswith("application/json")
     body = response.json_body
     assert set(body) == {"policy", "code", "phone", "support", "organisation", "statement",
-                         "languages"}
+                         "languages", "holder_identity"}
+    assert body["holder_identity"] == "off"  # no identity provider configured
     assert body["policy"] == {
         "min_length": 8, "max_length": 128, "min_classes": 3,
         "special_characters": "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",

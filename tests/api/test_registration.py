@@ -19,12 +19,14 @@ def test_login_answers_session_username_holders_and_password_times(world, client
     response = login(client)
     assert response.status_code == 200, response.body
     body = response.json_body
-    assert set(body) == {"session", "username", "holders", "max_holders",
+    assert set(body) == {"session", "username", "holders", "max_holders", "holder_identity",
                          "password_changed_at", "password_expires_at"}
+    assert body["holder_identity"] == "off"  # SPEC 15: no identity provider configured
     assert body["username"] == USERNAME
     [holder] = world.portal.accounts.get(USERNAME).holders
     assert body["holders"] == [{"id": holder.id, "name": "",
-                                "phone_masked": "070-*** ** 67", "authenticator": False}]
+                                "phone_masked": "070-*** ** 67", "authenticator": False,
+                                "proven": False}]
     assert body["max_holders"] == 5
     assert PHONE not in response.body.decode()  # never the whole number
     # Created at the fake clock's 2026-11-25 08:00 UTC; 90 days' maximum age.
@@ -75,7 +77,7 @@ def test_a_code_goes_to_the_new_number_and_the_holder_is_saved_only_once_verifie
     [first, anna] = world.portal.accounts.get(USERNAME).holders
     assert verified.json_body == {"holder": {"id": anna.id, "name": "Anna Andersson",
                                              "phone_masked": "070-*** ** 21",
-                                             "authenticator": False}}
+                                             "authenticator": False, "proven": False}}
     assert (anna.phone, anna.added_by) == (NEW_PHONE, anna.id)  # she added herself
     assert holder_phones(world) == [PHONE, NEW_PHONE]
     [added] = [r for r in world.audit(USERNAME)

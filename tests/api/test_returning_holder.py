@@ -41,7 +41,7 @@ def test_a_listed_holder_gets_the_code_on_their_own_number_and_the_session_becom
     assert verified.status_code == 200, verified.body
     assert verified.json_body["holder"] == {"id": anna_id, "name": "Anna Andersson",
                                             "phone_masked": "070-*** ** 21",
-                                            "authenticator": False}
+                                            "authenticator": False, "proven": False}
     assert len(login(client).json_body["holders"]) == 2  # no one new
     app = post(client, f"{HOLDERS}/{anna_id}/authenticator", {}, session=session)
     assert app.status_code == 200, app.body

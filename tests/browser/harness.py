@@ -62,6 +62,9 @@ STACK_SETTINGS = {
     "PWPORTAL_LIMIT_RESENDS_PER_NETWORK": "1000/3600",
     "PWPORTAL_LIMIT_LOGINS_PER_IP": "1000/3600",
     "PWPORTAL_LIMIT_RESET_STARTS_PER_IP": "1000/3600",
+    # The support console's sign-in (SPEC 14, 15): the real provider, as `make run IDP=local`
+    # starts it, on a port the OS picks.
+    "PWPORTAL_IDP": "local",
     # An organisation of the tests' own, so that what the pages show is seen to come from the
     # configuration: its name, its logo, its channels (an external number among them).
     **{f"PWPORTAL_{name}": value for name, value in ORGANISATION.items()},

@@ -125,9 +125,10 @@ def test_the_pages_fit_a_320_px_wide_screen_without_sideways_scrolling(site, bro
 def test_every_text_is_there_in_both_languages_with_the_same_placeholders_and_links(site, browsers):
     page = browsers(DESKTOP).page()
     open_site(page, site.url + "/")
+    # the shared texts, and the support console's own beside them (static_site/support/texts)
     texts = page.evaluate("""async () => ({
-        sv: (await import('/assets/texts/sv.js')).default,
-        en: (await import('/assets/texts/en.js')).default })""")
+        sv: {...(await import('/assets/texts/sv.js')).default, ...(await import('/support/texts/sv.js')).default},
+        en: {...(await import('/assets/texts/en.js')).default, ...(await import('/support/texts/en.js')).default} })""")
     sv, en = texts["sv"], texts["en"]
     assert sorted(sv) == sorted(en)
 

@@ -98,7 +98,8 @@ def test_a_forgotten_password_is_reset_on_a_phone_in_swedish_through_a_wrong_cod
     # 3. the password: the rules are there before typing and follow the typing
     password_step = shown_step(page, "password")
     expect(password_step).to_contain_text(f"Nytt lösenord för kontot {account.username}.")
-    expect(page.locator("#reset-rules > li")).to_have_count(9)
+    expect(page.locator("#reset-rules > li")).to_have_count(10)
+    expect(rule(page, "breached")).to_be_visible()  # SPEC 16: said before it is met
     expect(rule(page, "invalid_characters")).to_contain_text("hebreisk eller arabisk skrift")
     expect(rule(page, "common_word")).to_contain_text("vanligt ord eller namn med bara siffror")
     expect(rule(page, "length")).to_contain_text("ha minst 8 tecken")
@@ -217,6 +218,14 @@ def test_a_password_is_changed_on_a_desktop_in_english_with_the_apis_messages_in
     page.get_by_role("button", name="Next").click()
     expect(rule(page, "common_word")).to_have_attribute("data-state", "broken")
     expect(rule(page, "common")).not_to_have_attribute("data-state", "broken")
+    # Known from breaches (SPEC 16): listed before typing, marked when the API refuses it,
+    # in words that say it leaked, not that it is weak.
+    expect(rule(page, "breached")).to_contain_text("leaked in data breaches")
+    page.get_by_label("New password").fill("Aptx4869")  # on the shipped list
+    page.get_by_label("Type the password again").fill("Aptx4869")
+    page.get_by_role("button", name="Next").click()
+    expect(rule(page, "breached")).to_have_attribute("data-state", "broken")
+    expect(page.locator("#reset-password-error")).to_contain_text("leaked in data breaches")
     page.get_by_label("New password").fill("Blue-Harbour-77")
     page.get_by_label("Type the password again").fill("Blue-Harbour-77")
     page.get_by_role("button", name="Next").click()

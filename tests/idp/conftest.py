@@ -1,7 +1,7 @@
 """The real identity provider for the tests (SPEC 15): Canaille, started once per session
 the way `make run IDP=local` starts it (infra/identity_provider.py), on a port the OS picks.
 
-It knows the pwportal client (this suite's redirect URI) and a second client, `other`, whose
+It knows the pwportal client (this suite's redirect URIs) and a second client, `other`, whose
 tokens are real tokens for another audience. `signed_in_console` points the portal at it.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from infra import identity_provider
 
 PORTAL = "http://127.0.0.1:8000"  # the suite's own origin (chalice's test client has none)
 CALLBACK = PORTAL + "/api/support/callback"
+IDP_CALLBACK = PORTAL + "/api/idp/callback"  # pwreg's and pwreset's (SPEC 15)
 OTHER_CLIENT, OTHER_SECRET = "other", "other-client-secret-for-the-tests"
 OTHER_CALLBACK = PORTAL + "/other/callback"
 
@@ -19,7 +20,7 @@ OTHER_CALLBACK = PORTAL + "/other/callback"
 @pytest.fixture(scope="session")
 def provider():
     running = identity_provider.start(
-        0, [CALLBACK], clients=[f"{OTHER_CLIENT}:{OTHER_SECRET}:{OTHER_CALLBACK}"])
+        0, [CALLBACK, IDP_CALLBACK], clients=[f"{OTHER_CLIENT}:{OTHER_SECRET}:{OTHER_CALLBACK}"])
     yield running
     running.stop()
 

@@ -411,6 +411,9 @@ UNUSED_NOTES = {
     ("send_reminders", "logs:PutLogEvents"): "the Lambda runtime writes stdout to the logs",
     ("deliver_sms", "sqs:GetQueueAttributes"): "Lambda's SQS trigger needs it; the local "
                                                "poller does not call it",
+    ("api_handler", "dynamodb:Query"): "on the audit table, by username: the support "
+                                       "console's account view and monthly report "
+                                       "(tests/infra/test_least_privilege_console.py)",
     ("send_reminders", "dynamodb:PutItem"): "on the audit table: sms.failed when a reminder "
                                             "cannot be queued",
     ("send_reminders", "ssm:GetParameter"): "ldap mode: the job asks the directory as the "

@@ -95,7 +95,8 @@ def test_the_alarms_the_support_desk_relies_on_exist_and_notify_the_alarm_topic(
     assert set(alarms) == {f"{name}Alarm" for name in ("Api5xx", "LambdaErrors",
                                                       "SmsDeadLetters", "SmsFailureRatio",
                                                       "SmsPumping", "SmsSpend",
-                                                      "DirectoryFailed")}
+                                                      "DirectoryFailed",
+                                                      "BreachCheckFailed")}
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["Properties"]["AlarmDescription"]

@@ -270,9 +270,19 @@ def test_cloudfront_serves_tls_1_2_at_least_and_routes_api_to_the_gateway_with_i
     assert api["OriginCustomHeaders"] == [{"HeaderName": template.ORIGIN_HEADER,
                                            "HeaderValue": {"Ref": "OriginKey"}}]
     assert found["Parameters"]["OriginKey"]["NoEcho"] is True
-    [behaviour] = config["CacheBehaviors"]
-    assert behaviour["PathPattern"] == "/api/*" and behaviour["TargetOriginId"] == "api"
-    assert behaviour["CachePolicyId"] == template.CACHING_DISABLED
+    # /api/* and, before it, the console's /api/support/* (tests/infra/test_console_deploy.py)
+    # and the paths of SPEC 15's sign-in for pwreg and pwreset, with their cookie and query
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == [
+        "/api/support/*", "/api/idp/*", "/api/registration/idp/*", "/api/reset/idp/*",
+        "/api/*"]
+    idp = found["Resources"]["IdpRequests"]["Properties"]["OriginRequestPolicyConfig"]
+    assert idp["CookiesConfig"] == {"CookieBehavior": "whitelist", "Cookies": ["pwportal_idp"]}
+    assert {"code", "state", "iss"} <= set(idp["QueryStringsConfig"]["QueryStrings"])
+    for behaviour in config["CacheBehaviors"]:
+        assert behaviour["TargetOriginId"] == "api"
+        assert behaviour["CachePolicyId"] == template.CACHING_DISABLED
+    behaviour = config["CacheBehaviors"][-1]
+    assert behaviour["OriginRequestPolicyId"] == {"Ref": "ApiRequests"}
     forwarded = found["Resources"]["ApiRequests"]["Properties"]["OriginRequestPolicyConfig"]
     assert template.CLIENT_ADDRESS_HEADER in forwarded["HeadersConfig"]["Headers"]
     # a missing file is S3's 403 (it may not list the bucket), shown as the site's 404

@@ -173,3 +173,24 @@ def test_the_monthly_report_is_a_table_and_a_csv_for_excel(local_aws, queues):  
     assert alone.returncode == 1 and "--account USERNAME --month YYYY-MM" in alone.stderr
     nobody = admin(env, "report", "--account", "finns-inte", "--month", month)
     assert nobody.returncode == 1 and "no account named finns-inte" in nobody.stderr
+
+
+def test_support_sends_a_holder_a_reset_link_from_the_same_use_case_as_the_console(
+        local_aws, queues):  # noqa: F811
+    env, dynamodb = local_aws
+    assert admin(env, "accounts", "create", "lankad", "--phone", "070-123 45 67",
+                 stdin="tuvKAJ58!x\n").returncode == 0
+    assert admin(env, "holders", "add", "lankad", "Bo Ek", "070-765 43 21").returncode == 0
+    first, bo = ids_in(admin(env, "holders", "list", "lankad").stdout)
+    queued_texts(env)  # the notices of the adding
+    sent = admin(env, "holders", "reset-link", "lankad", bo)
+    assert sent.returncode == 0, sent.stderr
+    assert "works once, for 10 minutes" in sent.stdout and "+46707654321" not in sent.stdout
+    told = queued_texts(env)
+    # the link goes to Bo's number by his holder id (the worker looks it up), the notice to
+    # the other holder as it is
+    link = [text for _, text in told if "/pwreset/#reset=" in text]
+    assert len(link) == 1 and "lankad" in link[0]
+    assert [to for to, text in told if "skickades" in text] == ["+46701234567"]
+    unknown = admin(env, "holders", "reset-link", "lankad", "no-such-holder-0")
+    assert unknown.returncode == 1 and "holder_not_found" in unknown.stderr

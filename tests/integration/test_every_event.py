@@ -89,6 +89,7 @@ def cause_every_event(world, client, provider):
     world.clock.advance(days=400)                                      # holder.expired
     world.portal.holder_expiry.run()
     cause_directory_failed(world, client)                              # directory.failed
+    cause_breach_check_failed(world)                                   # breach_check.failed
 
     world.use(gateway=FailingGateway())                            # sms.failed
     from chalicelib.domain.sms import NOTICE, SmsMessage
@@ -97,9 +98,33 @@ def cause_every_event(world, client, provider):
                                       receive_count=world.settings.sms_max_receives)
 
 
+def cause_console_work(world, browser, headers):
+    """The agent's work on an account of its own: support.caller_failed,
+    support.caller_verified, support.reset_link_sent."""
+    import re
+    world.portal.account_changes.create("konsolkonto", PASSWORD, "+46701112233")
+    account = "/api/support/accounts/konsolkonto"
+
+    def send(path, body):
+        sent = {**headers, "Content-Type": "application/json",
+                "Cookie": "; ".join(f"{k}={v}" for k, v in browser.jar.items())}
+        return browser.client.http.post(account + path, headers=sent,
+                                        body=json.dumps(body).encode())
+
+    holder = world.portal.accounts.get("konsolkonto").holders[0].id
+    assert send("/verify/start", {"holder_id": holder, "channel": "sms"}).status_code == 200
+    world.deliver()
+    code = re.search(r"\b(\d{6})\b", [text for to, text in world.sent()
+                                        if "Supportens kod" in text][-1]).group(1)
+    assert send("/verify", {"code": wrong(code)}).status_code == 400    # caller_failed
+    assert send("/verify", {"code": code}).status_code == 200           # caller_verified
+    assert send("/reset-link", {"holder_id": holder}).status_code == 200  # reset_link_sent
+
+
 def cause_support_sign_in(world, client, provider):
     """The console's sign-in (SPEC 14) at the real provider, on the real time its tokens
-    carry: support.signed_in, support.signed_out, support.sign_in_refused."""
+    carry: support.signed_in, support.signed_out, support.sign_in_refused; and a holder's
+    (SPEC 15) refused: idp.sign_in_refused."""
     from datetime import datetime, timezone
 
     from infra.identity_provider import LOCAL_CLIENT_SECRET
@@ -109,14 +134,18 @@ def cause_support_sign_in(world, client, provider):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {"IDP_ISSUER": provider.issuer, "IDP_REDIRECT_BASE": PORTAL,
                             "IDP_CLIENT_SECRET": LOCAL_CLIENT_SECRET,
-                            "IDP_SCOPES": "openid profile groups"}.items():
+                            "IDP_SCOPES": "openid profile groups",
+                            "HOLDER_IDENTITY": "offered"}.items():
             patch.setenv("PWPORTAL_" + name, value)
         world.portal = bootstrap.override(clock=world.clock)
         browser = Browser(client)
         assert browser.callback(browser.provider_answer()).status_code == 303   # signed_in
+        cause_console_work(world, browser, CONSOLE_HEADERS)
         assert browser.post("/api/support/logout", CONSOLE_HEADERS).status_code == 204
         assert browser.get("/api/support/callback?state=forged&code=x"       # sign_in_refused
                            ).status_code == 400
+        assert browser.get("/api/idp/callback?state=forged&code=x"   # idp.sign_in_refused
+                           ).status_code == 303
     world.portal = bootstrap.override(clock=world.clock)
 
 
@@ -134,6 +163,17 @@ def cause_directory_failed(world, client):
         answer = post(client, "/api/registration/login", {"username": "nattpatrullen",
                                                           "password": "Bla-Hus-2026-x"})
         assert answer.status_code == 503
+    world.portal = bootstrap.override(clock=world.clock)
+
+
+def cause_breach_check_failed(world):
+    """SPEC 16: the range API does not answer (nothing listens) for support's password."""
+    from tests.ports import unanswered_port
+    with unanswered_port() as port, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PWPORTAL_BREACH_CHECK", "range")
+        patch.setenv("PWPORTAL_BREACH_RANGE_URL", f"http://127.0.0.1:{port}/range/")
+        world.portal = bootstrap.override(clock=world.clock)
+        world.create_account("kvallspatrullen", phone=None)
     world.portal = bootstrap.override(clock=world.clock)
 
 

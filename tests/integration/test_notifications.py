@@ -49,7 +49,9 @@ def test_a_changed_password_is_told_to_the_registered_number_with_the_swedish_ti
     assert notices == ["Lösenordet för kontot hemtjanstab byttes 25 november 2026 kl. 09:00. "
                        "Av: en person utan namn. "
                        "Var det inte du? Kontakta support: vardochstod@orebro.se eller 2000 "
-                       "(internt nummer, knappval 3 och 1)."]
+                       "(internt nummer, knappval 3 och 1). "
+                       "Skriv in det nya lösenordet i alla mobiler och appar som använder "
+                       "kontot, t.ex. mejlappen."]
     assert code not in notices[0] and NEW_PASSWORD not in notices[0]
 
 
@@ -136,3 +138,25 @@ def test_support_setting_the_same_number_again_sends_nothing(world):
     world.portal.account_changes.set_phone("hemtjanstab", "0701234567")
     world.deliver()
     assert world.sent() == []
+
+
+def test_the_password_notice_says_to_update_every_device_and_how_to_dispute_it_in_gsm(
+        world, client):
+    """SPEC 16: a phone whose mail app keeps the old password locks the account for all;
+    the notice says where the new one goes and whom to call, in both languages, in GSM
+    letters only (an SMS of GSM letters is sent in parts of 160, not 70) and in at most
+    two parts (153 characters each) with the default support line."""
+    from tests.unit.test_second_pass import GSM_LETTERS
+    for lang, username, number, device, dispute in (
+            ("sv", "hemtjanstab", "+46701234567",
+             "Skriv in det nya lösenordet i alla mobiler och appar som använder kontot",
+             "Var det inte du? Kontakta support: vardochstod@orebro.se"),
+            ("en", "nattpatrullen", "+46701112233",
+             "Enter the new password on every phone and app that uses the account",
+             "Wasn't this you? Contact support: vardochstod@orebro.se")):
+        world.create_account(username, phone=number)
+        reset_password(world, client, lang=lang, username=username, number=number)
+        [notice] = notices_to(world, number)
+        assert device in notice and dispute in notice, notice
+        assert all(char.isascii() or char in GSM_LETTERS for char in notice)
+        assert len(notice) <= 2 * 153, len(notice)

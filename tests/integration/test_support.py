@@ -163,6 +163,8 @@ def test_unlock_lifts_a_reset_pause_so_codes_are_sent_again(world, environment):
     done = world.portal.account_changes.unlock("hemtjanstab")
     assert done.cleared == ["reset_pause"]
     assert world.portal.account_states.state("hemtjanstab").why_no_code() == []
+    world.deliver()
+    assert "Spärrar för kontot hemtjanstab togs bort" in world.sent()[-1][1]  # SPEC 14
     sent_before = len(world.sent())
     reset.start("hemtjanstab", "+46701234567", USER)
     world.deliver()

@@ -131,7 +131,8 @@ def test_the_apps_first_code_saves_it_on_the_holder_audited_and_told_by_sms(rig,
     shown = apps(rig).add_app(session, anna_id, USER)
     answer = apps(rig).verify_app(session, anna_id, code_now(rig, shown["secret"]), USER)
     assert answer == {"holder": {"id": anna_id, "name": "Anna Berg",
-                                 "phone_masked": "070-*** ** 67", "authenticator": True}}
+                                 "phone_masked": "070-*** ** 67", "authenticator": True,
+                                 "proven": False}}
     holder = rig.account().holder(anna_id)
     assert holder.authenticator["added_by"] == anna_id
     assert stored_secret(rig, anna_id) == shown["secret"]

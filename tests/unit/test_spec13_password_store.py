@@ -63,6 +63,21 @@ def test_the_holder_whose_code_reset_the_password_was_last_used_then_in_both_mod
     assert holder.last_used_at == mode_rig.clock.now()
 
 
+def test_a_change_by_a_holder_the_identity_provider_proved_names_it_in_both_modes(mode_rig):
+    """SPEC 15: `password.changed` carries `proven_by` (the provider's issuer) for a token the
+    provider's sign-in gave, whichever store keeps the password (ldap mode's marker keeps
+    it between the directory's answer and the record)."""
+    from dataclasses import replace
+    token = mode_rig.reset_token()
+    record = mode_rig.portal.records.get(ResetToken, ResetToken.id_of(token))
+    mode_rig.portal.uow.write(mode_rig.portal.records.add(
+        replace(record, proven_by="https://idp.example")))
+    mode_rig.portal.completion.complete(token, NEW_PASSWORD, USER)
+    [changed_] = [r for r in mode_rig.audit() if r["event"] == "password.changed"]
+    assert changed_["proven_by"] == "https://idp.example"
+    assert changed_["holder_id"] == record.holder_id
+
+
 def ldap_rig(base_settings, *usernames) -> Rig:
     directory = FakeDirectory()
     for username in usernames:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.domain.limits import LOGIN_FAILURES, WRONG_CODES
 from chalicelib.domain import holders as holding, phone as phones, policy
 from chalicelib.domain.account import Account, normalise_username
+from chalicelib.domain.console import CLI, Acting
 from chalicelib.domain.errors import AccountExists, ServiceUnavailable
 from chalicelib.domain.events import SUPPORT
 from chalicelib.ports import Clock, Conflict, PasswordChange, Refused
@@ -158,24 +159,35 @@ class AccountChanges:
 
     # -- changing --------------------------------------------------------------------------
 
-    def disable(self, raw_username: str) -> tuple[Account, bool]:
+    def disable(self, raw_username: str, acting: Acting = CLI) -> tuple[Account, bool]:
         """Disable an account and end its pwreg sessions (and any number change they had
         started): sessions carry the account's session epoch, which this bumps. Logins, codes
-        and resets then fail as for a wrong password. (account, False) if already disabled."""
+        and resets then fail as for a wrong password. (account, False) if already disabled.
+        Every holder is told (SPEC 14)."""
         def disabled(account: Account) -> tuple[Account, dict[str, Any]] | None:
             if account.disabled:
                 return None
             return replace(account, disabled=True,
                            session_epoch=account.session_epoch + 1), {}
-        before, after = self._change(raw_username, "account.disabled", disabled)
+        before, after = self._change(raw_username, "account.disabled", disabled, acting)
+        if after is not None:
+            self._tell("disabled", after, acting)
         return after or before, after is not None
 
-    def enable(self, raw_username: str) -> tuple[Account, bool]:
+    def enable(self, raw_username: str, acting: Acting = CLI) -> tuple[Account, bool]:
         """(account, False) if it was not disabled."""
         def enabled(account: Account) -> tuple[Account, dict[str, Any]] | None:
             return (replace(account, disabled=False), {}) if account.disabled else None
-        before, after = self._change(raw_username, "account.enabled", enabled)
+        before, after = self._change(raw_username, "account.enabled", enabled, acting)
+        if after is not None:
+            self._tell("enabled", after, acting)
         return after or before, after is not None
+
+    def _tell(self, change: str, account: Account, acting: Acting) -> None:
+        """Every holder hears what support did to the account, and who (SPEC 14)."""
+        self.notifications.support_changed(
+            change, account.username, [h.phone for h in account.holders], self.clock.now(),
+            account.lang, acting.by, acting.caller)
 
     def set_phone(self, raw_username: str, raw_phone: str, raw_name: str | None = None
                   ) -> Account:
@@ -211,7 +223,7 @@ class AccountChanges:
                                          after.lang, SUPPORT)
         return after
 
-    def _change(self, raw_username: str, event: str, change: Change
+    def _change(self, raw_username: str, event: str, change: Change, acting: Acting = CLI
                 ) -> tuple[Account, Account | None]:
         """Apply `change` to the account as read, with its audit record, in one transaction
         conditioned on the version read; read again and retry when someone changed it first.
@@ -227,7 +239,8 @@ class AccountChanges:
             updated = replace(updated, version=account.version + 1)
             tx = self.uow.begin()
             tx.add(ACCOUNT, self.accounts.save(updated, account.version))
-            tx.record(self.audit.record(event, username, "success", SUPPORT, **details))
+            tx.record(self.audit.record(event, username, "success", acting.caller,
+                                         **details, **acting.fields))
             tx.commit()
             return account, updated
 
@@ -235,7 +248,7 @@ class AccountChanges:
 
     # -- unlocking -------------------------------------------------------------------------
 
-    def unlock(self, raw_username: str) -> Unlocked:
+    def unlock(self, raw_username: str, acting: Acting = CLI) -> Unlocked:
         """Clear the account's pwreg login lock and its reset pause, and forget the failures
         counting toward them, so the holder starts afresh (after support has checked who they
         are). The SMS limits are left alone: they protect the service's SMS budget and clear
@@ -257,9 +270,12 @@ class AccountChanges:
                     tx.add_group(name, self.limits.unlock(subject, username))
             if not cleared:
                 return Unlocked(account, [])
-            tx.record(self.audit.record("account.unlocked", username, "success", SUPPORT,
-                                         cleared=cleared))
+            tx.record(self.audit.record("account.unlocked", username, "success", acting.caller,
+                                         cleared=cleared, **acting.fields))
             tx.commit()
             return Unlocked(account, cleared)
 
-        return retrying(attempt, retryable=refused_by(LOGIN_LOCK, CODES_PAUSE))
+        done = retrying(attempt, retryable=refused_by(LOGIN_LOCK, CODES_PAUSE))
+        if done.cleared:
+            self._tell("unlocked", done.account, acting)
+        return done

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import holders as holding, phone as phones
 from chalicelib.domain.account import Account, normalise_username
+from chalicelib.domain.console import CLI, Acting
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import SUPPORT
 from chalicelib.domain.holders import Holder
@@ -84,7 +85,8 @@ class HolderChanges:
         """The account, whose `holders` support lists (NotFound if there is none)."""
         return existing(self.accounts, raw_username)
 
-    def add(self, raw_username: str, raw_name: str, raw_phone: str) -> HolderAdded:
+    def add(self, raw_username: str, raw_name: str, raw_phone: str, acting: Acting = CLI
+            ) -> HolderAdded:
         """Add the person `raw_name` at `raw_phone`, whom support has checked by phone; the
         same number again updates that holder's name. InvalidName, InvalidPhone,
         PhoneNotAllowed, TooManyHolders or NotFound change nothing."""
@@ -102,9 +104,9 @@ class HolderChanges:
                 return HolderAdded(account, added.holder, new=False, changed=False)
             updated = account.with_holders(added.holders)
             records.append(self.audit.record(
-                "holder.added", username, "success" if added.new else "renamed", SUPPORT,
+                "holder.added", username, "success" if added.new else "renamed", acting.caller,
                 phone=number, **_subject(added.holder, added=added.new),
-                previous_name=None if added.new else added.previous_name))
+                previous_name=None if added.new else added.previous_name, **acting.fields))
             self._save(account, updated, records)
             return HolderAdded(updated, added.holder, new=added.new, changed=True)
 
@@ -112,10 +114,11 @@ class HolderChanges:
         if done.new:
             self.notifications.holder_changed(
                 "added", username, done.holder, [h.phone for h in done.account.holders],
-                self.clock.now(), done.account.lang, "support", SUPPORT)
+                self.clock.now(), done.account.lang, acting.by, acting.caller)
         return done
 
-    def remove(self, raw_username: str, holder_id: str) -> HolderRemoved:
+    def remove(self, raw_username: str, holder_id: str, acting: Acting = CLI
+               ) -> HolderRemoved:
         """Remove the holder `holder_id`; NotFound(holder_id=…) if the account has none such.
         Removing needs no code (SPEC 11); it is told to the removed holder and the others."""
         username = normalise_username(raw_username)
@@ -128,8 +131,9 @@ class HolderChanges:
             except NotFound:
                 raise NotFound(holder_id=holder_id) from None
             updated = account.with_holders(rest)
-            records.append(self.audit.record("holder.removed", username, "success", SUPPORT,
-                                             phone=gone.phone, **_subject(gone)))
+            records.append(self.audit.record("holder.removed", username, "success",
+                                             acting.caller, phone=gone.phone,
+                                             **_subject(gone), **acting.fields))
             self._save(account, updated, records)
             return HolderRemoved(updated, gone)
 
@@ -137,10 +141,11 @@ class HolderChanges:
         self.notifications.holder_changed(
             "removed", username, done.holder,
             [h.phone for h in done.account.holders] + [done.holder.phone],
-            self.clock.now(), done.account.lang, "support", SUPPORT)
+            self.clock.now(), done.account.lang, acting.by, acting.caller)
         return done
 
-    def remove_app(self, raw_username: str, holder_id: str) -> HolderRemoved:
+    def remove_app(self, raw_username: str, holder_id: str, acting: Acting = CLI
+                   ) -> HolderRemoved:
         """Remove the authenticator app of the holder `holder_id` (SPEC 9, 12: a lost
         phone), so that its codes are accepted no longer; told to that holder by SMS.
         NotFound if there is no such account, NotFound(holder_id=…) if it has no such
@@ -157,13 +162,14 @@ class HolderChanges:
             updated = account.with_holders(
                 [holder.without_app() if h.id == holder.id else h for h in account.holders])
             self._save(account, updated, [self.audit.record(
-                "authenticator.removed", username, "success", SUPPORT, **_subject(holder))])
+                "authenticator.removed", username, "success", acting.caller,
+                **_subject(holder), **acting.fields)])
             return HolderRemoved(updated, holder)
 
         done = retrying(attempt, retryable=refused_by(ACCOUNT))
         self.notifications.authenticator_changed(
-            "removed", username, done.holder, self.clock.now(), done.account.lang, "support",
-            SUPPORT)
+            "removed", username, done.holder, self.clock.now(), done.account.lang, acting.by,
+            acting.caller)
         return done
 
     def migrate(self, dry_run: bool = False) -> Migration:

@@ -61,6 +61,11 @@ DESCRIPTIONS = {
     "support.signed_in": "En supporthandläggare loggade in i supportkonsolen",
     "support.signed_out": "En supporthandläggare loggade ut ur supportkonsolen",
     "support.sign_in_refused": "En inloggning i supportkonsolen nekades",
+    "support.caller_verified": "Supporten verifierade den som ringde med en kod",
+    "support.caller_failed": "Fel kod lästes upp för supporten",
+    "support.reset_link_sent": "Supporten skickade en länk för att byta lösenord",
+    "idp.sign_in_refused": "En inloggning med jobbinloggningen i pwreg nekades",
+    "breach_check.failed": "Ett nytt lösenord kunde inte jämföras med läckta lösenord (tjänsten svarade inte) och godtogs ändå",
 }
 
 # What an event was when its outcome was not what the event's name says: the row is read
@@ -75,7 +80,15 @@ DESCRIPTIONS_BY_OUTCOME = {
     ("password.changed", "rejected"): "Lösenordet uppfyllde inte kraven",
     ("reset.code_verified", "wrong_code"): "Fel säkerhetskod",
     ("account.unlocked", "not_locked"): "Upplåsning begärdes, men kontot var inte låst i katalogen",
+    ("reset.requested", "sign_in_started"): "Återställning med jobbinloggningen påbörjades",
 }
+
+# SPEC 15: a reset proven by the identity provider (`channel: idp`) had no code.
+DESCRIPTIONS_BY_CHANNEL = {
+    ("reset.code_verified", "idp"): "Innehavaren bevisade vem hen är med jobbinloggningen",
+    ("reset.code_failed", "idp"): "Återställning med jobbinloggningen nekades",
+}
+PROVEN = "jobbinloggning"  # beside a name the identity provider proved (SPEC 15)
 
 # Each outcome in the manager's words; one not listed is shown with spaces for `_`.
 OUTCOMES = {
@@ -103,6 +116,8 @@ OUTCOMES = {
     "sent": "skickad",
     "failed": "misslyckades",
     "not_locked": "inte låst",
+    "not_a_holder": "inte innehavare av kontot",
+    "sign_in_started": "inloggning påbörjad",
 }
 
 # Shown in their own columns, or not at all (the keys and the retention of the record).
@@ -158,13 +173,19 @@ def _row(record: Item) -> list[str]:
     name, holder_id = who(record)
     at = datetime.strptime(record["at"].split("#")[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
         tzinfo=timezone.utc)
+    if holder_id and record.get("proven_by"):
+        name = f"{name} ({PROVEN})"
     subject = record.get("subject_name")
     if subject and record.get("subject_id"):
         subject = f"{subject} ({record['subject_id']})"
+    if subject and record.get("subject_proven_by"):
+        subject = f"{subject} ({PROVEN})"
     other = " ".join(f"{key}={_shown(record[key])}" for key in sorted(record)
                      if key not in _SHOWN)
     event, outcome = record["event"], record.get("outcome", "")
-    description = DESCRIPTIONS_BY_OUTCOME.get((event, outcome)) or DESCRIPTIONS.get(event, event)
+    description = (DESCRIPTIONS_BY_CHANNEL.get((event, str(record.get("channel", ""))))
+                   or DESCRIPTIONS_BY_OUTCOME.get((event, outcome))
+                   or DESCRIPTIONS.get(event, event))
     return [swedish_time(at).strftime("%Y-%m-%d %H:%M:%S"), event, description,
             OUTCOMES.get(outcome, outcome.replace("_", " ")) or "-",
             name, holder_id or "-", subject or "-", _national(record.get("phone")),
