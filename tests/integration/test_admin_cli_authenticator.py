@@ -33,10 +33,10 @@ def test_support_removes_a_holders_app_and_the_holder_is_told(local_aws, queues)
 
     listed = admin(env, "holders", "list", "appkonto")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.split("\n")[0].split()[-1] == "app"
+    assert listed.stdout.split("\n")[0].split()[-2:] == ["app", "proven"]
     rows = {row.split()[0]: row for row in listed.stdout.split("\n")[2:] if row.strip()}
-    assert rows[bo].rstrip().endswith("yes, since 2026-11-25 09:00")
-    assert rows[first].rstrip().endswith("no")
+    assert "yes, since 2026-11-25 09:00" in rows[bo]
+    assert rows[first].split()[-4:] == ["no", "no", "(name", "typed)"]  # no app, not proven
 
     removed = admin(env, "authenticator", "remove", "AppKonto", bo)
     assert removed.returncode == 0, removed.stderr
