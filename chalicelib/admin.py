@@ -340,7 +340,8 @@ def details(record: dict) -> str:
     return " ".join(parts)  # who acted has its own column (`acted`)
 
 
-CLEARED = {"login_lock": "the pwreg login lock", "login_failures": "recent pwreg login failures",
+CLEARED = {"directory": "the directory's lockout (the password unchanged)",
+           "login_lock": "the pwreg login lock", "login_failures": "recent pwreg login failures",
            "reset_pause": "the reset pause", "wrong_codes": "recent wrong codes"}
 
 IMPORT_REASONS = {

@@ -297,7 +297,8 @@ class Portal:
         return AccountChanges(settings=self.settings, clock=self.clock, uow=self.uow,
                               accounts=self.accounts, limits=self.limits, audit=self.audit,
                               notifications=self.notifications,
-                              password_change=self.password_change)
+                              password_change=self.password_change,
+                              directory=self._directory_locks)
 
     @cached_property
     def account_states(self) -> AccountStates:

@@ -32,7 +32,7 @@ from chalicelib.api.http import (caller_of, error_body, error_response, json_bod
 from chalicelib.api.support_views import account_view
 from chalicelib.bootstrap import portal
 from chalicelib.domain.console import Acting, Agent
-from chalicelib.domain.errors import NotFound, PortalError
+from chalicelib.domain.errors import DirectoryUnavailable, NotFound, PortalError
 from chalicelib.domain.phone import masked
 from chalicelib.domain.events import Caller
 from chalicelib.domain.sign_in import (SIGN_IN_SECONDS, AgentSession, ConsoleOff,
@@ -200,7 +200,18 @@ def account(request: Request, caller: Caller, agent: Agent, username: str) -> di
     diagnosis = portal().diagnoses.events(username, limit=50)
     if diagnosis.state.account is None:
         raise NotFound()
-    return account_view(diagnosis, portal().caller_checks.verification(username, agent))
+    return account_view(diagnosis, portal().caller_checks.verification(username, agent),
+                        directory_view(username))
+
+
+def directory_view(username: str) -> dict[str, Any] | None:
+    """The directory's view of the account (SPEC 14, 16: `ldap` mode), or None; a directory
+    that does not answer is said so, and the rest of the view is shown all the same."""
+    try:
+        state = portal().directory_unlock.state(username)
+    except DirectoryUnavailable:
+        return {"exists": None, "locked": None, "unavailable": True}
+    return {"exists": state.exists, "locked": state.locked} if state else None
 
 
 @support.route(ACCOUNT + "/verify/start", methods=["POST"])

@@ -285,10 +285,11 @@ function drawState(view) {
 
   const directory = view.directory;
   if (directory) {
-    const key = !directory.exists ? "console.state.directoryMissing"
+    const key = directory.unavailable ? "console.state.directoryUnavailable"
+      : !directory.exists ? "console.state.directoryMissing"
       : directory.locked === true ? "console.state.directoryLocked"
         : directory.locked === false ? "console.state.directoryOpen" : "console.state.directoryUnknown";
-    rows.push(fact("console.state.directory", sentence(key, {}, !directory.exists || directory.locked === true)));
+    rows.push(fact("console.state.directory", sentence(key, {}, directory.unavailable || !directory.exists || directory.locked === true)));
   }
   $("#state").replaceChildren(...rows);
 }

@@ -388,3 +388,55 @@ def test_a_care_worker_never_reaches_an_account(account, client):
     assert browser.callback(browser.provider_answer(ANNA)).status_code == 403
     assert browser.get(ACCOUNT).status_code == 401
     assert Browser(client).get(ACCOUNT).status_code == 401
+
+
+# -- the directory (SPEC 14, 16: ldap mode) -----------------------------------------------------
+
+@pytest.fixture
+def in_directory(console, environment, client):
+    """The account in `ldap` mode, its entry in a directory in memory
+    (tests/unit/fakes.FakeDirectory); an agent signed in."""
+    from tests.unit.fakes import FakeDirectory
+    directory = FakeDirectory(console.clock)
+    directory.add(USERNAME, PASSWORD)
+    environment.setenv("PWPORTAL_DIRECTORY", "ldap")
+    console.use(passwords=directory)
+    console.portal.account_changes.create(USERNAME, None, PHONE)
+    console.portal.holder_changes.add(USERNAME, "Bo Berg", OTHER_PHONE)
+    return directory, Agent(client)
+
+
+def test_the_view_shows_the_directorys_lock_and_unlock_lifts_it_with_the_password_unchanged(
+        console, client, in_directory):
+    directory, agent = in_directory
+    directory.lock(USERNAME)
+    assert agent.view()["directory"] == {"exists": True, "locked": True}
+    holder = verified(console, agent)
+    answer = agent.send("POST", ACCOUNT + "/unlock")
+    assert answer.status_code == 200 and answer.json_body["cleared"] == ["directory"]
+    assert agent.view()["directory"] == {"exists": True, "locked": False}
+    assert directory.entries[USERNAME][0] == PASSWORD  # the same password, unlocked
+    [record] = trail(console, "account.unlocked")
+    assert (record["cleared"], record["agent_name"], record["for_holder_id"]) == \
+        (["directory"], "Sam Support", holder)
+    assert any("Spärrar" in t and '"Sam Support"' in t for t in texts_to(console, OTHER_PHONE))
+
+
+def test_a_directory_that_does_not_answer_is_said_in_the_view_and_unlock_changes_nothing(
+        console, client, in_directory):
+    directory, agent = in_directory
+    for _ in range(5):
+        login(client, USERNAME, "fel-Losen-1")
+    verified(console, agent)
+    directory.down = True
+    view = agent.view()
+    assert view["directory"]["unavailable"] is True and view["locks"]["login_locked_until"]
+    answer = agent.send("POST", ACCOUNT + "/unlock")
+    assert answer.status_code == 503
+    assert agent.view()["locks"]["login_locked_until"]  # the portal's lock stays too
+    assert not trail(console, "account.unlocked")
+    assert [r["step"] for r in trail(console, "directory.failed")] == ["unlock"]
+
+
+def test_in_portal_mode_the_view_has_no_directory(account, agent):
+    assert agent.view()["directory"] is None

@@ -17,9 +17,9 @@ from chalicelib.domain.limits import LOGIN_FAILURES, WRONG_CODES
 from chalicelib.domain import holders as holding, phone as phones, policy
 from chalicelib.domain.account import Account, normalise_username
 from chalicelib.domain.console import CLI, Acting
-from chalicelib.domain.errors import AccountExists, ServiceUnavailable
+from chalicelib.domain.errors import AccountExists, DirectoryUnavailable, ServiceUnavailable
 from chalicelib.domain.events import SUPPORT
-from chalicelib.ports import Clock, Conflict, PasswordChange, Refused
+from chalicelib.ports import Clock, Conflict, DirectoryLocks, PasswordChange, Refused
 from chalicelib.services.support.state import existing
 from chalicelib.services.unit_of_work import Attempt, refused_by, retrying
 
@@ -36,6 +36,7 @@ GENERATED_ALPHABET = string.ascii_letters + string.digits + "!#%+-.:=?_"
 # The names of a change's writes (and of unlock's reads): how a refusal says which it was.
 ACCOUNT = "account"
 LOGIN_LOCK, CODES_PAUSE = "login_lock", "codes_pause"
+DIRECTORY = "directory"  # what `cleared` says of the directory's own lockout (SPEC 16)
 
 # What unlock clears: (name of the group, subject, what a lock is called, what failures are).
 UNLOCKED = ((LOGIN_LOCK, LOGIN_FAILURES, "login_lock", "login_failures"),
@@ -45,7 +46,7 @@ UNLOCKED = ((LOGIN_LOCK, LOGIN_FAILURES, "login_lock", "login_failures"),
 @dataclass(frozen=True)
 class Unlocked:
     account: Account
-    cleared: list[str]  # login_lock, login_failures, reset_pause, wrong_codes
+    cleared: list[str]  # directory, login_lock, login_failures, reset_pause, wrong_codes
 
 
 def first_number(account: Account) -> str | None:
@@ -69,6 +70,7 @@ class AccountChanges:
     audit: Audit
     notifications: Notifications
     password_change: PasswordChange  # where the password lives (SPEC 13)
+    directory: Callable[[], DirectoryLocks]  # its lockouts (SPEC 16), built on first use
 
     # -- creating --------------------------------------------------------------------------
 
@@ -183,6 +185,17 @@ class AccountChanges:
             self._tell("enabled", after, acting)
         return after or before, after is not None
 
+    def _unlock_directory(self, username: str, acting: Acting) -> bool:
+        """Lift the directory's lockout of the account, if it has one (never in `portal`
+        mode); DirectoryUnavailable, recorded, when the directory cannot."""
+        try:
+            return self.directory().unlock(username, self.clock.now())
+        except DirectoryUnavailable as failure:
+            self.audit.write_if_possible(self.audit.record(
+                "directory.failed", username, failure.reason, acting.caller, step="unlock",
+                **acting.fields))
+            raise
+
     def _tell(self, change: str, account: Account, acting: Acting) -> None:
         """Every holder hears what support did to the account, and who (SPEC 14)."""
         self.notifications.support_changed(
@@ -249,11 +262,16 @@ class AccountChanges:
     # -- unlocking -------------------------------------------------------------------------
 
     def unlock(self, raw_username: str, acting: Acting = CLI) -> Unlocked:
-        """Clear the account's pwreg login lock and its reset pause, and forget the failures
+        """Clear the account's lockout in the directory (SPEC 16, `ldap` mode: the password
+        untouched), its pwreg login lock and its reset pause, and forget the failures
         counting toward them, so the holder starts afresh (after support has checked who they
-        are). The SMS limits are left alone: they protect the service's SMS budget and clear
-        themselves. Nothing to clear: no write, no audit record."""
+        are). The directory first: when it cannot do it (503, `directory.failed`), nothing
+        else is changed either, and trying again is safe. The SMS limits are left alone:
+        they protect the service's SMS budget and clear themselves. Nothing to clear: no
+        write, no audit record."""
         username = normalise_username(raw_username)
+        existing(self.accounts, username)
+        in_directory = self._unlock_directory(username, acting)
 
         def attempt(_: Attempt) -> Unlocked:
             account = existing(self.accounts, username)
@@ -261,7 +279,7 @@ class AccountChanges:
             locks = self.uow.read(**{name: self.limits.lock_read(subject, username)
                                      for name, subject, _, _ in UNLOCKED})
             tx = self.uow.begin()
-            cleared = []
+            cleared = [DIRECTORY] if in_directory else []
             for name, subject, locked, counted in UNLOCKED:
                 lock = getattr(locks, name)
                 if lock.locked_somewhere(now) or self.limits.counted(subject, lock, now):

@@ -43,6 +43,7 @@ export default {
   "console.state.directoryMissing": "The account is not in the directory.",
   "console.state.directoryLocked": "The account is in the directory and locked there.",
   "console.state.directoryOpen": "The account is in the directory and not locked.",
+  "console.state.directoryUnavailable": "The directory does not answer right now; try again in a while.",
   "console.state.directoryUnknown": "The account is in the directory; whether it is locked cannot be seen.",
 
   "console.reason.no_account": "the account does not exist",
@@ -97,6 +98,7 @@ export default {
   "console.actions.unlock": "Lift lock and pause",
   "console.actions.unlockDone": "Lifted: {what}.",
   "console.actions.unlockNothing": "There was no lock or pause to lift.",
+  "console.actions.cleared.directory": "the lock in the directory",
   "console.actions.cleared.login_lock": "the login lock",
   "console.actions.cleared.reset_pause": "the reset pause",
   "console.actions.cleared.login_failures": "the failed logins",

@@ -45,6 +45,7 @@ export default {
   "console.state.directoryMissing": "Kontot finns inte i katalogen.",
   "console.state.directoryLocked": "Kontot finns i katalogen och är låst där.",
   "console.state.directoryOpen": "Kontot finns i katalogen och är inte låst.",
+  "console.state.directoryUnavailable": "Katalogen svarar inte just nu; försök igen om en stund.",
   "console.state.directoryUnknown": "Kontot finns i katalogen; om det är låst går inte att se.",
 
   "console.reason.no_account": "kontot finns inte",
@@ -99,6 +100,7 @@ export default {
   "console.actions.unlock": "Häv spärr och paus",
   "console.actions.unlockDone": "Hävt: {what}.",
   "console.actions.unlockNothing": "Det fanns ingen spärr eller paus att häva.",
+  "console.actions.cleared.directory": "låsningen i katalogen",
   "console.actions.cleared.login_lock": "spärren av inloggningen",
   "console.actions.cleared.reset_pause": "pausen av återställningen",
   "console.actions.cleared.login_failures": "de misslyckade inloggningarna",
