@@ -145,6 +145,7 @@ export default {
   "console.events.who": "Who",
   "console.events.channel": "Channel",
   "console.outcome.success": "succeeded",
+  "console.outcome.not_locked": "was not locked",
   "console.outcome.renamed": "new name",
   "console.outcome.migrated": "moved from version 1",
   "console.outcome.wrong_code": "wrong code",

@@ -147,6 +147,7 @@ export default {
   "console.events.who": "Vem",
   "console.events.channel": "Kanal",
   "console.outcome.success": "lyckades",
+  "console.outcome.not_locked": "var inte låst",
   "console.outcome.renamed": "nytt namn",
   "console.outcome.migrated": "flyttat från version 1",
   "console.outcome.wrong_code": "fel kod",
