@@ -1,5 +1,6 @@
-"""SPEC 15 in the browser, on `make run IDP=local` (the local stack with Canaille beside it,
-PWPORTAL_HOLDER_IDENTITY=offered): Anna signs in at Canaille's own login page from pwreg and
+"""SPEC 15 in the browser, on `make run IDP=local` (the local stack with Canaille beside it),
+here with PWPORTAL_HOLDER_IDENTITY=required (no typed name; `offered` is the shared stack's,
+which pwreset's step 1 shows the same): Anna signs in at Canaille's own login page from pwreg and
 becomes a holder of `hemtjanstab` named from her token, then resets its password on pwreset
 through the provider without any SMS; Bo, no holder, signs in on pwreset and is told that he
 holds no place on the account. Every view is checked by axe."""
@@ -26,7 +27,8 @@ NEW_PASSWORD = "Sommar-Regn-Tuva7"
 def idp_site():
     """The local stack as `make run IDP=local` starts it (the provider on a free port)."""
     stack = RunningStack({**STACK_SETTINGS, "PWPORTAL_IDP": "local",
-                          "PWPORTAL_IDP_PORT": str(free_port())})
+                          "PWPORTAL_IDP_PORT": str(free_port()),
+                          "PWPORTAL_HOLDER_IDENTITY": "required"})
     try:
         stack.wait_until_ready()
         yield Site(stack)
@@ -60,8 +62,9 @@ def test_anna_becomes_a_proven_holder_then_resets_through_the_provider_and_bo_is
     page.get_by_role("button", name="Nästa").click()
     phone_step = shown_step(page, "phone")
     expect(phone_step.locator("#reg-idp")).to_be_visible()
-    expect(page.get_by_label("Ditt namn")).to_be_visible()  # offered: typing is still there
-    check_view(page, "pwreg-idp-offered-sv-phone")
+    expect(page.get_by_label("Ditt namn")).to_be_hidden()  # required: no name is typed ...
+    expect(page.get_by_label("Ditt mobilnummer")).to_be_hidden()  # ... nor a number, first
+    check_view(page, "pwreg-idp-required-sv-phone")
     page.get_by_role("button", name="Logga in med din jobbinloggning").click()
     provider_sign_in(page, ANNA)
 
@@ -70,6 +73,7 @@ def test_anna_becomes_a_proven_holder_then_resets_through_the_provider_and_bo_is
     expect(page.locator("#reg-idp-text")).to_contain_text(
         "Du är inloggad med din jobbinloggning som Anna Andersson")
     expect(page.get_by_label("Ditt namn")).to_be_hidden()  # the name is the provider's
+    expect(page.get_by_label("Ditt mobilnummer")).to_be_visible()
     check_view(page, "pwreg-idp-proven-sv-phone")
     seen = site.sms_count(ANNA_PHONE)
     page.get_by_label("Ditt mobilnummer").fill(ANNA_NATIONAL)

@@ -164,6 +164,9 @@ def test_a_first_number_is_registered_on_a_desktop_in_swedish_and_an_expiring_pa
     expect(phone_step.locator("#reg-holders")).to_be_hidden()
     expect(phone_step).to_contain_text("Använd i första hand en arbetsmobil. Har du ingen arbetsmobil "
                                        "går det bra med ditt privata nummer.")
+    # SPEC 15 `offered` (the stack's provider is on): the work login beside the typed name
+    expect(phone_step.get_by_role("button", name="Logga in med din jobbinloggning")).to_be_visible()
+    expect(page.get_by_label("Ditt namn")).to_be_visible()
     check_view(page, "pwreg-2-phone-sv-desktop")
     seen = site.sms_count("+46709990006")
     page.get_by_role("button", name="Nästa").click()  # nothing filled in
