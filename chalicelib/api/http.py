@@ -172,6 +172,31 @@ def endpoint(blueprint: Blueprint, status: int = 200
     return decorate
 
 
+def responding(blueprint: Blueprint,
+               page: Callable[[PortalError, str], Response] | None = None
+               ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Like `endpoint`, for views that answer a Response of their own (redirects, cookies,
+    a file): domain errors in the envelope, or for a browser navigating here (`GET` with
+    `Accept: text/html`) as `page` says them, if given; never a stack trace."""
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Response:
+            request = blueprint.current_request
+            lang = language(request.headers.get("accept-language"))
+            try:
+                return view(request, caller_of(request), *args, **kwargs)
+            except PortalError as error:
+                if page is not None and request.method == "GET" and \
+                        "text/html" in (request.headers.get("accept") or ""):
+                    return page(error, lang)
+                return error_response(error, lang)
+            except Exception:  # never a stack trace to the caller; one to the log
+                telemetry.error("unhandled", trace=traceback.format_exc(limit=20))
+                return json_response(500, error_body("internal_error", lang))
+        return wrapped
+    return decorate
+
+
 def with_headers(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """HTTP middleware: requests that went around CloudFront refused, security headers
     everywhere, Chalice's own errors in our envelope."""

@@ -13,24 +13,15 @@ needs in the fragment (which browsers never send to a server): `/pwreg/#idp=<han
 """
 from __future__ import annotations
 
-import functools
-import traceback
-from collections.abc import Callable
-from typing import Any
-
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib.adapters import telemetry
 from chalicelib.api.contract import API_HEADERS
-from chalicelib.api.http import (bearer, caller_of, error_body, error_response, json_body,
-                                 json_response)
+from chalicelib.api.http import bearer, json_body, json_response, responding
 from chalicelib.api.support import cookie, cookie_of
 from chalicelib.bootstrap import portal
-from chalicelib.domain.errors import PortalError
 from chalicelib.domain.events import Caller
 from chalicelib.domain.sign_in import SIGN_IN_SECONDS
-from chalicelib.messages import language
 from chalicelib.services.holder_identity import CALLBACK_PATH
 from chalicelib.services.sign_in import Redirect
 
@@ -39,21 +30,7 @@ idp = Blueprint(__name__)
 BROWSER_COOKIE = "pwportal_idp"
 
 
-def answered(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Like http.endpoint, for views that answer a Response of their own (a cookie, a
-    redirect): domain errors in the envelope, never a stack trace."""
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Response:
-        request = idp.current_request
-        lang = language(request.headers.get("accept-language"))
-        try:
-            return view(request, caller_of(request), *args, **kwargs)
-        except PortalError as error:
-            return error_response(error, lang)
-        except Exception:  # never a stack trace to the caller; one to the log
-            telemetry.error("unhandled", trace=traceback.format_exc(limit=20))
-            return json_response(500, error_body("internal_error", lang))
-    return wrapped
+answered = responding(idp)  # domain errors in the envelope, never a stack trace
 
 
 def begun(redirect: Redirect) -> Response:

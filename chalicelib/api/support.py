@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import functools
 import html
-import json
-import sys
-import traceback
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -27,8 +24,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.api.contract import API_HEADERS
-from chalicelib.api.http import (caller_of, error_body, error_response, json_body,
-                                 json_response)
+from chalicelib.api.http import error_body, json_body, json_response, responding
 from chalicelib.api.support_views import account_view
 from chalicelib.bootstrap import portal
 from chalicelib.domain.console import Acting, Agent
@@ -37,7 +33,6 @@ from chalicelib.domain.phone import masked
 from chalicelib.domain.events import Caller
 from chalicelib.domain.sign_in import (SIGN_IN_SECONDS, AgentSession, ConsoleOff,
                                        OriginRefused)
-from chalicelib.messages import language
 from chalicelib.services.support.monthly import COLUMNS, month
 
 support = Blueprint(__name__)
@@ -79,10 +74,6 @@ def same_origin(request: Request) -> None:
         raise OriginRefused()
 
 
-def wants_page(request: Request) -> bool:
-    return "text/html" in (request.headers.get("accept") or "")
-
-
 def refusal_page(error: PortalError, lang: str) -> Response:
     """The refusal as a page for a browser that navigated here from the provider."""
     body = error_body(error.code, lang, **error.fields)["error"]
@@ -98,24 +89,8 @@ def refusal_page(error: PortalError, lang: str) -> Response:
                     headers={**API_HEADERS, "Content-Type": "text/html; charset=utf-8"})
 
 
-def console(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Like http.endpoint, for views that answer a Response of their own (redirects and
-    cookies): domain errors in the envelope (or a page), never a stack trace."""
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Response:
-        request = support.current_request
-        lang = language(request.headers.get("accept-language"))
-        try:
-            return view(request, caller_of(request), *args, **kwargs)
-        except PortalError as error:
-            if wants_page(request) and request.method == "GET":
-                return refusal_page(error, lang)
-            return error_response(error, lang)
-        except Exception:
-            sys.stderr.write(json.dumps({"level": "error", "event": "unhandled",
-                                         "trace": traceback.format_exc(limit=20)}) + "\n")
-            return json_response(500, error_body("internal_error", lang))
-    return wrapped
+# domain errors in the envelope, or as a page for a browser that navigated here
+console = responding(support, page=refusal_page)
 
 
 def agent(session: AgentSession) -> dict[str, Any]:

@@ -64,13 +64,7 @@ class Notifications:
         the code, or `support`."""
         body = text("sms.password_changed", lang, username=username, by=said_by(by, lang),
                     time=spoken_time(at, lang), support=self._support_in(lang))
-        messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
-                    for number in dict.fromkeys(holders)]  # each number once, in one call
-        try:
-            self.queue.send_many(messages)
-        except ServiceUnavailable:
-            self.audit.write_if_possible(self.audit.record(
-                "sms.failed", username, "not_queued", caller, kind="notice"))
+        self._send_to_each(body, holders, username, lang, caller)
 
     def account_unlocked(self, username: str, at: datetime, lang: str, caller: Caller,
                          holders: list[str], by: str) -> None:
@@ -78,13 +72,7 @@ class Notifications:
         number, naming the holder who did it, as a password change is told."""
         body = text("sms.account_unlocked", lang, username=username, by=said_by(by, lang),
                     time=spoken_time(at, lang), support=self._support_in(lang))
-        messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
-                    for number in dict.fromkeys(holders)]  # each number once, in one call
-        try:
-            self.queue.send_many(messages)
-        except ServiceUnavailable:
-            self.audit.write_if_possible(self.audit.record(
-                "sms.failed", username, "not_queued", caller, kind="notice"))
+        self._send_to_each(body, holders, username, lang, caller)
 
     def phone_changed(self, username: str, old_phone: str | None, new_phone: str,
                       at: datetime, lang: str, caller: Caller) -> None:
@@ -133,15 +121,7 @@ class Notifications:
         SMS each, naming who did it (`support`, or the agent for the verified holder)."""
         body = text(f"sms.support_{change}", lang, username=username, by=said_by(by, lang),
                     time=spoken_time(at, lang), support=self._support_in(lang), **fields)
-        messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
-                    for number in dict.fromkeys(recipients)]
-        if not messages:
-            return
-        try:
-            self.queue.send_many(messages)
-        except ServiceUnavailable:
-            self.audit.write_if_possible(self.audit.record(
-                "sms.failed", username, "not_queued", caller, kind="notice"))
+        self._send_to_each(body, recipients, username, lang, caller)
 
     def reminder(self, username: str, expires_at: datetime, days: int, lang: str,
                  holder: str | None = None) -> SmsMessage:
@@ -152,6 +132,19 @@ class Notifications:
                     support=self._support_in(lang))
         return SmsMessage(NOTICE, body, username=username, event="reminder.sent",
                            lang=lang, holder=holder)
+
+    def _send_to_each(self, body: str, numbers: list[str], username: str, lang: str,
+                      caller: Caller) -> None:
+        """One notice to each of `numbers`, each number once, in one call."""
+        messages = [SmsMessage(NOTICE, body, to=number, lang=lang)
+                    for number in dict.fromkeys(numbers)]
+        if not messages:
+            return
+        try:
+            self.queue.send_many(messages)
+        except ServiceUnavailable:
+            self.audit.write_if_possible(self.audit.record(
+                "sms.failed", username, "not_queued", caller, kind="notice"))
 
     def _send(self, message: SmsMessage, username: str, caller: Caller) -> None:
         try:
