@@ -390,7 +390,8 @@ class Portal:
                               accounts=self.accounts, records=self.records,
                               limits=self.limits, audit=self.audit, refusals=self.refusals,
                               sessions=self.sessions, sign_ins=self.sign_ins,
-                              oidc=self.oidc_sign_in)
+                              oidc=self.oidc_sign_in,
+                              directory_locked=self.directory_unlock.locked)
 
 
 _portal: Portal | None = None

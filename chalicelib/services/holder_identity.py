@@ -24,6 +24,7 @@ browser is sent back to the portal that asked, with `#idp=failed` (or `unavailab
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,9 @@ class HolderIdentity:
     sessions: Sessions
     sign_ins: SignIns
     oidc: OidcSignIn
+    # has the directory locked the account (SPEC 16; never in portal mode): told with the
+    # token, as verify tells it after a right code
+    directory_locked: Callable[[str, Caller], bool]
 
     @property
     def mode(self) -> str:
@@ -236,6 +240,8 @@ class HolderIdentity:
                                          channel=IDP, **acting_as(holder.id, holder.name,
                                                                   identity.issuer)))
             tx.commit()
+            if self.directory_locked(username, caller):  # the page offers "Lås upp kontot"
+                return PWRESET_PAGE + _fragment(reset=secret, u=username, locked="1")
             return PWRESET_PAGE + _fragment(reset=secret, u=username)
 
         try:

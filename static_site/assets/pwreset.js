@@ -48,7 +48,10 @@ function takeResetLink() {
   if (token === null) return null;
   history.replaceState({ step: "password" }, "", window.location.pathname + window.location.search);
   const username = (fragment.get("u") ?? "").trim().toLowerCase();
-  return token && USERNAME.test(username) ? { token, username } : null;
+  // `locked=1`: the sign-in that gave the token found the account locked in the directory
+  // (SPEC 16), as verify's directory_locked says after a code; the unlock is offered
+  const locked = fragment.get("locked") === "1";
+  return token && USERNAME.test(username) ? { token, username, locked } : null;
 }
 
 // pwreset's third way (SPEC 15): the organisation's identity provider sends the browser back
@@ -349,7 +352,8 @@ function run(config) {
   const IDP_ANSWERS = { not_a_holder: "pwreset.idp.notAHolder", paused: "pwreset.idp.paused",
                         disabled: "pwreset.idp.disabled", unavailable: "pwreset.idp.unavailable" };
 
-  if (resetLink) flow.replaceData({ token: resetLink.token, tokenUsername: resetLink.username });
+  if (resetLink) flow.replaceData({ token: resetLink.token, tokenUsername: resetLink.username,
+                                    directoryLocked: resetLink.locked });
   flow.start();
   if (idpAnswer) {
     flow.replaceData({ username: idpAnswer.username || flow.data.username });

@@ -662,3 +662,22 @@ def test_the_unlock_offer_is_in_english_and_absent_when_the_directory_has_not_lo
     page.get_by_role("button", name="English").click()
     expect(page.locator("#reset-unlock-button")).to_have_text("Unlock the account")
     expect(page.locator("#reset-unlock-change")).to_have_text("Change the password")
+
+
+def test_a_token_from_the_work_login_with_the_account_locked_opens_the_unlock_offer(site,
+                                                                                    browsers):
+    """SPEC 15 + 16: the provider's sign-in sends the browser back with the token in the
+    fragment and `locked=1` when the directory has locked the account
+    (tests/idp/test_holder_identity.py); the password step then offers the unlock, as after a
+    code. The fragment leaves the address bar at once; without `locked` there is no offer."""
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreset/#reset=" + "t" * 43 + "&u=hemtjanstab&locked=1")
+    password_step = page.locator('[data-step="password"]')  # a page load: no focus moved
+    expect(password_step).to_be_visible()
+    expect(password_step.locator("#reset-unlock")).to_be_visible()
+    expect(password_step.locator("#reset-unlock")).to_contain_text("Kontot hemtjanstab är låst")
+    assert "#" not in page.url
+    page = browsers(PHONE).page()
+    open_site(page, site.url + "/pwreset/#reset=" + "t" * 43 + "&u=hemtjanstab")
+    expect(page.locator('[data-step="password"]')).to_be_visible()
+    expect(page.locator("#reset-unlock")).to_be_hidden()

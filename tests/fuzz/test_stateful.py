@@ -38,7 +38,7 @@ from tests.api_client import post
 from tests.fuzz.description import DESCRIPTION, operations, problems
 from tests.fuzz.test_fuzz_api import cheap_argon2  # noqa: F401  (a fixture)
 
-MAX_EXAMPLES = 100
+MAX_EXAMPLES = 60
 STEPS = 12
 SECONDS_PER_CALL = 20  # the fake clock moves on: resend delays pass, codes expire
 PWREG, PWREG_PHONE = "pwreg.konto", "+46701112233"

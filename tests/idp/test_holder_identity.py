@@ -399,3 +399,31 @@ def test_the_console_the_cli_and_the_monthly_report_mark_the_proven_holder(holde
     [added] = [row for row in rows if row[1] == "holder.added" and "Anna" in row[6]]
     assert added[4] == "Anna Andersson (jobbinloggning)"
     assert added[6].endswith("(jobbinloggning)")
+
+
+def test_a_reset_through_the_provider_says_when_the_directory_has_locked_the_account(
+        console, environment, client):
+    """SPEC 16 on the third way: the token comes with `locked=1` when the directory has
+    locked the account (as verify's directory_locked after a code), so pwreset offers "Lås
+    upp kontot"; the unlock takes that token. Not locked: no such part."""
+    from tests.unit.fakes import FakeDirectory
+    directory = FakeDirectory(console.clock)
+    directory.add(USERNAME, PASSWORD)
+    environment.setenv("PWPORTAL_HOLDER_IDENTITY", "offered")
+    environment.setenv("PWPORTAL_DIRECTORY", "ldap")
+    console.use(passwords=directory)
+    console.portal.account_changes.create(USERNAME, None, PHONE)
+    add_proven(console, client, ANNA)
+
+    page = Page(client)
+    _, parts = fragment(page.callback(sign_in(page.begin_reset(), *ANNA,
+                                              stop_at=IDP_CALLBACK)))
+    assert "locked" not in parts and parts["reset"]
+    directory.lock(USERNAME)
+    page = Page(client)
+    _, parts = fragment(page.callback(sign_in(page.begin_reset(), *ANNA,
+                                              stop_at=IDP_CALLBACK)))
+    assert parts["locked"] == "1"
+    unlocked = post(client, "/api/reset/unlock", {"reset_token": parts["reset"]})
+    assert unlocked.status_code == 200, unlocked.body
+    assert not directory.locked(USERNAME, console.clock.now())
