@@ -131,3 +131,18 @@ def pytest_collection_modifyitems(config, items):
         folder = relative.parts[1] if len(relative.parts) > 2 else ""
         group = f"tests/{folder}" if folder in WHOLE_FOLDERS else relative.as_posix()
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture
+def cheap_argon2(monkeypatch):
+    """The same argon2id code with its smallest costs, for the suites that look at answers,
+    records and calls, not at the hashing's cost (tests/unit checks the real parameters, and
+    bench/ measures the real cost): each account, login and new password at 19 MiB would
+    take a quarter of a second of every API test."""
+    from argon2 import PasswordHasher as Argon2Hasher
+
+    from chalicelib.adapters import passwords
+    monkeypatch.setattr(passwords, "TIME_COST", 1)
+    monkeypatch.setattr(passwords, "MEMORY_COST_KIB", 64)
+    monkeypatch.setattr(passwords, "DUMMY_HASH",
+                        Argon2Hasher(time_cost=1, memory_cost=64, parallelism=1).hash("x"))

@@ -6,6 +6,11 @@ import pytest
 from chalicelib import bootstrap
 
 
+@pytest.fixture(autouse=True)
+def argon2_at_its_smallest(cheap_argon2):
+    """Every API test hashes with argon2id's smallest costs (tests/conftest.py)."""
+
+
 @pytest.fixture
 def configure(world, environment):
     """`configure(NAME=value, ...)` sets PWPORTAL_NAME settings and rebuilds the portal with

@@ -241,20 +241,6 @@ class Pool:
 
 
 @pytest.fixture
-def cheap_argon2(monkeypatch):
-    """The same argon2id code with its smallest costs: the fuzzer looks for answers outside
-    the contract, not at timing, and thousands of logins and password changes at 19 MiB
-    each would take minutes (bench/ measures the real costs)."""
-    from argon2 import PasswordHasher as Argon2Hasher
-
-    from chalicelib.adapters import passwords
-    monkeypatch.setattr(passwords, "TIME_COST", 1)
-    monkeypatch.setattr(passwords, "MEMORY_COST_KIB", 64)
-    monkeypatch.setattr(passwords, "DUMMY_HASH",
-                        Argon2Hasher(time_cost=1, memory_cost=64, parallelism=1).hash("x"))
-
-
-@pytest.fixture
 def pool(cheap_argon2, world, client):
     world.create_account()
     world.create_account(NO_NUMBER, phone=None)

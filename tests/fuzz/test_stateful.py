@@ -28,7 +28,6 @@ import random
 import zlib
 
 import hypothesis
-import pytest
 import schemathesis
 from hypothesis import HealthCheck
 
@@ -36,7 +35,6 @@ from chalicelib.domain.records import ResetChallenge
 from tests.api.helpers import PASSWORD, USERNAME
 from tests.api_client import post
 from tests.fuzz.description import DESCRIPTION, operations, problems
-from tests.fuzz.test_fuzz_api import cheap_argon2  # noqa: F401  (a fixture)
 
 MAX_EXAMPLES = 60
 STEPS = 12
@@ -224,7 +222,7 @@ def flows(world, client, walk: Walk):
 
 
 def test_the_stateful_walk_reaches_the_sms_path_and_every_answer_is_described(
-        world, client, cheap_argon2, monkeypatch):  # noqa: F811
+        world, client, cheap_argon2, monkeypatch):
     sent_before = len(world.sent())
     walk = Walk()
 
