@@ -36,7 +36,7 @@ from tests.api.helpers import PASSWORD, USERNAME
 from tests.api_client import post
 from tests.fuzz.description import DESCRIPTION, operations, problems
 
-MAX_EXAMPLES = 60
+MAX_EXAMPLES = 100
 STEPS = 12
 SECONDS_PER_CALL = 20  # the fake clock moves on: resend delays pass, codes expire
 PWREG, PWREG_PHONE = "pwreg.konto", "+46701112233"
