@@ -38,7 +38,9 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from chalice.utils import to_cfn_resource_name
 
@@ -150,6 +152,22 @@ ACCESS = {
 }
 _RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 
+
+
+def request_policy(name: str, comment: str, headers: Iterable[str],
+                   cookies: Iterable[str] = (), query: Iterable[str] = ()) -> dict[str, Any]:
+    """A CloudFront origin request policy forwarding exactly these headers, cookies and query
+    strings (none of a kind that is not named)."""
+    def listed(kind: str, names: Iterable[str]) -> dict[str, Any]:
+        named = list(names)
+        return ({f"{kind}Behavior": "whitelist", f"{kind}s": named} if named
+                else {f"{kind}Behavior": "none"})
+    return {"Type": "AWS::CloudFront::OriginRequestPolicy", "Properties": {
+        "OriginRequestPolicyConfig": {
+            "Name": name, "Comment": comment,
+            "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": list(headers)},
+            "CookiesConfig": listed("Cookie", cookies),
+            "QueryStringsConfig": listed("QueryString", query)}}}
 
 def table_name(stage: str, logical: str) -> str:
     return resources.table_names(stage_settings(stage))[logical]
@@ -531,37 +549,16 @@ def _site(stage: str) -> dict:
                 "SigningBehavior": "always", "SigningProtocol": "sigv4"}}},
         "SiteHeaders": {"Type": "AWS::CloudFront::ResponseHeadersPolicy", "Properties": {
             "ResponseHeadersPolicyConfig": policy_config}},
-        "ApiRequests": {"Type": "AWS::CloudFront::OriginRequestPolicy", "Properties": {
-            "OriginRequestPolicyConfig": {
-                "Name": f"{APP}-{stage}-api",
-                "Comment": "What the API reads: language, body type and the client address. "
-                           "Authorization goes with every POST.",
-                "HeadersConfig": {"HeaderBehavior": "whitelist",
-                                  "Headers": list(API_HEADERS_FORWARDED)},
-                "CookiesConfig": {"CookieBehavior": "none"},
-                "QueryStringsConfig": {"QueryStringBehavior": "none"}}}},
-        "SupportRequests": {"Type": "AWS::CloudFront::OriginRequestPolicy", "Properties": {
-            "OriginRequestPolicyConfig": {
-                "Name": f"{APP}-{stage}-support",
-                "Comment": "The support console: its two cookies, the provider's answer and "
-                           "the report's query, Origin and the console's header.",
-                "HeadersConfig": {"HeaderBehavior": "whitelist",
-                                  "Headers": list(SUPPORT_HEADERS_FORWARDED)},
-                "CookiesConfig": {"CookieBehavior": "whitelist",
-                                  "Cookies": list(SUPPORT_COOKIES)},
-                "QueryStringsConfig": {"QueryStringBehavior": "whitelist",
-                                       "QueryStrings": list(SUPPORT_QUERY)}}}},
-        "IdpRequests": {"Type": "AWS::CloudFront::OriginRequestPolicy", "Properties": {
-            "OriginRequestPolicyConfig": {
-                "Name": f"{APP}-{stage}-idp",
-                "Comment": "pwreg's and pwreset's sign-in: its browser-binding cookie and the "
-                           "provider's answer.",
-                "HeadersConfig": {"HeaderBehavior": "whitelist",
-                                  "Headers": list(API_HEADERS_FORWARDED)},
-                "CookiesConfig": {"CookieBehavior": "whitelist",
-                                  "Cookies": list(IDP_COOKIES)},
-                "QueryStringsConfig": {"QueryStringBehavior": "whitelist",
-                                       "QueryStrings": list(IDP_QUERY)}}}},
+        "ApiRequests": request_policy(
+            f"{APP}-{stage}-api", "What the API reads: language, body type and the client "
+            "address. Authorization goes with every POST.", API_HEADERS_FORWARDED),
+        "SupportRequests": request_policy(
+            f"{APP}-{stage}-support", "The support console: its two cookies, the provider's "
+            "answer and the report's query, Origin and the console's header.",
+            SUPPORT_HEADERS_FORWARDED, SUPPORT_COOKIES, SUPPORT_QUERY),
+        "IdpRequests": request_policy(
+            f"{APP}-{stage}-idp", "pwreg's and pwreset's sign-in: its browser-binding cookie "
+            "and the provider's answer.", API_HEADERS_FORWARDED, IDP_COOKIES, IDP_QUERY),
         "SiteIndex": {"Type": "AWS::CloudFront::Function", "Properties": {
             "Name": f"{APP}-{stage}-site-index", "AutoPublish": True,
             "FunctionConfig": {"Comment": "folder URLs to their index.html",
